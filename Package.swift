@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "openledger",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "openledger", targets: ["openledger"]),
+        .library(name: "Crypto", targets: ["Crypto"]),
+        .library(name: "Codec", targets: ["Codec"]),
+    ],
+    targets: [
+        // C libraries from Debian -dev packages, each declared once.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]
+        ),
+
+        // Hashes, keys, signatures, AEAD.
+        .target(
+            name: "Crypto",
+            dependencies: ["CSodium", "CSecp256k1"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
+        .target(name: "Codec", dependencies: ["Crypto"]),
+
+        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec"]),
+
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto"]),
+        .testTarget(name: "CLITests", dependencies: ["openledger"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
