@@ -33,8 +33,10 @@ let package = Package(
 
         .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec"]),
 
-        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec"]),
-        .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto"]),
+        // Locates shared vectors and interop fixtures; used by tests only.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
+        .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],
     swiftLanguageModes: [.v6]

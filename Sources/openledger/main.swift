@@ -1,3 +1,4 @@
 import Crypto
-import Foundation
-print(Keccak256.hash(Array("abc".utf8)).map { String(format: "%02x", $0) }.joined())
+import Codec
+print(Hex.encode(Keccak256.hash(Array("abc".utf8))))
+print(Hex.encode(SHA256.hash(Array("abc".utf8))))
