@@ -33,16 +33,18 @@ public enum Fixtures {
     public static func vector(
         _ relativePath: String, sourceLocation: SourceLocation = #_sourceLocation
     ) -> Data? {
-        load(vectorsDirectory.appendingPathComponent(relativePath), what: "known-answer vectors",
-             hint: "put the shared vectors beside the repository", sourceLocation: sourceLocation)
+        load(
+            vectorsDirectory.appendingPathComponent(relativePath), what: "known-answer vectors",
+            hint: "put the shared vectors beside the repository", sourceLocation: sourceLocation)
     }
 
     /// The bytes of an interop fixture under `build/interop/`, or nil after reporting it missing.
     public static func interop(
         _ name: String, sourceLocation: SourceLocation = #_sourceLocation
     ) -> Data? {
-        load(interopDirectory.appendingPathComponent(name), what: "interop fixture",
-             hint: "run `make interop` to generate it", sourceLocation: sourceLocation)
+        load(
+            interopDirectory.appendingPathComponent(name), what: "interop fixture",
+            hint: "run `make interop` to generate it", sourceLocation: sourceLocation)
     }
 
     /// Parses a JSON file (vector or fixture) loaded by `vector` or `interop`.

@@ -1,0 +1,57 @@
+# Two commands: `make run` (the main job) and `make test` (every test, including interop).
+# Both install what they need: Debian packages, and a Python venv with the reference implementations.
+
+SWIFT ?= swift
+BUILD := build
+VENV := $(BUILD)/venv
+PYTHON := $(VENV)/bin/python
+INTEROP_DIR := $(BUILD)/interop
+INTEROP_SEED ?= 1
+INTEROP_COUNT ?= 1000
+
+.PHONY: all deps venv interop build release test run bench format clean
+
+all: build
+
+deps:
+	@tools/setup/install-deps.sh
+
+$(VENV)/.installed: tools/interop/requirements.txt | deps
+	python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r tools/interop/requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Fixtures computed by independent implementations (eth-account, eth-abi, rlp, pycryptodome, ...).
+interop: venv
+	@mkdir -p $(INTEROP_DIR)
+	@for generator in tools/interop/gen_*.py; do \
+		echo "interop: $$generator"; \
+		$(PYTHON) $$generator --out $(INTEROP_DIR) --seed $(INTEROP_SEED) --count $(INTEROP_COUNT) || exit 1; \
+	done
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product openledger
+
+test: deps interop
+	$(SWIFT) build --build-tests
+	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) $(SWIFT) test --skip-build
+
+run: release
+	.build/release/openledger --help
+
+# Figures for docs/benchmarks.md: references (pycryptodome, coincurve) and ours, in the same run.
+bench: release venv
+	@mkdir -p $(BUILD)/bench
+	$(PYTHON) tools/bench/crypto_reference.py > $(BUILD)/bench/crypto_reference.jsonl
+	.build/release/openledger bench crypto --reference $(BUILD)/bench/crypto_reference.jsonl
+
+format:
+	swift-format format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build $(BUILD)

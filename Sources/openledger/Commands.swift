@@ -1,0 +1,14 @@
+/// The `openledger` command tree.
+enum Commands {
+    static let root = CommandSpec(
+        name: "openledger",
+        summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
+        subcommands: [bench]
+    )
+
+    static let bench = CommandSpec(
+        name: "bench",
+        summary: "Measure the node's building blocks against reference implementations.",
+        subcommands: [BenchCrypto.command]
+    )
+}

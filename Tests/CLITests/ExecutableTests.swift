@@ -1,0 +1,79 @@
+import Foundation
+import Testing
+
+/// Runs the built `openledger` binary as a real process.
+enum Executable {
+    /// `.build/<config>/openledger`, beside the test bundle.
+    static var url: URL {
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("openledger")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("openledger")
+    }
+
+    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (
+            process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self)
+        )
+    }
+}
+
+@Test func binaryPrintsHelpAndVersion() throws {
+    let help = try Executable.run(["--help"])
+    #expect(help.status == 0)
+    #expect(help.stdout.contains("usage: openledger <command>"))
+    #expect(help.stdout.contains("bench"))
+    let version = try Executable.run(["--version"])
+    #expect(version.status == 0)
+    #expect(version.stdout.hasPrefix("openledger "))
+}
+
+@Test(arguments: [["frobnicate"], ["--frobnicate"], ["bench", "crypto", "--frobnicate"], ["bench", "nothing"]])
+func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
+    let result = try Executable.run(arguments)
+    #expect(result.status == 64)
+    #expect(result.stderr.contains("usage: openledger"))
+}
+
+@Test func binaryRejectsBadOptionValues() throws {
+    let result = try Executable.run(["bench", "crypto", "--seconds", "-3"])
+    #expect(result.status == 64)
+    #expect(result.stderr.contains("--seconds"))
+    let missing = try Executable.run(["bench", "crypto", "--seconds", "0.01", "--reference", "/nonexistent/figures"])
+    #expect(missing.status == 1)
+    #expect(missing.stderr.contains("cannot read reference figures"))
+}
+
+@Test func benchCryptoPrintsJSONLinesWithRatios() throws {
+    let reference = FileManager.default.temporaryDirectory.appendingPathComponent("ref-\(getpid()).jsonl")
+    try Data(#"{"bench":"keccak256","impl":"pycryptodome","mb_s":100.0}"#.utf8).write(to: reference)
+    defer { try? FileManager.default.removeItem(at: reference) }
+    let result = try Executable.run(["bench", "crypto", "--seconds", "0.01", "--reference", reference.path])
+    #expect(result.status == 0)
+    let lines = result.stdout.split(separator: "\n")
+    #expect(!lines.isEmpty)
+    for line in lines {
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect(object?["bench"] is String)
+    }
+    let keccak = try lines.compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        .first { $0["bench"] as? String == "keccak256" }
+    let rate = (keccak?["mb_s"] as? NSNumber)?.doubleValue ?? 0
+    let ratio = (keccak?["ratio"] as? NSNumber)?.doubleValue ?? 0
+    #expect(rate > 0)
+    #expect(abs(ratio - rate / 100.0) < 0.01 * max(1, ratio))
+}
