@@ -63,3 +63,42 @@ public enum Fixtures {
         return nil
     }
 }
+
+extension Fixtures {
+    /// The Python interpreter of the interop venv (`$OPENLEDGER_PYTHON`, or `build/venv/bin/python`), or nil after
+    /// reporting it missing.
+    public static func python(sourceLocation: SourceLocation = #_sourceLocation) -> URL? {
+        let path =
+            ProcessInfo.processInfo.environment["OPENLEDGER_PYTHON"]
+            ?? packageRoot.appendingPathComponent("build/venv/bin/python").path
+        if FileManager.default.isExecutableFile(atPath: path) { return URL(fileURLWithPath: path) }
+        let message = "missing interop Python \(path) (run `make venv`)"
+        if isCI {
+            Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
+        } else {
+            print("SKIPPED: \(message)")
+        }
+        return nil
+    }
+
+    /// Runs `tools/interop/<script>` with the interop Python, feeding `input` on standard input; returns the exit
+    /// status and standard output.
+    public static func runPython(_ script: String, input: Data, python: URL) throws -> (status: Int32, output: Data) {
+        let process = Process()
+        process.executableURL = python
+        process.arguments = [packageRoot.appendingPathComponent("tools/interop/\(script)").path]
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        let writer = Thread {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
+        writer.start()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, output)
+    }
+}
