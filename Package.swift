@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "openledger", targets: ["openledger"]),
         .library(name: "Crypto", targets: ["Crypto"]),
         .library(name: "Codec", targets: ["Codec"]),
+        .library(name: "Chain", targets: ["Chain"]),
     ],
     targets: [
         // C libraries from Debian -dev packages, each declared once.
@@ -31,12 +32,16 @@ let package = Package(
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
         .target(name: "Codec", dependencies: ["Crypto"]),
 
+        // Pure L2 rules: trie, blocks, transactions, state transition, predeploys. No IO.
+        .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
+
         .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],
     swiftLanguageModes: [.v6]
