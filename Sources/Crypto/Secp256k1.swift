@@ -211,14 +211,3 @@ public enum EIP191 {
         return hasher.finalize()
     }
 }
-
-/// Cryptographically secure random bytes from the operating system (libsodium `randombytes_buf`).
-public enum SecureRandom {
-    /// `count` random bytes.
-    public static func bytes(_ count: Int) -> [UInt8] {
-        Sodium.ensureInitialized()
-        var out = [UInt8](repeating: 0, count: count)
-        randombytes_buf(&out, count)
-        return out
-    }
-}

@@ -1,0 +1,45 @@
+import CSodium
+
+/// ChaCha20-Poly1305 AEAD, IETF variant (RFC 8439): 32-byte key, 12-byte nonce, 16-byte tag.
+public enum ChaCha20Poly1305 {
+    public static let keyLength = 32
+    public static let nonceLength = 12
+    public static let tagLength = 16
+
+    /// Encrypts `plaintext` and authenticates it with `associatedData`; returns ciphertext ‖ tag.
+    public static func seal(
+        _ plaintext: [UInt8], key: [UInt8], nonce: [UInt8], associatedData: [UInt8] = []
+    ) throws(CryptoError) -> [UInt8] {
+        try check(key: key, nonce: nonce)
+        var out = [UInt8](repeating: 0, count: plaintext.count + tagLength)
+        var length: UInt64 = 0
+        crypto_aead_chacha20poly1305_ietf_encrypt(
+            &out, &length, plaintext, UInt64(plaintext.count), associatedData, UInt64(associatedData.count), nil,
+            nonce, key)
+        return out
+    }
+
+    /// Checks the tag and decrypts ciphertext ‖ tag; throws `.authenticationFailed` on any tampering.
+    public static func open(
+        _ sealed: [UInt8], key: [UInt8], nonce: [UInt8], associatedData: [UInt8] = []
+    ) throws(CryptoError) -> [UInt8] {
+        try check(key: key, nonce: nonce)
+        guard sealed.count >= tagLength else { throw .authenticationFailed }
+        var out = [UInt8](repeating: 0, count: sealed.count - tagLength)
+        var length: UInt64 = 0
+        guard
+            crypto_aead_chacha20poly1305_ietf_decrypt(
+                &out, &length, nil, sealed, UInt64(sealed.count), associatedData, UInt64(associatedData.count),
+                nonce, key) == 0
+        else { throw .authenticationFailed }
+        return out
+    }
+
+    private static func check(key: [UInt8], nonce: [UInt8]) throws(CryptoError) {
+        Sodium.ensureInitialized()
+        guard key.count == keyLength else { throw .invalidKey("ChaCha20-Poly1305 key of \(key.count) bytes") }
+        guard nonce.count == nonceLength else {
+            throw .invalidLength("ChaCha20-Poly1305 nonce of \(nonce.count) bytes")
+        }
+    }
+}
