@@ -1,0 +1,146 @@
+/// Protocol Buffers wire types.
+public enum ProtobufWireType: UInt8, Sendable {
+    case varint = 0
+    case fixed64 = 1
+    case lengthDelimited = 2
+    case fixed32 = 5
+}
+
+/// Writes protobuf wire format: field keys, varints, zigzag, fixed-width and length-delimited values.
+public struct ProtobufWriter: Sendable {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+
+    private mutating func key(_ field: Int, _ type: ProtobufWireType) {
+        precondition(field >= 1 && field <= ProtobufReader.maxFieldNumber, "protobuf field number out of range")
+        Varint.append(UInt64(field) << 3 | UInt64(type.rawValue), to: &bytes)
+    }
+
+    /// A varint field (int32/int64/uint32/uint64/bool/enum).
+    public mutating func varint(_ field: Int, _ value: UInt64) {
+        key(field, .varint)
+        Varint.append(value, to: &bytes)
+    }
+
+    /// A zigzag-encoded signed field (sint32/sint64).
+    public mutating func sint(_ field: Int, _ value: Int64) {
+        varint(field, UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    /// A fixed64 field.
+    public mutating func fixed64(_ field: Int, _ value: UInt64) {
+        key(field, .fixed64)
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    /// A fixed32 field.
+    public mutating func fixed32(_ field: Int, _ value: UInt32) {
+        key(field, .fixed32)
+        for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+
+    /// A length-delimited field: bytes, a string or an embedded message.
+    public mutating func bytes(_ field: Int, _ value: some Collection<UInt8>) {
+        key(field, .lengthDelimited)
+        Varint.append(UInt64(value.count), to: &bytes)
+        bytes.append(contentsOf: value)
+    }
+
+    /// A string field.
+    public mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
+}
+
+/// One field read from a protobuf message.
+public struct ProtobufField: Hashable, Sendable {
+    public enum Value: Hashable, Sendable {
+        case varint(UInt64)
+        case fixed64(UInt64)
+        case fixed32(UInt32)
+        case bytes([UInt8])
+    }
+
+    public var number: Int
+    public var value: Value
+
+    /// The value of a varint field, or nil.
+    public var varint: UInt64? {
+        if case .varint(let value) = value { return value }
+        return nil
+    }
+
+    /// The payload of a length-delimited field, or nil.
+    public var bytes: [UInt8]? {
+        if case .bytes(let value) = value { return value }
+        return nil
+    }
+}
+
+/// Reads the fields of a protobuf message with strict bounds: truncation, unknown or group wire types, field
+/// number 0 or above 2^29−1 and lengths past the end are errors.
+public struct ProtobufReader: Sendable {
+    public static let maxFieldNumber = (1 << 29) - 1
+
+    private let data: [UInt8]
+    private var position = 0
+
+    public init(_ data: [UInt8]) { self.data = data }
+
+    /// Whether every field has been read.
+    public var isAtEnd: Bool { position == data.count }
+
+    /// The next field, or nil at the end of the message.
+    public mutating func next() throws(CodecError) -> ProtobufField? {
+        guard position < data.count else { return nil }
+        let key = try readVarint()
+        let number = key >> 3
+        guard number >= 1, number <= UInt64(Self.maxFieldNumber) else {
+            throw .invalidProtobuf("field number \(number) out of range")
+        }
+        guard let type = ProtobufWireType(rawValue: UInt8(key & 7)) else {
+            throw .invalidProtobuf("wire type \(key & 7) of field \(number) is not supported")
+        }
+        let value: ProtobufField.Value
+        switch type {
+        case .varint:
+            value = .varint(try readVarint())
+        case .fixed64:
+            value = .fixed64(try readFixed(8))
+        case .fixed32:
+            value = .fixed32(UInt32(truncatingIfNeeded: try readFixed(4)))
+        case .lengthDelimited:
+            let length = try readVarint()
+            guard length <= UInt64(data.count - position) else {
+                throw .invalidProtobuf("field \(number) claims \(length) bytes, \(data.count - position) left")
+            }
+            value = .bytes(Array(data[position..<position + Int(length)]))
+            position += Int(length)
+        }
+        return ProtobufField(number: Int(number), value: value)
+    }
+
+    /// Every remaining field.
+    public mutating func readAll() throws(CodecError) -> [ProtobufField] {
+        var fields: [ProtobufField] = []
+        while let field = try next() { fields.append(field) }
+        return fields
+    }
+
+    private mutating func readVarint() throws(CodecError) -> UInt64 {
+        do {
+            // Protobuf varints may use the full 64 bits (10 bytes).
+            return try Varint.read(data, at: &position, maxBytes: 10)
+        } catch {
+            throw .invalidProtobuf("\(error)")
+        }
+    }
+
+    private mutating func readFixed(_ count: Int) throws(CodecError) -> UInt64 {
+        guard count <= data.count - position else { throw .invalidProtobuf("truncated fixed\(count * 8) value") }
+        var value: UInt64 = 0
+        for index in 0..<count { value |= UInt64(data[position + index]) << UInt64(8 * index) }
+        position += count
+        return value
+    }
+}
