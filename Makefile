@@ -39,15 +39,18 @@ release: deps
 
 test: deps interop
 	$(SWIFT) build --build-tests
-	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) $(SWIFT) test --skip-build
+	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
 run: release
 	.build/release/openledger --help
 
-# Figures for docs/benchmarks.md: references (pycryptodome, coincurve) and ours, in the same run.
+# Figures for docs/benchmarks.md: references (pycryptodome, coincurve, C on the system libsecp256k1) and ours,
+# in the same run.
 bench: release venv
 	@mkdir -p $(BUILD)/bench
 	$(PYTHON) tools/bench/crypto_reference.py > $(BUILD)/bench/crypto_reference.jsonl
+	$(CC) -O2 -o $(BUILD)/bench/secp256k1_baseline tools/bench/secp256k1_baseline.c -lsecp256k1
+	$(BUILD)/bench/secp256k1_baseline >> $(BUILD)/bench/crypto_reference.jsonl
 	.build/release/openledger bench crypto --reference $(BUILD)/bench/crypto_reference.jsonl
 
 format:

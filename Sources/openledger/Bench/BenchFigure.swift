@@ -14,8 +14,10 @@ struct BenchFigure: Sendable {
     var implementation = "openledger"
     var details: [String: String] = [:]
 
-    /// The JSON line, with `reference_*` and `ratio` fields when a reference figure for the same bench exists.
-    func jsonLine(reference: BenchFigure?) -> String {
+    /// The JSON line, with `reference`, `reference_<unit>` and `ratio` fields for the first reference figure of
+    /// the same bench, and `ratios` for every reference.
+    func jsonLine(references: [BenchFigure]) -> String {
+        let matching = references.filter { $0.unit == unit && $0.value > 0 }
         var fields: [(String, String)] = [
             ("bench", Self.quoted(bench)), ("impl", Self.quoted(implementation)),
             (unit.rawValue, Self.number(value)),
@@ -24,21 +26,28 @@ struct BenchFigure: Sendable {
             let raw = details[key]!
             fields.append((key, Double(raw) != nil ? raw : Self.quoted(raw)))
         }
-        if let reference, reference.unit == unit, reference.value > 0 {
+        if let reference = matching.first {
             fields.append(("reference", Self.quoted(reference.implementation)))
             fields.append(("reference_\(unit.rawValue)", Self.number(reference.value)))
             fields.append(("ratio", String(format: "%.3f", value / reference.value)))
         }
+        if matching.count > 1 {
+            let ratios = matching.map {
+                "\(Self.quoted($0.implementation)):\(String(format: "%.3f", value / $0.value))"
+            }
+            fields.append(("ratios", "{" + ratios.joined(separator: ",") + "}"))
+        }
         return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    /// Reads reference figures: one JSON object per line with `bench`, `impl` and `mb_s` or `ops_s`.
-    static func load(_ path: String) throws(CLIError) -> [String: BenchFigure] {
+    /// Reads reference figures: one JSON object per line with `bench`, `impl` and `mb_s` or `ops_s`; a bench may
+    /// have several references, kept in file order.
+    static func load(_ path: String) throws(CLIError) -> [String: [BenchFigure]] {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else {
             throw .failure("cannot read reference figures from \(path)")
         }
-        var figures: [String: BenchFigure] = [:]
+        var figures: [String: [BenchFigure]] = [:]
         for (number, line) in text.split(separator: "\n").enumerated() {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let bench = object["bench"] as? String
@@ -48,7 +57,8 @@ struct BenchFigure: Sendable {
             let implementation = object["impl"] as? String ?? "reference"
             for unit in [Unit.megabytesPerSecond, .operationsPerSecond] {
                 if let value = (object[unit.rawValue] as? NSNumber)?.doubleValue {
-                    figures[bench] = BenchFigure(bench: bench, unit: unit, value: value, implementation: implementation)
+                    figures[bench, default: []].append(
+                        BenchFigure(bench: bench, unit: unit, value: value, implementation: implementation))
                 }
             }
         }
