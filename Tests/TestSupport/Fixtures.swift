@@ -52,14 +52,18 @@ public enum Fixtures {
         try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     }
 
-    private static func load(_ url: URL, what: String, hint: String, sourceLocation: SourceLocation) -> Data? {
-        if let data = try? Data(contentsOf: url) { return data }
-        let message = "missing \(what) \(url.path) (\(hint))"
+    /// A visible skip on a user's machine, a recorded failure under CI.
+    static func reportMissing(_ message: String, sourceLocation: SourceLocation) {
         if isCI {
             Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
         } else {
             print("SKIPPED: \(message)")
         }
+    }
+
+    private static func load(_ url: URL, what: String, hint: String, sourceLocation: SourceLocation) -> Data? {
+        if let data = try? Data(contentsOf: url) { return data }
+        reportMissing("missing \(what) \(url.path) (\(hint))", sourceLocation: sourceLocation)
         return nil
     }
 }
@@ -72,12 +76,7 @@ extension Fixtures {
             ProcessInfo.processInfo.environment["OPENLEDGER_PYTHON"]
             ?? packageRoot.appendingPathComponent("build/venv/bin/python").path
         if FileManager.default.isExecutableFile(atPath: path) { return URL(fileURLWithPath: path) }
-        let message = "missing interop Python \(path) (run `make venv`)"
-        if isCI {
-            Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
-        } else {
-            print("SKIPPED: \(message)")
-        }
+        reportMissing("missing interop Python \(path) (run `make venv`)", sourceLocation: sourceLocation)
         return nil
     }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Seeded random ABI types and values encoded by eth-abi, and signatures hashed by eth-utils."""
-import argparse, json, os, random
+import fixture
 
 from eth_abi import encode
 from eth_utils import event_signature_to_log_topic, function_signature_to_4byte_selector
@@ -77,15 +77,9 @@ def random_value(rng, t):
     raise ValueError(t)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=1000)
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
+def generate(rng, count):
     cases = []
-    for _ in range(args.count):
+    for _ in range(count):
         types = [random_type(rng) for _ in range(rng.randint(1, 4))]
         pairs = [random_value(rng, t) for t in types]
         encoded = encode(types, [p for p, _ in pairs])
@@ -99,10 +93,8 @@ def main():
             "selector": function_signature_to_4byte_selector(signature).hex(),
             "topic": event_signature_to_log_topic(signature).hex(),
         })
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "abi.json"), "w") as f:
-        json.dump({"seed": args.seed, "cases": cases}, f, ensure_ascii=False)
+    return cases
 
 
 if __name__ == "__main__":
-    main()
+    fixture.main("abi", generate)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Seeded random EIP-712 documents (random struct definitions, nesting, arrays, every atomic type) hashed and
 signed by eth-account."""
-import argparse, json, os, random
+import fixture
 
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_typed_data
@@ -65,16 +65,10 @@ def random_document(rng):
     return {"types": types, "primaryType": primary, "domain": domain, "message": message}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=1000)
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
+def generate(rng, count):
     n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
     cases = []
-    for _ in range(args.count):
+    for _ in range(count):
         document = random_document(rng)
         signable = encode_typed_data(full_message=document)
         key = rng.randrange(1, n).to_bytes(32, "big")
@@ -88,10 +82,8 @@ def main():
             "signature": signed.signature.hex(),
             "signer": Account.from_key(key).address.lower(),
         })
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "eip712.json"), "w") as f:
-        json.dump({"seed": args.seed, "cases": cases}, f, ensure_ascii=False)
+    return cases
 
 
 if __name__ == "__main__":
-    main()
+    fixture.main("eip712", generate)

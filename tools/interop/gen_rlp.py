@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Seeded random nested RLP structures encoded by the PyPI `rlp` package (pyrlp)."""
-import argparse, json, os, random
+import fixture
 
 import rlp
 
@@ -21,21 +21,13 @@ def to_json(item):
     return item.hex() if isinstance(item, bytes) else [to_json(child) for child in item]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=1000)
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
+def generate(rng, count):
     cases = []
-    for _ in range(args.count):
+    for _ in range(count):
         item = random_item(rng)
         cases.append({"item": to_json(item), "encoded": rlp.encode(item).hex()})
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "rlp.json"), "w") as f:
-        json.dump({"seed": args.seed, "cases": cases}, f)
+    return cases
 
 
 if __name__ == "__main__":
-    main()
+    fixture.main("rlp", generate)

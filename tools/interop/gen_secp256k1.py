@@ -1,21 +1,15 @@
 #!/usr/bin/env python3
 """Seeded secp256k1 cases from eth-account / eth-keys: addresses, hash signatures and EIP-191 messages."""
-import argparse, json, os, random
+import fixture
 
 from eth_account import Account
 from eth_account.messages import encode_defunct, _hash_eip191_message
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=1000)
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
+def generate(rng, count):
     n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
     cases = []
-    for _ in range(args.count):
+    for _ in range(count):
         key = rng.randrange(1, n).to_bytes(32, "big")
         account = Account.from_key(key)
         digest = bytes(rng.getrandbits(8) for _ in range(32))
@@ -35,10 +29,8 @@ def main():
             "personalHash": _hash_eip191_message(signable).hex(),
             "personalSignature": personal.signature.hex(),
         })
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "secp256k1.json"), "w") as f:
-        json.dump({"seed": args.seed, "cases": cases}, f)
+    return cases
 
 
 if __name__ == "__main__":
-    main()
+    fixture.main("secp256k1", generate)

@@ -4,7 +4,7 @@
 Each case: the operations applied in order (a null value deletes), the resulting root, and py-trie's proofs
 (RLP-encoded nodes, hex) for some present and some absent keys.
 """
-import argparse, json, os, random
+import fixture
 
 import rlp
 from trie import HexaryTrie
@@ -18,15 +18,9 @@ def random_key(rng, pool):
     return bytes(rng.randint(0, 255) for _ in range(rng.randint(1, 40)))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--count", type=int, default=1000)
-    args = ap.parse_args()
-    rng = random.Random(args.seed)
+def generate(rng, count):
     cases = []
-    for _ in range(max(500, args.count // 2)):
+    for _ in range(max(500, count // 2)):
         trie = HexaryTrie(db={})
         keys, ops = [], []
         for _ in range(rng.randint(1, 60)):
@@ -61,10 +55,8 @@ def main():
                 "proof": [rlp.encode(node).hex() for node in proof],
             })
         cases.append({"ops": ops, "root": trie.root_hash.hex(), "proofs": proofs})
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "trie.json"), "w") as f:
-        json.dump({"seed": args.seed, "cases": cases}, f)
+    return cases
 
 
 if __name__ == "__main__":
-    main()
+    fixture.main("trie", generate)
