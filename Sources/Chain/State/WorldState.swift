@@ -16,6 +16,13 @@ public struct WorldState: Sendable {
     private var dirtySlots: [Address: [[UInt8]: [UInt8]]] = [:]
     private let source: (any TrieNodeSource)?
     private var newNodes: [(hash: [UInt8], encoding: [UInt8])] = []
+    /// Undo records since `checkpoint()`, newest last; nil when no checkpoint is open.
+    private var journal: [JournalEntry]? = nil
+
+    private enum JournalEntry {
+        case account(Address, previous: Account?, wasDirty: Bool)
+        case slot(Address, slot: [UInt8], previous: [UInt8]?, wasDirty: Bool, hadSlots: Bool)
+    }
 
     /// An empty state held in memory.
     public init() {
@@ -49,8 +56,40 @@ public struct WorldState: Sendable {
 
     /// Replaces the account at `address`.
     public mutating func setAccount(_ address: Address, _ account: Account) {
+        journal?.append(.account(address, previous: accounts[address], wasDirty: dirtyAccounts.contains(address)))
         accounts[address] = account
         dirtyAccounts.insert(address)
+    }
+
+    // MARK: Checkpoints
+
+    /// Starts recording changes so that `revertToCheckpoint()` can undo them (one level; a transaction).
+    public mutating func checkpoint() {
+        precondition(journal == nil, "checkpoints do not nest")
+        journal = []
+    }
+
+    /// Keeps the changes made since `checkpoint()`.
+    public mutating func commitCheckpoint() { journal = nil }
+
+    /// Undoes every change made since `checkpoint()`.
+    public mutating func revertToCheckpoint() {
+        guard let entries = journal else { return }
+        journal = nil
+        for entry in entries.reversed() {
+            switch entry {
+            case .account(let address, let previous, let wasDirty):
+                accounts[address] = previous
+                if !wasDirty { dirtyAccounts.remove(address) }
+            case .slot(let address, let slot, let previous, let wasDirty, let hadSlots):
+                if hadSlots {
+                    dirtySlots[address]?[slot] = previous
+                } else {
+                    dirtySlots[address] = nil
+                }
+                if !wasDirty { dirtyAccounts.remove(address) }
+            }
+        }
     }
 
     /// Changes the account at `address` in place.
@@ -89,6 +128,16 @@ public struct WorldState: Sendable {
     /// Writes storage `slot` of `address`; an all-zero value deletes the slot.
     public mutating func setStorage(_ address: Address, slot: [UInt8], value: [UInt8]) {
         precondition(slot.count == 32 && value.count == 32, "storage slots and values are 32-byte words")
+        if journal != nil {
+            if accounts[address] == nil {
+                journal?.append(.account(address, previous: nil, wasDirty: dirtyAccounts.contains(address)))
+            }
+            journal?.append(
+                .slot(
+                    address, slot: slot, previous: dirtySlots[address]?[slot],
+                    wasDirty: dirtyAccounts.contains(address),
+                    hadSlots: dirtySlots[address] != nil))
+        }
         dirtySlots[address, default: [:]][slot] = value
         if accounts[address] == nil { accounts[address] = try? account(address) }
         dirtyAccounts.insert(address)
@@ -120,6 +169,7 @@ public struct WorldState: Sendable {
     /// Writes cached changes into the tries, hashes them and returns the state root.
     @discardableResult
     public mutating func commit() throws(ChainError) -> [UInt8] {
+        precondition(journal == nil, "commit the checkpoint before committing the state")
         do {
             for (address, slots) in dirtySlots {
                 var trie = try storageTrie(address)

@@ -1,0 +1,172 @@
+import Codec
+import Crypto
+import Foundation
+
+/// A network: chain id, sequencer, genesis allocations and protocol parameters, read from
+/// `netconfig/<network>.json` (format in docs/netconfig.md). Validation happens in `init(from:)`, so a
+/// config that exists is a sound one.
+public struct NetworkConfig: Sendable, Equatable, Decodable {
+    /// 10^18 wei: one OPEN.
+    public static let weiPerOpen = UInt256(1_000_000_000_000_000_000 as UInt64)
+    /// The fixed supply: 1,000,000,000 OPEN.
+    public static let totalSupply = UInt256(1_000_000_000) * weiPerOpen
+
+    public struct Allocation: Sendable, Equatable, Decodable {
+        public var label: String
+        public var address: Address
+        public var balance: UInt256
+
+        enum CodingKeys: String, CodingKey { case label, address, balance }
+
+        public init(label: String, address: Address, balance: UInt256) {
+            self.label = label
+            self.address = address
+            self.balance = balance
+        }
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            label = try container.decode(String.self, forKey: .label)
+            address = try Address(hex: try container.decode(String.self, forKey: .address))
+            balance = try NetworkConfig.openAmount(try container.decode(String.self, forKey: .balance), key: "balance")
+        }
+    }
+
+    /// A funded development account; its key is public, so it exists only on devnets.
+    public struct DevAccount: Sendable, Equatable, Decodable {
+        public var privateKey: [UInt8]
+        public var balance: UInt256
+        /// The account's address, derived from the key.
+        public var address: Address
+
+        enum CodingKeys: String, CodingKey { case privateKey, balance }
+
+        public init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            privateKey = try Hex.decode(try container.decode(String.self, forKey: .privateKey))
+            balance = try NetworkConfig.openAmount(try container.decode(String.self, forKey: .balance), key: "balance")
+            address = try Address(bytes: try Secp256k1PrivateKey(bytes: privateKey).publicKey.ethereumAddress)
+        }
+    }
+
+    /// How a finalized inference fee is divided, in basis points summing to 10,000.
+    public struct FeeSplit: Sendable, Equatable, Decodable {
+        public var burn: UInt64
+        public var servingPeer: UInt64
+        public var adapterOwner: UInt64
+        public var dataContributors: UInt64
+    }
+
+    /// Protocol parameters, set at genesis and changed later by governance.
+    public struct Parameters: Sendable, Equatable, Decodable {
+        public var feeSplitBasisPoints: FeeSplit
+        public var claimChallengeWindowSeconds: UInt64
+        public var minimumSettleDelaySeconds: UInt64
+        public var attributionMinSpan: Int
+        public var attributionMaxRecords: Int
+    }
+
+    public var name: String
+    public var chainId: UInt64
+    public var sequencer: Address
+    /// Block interval in milliseconds.
+    public var blockTimeMilliseconds: UInt64
+    public var gasLimit: UInt64
+    public var genesisTimestamp: UInt64
+    public var initialBaseFee: UInt256
+    public var allocations: [Allocation]
+    /// Accounts funded from the allocation labelled `devFundingSource`.
+    public var devAccounts: [DevAccount]
+    public var devFundingSource: String?
+    public var parameters: Parameters
+
+    enum CodingKeys: String, CodingKey {
+        case name, chainId, sequencer, blockTimeMilliseconds, gasLimit, genesisTimestamp, initialBaseFee
+        case allocations, devAccounts, devFundingSource, parameters
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        name = try container.decode(String.self, forKey: .name)
+        chainId = try container.decode(UInt64.self, forKey: .chainId)
+        sequencer = try Address(hex: try container.decode(String.self, forKey: .sequencer))
+        blockTimeMilliseconds = try container.decode(UInt64.self, forKey: .blockTimeMilliseconds)
+        gasLimit = try container.decode(UInt64.self, forKey: .gasLimit)
+        genesisTimestamp = try container.decode(UInt64.self, forKey: .genesisTimestamp)
+        guard let baseFee = UInt256(decimal: try container.decode(String.self, forKey: .initialBaseFee)) else {
+            throw ChainError.malformed(what: "network config", why: "initialBaseFee is not a decimal integer")
+        }
+        initialBaseFee = baseFee
+        allocations = try container.decode([Allocation].self, forKey: .allocations)
+        devAccounts = try container.decodeIfPresent([DevAccount].self, forKey: .devAccounts) ?? []
+        devFundingSource = try container.decodeIfPresent(String.self, forKey: .devFundingSource)
+        parameters = try container.decode(Parameters.self, forKey: .parameters)
+        try validate()
+    }
+
+    /// Reads and validates a config file's bytes.
+    public static func parse(_ data: Data) throws(ChainError) -> NetworkConfig {
+        do {
+            return try JSONDecoder().decode(NetworkConfig.self, from: data)
+        } catch let error as ChainError {
+            throw error
+        } catch let error as CodecError {
+            throw .malformed(what: "network config", why: error.description)
+        } catch {
+            throw .malformed(what: "network config", why: "\(error)")
+        }
+    }
+
+    private func validate() throws(ChainError) {
+        func fail(_ why: String) -> ChainError { .malformed(what: "network config \(name)", why: why) }
+        guard chainId > 0 else { throw fail("chainId must be positive") }
+        guard gasLimit >= 5_000_000 else { throw fail("gasLimit below 5,000,000") }
+        guard blockTimeMilliseconds >= 10 else { throw fail("blockTimeMilliseconds below 10") }
+        let split = parameters.feeSplitBasisPoints
+        guard split.burn + split.servingPeer + split.adapterOwner + split.dataContributors == 10_000 else {
+            throw fail("fee split does not sum to 10,000 basis points")
+        }
+        guard parameters.attributionMinSpan >= 1, parameters.attributionMaxRecords >= 1 else {
+            throw fail("attribution L and K must be positive")
+        }
+        let total = allocations.reduce(UInt256.zero) { $0 + $1.balance }
+        guard total == Self.totalSupply else {
+            throw fail("allocations total \(total) wei, not exactly 1,000,000,000 OPEN")
+        }
+        guard Set(allocations.map(\.address)).count == allocations.count else {
+            throw fail("duplicate allocation address")
+        }
+        if !devAccounts.isEmpty {
+            guard let source = allocations.first(where: { $0.label == devFundingSource }) else {
+                throw fail("devFundingSource does not name an allocation")
+            }
+            let devTotal = devAccounts.reduce(UInt256.zero) { $0 + $1.balance }
+            guard devTotal <= source.balance else { throw fail("dev accounts exceed their funding allocation") }
+        }
+    }
+
+    /// Parses "<decimal> OPEN" or "<decimal> wei" (or a bare decimal of wei).
+    static func openAmount(_ text: String, key: String) throws -> UInt256 {
+        let parts = text.split(separator: " ")
+        guard (1...2).contains(parts.count), let number = UInt256(decimal: parts[0]) else {
+            throw ChainError.malformed(what: "network config", why: "\(key) '\(text)' is not an amount")
+        }
+        if parts.count == 1 || parts[1] == "wei" { return number }
+        guard parts[1] == "OPEN" else {
+            throw ChainError.malformed(what: "network config", why: "\(key) unit '\(parts[1])' is not OPEN or wei")
+        }
+        let (wei, overflow) = number.multipliedReportingOverflow(by: weiPerOpen)
+        guard !overflow else { throw ChainError.malformed(what: "network config", why: "\(key) overflows") }
+        return wei
+    }
+
+    /// Every account's balance at genesis: allocations, with dev accounts carved out of their source.
+    public var genesisBalances: [(Address, UInt256)] {
+        var balances: [(Address, UInt256)] = allocations.map { allocation in
+            guard allocation.label == devFundingSource else { return (allocation.address, allocation.balance) }
+            return (allocation.address, allocation.balance - devAccounts.reduce(UInt256.zero) { $0 + $1.balance })
+        }
+        balances += devAccounts.map { ($0.address, $0.balance) }
+        return balances
+    }
+}
