@@ -6,11 +6,14 @@ import Testing
 
 @testable import Chain
 
-/// A small chain with the channels predeploy, driven block by block.
-struct ChannelChain {
+/// A chain of the devnet config with every predeploy, driven one transaction per block; each built block is
+/// also checked by applying it as a validator would.
+struct TestChain {
     let config: NetworkConfig
     let rules: StateTransition
     let channels: PaymentChannels
+    let datanets = DatanetRegistry()
+    let models = ModelRegistry()
     let keys: [Secp256k1PrivateKey]
     var head: BlockHeader
     var state: WorldState
@@ -19,7 +22,7 @@ struct ChannelChain {
     init() throws {
         config = try devnetConfig()
         channels = PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds)
-        rules = StateTransition(config: config, predeploys: [channels])
+        rules = StateTransition(config: config, predeploys: [channels, datanets, models])
         keys = try devKeys(config)
         let genesis = try rules.genesis()
         head = genesis.block.header
@@ -28,28 +31,36 @@ struct ChannelChain {
 
     func address(_ index: Int) -> Address { config.devAccounts[index].address }
 
-    /// Sends one call from dev account `from` in its own block; returns the receipt.
+    /// Sends one call from dev account `from` to a predeploy in its own block; returns the receipt.
     @discardableResult
     mutating func send(
-        from: Int, function: String, _ arguments: [ABIValue], value: UInt256 = .zero, secondsLater: UInt64 = 1
+        from: Int, to: Address? = nil, function: String, _ arguments: [ABIValue], value: UInt256 = .zero,
+        secondsLater: UInt64 = 1
     ) throws -> Receipt {
         let sender = address(from)
         let nonce = nonces[sender, default: 0]
         let transaction = try Transaction.dynamicFee(
             chainId: config.chainId, nonce: nonce, maxPriorityFeePerGas: 1, maxFeePerGas: 100_000_000_000,
-            gasLimit: 200_000, to: channels.address, value: value,
+            gasLimit: 30_000_000, to: to ?? channels.address, value: value,
             data: try ABISignature(parsing: function).encodeCall(arguments)
         ).signed(with: keys[from])
         let built = try rules.buildBlock(
             parent: head, state: state, transactions: [transaction], timestamp: head.timestamp + secondsLater,
             beneficiary: config.sequencer)
         #expect(built.skipped.isEmpty)
-        // Every block the builder makes must also pass validation.
         _ = try rules.apply(built.block, parent: head, state: state)
         head = built.block.header
         state = built.state
         nonces[sender] = nonce + 1
         return built.receipts[0]
+    }
+
+    /// Calls a view function through `eth_call`'s path and decodes the result.
+    func view(_ to: Address, _ function: String, _ arguments: [ABIValue], returns: [ABIType]) throws -> [ABIValue] {
+        let output = try rules.call(
+            to: to, data: try ABISignature(parsing: function).encodeCall(arguments), from: .zero, state: state,
+            header: head)
+        return try ABI.decode(output, as: returns)
     }
 
     mutating func open(payer: Int, payee: Int, deposit: UInt256) throws -> [UInt8] {
@@ -83,7 +94,7 @@ private let open = UInt256(1_000_000_000_000_000_000 as UInt64)
 }
 
 @Test func channelLifecyclePaysIncrementsAndRefundsTheRest() throws {
-    var chain = try ChannelChain()
+    var chain = try TestChain()
     let id = try chain.open(payer: 0, payee: 1, deposit: 10 * open)
     let payeeBefore = try chain.balance(1)
     #expect(try chain.send(from: 1, function: redeem, try chain.voucher(id, 3 * open, key: 0)).succeeded)
@@ -114,7 +125,7 @@ private let open = UInt256(1_000_000_000_000_000_000 as UInt64)
 }
 
 @Test func channelAbuseIsRejected() throws {
-    var chain = try ChannelChain()
+    var chain = try TestChain()
     let id = try chain.open(payer: 0, payee: 1, deposit: 10 * open)
     let first = try chain.voucher(id, 2 * open, key: 0)
     #expect(try chain.send(from: 1, function: redeem, first).succeeded)
