@@ -24,18 +24,14 @@ let package = Package(
         ),
 
         // Hashes, keys, signatures, AEAD.
-        .target(
-            name: "Crypto",
-            dependencies: ["CSodium", "CSecp256k1"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
-        ),
+        .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
         .target(name: "Codec", dependencies: ["Crypto"]),
 
         // Pure L2 rules: trie, blocks, transactions, state transition, predeploys. No IO.
         .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
 
-        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec"]),
+        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -25,13 +25,15 @@ public final class Ed25519PrivateKey: Sendable {
     }
 
     /// The 32-byte seed, for storing the key; handle the copy with care.
-    public var seed: [UInt8] { Array(UnsafeBufferPointer(start: secret.pointer, count: 32)) }
+    public var seed: [UInt8] { secret.withUnsafePointer { Array(UnsafeBufferPointer(start: $0, count: 32)) } }
 
     /// The 64-byte signature of `message`.
     public func signature(for message: some Sequence<UInt8>) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: 64)
-        Sodium.withContiguousBytes(message) { pointer, count in
-            _ = crypto_sign_detached(&signature, nil, pointer, UInt64(count), secret.pointer)
+        secret.withUnsafePointer { secretKey in
+            Sodium.withContiguousBytes(message) { pointer, count in
+                _ = crypto_sign_detached(&signature, nil, pointer, UInt64(count), secretKey)
+            }
         }
         return signature
     }

@@ -25,9 +25,8 @@ enum Secp256k1Context {
 }
 
 /// A secp256k1 private key. The scalar lives in memory owned by this object and is zeroed when it is released.
-public final class Secp256k1PrivateKey: @unchecked Sendable {
-    // Immutable after init; the buffer is only read, so sharing across threads is safe.
-    private let secret: UnsafeMutablePointer<UInt8>
+public final class Secp256k1PrivateKey: Sendable {
+    private let secret: SecretBytes
 
     /// A key from a 32-byte big-endian scalar in 1..<n.
     public init(bytes: [UInt8]) throws(CryptoError) {
@@ -35,13 +34,7 @@ public final class Secp256k1PrivateKey: @unchecked Sendable {
         guard secp256k1_ec_seckey_verify(Secp256k1Context.shared, bytes) == 1 else {
             throw .invalidKey("secp256k1 private key is zero or not below the group order")
         }
-        secret = .allocate(capacity: 32)
-        secret.initialize(from: bytes, count: 32)
-    }
-
-    deinit {
-        sodium_memzero(secret, 32)
-        secret.deallocate()
+        secret = SecretBytes(bytes)
     }
 
     /// A new random key from the system's secure random source.
@@ -55,13 +48,14 @@ public final class Secp256k1PrivateKey: @unchecked Sendable {
 
     /// Runs `body` with the 32 secret bytes; the copy handed out should not be kept.
     public func withUnsafeSecretBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        try body(UnsafeRawBufferPointer(start: secret, count: 32))
+        try secret.withUnsafePointer { pointer in try body(UnsafeRawBufferPointer(start: pointer, count: 32)) }
     }
 
     /// The public key.
     public var publicKey: Secp256k1PublicKey {
         var key = secp256k1_pubkey()
-        precondition(secp256k1_ec_pubkey_create(Secp256k1Context.shared, &key, secret) == 1)
+        let created = secret.withUnsafePointer { secp256k1_ec_pubkey_create(Secp256k1Context.shared, &key, $0) }
+        precondition(created == 1, "a verified private key always has a public key")
         return Secp256k1PublicKey(key)
     }
 
@@ -69,8 +63,10 @@ public final class Secp256k1PrivateKey: @unchecked Sendable {
     public func signRecoverable(digest: [UInt8]) throws(CryptoError) -> RecoverableSignature {
         guard digest.count == 32 else { throw .invalidLength("digest of \(digest.count) bytes, expected 32") }
         var signature = secp256k1_ecdsa_recoverable_signature()
-        guard secp256k1_ecdsa_sign_recoverable(Secp256k1Context.shared, &signature, digest, secret, nil, nil) == 1
-        else { throw .invalidKey("signing failed") }
+        let signed = secret.withUnsafePointer { secretKey in
+            secp256k1_ecdsa_sign_recoverable(Secp256k1Context.shared, &signature, digest, secretKey, nil, nil)
+        }
+        guard signed == 1 else { throw .invalidKey("signing failed") }
         var compact = [UInt8](repeating: 0, count: 64)
         var recoveryID: Int32 = 0
         secp256k1_ecdsa_recoverable_signature_serialize_compact(

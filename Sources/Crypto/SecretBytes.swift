@@ -26,6 +26,10 @@ final class SecretBytes: @unchecked Sendable {
         storage.deallocate()
     }
 
-    /// The secret, for the duration of `body`.
-    var pointer: UnsafePointer<UInt8> { UnsafePointer(storage) }
+    /// Runs `body` with the secret. The object stays alive until `body` returns; a pointer read from a stored
+    /// property alone would not keep it alive, and the memory could be zeroed and freed under the C call.
+    func withUnsafePointer<R, E: Error>(_ body: (UnsafePointer<UInt8>) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(self) {} }
+        return try body(UnsafePointer(storage))
+    }
 }

@@ -12,7 +12,7 @@ public final class X25519PrivateKey: Sendable {
         Sodium.ensureInitialized()
         secret = SecretBytes(bytes)
         var publicBytes = [UInt8](repeating: 0, count: 32)
-        crypto_scalarmult_base(&publicBytes, secret.pointer)
+        secret.withUnsafePointer { _ = crypto_scalarmult_base(&publicBytes, $0) }
         publicKey = publicBytes
     }
 
@@ -29,7 +29,7 @@ public final class X25519PrivateKey: Sendable {
             throw .invalidKey("X25519 public key of \(peerPublicKey.count) bytes, expected 32")
         }
         var shared = [UInt8](repeating: 0, count: 32)
-        guard crypto_scalarmult(&shared, secret.pointer, peerPublicKey) == 0 else {
+        guard secret.withUnsafePointer({ crypto_scalarmult(&shared, $0, peerPublicKey) }) == 0 else {
             throw .invalidKey("X25519 public key is a low-order point")
         }
         return shared
