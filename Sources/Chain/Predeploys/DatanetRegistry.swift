@@ -18,6 +18,11 @@ public struct DatanetRegistry: Predeploy {
     }
 
     public let address: Address
+
+    /// The canonical signatures of every function, view and event: the contract's interface.
+    public static var interface: Set<String> {
+        Set((functions + views).map(\.signature.canonical) + events.map(\.signature.canonical))
+    }
     private var storage: ContractStorage { ContractStorage(address: address) }
 
     public init(address: Address = DatanetRegistry.defaultAddress) { self.address = address }
@@ -35,6 +40,7 @@ public struct DatanetRegistry: Predeploy {
     static let batchStatusView = PredeployFunction("batchStatus(uint256 datanetId, uint256 batchId)", returns: "uint8")
     static let contributorView = PredeployFunction("contributorOf(uint256 datanetId, uint64 index)", returns: "address")
     static let functions = [create, contribute, approve, reject]
+    static let events = [created, contributed, approved, rejected]
     static let views = [snapshotRootView, sizeView, batchStatusView, contributorView]
 
     /// Gas per record contributed, and per leaf appended to the snapshot.

@@ -25,6 +25,11 @@ public struct ModelRegistry: Predeploy {
     }
 
     public let address: Address
+
+    /// The canonical signatures of every function, view and event: the contract's interface.
+    public static var interface: Set<String> {
+        Set((functions + views).map(\.signature.canonical) + events.map(\.signature.canonical))
+    }
     private var storage: ContractStorage { ContractStorage(address: address) }
 
     public init(address: Address = ModelRegistry.defaultAddress) { self.address = address }
@@ -41,6 +46,7 @@ public struct ModelRegistry: Predeploy {
     static let adapterView = PredeployFunction(
         "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]")
     static let functions = [register, publish, deprecate]
+    static let events = [registered, published, deprecated]
     static let views = [baseModelView, adapterView]
 
     static let registered = PredeployEvent(

@@ -26,6 +26,11 @@ public struct PaymentChannels: Predeploy {
     }
 
     public let address: Address
+
+    /// The canonical signatures of every function, view and event: the contract's interface.
+    public static var interface: Set<String> {
+        Set((functions + views).map(\.signature.canonical) + events.map(\.signature.canonical))
+    }
     /// The shortest settle delay a channel may have.
     public let minimumSettleDelay: UInt64
     private var storage: ContractStorage { ContractStorage(address: address) }
@@ -47,6 +52,7 @@ public struct PaymentChannels: Predeploy {
     static let voucherDigest = PredeployFunction(
         "voucherDigest(bytes32 channelId, uint256 cumulativeAmount, bytes32 requestHash)", returns: "bytes32")
     static let functions = [open, topUp, redeem, startClose, withdraw]
+    static let events = [opened, toppedUp, redeemed, closing, closed]
     static let views = [getChannel, voucherDigest]
 
     static let opened = PredeployEvent(
