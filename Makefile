@@ -52,6 +52,7 @@ bench: release venv
 	$(CC) -O2 -o $(BUILD)/bench/secp256k1_baseline tools/bench/secp256k1_baseline.c -lsecp256k1
 	$(BUILD)/bench/secp256k1_baseline >> $(BUILD)/bench/crypto_reference.jsonl
 	.build/release/openledger bench crypto --reference $(BUILD)/bench/crypto_reference.jsonl
+	.build/release/openledger bench chain
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift
