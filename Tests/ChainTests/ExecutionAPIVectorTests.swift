@@ -165,3 +165,63 @@ private func blocks(_ all: [Exchange]) -> [(file: String, block: [String: Any])]
     }
     #expect(checked == 3)
 }
+
+/// Each recorded receipt's bloom is the bloom of its logs.
+@Test func recordedReceiptBloomsMatchTheirLogs() throws {
+    guard let all = try exchanges() else { return }
+    var checked = 0
+    for exchange in all where exchange.request["method"] as? String == "eth_getTransactionReceipt" {
+        guard let receipt = exchange.result as? [String: Any] else { continue }
+        let logs = try (receipt["logs"] as? [[String: Any]] ?? []).map { log in
+            Log(
+                address: try Address(bytes: try hex(log, "address")),
+                topics: try (log["topics"] as? [String] ?? []).map { try Hex.decode($0) }, data: try hex(log, "data"))
+        }
+        let type: TransactionType = receipt["type"] as? String == "0x2" ? .dynamicFee : .legacy
+        let rebuilt = Receipt(
+            type: type, succeeded: receipt["status"] as? String == "0x1",
+            cumulativeGasUsed: try uint64(receipt, "cumulativeGasUsed"), logs: logs)
+        #expect(rebuilt.bloom.bytes == (try hex(receipt, "logsBloom")), "\(exchange.file)")
+        #expect(try Receipt(encoded: rebuilt.encoded) == rebuilt)
+        checked += 1
+    }
+    #expect(checked >= 5)
+}
+
+@Test func baseFeeFollowsEIP1559() {
+    let base = UInt256(1_000_000_000)
+    #expect(FeeRules.nextBaseFee(parentBaseFee: base, parentGasUsed: 15_000_000, parentGasLimit: 30_000_000) == base)
+    #expect(
+        FeeRules.nextBaseFee(parentBaseFee: base, parentGasUsed: 30_000_000, parentGasLimit: 30_000_000)
+            == UInt256(1_125_000_000))
+    #expect(
+        FeeRules.nextBaseFee(parentBaseFee: base, parentGasUsed: 0, parentGasLimit: 30_000_000) == UInt256(875_000_000))
+    // Above target by a little: the increase is at least 1 wei.
+    #expect(FeeRules.nextBaseFee(parentBaseFee: 7, parentGasUsed: 15_000_001, parentGasLimit: 30_000_000) == 8)
+    #expect(FeeRules.intrinsicGas(data: [0, 0, 1, 2]) == 21_000 + 2 * 4 + 2 * 16)
+    #expect(FeeRules.intrinsicGas(data: [], accessListAddresses: 1, accessListStorageKeys: 2) == 21_000 + 2_400 + 3_800)
+}
+
+@Test func malformedTransactionsAndHeadersAreRejected() throws {
+    let config = try devnetConfig()
+    let key = try Secp256k1PrivateKey(bytes: Keccak256.hash([1]))
+    let signed = try Transaction.dynamicFee(
+        chainId: config.chainId, nonce: 0, maxPriorityFeePerGas: 1, maxFeePerGas: 2, gasLimit: 21_000, to: .zero,
+        value: 1
+    ).signed(with: key)
+    #expect(try SignedTransaction(encoded: signed.encoded) == signed)
+    var random = SeededRandom(seed: 1559)
+    let header = try StateTransition(config: config).genesis().block.header
+    var accepted = 0
+    for _ in 0..<100_000 {
+        let input = random.mutate(Bool.random(using: &random) ? signed.encoded : header.encoded)
+        if let transaction = try? SignedTransaction(encoded: input) {
+            accepted += 1
+            #expect(transaction.encoded == input)
+        }
+        if let decoded = try? BlockHeader(rlp: input) { #expect(decoded.encoded == input) }
+    }
+    #expect(accepted < 100_000)
+    #expect(throws: ChainError.self) { try SignedTransaction(encoded: [0x01] + signed.encoded.dropFirst()) }
+    #expect(throws: ChainError.self) { try SignedTransaction(encoded: []) }
+}
