@@ -73,3 +73,19 @@ public enum HKDF {
         try expand(pseudoRandomKey: extract(salt: salt, inputKeyMaterial: inputKeyMaterial), info: info, length: length)
     }
 }
+
+/// HMAC-SHA512 (RFC 2104) through libsodium, for BIP-32 and PBKDF2.
+public enum HMACSHA512 {
+    /// The 64-byte tag of `message` under `key`.
+    public static func authenticate(_ message: some Sequence<UInt8>, key: [UInt8]) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var state = crypto_auth_hmacsha512_state()
+        crypto_auth_hmacsha512_init(&state, key, key.count)
+        Sodium.withContiguousBytes(message) { pointer, count in
+            _ = crypto_auth_hmacsha512_update(&state, pointer, UInt64(count))
+        }
+        var out = [UInt8](repeating: 0, count: 64)
+        crypto_auth_hmacsha512_final(&state, &out)
+        return out
+    }
+}

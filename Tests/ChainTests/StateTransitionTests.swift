@@ -52,7 +52,7 @@ func totalSupply(_ state: WorldState, _ addresses: [Address]) throws -> UInt256 
         contentsOf: Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json"), encoding: .utf8)
     for (from, to) in [
         ("\"617000000 OPEN\"", "\"617000001 OPEN\""), ("\"burn\": 1000", "\"burn\": 999"),
-        ("\"1000000 OPEN\"", "\"1000 ETH\""),
+        ("\"devAccountBalance\": \"1000000 OPEN\"", "\"devAccountBalance\": \"1000 ETH\""),
         ("\"chainId\": 16120033", "\"chainId\": 0"), ("\"name\"", "\"nom\""),
     ] {
         #expect(throws: ChainError.self, "\(from) → \(to)") {

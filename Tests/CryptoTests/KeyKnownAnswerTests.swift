@@ -91,3 +91,33 @@ import Testing
     #expect(a.count == 32)
     #expect(a != b)
 }
+
+/// The accounts every Ethereum developer knows: anvil's and Hardhat's, from the standard test mnemonic.
+@Test func hdWalletDerivesTheStandardTestAccounts() throws {
+    let keys = try HDWallet.ethereumKeys(
+        mnemonic: "test test test test test test test test test test test junk", count: 10)
+    let addresses = try keys.map { try Address(bytes: $0.publicKey.ethereumAddress).checksummed }
+    #expect(addresses[0] == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+    #expect(addresses[1] == "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+    #expect(addresses[2] == "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")
+    #expect(addresses[9] == "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720")
+    #expect(
+        keys[0].withUnsafeSecretBytes { Hex.encode(Array($0)) }
+            == "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+    #expect(throws: CryptoError.self) { try HDWallet.ExtendedKey(seed: [1]).derive(path: "44'/60'") }
+}
+
+/// BIP-32 test vector 1 (the master key and m/0').
+@Test func bip32TestVectorOne() throws {
+    let master = try HDWallet.ExtendedKey(seed: try Hex.decode("000102030405060708090a0b0c0d0e0f"))
+    #expect(
+        master.key.withUnsafeSecretBytes { Hex.encode(Array($0), prefix: false) }
+            == "e8f32e723decf4051aefac8e2c93c9c5b214313817cdb01a1494b917c8436b35")
+    #expect(
+        Hex.encode(master.chainCode, prefix: false)
+            == "873dff81c02f525623fd1fe5167eac3a55a049de3d314bb42ee227ffed37d508")
+    let child = try master.derive(path: "m/0'")
+    #expect(
+        child.key.withUnsafeSecretBytes { Hex.encode(Array($0), prefix: false) }
+            == "edb2e14f9ee77d26dd93b4ecede8d16ed408ce149b6cd80b0715a2d911a0afea")
+}

@@ -33,19 +33,17 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
     }
 
     /// A funded development account; its key is public, so it exists only on devnets.
-    public struct DevAccount: Sendable, Equatable, Decodable {
+    public struct DevAccount: Sendable, Equatable {
         public var privateKey: [UInt8]
         public var balance: UInt256
         /// The account's address, derived from the key.
         public var address: Address
 
-        enum CodingKeys: String, CodingKey { case privateKey, balance }
-
-        public init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            privateKey = try Hex.decode(try container.decode(String.self, forKey: .privateKey))
-            balance = try NetworkConfig.openAmount(try container.decode(String.self, forKey: .balance), key: "balance")
-            address = try Address(bytes: try Secp256k1PrivateKey(bytes: privateKey).publicKey.ethereumAddress)
+        /// A dev account holding `balance`.
+        public init(key: Secp256k1PrivateKey, balance: UInt256) throws(CodecError) {
+            privateKey = key.withUnsafeSecretBytes { Array($0) }
+            self.balance = balance
+            address = try Address(bytes: key.publicKey.ethereumAddress)
         }
     }
 
@@ -75,14 +73,16 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
     public var genesisTimestamp: UInt64
     public var initialBaseFee: UInt256
     public var allocations: [Allocation]
-    /// Accounts funded from the allocation labelled `devFundingSource`.
+    /// Accounts funded from the allocation labelled `devFundingSource`: the first `devAccountCount` accounts
+    /// of `devMnemonic` (BIP-39/BIP-32, m/44'/60'/0'/0/i), each with `devAccountBalance`.
     public var devAccounts: [DevAccount]
     public var devFundingSource: String?
+    public var devMnemonic: String?
     public var parameters: Parameters
 
     enum CodingKeys: String, CodingKey {
         case name, chainId, sequencer, blockTimeMilliseconds, gasLimit, genesisTimestamp, initialBaseFee
-        case allocations, devAccounts, devFundingSource, parameters
+        case allocations, devMnemonic, devAccountCount, devAccountBalance, devFundingSource, parameters
     }
 
     public init(from decoder: Decoder) throws {
@@ -98,7 +98,19 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
         }
         initialBaseFee = baseFee
         allocations = try container.decode([Allocation].self, forKey: .allocations)
-        devAccounts = try container.decodeIfPresent([DevAccount].self, forKey: .devAccounts) ?? []
+        devMnemonic = try container.decodeIfPresent(String.self, forKey: .devMnemonic)
+        devAccounts = []
+        if let mnemonic = devMnemonic {
+            let count = try container.decode(Int.self, forKey: .devAccountCount)
+            guard (1...1000).contains(count) else {
+                throw ChainError.malformed(what: "network config", why: "devAccountCount must be 1...1000")
+            }
+            let balance = try Self.openAmount(
+                try container.decode(String.self, forKey: .devAccountBalance), key: "devAccountBalance")
+            devAccounts = try HDWallet.ethereumKeys(mnemonic: mnemonic, count: count).map {
+                try DevAccount(key: $0, balance: balance)
+            }
+        }
         devFundingSource = try container.decodeIfPresent(String.self, forKey: .devFundingSource)
         parameters = try container.decode(Parameters.self, forKey: .parameters)
         try validate()
