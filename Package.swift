@@ -18,6 +18,11 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
         .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
             name: "CSecp256k1",
             pkgConfig: "libsecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
@@ -25,13 +30,22 @@ let package = Package(
 
         // Hashes, keys, signatures, AEAD.
         .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
+        // epoll and sockets for the event loops (Glibc does not export epoll).
+        .target(name: "CEventLoop"),
+        // HTTP/1.1 server on one epoll loop thread, with bounded buffers and timeouts.
+        .target(name: "HTTP", dependencies: ["CEventLoop"]),
+        // SQLite behind Swift types that own their handles.
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
         .target(name: "Codec", dependencies: ["Crypto"]),
 
         // Pure L2 rules: trie, blocks, transactions, state transition, predeploys. No IO.
         .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
 
-        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain"]),
+        // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
+        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
+
+        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

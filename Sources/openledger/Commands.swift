@@ -3,7 +3,7 @@ enum Commands {
     static let root = CommandSpec(
         name: "openledger",
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
-        subcommands: [bench]
+        subcommands: [DevnetCommand.command, bench]
     )
 
     static let bench = CommandSpec(

@@ -94,7 +94,7 @@ public struct StateTransition: Sendable {
     ) {
         var header = BlockHeader(
             parentHash: parent.hash, beneficiary: beneficiary, stateRoot: [], number: parent.number + 1,
-            gasLimit: config.gasLimit, timestamp: max(timestamp, parent.timestamp + 1))
+            gasLimit: config.gasLimit, timestamp: max(timestamp, parent.timestamp))
         header.baseFeePerGas = nextBaseFee(parent)
         header.withdrawalsRoot = MerklePatriciaTrie.emptyRoot
         header.blobGasUsed = 0
@@ -135,7 +135,8 @@ public struct StateTransition: Sendable {
         guard header.number == parent.number + 1 else {
             throw .invalidBlock("number \(header.number) does not follow parent \(parent.number)")
         }
-        guard header.timestamp > parent.timestamp else { throw .invalidBlock("timestamp not after the parent's") }
+        // Blocks come faster than once a second, so timestamps may repeat but never go back.
+        guard header.timestamp >= parent.timestamp else { throw .invalidBlock("timestamp before the parent's") }
         guard header.gasLimit == config.gasLimit else { throw .invalidBlock("gas limit \(header.gasLimit)") }
         guard header.gasUsed <= header.gasLimit else { throw .invalidBlock("gas used above the gas limit") }
         guard header.baseFeePerGas == nextBaseFee(parent) else { throw .invalidBlock("base fee breaks EIP-1559") }

@@ -1,0 +1,252 @@
+import CEventLoop
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// An HTTP/1.1 server driven by one epoll loop thread: keep-alive, pipelined requests answered in order,
+/// bounded header, body and output buffers, a connection cap, and timeouts for slow or idle clients. The
+/// handler runs on the loop thread and must not block for long.
+public final class HTTPServer: Sendable {
+    public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+
+    /// The port the server listens on (useful when started on port 0).
+    public let port: Int
+    private let listener: Int32
+    private let epoll: Int32
+    private let wakeup: Int32
+    private let stopping = Atomic<Bool>(false)
+    private let finished = Mutex<Bool>(false)
+    private let limits: HTTPLimits
+    private let handler: Handler
+    /// Connections currently open (for tests and metrics).
+    public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
+    private let openConnections = Atomic<Int>(0)
+
+    public enum StartError: Error, CustomStringConvertible {
+        case listen(host: String, port: Int, errno: Int32)
+        case epoll
+
+        public var description: String {
+            switch self {
+            case .listen(let host, let port, let code):
+                "cannot listen on \(host):\(port): \(String(cString: strerror(code)))"
+            case .epoll: "cannot create the event loop"
+            }
+        }
+    }
+
+    /// Binds `host:port` and starts the loop thread.
+    public init(host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(), handler: @escaping Handler)
+        throws(StartError)
+    {
+        let fd = CEventLoop_listen_tcp4(host, Int32(port), 512)
+        guard fd >= 0 else { throw .listen(host: host, port: port, errno: -fd) }
+        let epoll = CEventLoop_epoll_create()
+        let wakeup = CEventLoop_eventfd()
+        guard epoll >= 0, wakeup >= 0 else {
+            close(fd)
+            throw .epoll
+        }
+        listener = fd
+        self.epoll = epoll
+        self.wakeup = wakeup
+        self.port = Int(CEventLoop_local_port(fd))
+        self.limits = limits
+        self.handler = handler
+        _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
+        _ = CEventLoop_epoll_ctl(epoll, 1, wakeup, 1, UInt64(UInt32(bitPattern: wakeup)))
+        let thread = Thread { [self] in run() }
+        thread.name = "http-\(self.port)"
+        thread.start()
+    }
+
+    /// Stops accepting, closes every connection and ends the loop; returns when the loop has ended.
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)
+        while !finished.withLock({ $0 }) { usleep(1_000) }
+    }
+
+    private final class Connection {
+        let fd: Int32
+        var input: [UInt8] = []
+        var output: [UInt8] = []
+        var outputOffset = 0
+        var closeAfterOutput = false
+        var lastActivity: Double
+        var requestStarted: Double? = nil
+        var wantsWrite = false
+        /// Set when the socket failed or the peer left with nothing more to send; the loop then drops it.
+        var closed = false
+
+        init(fd: Int32, now: Double) {
+            self.fd = fd
+            lastActivity = now
+        }
+
+        var pendingOutput: Int { output.count - outputOffset }
+    }
+
+    private static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    private func run() {
+        var connections: [Int32: Connection] = [:]
+        var tokens = [UInt64](repeating: 0, count: 256)
+        var events = [UInt32](repeating: 0, count: 256)
+        var readBuffer = [UInt8](repeating: 0, count: 65_536)
+        var lastSweep = Self.now()
+        while !stopping.load(ordering: .acquiring) {
+            let count = CEventLoop_epoll_wait(epoll, &tokens, &events, 256, 250)
+            let now = Self.now()
+            for index in 0..<max(0, Int(count)) {
+                let fd = Int32(truncatingIfNeeded: tokens[index])
+                if fd == listener {
+                    acceptAll(&connections, now: now)
+                    continue
+                }
+                if fd == wakeup { continue }
+                guard let connection = connections[fd] else { continue }
+                if events[index] & 1 != 0 || events[index] & 4 != 0 {
+                    readAvailable(connection, buffer: &readBuffer, now: now)
+                }
+                if events[index] & 2 != 0 { flush(connection) }
+                if connection.closed || (connection.closeAfterOutput && connection.pendingOutput == 0) {
+                    drop(connection, from: &connections)
+                } else {
+                    updateInterest(connection)
+                }
+            }
+            if now - lastSweep >= 0.5 {
+                lastSweep = now
+                for connection in Array(connections.values) where timedOut(connection, now: now) {
+                    drop(connection, from: &connections)
+                }
+            }
+        }
+        for connection in Array(connections.values) { drop(connection, from: &connections) }
+        close(listener)
+        close(wakeup)
+        close(epoll)
+        finished.withLock { $0 = true }
+    }
+
+    private func acceptAll(_ connections: inout [Int32: Connection], now: Double) {
+        while true {
+            let fd = CEventLoop_accept(listener)
+            if fd < 0 { return }
+            guard connections.count < limits.maxConnections else {
+                let response = HTTPResponse.text(503, "too many connections").serialized(keepAlive: false)
+                _ = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                close(fd)
+                continue
+            }
+            connections[fd] = Connection(fd: fd, now: now)
+            openConnections.add(1, ordering: .relaxed)
+            _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
+        }
+    }
+
+    private func readAvailable(_ connection: Connection, buffer: inout [UInt8], now: Double) {
+        // Backpressure: while a client does not read its responses, stop reading its requests.
+        while !connection.closed && connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput {
+            let received = buffer.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
+            if received > 0 {
+                if connection.input.isEmpty { connection.requestStarted = now }
+                connection.input.append(contentsOf: buffer[0..<received])
+                connection.lastActivity = now
+                process(connection, now: now)
+                if connection.input.count > limits.maxHeaderBytes + limits.maxBodyBytes + 8 {
+                    reject(connection, .text(413, "request too large"))
+                }
+                continue
+            }
+            if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                // The peer closed (or failed): finish sending what is queued, then close.
+                connection.closeAfterOutput = true
+                if connection.pendingOutput == 0 { closeConnection(connection) }
+            }
+            return
+        }
+    }
+
+    private func process(_ connection: Connection, now: Double) {
+        while !connection.closeAfterOutput {
+            switch HTTPParser.parse(connection.input, limits: limits) {
+            case .needMore:
+                if connection.input.isEmpty { connection.requestStarted = nil }
+                flush(connection)
+                return
+            case .reject(let response):
+                reject(connection, response)
+                return
+            case .request(let request, let consumed, let keepAlive):
+                connection.input.removeFirst(consumed)
+                connection.requestStarted = connection.input.isEmpty ? nil : now
+                let response = handler(request)
+                connection.output.append(contentsOf: response.serialized(keepAlive: keepAlive))
+                if !keepAlive { connection.closeAfterOutput = true }
+            }
+        }
+        flush(connection)
+    }
+
+    private func reject(_ connection: Connection, _ response: HTTPResponse) {
+        connection.output.append(contentsOf: response.serialized(keepAlive: false))
+        connection.closeAfterOutput = true
+        connection.input = []
+        flush(connection)
+    }
+
+    private func flush(_ connection: Connection) {
+        while !connection.closed && connection.pendingOutput > 0 {
+            let sent = connection.output.withUnsafeBytes {
+                send(connection.fd, $0.baseAddress! + connection.outputOffset, connection.pendingOutput, Int32(MSG_NOSIGNAL))
+            }
+            if sent > 0 {
+                connection.outputOffset += sent
+                continue
+            }
+            if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
+            if sent < 0 && errno == EINTR { continue }
+            closeConnection(connection)
+            return
+        }
+        if connection.pendingOutput == 0 {
+            connection.output.removeAll(keepingCapacity: connection.output.count < 65_536)
+            connection.outputOffset = 0
+        }
+    }
+
+    private func updateInterest(_ connection: Connection) {
+        let wantsWrite = connection.pendingOutput > 0
+        guard wantsWrite != connection.wantsWrite else { return }
+        connection.wantsWrite = wantsWrite
+        _ = CEventLoop_epoll_ctl(epoll, 2, connection.fd, wantsWrite ? 3 : 1, UInt64(UInt32(bitPattern: connection.fd)))
+    }
+
+    private func timedOut(_ connection: Connection, now: Double) -> Bool {
+        if let started = connection.requestStarted, now - started > limits.requestTimeout { return true }
+        return now - connection.lastActivity > limits.idleTimeout
+    }
+
+    private func closeConnection(_ connection: Connection) {
+        connection.closed = true
+        connection.input = []
+    }
+
+    private func drop(_ connection: Connection, from connections: inout [Int32: Connection]) {
+        let fd = connection.fd
+        guard connections.removeValue(forKey: fd) != nil else { return }
+        _ = CEventLoop_epoll_ctl(epoll, 3, fd, 0, 0)
+        close(fd)
+        openConnections.subtract(1, ordering: .relaxed)
+    }
+}
