@@ -52,6 +52,8 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
+        .testTarget(
+            name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],
     swiftLanguageModes: [.v6]

@@ -55,15 +55,17 @@ public final class ChainStore: TrieNodeSource {
     }
 
     public func block(number: UInt64) throws -> StoredBlock? {
-        guard let row = try database.first(
-            "SELECT header, transactions, signature FROM blocks WHERE number = ?", [.integer(Int64(number))])
+        guard
+            let row = try database.first(
+                "SELECT header, transactions, signature FROM blocks WHERE number = ?", [.integer(Int64(number))])
         else { return nil }
         return try Self.decodeBlock(row)
     }
 
     public func block(hash: [UInt8]) throws -> StoredBlock? {
-        guard let row = try database.first(
-            "SELECT header, transactions, signature FROM blocks WHERE hash = ?", [.blob(hash)])
+        guard
+            let row = try database.first(
+                "SELECT header, transactions, signature FROM blocks WHERE hash = ?", [.blob(hash)])
         else { return nil }
         return try Self.decodeBlock(row)
     }
@@ -85,9 +87,12 @@ public final class ChainStore: TrieNodeSource {
     }
 
     /// Where a transaction was included: block number, position and sender.
-    public func location(ofTransaction hash: [UInt8]) throws(SQLiteError) -> (number: UInt64, position: Int, sender: Address)? {
-        guard let row = try database.first(
-            "SELECT number, position, sender FROM transactions WHERE hash = ?", [.blob(hash)]),
+    public func location(ofTransaction hash: [UInt8]) throws(SQLiteError) -> (
+        number: UInt64, position: Int, sender: Address
+    )? {
+        guard
+            let row = try database.first(
+                "SELECT number, position, sender FROM transactions WHERE hash = ?", [.blob(hash)]),
             let number = row[0].integer, let position = row[1].integer, let sender = row[2].blob
         else { return nil }
         return (UInt64(number), Int(position), try! Address(bytes: sender))
@@ -113,7 +118,10 @@ public final class ChainStore: TrieNodeSource {
                     [.integer(number), .integer(Int64(position)), .blob(receipt.encoded)])
                 try database.query(
                     "INSERT OR REPLACE INTO transactions (hash, number, position, sender) VALUES (?, ?, ?, ?)",
-                    [.blob(transaction.hash), .integer(number), .integer(Int64(position)), .blob(senders[position].bytes)])
+                    [
+                        .blob(transaction.hash), .integer(number), .integer(Int64(position)),
+                        .blob(senders[position].bytes),
+                    ])
                 try database.query("DELETE FROM pending WHERE hash = ?", [.blob(transaction.hash)])
                 for log in receipt.logs {
                     let topics = (0..<4).map { $0 < log.topics.count ? SQLiteValue.blob(log.topics[$0]) : .null }
@@ -129,7 +137,8 @@ public final class ChainStore: TrieNodeSource {
             }
             for node in nodes {
                 try database.query(
-                    "INSERT OR IGNORE INTO trie_nodes (hash, encoding) VALUES (?, ?)", [.blob(node.hash), .blob(node.encoding)])
+                    "INSERT OR IGNORE INTO trie_nodes (hash, encoding) VALUES (?, ?)",
+                    [.blob(node.hash), .blob(node.encoding)])
             }
         }
     }
@@ -146,7 +155,9 @@ public final class ChainStore: TrieNodeSource {
 
     /// Logs in [from, to] matching `addresses` (any, when empty) and `topics` (position-wise; nil or empty
     /// matches anything), at most `limit` + 1 of them so the caller can tell the limit was passed.
-    public func logs(from: UInt64, to: UInt64, addresses: [Address], topics: [[[UInt8]]?], limit: Int) throws -> [StoredLog] {
+    public func logs(from: UInt64, to: UInt64, addresses: [Address], topics: [[[UInt8]]?], limit: Int) throws
+        -> [StoredLog]
+    {
         var sql = "SELECT number, log_index, position, address, topic0, topic1, topic2, topic3, data FROM logs"
         var conditions = ["number >= ?", "number <= ?"]
         var parameters: [SQLiteValue] = [.integer(Int64(from)), .integer(Int64(to))]

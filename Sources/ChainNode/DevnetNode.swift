@@ -129,7 +129,8 @@ public final class DevnetNode: Sendable {
             throw .server("invalid sender")
         }
         guard transaction.gasLimit >= transaction.intrinsicGas else {
-            throw .server("intrinsic gas too low: gas \(transaction.gasLimit), minimum needed \(transaction.intrinsicGas)")
+            throw .server(
+                "intrinsic gas too low: gas \(transaction.gasLimit), minimum needed \(transaction.intrinsicGas)")
         }
         guard transaction.gasLimit <= config.gasLimit else { throw .server("exceeds block gas limit") }
         guard transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas else {
@@ -139,7 +140,8 @@ public final class DevnetNode: Sendable {
             let baseFee = rules.nextBaseFee(core.head)
             guard transaction.maxFeePerGas >= baseFee else {
                 throw .server(
-                    "max fee per gas less than block base fee: address \(sender), maxFeePerGas: \(transaction.maxFeePerGas), baseFee: \(baseFee)")
+                    "max fee per gas less than block base fee: address \(sender), maxFeePerGas: \(transaction.maxFeePerGas), baseFee: \(baseFee)"
+                )
             }
             let account: Account
             do {
@@ -147,11 +149,13 @@ public final class DevnetNode: Sendable {
             } catch {
                 throw .internalError("\(error)")
             }
-            let (gasCost, overflow1) = transaction.maxFeePerGas.multipliedReportingOverflow(by: UInt256(transaction.gasLimit))
+            let (gasCost, overflow1) = transaction.maxFeePerGas.multipliedReportingOverflow(
+                by: UInt256(transaction.gasLimit))
             let (cost, overflow2) = gasCost.addingReportingOverflow(transaction.value)
             guard !overflow1, !overflow2, cost <= account.balance else {
                 throw .server(
-                    "insufficient funds for gas * price + value: address \(sender) have \(account.balance) want \(overflow1 || overflow2 ? "more than 2^256" : cost.description)")
+                    "insufficient funds for gas * price + value: address \(sender) have \(account.balance) want \(overflow1 || overflow2 ? "more than 2^256" : cost.description)"
+                )
             }
             if core.mempool.contains(signed.hash) { return signed.hash }
             let replaced = try core.mempool.add(signed, sender: sender, accountNonce: account.nonce)
@@ -185,7 +189,8 @@ public final class DevnetNode: Sendable {
             let senders = try built.block.transactions.map { try $0.recoverSender() }
             let signature = try Self.sign(built.block.hash, chainId: config.chainId, key: sequencerKey)
             let nodes = built.state.takeNewNodes()
-            try store.append(built.block, signature: signature, receipts: built.receipts, senders: senders, nodes: nodes)
+            try store.append(
+                built.block, signature: signature, receipts: built.receipts, senders: senders, nodes: nodes)
             core.head = built.block.header
             core.headSignature = signature
             core.state = built.state

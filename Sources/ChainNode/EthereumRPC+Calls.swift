@@ -6,12 +6,18 @@ extension EthereumRPC {
     /// Simulates a call on the named block's state without changing anything: views of a predeploy answer
     /// directly, other functions run on a copy of the state. Returns the output and the gas it would use.
     func call(_ object: [String: Any], block: Any) throws(RPCError) -> (output: [UInt8], gas: UInt64) {
-        guard let toText = object["to"] as? String else { throw .server("contract creation is not supported on this chain") }
+        guard let toText = object["to"] as? String else {
+            throw .server("contract creation is not supported on this chain")
+        }
         let to = try RPCParams.address(toText, what: "to")
-        let from = try (object["from"] as? String).map { text throws(RPCError) in try RPCParams.address(text, what: "from") } ?? .zero
+        let from =
+            try (object["from"] as? String).map { text throws(RPCError) in try RPCParams.address(text, what: "from") }
+            ?? .zero
         let dataText = object["input"] as? String ?? object["data"] as? String ?? "0x"
         let data = try RPCParams.bytes(dataText, what: "input")
-        let value = try (object["value"] as? String).map { text throws(RPCError) in try RPCParams.quantity(text, what: "value") } ?? .zero
+        let value =
+            try (object["value"] as? String).map { text throws(RPCError) in try RPCParams.quantity(text, what: "value")
+            } ?? .zero
         let intrinsic = FeeRules.intrinsicGas(data: data)
         guard let number = try blockNumber(block), let stored = try storedBlock(number) else {
             throw .server("header not found")
@@ -19,7 +25,9 @@ extension EthereumRPC {
         let header = stored.block.header
         return try withState(block) { state throws(RPCError) in
             guard let predeploy = node.rules.predeploys[to] else {
-                if value > .zero, try account(from, state).balance < value { throw .server("insufficient funds for transfer") }
+                if value > .zero, try account(from, state).balance < value {
+                    throw .server("insufficient funds for transfer")
+                }
                 return ([], intrinsic)
             }
             let context = CallContext(
@@ -62,9 +70,12 @@ extension EthereumRPC {
         guard let newest = try blockNumber(p.values[1]) else { throw .server("header not found") }
         var percentiles: [Double] = []
         if p.has(2) {
-            guard let list = p.values[2] as? [NSNumber] else { throw .invalidParams("rewardPercentiles must be numbers") }
+            guard let list = p.values[2] as? [NSNumber] else {
+                throw .invalidParams("rewardPercentiles must be numbers")
+            }
             percentiles = list.map(\.doubleValue)
-            guard percentiles.allSatisfy({ (0...100).contains($0) }), percentiles == percentiles.sorted(), percentiles.count <= 100
+            guard percentiles.allSatisfy({ (0...100).contains($0) }), percentiles == percentiles.sorted(),
+                percentiles.count <= 100
             else { throw .invalidParams("rewardPercentiles must rise from 0 to 100") }
         }
         let oldest = newest + 1 >= count ? newest + 1 - count : 0
@@ -83,9 +94,10 @@ extension EthereumRPC {
                     let price = transaction.transaction.effectiveGasPrice(baseFee: baseFee)
                     return price > baseFee ? price - baseFee : .zero
                 }.sorted()
-                rewards.append(percentiles.map { percentile in
-                    tips.isEmpty ? "0x0" : JSON.quantity(tips[Int(percentile / 100 * Double(tips.count - 1))])
-                })
+                rewards.append(
+                    percentiles.map { percentile in
+                        tips.isEmpty ? "0x0" : JSON.quantity(tips[Int(percentile / 100 * Double(tips.count - 1))])
+                    })
             }
             last = header
         }
@@ -131,7 +143,9 @@ extension EthereumRPC {
         }
         var topics: [[[UInt8]]?] = []
         if let list = filter["topics"] {
-            guard let list = list as? [Any], list.count <= 4 else { throw .invalidParams("topics must be a list of up to 4") }
+            guard let list = list as? [Any], list.count <= 4 else {
+                throw .invalidParams("topics must be a list of up to 4")
+            }
             for entry in list {
                 switch entry {
                 case is NSNull: topics.append(nil)
@@ -139,7 +153,9 @@ extension EthereumRPC {
                 case let options as [Any]:
                     var hashes: [[UInt8]] = []
                     for option in options {
-                        guard let text = option as? String else { throw .invalidParams("topic list holds a non-string") }
+                        guard let text = option as? String else {
+                            throw .invalidParams("topic list holds a non-string")
+                        }
                         hashes.append(try RPCParams.hash(text, what: "topic"))
                     }
                     topics.append(hashes)
@@ -149,7 +165,8 @@ extension EthereumRPC {
         }
         let found: [ChainStore.StoredLog]
         do {
-            found = try node.store.logs(from: from, to: to, addresses: addresses, topics: topics, limit: Self.maxLogResults)
+            found = try node.store.logs(
+                from: from, to: to, addresses: addresses, topics: topics, limit: Self.maxLogResults)
         } catch {
             throw .internalError("\(error)")
         }
@@ -159,7 +176,9 @@ extension EthereumRPC {
         var blocks: [UInt64: Block] = [:]
         var out: [Any] = []
         for stored in found {
-            if blocks[stored.blockNumber] == nil { blocks[stored.blockNumber] = try storedBlock(stored.blockNumber)?.block }
+            if blocks[stored.blockNumber] == nil {
+                blocks[stored.blockNumber] = try storedBlock(stored.blockNumber)?.block
+            }
             guard let block = blocks[stored.blockNumber] else { continue }
             out.append(
                 logJSON(

@@ -10,7 +10,9 @@ struct RPCParams {
 
     func count(_ range: ClosedRange<Int>) throws(RPCError) {
         guard range.contains(values.count) else {
-            throw .invalidParams("expected \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") arguments, got \(values.count)")
+            throw .invalidParams(
+                "expected \(range.lowerBound == range.upperBound ? "\(range.lowerBound)" : "\(range.lowerBound) to \(range.upperBound)") arguments, got \(values.count)"
+            )
         }
     }
 
@@ -23,10 +25,14 @@ struct RPCParams {
         return text
     }
 
-    func bytes(_ index: Int) throws(RPCError) -> [UInt8] { try Self.bytes(try string(index), what: "argument \(index)") }
+    func bytes(_ index: Int) throws(RPCError) -> [UInt8] {
+        try Self.bytes(try string(index), what: "argument \(index)")
+    }
 
     static func bytes(_ text: String, what: String) throws(RPCError) -> [UInt8] {
-        guard text.hasPrefix("0x") || text.hasPrefix("0X") else { throw .invalidParams("\(what): hex string without 0x prefix") }
+        guard text.hasPrefix("0x") || text.hasPrefix("0X") else {
+            throw .invalidParams("\(what): hex string without 0x prefix")
+        }
         do {
             return try Hex.decode(text)
         } catch {
@@ -36,7 +42,9 @@ struct RPCParams {
 
     static func hash(_ text: String, what: String) throws(RPCError) -> [UInt8] {
         let value = try bytes(text, what: what)
-        guard value.count == 32 else { throw .invalidParams("\(what): hex string has length \(value.count * 2), want 64 for common.Hash") }
+        guard value.count == 32 else {
+            throw .invalidParams("\(what): hex string has length \(value.count * 2), want 64 for common.Hash")
+        }
         return value
     }
 
@@ -44,14 +52,20 @@ struct RPCParams {
 
     static func address(_ text: String, what: String) throws(RPCError) -> Address {
         let value = try bytes(text, what: what)
-        guard value.count == 20 else { throw .invalidParams("\(what): hex string has length \(value.count * 2), want 40 for common.Address") }
+        guard value.count == 20 else {
+            throw .invalidParams("\(what): hex string has length \(value.count * 2), want 40 for common.Address")
+        }
         return try! Address(bytes: value)
     }
 
-    func address(_ index: Int) throws(RPCError) -> Address { try Self.address(try string(index), what: "argument \(index)") }
+    func address(_ index: Int) throws(RPCError) -> Address {
+        try Self.address(try string(index), what: "argument \(index)")
+    }
 
     static func quantity(_ text: String, what: String) throws(RPCError) -> UInt256 {
-        guard text.hasPrefix("0x"), text.count > 2 else { throw .invalidParams("\(what): hex string without 0x prefix") }
+        guard text.hasPrefix("0x"), text.count > 2 else {
+            throw .invalidParams("\(what): hex string without 0x prefix")
+        }
         guard text.count == 3 || text.dropFirst(2).first != "0" else {
             throw .invalidParams("\(what): hex number with leading zero digits")
         }
@@ -59,7 +73,9 @@ struct RPCParams {
         return value
     }
 
-    func quantity(_ index: Int) throws(RPCError) -> UInt256 { try Self.quantity(try string(index), what: "argument \(index)") }
+    func quantity(_ index: Int) throws(RPCError) -> UInt256 {
+        try Self.quantity(try string(index), what: "argument \(index)")
+    }
 
     func uint64(_ index: Int) throws(RPCError) -> UInt64 {
         if index < values.count, let number = values[index] as? NSNumber, !(String(cString: number.objCType) == "c"),
@@ -67,7 +83,9 @@ struct RPCParams {
         {
             return UInt64(number.int64Value)
         }
-        guard let value = try quantity(index).uint64 else { throw .invalidParams("argument \(index): number too large") }
+        guard let value = try quantity(index).uint64 else {
+            throw .invalidParams("argument \(index): number too large")
+        }
         return value
     }
 

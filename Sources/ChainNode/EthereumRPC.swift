@@ -17,7 +17,9 @@ public struct EthereumRPC: Sendable {
     /// The method table for `JSONRPCServer`.
     public var methods: [String: JSONRPCServer.Method] {
         let rpc = self
-        func method(_ body: @escaping @Sendable (EthereumRPC, RPCParams) throws(RPCError) -> Any) -> JSONRPCServer.Method {
+        func method(_ body: @escaping @Sendable (EthereumRPC, RPCParams) throws(RPCError) -> Any)
+            -> JSONRPCServer.Method
+        {
             { (values: [Any]) throws(RPCError) -> Any in try body(rpc, RPCParams(values)) }
         }
         return [
@@ -58,27 +60,31 @@ public struct EthereumRPC: Sendable {
             "eth_getBalance": method { rpc, p throws(RPCError) in
                 try p.count(1...2)
                 let address = try p.address(0)
-                return JSON.quantity(try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") { state throws(RPCError) in
-                    try rpc.account(address, state).balance
-                })
+                return JSON.quantity(
+                    try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") { state throws(RPCError) in
+                        try rpc.account(address, state).balance
+                    })
             },
             "eth_getTransactionCount": method { rpc, p throws(RPCError) in
                 try p.count(1...2)
                 let address = try p.address(0)
                 let tag = p.values.count > 1 ? p.values[1] as? String : nil
                 if tag == "pending" {
-                    return JSON.quantity(rpc.node.read { core in
-                        core.mempool.nextNonce(address, accountNonce: (try? core.state.account(address).nonce) ?? 0)
-                    })
+                    return JSON.quantity(
+                        rpc.node.read { core in
+                            core.mempool.nextNonce(address, accountNonce: (try? core.state.account(address).nonce) ?? 0)
+                        })
                 }
-                return JSON.quantity(try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") { state throws(RPCError) in
-                    try rpc.account(address, state).nonce
-                })
+                return JSON.quantity(
+                    try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") { state throws(RPCError) in
+                        try rpc.account(address, state).nonce
+                    })
             },
             "eth_getCode": method { rpc, p throws(RPCError) in
                 try p.count(1...2)
                 let address = try p.address(0)
-                let codeHash = try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") { state throws(RPCError) in
+                let codeHash = try rpc.withState(p.values.count > 1 ? p.values[1] : "latest") {
+                    state throws(RPCError) in
                     try rpc.account(address, state).codeHash
                 }
                 return codeHash == Keccak256.hash(StateTransition.predeployCode)
@@ -88,21 +94,24 @@ public struct EthereumRPC: Sendable {
                 try p.count(2...3)
                 let address = try p.address(0)
                 let slot = try RPCParams.quantity(try p.string(1), what: "argument 1").bigEndianBytes
-                return JSON.data(try rpc.withState(p.values.count > 2 ? p.values[2] : "latest") { state throws(RPCError) in
-                    do {
-                        return try state.storage(address, slot: slot)
-                    } catch {
-                        throw .internalError("\(error)")
-                    }
-                })
+                return JSON.data(
+                    try rpc.withState(p.values.count > 2 ? p.values[2] : "latest") { state throws(RPCError) in
+                        do {
+                            return try state.storage(address, slot: slot)
+                        } catch {
+                            throw .internalError("\(error)")
+                        }
+                    })
             },
             "eth_call": method { rpc, p throws(RPCError) in
                 try p.count(1...2)
-                return JSON.data(try rpc.call(try p.object(0), block: p.values.count > 1 ? p.values[1] : "latest").output)
+                return JSON.data(
+                    try rpc.call(try p.object(0), block: p.values.count > 1 ? p.values[1] : "latest").output)
             },
             "eth_estimateGas": method { rpc, p throws(RPCError) in
                 try p.count(1...2)
-                return JSON.quantity(try rpc.call(try p.object(0), block: p.values.count > 1 ? p.values[1] : "latest").gas)
+                return JSON.quantity(
+                    try rpc.call(try p.object(0), block: p.values.count > 1 ? p.values[1] : "latest").gas)
             },
             "eth_feeHistory": method { rpc, p throws(RPCError) in try rpc.feeHistory(p) },
             "eth_sendRawTransaction": method { rpc, p throws(RPCError) in
@@ -251,7 +260,9 @@ public struct EthereumRPC: Sendable {
             json["gasPrice"] = JSON.quantity(transaction.gasPrice)
             json["v"] = JSON.quantity(signed.legacyV)
         case .dynamicFee:
-            let price = block?.header.baseFeePerGas.map { transaction.effectiveGasPrice(baseFee: $0) } ?? transaction.maxFeePerGas
+            let price =
+                block?.header.baseFeePerGas.map { transaction.effectiveGasPrice(baseFee: $0) }
+                ?? transaction.maxFeePerGas
             json["gasPrice"] = JSON.quantity(price)
             json["maxFeePerGas"] = JSON.quantity(transaction.maxFeePerGas)
             json["maxPriorityFeePerGas"] = JSON.quantity(transaction.maxPriorityFeePerGas)
@@ -269,7 +280,8 @@ public struct EthereumRPC: Sendable {
             return try transactionJSON(pending, block: nil, index: nil)
         }
         guard let location = try location(hash), let stored = try storedBlock(location.number) else { return NSNull() }
-        return try transactionJSON(stored.block.transactions[location.position], block: stored.block, index: location.position)
+        return try transactionJSON(
+            stored.block.transactions[location.position], block: stored.block, index: location.position)
     }
 
     func location(_ hash: [UInt8]) throws(RPCError) -> (number: UInt64, position: Int, sender: Address)? {
@@ -290,7 +302,8 @@ public struct EthereumRPC: Sendable {
         }
         var logIndex = 0
         return try zip(stored.block.transactions, receipts).enumerated().map { position, pair throws(RPCError) in
-            let json = try receiptJSON(pair.0, pair.1, block: stored.block, position: position, receipts: receipts, firstLogIndex: logIndex)
+            let json = try receiptJSON(
+                pair.0, pair.1, block: stored.block, position: position, receipts: receipts, firstLogIndex: logIndex)
             logIndex += pair.1.logs.count
             return json
         } as [Any]
@@ -311,7 +324,8 @@ public struct EthereumRPC: Sendable {
     }
 
     func receiptJSON(
-        _ signed: SignedTransaction, _ receipt: Receipt, block: Block, position: Int, receipts: [Receipt], firstLogIndex: Int
+        _ signed: SignedTransaction, _ receipt: Receipt, block: Block, position: Int, receipts: [Receipt],
+        firstLogIndex: Int
     ) throws(RPCError) -> [String: Any] {
         let sender: Address
         do {
@@ -332,7 +346,9 @@ public struct EthereumRPC: Sendable {
             "type": JSON.quantity(UInt64(signed.transaction.type.rawValue)),
             "status": receipt.succeeded ? "0x1" : "0x0",
             "logs": receipt.logs.enumerated().map { offset, log in
-                logJSON(log, block: block, transactionHash: signed.hash, position: position, logIndex: firstLogIndex + offset)
+                logJSON(
+                    log, block: block, transactionHash: signed.hash, position: position,
+                    logIndex: firstLogIndex + offset)
             },
         ]
     }

@@ -32,9 +32,12 @@ public struct JSONRPCServer: Sendable {
             return Self.encode(Self.errorObject(id: NSNull(), .parseError))
         }
         if let batch = parsed as? [Any] {
-            guard !batch.isEmpty else { return Self.encode(Self.errorObject(id: NSNull(), .invalidRequest("empty batch"))) }
+            guard !batch.isEmpty else {
+                return Self.encode(Self.errorObject(id: NSNull(), .invalidRequest("empty batch")))
+            }
             guard batch.count <= maxBatch else {
-                return Self.encode(Self.errorObject(id: NSNull(), .invalidRequest("batch of more than \(maxBatch) requests")))
+                return Self.encode(
+                    Self.errorObject(id: NSNull(), .invalidRequest("batch of more than \(maxBatch) requests")))
             }
             let responses = batch.compactMap(call)
             return responses.isEmpty ? nil : Self.encode(responses)
@@ -64,7 +67,9 @@ public struct JSONRPCServer: Sendable {
         case let list as [Any]: parameters = list
         default: return Self.errorObject(id: id ?? NSNull(), .invalidParams("params must be an array"))
         }
-        guard let method = methods[name] else { return isNotification ? nil : Self.errorObject(id: id!, .methodNotFound(name)) }
+        guard let method = methods[name] else {
+            return isNotification ? nil : Self.errorObject(id: id!, .methodNotFound(name))
+        }
         do {
             let result = try method(parameters)
             return isNotification ? nil : ["jsonrpc": "2.0", "id": id!, "result": result]
@@ -78,7 +83,9 @@ public struct JSONRPCServer: Sendable {
     }
 
     static func encode(_ value: Any) -> [UInt8] {
-        let data = (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]))
+            ?? Data()
         return Array(data)
     }
 }

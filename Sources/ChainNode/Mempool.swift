@@ -45,7 +45,9 @@ public struct Mempool: Sendable {
         -> [UInt8]?
     {
         let nonce = transaction.transaction.nonce
-        guard nonce >= accountNonce else { throw .server("nonce too low: next nonce \(accountNonce), tx nonce \(nonce)") }
+        guard nonce >= accountNonce else {
+            throw .server("nonce too low: next nonce \(accountNonce), tx nonce \(nonce)")
+        }
         guard nonce - accountNonce <= limits.maxNonceGap else {
             throw .server("nonce too high: next nonce \(accountNonce), tx nonce \(nonce)")
         }
@@ -93,7 +95,8 @@ public struct Mempool: Sendable {
             var best = 0
             for index in heads.indices.dropFirst()
             where tip(queues[heads[index].queue][heads[index].position])
-                > tip(queues[heads[best].queue][heads[best].position]) {
+                > tip(queues[heads[best].queue][heads[best].position])
+            {
                 best = index
             }
             let (queue, position) = heads[best]

@@ -25,7 +25,9 @@ public struct HTTPResponse: Sendable {
 
     /// A plain-text response, for errors the server itself reports.
     public static func text(_ status: Int, _ message: String) -> HTTPResponse {
-        HTTPResponse(status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array((message + "\n").utf8))
+        HTTPResponse(
+            status: status, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array((message + "\n").utf8)
+        )
     }
 
     static func reason(_ status: Int) -> String {
@@ -106,7 +108,8 @@ enum HTTPParser {
             guard !name.contains(" ") else { return .reject(.text(400, "malformed header name")) }
             headers.append((name, line[line.index(after: colon)...].trimmingCharacters()))
         }
-        let request = HTTPRequest(method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: [])
+        let request = HTTPRequest(
+            method: String(requestLine[0]), target: String(requestLine[1]), headers: headers, body: [])
         if request.header("Transfer-Encoding") != nil {
             return .reject(.text(501, "chunked request bodies are not supported; send Content-Length"))
         }

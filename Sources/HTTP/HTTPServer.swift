@@ -208,7 +208,9 @@ public final class HTTPServer: Sendable {
     private func flush(_ connection: Connection) {
         while !connection.closed && connection.pendingOutput > 0 {
             let sent = connection.output.withUnsafeBytes {
-                send(connection.fd, $0.baseAddress! + connection.outputOffset, connection.pendingOutput, Int32(MSG_NOSIGNAL))
+                send(
+                    connection.fd, $0.baseAddress! + connection.outputOffset, connection.pendingOutput,
+                    Int32(MSG_NOSIGNAL))
             }
             if sent > 0 {
                 connection.outputOffset += sent

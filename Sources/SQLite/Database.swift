@@ -146,7 +146,9 @@ final class Statement {
             case .integer(let number): result = sqlite3_bind_int64(handle, index, number)
             case .blob(let bytes):
                 result = bytes.withUnsafeBytes {
-                    sqlite3_bind_blob(handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count), CSQLite_transient())
+                    sqlite3_bind_blob(
+                        handle, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32($0.count),
+                        CSQLite_transient())
                 }
             case .text(let text): result = sqlite3_bind_text(handle, index, text, -1, CSQLite_transient())
             case .null: result = sqlite3_bind_null(handle, index)

@@ -16,9 +16,14 @@ enum DevnetCommand {
             Data survives restarts, including kill -9. Stop with Ctrl-C.
             """,
         options: [
-            OptionSpec(name: "data-dir", valueName: "DIR", help: "Where the chain is kept (default: ~/.local/share/openledger/devnet)."),
-            OptionSpec(name: "rpc-port", valueName: "PORT", help: "JSON-RPC port (0 picks a free one).", defaultValue: "8545"),
-            OptionSpec(name: "block-time", valueName: "DURATION", help: "Block interval, e.g. 250ms or 2s (default: the config's)."),
+            OptionSpec(
+                name: "data-dir", valueName: "DIR",
+                help: "Where the chain is kept (default: ~/.local/share/openledger/devnet)."),
+            OptionSpec(
+                name: "rpc-port", valueName: "PORT", help: "JSON-RPC port (0 picks a free one).", defaultValue: "8545"),
+            OptionSpec(
+                name: "block-time", valueName: "DURATION",
+                help: "Block interval, e.g. 250ms or 2s (default: the config's)."),
             OptionSpec(name: "config", valueName: "FILE", help: "Network config (default: netconfig/devnet.json)."),
         ],
         action: { arguments, output throws(CLIError) in
@@ -38,12 +43,16 @@ enum DevnetCommand {
             var blockTime = config.blockTimeMilliseconds
             if let text = arguments.string("block-time") {
                 guard let parsed = parseDuration(text), (10...60_000).contains(parsed) else {
-                    throw .usage("option --block-time expects a duration from 10ms to 60s, got '\(text)'", command: arguments.command)
+                    throw .usage(
+                        "option --block-time expects a duration from 10ms to 60s, got '\(text)'",
+                        command: arguments.command)
                 }
                 blockTime = parsed
             }
             let dataDirectory = arguments.string("data-dir") ?? defaultDataDirectory()
-            try run(config: config, sequencerKey: sequencerKey, dataDirectory: dataDirectory, port: port, blockTime: blockTime, output: output)
+            try run(
+                config: config, sequencerKey: sequencerKey, dataDirectory: dataDirectory, port: port,
+                blockTime: blockTime, output: output)
         }
     )
 
@@ -78,7 +87,8 @@ enum DevnetCommand {
         output.line("Funded dev accounts (mnemonic \"\(config.devMnemonic ?? "")\"):")
         for (index, account) in config.devAccounts.enumerated() {
             output.line(
-                "(\(index)) \(account.address) \(account.balance / NetworkConfig.weiPerOpen) OPEN  key \(Hex.encode(account.privateKey))")
+                "(\(index)) \(account.address) \(account.balance / NetworkConfig.weiPerOpen) OPEN  key \(Hex.encode(account.privateKey))"
+            )
         }
         output.line("")
         output.line("Listening. Ctrl-C stops the node.")

@@ -1,0 +1,90 @@
+import Foundation
+import Synchronization
+import TestSupport
+
+/// A real `openledger devnet` process on a free port and a private data directory.
+final class DevnetProcess: @unchecked Sendable {
+    let process = Process()
+    let dataDirectory: String
+    private(set) var port = 0
+    private let output = OutputBuffer()
+
+    private final class OutputBuffer: Sendable {
+        let text = Mutex<String>("")
+        func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
+    }
+
+    static var binary: URL {
+        var directory = Bundle.main.bundleURL
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("openledger")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            directory.deleteLastPathComponent()
+        }
+        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("openledger")
+    }
+
+    static func temporaryDirectory(_ name: String) -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "openledger-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        ).path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Starts the node and waits until it prints its RPC URL.
+    init(dataDirectory: String, blockTime: String = "100ms") throws {
+        self.dataDirectory = dataDirectory
+        process.executableURL = Self.binary
+        process.arguments = [
+            "devnet", "--data-dir", dataDirectory, "--rpc-port", "0", "--block-time", blockTime,
+            "--config", Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path,
+        ]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        pipe.fileHandleForReading.readabilityHandler = { [output] handle in
+            let data = handle.availableData
+            output.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            let text = output.withLock { $0 }
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RPC URL:") }),
+                let port = Int(line.split(separator: ":").last ?? "")
+            {
+                self.port = port
+                return
+            }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+        process.terminate()
+        throw NSError(
+            domain: "devnet", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "devnet did not start: \(output.withLock { $0 })"])
+    }
+
+    var printed: String { output.withLock { $0 } }
+
+    /// Kills the process without warning.
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Asks the process to stop as Ctrl-C would; returns its exit status.
+    func interrupt() -> Int32 {
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
