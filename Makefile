@@ -41,8 +41,9 @@ test: deps interop
 	$(SWIFT) build --build-tests
 	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
 
+# The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545). Ctrl-C stops it.
 run: release
-	.build/release/openledger --help
+	.build/release/openledger devnet
 
 # Figures for docs/benchmarks.md: references (pycryptodome, coincurve, C on the system libsecp256k1) and ours,
 # in the same run.
@@ -53,6 +54,7 @@ bench: release venv
 	$(BUILD)/bench/secp256k1_baseline >> $(BUILD)/bench/crypto_reference.jsonl
 	.build/release/openledger bench crypto --reference $(BUILD)/bench/crypto_reference.jsonl
 	.build/release/openledger bench chain
+	.build/release/openledger bench devnet
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift

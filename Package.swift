@@ -45,7 +45,7 @@ let package = Package(
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
         .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
 
-        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode"]),
+        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -54,6 +54,7 @@ let package = Package(
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
             name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],
     swiftLanguageModes: [.v6]

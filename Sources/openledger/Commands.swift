@@ -9,6 +9,6 @@ enum Commands {
     static let bench = CommandSpec(
         name: "bench",
         summary: "Measure the node's building blocks against reference implementations.",
-        subcommands: [BenchCrypto.command, BenchChain.command]
+        subcommands: [BenchCrypto.command, BenchChain.command, BenchDevnet.command]
     )
 }

@@ -8,6 +8,8 @@ import Foundation
 /// tests that misbehave on purpose (partial requests, oversized bodies).
 public final class HTTPTestClient {
     public let fd: Int32
+    /// Bytes received past the last response (pipelined responses arrive together).
+    private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; nil when nothing listens.
     public init?(port: Int, timeoutSeconds: Int = 10) {
@@ -49,7 +51,6 @@ public final class HTTPTestClient {
 
     /// Reads one response: (status, body), or nil when the connection closed or timed out first.
     public func readResponse() -> (status: Int, body: [UInt8])? {
-        var buffer: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65_536)
         while true {
             if let end = find(buffer) {
@@ -66,7 +67,9 @@ public final class HTTPTestClient {
                     if received <= 0 { return nil }
                     buffer += chunk[0..<received]
                 }
-                return (status, Array(buffer[(end + 4)..<(end + 4 + length)]))
+                let body = Array(buffer[(end + 4)..<(end + 4 + length)])
+                buffer.removeFirst(end + 4 + length)
+                return (status, body)
             }
             let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if received <= 0 { return nil }

@@ -1,0 +1,85 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import HTTP
+
+@Test func parserReadsRequestsAndRefusesBadOnes() {
+    let limits = HTTPLimits()
+    let request = Array("POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello".utf8)
+    guard case .request(let parsed, let consumed, let keepAlive) = HTTPParser.parse(request, limits: limits) else {
+        Issue.record("request not parsed")
+        return
+    }
+    #expect(parsed.method == "POST" && parsed.target == "/rpc" && parsed.body == Array("hello".utf8))
+    #expect(consumed == request.count && keepAlive)
+    guard case .needMore = HTTPParser.parse(Array(request.dropLast()), limits: limits) else {
+        Issue.record("partial body must wait")
+        return
+    }
+    let cases: [(String, Int)] = [
+        ("GET / HTTP/2.0\r\n\r\n", 505), ("BROKEN\r\n\r\n", 400), ("POST / HTTP/1.1\r\n\r\n", 411),
+        ("POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        ("POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", 413), ("GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
+    ]
+    for (text, status) in cases {
+        guard case .reject(let response) = HTTPParser.parse(Array(text.utf8), limits: limits) else {
+            Issue.record("\(text.debugDescription) was not rejected")
+            continue
+        }
+        #expect(response.status == status, "\(text.debugDescription)")
+    }
+    guard case .reject(let tooLong) = HTTPParser.parse([UInt8](repeating: 0x41, count: 20_000), limits: limits) else {
+        Issue.record("header without end not rejected")
+        return
+    }
+    #expect(tooLong.status == 431)
+}
+
+@Test func serverAnswersPipelinedKeepAliveRequestsInOrder() throws {
+    let server = try HTTPServer(port: 0) { request in
+        HTTPResponse(status: 200, body: request.body.reversed())
+    }
+    defer { server.stop() }
+    let client = try #require(HTTPTestClient(port: server.port))
+    var pipelined: [UInt8] = []
+    for word in ["one", "two", "three"] {
+        pipelined += Array("POST / HTTP/1.1\r\nContent-Length: \(word.utf8.count)\r\n\r\n\(word)".utf8)
+    }
+    #expect(client.send(pipelined))
+    for word in ["one", "two", "three"] {
+        #expect(client.readResponse()?.body == Array(word.utf8.reversed()))
+    }
+    // The blocking client of the module talks to it too.
+    let http = HTTPClient(host: "127.0.0.1", port: server.port)
+    #expect(try http.post(body: Array("abc".utf8)).body == Array("cba".utf8))
+    #expect(try http.post(body: Array("xyz".utf8)).body == Array("zyx".utf8))
+}
+
+@Test func serverClosesSlowClientsAndKeepsServingOthers() throws {
+    var limits = HTTPLimits()
+    limits.requestTimeout = 0.5
+    let server = try HTTPServer(port: 0, limits: limits) { _ in HTTPResponse(status: 200, body: [1]) }
+    defer { server.stop() }
+    let slow = try #require(HTTPTestClient(port: server.port, timeoutSeconds: 5))
+    #expect(slow.send(Array("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".utf8)))
+    let other = try #require(HTTPTestClient(port: server.port))
+    #expect(other.post([])?.status == 200)
+    // The slow one is dropped after its request timeout: the read ends without a response.
+    #expect(slow.readResponse() == nil)
+    #expect(other.post([])?.status == 200)
+}
+
+@Test func connectionCapRefusesTheExcess() throws {
+    var limits = HTTPLimits()
+    limits.maxConnections = 4
+    let server = try HTTPServer(port: 0, limits: limits) { _ in HTTPResponse(status: 200) }
+    defer { server.stop() }
+    let held = (0..<4).compactMap { _ in HTTPTestClient(port: server.port) }
+    #expect(held.count == 4)
+    usleep(100_000)
+    let excess = try #require(HTTPTestClient(port: server.port))
+    #expect(excess.readResponse()?.status == 503)
+    #expect(held[0].post([])?.status == 200)
+}
