@@ -45,7 +45,11 @@ let package = Package(
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
         .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
 
-        .executableTarget(name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP"]),
+        // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
+        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
+
+        .executableTarget(
+            name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -54,6 +58,9 @@ let package = Package(
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
             name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+        .testTarget(
+            name: "LightClientTests",
+            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],

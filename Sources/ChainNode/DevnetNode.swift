@@ -49,12 +49,7 @@ public final class DevnetNode: Sendable {
         self.config = config
         self.sequencerKey = sequencerKey
         self.clock = clock
-        rules = StateTransition(
-            config: config,
-            predeploys: [
-                DatanetRegistry(), ModelRegistry(),
-                PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds),
-            ])
+        rules = StateTransition.standard(config: config)
         try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
         store = try ChainStore(path: dataDirectory + "/chain.sqlite")
         let (genesis, genesisState) = try rules.genesis()

@@ -123,6 +123,13 @@ public struct EthereumRPC: Sendable {
                 return try rpc.logs(try p.object(0))
             },
             "eth_getProof": method { rpc, p throws(RPCError) in try rpc.proof(p) },
+            "debug_getRawBlock": method { rpc, p throws(RPCError) in
+                try p.count(1...1)
+                guard let number = try rpc.blockNumber(p.values[0]), let block = try rpc.storedBlock(number) else {
+                    return NSNull()
+                }
+                return JSON.data(block.block.encoded)
+            },
             "ol_getSignedHead": method { rpc, _ throws(RPCError) in
                 let (number, signature) = rpc.node.read { ($0.head.number, $0.headSignature) }
                 guard let block = try rpc.storedBlock(number) else { throw .internalError("head block missing") }
@@ -138,7 +145,8 @@ public struct EthereumRPC: Sendable {
                 }
                 return [
                     "number": JSON.quantity(number), "hash": JSON.data(block.block.hash),
-                    "signature": JSON.data(block.signature),
+                    "signature": JSON.data(block.signature), "rlp": JSON.data(block.block.header.encoded),
+                    "chainId": JSON.quantity(rpc.node.config.chainId),
                 ] as [String: Any]
             },
         ]

@@ -74,12 +74,12 @@ public struct DatanetRegistry: Predeploy {
     // Datanet fields: +0 owner, +1 curated, +2 batch counter, +3 leaf count, +4 … +35 branch, +36 name, +37 CID.
     private static let branchOffset: UInt64 = 4
 
-    private func exists(_ id: UInt256, _ state: WorldState) throws(ChainError) -> Bool {
+    private func exists(_ id: UInt256, _ state: some StorageReader) throws(ChainError) -> Bool {
         try storage.word(state, datanetSlot(id)) != .zero
     }
 
     /// The snapshot tree of Datanet `id`.
-    public func snapshot(_ id: UInt256, state: WorldState) throws(ChainError) -> SnapshotMerkleTree {
+    public func snapshot(_ id: UInt256, state: some StorageReader) throws(ChainError) -> SnapshotMerkleTree {
         let base = datanetSlot(id)
         guard let count = try storage.word(state, base &+ 3).uint64 else { throw .invalidBlock("corrupt leaf count") }
         var branch: [[UInt8]] = []

@@ -62,7 +62,7 @@ public struct ModelRegistry: Predeploy {
     private func adapterSlot(_ id: UInt256) -> UInt256 { ContractStorage.mappingSlot(3, key: id) }
 
     /// The base model `id`, or nil.
-    public func baseModel(_ id: UInt256, state: WorldState) throws(ChainError) -> BaseModel? {
+    public func baseModel(_ id: UInt256, state: some StorageReader) throws(ChainError) -> BaseModel? {
         let base = modelSlot(id)
         let registrant = try storage.address(state, base)
         guard registrant != .zero else { return nil }
@@ -73,7 +73,7 @@ public struct ModelRegistry: Predeploy {
     }
 
     /// The adapter `id`, or nil.
-    public func adapter(_ id: UInt256, state: WorldState) throws(ChainError) -> Adapter? {
+    public func adapter(_ id: UInt256, state: some StorageReader) throws(ChainError) -> Adapter? {
         let base = adapterSlot(id)
         let owner = try storage.address(state, base)
         guard owner != .zero else { return nil }

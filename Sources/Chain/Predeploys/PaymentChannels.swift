@@ -77,7 +77,7 @@ public struct PaymentChannels: Predeploy {
     }
 
     /// The stored channel, or nil.
-    public func channel(_ id: [UInt8], state: WorldState) throws(ChainError) -> Channel? {
+    public func channel(_ id: [UInt8], state: some StorageReader) throws(ChainError) -> Channel? {
         let base = ContractStorage.mappingSlot(Self.channelsSlot, key: id)
         guard let status = Status(rawValue: UInt8(truncatingIfNeeded: try storage.word(state, base &+ 6).low)),
             status != .none

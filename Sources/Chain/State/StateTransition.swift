@@ -21,6 +21,17 @@ public struct StateTransition: Sendable {
         self.predeploys = table
     }
 
+    /// The rules of a network as it runs: the config with every predeploy at its address. Nodes, light
+    /// clients and benchmarks all use this, so they agree on genesis.
+    public static func standard(config: NetworkConfig) -> StateTransition {
+        StateTransition(
+            config: config,
+            predeploys: [
+                DatanetRegistry(), ModelRegistry(),
+                PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds),
+            ])
+    }
+
     // MARK: Genesis
 
     /// The genesis block and state of the network.

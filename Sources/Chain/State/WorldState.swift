@@ -151,7 +151,8 @@ public struct WorldState: Sendable {
         return trimmed.isEmpty ? [] : RLP.encode(.bytes(trimmed))
     }
 
-    static func decodeSlotValue(_ encoded: [UInt8]) throws(ChainError) -> [UInt8] {
+    /// A storage value from its trie encoding (minimal big-endian RLP string), as a 32-byte word.
+    public static func decodeSlotValue(_ encoded: [UInt8]) throws(ChainError) -> [UInt8] {
         let item: RLPItem
         do {
             item = try RLP.decode(encoded)

@@ -35,8 +35,8 @@ enum BenchChain {
     )
 
     static func run(config: NetworkConfig, count: Int) throws(ChainError) -> [BenchFigure] {
+        let rules = StateTransition.standard(config: config)
         let channels = PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds)
-        let rules = StateTransition(config: config, predeploys: [channels, DatanetRegistry(), ModelRegistry()])
         let (genesis, state) = try rules.genesis()
         let keys = try config.devAccounts.map { account throws(ChainError) in
             do {

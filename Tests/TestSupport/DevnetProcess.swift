@@ -1,12 +1,11 @@
 import Foundation
 import Synchronization
-import TestSupport
 
-/// A real `openledger devnet` process on a free port and a private data directory.
-final class DevnetProcess: @unchecked Sendable {
-    let process = Process()
-    let dataDirectory: String
-    private(set) var port = 0
+/// A real `openledger devnet` process (the binary built beside the test bundle) on a free port and a private data directory.
+public final class DevnetProcess: @unchecked Sendable {
+    public let process = Process()
+    public let dataDirectory: String
+    public private(set) var port = 0
     private let output = OutputBuffer()
 
     private final class OutputBuffer: Sendable {
@@ -14,7 +13,7 @@ final class DevnetProcess: @unchecked Sendable {
         func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
     }
 
-    static var binary: URL {
+    public static var binary: URL {
         var directory = Bundle.main.bundleURL
         for _ in 0..<4 {
             let candidate = directory.appendingPathComponent("openledger")
@@ -24,7 +23,7 @@ final class DevnetProcess: @unchecked Sendable {
         return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("openledger")
     }
 
-    static func temporaryDirectory(_ name: String) -> String {
+    public static func temporaryDirectory(_ name: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "openledger-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         ).path
@@ -33,7 +32,7 @@ final class DevnetProcess: @unchecked Sendable {
     }
 
     /// Starts the node and waits until it prints its RPC URL.
-    init(dataDirectory: String, blockTime: String = "100ms") throws {
+    public init(dataDirectory: String, blockTime: String = "100ms") throws {
         self.dataDirectory = dataDirectory
         process.executableURL = Self.binary
         process.arguments = [
@@ -66,16 +65,16 @@ final class DevnetProcess: @unchecked Sendable {
             userInfo: [NSLocalizedDescriptionKey: "devnet did not start: \(output.withLock { $0 })"])
     }
 
-    var printed: String { output.withLock { $0 } }
+    public var printed: String { output.withLock { $0 } }
 
     /// Kills the process without warning.
-    func kill9() {
+    public func kill9() {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
     /// Asks the process to stop as Ctrl-C would; returns its exit status.
-    func interrupt() -> Int32 {
+    public func interrupt() -> Int32 {
         kill(process.processIdentifier, SIGINT)
         process.waitUntilExit()
         return process.terminationStatus
