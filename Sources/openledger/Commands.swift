@@ -3,12 +3,12 @@ enum Commands {
     static let root = CommandSpec(
         name: "openledger",
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
-        subcommands: [DevnetCommand.command, bench]
+        subcommands: [DevnetCommand.command, LightCommand.command, bench]
     )
 
     static let bench = CommandSpec(
         name: "bench",
         summary: "Measure the node's building blocks against reference implementations.",
-        subcommands: [BenchCrypto.command, BenchChain.command, BenchDevnet.command]
+        subcommands: [BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command]
     )
 }

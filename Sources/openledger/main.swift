@@ -8,4 +8,12 @@ var output = CommandOutput(
     writeError: { FileHandle.standardError.write(Data($0.utf8)) }
 )
 let cli = CommandLineInterface(root: Commands.root, version: openledgerVersion)
-exit(cli.run(Array(CommandLine.arguments.dropFirst()), output: &output))
+let status = cli.run(Array(CommandLine.arguments.dropFirst()), output: &output)
+// Benchmarks measure a command's own peak memory this way (VmHWM), free of the parent's image.
+if ProcessInfo.processInfo.environment["OPENLEDGER_REPORT_PEAK_RSS"] != nil,
+    let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+    let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+{
+    output.errorLine("peak_rss_kb=\(line.split(separator: " ").dropFirst().first ?? "0")")
+}
+exit(status)

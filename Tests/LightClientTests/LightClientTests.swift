@@ -302,3 +302,54 @@ private func result(_ response: inout [String: Any], _ change: (inout [String: A
     change(&object)
     response["result"] = object
 }
+
+/// The `openledger light` commands against a running devnet: verified output, and a nonzero exit with the
+/// reason when the server cannot be believed or reached.
+@Test(.timeLimit(.minutes(2)))
+func lightCommandsPrintWhatTheyVerified() throws {
+    let seeded = try Seeded()
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = DevnetProcess.binary
+        process.arguments =
+            arguments + [
+                "--config", Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path,
+            ]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, stdout, stderr)
+    }
+    let rpc = "http://127.0.0.1:\(seeded.node.port)"
+    let head = try run(["light", "head", "--rpc", rpc])
+    #expect(head.status == 0)
+    #expect(head.stdout.contains("signed by sequencer 0xd6dD232Ae4851F7fc035b41b8590eeE034Ff593b for chain 16120033"))
+    let balance = try run([
+        "light", "balance", seeded.config.devAccounts[3].address.checksummed, "--rpc", rpc, "--json",
+    ])
+    #expect(balance.status == 0)
+    let object = try JSONSerialization.jsonObject(with: Data(balance.stdout.utf8)) as? [String: Any]
+    let verifiedAgainst = object?["verifiedAgainst"] as? [String: Any]
+    let block = try #require(verifiedAgainst?["block"] as? Int)
+    let direct =
+        RPCTestClient(port: seeded.node.port).result(
+            "eth_getBalance", [seeded.config.devAccounts[3].address.lowercaseHex, UInt256(UInt64(block)).hexQuantity])
+        as? String
+    #expect(UInt256(decimal: object?["balanceWei"] as? String ?? "")?.hexQuantity == direct)
+    let channel = try run(["light", "channel", Hex.encode(seeded.channelID), "--rpc", rpc])
+    #expect(channel.status == 0 && channel.stdout.contains("redeemed 4000 wei"))
+    let datanet = try run(["light", "datanet", "1", "--rpc", rpc])
+    #expect(datanet.status == 0 && datanet.stdout.contains("5 records"))
+    let adapter = try run(["light", "adapter", "1", "--rpc", rpc])
+    #expect(adapter.status == 0 && adapter.stdout.contains("price 777 wei"))
+    let unreachable = try run(["light", "head", "--rpc", "http://127.0.0.1:1"])
+    #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot connect"))
+    let badAddress = try run(["light", "balance", "0x12", "--rpc", rpc])
+    #expect(badAddress.status == 64)
+    #expect(seeded.node.interrupt() == 0)
+}

@@ -6,6 +6,8 @@ struct BenchFigure: Sendable {
     enum Unit: String, Sendable {
         case megabytesPerSecond = "mb_s"
         case operationsPerSecond = "ops_s"
+        case milliseconds = "ms"
+        case megabytes = "mb"
     }
 
     let bench: String
@@ -55,7 +57,7 @@ struct BenchFigure: Sendable {
                 throw .failure("\(path):\(number + 1): not a JSON object with a \"bench\" field")
             }
             let implementation = object["impl"] as? String ?? "reference"
-            for unit in [Unit.megabytesPerSecond, .operationsPerSecond] {
+            for unit in [Unit.megabytesPerSecond, .operationsPerSecond, .milliseconds, .megabytes] {
                 if let value = (object[unit.rawValue] as? NSNumber)?.doubleValue {
                     figures[bench, default: []].append(
                         BenchFigure(bench: bench, unit: unit, value: value, implementation: implementation))
@@ -69,7 +71,7 @@ struct BenchFigure: Sendable {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
-    private static func number(_ value: Double) -> String { String(format: "%.1f", value) }
+    private static func number(_ value: Double) -> String { String(format: value < 100 ? "%.2f" : "%.1f", value) }
 }
 
 /// Wall-clock repetition for benchmarks (the IO edge; protocol code never reads clocks).

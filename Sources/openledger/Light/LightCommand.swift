@@ -1,0 +1,227 @@
+import Chain
+import Codec
+import Foundation
+import LightClient
+
+/// `openledger light …`: reads of the L2 that are verified locally, each saying what it checked against which
+/// block.
+enum LightCommand {
+    static let common = [
+        OptionSpec(
+            name: "rpc", valueName: "URL", help: "JSON-RPC server to read from.", defaultValue: "http://127.0.0.1:8545"),
+        OptionSpec(
+            name: "config", valueName: "FILE", help: "Network config: the trust root (default: netconfig/devnet.json)."),
+        OptionSpec(name: "checkpoint", valueName: "BLOCKHASH", help: "Trust this block instead of genesis."),
+        OptionSpec(name: "data-dir", valueName: "DIR", help: "Keep verified headers in DIR/light-headers.sqlite."),
+        OptionSpec(name: "json", help: "Print JSON."),
+    ]
+
+    static let command = CommandSpec(
+        name: "light",
+        summary: "Verified reads of the L2: heads, balances, channels, Datanets, adapters.",
+        subcommands: [
+            CommandSpec(
+                name: "head", summary: "Verify and print the signed head.", options: common,
+                action: { arguments, output throws(CLIError) in
+                    let client = try makeClient(arguments)
+                    let head = try run { () throws(LightClientError) in try client.syncHead() }
+                    report(arguments, output, head: head, client: client, fields: [:], lines: [])
+                }),
+            CommandSpec(
+                name: "balance", summary: "An account's balance and nonce, proven against the verified head.",
+                arguments: [ArgumentSpec(name: "address", help: "0x-address.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    let address = try parseAddress(arguments.positionals[0], arguments)
+                    let client = try makeClient(arguments)
+                    let (account, head) = try run { () throws(LightClientError) in
+                        try client.account(address, at: try client.syncHead())
+                    }
+                    report(
+                        arguments, output, head: head, client: client,
+                        fields: [
+                            "address": address.checksummed, "balanceWei": account.balance.description,
+                            "nonce": account.nonce, "codeHash": Hex.encode(account.codeHash),
+                        ],
+                        lines: [
+                            "\(address.checksummed): \(openText(account.balance)) OPEN (\(account.balance) wei), nonce \(account.nonce)",
+                            "verified: account proof against state root \(Hex.encode(head.header.stateRoot))",
+                        ])
+                }),
+            CommandSpec(
+                name: "channel", summary: "A payment channel from proven PaymentChannels storage.",
+                arguments: [ArgumentSpec(name: "channel-id", help: "32-byte channel id.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    let id = try parseBytes32(arguments.positionals[0], arguments)
+                    let client = try makeClient(arguments)
+                    let (channel, head) = try run { () throws(LightClientError) in
+                        try client.channel(id, at: try client.syncHead())
+                    }
+                    guard let channel else {
+                        throw .failure("no channel \(Hex.encode(id)) at block \(head.number) (proven absent)")
+                    }
+                    let status = ["none", "open", "closing", "closed"][Int(channel.status.rawValue)]
+                    report(
+                        arguments, output, head: head, client: client,
+                        fields: [
+                            "channelId": Hex.encode(id), "payer": channel.payer.checksummed,
+                            "payee": channel.payee.checksummed,
+                            "depositWei": channel.deposit.description, "redeemedWei": channel.redeemed.description,
+                            "settleDelay": channel.settleDelay, "closesAt": channel.closesAt, "status": status,
+                        ],
+                        lines: [
+                            "channel \(Hex.encode(id))", "  payer \(channel.payer) → payee \(channel.payee)",
+                            "  deposit \(channel.deposit) wei, redeemed \(channel.redeemed) wei, \(status), settle delay \(channel.settleDelay) s",
+                            "verified: storage proofs of PaymentChannels against state root \(Hex.encode(head.header.stateRoot))",
+                        ])
+                }),
+            CommandSpec(
+                name: "datanet", summary: "A Datanet's snapshot root and size from proven DatanetRegistry storage.",
+                arguments: [ArgumentSpec(name: "datanet-id", help: "Datanet number.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    let id = try parseNumber(arguments.positionals[0], arguments)
+                    let client = try makeClient(arguments)
+                    let (snapshot, head) = try run { () throws(LightClientError) in
+                        try client.datanetSnapshot(id, at: try client.syncHead())
+                    }
+                    report(
+                        arguments, output, head: head, client: client,
+                        fields: [
+                            "datanetId": id.description, "snapshotRoot": Hex.encode(snapshot.snapshotRoot),
+                            "size": snapshot.count,
+                        ],
+                        lines: [
+                            "Datanet \(id): snapshot root \(Hex.encode(snapshot.snapshotRoot)), \(snapshot.count) records",
+                            "verified: storage proofs of DatanetRegistry against state root \(Hex.encode(head.header.stateRoot)); root recomputed from the proven tree branch",
+                        ])
+                }),
+            CommandSpec(
+                name: "adapter", summary: "An adapter record from proven ModelRegistry storage.",
+                arguments: [ArgumentSpec(name: "adapter-id", help: "Adapter number.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    let id = try parseNumber(arguments.positionals[0], arguments)
+                    let client = try makeClient(arguments)
+                    let (adapter, head) = try run { () throws(LightClientError) in
+                        try client.adapter(id, at: try client.syncHead())
+                    }
+                    guard let adapter else {
+                        throw .failure("no adapter \(id) at block \(head.number) (proven absent)")
+                    }
+                    let cid = String(validating: adapter.cid, as: UTF8.self) ?? Hex.encode(adapter.cid)
+                    report(
+                        arguments, output, head: head, client: client,
+                        fields: [
+                            "adapterId": id.description, "cid": cid, "baseModelId": adapter.baseModelID.description,
+                            "owner": adapter.owner.checksummed,
+                            "pricePer1kTokensWei": adapter.pricePer1kTokens.description,
+                            "deprecated": adapter.deprecated,
+                            "datanetRoots": adapter.datanetRoots.map { Hex.encode($0) },
+                        ],
+                        lines: [
+                            "adapter \(id): \(cid) on base model \(adapter.baseModelID), owner \(adapter.owner)",
+                            "  price \(adapter.pricePer1kTokens) wei per 1,000 tokens\(adapter.deprecated ? ", deprecated" : "")",
+                            "  trained on \(adapter.datanetRoots.map { Hex.encode($0) }.joined(separator: ", "))",
+                            "verified: storage proofs of ModelRegistry against state root \(Hex.encode(head.header.stateRoot))",
+                        ])
+                }),
+        ])
+
+    static func makeClient(_ arguments: ParsedArguments) throws(CLIError) -> LightClient {
+        let path = arguments.string("config") ?? DevnetCommand.locateDefaultConfig()
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .failure("cannot read network config \(path)")
+        }
+        do {
+            let config = try NetworkConfig.parse(data)
+            var trust = try TrustRoot(config: config)
+            let rpc = try RPCClient(url: arguments.string("rpc") ?? "http://127.0.0.1:8545")
+            if let checkpoint = arguments.string("checkpoint") {
+                let hash = try parseBytes32(checkpoint, arguments)
+                // The server says which number the checkpoint has; the client then checks the hash itself.
+                guard let block = try rpc.call("eth_getBlockByHash", [Hex.encode(hash), false]) as? [String: Any],
+                    let numberText = block["number"] as? String, let number = UInt256(hex: numberText)?.uint64
+                else { throw CLIError.failure("the server does not know checkpoint \(checkpoint)") }
+                trust = TrustRoot(
+                    chainId: config.chainId, sequencer: config.sequencer, anchorHash: hash, anchorNumber: number)
+            }
+            let store = arguments.string("data-dir").map { $0 + "/light-headers.sqlite" }
+            if let directory = arguments.string("data-dir") {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            }
+            return try LightClient(trust: trust, rpc: rpc, storePath: store)
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw .failure("\(error)")
+        }
+    }
+
+    static func run<R>(_ body: () throws(LightClientError) -> R) throws(CLIError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw .failure("\(error)")
+        }
+    }
+
+    static func report(
+        _ arguments: ParsedArguments, _ output: CommandOutput, head: VerifiedHeader, client: LightClient,
+        fields: [String: Any], lines: [String]
+    ) {
+        let headFields: [String: Any] = [
+            "block": head.number, "blockHash": Hex.encode(head.hash), "stateRoot": Hex.encode(head.header.stateRoot),
+            "timestamp": head.header.timestamp, "chainId": client.trust.chainId,
+            "sequencer": client.trust.sequencer.checksummed,
+        ]
+        if arguments.flag("json") {
+            let object = fields.merging(["verifiedAgainst": headFields]) { current, _ in current }
+            let data =
+                (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+                ?? Data()
+            output.line(String(decoding: data, as: UTF8.self))
+            return
+        }
+        for line in lines { output.line(line) }
+        output.line("head: block \(head.number) \(Hex.encode(head.hash)) (timestamp \(head.header.timestamp))")
+        output.line(
+            "verified: signed by sequencer \(client.trust.sequencer) for chain \(client.trust.chainId); trust anchor block \(client.trust.anchorNumber) \(Hex.encode(client.trust.anchorHash))"
+        )
+    }
+
+    static func openText(_ wei: UInt256) -> String {
+        let (whole, fraction) = wei.quantityAndFraction(NetworkConfig.weiPerOpen)
+        guard fraction != .zero else { return whole.description }
+        var digits = fraction.description
+        digits = String(repeating: "0", count: 18 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return "\(whole).\(digits)"
+    }
+
+    static func parseAddress(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> Address {
+        do {
+            return try Address(hex: text)
+        } catch {
+            throw .usage("\(error)", command: arguments.command)
+        }
+    }
+
+    static func parseBytes32(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> [UInt8] {
+        guard let bytes = try? Hex.decode(text), bytes.count == 32, text.hasPrefix("0x") else {
+            throw .usage("'\(text)' is not a 0x-prefixed 32-byte hex value", command: arguments.command)
+        }
+        return bytes
+    }
+
+    static func parseNumber(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> UInt256 {
+        guard let number = UInt256(decimal: text) else {
+            throw .usage("'\(text)' is not a decimal number", command: arguments.command)
+        }
+        return number
+    }
+}
+
+extension UInt256 {
+    fileprivate func quantityAndFraction(_ unit: UInt256) -> (UInt256, UInt256) {
+        let (quotient, remainder) = quotientAndRemainder(dividingBy: unit)
+        return (quotient, remainder)
+    }
+}
