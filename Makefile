@@ -55,6 +55,7 @@ bench: release venv
 	.build/release/openledger bench crypto --reference $(BUILD)/bench/crypto_reference.jsonl
 	.build/release/openledger bench chain
 	.build/release/openledger bench devnet
+	.build/release/openledger bench light
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift
