@@ -125,6 +125,19 @@ func honestServerAnswersEqualTheNodesOwnState() throws {
     let hash = try client.send(from: key, to: seeded.config.devAccounts[6].address, value: 123)
     let inclusion = try client.waitForInclusion(hash)
     #expect(inclusion.receipt.succeeded)
+    // Events come out of verified receipts decoded: the redemption's VoucherRedeemed, scanning back from head.
+    var redeemed: DecodedEvent? = nil
+    var number = head.number
+    while redeemed == nil && number > 0 {
+        for receipt in try client.receipts(ofBlock: number).receipts {
+            for log in receipt.logs where redeemed == nil {
+                if let event = try PredeployEvents.decode(log), event.name == "VoucherRedeemed" { redeemed = event }
+            }
+        }
+        number -= 1
+    }
+    #expect(redeemed?["paid"] == .uint(4_000))
+    #expect(redeemed?["channelId"] == .fixedBytes(seeded.channelID))
     let second = try client.send(from: key, to: seeded.config.devAccounts[6].address, value: 1)  // local nonce + 1
     #expect(try client.waitForInclusion(second).receipt.succeeded)
     #expect(seeded.node.interrupt() == 0)
