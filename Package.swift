@@ -45,6 +45,8 @@ let package = Package(
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
         .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
 
+        // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
+        .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
@@ -61,6 +63,7 @@ let package = Package(
         .testTarget(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger"]),
     ],
