@@ -1,0 +1,111 @@
+import Codec
+
+/// A span of the response and the records it credits (DESIGN.md §8).
+public struct AttributionSpan: Hashable, Sendable {
+    public var start: Int
+    public var length: Int
+    /// The credited records, by increasing index, each with the first offset where the span's bytes occur.
+    public var records: [(index: Int, offset: Int)]
+
+    public static func == (a: AttributionSpan, b: AttributionSpan) -> Bool {
+        a.start == b.start && a.length == b.length && a.records.map(\.index) == b.records.map(\.index)
+            && a.records.map(\.offset) == b.records.map(\.offset)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(start)
+        hasher.combine(length)
+        for record in records {
+            hasher.combine(record.index)
+            hasher.combine(record.offset)
+        }
+    }
+}
+
+/// The attribution of one response: matching statistics, spans, and weights in 1e18 fixed point.
+public struct AttributionResult: Equatable, Sendable {
+    public static let scale: UInt128 = 1_000_000_000_000_000_000
+
+    public var responseLength: Int
+    /// ℓ(i) for every position of the response.
+    public var matchingStatistics: [Int]
+    public var spans: [AttributionSpan]
+    /// w_r for every credited record.
+    public var recordWeights: [Int: UInt128]
+    /// W: the attributed share of the answer.
+    public var attributedShare: UInt128
+}
+
+/// PoA-SA v1: matching statistics of a response against a snapshot, spans of length ≥ L, the K lowest-indexed
+/// records credited per span, and the integer credit arithmetic — all exactly as DESIGN.md §8 defines them.
+public enum Attribution {
+    /// Attributes `response` against `index` with minimum span `minSpan` (L) and `maxRecords` (K) per span.
+    public static func attribute(_ response: [UInt8], index: AttributionIndex, minSpan: Int, maxRecords: Int)
+        -> AttributionResult
+    {
+        let n = response.count
+        var statistics = [Int](repeating: 0, count: n)
+        var intervals = [(Int, Int)](repeating: (0, 0), count: n)
+        for start in 0..<n {
+            var (lower, upper) = (0, index.suffixArray.count)
+            var length = 0
+            while start + length < n {
+                let (nextLower, nextUpper) = index.narrow(
+                    lower, upper, depth: length, symbol: Int32(response[start + length]))
+                if nextLower >= nextUpper { break }
+                (lower, upper) = (nextLower, nextUpper)
+                length += 1
+            }
+            statistics[start] = length
+            intervals[start] = (lower, upper)
+        }
+        var spans: [AttributionSpan] = []
+        for start in 0..<n
+        where statistics[start] >= minSpan && (start == 0 || statistics[start] >= statistics[start - 1]) {
+            let (lower, upper) = intervals[start]
+            var firstOffset: [Int: Int] = [:]
+            for rank in lower..<upper {
+                let (record, offset) = index.locate(Int(index.suffixArray[rank]))
+                firstOffset[record] = min(firstOffset[record] ?? Int.max, offset)
+            }
+            let credited = firstOffset.keys.sorted().prefix(maxRecords).map { ($0, firstOffset[$0]!) }
+            spans.append(AttributionSpan(start: start, length: statistics[start], records: Array(credited)))
+        }
+        let (weights, share) = credit(spans: spans, responseLength: n)
+        return AttributionResult(
+            responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights,
+            attributedShare: share)
+    }
+
+    /// The integer credit arithmetic of §8: per covered byte, SCALE split evenly over the spans covering it and
+    /// then over each span's records (floors at each step); w_r = floor(U_r / n); the remainder of
+    /// W = floor(SCALE · covered / n) goes to the lowest credited record.
+    public static func credit(spans: [AttributionSpan], responseLength n: Int) -> (
+        weights: [Int: UInt128], share: UInt128
+    ) {
+        guard n > 0, !spans.isEmpty else { return ([:], 0) }
+        var coverage = [Int](repeating: 0, count: n)
+        for span in spans { for position in span.start..<(span.start + span.length) { coverage[position] += 1 } }
+        var units: [Int: UInt128] = [:]
+        for span in spans where !span.records.isEmpty {
+            for position in span.start..<(span.start + span.length) {
+                let share = AttributionResult.scale / UInt128(coverage[position]) / UInt128(span.records.count)
+                for record in span.records { units[record.index, default: 0] += share }
+            }
+        }
+        let covered = coverage.filter { $0 > 0 }.count
+        let total = AttributionResult.scale * UInt128(covered) / UInt128(n)
+        var weights: [Int: UInt128] = [:]
+        for (record, value) in units { weights[record] = value / UInt128(n) }
+        let assigned = weights.values.reduce(0, +)
+        if let lowest = weights.keys.min(), total >= assigned { weights[lowest, default: 0] += total - assigned }
+        return (weights, total)
+    }
+
+    /// Weights per contributor: the sum of their records' weights.
+    public static func contributorWeights(_ result: AttributionResult, records: [Record]) -> [Address: UInt128] {
+        var weights: [Address: UInt128] = [:]
+        for (record, weight) in result.recordWeights { weights[records[record].contributor, default: 0] += weight }
+        return weights
+    }
+}
