@@ -43,38 +43,58 @@ public enum Attribution {
     public static func attribute(_ response: [UInt8], index: AttributionIndex, minSpan: Int, maxRecords: Int)
         -> AttributionResult
     {
+        attribute(response, shards: [index], minSpan: minSpan, maxRecords: maxRecords)
+    }
+
+    /// Attributes `response` against a snapshot split into shard indexes, in record order: shard s's record j is
+    /// the snapshot's record (records in shards before s) + j.
+    public static func attribute(_ response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int)
+        -> AttributionResult
+    {
         let n = response.count
+        var firstRecord: [Int] = []
+        var total = 0
+        for shard in shards {
+            firstRecord.append(total)
+            total += shard.records.count
+        }
+        // ℓ(i) and, per shard, the suffix-array interval of the longest match there.
         var statistics = [Int](repeating: 0, count: n)
-        var intervals = [(Int, Int)](repeating: (0, 0), count: n)
+        var matches = [[(length: Int, lower: Int, upper: Int)]](repeating: [], count: n)
         for start in 0..<n {
-            var (lower, upper) = (0, index.suffixArray.count)
-            var length = 0
-            while start + length < n {
-                let (nextLower, nextUpper) = index.narrow(
-                    lower, upper, depth: length, symbol: Int32(response[start + length]))
-                if nextLower >= nextUpper { break }
-                (lower, upper) = (nextLower, nextUpper)
-                length += 1
+            for shard in shards {
+                var (lower, upper) = (0, shard.suffixArray.count)
+                var length = 0
+                while start + length < n {
+                    let (nextLower, nextUpper) = shard.narrow(
+                        lower, upper, depth: length, symbol: Int32(response[start + length]))
+                    if nextLower >= nextUpper { break }
+                    (lower, upper) = (nextLower, nextUpper)
+                    length += 1
+                }
+                matches[start].append((length, lower, upper))
+                statistics[start] = max(statistics[start], length)
             }
-            statistics[start] = length
-            intervals[start] = (lower, upper)
         }
         var spans: [AttributionSpan] = []
         for start in 0..<n
         where statistics[start] >= minSpan && (start == 0 || statistics[start] >= statistics[start - 1]) {
-            let (lower, upper) = intervals[start]
             var firstOffset: [Int: Int] = [:]
-            for rank in lower..<upper {
-                let (record, offset) = index.locate(Int(index.suffixArray[rank]))
-                firstOffset[record] = min(firstOffset[record] ?? Int.max, offset)
+            for (shardIndex, shard) in shards.enumerated() {
+                let match = matches[start][shardIndex]
+                guard match.length == statistics[start] else { continue }
+                for rank in match.lower..<match.upper {
+                    let (record, offset) = shard.locate(Int(shard.suffixArray[rank]))
+                    let global = firstRecord[shardIndex] + record
+                    firstOffset[global] = min(firstOffset[global] ?? Int.max, offset)
+                }
             }
             let credited = firstOffset.keys.sorted().prefix(maxRecords).map { ($0, firstOffset[$0]!) }
             spans.append(AttributionSpan(start: start, length: statistics[start], records: Array(credited)))
         }
         let (weights, share) = credit(spans: spans, responseLength: n)
         return AttributionResult(
-            responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights,
-            attributedShare: share)
+            responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights, attributedShare: share)
     }
 
     /// The integer credit arithmetic of §8: per covered byte, SCALE split evenly over the spans covering it and
