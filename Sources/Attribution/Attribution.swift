@@ -94,7 +94,8 @@ public enum Attribution {
         }
         let (weights, share) = credit(spans: spans, responseLength: n)
         return AttributionResult(
-            responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights, attributedShare: share)
+            responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights,
+            attributedShare: share)
     }
 
     /// The integer credit arithmetic of §8: per covered byte, SCALE split evenly over the spans covering it and

@@ -120,14 +120,16 @@ func shardedSnapshotEqualsOneIndex(seed: Int) throws {
     var random = SeededRandom(seed: UInt64(10_000 + seed))
     let alphabet = Array("abab cd".utf8)
     let records = try (0..<Int.random(in: 2...9, using: &random)).map { _ in
-        Record(contributor: try Address(bytes: random.bytes(20)),
-               bytes: (0..<Int.random(in: 0...30, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
+        Record(
+            contributor: try Address(bytes: random.bytes(20)),
+            bytes: (0..<Int.random(in: 0...30, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
     }
     let response = (0..<Int.random(in: 0...60, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
     let cut = Int.random(in: 0...records.count, using: &random)
     let whole = Attribution.attribute(response, index: AttributionIndex(records: records), minSpan: 3, maxRecords: 2)
     let sharded = Attribution.attribute(
-        response, shards: [AttributionIndex(records: Array(records[..<cut])), AttributionIndex(records: Array(records[cut...]))],
+        response,
+        shards: [AttributionIndex(records: Array(records[..<cut])), AttributionIndex(records: Array(records[cut...]))],
         minSpan: 3, maxRecords: 2)
     #expect(sharded == whole)
 }
