@@ -51,7 +51,8 @@ let package = Package(
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
         .executableTarget(
-            name: "openledger", dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient"]),
+            name: "openledger",
+            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -22,7 +22,26 @@ public struct AttributionIndex: Sendable {
     let recordStarts: [Int]
 
     public init(records: [Record]) {
+        let (text, starts) = Self.concatenate(records)
+        self.init(
+            records: records, text: text, starts: starts,
+            suffixArray: SuffixArray.build(text, alphabetSize: 256 + records.count))
+    }
+
+    /// An index whose suffix array was built before (and checked to be a permutation).
+    init(records: [Record], suffixArray: [Int32]) {
+        let (text, starts) = Self.concatenate(records)
+        self.init(records: records, text: text, starts: starts, suffixArray: suffixArray)
+    }
+
+    private init(records: [Record], text: [Int32], starts: [Int], suffixArray: [Int32]) {
         self.records = records
+        self.text = text
+        self.recordStarts = starts
+        self.suffixArray = suffixArray
+    }
+
+    private static func concatenate(_ records: [Record]) -> (text: [Int32], starts: [Int]) {
         var text: [Int32] = []
         var starts: [Int] = []
         text.reserveCapacity(records.reduce(0) { $0 + $1.bytes.count + 1 })
@@ -31,9 +50,7 @@ public struct AttributionIndex: Sendable {
             for byte in record.bytes { text.append(Int32(byte)) }
             text.append(Int32(256 + index))
         }
-        self.text = text
-        self.recordStarts = starts
-        suffixArray = SuffixArray.build(text, alphabetSize: 256 + records.count)
+        return (text, starts)
     }
 
     /// The record holding text position `position`, and the offset within it.

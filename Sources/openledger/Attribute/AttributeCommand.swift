@@ -1,0 +1,214 @@
+import Attribution
+import Chain
+import Codec
+import Crypto
+import Foundation
+
+/// `openledger attribute index|run|verify`: PoA-SA v1 from the command line.
+enum AttributeCommand {
+    static let command = CommandSpec(
+        name: "attribute",
+        summary: "Proof of Attribution (PoA-SA v1): index records, attribute a response, verify a proof.",
+        subcommands: [
+            CommandSpec(
+                name: "index", summary: "Build the suffix-array index of a JSONL record file.",
+                options: [
+                    OptionSpec(
+                        name: "records", valueName: "FILE",
+                        help: "JSONL: {\"contributor\": \"0x…\", \"text\": \"…\"} per line."),
+                    OptionSpec(name: "out", valueName: "DIR", help: "Directory to write index.olai into."),
+                ],
+                action: { arguments, output throws(CLIError) in
+                    let records = try loadRecords(try required(arguments, "records"))
+                    let directory = try required(arguments, "out")
+                    let start = Date()
+                    let index = AttributionIndex(records: records)
+                    try writeAtomically(index.serialized, to: directory + "/index.olai")
+                    let bytes = records.reduce(0) { $0 + $1.bytes.count }
+                    output.line(
+                        "indexed \(records.count) records, \(bytes) bytes, in \(String(format: "%.3f", Date().timeIntervalSince(start))) s"
+                    )
+                    output.line("snapshot root \(Hex.encode(snapshotRoot(records)))")
+                    output.line("wrote \(directory)/index.olai")
+                }),
+            CommandSpec(
+                name: "run", summary: "Attribute a response: spans, credited records, weights per contributor.",
+                options: [
+                    OptionSpec(
+                        name: "index", valueName: "DIR", help: "Index directory (every *.olai shard, in name order)."),
+                    OptionSpec(name: "response", valueName: "FILE", help: "The response text."),
+                    OptionSpec(
+                        name: "min-span", valueName: "L", help: "Minimum span in bytes (default: the network config's)."
+                    ),
+                    OptionSpec(
+                        name: "max-records", valueName: "K",
+                        help: "Records credited per span (default: the network config's)."),
+                    OptionSpec(
+                        name: "proof", valueName: "FILE",
+                        help: "Also write the attribution proof (JSON with the response)."),
+                    OptionSpec(
+                        name: "config", valueName: "FILE", help: "Network config (default: netconfig/devnet.json)."),
+                    OptionSpec(name: "json", help: "Print JSON."),
+                ],
+                action: { arguments, output throws(CLIError) in
+                    let shards = try loadShards(try required(arguments, "index"))
+                    let response = try readFile(try required(arguments, "response"))
+                    let (defaultL, defaultK) = try parameters(arguments)
+                    let minSpan = try arguments.int("min-span", in: 1...1_000_000) ?? defaultL
+                    let maxRecords = try arguments.int("max-records", in: 1...1_000) ?? defaultK
+                    let records = shards.flatMap(\.records)
+                    let result = Attribution.attribute(
+                        response, shards: shards, minSpan: minSpan, maxRecords: maxRecords)
+                    let proof = AttributionProof(
+                        result: result, response: response, records: records, minSpan: minSpan, maxRecords: maxRecords)
+                    if let path = arguments.string("proof") {
+                        let object: [String: Any] = [
+                            "response": String(decoding: response, as: UTF8.self), "encoded": Hex.encode(proof.encoded),
+                            "proof": proof.json,
+                        ]
+                        let data =
+                            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                        try writeAtomically(Array(data), to: path)
+                    }
+                    if arguments.flag("json") {
+                        output.line(runJSON(proof))
+                        return
+                    }
+                    output.line("snapshot root \(Hex.encode(proof.snapshotRoot)) (\(records.count) records)")
+                    output.line(
+                        "response \(response.count) bytes, L = \(minSpan), K = \(maxRecords): \(proof.spans.count) spans"
+                    )
+                    for span in proof.spans {
+                        let records = span.records.map { "#\($0.index)@\($0.offset)" }.joined(separator: " ")
+                        output.line(
+                            "  span [\(span.start), \(span.start + span.length)) \(span.length) bytes: \(records)")
+                    }
+                    for contributor in proof.contributors {
+                        output.line(
+                            "  \(contributor.address.lowercaseHex) \(String(format: "%.4f", Double(contributor.weight) / 1e16))%"
+                        )
+                    }
+                }),
+            CommandSpec(
+                name: "verify", summary: "Verify an attribution proof against the records it claims to cite.",
+                options: [
+                    OptionSpec(name: "records", valueName: "FILE", help: "JSONL records of the whole snapshot."),
+                    OptionSpec(
+                        name: "proof", valueName: "FILE", help: "Proof file written by `attribute run --proof`."),
+                ],
+                action: { arguments, output throws(CLIError) in
+                    let records = try loadRecords(try required(arguments, "records"))
+                    let file = try readFile(try required(arguments, "proof"))
+                    guard let object = (try? JSONSerialization.jsonObject(with: Data(file))) as? [String: Any],
+                        let response = object["response"] as? String, let encoded = object["encoded"] as? String,
+                        let bytes = try? Hex.decode(encoded)
+                    else { throw .failure("proof file is not a JSON object with response and encoded fields") }
+                    do {
+                        let proof = try AttributionProof(encoded: bytes)
+                        try AttributionVerifier.verify(proof, response: Array(response.utf8), records: records)
+                        output.line(
+                            "valid: \(proof.spans.count) spans, \(proof.contributors.count) contributors, snapshot root \(Hex.encode(proof.snapshotRoot))"
+                        )
+                    } catch {
+                        throw .failure("\(error)")
+                    }
+                }),
+        ])
+
+    /// The exact `--json` shape of `attribute run`.
+    static func runJSON(_ proof: AttributionProof) -> String {
+        let spans = proof.spans.map { span in
+            let records = span.records.map { "{\"index\":\($0.index),\"offset\":\($0.offset)}" }.joined(separator: ",")
+            return "{\"start\":\(span.start),\"length\":\(span.length),\"records\":[\(records)]}"
+        }.joined(separator: ",")
+        let contributors = proof.contributors.map {
+            "{\"address\":\"\($0.address.lowercaseHex)\",\"weight\":\"\($0.weight)\"}"
+        }
+        .joined(separator: ",")
+        return
+            "{\"snapshotRoot\":\"\(Hex.encode(proof.snapshotRoot))\",\"responseLength\":\(proof.responseLength),\"spans\":[\(spans)],\"contributors\":[\(contributors)]}"
+    }
+
+    static func snapshotRoot(_ records: [Record]) -> [UInt8] {
+        SnapshotMerkleTree(
+            leaves: records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
+        ).snapshotRoot
+    }
+
+    static func required(_ arguments: ParsedArguments, _ name: String) throws(CLIError) -> String {
+        guard let value = arguments.string(name) else {
+            throw .usage("missing option --\(name)", command: arguments.command)
+        }
+        return value
+    }
+
+    static func readFile(_ path: String) throws(CLIError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .failure("cannot read \(path)") }
+        return Array(data)
+    }
+
+    static func loadRecords(_ path: String) throws(CLIError) -> [Record] {
+        do {
+            return try Record.parseJSONL(try readFile(path))
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw .failure("\(path): \(error)")
+        }
+    }
+
+    /// Every *.olai file of the directory, in name order: the shards of one snapshot.
+    static func loadShards(_ directory: String) throws(CLIError) -> [AttributionIndex] {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
+            $0.hasSuffix(".olai")
+        }.sorted()
+        guard !names.isEmpty else { throw .failure("no *.olai index in \(directory)") }
+        var shards: [AttributionIndex] = []
+        for name in names {
+            let path = directory + "/" + name
+            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
+                throw .failure("cannot read \(path)")
+            }
+            do {
+                shards.append(
+                    try data.withUnsafeBytes { buffer throws(AttributionError) in
+                        try AttributionIndex(serialized: buffer)
+                    })
+            } catch {
+                throw .failure("\(path): \(error)")
+            }
+        }
+        return shards
+    }
+
+    static func parameters(_ arguments: ParsedArguments) throws(CLIError) -> (Int, Int) {
+        let path = arguments.string("config") ?? DevnetCommand.locateDefaultConfig()
+        guard let data = FileManager.default.contents(atPath: path), let config = try? NetworkConfig.parse(data) else {
+            return (32, 4)
+        }
+        return (config.parameters.attributionMinSpan, config.parameters.attributionMaxRecords)
+    }
+
+    /// Writes to a temporary file, flushes it, then renames it into place: readers see the old file or the new one.
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(CLIError) {
+        let url = URL(fileURLWithPath: path)
+        do {
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let temporary = url.deletingLastPathComponent().appendingPathComponent(
+                ".\(url.lastPathComponent).tmp-\(getpid())")
+            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+                throw CLIError.failure("cannot create \(temporary.path)")
+            }
+            let handle = try FileHandle(forWritingTo: temporary)
+            try handle.write(contentsOf: Data(bytes))
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary.path, url.path) == 0 else { throw CLIError.failure("cannot rename into \(path)") }
+        } catch let error as CLIError {
+            throw error
+        } catch {
+            throw .failure("cannot write \(path): \(error)")
+        }
+    }
+}
