@@ -9,7 +9,7 @@ INTEROP_DIR := $(BUILD)/interop
 INTEROP_SEED ?= 1
 INTEROP_COUNT ?= 1000
 
-.PHONY: all deps venv interop build release test run bench format clean
+.PHONY: all deps venv interop build release test run bench bench-deps format clean
 
 all: build
 
@@ -47,7 +47,12 @@ run: release
 
 # Figures for docs/benchmarks.md: references (pycryptodome, coincurve, C on the system libsecp256k1) and ours,
 # in the same run.
-bench: release venv
+bench: release venv bench-deps
+
+# The benchmark references only: C libraries the node itself never links.
+bench-deps:
+	@dpkg-query -W -f='$${Status}' libdivsufsort-dev 2>/dev/null | grep -q "install ok installed" || \
+		( [ "$$(id -u)" -eq 0 ] && apt-get install -y -qq libdivsufsort-dev || sudo apt-get install -y -qq libdivsufsort-dev )
 	@mkdir -p $(BUILD)/bench
 	$(PYTHON) tools/bench/crypto_reference.py > $(BUILD)/bench/crypto_reference.jsonl
 	$(CC) -O2 -o $(BUILD)/bench/secp256k1_baseline tools/bench/secp256k1_baseline.c -lsecp256k1
@@ -56,6 +61,8 @@ bench: release venv
 	.build/release/openledger bench chain
 	.build/release/openledger bench devnet
 	.build/release/openledger bench light
+	$(CC) -O2 -o $(BUILD)/bench/divsufsort_baseline tools/bench/divsufsort_baseline.c -ldivsufsort
+	.build/release/openledger bench attribution --reference $(BUILD)/bench/divsufsort_baseline
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift

@@ -63,17 +63,9 @@ public enum Attribution {
         var matches = [[(length: Int, lower: Int, upper: Int)]](repeating: [], count: n)
         for start in 0..<n {
             for shard in shards {
-                var (lower, upper) = (0, shard.suffixArray.count)
-                var length = 0
-                while start + length < n {
-                    let (nextLower, nextUpper) = shard.narrow(
-                        lower, upper, depth: length, symbol: Int32(response[start + length]))
-                    if nextLower >= nextUpper { break }
-                    (lower, upper) = (nextLower, nextUpper)
-                    length += 1
-                }
-                matches[start].append((length, lower, upper))
-                statistics[start] = max(statistics[start], length)
+                let match = shard.longestMatch(response[start...])
+                matches[start].append(match)
+                statistics[start] = max(statistics[start], match.length)
             }
         }
         var spans: [AttributionSpan] = []

@@ -39,6 +39,70 @@ public struct AttributionIndex: Sendable {
         self.text = text
         self.recordStarts = starts
         self.suffixArray = suffixArray
+        pairStarts = Self.pairTable(text: text, suffixArray: suffixArray)
+    }
+
+    /// For every two-byte prefix p (b0 · 256 + b1), the suffix-array interval [pairStarts[p], pairStarts[p + 1])
+    /// of the suffixes that start with it: the first two narrowing steps of every match, done once.
+    let pairStarts: [Int32]
+
+    private static func pairTable(text: [Int32], suffixArray: [Int32]) -> [Int32] {
+        var counts = [Int32](repeating: 0, count: 65_537)
+        for position in 0..<max(0, text.count - 1) where text[position] < 256 && text[position + 1] < 256 {
+            counts[Int(text[position]) << 8 | Int(text[position + 1])] += 1
+        }
+        // Suffixes are sorted, so each two-byte prefix occupies one contiguous run; find where each run starts.
+        var starts = [Int32](repeating: -1, count: 65_537)
+        for (rank, suffix) in suffixArray.enumerated() {
+            let position = Int(suffix)
+            guard position + 1 < text.count, text[position] < 256, text[position + 1] < 256 else { continue }
+            let pair = Int(text[position]) << 8 | Int(text[position + 1])
+            if starts[pair] < 0 { starts[pair] = Int32(rank) }
+        }
+        for pair in 0..<65_536 where starts[pair] < 0 { starts[pair] = 0 }
+        // Store (start, start + count) implicitly: starts[p] and starts[p] + counts[p].
+        var table = [Int32](repeating: 0, count: 65_536 * 2)
+        for pair in 0..<65_536 {
+            table[2 * pair] = starts[pair]
+            table[2 * pair + 1] = starts[pair] + counts[pair]
+        }
+        return table
+    }
+
+    /// The suffix-array interval of the longest prefix of `pattern` that occurs, and its length.
+    func longestMatch(_ pattern: ArraySlice<UInt8>) -> (length: Int, lower: Int, upper: Int) {
+        var lower = 0
+        var upper = suffixArray.count
+        var length = 0
+        if pattern.count >= 2 {
+            let pair = Int(pattern[pattern.startIndex]) << 8 | Int(pattern[pattern.startIndex + 1])
+            let start = Int(pairStarts[2 * pair])
+            let end = Int(pairStarts[2 * pair + 1])
+            if start < end {
+                lower = start
+                upper = end
+                length = 2
+            }
+        }
+        while length < pattern.count {
+            if upper - lower == 1 {
+                // One occurrence left: extend by comparing the text directly.
+                let position = Int(suffixArray[lower])
+                while length < pattern.count, position + length < text.count,
+                    text[position + length] == Int32(pattern[pattern.startIndex + length])
+                {
+                    length += 1
+                }
+                break
+            }
+            let (nextLower, nextUpper) = narrow(
+                lower, upper, depth: length, symbol: Int32(pattern[pattern.startIndex + length]))
+            if nextLower >= nextUpper { break }
+            (lower, upper) = (nextLower, nextUpper)
+            length += 1
+        }
+        if length == 0 { return (0, 0, 0) }
+        return (length, lower, upper)
     }
 
     private static func concatenate(_ records: [Record]) -> (text: [Int32], starts: [Int]) {

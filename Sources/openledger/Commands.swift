@@ -9,6 +9,8 @@ enum Commands {
     static let bench = CommandSpec(
         name: "bench",
         summary: "Measure the node's building blocks against reference implementations.",
-        subcommands: [BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command]
+        subcommands: [
+            BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command, BenchAttribution.command,
+        ]
     )
 }

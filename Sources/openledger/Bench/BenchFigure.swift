@@ -8,6 +8,7 @@ struct BenchFigure: Sendable {
         case operationsPerSecond = "ops_s"
         case milliseconds = "ms"
         case megabytes = "mb"
+        case bytesPerByte = "bytes_per_byte"
     }
 
     let bench: String
@@ -57,7 +58,7 @@ struct BenchFigure: Sendable {
                 throw .failure("\(path):\(number + 1): not a JSON object with a \"bench\" field")
             }
             let implementation = object["impl"] as? String ?? "reference"
-            for unit in [Unit.megabytesPerSecond, .operationsPerSecond, .milliseconds, .megabytes] {
+            for unit in [Unit.megabytesPerSecond, .operationsPerSecond, .milliseconds, .megabytes, .bytesPerByte] {
                 if let value = (object[unit.rawValue] as? NSNumber)?.doubleValue {
                     figures[bench, default: []].append(
                         BenchFigure(bench: bench, unit: unit, value: value, implementation: implementation))
