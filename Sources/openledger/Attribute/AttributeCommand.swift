@@ -71,7 +71,7 @@ enum AttributeCommand {
                         try writeAtomically(Array(data), to: path)
                     }
                     if arguments.flag("json") {
-                        output.line(runJSON(proof))
+                        output.line(AttributionCLIFormat.json(proof))
                         return
                     }
                     output.line("snapshot root \(Hex.encode(proof.snapshotRoot)) (\(records.count) records)")
@@ -114,20 +114,6 @@ enum AttributeCommand {
                     }
                 }),
         ])
-
-    /// The exact `--json` shape of `attribute run`.
-    static func runJSON(_ proof: AttributionProof) -> String {
-        let spans = proof.spans.map { span in
-            let records = span.records.map { "{\"index\":\($0.index),\"offset\":\($0.offset)}" }.joined(separator: ",")
-            return "{\"start\":\(span.start),\"length\":\(span.length),\"records\":[\(records)]}"
-        }.joined(separator: ",")
-        let contributors = proof.contributors.map {
-            "{\"address\":\"\($0.address.lowercaseHex)\",\"weight\":\"\($0.weight)\"}"
-        }
-        .joined(separator: ",")
-        return
-            "{\"snapshotRoot\":\"\(Hex.encode(proof.snapshotRoot))\",\"responseLength\":\(proof.responseLength),\"spans\":[\(spans)],\"contributors\":[\(contributors)]}"
-    }
 
     static func snapshotRoot(_ records: [Record]) -> [UInt8] {
         SnapshotMerkleTree(

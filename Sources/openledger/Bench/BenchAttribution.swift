@@ -12,7 +12,9 @@ enum BenchAttribution {
         options: [
             OptionSpec(name: "megabytes", valueName: "N", help: "Corpus size.", defaultValue: "100"),
             OptionSpec(name: "seed", valueName: "S", help: "Corpus seed.", defaultValue: "1"),
-            OptionSpec(name: "reference", valueName: "BINARY", help: "libdivsufsort baseline program (tools/bench/divsufsort_baseline.c)."),
+            OptionSpec(
+                name: "reference", valueName: "BINARY",
+                help: "libdivsufsort baseline program (tools/bench/divsufsort_baseline.c)."),
         ],
         action: { arguments, output throws(CLIError) in
             let megabytes = try arguments.int("megabytes", in: 1...2_000) ?? 100
@@ -20,7 +22,8 @@ enum BenchAttribution {
             var references: [String: [BenchFigure]] = [:]
             let corpus = MarkovCorpus.generate(bytes: megabytes * 1_000_000, seed: seed)
             if let binary = arguments.string("reference") {
-                let file = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-corpus-\(getpid())")
+                let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "openledger-corpus-\(getpid())")
                 defer { try? FileManager.default.removeItem(at: file) }
                 do {
                     try Data(corpus.flatMap { $0 }).write(to: file)
@@ -42,7 +45,9 @@ enum BenchAttribution {
                     throw .failure("reference run failed: \(error)")
                 }
             }
-            for figure in run(corpus: corpus) { output.line(figure.jsonLine(references: references[figure.bench] ?? [])) }
+            for figure in run(corpus: corpus) {
+                output.line(figure.jsonLine(references: references[figure.bench] ?? []))
+            }
         }
     )
 
@@ -112,14 +117,18 @@ enum MarkovCorpus {
             (0..<(2 + Int(next() % 8))).map { _ in letters[Int(min(next() % 26, next() % 26))] }
         }
         // Each word has a few likely successors: a first-order chain.
-        let successors: [[Int]] = (0..<vocabulary.count).map { _ in (0..<6).map { _ in Int(next() % 64) * Int(next() % 64) } }
+        let successors: [[Int]] = (0..<vocabulary.count).map { _ in
+            (0..<6).map { _ in Int(next() % 64) * Int(next() % 64) }
+        }
         var records: [[UInt8]] = []
         var current: [UInt8] = []
         var word = 0
         var completed = 0
         var produced = 0
         while produced < bytes {
-            word = next() % 4 == 0 ? Int(next() % UInt64(vocabulary.count)) : successors[word][Int(next() % 6)] % vocabulary.count
+            word =
+                next() % 4 == 0
+                ? Int(next() % UInt64(vocabulary.count)) : successors[word][Int(next() % 6)] % vocabulary.count
             current += vocabulary[word]
             current.append(next() % 12 == 0 ? UInt8(ascii: ".") : UInt8(ascii: " "))
             produced = completed + current.count
