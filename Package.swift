@@ -66,7 +66,7 @@ let package = Package(
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["openledger"]),
+        .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -322,21 +322,8 @@ private func result(_ response: inout [String: Any], _ change: (inout [String: A
 func lightCommandsPrintWhatTheyVerified() throws {
     let seeded = try Seeded()
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = DevnetProcess.binary
-        process.arguments =
-            arguments + [
-                "--config", Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path,
-            ]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, stdout, stderr)
+        try DevnetProcess.run(
+            arguments + ["--config", Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path])
     }
     let rpc = "http://127.0.0.1:\(seeded.node.port)"
     let head = try run(["light", "head", "--rpc", rpc])
