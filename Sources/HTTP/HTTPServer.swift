@@ -79,7 +79,8 @@ public final class HTTPServer: Sendable {
         var closeAfterOutput = false
         var lastActivity: Double
         var requestStarted: Double? = nil
-        var wantsWrite = false
+        /// The epoll interest currently registered: bit 0 readable, bit 1 writable.
+        var interest: UInt32 = 1
         /// Set when the socket failed or the peer left with nothing more to send; the loop then drops it.
         var closed = false
 
@@ -227,11 +228,14 @@ public final class HTTPServer: Sendable {
         }
     }
 
+    /// Readable while the client may send more (not backpressured, not closing); writable while output waits.
+    /// Dropping read interest under backpressure keeps a level-triggered loop from spinning on unread input.
     private func updateInterest(_ connection: Connection) {
-        let wantsWrite = connection.pendingOutput > 0
-        guard wantsWrite != connection.wantsWrite else { return }
-        connection.wantsWrite = wantsWrite
-        _ = CEventLoop_epoll_ctl(epoll, 2, connection.fd, wantsWrite ? 3 : 1, UInt64(UInt32(bitPattern: connection.fd)))
+        let wantsRead = connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput
+        let interest: UInt32 = (wantsRead ? 1 : 0) | (connection.pendingOutput > 0 ? 2 : 0)
+        guard interest != connection.interest else { return }
+        connection.interest = interest
+        _ = CEventLoop_epoll_ctl(epoll, 2, connection.fd, interest, UInt64(UInt32(bitPattern: connection.fd)))
     }
 
     private func timedOut(_ connection: Connection, now: Double) -> Bool {

@@ -83,3 +83,28 @@ import Testing
     #expect(excess.readResponse()?.status == 503)
     #expect(held[0].post([])?.status == 200)
 }
+
+/// A client that sends far more than it reads is held back (its reads pause) without stalling others, and
+/// still receives every response in order once it reads.
+@Test func backpressureHoldsAFloodingClientWithoutStallingOthers() throws {
+    let server = try HTTPServer(port: 0) { request in
+        HTTPResponse(status: 200, body: request.body + [UInt8](repeating: 0x2E, count: 64 * 1024))
+    }
+    defer { server.stop() }
+    let flood = try #require(HTTPTestClient(port: server.port))
+    var requests: [UInt8] = []
+    for index in 0..<200 {
+        let body = Array(String(format: "%03d", index).utf8)
+        requests += Array("POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\n".utf8) + body
+    }
+    let payload = requests
+    let sender = Thread { flood.send(payload) }
+    sender.start()
+    usleep(300_000)
+    let other = try #require(HTTPTestClient(port: server.port))
+    #expect(other.post(Array("abc".utf8))?.status == 200)
+    for index in 0..<200 {
+        let response = flood.readResponse()
+        #expect(response?.body.prefix(3) == Array(String(format: "%03d", index).utf8)[...], "response \(index)")
+    }
+}

@@ -6,7 +6,7 @@ import Foundation
 
 /// A minimal blocking HTTP/1.1 client over a real TCP socket, for tests that talk to real servers, including
 /// tests that misbehave on purpose (partial requests, oversized bodies).
-public final class HTTPTestClient {
+public final class HTTPTestClient: @unchecked Sendable {
     public let fd: Int32
     /// Bytes received past the last response (pipelined responses arrive together).
     private var buffer: [UInt8] = []
