@@ -62,8 +62,9 @@ public enum Attribution {
         var statistics = [Int](repeating: 0, count: n)
         var matches = [[(length: Int, lower: Int, upper: Int)]](repeating: [], count: n)
         for start in 0..<n {
-            for shard in shards {
-                let match = shard.longestMatch(response[start...])
+            for (shardIndex, shard) in shards.enumerated() {
+                let known = start > 0 ? matches[start - 1][shardIndex].length - 1 : 0
+                let match = shard.longestMatch(response[start...], known: known)
                 matches[start].append(match)
                 statistics[start] = max(statistics[start], match.length)
             }

@@ -69,12 +69,76 @@ public struct AttributionIndex: Sendable {
         return table
     }
 
-    /// The suffix-array interval of the longest prefix of `pattern` that occurs, and its length.
-    func longestMatch(_ pattern: ArraySlice<UInt8>) -> (length: Int, lower: Int, upper: Int) {
+    /// Compares the suffix at `rank` with `pattern` from offset `from`: the first offset where they differ
+    /// (or pattern.count) and whether the suffix sorts below the pattern there.
+    @inline(__always)
+    private func compare(rank: Int, _ pattern: ArraySlice<UInt8>, from: Int) -> (common: Int, suffixIsLess: Bool) {
+        let position = Int(suffixArray[rank])
+        var offset = from
+        while offset < pattern.count {
+            let textPosition = position + offset
+            let symbol: Int32 = textPosition < text.count ? text[textPosition] : -1
+            let wanted = Int32(pattern[pattern.startIndex + offset])
+            if symbol != wanted { return (offset, symbol < wanted) }
+            offset += 1
+        }
+        return (offset, false)
+    }
+
+    /// The suffix-array interval of the suffixes that start with `pattern` (possibly empty), by binary search
+    /// that skips the prefix already known to match both ends (Manber and Myers' acceleration).
+    func interval(of pattern: ArraySlice<UInt8>) -> (lower: Int, upper: Int) {
+        // Lower bound: the first rank whose suffix is not below the pattern.
+        var low = 0
+        var high = suffixArray.count
+        var lowCommon = 0
+        var highCommon = 0
+        while low < high {
+            let middle = (low + high) / 2
+            let (common, less) = compare(rank: middle, pattern, from: min(lowCommon, highCommon))
+            if less {
+                low = middle + 1
+                lowCommon = common
+            } else {
+                high = middle
+                highCommon = common
+            }
+        }
+        let lower = low
+        // Upper bound: the first rank whose suffix neither starts with the pattern nor sorts below it.
+        high = suffixArray.count
+        lowCommon = 0
+        highCommon = 0
+        while low < high {
+            let middle = (low + high) / 2
+            let (common, less) = compare(rank: middle, pattern, from: min(lowCommon, highCommon))
+            if less || common == pattern.count {
+                low = middle + 1
+                lowCommon = common
+            } else {
+                high = middle
+                highCommon = common
+            }
+        }
+        return (lower, low)
+    }
+
+    /// The suffix-array interval of the longest prefix of `pattern` that occurs, and its length. When the
+    /// caller knows that the first `known` symbols occur (matching statistics drop by at most one per step),
+    /// the search starts there.
+    func longestMatch(_ pattern: ArraySlice<UInt8>, known: Int = 0) -> (length: Int, lower: Int, upper: Int) {
         var lower = 0
         var upper = suffixArray.count
         var length = 0
-        if pattern.count >= 2 {
+        if known > 2 && known <= pattern.count {
+            let (start, end) = interval(of: pattern.prefix(known))
+            if start < end {
+                lower = start
+                upper = end
+                length = known
+            }
+        }
+        if length == 0 && pattern.count >= 2 {
             let pair = Int(pattern[pattern.startIndex]) << 8 | Int(pattern[pattern.startIndex + 1])
             let start = Int(pairStarts[2 * pair])
             let end = Int(pairStarts[2 * pair + 1])
