@@ -56,8 +56,8 @@ public struct Mempool: Sendable {
         if let existing = bySender[sender]?[nonce] {
             let old = existing.transaction.transaction
             let new = transaction.transaction
-            guard new.maxFeePerGas * UInt256(100) >= old.maxFeePerGas * UInt256(110),
-                new.maxPriorityFeePerGas * UInt256(100) >= old.maxPriorityFeePerGas * UInt256(110)
+            guard Self.bumped(new.maxFeePerGas, over: old.maxFeePerGas),
+                Self.bumped(new.maxPriorityFeePerGas, over: old.maxPriorityFeePerGas)
             else { throw .server("replacement transaction underpriced") }
             replaced = existing.transaction.hash
             byHash[existing.transaction.hash] = nil
@@ -70,6 +70,14 @@ public struct Mempool: Sendable {
         bySender[sender, default: [:]][nonce] = Entry(transaction: transaction, sender: sender)
         byHash[transaction.hash] = (sender, nonce)
         return replaced
+    }
+
+    /// Whether `new` is at least 10% above `old` (without overflowing on hostile 256-bit fees).
+    static func bumped(_ new: UInt256, over old: UInt256) -> Bool {
+        let (required, overflow) = old.multipliedReportingOverflow(by: 110)
+        guard !overflow else { return false }
+        let (offered, offeredOverflow) = new.multipliedReportingOverflow(by: 100)
+        return offeredOverflow || offered >= required
     }
 
     /// Executable transactions for the next block: each sender's run of consecutive nonces from its account

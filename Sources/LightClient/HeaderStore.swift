@@ -24,9 +24,9 @@ public final class HeaderStore: Sendable {
         }
     }
 
-    /// Removes headers above `number` (after a reorg to a lower head).
-    public func truncate(above number: UInt64) throws(SQLiteError) {
-        try database.query("DELETE FROM headers WHERE number > ?", [.integer(Int64(number))])
+    /// Removes the headers from `number` upwards (a reorg replaces them).
+    public func truncate(from number: UInt64) throws(SQLiteError) {
+        try database.query("DELETE FROM headers WHERE number >= ?", [.integer(Int64(number))])
     }
 
     public func header(_ number: UInt64) throws -> VerifiedHeader? {

@@ -132,7 +132,7 @@ public final class LightClient: Sendable {
         }
         // A reorg of the unsafe head replaces the verified headers it supersedes.
         do {
-            try headers.truncate(above: segment.last!.number - 1)
+            try headers.truncate(from: segment.last!.number)
         } catch {
             throw .transport("header store: \(error)")
         }
