@@ -160,6 +160,12 @@ private let open = UInt256(1_000_000_000_000_000_000 as UInt64)
     #expect(
         try !chain.send(from: 0, function: "open(address,uint64)", [.address(chain.address(1)), .uint(5)], value: open)
             .succeeded)
+    // A settle delay that would overflow the clock is refused, never executed.
+    #expect(
+        try !chain.send(
+            from: 0, function: "open(address,uint64)", [.address(chain.address(1)), .uint(UInt256(UInt64.max))],
+            value: open
+        ).succeeded)
     // Garbage calldata reverts.
     #expect(try !chain.send(from: 0, function: "nonsense(uint256)", [.uint(1)]).succeeded)
 }

@@ -31,6 +31,8 @@ public struct PaymentChannels: Predeploy {
     public static var interface: Set<String> {
         Set((functions + views).map(\.signature.canonical) + events.map(\.signature.canonical))
     }
+    /// The longest settle delay a channel may have: ten years.
+    public static let maximumSettleDelay: UInt64 = 315_360_000
     /// The shortest settle delay a channel may have.
     public let minimumSettleDelay: UInt64
     private var storage: ContractStorage { ContractStorage(address: address) }
@@ -118,6 +120,9 @@ public struct PaymentChannels: Predeploy {
             guard settleDelay >= minimumSettleDelay else {
                 throw .reverted("settle delay below the minimum of \(minimumSettleDelay) s")
             }
+            guard settleDelay <= Self.maximumSettleDelay else {
+                throw .reverted("settle delay above the maximum of \(Self.maximumSettleDelay) s")
+            }
             let counter = try storage.word(state, Self.counterSlot)
             storage.setWord(&state, Self.counterSlot, counter &+ 1)
             let id = Self.channelID(chainId: context.chainId, payer: context.caller, payee: payee, counter: counter)
@@ -173,8 +178,10 @@ public struct PaymentChannels: Predeploy {
                 throw .reverted("channel is not open")
             }
             guard context.caller == channel.payer else { throw .reverted("only the payer closes") }
+            let (closesAt, overflow) = context.timestamp.addingReportingOverflow(channel.settleDelay)
+            guard !overflow else { throw .reverted("settle delay overflows the clock") }
             channel.status = .closing
-            channel.closesAt = context.timestamp + channel.settleDelay
+            channel.closesAt = closesAt
             store(id, channel, state: &state)
             outcome.output = function.returning([.uint(UInt256(channel.closesAt))])
             outcome.logs = [Self.closing.log(address, [.fixedBytes(id), .uint(UInt256(channel.closesAt))])]
