@@ -14,7 +14,8 @@ interface IPaymentChannels {
     event ChannelClosing(bytes32 indexed channelId, uint64 closesAt);
     event ChannelClosed(bytes32 indexed channelId, uint256 refund);
 
-    /// Opens a channel to `payee` with msg.value as deposit; settleDelay is at least the network minimum.
+    /// Opens a channel to `payee` with msg.value as deposit; settleDelay is at least the network minimum and
+    /// at most ten years (315,360,000 s).
     function open(address payee, uint64 settleDelay) external payable returns (bytes32 channelId);
     /// Adds msg.value to an open channel (payer only).
     function topUp(bytes32 channelId) external payable;
