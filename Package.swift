@@ -47,6 +47,8 @@ let package = Package(
 
         // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
         .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
+        // libp2p: protocol state machines (Noise, …) and their IO shells.
+        .target(name: "P2P", dependencies: ["Crypto", "Codec"]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
@@ -65,6 +67,7 @@ let package = Package(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
+        .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
     ],
