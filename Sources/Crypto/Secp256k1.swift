@@ -207,3 +207,34 @@ public enum EIP191 {
         return hasher.finalize()
     }
 }
+
+extension Secp256k1PrivateKey {
+    /// A DER-encoded ECDSA signature (low s) of SHA-256(`message`): the form libp2p uses for secp256k1 keys.
+    public func signDER(message: some Sequence<UInt8>) throws(CryptoError) -> [UInt8] {
+        let compact = try sign(digest: SHA256.hash(message))
+        var signature = secp256k1_ecdsa_signature()
+        guard secp256k1_ecdsa_signature_parse_compact(Secp256k1Context.shared, &signature, compact) == 1 else {
+            throw .invalidSignature("cannot parse own signature")
+        }
+        var out = [UInt8](repeating: 0, count: 72)
+        var length = 72
+        guard secp256k1_ecdsa_signature_serialize_der(Secp256k1Context.shared, &out, &length, &signature) == 1 else {
+            throw .invalidSignature("cannot encode DER")
+        }
+        return Array(out.prefix(length))
+    }
+}
+
+extension Secp256k1PublicKey {
+    /// Whether `der` is a valid DER-encoded low-s ECDSA signature of SHA-256(`message`) by this key.
+    public func isValidDERSignature(_ der: [UInt8], message: some Sequence<UInt8>) -> Bool {
+        guard der.count <= 72 else { return false }
+        var signature = secp256k1_ecdsa_signature()
+        guard secp256k1_ecdsa_signature_parse_der(Secp256k1Context.shared, &signature, der, der.count) == 1 else {
+            return false
+        }
+        var compact = [UInt8](repeating: 0, count: 64)
+        secp256k1_ecdsa_signature_serialize_compact(Secp256k1Context.shared, &compact, &signature)
+        return isValidSignature(compact, digest: SHA256.hash(message))
+    }
+}

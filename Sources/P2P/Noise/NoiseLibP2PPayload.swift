@@ -1,0 +1,111 @@
+import Codec
+import Crypto
+
+/// A libp2p identity: the long-term key a peer id is derived from (Ed25519 or secp256k1).
+public enum LibP2PIdentity: Sendable {
+    case ed25519(Ed25519PrivateKey)
+    case secp256k1(Secp256k1PrivateKey)
+
+    /// The public key as libp2p encodes it (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
+    public var publicKey: LibP2PPublicKey {
+        switch self {
+        case .ed25519(let key): LibP2PPublicKey(type: .ed25519, data: key.publicKey.bytes)
+        case .secp256k1(let key): LibP2PPublicKey(type: .secp256k1, data: key.publicKey.compressed)
+        }
+    }
+
+    public var peerID: PeerID { PeerID(publicKey: publicKey) }
+
+    /// libp2p's signature: Ed25519 over the message, or DER ECDSA over SHA-256(message) for secp256k1.
+    public func sign(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
+        switch self {
+        case .ed25519(let key): return key.signature(for: message)
+        case .secp256k1(let key):
+            do {
+                return try key.signDER(message: message)
+            } catch {
+                throw .invalidKey("\(error)")
+            }
+        }
+    }
+}
+
+extension LibP2PPublicKey {
+    /// Whether `signature` is this key's libp2p signature of `message`. RSA and ECDSA keys are not accepted.
+    public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
+        switch type {
+        case .ed25519:
+            guard let key = try? Ed25519PublicKey(bytes: data) else { return false }
+            return key.isValidSignature(signature, for: message)
+        case .secp256k1:
+            guard let key = try? Secp256k1PublicKey(bytes: data) else { return false }
+            return key.isValidDERSignature(signature, message: message)
+        case .rsa, .ecdsa:
+            return false
+        }
+    }
+}
+
+/// The payload of libp2p's Noise handshake messages 2 and 3 (`NoiseHandshakePayload`): the identity key and its
+/// signature over "noise-libp2p-static-key:" ‖ the Noise static public key, binding the two.
+public struct NoiseHandshakePayload: Sendable, Equatable {
+    public static let signaturePrefix = Array("noise-libp2p-static-key:".utf8)
+
+    public var identityKey: LibP2PPublicKey
+    public var identitySignature: [UInt8]
+    /// The raw `extensions` message (field 4), kept as is.
+    public var extensions: [UInt8]?
+
+    /// The payload proving that `identity` owns the Noise static key `staticPublicKey`.
+    public init(identity: LibP2PIdentity, staticPublicKey: [UInt8]) throws(NoiseError) {
+        identityKey = identity.publicKey
+        identitySignature = try identity.sign(Self.signaturePrefix + staticPublicKey)
+        extensions = nil
+    }
+
+    public var encoded: [UInt8] {
+        var writer = ProtobufWriter()
+        writer.bytes(1, identityKey.protobuf)
+        writer.bytes(2, identitySignature)
+        if let extensions { writer.bytes(4, extensions) }
+        return writer.bytes
+    }
+
+    /// Decodes a payload; unknown fields are ignored as protobuf requires, the key and signature must be there.
+    public init(encoded bytes: [UInt8]) throws(NoiseError) {
+        var reader = ProtobufReader(bytes)
+        var key: [UInt8]?
+        var signature: [UInt8]?
+        var extensions: [UInt8]?
+        do {
+            while let field = try reader.next() {
+                switch field.number {
+                case 1: key = field.bytes
+                case 2: signature = field.bytes
+                case 4: extensions = field.bytes
+                default: continue
+                }
+            }
+        } catch {
+            throw .malformedMessage("handshake payload: \(error)")
+        }
+        guard let key, let signature else {
+            throw .malformedMessage("handshake payload lacks identity key or signature")
+        }
+        do {
+            identityKey = try LibP2PPublicKey(protobuf: key)
+        } catch {
+            throw .malformedMessage("identity key: \(error)")
+        }
+        identitySignature = signature
+        self.extensions = extensions
+    }
+
+    /// Checks the signature against the Noise static key the handshake authenticated; returns the peer id.
+    public func verify(remoteStatic: [UInt8]) throws(NoiseError) -> PeerID {
+        guard identityKey.isValidSignature(identitySignature, for: Self.signaturePrefix + remoteStatic) else {
+            throw .invalidKey("identity signature does not cover the remote Noise static key")
+        }
+        return PeerID(publicKey: identityKey)
+    }
+}

@@ -1,0 +1,50 @@
+import Codec
+import Crypto
+import Testing
+
+@testable import P2P
+
+/// A full XX handshake carrying libp2p payloads, for both identity key types: each side learns and checks the
+/// other's peer id, and the transport ciphers work both ways.
+@Test(arguments: [false, true])
+func libp2pNoiseHandshakeAuthenticatesPeers(secp256k1: Bool) throws {
+    let alice: LibP2PIdentity = secp256k1 ? .secp256k1(.generate()) : .ed25519(.generate())
+    let bob: LibP2PIdentity = .ed25519(.generate())
+    let aliceStatic = X25519PrivateKey.generate()
+    let bobStatic = X25519PrivateKey.generate()
+    var initiator = NoiseXXHandshake(
+        role: .initiator, hash: .sha256, prologue: [], staticKey: aliceStatic, ephemeralKey: .generate())
+    var responder = NoiseXXHandshake(
+        role: .responder, hash: .sha256, prologue: [], staticKey: bobStatic, ephemeralKey: .generate())
+    _ = try responder.readMessage(try initiator.writeMessage(payload: []))
+    let bobPayload = try NoiseHandshakePayload(identity: bob, staticPublicKey: bobStatic.publicKey).encoded
+    let received = try initiator.readMessage(try responder.writeMessage(payload: bobPayload))
+    #expect(
+        try NoiseHandshakePayload(encoded: received).verify(remoteStatic: try #require(initiator.remoteStatic))
+            == bob.peerID)
+    let alicePayload = try NoiseHandshakePayload(identity: alice, staticPublicKey: aliceStatic.publicKey).encoded
+    let third = try responder.readMessage(try initiator.writeMessage(payload: alicePayload))
+    #expect(
+        try NoiseHandshakePayload(encoded: third).verify(remoteStatic: try #require(responder.remoteStatic))
+            == alice.peerID)
+    var (send, _) = try initiator.split()
+    var (_, receive) = try responder.split()
+    #expect(try receive.decrypt(try send.encrypt(Array("ping".utf8), ad: []), ad: []) == Array("ping".utf8))
+}
+
+@Test func payloadsForAnotherStaticKeyOrTamperedAreRefused() throws {
+    let identity = LibP2PIdentity.secp256k1(.generate())
+    let staticKey = X25519PrivateKey.generate()
+    let payload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey)
+    #expect(try payload.verify(remoteStatic: staticKey.publicKey) == identity.peerID)
+    #expect(throws: NoiseError.self) { try payload.verify(remoteStatic: X25519PrivateKey.generate().publicKey) }
+    var tampered = payload
+    tampered.identitySignature[tampered.identitySignature.count - 1] ^= 1
+    #expect(throws: NoiseError.self) { try tampered.verify(remoteStatic: staticKey.publicKey) }
+    var swapped = payload
+    swapped.identityKey = LibP2PIdentity.ed25519(.generate()).publicKey
+    #expect(throws: NoiseError.self) { try swapped.verify(remoteStatic: staticKey.publicKey) }
+    #expect(throws: NoiseError.self) { try NoiseHandshakePayload(encoded: [0x0A, 0x05, 1]) }
+    #expect(throws: NoiseError.self) { try NoiseHandshakePayload(encoded: []) }
+    #expect(try NoiseHandshakePayload(encoded: payload.encoded) == payload)
+}
