@@ -48,3 +48,33 @@ func libp2pNoiseHandshakeAuthenticatesPeers(secp256k1: Bool) throws {
     #expect(throws: NoiseError.self) { try NoiseHandshakePayload(encoded: []) }
     #expect(try NoiseHandshakePayload(encoded: payload.encoded) == payload)
 }
+
+@Test func noiseTransportFramesLargeMessagesAndDetectsTampering() throws {
+    var initiator = NoiseXXHandshake(
+        role: .initiator, hash: .sha256, prologue: [], staticKey: .generate(), ephemeralKey: .generate())
+    var responder = NoiseXXHandshake(
+        role: .responder, hash: .sha256, prologue: [], staticKey: .generate(), ephemeralKey: .generate())
+    _ = try responder.readMessage(try initiator.writeMessage(payload: []))
+    _ = try initiator.readMessage(try responder.writeMessage(payload: []))
+    _ = try responder.readMessage(try initiator.writeMessage(payload: []))
+    let a = try initiator.split()
+    let b = try responder.split()
+    var alice = NoiseTransport(send: a.send, receive: a.receive)
+    var bob = NoiseTransport(send: b.send, receive: b.receive)
+    let message = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    let wire = try alice.seal(message)
+    #expect(wire.count == message.count + 4 * 18)  // four frames, each with a length and a tag
+    // Delivered in pieces of 1,000 bytes.
+    var received: [UInt8] = []
+    var offset = 0
+    while offset < wire.count {
+        received += try bob.open(Array(wire[offset..<min(wire.count, offset + 1_000)]))
+        offset += 1_000
+    }
+    #expect(received == message)
+    var tampered = try alice.seal(Array("hello".utf8))
+    tampered[5] ^= 1
+    #expect(throws: NoiseError.decryptionFailed) { try bob.open(tampered) }
+    #expect(try NoiseTransport.frame([]) == [0, 0])
+    #expect(throws: NoiseError.self) { try NoiseTransport.frame([UInt8](repeating: 0, count: 65_536)) }
+}
