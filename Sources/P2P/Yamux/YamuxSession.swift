@@ -1,0 +1,188 @@
+/// A Yamux 1.0 session as a pure state machine: streams opened with SYN and acknowledged with ACK, per-stream
+/// flow-control windows with window updates, half-close (FIN), reset (RST), ping and go-away, and a cap on
+/// concurrent streams. Bytes in, events and bytes out; the IO shell does the rest.
+public struct YamuxSession: Sendable {
+    public static let initialWindow: UInt32 = 256 * 1024
+
+    public enum Event: Equatable, Sendable {
+        case streamOpened(UInt32)
+        case data(UInt32, [UInt8])
+        /// The remote side will send no more on this stream.
+        case remoteClosed(UInt32)
+        case streamReset(UInt32)
+        case pong(UInt32)
+        case goAway(code: UInt32)
+    }
+
+    public enum SessionError: Error, Equatable, Sendable {
+        case protocolViolation(String)
+        case streamLimit
+        case unknownStream(UInt32)
+        case closed
+    }
+
+    struct Stream {
+        var sendWindow: UInt32 = YamuxSession.initialWindow
+        var receiveWindow: UInt32 = YamuxSession.initialWindow
+        /// Received and handed over but not yet credited back to the sender.
+        var unacknowledged: UInt32 = 0
+        var localClosed = false
+        var remoteClosed = false
+    }
+
+    public let isClient: Bool
+    public let maxStreams: Int
+    private var streams: [UInt32: Stream] = [:]
+    private var nextID: UInt32
+    private var buffer: [UInt8] = []
+    public private(set) var goneAway = false
+
+    public init(isClient: Bool, maxStreams: Int = 256) {
+        self.isClient = isClient
+        self.maxStreams = maxStreams
+        nextID = isClient ? 1 : 2
+    }
+
+    public var openStreams: Int { streams.count }
+
+    /// How many bytes `stream` may send now.
+    public func sendWindow(_ stream: UInt32) -> UInt32 { streams[stream]?.sendWindow ?? 0 }
+
+    /// Opens a stream: its id and the SYN to send.
+    public mutating func openStream() throws(SessionError) -> (id: UInt32, bytes: [UInt8]) {
+        guard !goneAway else { throw .closed }
+        guard streams.count < maxStreams else { throw .streamLimit }
+        let id = nextID
+        nextID += 2
+        streams[id] = Stream()
+        return (id, YamuxFrame(type: .windowUpdate, flags: .syn, streamID: id, length: 0).header)
+    }
+
+    /// Frames up to the send window of `data`; returns the bytes and how much of `data` they carry.
+    public mutating func send(_ stream: UInt32, _ data: [UInt8]) throws(SessionError) -> (bytes: [UInt8], sent: Int) {
+        guard var state = streams[stream] else { throw .unknownStream(stream) }
+        guard !state.localClosed else { throw .closed }
+        let count = min(data.count, Int(state.sendWindow))
+        guard count > 0 || data.isEmpty else { return ([], 0) }
+        state.sendWindow -= UInt32(count)
+        streams[stream] = state
+        return (YamuxFrame(type: .data, streamID: stream, length: UInt32(count)).header + data.prefix(count), count)
+    }
+
+    /// The application consumed `count` bytes of `stream`: credit them back once half a window has built up.
+    public mutating func consumed(_ stream: UInt32, _ count: Int) -> [UInt8] {
+        guard var state = streams[stream] else { return [] }
+        state.unacknowledged += UInt32(count)
+        var out: [UInt8] = []
+        if state.unacknowledged >= Self.initialWindow / 2 {
+            out = YamuxFrame(type: .windowUpdate, streamID: stream, length: state.unacknowledged).header
+            state.receiveWindow += state.unacknowledged
+            state.unacknowledged = 0
+        }
+        streams[stream] = state
+        return out
+    }
+
+    /// Half-closes `stream` (FIN).
+    public mutating func close(_ stream: UInt32) -> [UInt8] {
+        guard var state = streams[stream], !state.localClosed else { return [] }
+        state.localClosed = true
+        finish(stream, state)
+        return YamuxFrame(type: .windowUpdate, flags: .fin, streamID: stream, length: 0).header
+    }
+
+    /// Resets `stream` (RST).
+    public mutating func reset(_ stream: UInt32) -> [UInt8] {
+        streams[stream] = nil
+        return YamuxFrame(type: .windowUpdate, flags: .rst, streamID: stream, length: 0).header
+    }
+
+    public func ping(_ opaque: UInt32) -> [UInt8] {
+        YamuxFrame(type: .ping, flags: .syn, streamID: 0, length: opaque).header
+    }
+
+    /// Ends the session normally (code 0) or for a protocol error (1).
+    public mutating func goAway(code: UInt32 = 0) -> [UInt8] {
+        goneAway = true
+        return YamuxFrame(type: .goAway, streamID: 0, length: code).header
+    }
+
+    private mutating func finish(_ stream: UInt32, _ state: Stream) {
+        streams[stream] = state.localClosed && state.remoteClosed ? nil : state
+    }
+
+    /// Feeds received bytes; returns the events and the bytes to send back (ACKs, pongs, resets). A protocol
+    /// violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
+    public mutating func receive(_ bytes: [UInt8]) throws(SessionError) -> (events: [Event], reply: [UInt8]) {
+        buffer += bytes
+        var events: [Event] = []
+        var reply: [UInt8] = []
+        while true {
+            let frame: YamuxFrame?
+            do {
+                frame = try YamuxFrame.parse(buffer)
+            } catch {
+                throw .protocolViolation("\(error)")
+            }
+            guard let frame else { break }
+            let payloadLength = frame.type == .data ? Int(frame.length) : 0
+            guard buffer.count >= YamuxFrame.headerLength + payloadLength else { break }
+            let payload = Array(buffer[YamuxFrame.headerLength..<(YamuxFrame.headerLength + payloadLength)])
+            buffer.removeFirst(YamuxFrame.headerLength + payloadLength)
+            switch frame.type {
+            case .ping:
+                if frame.flags.contains(.syn) {
+                    reply += YamuxFrame(type: .ping, flags: .ack, streamID: 0, length: frame.length).header
+                } else if frame.flags.contains(.ack) {
+                    events.append(.pong(frame.length))
+                }
+            case .goAway:
+                goneAway = true
+                events.append(.goAway(code: frame.length))
+            case .data, .windowUpdate:
+                let id = frame.streamID
+                guard id != 0 else { throw .protocolViolation("stream frame on stream 0") }
+                if frame.flags.contains(.syn) {
+                    guard streams[id] == nil else { throw .protocolViolation("SYN for open stream \(id)") }
+                    guard (id % 2 == 1) != isClient else { throw .protocolViolation("SYN with our parity on \(id)") }
+                    if streams.count >= maxStreams || goneAway {
+                        reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
+                        continue
+                    }
+                    streams[id] = Stream()
+                    reply += YamuxFrame(type: .windowUpdate, flags: .ack, streamID: id, length: 0).header
+                    events.append(.streamOpened(id))
+                }
+                if frame.flags.contains(.rst) {
+                    if streams.removeValue(forKey: id) != nil { events.append(.streamReset(id)) }
+                    continue
+                }
+                guard var state = streams[id] else {
+                    // Data for a stream we reset or never had: tell the peer.
+                    if !frame.flags.contains(.fin) {
+                        reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
+                    }
+                    continue
+                }
+                if frame.type == .windowUpdate {
+                    let (window, overflow) = state.sendWindow.addingReportingOverflow(frame.length)
+                    guard !overflow else { throw .protocolViolation("window overflow on stream \(id)") }
+                    state.sendWindow = window
+                } else if !payload.isEmpty {
+                    guard UInt32(payload.count) <= state.receiveWindow else {
+                        throw .protocolViolation("stream \(id) sent past its window")
+                    }
+                    guard !state.remoteClosed else { throw .protocolViolation("data after FIN on stream \(id)") }
+                    state.receiveWindow -= UInt32(payload.count)
+                    events.append(.data(id, payload))
+                }
+                if frame.flags.contains(.fin) && !state.remoteClosed {
+                    state.remoteClosed = true
+                    events.append(.remoteClosed(id))
+                }
+                finish(id, state)
+            }
+        }
+        return (events, reply)
+    }
+}
