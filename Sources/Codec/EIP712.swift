@@ -69,13 +69,8 @@ public struct EIP712TypedData: Sendable {
 
     /// Parses the standard JSON form (`eth_signTypedData_v4`): `{types, primaryType, domain, message}`.
     public init(json data: Data) throws(CodecError) {
-        let parsed: Any
-        do {
-            parsed = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw .invalidTypedData("not JSON: \(error.localizedDescription)")
-        }
-        guard case .object(let root) = try EIP712Value(json: parsed) else {
+        // Our own reader keeps big numbers exact; Foundation's would round them.
+        guard case .object(let root) = try EIP712JSONReader.parse(Array(data)) else {
             throw .invalidTypedData("top level is not an object")
         }
         guard case .object(let typeObject)? = root["types"] else { throw .invalidTypedData("missing types") }

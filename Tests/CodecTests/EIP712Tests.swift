@@ -1,8 +1,9 @@
-import Codec
 import Crypto
 import Foundation
 import TestSupport
 import Testing
+
+@testable import Codec
 
 /// The EIP's own Mail example: every intermediate value, the signature and the recovered signer.
 @Test func eip712MailExample() throws {
@@ -110,4 +111,22 @@ import Testing
         }
     }
     #expect(parsed < 100_000)
+}
+
+/// A uint256 written as a JSON number keeps all its digits.
+@Test func bigJSONNumbersStayExact() throws {
+    let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935"
+    let json = """
+        {"types": {"EIP712Domain": [], "T": [{"name": "x", "type": "uint256"}, {"name": "s", "type": "string"}]},
+         "primaryType": "T", "domain": {}, "message": {"x": \(max), "s": "a\\u00e9\\ud83d\\ude00\\n"}}
+        """
+    let typedData = try EIP712TypedData(json: Data(json.utf8))
+    #expect(typedData.message["x"] == .number(max))
+    #expect(typedData.message["s"] == .string("aé😀\n"))
+    let viaString = try EIP712TypedData(
+        json: Data(json.replacingOccurrences(of: ": \(max)", with: ": \"\(max)\"").utf8))
+    #expect(try typedData.digest() == viaString.digest())
+    for bad in [#"{"a": 01}"#, #"{"a": 1.5}"#, #"{"a": "\x"}"#, #"{"a": tru}"#, #"{"a" 1}"#, "[1,]", #"{"a": 1} x"#] {
+        #expect(throws: CodecError.self, "\(bad)") { try EIP712JSONReader.parse(Array(bad.utf8)) }
+    }
 }
