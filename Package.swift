@@ -54,7 +54,7 @@ let package = Package(
 
         .executableTarget(
             name: "openledger",
-            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution"]),
+            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -3,7 +3,7 @@ enum Commands {
     static let root = CommandSpec(
         name: "openledger",
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
-        subcommands: [DevnetCommand.command, LightCommand.command, AttributeCommand.command, bench]
+        subcommands: [DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command, bench]
     )
 
     static let bench = CommandSpec(

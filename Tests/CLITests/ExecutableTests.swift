@@ -54,3 +54,20 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     #expect(rate > 0)
     #expect(abs(ratio - rate / 100.0) < 0.01 * max(1, ratio))
 }
+
+@Test func p2pIdentityIsCreatedOnceAndKept() throws {
+    let directory = DevnetProcess.temporaryDirectory("p2p")
+    let first = try Executable.run(["p2p", "id", "--data-dir", directory])
+    #expect(first.status == 0 && first.stdout.hasPrefix("12D3Koo"))
+    let second = try Executable.run(["p2p", "id", "--data-dir", directory, "--key-type", "secp256k1"])
+    #expect(second.stdout == first.stdout)  // the existing key wins
+    let attributes = try FileManager.default.attributesOfItem(atPath: directory + "/identity.key")
+    #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    let other = DevnetProcess.temporaryDirectory("p2p-secp")
+    #expect(
+        try Executable.run(["p2p", "id", "--data-dir", other, "--key-type", "secp256k1"]).stdout.hasPrefix("16Uiu2"))
+    try Data([1, 2, 3]).write(to: URL(fileURLWithPath: other + "/identity.key"))
+    let corrupt = try Executable.run(["p2p", "id", "--data-dir", other])
+    #expect(corrupt.status == 1 && corrupt.stderr.contains("identity.key"))
+    #expect(try Executable.run(["p2p", "id", "--key-type", "rsa", "--data-dir", other]).status == 64)
+}

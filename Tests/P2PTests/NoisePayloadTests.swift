@@ -1,5 +1,7 @@
 import Codec
 import Crypto
+import Foundation
+import TestSupport
 import Testing
 
 @testable import P2P
@@ -77,4 +79,24 @@ func libp2pNoiseHandshakeAuthenticatesPeers(secp256k1: Bool) throws {
     #expect(throws: NoiseError.decryptionFailed) { try bob.open(tampered) }
     #expect(try NoiseTransport.frame([]) == [0, 0])
     #expect(throws: NoiseError.self) { try NoiseTransport.frame([UInt8](repeating: 0, count: 65_536)) }
+}
+
+/// The libp2p spec's private keys (Ed25519 and secp256k1) give the spec's public keys and peer ids.
+@Test func identityKeysFromTheSpecVectors() throws {
+    guard let data = Fixtures.vector("libp2p/peer-ids.json") else { return }
+    let vectors = try #require((try Fixtures.json(data) as? [String: Any])?["vectors"] as? [[String: Any]])
+    var checked = 0
+    for vector in vectors where ["Ed25519", "Secp256k1"].contains(vector["key_type"] as? String) {
+        let privateKey = try Hex.decode(try #require(vector["private_key_protobuf_hex"] as? String))
+        let identity = try LibP2PIdentity(privateKeyProtobuf: privateKey)
+        #expect(
+            Hex.encode(identity.publicKey.protobuf, prefix: false)
+                == (vector["public_key_protobuf_hex"] as? String)?.lowercased())
+        #expect(identity.peerID.description == vector["peer_id"] as? String)
+        #expect(try LibP2PIdentity(privateKeyProtobuf: identity.privateKeyProtobuf).peerID == identity.peerID)
+        checked += 1
+    }
+    #expect(checked == 2)
+    #expect(throws: NoiseError.self) { try LibP2PIdentity(privateKeyProtobuf: [0x08, 0x00, 0x12, 0x01, 0x00]) }
+    #expect(throws: NoiseError.self) { try LibP2PIdentity(privateKeyProtobuf: [1, 2, 3]) }
 }
