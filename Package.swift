@@ -48,7 +48,7 @@ let package = Package(
         // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
         .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
-        .target(name: "P2P", dependencies: ["Crypto", "Codec"]),
+        .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 

@@ -70,3 +70,43 @@ int CEventLoop_accept(int fd) {
 }
 
 int CEventLoop_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+int CEventLoop_connect_tcp4(const char *host, int port) {
+    struct sockaddr_in address;
+    memset(&address, 0, sizeof address);
+    address.sin_family = AF_INET;
+    address.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &address.sin_addr) != 1) return -EINVAL;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0 && errno != EINPROGRESS) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
+}
+
+int CEventLoop_socket_error(int fd) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return errno;
+    return error;
+}
+
+int CEventLoop_address(int fd, int peer, uint8_t *bytes) {
+    struct sockaddr_in address;
+    socklen_t length = sizeof address;
+    int result = peer ? getpeername(fd, (struct sockaddr *)&address, &length)
+                      : getsockname(fd, (struct sockaddr *)&address, &length);
+    if (result < 0 || address.sin_family != AF_INET) return -1;
+    memcpy(bytes, &address.sin_addr, 4);
+    return ntohs(address.sin_port);
+}
+
+void CEventLoop_set_buffers(int fd, int bytes) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}

@@ -43,3 +43,33 @@ public enum ChaCha20Poly1305 {
         }
     }
 }
+
+extension ChaCha20Poly1305 {
+    /// Seals in place into `out` (exactly `plaintext.count + tagLength` bytes): no allocation, for bulk framing.
+    /// The caller checks key and nonce lengths.
+    public static func seal(
+        _ plaintext: UnsafeRawBufferPointer, key: UnsafePointer<UInt8>, nonce: UnsafePointer<UInt8>,
+        into out: UnsafeMutableRawBufferPointer
+    ) {
+        precondition(out.count == plaintext.count + tagLength)
+        Sodium.ensureInitialized()
+        var length: UInt64 = 0
+        crypto_aead_chacha20poly1305_ietf_encrypt(
+            out.baseAddress!.assumingMemoryBound(to: UInt8.self), &length,
+            plaintext.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(plaintext.count), nil, 0, nil, nonce,
+            key)
+    }
+
+    /// Opens in place into `out` (exactly `sealed.count - tagLength` bytes); false when the tag does not verify.
+    public static func open(
+        _ sealed: UnsafeRawBufferPointer, key: UnsafePointer<UInt8>, nonce: UnsafePointer<UInt8>,
+        into out: UnsafeMutableRawBufferPointer
+    ) -> Bool {
+        guard sealed.count >= tagLength, out.count == sealed.count - tagLength else { return false }
+        Sodium.ensureInitialized()
+        var length: UInt64 = 0
+        return crypto_aead_chacha20poly1305_ietf_decrypt(
+            out.baseAddress?.assumingMemoryBound(to: UInt8.self), &length, nil,
+            sealed.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(sealed.count), nil, 0, nonce, key) == 0
+    }
+}

@@ -20,4 +20,13 @@ int CEventLoop_local_port(int fd);
 int CEventLoop_accept(int fd);
 /* An eventfd for waking the loop from other threads. */
 int CEventLoop_eventfd(void);
+/* A nonblocking TCP connection to IPv4 host:port, in progress (wait for writable, then check
+ * CEventLoop_socket_error); returns the fd or -errno. TCP_NODELAY is set. */
+int CEventLoop_connect_tcp4(const char *host, int port);
+/* The pending error of a socket (SO_ERROR): 0 when a connect succeeded. */
+int CEventLoop_socket_error(int fd);
+/* The remote (peer != 0) or local IPv4 address of a socket: writes 4 address bytes, returns the port or -1. */
+int CEventLoop_address(int fd, int peer, uint8_t *address);
+/* Enlarges the kernel socket buffers (bytes each way); best effort. */
+void CEventLoop_set_buffers(int fd, int bytes);
 #endif

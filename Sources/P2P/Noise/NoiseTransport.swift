@@ -1,3 +1,5 @@
+import Crypto
+
 /// libp2p Noise framing: every handshake and transport message is a 2-byte big-endian length and that many
 /// bytes; transport messages are sealed with the split ciphers, at most 65,535 bytes each including the tag.
 public struct NoiseTransport: Sendable {
@@ -7,6 +9,7 @@ public struct NoiseTransport: Sendable {
     private var send: NoiseCipherState
     private var receive: NoiseCipherState
     private var buffer: [UInt8] = []
+    private var bufferOffset = 0
 
     public init(send: NoiseCipherState, receive: NoiseCipherState) {
         self.send = send
@@ -31,21 +34,71 @@ public struct NoiseTransport: Sendable {
     /// Encrypts `plaintext` into as many frames as it needs.
     public mutating func seal(_ plaintext: [UInt8]) throws(NoiseError) -> [UInt8] {
         var out: [UInt8] = []
+        try sealAppending(plaintext, to: &out)
+        return out
+    }
+
+    /// Encrypts `plaintext` into frames appended to `out`, sealing in place (no intermediate copies).
+    public mutating func sealAppending(_ plaintext: [UInt8], to out: inout [UInt8]) throws(NoiseError) {
+        guard let key = send.key else { throw .outOfOrder("transport without keys") }
         var offset = 0
         repeat {
-            let chunk = Array(plaintext[offset..<min(plaintext.count, offset + Self.maxPlaintext)])
-            out += try Self.frame(try send.encrypt(chunk, ad: []))
-            offset += chunk.count
+            let count = min(plaintext.count - offset, Self.maxPlaintext)
+            guard send.nonce < UInt64.max else { throw .nonceExhausted }
+            let nonce = NoiseCipherState.nonceBytes(send.nonce)
+            send.nonce += 1
+            let sealed = count + ChaCha20Poly1305.tagLength
+            let start = out.count
+            out.append(UInt8(sealed >> 8))
+            out.append(UInt8(sealed & 0xFF))
+            out.append(contentsOf: repeatElement(0, count: sealed))
+            plaintext.withUnsafeBytes { source in
+                out.withUnsafeMutableBytes { destination in
+                    ChaCha20Poly1305.seal(
+                        UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)]), key: key, nonce: nonce,
+                        into: UnsafeMutableRawBufferPointer(rebasing: destination[(start + 2)..<(start + 2 + sealed)]))
+                }
+            }
+            offset += count
         } while offset < plaintext.count
-        return out
     }
 
     /// Feeds received bytes; returns the plaintext of every complete frame. A frame that fails to decrypt ends
     /// the session (the error is final: the cipher state is no longer in step with the peer's).
     public mutating func open(_ bytes: [UInt8]) throws(NoiseError) -> [UInt8] {
+        guard let key = receive.key else { throw .outOfOrder("transport without keys") }
+        if bufferOffset == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            bufferOffset = 0
+        }
         buffer += bytes
         var out: [UInt8] = []
-        while let frame = Self.unframe(&buffer) { out += try receive.decrypt(frame, ad: []) }
+        while buffer.count - bufferOffset >= 2 {
+            let length = Int(buffer[bufferOffset]) << 8 | Int(buffer[bufferOffset + 1])
+            guard buffer.count - bufferOffset >= 2 + length else { break }
+            guard length >= ChaCha20Poly1305.tagLength else { throw .decryptionFailed }
+            guard receive.nonce < UInt64.max else { throw .nonceExhausted }
+            let nonce = NoiseCipherState.nonceBytes(receive.nonce)
+            let start = out.count
+            let plain = length - ChaCha20Poly1305.tagLength
+            out.append(contentsOf: repeatElement(0, count: plain))
+            let frameStart = bufferOffset + 2
+            let valid = buffer.withUnsafeBytes { source in
+                out.withUnsafeMutableBytes { destination in
+                    ChaCha20Poly1305.open(
+                        UnsafeRawBufferPointer(rebasing: source[frameStart..<(frameStart + length)]), key: key,
+                        nonce: nonce,
+                        into: UnsafeMutableRawBufferPointer(rebasing: destination[start..<(start + plain)]))
+                }
+            }
+            guard valid else { throw .decryptionFailed }
+            receive.nonce += 1
+            bufferOffset += 2 + length
+        }
+        if bufferOffset > 1 << 16 {
+            buffer.removeFirst(bufferOffset)
+            bufferOffset = 0
+        }
         return out
     }
 }

@@ -35,6 +35,7 @@ public struct YamuxSession: Sendable {
     private var streams: [UInt32: Stream] = [:]
     private var nextID: UInt32
     private var buffer: [UInt8] = []
+    private var bufferOffset = 0
     public private(set) var goneAway = false
 
     public init(isClient: Bool, maxStreams: Int = 256) {
@@ -67,6 +68,17 @@ public struct YamuxSession: Sendable {
         state.sendWindow -= UInt32(count)
         streams[stream] = state
         return (YamuxFrame(type: .data, streamID: stream, length: UInt32(count)).header + data.prefix(count), count)
+    }
+
+    /// Takes `count` bytes (at most the send window) of `stream`'s window and returns the data frame header; the
+    /// caller sends the header followed by exactly `count` bytes.
+    public mutating func reserve(_ stream: UInt32, _ count: Int) throws(SessionError) -> [UInt8] {
+        guard var state = streams[stream] else { throw .unknownStream(stream) }
+        guard !state.localClosed else { throw .closed }
+        guard count <= Int(state.sendWindow) else { throw .protocolViolation("send past the window") }
+        state.sendWindow -= UInt32(count)
+        streams[stream] = state
+        return YamuxFrame(type: .data, streamID: stream, length: UInt32(count)).header
     }
 
     /// The application consumed `count` bytes of `stream`: credit them back once half a window has built up.
@@ -114,21 +126,39 @@ public struct YamuxSession: Sendable {
     /// Feeds received bytes; returns the events and the bytes to send back (ACKs, pongs, resets). A protocol
     /// violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
     public mutating func receive(_ bytes: [UInt8]) throws(SessionError) -> (events: [Event], reply: [UInt8]) {
+        if bufferOffset == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            bufferOffset = 0
+        }
         buffer += bytes
+        defer {
+            if bufferOffset > 1 << 16 {
+                buffer.removeFirst(bufferOffset)
+                bufferOffset = 0
+            }
+        }
         var events: [Event] = []
         var reply: [UInt8] = []
         while true {
             let frame: YamuxFrame?
             do {
-                frame = try YamuxFrame.parse(buffer)
+                frame = try YamuxFrame.parse(buffer[bufferOffset...])
             } catch {
                 throw .protocolViolation("\(error)")
             }
             guard let frame else { break }
             let payloadLength = frame.type == .data ? Int(frame.length) : 0
-            guard buffer.count >= YamuxFrame.headerLength + payloadLength else { break }
-            let payload = Array(buffer[YamuxFrame.headerLength..<(YamuxFrame.headerLength + payloadLength)])
-            buffer.removeFirst(YamuxFrame.headerLength + payloadLength)
+            // A data frame can never be larger than a window: refuse it before buffering it.
+            if payloadLength > Int(Self.initialWindow) {
+                throw .protocolViolation("data frame of \(payloadLength) bytes exceeds the window")
+            }
+            if payloadLength > 0, let state = streams[frame.streamID], payloadLength > Int(state.receiveWindow) {
+                throw .protocolViolation("stream \(frame.streamID) sent past its window")
+            }
+            let start = bufferOffset + YamuxFrame.headerLength
+            guard buffer.count >= start + payloadLength else { break }
+            let payload = Array(buffer[start..<(start + payloadLength)])
+            bufferOffset = start + payloadLength
             switch frame.type {
             case .ping:
                 if frame.flags.contains(.syn) {

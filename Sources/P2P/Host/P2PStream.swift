@@ -1,0 +1,133 @@
+import Codec
+
+/// What can go wrong in the host, its connections and streams.
+public enum P2PError: Error, Equatable, Sendable, CustomStringConvertible {
+    case io(String)
+    case invalidAddress(String)
+    case dialFailed(String)
+    case peerIDMismatch(expected: PeerID, actual: PeerID)
+    case connectionClosed(String)
+    case streamReset
+    case protocolNotSupported([String])
+    case limit(String)
+    case timeout(String)
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .io(let why): "io: \(why)"
+        case .invalidAddress(let why): "invalid address: \(why)"
+        case .dialFailed(let why): "dial failed: \(why)"
+        case .peerIDMismatch(let expected, let actual): "peer id mismatch: expected \(expected), peer is \(actual)"
+        case .connectionClosed(let why): "connection closed: \(why)"
+        case .streamReset: "stream reset by the peer"
+        case .protocolNotSupported(let names): "peer supports none of \(names.joined(separator: ", "))"
+        case .limit(let why): "limit reached: \(why)"
+        case .timeout(let why): "timed out: \(why)"
+        case .protocolViolation(let why): "protocol violation: \(why)"
+        }
+    }
+}
+
+/// One Yamux stream after its protocol was negotiated. Reads and writes are async and backpressured: a read
+/// credits the peer's send window only for what it takes, and a write returns once the connection has accepted
+/// its bytes within the stream's window and the connection's output bound. The state lives on the loop thread.
+public final class P2PStream: @unchecked Sendable {
+    public let id: UInt32
+    public let remotePeer: PeerID
+    /// The protocol both sides agreed on.
+    public internal(set) var protocolID: String = ""
+    unowned let connection: Connection
+
+    // Loop-thread state.
+    var negotiation: MultistreamSelect?
+    var negotiationDeadline: Double
+    var inbound: [UInt8] = []
+    var inboundOffset = 0
+    var remoteClosed = false
+    var localClosed = false
+    var failure: P2PError?
+    var pendingRead: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
+    var pendingWrite: (bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)?
+    var openContinuation: CheckedContinuation<P2PStream, any Error>?
+
+    init(id: UInt32, connection: Connection, remotePeer: PeerID, deadline: Double) {
+        self.id = id
+        self.connection = connection
+        self.remotePeer = remotePeer
+        negotiationDeadline = deadline
+    }
+
+    var buffered: Int { inbound.count - inboundOffset }
+
+    /// Up to `maxBytes` of received data, waiting for some; nil once the peer has closed its side.
+    public func read(maxBytes: Int = 1 << 20) async throws -> [UInt8]? {
+        try await withCheckedThrowingContinuation { continuation in
+            connection.loop.execute { [self] in
+                guard pendingRead == nil else {
+                    continuation.resume(throwing: P2PError.io("a read is already pending on stream \(id)"))
+                    return
+                }
+                pendingRead = (max(1, maxBytes), continuation)
+                connection.serviceRead(self)
+            }
+        }
+    }
+
+    /// Exactly `count` bytes; throws if the stream ends first.
+    public func read(exactly count: Int) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            guard let chunk = try await read(maxBytes: count - out.count) else {
+                throw P2PError.connectionClosed("stream ended after \(out.count) of \(count) bytes")
+            }
+            out += chunk
+        }
+        return out
+    }
+
+    /// Everything until the peer closes its side, at most `limit` bytes.
+    public func readAll(limit: Int) async throws -> [UInt8] {
+        var out: [UInt8] = []
+        while let chunk = try await read() {
+            out += chunk
+            guard out.count <= limit else { throw P2PError.limit("stream sent more than \(limit) bytes") }
+        }
+        return out
+    }
+
+    /// Sends `bytes`, waiting while the peer's window or the connection's output bound is full.
+    public func write(_ bytes: [UInt8]) async throws {
+        guard !bytes.isEmpty else { return }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            connection.loop.execute { [self] in
+                if let failure {
+                    continuation.resume(throwing: failure)
+                    return
+                }
+                guard pendingWrite == nil, !localClosed else {
+                    continuation.resume(throwing: P2PError.io("stream \(id) is closed for writing or busy"))
+                    return
+                }
+                pendingWrite = (bytes, 0, continuation)
+                connection.serviceWrite(self)
+            }
+        }
+    }
+
+    /// Half-closes: the peer reads end of stream; reading goes on.
+    public func closeWrite() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            connection.loop.execute { [self] in
+                connection.closeWrite(self)
+                continuation.resume()
+            }
+        }
+    }
+
+    /// Aborts the stream both ways.
+    public func reset() {
+        connection.loop.execute { [self] in connection.resetStream(self, reason: .streamReset, notifyPeer: true) }
+    }
+}

@@ -1,0 +1,100 @@
+import Codec
+import Crypto
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import P2P
+
+/// A deterministic payload: SHA-256 in counter mode.
+func bulkPayload(_ count: Int, seed: UInt8 = 7) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(count + 32)
+    var counter: UInt64 = 0
+    while out.count < count {
+        out += SHA256.hash([seed] + withUnsafeBytes(of: counter.littleEndian, Array.init))
+        counter += 1
+    }
+    return Array(out.prefix(count))
+}
+
+/// Sends `payload` on an echo stream while reading the echo back; returns what came back.
+func echoRoundTrip(_ stream: P2PStream, _ payload: [UInt8], chunk: Int = 1 << 16) async throws -> [UInt8] {
+    try await withThrowingTaskGroup(of: [UInt8].self) { group in
+        group.addTask {
+            var offset = 0
+            while offset < payload.count {
+                let end = min(payload.count, offset + chunk)
+                try await stream.write(Array(payload[offset..<end]))
+                offset = end
+            }
+            await stream.closeWrite()
+            return []
+        }
+        group.addTask { try await stream.readAll(limit: payload.count) }
+        var received: [UInt8] = []
+        for try await part in group where !part.isEmpty { received = part }
+        return received
+    }
+}
+
+final class LogLines: Sendable {
+    let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
+}
+
+@Test func twoHostsConnectIdentifyPingAndEchoOverTCP() async throws {
+    let server = try Host(identity: .secp256k1(.generate()))
+    server.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    #expect(address.peerID == server.peerID)
+    let client = try Host(identity: .ed25519(.generate()))
+    defer {
+        client.close()
+        server.close()
+    }
+
+    let peer = try await client.connect(address)
+    #expect(peer == server.peerID)
+    let identify = try await client.identify(peer)
+    #expect(identify.protocols.contains(EchoProtocol.protocolID))
+    #expect(identify.protocols.contains(PingProtocol.protocolID))
+    #expect(identify.listenAddresses == [address.withoutPeer])
+    #expect(identify.observedAddress?.value(of: .ip4) == "127.0.0.1")
+    #expect(client.peerStore.record(peer)?.protocols.contains(EchoProtocol.protocolID) == true)
+
+    let times = try await client.ping(peer, count: 100)
+    #expect(times.count == 100 && times.allSatisfy { $0 > 0 && $0 < 1 })
+
+    let payload = bulkPayload(10 << 20)
+    let stream = try await client.newStream(to: peer, protocols: ["/nope/1.0.0", EchoProtocol.protocolID])
+    #expect(stream.protocolID == EchoProtocol.protocolID)
+    let echoed = try await echoRoundTrip(stream, payload)
+    #expect(echoed.count == payload.count)
+    #expect(SHA256.hash(echoed) == SHA256.hash(payload))
+
+    await #expect(throws: P2PError.self) { _ = try await client.newStream(to: peer, protocols: ["/nope/1.0.0"]) }
+    // The server learned the client through its own identify.
+    try await Task.sleep(for: .milliseconds(200))
+    #expect(server.peerStore.record(client.peerID)?.protocols.contains(PingProtocol.protocolID) == true)
+}
+
+@Test func dialingTheWrongPeerIDFailsAndIsLogged() async throws {
+    let server = try Host(identity: .ed25519(.generate()))
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    let logs = LogLines()
+    let client = try Host(identity: .ed25519(.generate()), log: logs.append)
+    defer {
+        client.close()
+        server.close()
+    }
+    let impostor = LibP2PIdentity.ed25519(.generate()).peerID
+    await #expect(throws: P2PError.self) { try await client.connect(address.withoutPeer.appending(peer: impostor)) }
+    #expect(logs.contains("peer id mismatch"))
+    // Nobody listening: a clear dial error.
+    let closed = try Multiaddr("/ip4/127.0.0.1/tcp/1").appending(peer: impostor)
+    await #expect(throws: P2PError.self) { try await client.connect(closed) }
+    #expect(try await client.connect(address) == server.peerID)
+}
