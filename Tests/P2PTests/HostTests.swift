@@ -46,11 +46,11 @@ final class LogLines: Sendable {
 }
 
 @Test func twoHostsConnectIdentifyPingAndEchoOverTCP() async throws {
-    let server = try Host(identity: .secp256k1(.generate()))
+    let server = try P2PHost(identity: .secp256k1(.generate()))
     server.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
     let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
     #expect(address.peerID == server.peerID)
-    let client = try Host(identity: .ed25519(.generate()))
+    let client = try P2PHost(identity: .ed25519(.generate()))
     defer {
         client.close()
         server.close()
@@ -82,10 +82,10 @@ final class LogLines: Sendable {
 }
 
 @Test func dialingTheWrongPeerIDFailsAndIsLogged() async throws {
-    let server = try Host(identity: .ed25519(.generate()))
+    let server = try P2PHost(identity: .ed25519(.generate()))
     let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
     let logs = LogLines()
-    let client = try Host(identity: .ed25519(.generate()), log: logs.append)
+    let client = try P2PHost(identity: .ed25519(.generate()), log: logs.append)
     defer {
         client.close()
         server.close()

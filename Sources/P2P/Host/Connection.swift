@@ -18,7 +18,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
     static let yamuxProtocol = "/yamux/1.0.0"
 
     let fd: Int32
-    unowned let host: Host
+    let host: P2PHost
     var loop: EventLoop { host.loop }
     let isInitiator: Bool
     let expectedPeer: PeerID?
@@ -39,7 +39,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
     private var waiters: [CheckedContinuation<PeerID, any Error>] = []
     private(set) var closeReason: String?
 
-    init(fd: Int32, host: Host, isInitiator: Bool, expectedPeer: PeerID?, remoteAddress: Multiaddr, now: Double) {
+    init(fd: Int32, host: P2PHost, isInitiator: Bool, expectedPeer: PeerID?, remoteAddress: Multiaddr, now: Double) {
         self.fd = fd
         self.host = host
         self.isInitiator = isInitiator

@@ -18,7 +18,8 @@ final class EventLoop: @unchecked Sendable {
     let tickInterval: Double
     private let epoll: Int32
     private let wakeup: Int32
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
+    /// Pending jobs, and whether the loop has ended (jobs then run on the caller's thread: nothing else runs).
+    private let jobs = Mutex<(queue: [@Sendable () -> Void], ended: Bool)>(([], false))
     private let woken = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<Bool>(false)
@@ -50,7 +51,14 @@ final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, soon.
     func execute(_ job: @escaping @Sendable () -> Void) {
-        jobs.withLock { $0.append(job) }
+        let accepted = jobs.withLock { state in
+            if !state.ended { state.queue.append(job) }
+            return !state.ended
+        }
+        guard accepted else {
+            job()
+            return
+        }
         if !woken.exchange(true, ordering: .acquiringAndReleasing) {
             var one: UInt64 = 1
             _ = write(wakeup, &one, 8)
@@ -89,9 +97,9 @@ final class EventLoop: @unchecked Sendable {
 
     private func runJobs() {
         while true {
-            let batch = jobs.withLock { queue -> [@Sendable () -> Void] in
-                defer { queue.removeAll(keepingCapacity: true) }
-                return queue
+            let batch = jobs.withLock { state -> [@Sendable () -> Void] in
+                defer { state.queue.removeAll(keepingCapacity: true) }
+                return state.queue
             }
             if batch.isEmpty { return }
             for job in batch { job() }
@@ -124,6 +132,11 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         for fd in Array(handlers.keys) { deregister(fd) }
+        let late = jobs.withLock { state in
+            state.ended = true
+            return state.queue
+        }
+        for job in late { job() }
         close(wakeup)
         close(epoll)
         finished.withLock { $0 = true }

@@ -37,7 +37,7 @@ public final class P2PStream: @unchecked Sendable {
     public let remotePeer: PeerID
     /// The protocol both sides agreed on.
     public internal(set) var protocolID: String = ""
-    unowned let connection: Connection
+    let connection: Connection
 
     // Loop-thread state.
     var negotiation: MultistreamSelect?

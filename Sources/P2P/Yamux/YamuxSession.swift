@@ -188,8 +188,9 @@ public struct YamuxSession: Sendable {
                     continue
                 }
                 guard var state = streams[id] else {
-                    // Data for a stream we reset or never had: tell the peer.
-                    if !frame.flags.contains(.fin) {
+                    // Data for a stream we reset or never had: tell the peer. Window updates for a stream that
+                    // just ended are normal (the peer credits what it read) and are dropped.
+                    if frame.type == .data && !frame.flags.contains(.fin) {
                         reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
                     }
                     continue

@@ -30,7 +30,7 @@ public struct HostConfig: Sendable {
 /// A libp2p host: listens on and dials TCP multiaddrs, upgrades every connection with Noise and Yamux, serves
 /// protocol handlers on inbound streams, opens outbound ones, and answers identify and ping. One epoll loop
 /// thread does all socket work; the API is async and may be called from any thread.
-public final class Host: @unchecked Sendable {
+public final class P2PHost: @unchecked Sendable {
     public typealias Handler = @Sendable (P2PStream) async -> Void
 
     public let identity: LibP2PIdentity
@@ -61,12 +61,13 @@ public final class Host: @unchecked Sendable {
         self.log = log
         noisePayload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
         loop = try EventLoop(name: "p2p")
-        loop.tick = { [unowned self] now in
+        loop.tick = { [weak self] now in
+            guard let self else { return }
             for connection in Array(connections.values) { connection.tick(now) }
         }
         handle(PingProtocol.protocolID) { stream in await PingProtocol.serve(stream) }
-        handle(IdentifyMessage.protocolID) { [unowned self] stream in
-            let message = identifyMessage(observed: stream.connection.remoteAddress)
+        handle(IdentifyMessage.protocolID) { [weak self] stream in
+            guard let message = self?.identifyMessage(observed: stream.connection.remoteAddress) else { return }
             try? await stream.write(message.framed)
             await stream.closeWrite()
         }
@@ -98,8 +99,8 @@ public final class Host: @unchecked Sendable {
 
     final class Listener: LoopHandler {
         let fd: Int32
-        unowned let host: Host
-        init(fd: Int32, host: Host) {
+        unowned let host: P2PHost
+        init(fd: Int32, host: P2PHost) {
             self.fd = fd
             self.host = host
         }
@@ -334,6 +335,7 @@ public enum EchoProtocol {
             while let chunk = try await stream.read() { try await stream.write(chunk) }
             await stream.closeWrite()
         } catch {
+            stream.connection.host.log("echo on stream \(stream.id) of \(stream.remotePeer) ended: \(error)")
             stream.reset()
         }
     }

@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+
+/// A real child process whose standard output and error are collected as they arrive; for servers started by
+/// tests (the `openledger` binary or an interop script), stopped when the object goes away.
+public final class ChildProcess: Sendable {
+    public let process: Process
+    private let stdout = TextSink()
+    private let stderr = TextSink()
+
+    private final class TextSink: Sendable {
+        let text = Mutex<String>("")
+        func append(_ data: Data) { text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
+        var value: String { text.withLock { $0 } }
+    }
+
+    public init(_ executable: URL, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        self.process = process
+        out.fileHandleForReading.readabilityHandler = { [stdout] handle in
+            stdout.append(handle.availableData)
+        }
+        err.fileHandleForReading.readabilityHandler = { [stderr] handle in
+            stderr.append(handle.availableData)
+        }
+        try process.run()
+    }
+
+    deinit { stop() }
+
+    public var output: String { stdout.value }
+    public var errors: String { stderr.value }
+
+    /// The first complete line of standard output, waiting up to `timeout` seconds.
+    public func firstLine(timeout: Double = 20) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let text = output
+            if let end = text.firstIndex(of: "\n") { return String(text[..<end]) }
+            guard process.isRunning else { break }
+            usleep(20_000)
+        }
+        throw NSError(
+            domain: "ChildProcess", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "no output line; stderr: \(errors.suffix(2_000))"])
+    }
+
+    /// Waits for the process to exit (killing it after `timeout` seconds); returns its status.
+    @discardableResult
+    public func wait(timeout: Double) -> Int32 {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { stop() }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// SIGTERM, then SIGKILL if the process is still there after two seconds.
+    public func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
