@@ -35,6 +35,23 @@ public final class HTTPTestClient: @unchecked Sendable {
 
     deinit { close(fd) }
 
+    /// Up to `count` raw bytes as they arrive: empty at end of stream, nil on timeout or error.
+    public func receive(upTo count: Int) -> [UInt8]? {
+        var chunk = [UInt8](repeating: 0, count: count)
+        let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, count, 0) }
+        guard received >= 0 else { return errno == ECONNRESET ? [] : nil }
+        return Array(chunk.prefix(received))
+    }
+
+    /// Waits until the peer closes the connection (true) or `timeoutSeconds` of silence pass (false); discards
+    /// whatever arrives before.
+    public func waitForClose() -> Bool {
+        while let chunk = receive(upTo: 65_536) {
+            if chunk.isEmpty { return true }
+        }
+        return false
+    }
+
     /// Sends raw bytes.
     @discardableResult
     public func send(_ bytes: [UInt8]) -> Bool {

@@ -36,6 +36,7 @@ public struct YamuxSession: Sendable {
     private var nextID: UInt32
     private var buffer: [UInt8] = []
     private var bufferOffset = 0
+    private var refusedStreams = 0
     public private(set) var goneAway = false
 
     public init(isClient: Bool, maxStreams: Int = 256) {
@@ -176,6 +177,11 @@ public struct YamuxSession: Sendable {
                     guard streams[id] == nil else { throw .protocolViolation("SYN for open stream \(id)") }
                     guard (id % 2 == 1) != isClient else { throw .protocolViolation("SYN with our parity on \(id)") }
                     if streams.count >= maxStreams || goneAway {
+                        // Refused with a reset; a peer that keeps opening past the cap is flooding.
+                        refusedStreams += 1
+                        guard refusedStreams <= maxStreams else {
+                            throw .protocolViolation("stream flood: \(refusedStreams) streams refused")
+                        }
                         reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
                         continue
                     }

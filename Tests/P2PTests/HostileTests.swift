@@ -1,0 +1,222 @@
+import Codec
+import Crypto
+import Foundation
+import TestSupport
+import Testing
+
+@testable import P2P
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A misbehaving peer on a raw TCP socket that runs as much of the real upgrade as a case needs, using the same
+/// state machines as the host, then breaks the protocol.
+final class HostilePeer {
+    let socket: HTTPTestClient
+    var pending: [UInt8] = []
+    var transport: NoiseTransport?
+    let identity = LibP2PIdentity.ed25519(.generate())
+    let staticKey = X25519PrivateKey.generate()
+
+    init?(port: Int, timeout: Int = 10) {
+        guard let socket = HTTPTestClient(port: port, timeoutSeconds: timeout) else { return nil }
+        self.socket = socket
+    }
+
+    func send(_ bytes: [UInt8]) { socket.send(bytes) }
+
+    /// Reads until `parse` finds a complete message in what has arrived.
+    func receive<T>(_ parse: (inout [UInt8]) throws -> T?) throws -> T {
+        while true {
+            if let value = try parse(&pending) { return value }
+            guard let chunk = socket.receive(upTo: 65_536), !chunk.isEmpty else {
+                throw P2PError.connectionClosed("hostile peer: server closed")
+            }
+            pending += chunk
+        }
+    }
+
+    func selectNoise() throws {
+        send(MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/noise"))
+        for _ in 0..<2 { _ = try receive { try MultistreamSelect.decode(&$0) } }
+    }
+
+    /// Noise XX up to (not including) message 3; returns the handshake state.
+    func handshakeToMessage3() throws -> NoiseXXHandshake {
+        try selectNoise()
+        var handshake = NoiseXXHandshake(
+            role: .initiator, hash: .sha256, prologue: [], staticKey: staticKey, ephemeralKey: .generate())
+        send(try NoiseTransport.frame(try handshake.writeMessage(payload: [])))
+        _ = try handshake.readMessage(try receive { NoiseTransport.unframe(&$0) })
+        return handshake
+    }
+
+    /// The whole upgrade (Noise, then /yamux/1.0.0); afterwards `sendPlain` speaks raw Yamux bytes.
+    func upgrade() throws {
+        var handshake = try handshakeToMessage3()
+        let payload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey)
+        send(try NoiseTransport.frame(try handshake.writeMessage(payload: payload.encoded)))
+        let keys = try handshake.split()
+        transport = NoiseTransport(send: keys.send, receive: keys.receive)
+        sendPlain(MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/yamux/1.0.0"))
+        var plain: [UInt8] = []
+        for _ in 0..<2 {
+            _ = try receive { buffer -> String? in
+                if !buffer.isEmpty {
+                    plain += try transport!.open(buffer)
+                    buffer = []
+                }
+                return try MultistreamSelect.decode(&plain)
+            }
+        }
+    }
+
+    func sendPlain(_ bytes: [UInt8]) { send(try! transport!.seal(bytes)) }
+
+    func closed() -> Bool { socket.waitForClose() }
+}
+
+func hostileServer(_ logs: LogLines, configure: (inout HostConfig) -> Void = { _ in }) throws -> (P2PHost, Int) {
+    var config = HostConfig()
+    config.handshakeTimeout = 1
+    config.maxStreamsPerConnection = 16
+    configure(&config)
+    let server = try P2PHost(identity: .ed25519(.generate()), config: config, log: logs.append)
+    server.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
+    // A handler that never reads: its stream's window is all the peer may send.
+    server.handle("/test/stall/1.0.0") { _ in try? await Task.sleep(for: .seconds(30)) }
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    return (server, Int(address.value(of: .tcp)!)!)
+}
+
+/// Each hostile case closes only its own connection, with the reason in the log; a well-behaved client
+/// connected all along keeps working.
+@Test(.timeLimit(.minutes(2))) func hostilePeersAreClosedWithAReasonAndOthersAreUnaffected() async throws {
+    let logs = LogLines()
+    let (server, port) = try hostileServer(logs)
+    let client = try P2PHost(identity: .ed25519(.generate()))
+    defer {
+        client.close()
+        server.close()
+    }
+    let good = try await client.connect(server.listenAddresses[0])
+    var random = SeededRandom(seed: 66)
+
+    func expectClosed(_ name: String, _ reason: String, _ act: (HostilePeer) throws -> Void) throws {
+        let peer = try #require(HostilePeer(port: port))
+        try act(peer)
+        #expect(peer.closed(), "\(name): connection stays open")
+        #expect(logs.contains(reason), "\(name): no log line with '\(reason)'")
+    }
+
+    try expectClosed("garbage before the handshake", "malformed") { $0.send([0xFF, 0xFF, 0x7F] + random.bytes(64)) }
+    try expectClosed("oversized multistream length", "message length") {
+        $0.send(Varint.encode(1_000_000) + random.bytes(100))
+    }
+    try expectClosed("garbage during the handshake", "decryption failed") {
+        _ = try $0.handshakeToMessage3()
+        $0.send(try NoiseTransport.frame(random.bytes(200)))
+    }
+    try expectClosed("a payload signature that does not verify", "identity signature") { peer in
+        var handshake = try peer.handshakeToMessage3()
+        // Signed for another static key: the signature does not cover the one the handshake carries.
+        let payload = try NoiseHandshakePayload(
+            identity: peer.identity, staticPublicKey: X25519PrivateKey.generate().publicKey)
+        peer.send(try NoiseTransport.frame(try handshake.writeMessage(payload: payload.encoded)))
+    }
+    try expectClosed("garbage after the handshake", "decryption failed") { peer in
+        try peer.upgrade()
+        peer.send([0x00, 0x40] + random.bytes(64))
+    }
+    try expectClosed("truncated frame", "timed out: handshake") { peer in
+        try peer.selectNoise()
+        peer.send([0x01, 0x00] + random.bytes(10))
+    }
+    try expectClosed("slowloris", "timed out: handshake") { peer in
+        for byte in MultistreamSelect.encode(MultistreamSelect.protocolID).prefix(6) {
+            peer.send([byte])
+            usleep(300_000)
+        }
+    }
+    try expectClosed("oversized yamux frame", "exceeds the window") { peer in
+        try peer.upgrade()
+        peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
+        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 16 << 20).header)
+    }
+    try expectClosed("yamux window violation", "past its window") { peer in
+        try peer.upgrade()
+        peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
+        let hello =
+            MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/test/stall/1.0.0")
+        let first = hello + random.bytes(200_000 - hello.count)
+        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + first)
+        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + random.bytes(200_000))
+    }
+    try expectClosed("stream flood", "stream flood") { peer in
+        try peer.upgrade()
+        var frames: [UInt8] = []
+        for id in stride(from: UInt32(1), to: 2_001, by: 2) {
+            frames += YamuxFrame(type: .windowUpdate, flags: .syn, streamID: id, length: 0).header
+        }
+        peer.sendPlain(frames)
+    }
+
+    // The good connection never noticed.
+    #expect(try await client.ping(good, count: 10).count == 10)
+    let stream = try await client.newStream(to: good, protocols: [EchoProtocol.protocolID])
+    let payload = bulkPayload(1 << 20)
+    #expect(try await echoRoundTrip(stream, payload) == payload)
+}
+
+/// 1,000 hostile connections at once (garbage, oversized prefixes, truncated frames, silent slowloris peers,
+/// bad frames after the handshake): all are closed, a good client is served meanwhile, and memory stays bounded.
+@Test(.timeLimit(.minutes(3))) func aThousandConcurrentHostileConnections() async throws {
+    let logs = LogLines()
+    let (server, port) = try hostileServer(logs) { $0.maxConnections = 2_000 }
+    let client = try P2PHost(identity: .ed25519(.generate()))
+    defer {
+        client.close()
+        server.close()
+    }
+    let good = try await client.connect(server.listenAddresses[0])
+    let before = residentMegabytes()
+    var peers: [HostilePeer] = []
+    var random = SeededRandom(seed: 1_000)
+    for index in 0..<1_000 {
+        let peer = try #require(HostilePeer(port: port, timeout: 20))
+        switch index % 5 {
+        case 0: peer.send(random.bytes(512))
+        case 1: peer.send(Varint.encode(UInt64(1) << 40))
+        case 2:
+            try peer.selectNoise()
+            peer.send([0xFF, 0xFF] + random.bytes(1_000))
+        case 3: break  // connects and says nothing
+        default:
+            try peer.upgrade()
+            peer.send([0x00, 0x40] + random.bytes(64))
+        }
+        peers.append(peer)
+    }
+    let during = residentMegabytes()
+    #expect(try await client.ping(good, count: 20).count == 20)
+    let stream = try await client.newStream(to: good, protocols: [EchoProtocol.protocolID])
+    let payload = bulkPayload(1 << 20, seed: 9)
+    #expect(try await echoRoundTrip(stream, payload) == payload)
+    for peer in peers { #expect(peer.closed()) }
+    // Only the good connection remains.
+    let deadline = Date().addingTimeInterval(10)
+    while server.connectionCount > 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+    #expect(server.connectionCount == 1)
+    #expect(during - before < 150, "resident memory grew \(during - before) MB with 1,000 hostile connections")
+    #expect(residentMegabytes() - before < 150)
+    #expect(try await client.ping(good, count: 5).count == 5)
+}
+
+func residentMegabytes() -> Double {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+        let line = text.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+        let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kilobytes / 1024
+}
