@@ -35,10 +35,12 @@ private func pump(
     var offset = 0
     var received: [UInt8] = []
     var rounds = 0
+    var sentPerRound: [Int] = []
     while received.count < message.count && rounds < 20 {
         rounds += 1
         let (bytes, sent) = try client.send(id, Array(message[offset...]))
         offset += sent
+        sentPerRound.append(sent)
         let (serverEvents, _) = try server.receive(bytes)
         var credit: [UInt8] = []
         for case .data(_, let data) in serverEvents {
@@ -48,7 +50,10 @@ private func pump(
         _ = try client.receive(credit)
     }
     #expect(received == message)
-    #expect(rounds > 2)
+    // Held to 256 KiB first; a reader that keeps up doubles its window (credit = consumed + growth).
+    #expect(sentPerRound == [256 * 1024, 344 * 1024])
+    // Everything consumed: the sender may now send the whole grown target, 1 MiB.
+    #expect(client.sendWindow(id) == 1 << 20)
     events = try pump(&client, &server, toServer: client.close(id))
     #expect(events.server == [.remoteClosed(1)])
     events = try pump(&client, &server, toServer: client.ping(42))

@@ -99,7 +99,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             let received = host.readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if received > 0 {
                 lastActivity = EventLoop.now()
-                receive(Array(host.readBuffer[0..<received]))
+                receive(host.readBuffer[0..<received])
                 continue
             }
             if received == 0 {
@@ -161,7 +161,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     // MARK: The upgrade
 
-    private func receive(_ bytes: [UInt8]) {
+    private func receive(_ bytes: ArraySlice<UInt8>) {
         do {
             switch phase {
             case .securitySelect:
@@ -174,7 +174,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
                 if phase != .handshake && !handshakeBuffer.isEmpty {
                     let rest = handshakeBuffer
                     handshakeBuffer = []
-                    receive(rest)
+                    receive(rest[...])
                 }
             case .muxerSelect:
                 try receiveMuxerSelect(try transport!.open(bytes))
@@ -191,8 +191,8 @@ final class Connection: LoopHandler, @unchecked Sendable {
         flush()
     }
 
-    private func receiveSecuritySelect(_ bytes: [UInt8]) throws {
-        queue(try select!.receive(bytes))
+    private func receiveSecuritySelect(_ bytes: ArraySlice<UInt8>) throws {
+        queue(try select!.receive(Array(bytes)))
         guard let outcome = select!.outcome else { return }
         guard outcome == .selected(Self.noiseProtocol) else {
             throw P2PError.protocolNotSupported([Self.noiseProtocol])
@@ -204,7 +204,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             role: isInitiator ? .initiator : .responder, hash: .sha256, prologue: [], staticKey: host.staticKey,
             ephemeralKey: .generate())
         if isInitiator { queue(try NoiseTransport.frame(try handshake!.writeMessage(payload: []))) }
-        if !rest.isEmpty { receive(rest) }
+        if !rest.isEmpty { receive(rest[...]) }
     }
 
     private func handshakeMessage(_ frame: [UInt8]) throws {
@@ -238,7 +238,9 @@ final class Connection: LoopHandler, @unchecked Sendable {
         let rest = select!.remainder
         select = nil
         try host.admit(self, peer: remotePeer!)
-        session = YamuxSession(isClient: isInitiator, maxStreams: host.config.maxStreamsPerConnection)
+        session = YamuxSession(
+            isClient: isInitiator, maxStreams: host.config.maxStreamsPerConnection,
+            maxReceiveWindow: host.config.maxStreamWindow, receiveBudget: host.config.connectionReceiveBudget)
         phase = .open
         for waiter in waiters { waiter.resume(returning: remotePeer!) }
         waiters = []
@@ -266,7 +268,12 @@ final class Connection: LoopHandler, @unchecked Sendable {
                 if stream.negotiation != nil {
                     try negotiate(stream, payload)
                 } else {
-                    stream.inbound += payload
+                    if stream.buffered == 0 {
+                        stream.inbound = payload
+                        stream.inboundOffset = 0
+                    } else {
+                        stream.inbound += payload
+                    }
                     serviceRead(stream)
                 }
             case .remoteClosed(let id):
@@ -369,11 +376,17 @@ final class Connection: LoopHandler, @unchecked Sendable {
         guard let pending = stream.pendingRead else { return }
         if stream.buffered > 0 {
             let count = min(pending.max, stream.buffered)
-            let chunk = Array(stream.inbound[stream.inboundOffset..<(stream.inboundOffset + count)])
-            stream.inboundOffset += count
-            if stream.inboundOffset == stream.inbound.count {
-                stream.inbound.removeAll(keepingCapacity: true)
-                stream.inboundOffset = 0
+            let chunk: [UInt8]
+            if stream.inboundOffset == 0 && count == stream.inbound.count {
+                chunk = stream.inbound
+                stream.inbound = []
+            } else {
+                chunk = Array(stream.inbound[stream.inboundOffset..<(stream.inboundOffset + count)])
+                stream.inboundOffset += count
+                if stream.inboundOffset == stream.inbound.count {
+                    stream.inbound = []
+                    stream.inboundOffset = 0
+                }
             }
             stream.pendingRead = nil
             credit(stream, count)

@@ -22,6 +22,10 @@ public struct HostConfig: Sendable {
     public var stallTimeout = 300.0
     /// Encrypted bytes queued per connection before writers wait and reading pauses.
     public var outputHighWater = 1 << 20
+    /// How far one stream's receive window may grow while its reader keeps up, and the most all of a
+    /// connection's windows may add up to (what a peer can make this host buffer per connection).
+    public var maxStreamWindow: UInt32 = 4 << 20
+    public var connectionReceiveBudget = 16 << 20
     public var agentVersion = "openledger/0.1.0"
 
     public init() {}

@@ -38,34 +38,51 @@ public struct NoiseTransport: Sendable {
         return out
     }
 
-    /// Encrypts `plaintext` into frames appended to `out`, sealing in place (no intermediate copies).
+    /// Encrypts `plaintext` into frames appended to `out`.
     public mutating func sealAppending(_ plaintext: [UInt8], to out: inout [UInt8]) throws(NoiseError) {
+        try sealAppending(header: [], body: plaintext[...], to: &out)
+    }
+
+    /// Encrypts `header` followed by `body` into frames appended to `out`: the plaintext is copied once, into
+    /// place, and sealed there.
+    public mutating func sealAppending(header: [UInt8], body: ArraySlice<UInt8>, to out: inout [UInt8])
+        throws(NoiseError)
+    {
         guard let key = send.key else { throw .outOfOrder("transport without keys") }
+        let total = header.count + body.count
         var offset = 0
         repeat {
-            let count = min(plaintext.count - offset, Self.maxPlaintext)
+            let count = min(total - offset, Self.maxPlaintext)
             guard send.nonce < UInt64.max else { throw .nonceExhausted }
             let nonce = NoiseCipherState.nonceBytes(send.nonce)
             send.nonce += 1
             let sealed = count + ChaCha20Poly1305.tagLength
-            let start = out.count
+            let start = out.count + 2
             out.append(UInt8(sealed >> 8))
             out.append(UInt8(sealed & 0xFF))
-            out.append(contentsOf: repeatElement(0, count: sealed))
-            plaintext.withUnsafeBytes { source in
-                out.withUnsafeMutableBytes { destination in
-                    ChaCha20Poly1305.seal(
-                        UnsafeRawBufferPointer(rebasing: source[offset..<(offset + count)]), key: key, nonce: nonce,
-                        into: UnsafeMutableRawBufferPointer(rebasing: destination[(start + 2)..<(start + 2 + sealed)]))
-                }
+            let end = offset + count
+            if offset < header.count {
+                out += header[offset..<min(header.count, end)]
+            }
+            if end > header.count {
+                let from = body.startIndex + max(0, offset - header.count)
+                out += body[from..<(body.startIndex + end - header.count)]
+            }
+            out.append(contentsOf: repeatElement(0, count: ChaCha20Poly1305.tagLength))
+            out.withUnsafeMutableBytes { buffer in
+                let region = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<(start + sealed)])
+                ChaCha20Poly1305.seal(
+                    UnsafeRawBufferPointer(rebasing: region[0..<count]), key: key, nonce: nonce, into: region)
             }
             offset += count
-        } while offset < plaintext.count
+        } while offset < total
     }
 
     /// Feeds received bytes; returns the plaintext of every complete frame. A frame that fails to decrypt ends
     /// the session (the error is final: the cipher state is no longer in step with the peer's).
-    public mutating func open(_ bytes: [UInt8]) throws(NoiseError) -> [UInt8] {
+    public mutating func open(_ bytes: [UInt8]) throws(NoiseError) -> [UInt8] { try open(bytes[...]) }
+
+    public mutating func open(_ bytes: ArraySlice<UInt8>) throws(NoiseError) -> [UInt8] {
         guard let key = receive.key else { throw .outOfOrder("transport without keys") }
         if bufferOffset == buffer.count {
             buffer.removeAll(keepingCapacity: true)

@@ -24,6 +24,8 @@ public struct YamuxSession: Sendable {
     struct Stream {
         var sendWindow: UInt32 = YamuxSession.initialWindow
         var receiveWindow: UInt32 = YamuxSession.initialWindow
+        /// The window this side grants: starts at 256 KiB and doubles while the application keeps up.
+        var receiveTarget: UInt32 = YamuxSession.initialWindow
         /// Received and handed over but not yet credited back to the sender.
         var unacknowledged: UInt32 = 0
         var localClosed = false
@@ -32,6 +34,10 @@ public struct YamuxSession: Sendable {
 
     public let isClient: Bool
     public let maxStreams: Int
+    /// The largest window one stream may grow to, and the most all streams' windows may add up to: what a peer
+    /// can make this side buffer.
+    public let maxReceiveWindow: UInt32
+    public let receiveBudget: Int
     private var streams: [UInt32: Stream] = [:]
     private var nextID: UInt32
     private var buffer: [UInt8] = []
@@ -39,9 +45,13 @@ public struct YamuxSession: Sendable {
     private var refusedStreams = 0
     public private(set) var goneAway = false
 
-    public init(isClient: Bool, maxStreams: Int = 256) {
+    public init(
+        isClient: Bool, maxStreams: Int = 256, maxReceiveWindow: UInt32 = 4 << 20, receiveBudget: Int = 64 << 20
+    ) {
         self.isClient = isClient
         self.maxStreams = maxStreams
+        self.maxReceiveWindow = max(Self.initialWindow, maxReceiveWindow)
+        self.receiveBudget = receiveBudget
         nextID = isClient ? 1 : 2
     }
 
@@ -83,13 +93,24 @@ public struct YamuxSession: Sendable {
     }
 
     /// The application consumed `count` bytes of `stream`: credit them back once half a window has built up.
+    /// A stream whose reader keeps up gets its window doubled (up to `maxReceiveWindow`, within the session's
+    /// `receiveBudget`), so one stream can fill a fast link; data never buffers past the window granted.
     public mutating func consumed(_ stream: UInt32, _ count: Int) -> [UInt8] {
         guard var state = streams[stream] else { return [] }
         state.unacknowledged += UInt32(count)
         var out: [UInt8] = []
-        if state.unacknowledged >= Self.initialWindow / 2 {
-            out = YamuxFrame(type: .windowUpdate, streamID: stream, length: state.unacknowledged).header
-            state.receiveWindow += state.unacknowledged
+        if state.unacknowledged >= state.receiveTarget / 2 {
+            var grow: UInt32 = 0
+            if state.receiveTarget < maxReceiveWindow {
+                let granted = streams.values.reduce(0) { $0 + Int($1.receiveTarget) }
+                if granted + Int(state.receiveTarget) <= receiveBudget {
+                    grow = min(state.receiveTarget, maxReceiveWindow - state.receiveTarget)
+                }
+            }
+            let credit = state.unacknowledged + grow
+            out = YamuxFrame(type: .windowUpdate, streamID: stream, length: credit).header
+            state.receiveWindow += credit
+            state.receiveTarget += grow
             state.unacknowledged = 0
         }
         streams[stream] = state
@@ -128,10 +149,11 @@ public struct YamuxSession: Sendable {
     /// violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
     public mutating func receive(_ bytes: [UInt8]) throws(SessionError) -> (events: [Event], reply: [UInt8]) {
         if bufferOffset == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
+            buffer = bytes
             bufferOffset = 0
+        } else {
+            buffer += bytes
         }
-        buffer += bytes
         defer {
             if bufferOffset > 1 << 16 {
                 buffer.removeFirst(bufferOffset)
@@ -150,7 +172,7 @@ public struct YamuxSession: Sendable {
             guard let frame else { break }
             let payloadLength = frame.type == .data ? Int(frame.length) : 0
             // A data frame can never be larger than a window: refuse it before buffering it.
-            if payloadLength > Int(Self.initialWindow) {
+            if payloadLength > Int(maxReceiveWindow) {
                 throw .protocolViolation("data frame of \(payloadLength) bytes exceeds the window")
             }
             if payloadLength > 0, let state = streams[frame.streamID], payloadLength > Int(state.receiveWindow) {
