@@ -42,6 +42,12 @@ public struct NoiseCipherState: Sendable {
 
     public var hasKey: Bool { key != nil }
 
+    /// A cipher state with a 32-byte key (or none: pass-through) and a starting nonce.
+    public init(key: [UInt8]? = nil, nonce: UInt64 = 0) {
+        self.key = key
+        self.nonce = nonce
+    }
+
     static func nonceBytes(_ n: UInt64) -> [UInt8] {
         [0, 0, 0, 0] + (0..<8).map { UInt8(truncatingIfNeeded: n >> (8 * UInt64($0))) }
     }
