@@ -49,12 +49,14 @@ let package = Package(
         .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
         .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"]),
+        // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
+        .target(name: "Inference", dependencies: []),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
         .executableTarget(
             name: "openledger",
-            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P"]),
+            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -68,6 +70,7 @@ let package = Package(
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
     ],

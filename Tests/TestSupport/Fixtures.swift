@@ -53,7 +53,7 @@ public enum Fixtures {
     }
 
     /// A visible skip on a user's machine, a recorded failure under CI.
-    static func reportMissing(_ message: String, sourceLocation: SourceLocation) {
+    public static func reportMissing(_ message: String, sourceLocation: SourceLocation) {
         if isCI {
             Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
         } else {
