@@ -50,7 +50,10 @@ let package = Package(
         // libp2p: protocol state machines (Noise, …) and their IO shells.
         .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
-        .target(name: "Inference", dependencies: []),
+        // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
+        .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // Quantized dot products (AVX2 with a portable twin giving identical results).
+        .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 

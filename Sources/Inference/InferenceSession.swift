@@ -1,3 +1,4 @@
+import CInferenceKernels
 import Dispatch
 import Foundation
 
@@ -8,8 +9,8 @@ public final class InferenceSession: @unchecked Sendable {
     public let capacity: Int
     public let threads: Int
     public private(set) var position = 0
-    private var keys: [Float16]
-    private var values: [Float16]
+    private var keys: [UInt16]
+    private var values: [UInt16]
     private var x: [Float]
     private var normed: [Float]
     private var query: [Float]
@@ -21,8 +22,9 @@ public final class InferenceSession: @unchecked Sendable {
     private var up: [Float]
     private var scores: [Float]
     public private(set) var logits: [Float]
-    private var activation: Kernels.QuantizedActivation
-    private var wideActivation: Kernels.QuantizedActivation
+    private var activation: [UInt8]
+    private var queryHalf: [UInt16]
+    private var probabilities: [UInt16]
     private var ropeCos: [Float]
     private var ropeSin: [Float]
 
@@ -32,8 +34,9 @@ public final class InferenceSession: @unchecked Sendable {
         self.capacity = min(capacity ?? config.contextLength, config.contextLength)
         self.threads = max(1, threads)
         let cache = config.layers * self.capacity * config.kvDimension
-        keys = [Float16](repeating: 0, count: cache)
-        values = [Float16](repeating: 0, count: cache)
+        keys = [UInt16](repeating: 0, count: cache)
+        // Values are kept transposed (per dimension, positions contiguous, padded to 16) as llama.cpp does.
+        values = [UInt16](repeating: 0, count: config.layers * config.kvDimension * ((self.capacity + 15) / 16 * 16))
         x = [Float](repeating: 0, count: config.embedding)
         normed = x
         query = x
@@ -43,10 +46,11 @@ public final class InferenceSession: @unchecked Sendable {
         value = key
         gate = [Float](repeating: 0, count: config.feedForward)
         up = gate
-        scores = [Float](repeating: 0, count: self.capacity)
+        scores = [Float](repeating: 0, count: (self.capacity + 15) / 16 * 16)
         logits = [Float](repeating: 0, count: config.vocabulary)
-        activation = Kernels.QuantizedActivation(blocks: config.embedding / 32)
-        wideActivation = Kernels.QuantizedActivation(blocks: config.feedForward / 32)
+        activation = [UInt8](repeating: 0, count: max(config.embedding, config.feedForward) / 32 * 36)
+        queryHalf = [UInt16](repeating: 0, count: config.headDimension)
+        probabilities = [UInt16](repeating: 0, count: (self.capacity + 15) / 16 * 16)
         ropeCos = [Float](repeating: 0, count: config.ropeDimensions / 2)
         ropeSin = ropeCos
     }
@@ -73,9 +77,10 @@ public final class InferenceSession: @unchecked Sendable {
             rope(&query, heads: config.heads)
             rope(&key, heads: config.kvHeads)
             let base = (index * capacity + position) * config.kvDimension
+            let stride = (capacity + 15) / 16 * 16
             for i in 0..<config.kvDimension {
-                keys[base + i] = Float16(key[i])
-                values[base + i] = Float16(value[i])
+                keys[base + i] = Float16(key[i]).bitPattern
+                values[(index * config.kvDimension + i) * stride + position] = Float16(value[i]).bitPattern
             }
             attend(layer: index)
             matvec(layer.attentionOutput, attention, into: &projected)
@@ -131,23 +136,27 @@ public final class InferenceSession: @unchecked Sendable {
         }
     }
 
-    /// Grouped-query attention over the cache, with f16 keys, values, query and weights as in llama.cpp.
+    /// Grouped-query attention over the cache: q·k in f16 (query rounded to f16), softmax in f32, weights
+    /// rounded to f16 and dotted with the transposed f16 values, as llama.cpp's CPU path computes it.
     private func attend(layer: Int) {
         let config = model.config
         let headDimension = config.headDimension
         let group = config.heads / config.kvHeads
         let scale = 1 / Float(headDimension).squareRoot()
         let count = position + 1
+        let padded = (count + 15) / 16 * 16
+        let stride = (capacity + 15) / 16 * 16
         keys.withUnsafeBufferPointer { keys in
             values.withUnsafeBufferPointer { values in
                 for head in 0..<config.heads {
                     let kvHead = head / group
-                    let q = (0..<headDimension).map { Float(Float16(query[head * headDimension + $0])) }
+                    query.withUnsafeBufferPointer {
+                        olk_f32_to_f16($0.baseAddress! + head * headDimension, &queryHalf, Int32(headDimension))
+                    }
                     var maximum = -Float.infinity
                     for t in 0..<count {
                         let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
-                        var dot: Float = 0
-                        for i in 0..<headDimension { dot += Float(keys[base + i]) * q[i] }
+                        let dot = olk_dot_f16(keys.baseAddress! + base, queryHalf, Int32(headDimension))
                         scores[t] = dot * scale
                         maximum = max(maximum, scores[t])
                     }
@@ -157,16 +166,13 @@ public final class InferenceSession: @unchecked Sendable {
                         sum += Double(scores[t])
                     }
                     let inverse = Float(1 / sum)
-                    for t in 0..<count { scores[t] = Float(Float16(scores[t] * inverse)) }
+                    for t in 0..<count { scores[t] *= inverse }
+                    for t in count..<padded { scores[t] = 0 }
+                    olk_f32_to_f16(scores, &probabilities, Int32(padded))
                     for i in 0..<headDimension {
-                        var total: Float = 0
-                        for t in 0..<count {
-                            total +=
-                                scores[t]
-                                * Float(
-                                    values[(layer * capacity + t) * config.kvDimension + kvHead * headDimension + i])
-                        }
-                        attention[head * headDimension + i] = total
+                        let row = (layer * config.kvDimension + kvHead * headDimension + i) * stride
+                        attention[head * headDimension + i] = olk_dot_f16(
+                            values.baseAddress! + row, probabilities, Int32(padded))
                     }
                 }
             }
@@ -175,37 +181,35 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// out = W · input, with the input quantized the way ggml pairs it with W's type; rows split over threads.
     private func matvec(_ matrix: Matrix, _ input: [Float], into out: inout [Float]) {
-        let blocks = matrix.columns / 32
-        var quantized = matrix.columns == model.config.embedding ? activation : wideActivation
-        input.withUnsafeBufferPointer { quantized.quantize($0.baseAddress!, count: matrix.columns) }
+        let type = Int32(matrix.type.rawValue)
+        let columns = Int32(matrix.columns)
+        input.withUnsafeBufferPointer { olk_quantize_activation(type, $0.baseAddress!, columns, &activation) }
         let rows = matrix.rows
-        let activationCopy = quantized
-        out.withUnsafeMutableBufferPointer { out in
-            let result = SendablePointer(out.baseAddress!)
-            let work = { @Sendable (start: Int, end: Int) in
-                let quantized = activationCopy
-                let result = result.pointer
-                switch matrix.type {
-                case .q4_1:
-                    for r in start..<end { result[r] = Kernels.dotQ4_1(matrix.row(r), quantized, blocks: blocks) }
-                case .q8_0:
-                    for r in start..<end { result[r] = Kernels.dotQ8_0(matrix.row(r), quantized, blocks: blocks) }
-                case .q4_0:
-                    for r in start..<end { result[r] = Kernels.dotQ4_0(matrix.row(r), quantized, blocks: blocks) }
-                case .f32, .f16: break
+        let rowBytes = matrix.rowBytes
+        let weights = SendableRaw(matrix.data)
+        activation.withUnsafeBytes { activationBytes in
+            let act = SendableRaw(activationBytes.baseAddress!)
+            out.withUnsafeMutableBufferPointer { out in
+                let result = SendablePointer(out.baseAddress!)
+                let parts = threads == 1 || rows < 512 ? 1 : threads
+                let chunk = (rows + parts - 1) / parts
+                let work = { @Sendable (index: Int) in
+                    let start = index * chunk
+                    let end = min(rows, start + chunk)
+                    guard start < end else { return }
+                    olk_matvec(
+                        type, weights.pointer, rowBytes, Int32(start), Int32(end), act.pointer, columns,
+                        result.pointer + start)
                 }
-            }
-            if threads == 1 || rows < 256 {
-                work(0, rows)
-            } else {
-                let chunk = (rows + threads - 1) / threads
-                DispatchQueue.concurrentPerform(iterations: threads) { index in
-                    work(index * chunk, min(rows, (index + 1) * chunk))
-                }
+                if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
             }
         }
-        if matrix.columns == model.config.embedding { activation = quantized } else { wideActivation = quantized }
     }
+}
+
+struct SendableRaw: @unchecked Sendable {
+    let pointer: UnsafeRawPointer
+    init(_ pointer: UnsafeRawPointer) { self.pointer = pointer }
 }
 
 struct SendablePointer: @unchecked Sendable {

@@ -3,7 +3,10 @@ enum Commands {
     static let root = CommandSpec(
         name: "openledger",
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
-        subcommands: [DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command, bench]
+        subcommands: [
+            DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
+            InferCommand.infer, InferCommand.tokenize, bench,
+        ]
     )
 
     static let bench = CommandSpec(

@@ -1,0 +1,27 @@
+#ifndef CINFERENCEKERNELS_H
+#define CINFERENCEKERNELS_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* ggml block types by their ggml type ids. */
+enum { OLK_Q4_0 = 2, OLK_Q4_1 = 3, OLK_Q8_0 = 8 };
+
+/* Quantizes n floats (a multiple of 32) into the activation format paired with weight type `type`:
+ * block_q8_1 (d, s as f16, 32 int8; 36 bytes) for Q4_1, block_q8_0 (d as f16, 32 int8; 34 bytes) otherwise. */
+void olk_quantize_activation(int type, const float *x, int n, void *out);
+/* Bytes the activation for n values takes. */
+size_t olk_activation_bytes(int type, int n);
+
+/* out[r - row_start] = row r of w (rows of row_bytes bytes, n values each) · the quantized activation. */
+void olk_matvec(int type, const void *w, size_t row_bytes, int row_start, int row_end, const void *activation,
+                int n, float *out);
+
+/* Σ a[i]·b[i] over f16 vectors (n a multiple of 16) the way ggml's 512-bit tinyBLAS does: sixteen fused
+ * lanes, then the AVX-512 reduction order. */
+float olk_dot_f16(const uint16_t *a, const uint16_t *b, int n);
+/* f32 → f16 (round to nearest even) and back, n values. */
+void olk_f32_to_f16(const float *x, uint16_t *y, int n);
+
+/* 1 when the AVX2 path is in use (the portable one gives the same results, slower). */
+int olk_has_avx2(void);
+#endif

@@ -1,0 +1,296 @@
+// Quantized dot products with the arithmetic of ggml's x86 paths: per 32-value block, integer sums of four
+// products per lane (eight lanes), lanes fused-multiply-added with d_w·d_a across blocks, reduced
+// (0+4, 1+5, 2+6, 3+7) → (0+2, 1+3) → sum. An AVX2 version and a portable one with identical results.
+#include "CInferenceKernels.h"
+#include <math.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static inline float f16_to_f32(uint16_t h) {
+    _Float16 v;
+    memcpy(&v, &h, 2);
+    return (float)v;
+}
+static inline uint16_t f32_to_f16(float f) {
+    _Float16 v = (_Float16)f;
+    uint16_t h;
+    memcpy(&h, &v, 2);
+    return h;
+}
+
+typedef struct { uint16_t d, s; int8_t qs[32]; } block_q8_1;
+typedef struct { uint16_t d; int8_t qs[32]; } block_q8_0;
+typedef struct { uint16_t d, m; uint8_t qs[16]; } block_q4_1;
+typedef struct { uint16_t d; uint8_t qs[16]; } block_q4_0;
+
+size_t olk_activation_bytes(int type, int n) {
+    return (size_t)(n / 32) * (type == OLK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0));
+}
+
+static void f32_to_f16_avx2(const float *x, uint16_t *y, int n);
+
+void olk_f32_to_f16(const float *x, uint16_t *y, int n) {
+#if defined(__x86_64__)
+    if (olk_has_avx2()) { f32_to_f16_avx2(x, y, n); return; }
+#endif
+    for (int i = 0; i < n; i++) y[i] = f32_to_f16(x[i]);
+}
+
+// ---------------------------------------------------------------- portable
+
+static void quantize_portable(int type, const float *x, int n, void *out) {
+    for (int b = 0; b < n / 32; b++) {
+        const float *v = x + 32 * b;
+        float amax = 0;
+        for (int j = 0; j < 32; j++) amax = fmaxf(amax, fabsf(v[j]));
+        const float d = amax / 127.f;
+        const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+        int8_t *qs;
+        if (type == OLK_Q4_1) {
+            block_q8_1 *y = (block_q8_1 *)out + b;
+            y->d = f32_to_f16(d);
+            qs = y->qs;
+        } else {
+            block_q8_0 *y = (block_q8_0 *)out + b;
+            y->d = f32_to_f16(d);
+            qs = y->qs;
+        }
+        int sum = 0;
+        for (int j = 0; j < 32; j++) {
+            qs[j] = (int8_t)nearbyintf(v[j] * id);
+            sum += qs[j];
+        }
+        if (type == OLK_Q4_1) ((block_q8_1 *)out + b)->s = f32_to_f16(d * (float)sum);
+    }
+}
+
+static inline float hsum8(const float a[8]) {
+    float r0 = a[4] + a[0], r1 = a[5] + a[1], r2 = a[6] + a[2], r3 = a[7] + a[3];
+    return (r0 + r2) + (r1 + r3);
+}
+
+static float dot_portable(int type, const void *w, const void *act, int n) {
+    float acc[8] = {0};
+    float summs = 0;
+    for (int b = 0; b < n / 32; b++) {
+        int x[32];
+        const int8_t *qy;
+        float scale;
+        if (type == OLK_Q4_1) {
+            const block_q4_1 *bx = (const block_q4_1 *)w + b;
+            const block_q8_1 *by = (const block_q8_1 *)act + b;
+            for (int j = 0; j < 16; j++) {
+                x[j] = bx->qs[j] & 0x0F;
+                x[j + 16] = bx->qs[j] >> 4;
+            }
+            summs += f16_to_f32(bx->m) * f16_to_f32(by->s);
+            scale = f16_to_f32(bx->d) * f16_to_f32(by->d);
+            qy = by->qs;
+        } else if (type == OLK_Q4_0) {
+            const block_q4_0 *bx = (const block_q4_0 *)w + b;
+            const block_q8_0 *by = (const block_q8_0 *)act + b;
+            for (int j = 0; j < 16; j++) {
+                x[j] = (bx->qs[j] & 0x0F) - 8;
+                x[j + 16] = (bx->qs[j] >> 4) - 8;
+            }
+            scale = f16_to_f32(bx->d) * f16_to_f32(by->d);
+            qy = by->qs;
+        } else {
+            const block_q8_0 *bx = (const block_q8_0 *)w + b;
+            const block_q8_0 *by = (const block_q8_0 *)act + b;
+            for (int j = 0; j < 32; j++) x[j] = bx->qs[j];
+            scale = f16_to_f32(bx->d) * f16_to_f32(by->d);
+            qy = by->qs;
+        }
+        for (int k = 0; k < 8; k++) {
+            int s = x[4 * k] * qy[4 * k] + x[4 * k + 1] * qy[4 * k + 1] + x[4 * k + 2] * qy[4 * k + 2] +
+                    x[4 * k + 3] * qy[4 * k + 3];
+            acc[k] = fmaf(scale, (float)s, acc[k]);
+        }
+    }
+    return hsum8(acc) + summs;
+}
+
+// ---------------------------------------------------------------- AVX2
+
+#if defined(__x86_64__)
+#define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+AVX2 static inline float hsum_float_8(const __m256 x) {
+    __m128 res = _mm256_extractf128_ps(x, 1);
+    res = _mm_add_ps(res, _mm256_castps256_ps128(x));
+    res = _mm_add_ps(res, _mm_movehl_ps(res, res));
+    res = _mm_add_ss(res, _mm_movehdup_ps(res));
+    return _mm_cvtss_f32(res);
+}
+
+AVX2 static inline __m256 mul_sum_us8_pairs_float(const __m256i ax, const __m256i sy) {
+    const __m256i dot = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_set1_epi16(1), dot));
+}
+
+AVX2 static inline __m256 mul_sum_i8_pairs_float(const __m256i x, const __m256i y) {
+    return mul_sum_us8_pairs_float(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
+}
+
+AVX2 static inline __m256i bytes_from_nibbles_32(const uint8_t *p) {
+    const __m128i tmp = _mm_loadu_si128((const __m128i *)p);
+    const __m256i bytes = _mm256_insertf128_si256(_mm256_castsi128_si256(tmp), _mm_srli_epi16(tmp, 4), 1);
+    return _mm256_and_si256(_mm256_set1_epi8(0x0F), bytes);
+}
+
+AVX2 static void quantize_avx2(int type, const float *x, int n, void *out) {
+    for (int b = 0; b < n / 32; b++) {
+        __m256 v0 = _mm256_loadu_ps(x + 32 * b), v1 = _mm256_loadu_ps(x + 32 * b + 8);
+        __m256 v2 = _mm256_loadu_ps(x + 32 * b + 16), v3 = _mm256_loadu_ps(x + 32 * b + 24);
+        const __m256 sign = _mm256_set1_ps(-0.0f);
+        __m256 maxAbs = _mm256_andnot_ps(sign, v0);
+        maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(sign, v1));
+        maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(sign, v2));
+        maxAbs = _mm256_max_ps(maxAbs, _mm256_andnot_ps(sign, v3));
+        __m128 max4 = _mm_max_ps(_mm256_extractf128_ps(maxAbs, 1), _mm256_castps256_ps128(maxAbs));
+        max4 = _mm_max_ps(max4, _mm_movehl_ps(max4, max4));
+        max4 = _mm_max_ss(max4, _mm_movehdup_ps(max4));
+        const float amax = _mm_cvtss_f32(max4);
+        const float d = amax / 127.f;
+        const __m256 mul = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+        __m256i i0 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v0, mul), _MM_ROUND_NEAREST));
+        __m256i i1 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v1, mul), _MM_ROUND_NEAREST));
+        __m256i i2 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v2, mul), _MM_ROUND_NEAREST));
+        __m256i i3 = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v3, mul), _MM_ROUND_NEAREST));
+        int sum = 0;
+        if (type == OLK_Q4_1) {
+            __m256i s = _mm256_add_epi32(_mm256_add_epi32(i0, i1), _mm256_add_epi32(i2, i3));
+            __m128i s4 = _mm_add_epi32(_mm256_extracti128_si256(s, 1), _mm256_castsi256_si128(s));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4E));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xB1));
+            sum = _mm_cvtsi128_si32(s4);
+        }
+        i0 = _mm256_packs_epi32(i0, i1);
+        i2 = _mm256_packs_epi32(i2, i3);
+        i0 = _mm256_packs_epi16(i0, i2);
+        i0 = _mm256_permutevar8x32_epi32(i0, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        if (type == OLK_Q4_1) {
+            block_q8_1 *y = (block_q8_1 *)out + b;
+            y->d = f32_to_f16(d);
+            y->s = f32_to_f16(d * (float)sum);
+            _mm256_storeu_si256((__m256i *)y->qs, i0);
+        } else {
+            block_q8_0 *y = (block_q8_0 *)out + b;
+            y->d = f32_to_f16(d);
+            _mm256_storeu_si256((__m256i *)y->qs, i0);
+        }
+    }
+}
+
+AVX2 static float dot_q4_1_avx2(const block_q4_1 *x, const block_q8_1 *y, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    float summs = 0;
+    for (int i = 0; i < nb; i++) {
+        summs += f16_to_f32(x[i].m) * f16_to_f32(y[i].s);
+        const __m256 d0d1 = _mm256_mul_ps(_mm256_set1_ps(f16_to_f32(x[i].d)), _mm256_set1_ps(f16_to_f32(y[i].d)));
+        const __m256i qx = bytes_from_nibbles_32(x[i].qs);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d0d1, mul_sum_us8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc) + summs;
+}
+
+AVX2 static float dot_q4_0_avx2(const block_q4_0 *x, const block_q8_0 *y, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        const __m256 d = _mm256_set1_ps(f16_to_f32(x[i].d) * f16_to_f32(y[i].d));
+        __m256i qx = _mm256_sub_epi8(bytes_from_nibbles_32(x[i].qs), _mm256_set1_epi8(8));
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc);
+}
+
+AVX2 static float dot_q8_0_avx2(const block_q8_0 *x, const block_q8_0 *y, int nb) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        const __m256 d = _mm256_set1_ps(f16_to_f32(x[i].d) * f16_to_f32(y[i].d));
+        const __m256i qx = _mm256_loadu_si256((const __m256i *)x[i].qs);
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        acc = _mm256_fmadd_ps(d, mul_sum_i8_pairs_float(qx, qy), acc);
+    }
+    return hsum_float_8(acc);
+}
+
+AVX2 static void matvec_avx2(int type, const void *w, size_t row_bytes, int row_start, int row_end,
+                             const void *act, int n, float *out) {
+    const int nb = n / 32;
+    for (int r = row_start; r < row_end; r++) {
+        const void *row = (const char *)w + (size_t)r * row_bytes;
+        float v;
+        if (type == OLK_Q4_1) v = dot_q4_1_avx2(row, act, nb);
+        else if (type == OLK_Q4_0) v = dot_q4_0_avx2(row, act, nb);
+        else v = dot_q8_0_avx2(row, act, nb);
+        out[r - row_start] = v;
+    }
+}
+#endif
+
+int olk_has_avx2(void) {
+#if defined(__x86_64__)
+    static int cached = -1;
+    if (cached < 0) cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return cached;
+#else
+    return 0;
+#endif
+}
+
+void olk_quantize_activation(int type, const float *x, int n, void *out) {
+#if defined(__x86_64__)
+    if (olk_has_avx2()) { quantize_avx2(type, x, n, out); return; }
+#endif
+    quantize_portable(type, x, n, out);
+}
+
+void olk_matvec(int type, const void *w, size_t row_bytes, int row_start, int row_end, const void *act, int n,
+                float *out) {
+#if defined(__x86_64__)
+    if (olk_has_avx2()) { matvec_avx2(type, w, row_bytes, row_start, row_end, act, n, out); return; }
+#endif
+    for (int r = row_start; r < row_end; r++) out[r - row_start] = dot_portable(type, (const char *)w + (size_t)r * row_bytes, act, n);
+}
+
+#if defined(__x86_64__)
+AVX2 static float dot_f16_avx2(const uint16_t *a, const uint16_t *b, int n) {
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 16) {
+        lo = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i))),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i))), lo);
+        hi = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(a + i + 8))),
+                             _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(b + i + 8))), hi);
+    }
+    const __m256 t8 = _mm256_add_ps(hi, lo);
+    const __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
+    const __m128 t2 = _mm_add_ps(t4, _mm_shuffle_ps(t4, t4, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t2) + _mm_cvtss_f32(_mm_shuffle_ps(t2, t2, 1));
+}
+
+AVX2 static void f32_to_f16_avx2(const float *x, uint16_t *y, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = f32_to_f16(x[i]);
+}
+#endif
+
+float olk_dot_f16(const uint16_t *a, const uint16_t *b, int n) {
+#if defined(__x86_64__)
+    if (olk_has_avx2()) return dot_f16_avx2(a, b, n);
+#endif
+    float lanes[16] = {0};
+    for (int i = 0; i < n; i += 16)
+        for (int k = 0; k < 16; k++) lanes[k] = fmaf(f16_to_f32(a[i + k]), f16_to_f32(b[i + k]), lanes[k]);
+    float t8[8], t4[4];
+    for (int k = 0; k < 8; k++) t8[k] = lanes[k + 8] + lanes[k];
+    for (int k = 0; k < 4; k++) t4[k] = t8[k + 4] + t8[k];
+    return (t4[0] + t4[2]) + (t4[1] + t4[3]);
+}

@@ -1,0 +1,38 @@
+/// Chat prompts. ChatML (`<|im_start|>role\ntext<|im_end|>\n`, used by SmolLM2) is rendered directly; when the
+/// model's template inserts a default system message for conversations that lack one, that message is taken
+/// from the template text.
+public struct ChatTemplate: Sendable {
+    public let defaultSystem: String?
+
+    public init(template: String?) throws(ModelError) {
+        guard let template, template.contains("<|im_start|>") else {
+            throw .unsupported("chat template (only ChatML templates are rendered)")
+        }
+        let marker = "<|im_start|>system\n"
+        if let start = template.range(of: marker), let end = template[start.upperBound...].range(of: "<|im_end|>") {
+            let text = String(template[start.upperBound..<end.lowerBound])
+            defaultSystem = text.contains("{") ? nil : text
+        } else {
+            defaultSystem = nil
+        }
+    }
+
+    public struct Message: Sendable, Equatable {
+        public var role: String
+        public var content: String
+        public init(role: String, content: String) {
+            self.role = role
+            self.content = content
+        }
+    }
+
+    /// The prompt for `messages`, ending with the assistant's turn opened.
+    public func render(_ messages: [Message]) -> String {
+        var out = ""
+        if let defaultSystem, messages.first?.role != "system" {
+            out += "<|im_start|>system\n\(defaultSystem)<|im_end|>\n"
+        }
+        for message in messages { out += "<|im_start|>\(message.role)\n\(message.content)<|im_end|>\n" }
+        return out + "<|im_start|>assistant\n"
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an
+/// optional repetition penalty over the recent tokens. The same seed and logits always give the same token.
+public struct Sampler: Sendable {
+    public var temperature: Float = 0
+    public var topK = 40
+    public var topP: Float = 0.95
+    public var minP: Float = 0.05
+    public var repetitionPenalty: Float = 1
+    public var repetitionWindow = 64
+    private var state: UInt64
+
+    public init(
+        temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, repetitionPenalty: Float = 1,
+        seed: UInt64 = 0
+    ) {
+        self.temperature = temperature
+        self.topK = topK
+        self.topP = topP
+        self.minP = minP
+        self.repetitionPenalty = repetitionPenalty
+        state = seed
+    }
+
+    /// SplitMix64: a small, well-mixed generator whose whole state is the seed.
+    private mutating func nextUniform() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 24)
+    }
+
+    public mutating func sample(_ logits: [Float], history: [Int32] = []) -> Int32 {
+        var logits = logits
+        if repetitionPenalty != 1 {
+            for token in Set(history.suffix(repetitionWindow)) where Int(token) < logits.count {
+                let value = logits[Int(token)]
+                logits[Int(token)] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
+            }
+        }
+        if temperature <= 0 {
+            var best = 0
+            for index in 1..<logits.count where logits[index] > logits[best] { best = index }
+            return Int32(best)
+        }
+        var candidates = logits.indices.map { (index: $0, logit: logits[$0]) }
+        candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.index < $1.index) }
+        if topK > 0 { candidates = Array(candidates.prefix(topK)) }
+        let maximum = candidates[0].logit
+        var probabilities = candidates.map { expf(($0.logit - maximum) / temperature) }
+        var total = probabilities.reduce(0, +)
+        if topP < 1 {
+            var cumulative: Float = 0
+            var keep = probabilities.count
+            for (index, probability) in probabilities.enumerated() {
+                cumulative += probability / total
+                if cumulative >= topP {
+                    keep = index + 1
+                    break
+                }
+            }
+            probabilities = Array(probabilities.prefix(keep))
+            candidates = Array(candidates.prefix(keep))
+        }
+        if minP > 0 {
+            let threshold = probabilities[0] * minP
+            let keep = max(1, probabilities.prefix { $0 >= threshold }.count)
+            probabilities = Array(probabilities.prefix(keep))
+            candidates = Array(candidates.prefix(keep))
+        }
+        total = probabilities.reduce(0, +)
+        var draw = nextUniform() * total
+        for (index, probability) in probabilities.enumerated() {
+            draw -= probability
+            if draw < 0 { return Int32(candidates[index].index) }
+        }
+        return Int32(candidates[candidates.count - 1].index)
+    }
+}
