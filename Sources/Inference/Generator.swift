@@ -29,13 +29,13 @@ extension InferenceSession {
         }
         reset()
         var start = DispatchTime.now().uptimeNanoseconds
-        for (index, token) in prompt.enumerated() { try evaluate(token, computeLogits: index == prompt.count - 1) }
+        try evaluate(prompt)
         result.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         start = DispatchTime.now().uptimeNanoseconds
         var bytes: [UInt8] = []
         var history = prompt
         while result.tokens.count < maxTokens {
-            let token = sampler.sample(logits, history: history)
+            let token = sampler.sample(Array(logits), history: history)
             if token == model.tokenizer.eos {
                 result.finishReason = "stop"
                 break

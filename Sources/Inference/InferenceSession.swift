@@ -2,208 +2,282 @@ import CInferenceKernels
 import Dispatch
 import Foundation
 
-/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it) and scratch buffers allocated once,
-/// so a decode step allocates nothing.
+/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed)
+/// and scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing. Prompts
+/// are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is the
+/// same as one token at a time, so batching never changes a result.
 public final class InferenceSession: @unchecked Sendable {
     public let model: LlamaModel
     public let capacity: Int
     public let threads: Int
+    public let maxBatch: Int
     public private(set) var position = 0
-    private var keys: [UInt16]
-    private var values: [UInt16]
-    private var x: [Float]
-    private var normed: [Float]
-    private var query: [Float]
-    private var key: [Float]
-    private var value: [Float]
-    private var attention: [Float]
-    private var projected: [Float]
-    private var gate: [Float]
-    private var up: [Float]
-    private var scores: [Float]
-    public private(set) var logits: [Float]
-    private var activation: [UInt8]
-    private var queryHalf: [UInt16]
-    private var probabilities: [UInt16]
-    private var ropeCos: [Float]
-    private var ropeSin: [Float]
+    /// The next-token scores after the last evaluated token.
+    public var logits: UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: logitsBuffer, count: model.config.vocabulary)
+    }
 
-    public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1) {
+    private let valueStride: Int
+    private let keys: UnsafeMutablePointer<UInt16>
+    private let values: UnsafeMutablePointer<UInt16>
+    private let x: UnsafeMutablePointer<Float>
+    private let normed: UnsafeMutablePointer<Float>
+    private let query: UnsafeMutablePointer<Float>
+    private let key: UnsafeMutablePointer<Float>
+    private let value: UnsafeMutablePointer<Float>
+    private let attention: UnsafeMutablePointer<Float>
+    private let projected: UnsafeMutablePointer<Float>
+    private let gate: UnsafeMutablePointer<Float>
+    private let up: UnsafeMutablePointer<Float>
+    private let scores: UnsafeMutablePointer<Float>
+    private let probabilities: UnsafeMutablePointer<UInt16>
+    private let queryHalf: UnsafeMutablePointer<UInt16>
+    private let logitsBuffer: UnsafeMutablePointer<Float>
+    private let activations: UnsafeMutableRawPointer
+    private let activationStride: Int
+    private let rope: UnsafeMutablePointer<Float>
+    private var allocations: [UnsafeMutableRawPointer] = []
+
+    public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64) {
         let config = model.config
         self.model = model
-        self.capacity = min(capacity ?? config.contextLength, config.contextLength)
+        self.capacity = max(1, min(capacity ?? config.contextLength, config.contextLength))
         self.threads = max(1, threads)
-        let cache = config.layers * self.capacity * config.kvDimension
-        keys = [UInt16](repeating: 0, count: cache)
-        // Values are kept transposed (per dimension, positions contiguous, padded to 16) as llama.cpp does.
-        values = [UInt16](repeating: 0, count: config.layers * config.kvDimension * ((self.capacity + 15) / 16 * 16))
-        x = [Float](repeating: 0, count: config.embedding)
-        normed = x
-        query = x
-        attention = x
-        projected = x
-        key = [Float](repeating: 0, count: config.kvDimension)
-        value = key
-        gate = [Float](repeating: 0, count: config.feedForward)
-        up = gate
-        scores = [Float](repeating: 0, count: (self.capacity + 15) / 16 * 16)
-        logits = [Float](repeating: 0, count: config.vocabulary)
-        activation = [UInt8](repeating: 0, count: max(config.embedding, config.feedForward) / 32 * 36)
-        queryHalf = [UInt16](repeating: 0, count: config.headDimension)
-        probabilities = [UInt16](repeating: 0, count: (self.capacity + 15) / 16 * 16)
-        ropeCos = [Float](repeating: 0, count: config.ropeDimensions / 2)
-        ropeSin = ropeCos
+        self.maxBatch = max(1, maxBatch)
+        valueStride = (self.capacity + 15) / 16 * 16
+        var allocations: [UnsafeMutableRawPointer] = []
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            pointer.initialize(repeating: 0, count: count)
+            allocations.append(UnsafeMutableRawPointer(pointer))
+            return pointer
+        }
+        func halves(_ count: Int) -> UnsafeMutablePointer<UInt16> {
+            let pointer = UnsafeMutablePointer<UInt16>.allocate(capacity: count)
+            pointer.initialize(repeating: 0, count: count)
+            allocations.append(UnsafeMutableRawPointer(pointer))
+            return pointer
+        }
+        let batch = self.maxBatch
+        keys = halves(config.layers * self.capacity * config.kvDimension)
+        values = halves(config.layers * config.kvDimension * valueStride)
+        x = floats(batch * config.embedding)
+        normed = floats(batch * config.embedding)
+        query = floats(batch * config.embedding)
+        attention = floats(batch * config.embedding)
+        projected = floats(batch * config.embedding)
+        key = floats(batch * config.kvDimension)
+        value = floats(batch * config.kvDimension)
+        gate = floats(batch * config.feedForward)
+        up = floats(batch * config.feedForward)
+        scores = floats(valueStride)
+        probabilities = halves(valueStride)
+        queryHalf = halves(config.headDimension)
+        logitsBuffer = floats(config.vocabulary)
+        rope = floats(batch * config.ropeDimensions)
+        activationStride = max(config.embedding, config.feedForward) / 32 * 36
+        let activationBytes = UnsafeMutableRawPointer.allocate(byteCount: batch * activationStride, alignment: 64)
+        activationBytes.initializeMemory(as: UInt8.self, repeating: 0, count: batch * activationStride)
+        allocations.append(activationBytes)
+        activations = activationBytes
+        self.allocations = allocations
     }
+
+    deinit { for pointer in allocations { pointer.deallocate() } }
 
     /// Forgets the sequence.
     public func reset() { position = 0 }
 
-    /// Feeds `token` at the next position; `logits` then holds the next-token scores.
+    /// Feeds one token at the next position; `logits` then holds the next-token scores.
     public func evaluate(_ token: Int32, computeLogits: Bool = true) throws(ModelError) {
+        try evaluate([token], computeLogits: computeLogits)
+    }
+
+    /// Feeds tokens at the next positions (in batches of `maxBatch`); with `computeLogits`, `logits` then holds
+    /// the scores after the last one.
+    public func evaluate(_ tokens: [Int32], computeLogits: Bool = true) throws(ModelError) {
         let config = model.config
-        guard token >= 0, Int(token) < config.vocabulary else { throw .malformed("token \(token) out of range") }
-        guard position < capacity else { throw .unsupported("context of \(capacity) tokens is full") }
-        x.withUnsafeMutableBufferPointer {
-            Kernels.dequantizeRow(
-                model.embeddings.row(Int(token)), type: model.embeddings.type, count: config.embedding,
-                into: $0.baseAddress!)
+        for token in tokens where token < 0 || Int(token) >= config.vocabulary {
+            throw .malformed("token \(token) out of range")
         }
-        prepareRope()
+        guard position + tokens.count <= capacity else {
+            throw .unsupported("\(position + tokens.count) tokens exceed the context of \(capacity)")
+        }
+        var start = 0
+        while start < tokens.count {
+            let end = min(tokens.count, start + maxBatch)
+            forward(tokens[start..<end], logits: computeLogits && end == tokens.count)
+            start = end
+        }
+    }
+
+    private func forward(_ tokens: ArraySlice<Int32>, logits computeLogits: Bool) {
+        let config = model.config
+        let count = tokens.count
+        let d = config.embedding
+        let kv = config.kvDimension
+        for (t, token) in tokens.enumerated() {
+            Kernels.dequantizeRow(
+                model.embeddings.row(Int(token)), type: model.embeddings.type, count: d, into: x + t * d)
+            prepareRope(position: position + t, into: rope + t * config.ropeDimensions)
+        }
         for (index, layer) in model.layers.enumerated() {
-            rmsNorm(x, layer.attentionNorm, into: &normed)
-            matvec(layer.query, normed, into: &query)
-            matvec(layer.key, normed, into: &key)
-            matvec(layer.value, normed, into: &value)
-            rope(&query, heads: config.heads)
-            rope(&key, heads: config.kvHeads)
-            let base = (index * capacity + position) * config.kvDimension
-            let stride = (capacity + 15) / 16 * 16
-            for i in 0..<config.kvDimension {
-                keys[base + i] = Float16(key[i]).bitPattern
-                values[(index * config.kvDimension + i) * stride + position] = Float16(value[i]).bitPattern
+            for t in 0..<count { rmsNorm(x + t * d, layer.attentionNorm, into: normed + t * d) }
+            quantize(normed, width: d, count: count, for: layer.query.type)
+            matmul(layer.query, count: count, into: query)
+            quantize(normed, width: d, count: count, for: layer.key.type)
+            matmul(layer.key, count: count, into: key)
+            quantize(normed, width: d, count: count, for: layer.value.type)
+            matmul(layer.value, count: count, into: value)
+            for t in 0..<count {
+                let angles = rope + t * config.ropeDimensions
+                rotate(query + t * d, heads: config.heads, angles: angles)
+                rotate(key + t * kv, heads: config.kvHeads, angles: angles)
+                let slot = position + t
+                olk_f32_to_f16(key + t * kv, keys + (index * capacity + slot) * kv, Int32(kv))
+                for i in 0..<kv {
+                    values[(index * kv + i) * valueStride + slot] = Float16(value[t * kv + i]).bitPattern
+                }
             }
-            attend(layer: index)
-            matvec(layer.attentionOutput, attention, into: &projected)
-            for i in 0..<config.embedding { x[i] += projected[i] }
-            rmsNorm(x, layer.feedForwardNorm, into: &normed)
-            matvec(layer.gate, normed, into: &gate)
-            matvec(layer.up, normed, into: &up)
-            for i in 0..<config.feedForward {
+            for t in 0..<count {
+                attend(layer: index, position: position + t, query: query + t * d, out: attention + t * d)
+            }
+            quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
+            matmul(layer.attentionOutput, count: count, into: projected)
+            for i in 0..<(count * d) { x[i] += projected[i] }
+            for t in 0..<count { rmsNorm(x + t * d, layer.feedForwardNorm, into: normed + t * d) }
+            quantize(normed, width: d, count: count, for: layer.gate.type)
+            matmul(layer.gate, count: count, into: gate)
+            quantize(normed, width: d, count: count, for: layer.up.type)
+            matmul(layer.up, count: count, into: up)
+            for i in 0..<(count * config.feedForward) {
                 let g = gate[i]
                 gate[i] = g / (1 + expf(-g)) * up[i]
             }
-            matvec(layer.down, gate, into: &projected)
-            for i in 0..<config.embedding { x[i] += projected[i] }
+            quantize(gate, width: config.feedForward, count: count, for: layer.down.type)
+            matmul(layer.down, count: count, into: projected)
+            for i in 0..<(count * d) { x[i] += projected[i] }
         }
-        position += 1
+        position += count
         guard computeLogits else { return }
-        rmsNorm(x, model.outputNorm, into: &normed)
-        matvec(model.output, normed, into: &logits)
+        let last = x + (count - 1) * d
+        rmsNorm(last, model.outputNorm, into: normed)
+        quantize(normed, width: d, count: 1, for: model.output.type)
+        matmul(model.output, count: 1, into: logitsBuffer)
     }
 
     /// RMSNorm as ggml computes it: Σx² in double, mean and scale in float, then the weight.
-    private func rmsNorm(_ input: [Float], _ weight: [Float], into out: inout [Float]) {
+    private func rmsNorm(_ input: UnsafeMutablePointer<Float>, _ weight: [Float], into out: UnsafeMutablePointer<Float>)
+    {
+        let n = weight.count
         var sum: Double = 0
-        for value in input { sum += Double(value * value) }
-        let mean = Float(sum / Double(input.count))
+        for i in 0..<n { sum += Double(input[i] * input[i]) }
+        let mean = Float(sum / Double(n))
         let scale = 1 / (mean + model.config.rmsEpsilon).squareRoot()
-        for i in 0..<input.count { out[i] = input[i] * scale * weight[i] }
+        weight.withUnsafeBufferPointer { weight in
+            for i in 0..<n { out[i] = input[i] * scale * weight[i] }
+        }
     }
 
     /// cos and sin of θ_i = position · base^(−2i/d), θ accumulated by repeated multiplication as ggml does.
-    private func prepareRope() {
+    private func prepareRope(position: Int, into out: UnsafeMutablePointer<Float>) {
         let dimensions = model.config.ropeDimensions
         let thetaScale = powf(model.config.ropeBase, -2 / Float(dimensions))
         var theta = Float(position)
         for i in 0..<(dimensions / 2) {
-            ropeCos[i] = cosf(theta)
-            ropeSin[i] = sinf(theta)
+            out[2 * i] = cosf(theta)
+            out[2 * i + 1] = sinf(theta)
             theta *= thetaScale
         }
     }
 
     /// llama's "normal" RoPE: adjacent pairs (x₂ᵢ, x₂ᵢ₊₁) rotated within each head.
-    private func rope(_ vector: inout [Float], heads: Int) {
+    private func rotate(_ vector: UnsafeMutablePointer<Float>, heads: Int, angles: UnsafeMutablePointer<Float>) {
         let headDimension = model.config.headDimension
         for head in 0..<heads {
-            let base = head * headDimension
+            let base = vector + head * headDimension
             for i in 0..<(model.config.ropeDimensions / 2) {
-                let a = vector[base + 2 * i]
-                let b = vector[base + 2 * i + 1]
-                vector[base + 2 * i] = a * ropeCos[i] - b * ropeSin[i]
-                vector[base + 2 * i + 1] = a * ropeSin[i] + b * ropeCos[i]
+                let a = base[2 * i]
+                let b = base[2 * i + 1]
+                let cos = angles[2 * i]
+                let sin = angles[2 * i + 1]
+                base[2 * i] = a * cos - b * sin
+                base[2 * i + 1] = a * sin + b * cos
             }
         }
     }
 
-    /// Grouped-query attention over the cache: q·k in f16 (query rounded to f16), softmax in f32, weights
-    /// rounded to f16 and dotted with the transposed f16 values, as llama.cpp's CPU path computes it.
-    private func attend(layer: Int) {
+    /// Grouped-query attention of the token at `position` over the cache: q·k in f16 (query rounded to f16),
+    /// softmax in f32, weights rounded to f16 and dotted with the transposed f16 values, as llama.cpp computes it.
+    private func attend(layer: Int, position: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>)
+    {
         let config = model.config
         let headDimension = config.headDimension
         let group = config.heads / config.kvHeads
         let scale = 1 / Float(headDimension).squareRoot()
         let count = position + 1
         let padded = (count + 15) / 16 * 16
-        let stride = (capacity + 15) / 16 * 16
-        keys.withUnsafeBufferPointer { keys in
-            values.withUnsafeBufferPointer { values in
-                for head in 0..<config.heads {
-                    let kvHead = head / group
-                    query.withUnsafeBufferPointer {
-                        olk_f32_to_f16($0.baseAddress! + head * headDimension, &queryHalf, Int32(headDimension))
-                    }
-                    var maximum = -Float.infinity
-                    for t in 0..<count {
-                        let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
-                        let dot = olk_dot_f16(keys.baseAddress! + base, queryHalf, Int32(headDimension))
-                        scores[t] = dot * scale
-                        maximum = max(maximum, scores[t])
-                    }
-                    var sum: Double = 0
-                    for t in 0..<count {
-                        scores[t] = expf(scores[t] - maximum)
-                        sum += Double(scores[t])
-                    }
-                    let inverse = Float(1 / sum)
-                    for t in 0..<count { scores[t] *= inverse }
-                    for t in count..<padded { scores[t] = 0 }
-                    olk_f32_to_f16(scores, &probabilities, Int32(padded))
-                    for i in 0..<headDimension {
-                        let row = (layer * config.kvDimension + kvHead * headDimension + i) * stride
-                        attention[head * headDimension + i] = olk_dot_f16(
-                            values.baseAddress! + row, probabilities, Int32(padded))
-                    }
-                }
+        for head in 0..<config.heads {
+            let kvHead = head / group
+            olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
+            var maximum = -Float.infinity
+            for t in 0..<count {
+                let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
+                scores[t] = olk_dot_f16(keys + base, queryHalf, Int32(headDimension)) * scale
+                maximum = max(maximum, scores[t])
+            }
+            var sum: Double = 0
+            for t in 0..<count {
+                scores[t] = expf(scores[t] - maximum)
+                sum += Double(scores[t])
+            }
+            let inverse = Float(1 / sum)
+            for t in 0..<count { scores[t] *= inverse }
+            for t in count..<padded { scores[t] = 0 }
+            olk_f32_to_f16(scores, probabilities, Int32(padded))
+            for i in 0..<headDimension {
+                let row = (layer * config.kvDimension + kvHead * headDimension + i) * valueStride
+                out[head * headDimension + i] = olk_dot_f16(values + row, probabilities, Int32(padded))
             }
         }
     }
 
-    /// out = W · input, with the input quantized the way ggml pairs it with W's type; rows split over threads.
-    private func matvec(_ matrix: Matrix, _ input: [Float], into out: inout [Float]) {
+    /// Quantizes `count` rows of `width` values into the activation format paired with weights of `type`.
+    private func quantize(_ input: UnsafeMutablePointer<Float>, width: Int, count: Int, for type: GGMLType) {
+        for t in 0..<count {
+            olk_quantize_activation(
+                Int32(type.rawValue), input + t * width, Int32(width), activations + t * activationStride)
+        }
+    }
+
+    /// out[t][r] = W row r · activation t for the quantized activations; rows split over threads.
+    private func matmul(_ matrix: Matrix, count: Int, into out: UnsafeMutablePointer<Float>) {
         let type = Int32(matrix.type.rawValue)
         let columns = Int32(matrix.columns)
-        input.withUnsafeBufferPointer { olk_quantize_activation(type, $0.baseAddress!, columns, &activation) }
         let rows = matrix.rows
         let rowBytes = matrix.rowBytes
         let weights = SendableRaw(matrix.data)
-        activation.withUnsafeBytes { activationBytes in
-            let act = SendableRaw(activationBytes.baseAddress!)
-            out.withUnsafeMutableBufferPointer { out in
-                let result = SendablePointer(out.baseAddress!)
-                let parts = threads == 1 || rows < 512 ? 1 : threads
-                let chunk = (rows + parts - 1) / parts
-                let work = { @Sendable (index: Int) in
-                    let start = index * chunk
-                    let end = min(rows, start + chunk)
-                    guard start < end else { return }
-                    olk_matvec(
-                        type, weights.pointer, rowBytes, Int32(start), Int32(end), act.pointer, columns,
-                        result.pointer + start)
-                }
-                if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+        let act = SendableRaw(activations)
+        let result = SendablePointer(out)
+        let stride = activationStride
+        let parts = threads == 1 || rows * count < 512 ? 1 : threads
+        let chunk = ((rows + parts - 1) / parts + 15) / 16 * 16
+        let work = { @Sendable (index: Int) in
+            let start = index * chunk
+            let end = min(rows, start + chunk)
+            guard start < end else { return }
+            if count == 1 {
+                olk_matvec(
+                    type, weights.pointer, rowBytes, Int32(start), Int32(end), act.pointer, columns,
+                    result.pointer + start)
+            } else {
+                olk_matmul(
+                    type, weights.pointer, rowBytes, Int32(start), Int32(end), act.pointer, stride, Int32(count),
+                    columns,
+                    result.pointer, rows)
             }
         }
+        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
     }
 }
 

@@ -16,6 +16,11 @@ size_t olk_activation_bytes(int type, int n);
 void olk_matvec(int type, const void *w, size_t row_bytes, int row_start, int row_end, const void *activation,
                 int n, float *out);
 
+/* The same for `count` activations (each activation_bytes long): out[t * out_stride + r]; weight rows are read
+ * once, in tiles, for all activations. */
+void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int row_end, const void *activations,
+                size_t activation_bytes, int count, int n, float *out, size_t out_stride);
+
 /* Σ a[i]·b[i] over f16 vectors (n a multiple of 16) the way ggml's 512-bit tinyBLAS does: sixteen fused
  * lanes, then the AVX-512 reduction order. */
 float olk_dot_f16(const uint16_t *a, const uint16_t *b, int n);
