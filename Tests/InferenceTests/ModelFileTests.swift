@@ -1,0 +1,66 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import Inference
+
+func writeTemporary(_ bytes: [UInt8], name: String) -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "openledger-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).gguf"
+    ).path
+    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    return path
+}
+
+@Test func aTinyModelLoadsTokenizesAndGeneratesTheSameTokensInBatchesAndOneByOne() throws {
+    let path = writeTemporary(GGUFWriter.tinyLlama().build(), name: "tiny")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let model = try LlamaModel(path: path)
+    #expect(model.config.layers == 2 && model.config.heads == 4 && model.config.kvHeads == 2)
+    let tokens = model.tokenizer.encode("the thin<|im_start|>a")
+    #expect(model.tokenizer.decode(tokens, special: true) == "the thin<|im_start|>a")
+    #expect(tokens.contains(Int32(model.tokenizer.tokens.firstIndex(of: "<|im_start|>")!)))
+    #expect(model.tokenizer.encode("the thin<|im_start|>a", parseSpecial: false).count > tokens.count)
+
+    let prompt = model.tokenizer.encode("the theme in a thin thread ", addSpecial: false)
+    let batched = InferenceSession(model: model, capacity: 64, threads: 2, maxBatch: 4)
+    try batched.evaluate(prompt)
+    let single = InferenceSession(model: model, capacity: 64, threads: 1, maxBatch: 1)
+    for token in prompt { try single.evaluate(token) }
+    #expect(Array(batched.logits) == Array(single.logits))
+    let first = try batched.generate(prompt: prompt, maxTokens: 16, sampler: Sampler())
+    let second = try single.generate(prompt: prompt, maxTokens: 16, sampler: Sampler())
+    #expect(first.tokens == second.tokens && first.tokens.count == 16)
+    // Sampling is reproducible from the seed.
+    let a = try batched.generate(prompt: prompt, maxTokens: 16, sampler: Sampler(temperature: 0.9, seed: 5))
+    let b = try single.generate(prompt: prompt, maxTokens: 16, sampler: Sampler(temperature: 0.9, seed: 5))
+    #expect(a.tokens == b.tokens)
+    #expect(throws: ModelError.self) { try single.generate(prompt: prompt, maxTokens: 100, sampler: Sampler()) }
+}
+
+@Test func brokenModelFilesGiveClearErrors() throws {
+    let good = GGUFWriter.tinyLlama().build()
+    func expectError(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let path = writeTemporary(bytes, name: "bad")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try LlamaModel(path: path)
+            Issue.record("loaded a broken model", sourceLocation: sourceLocation)
+        } catch {
+            #expect("\(error)".contains(text), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+    expectError(Array(good.prefix(good.count / 2)), "outside the file")
+    expectError(Array(good.prefix(100)), "truncated")
+    expectError([0x47, 0x47, 0x55, 0x47] + good.dropFirst(4), "bad magic")
+    expectError(GGUFWriter.tinyLlama(architecture: "mamba").build(), "architecture mamba")
+    expectError(GGUFWriter.tinyLlama(weightType: 12).build(), "ggml type 12")
+    expectError([], "too short")
+    var random = SeededRandom(seed: 77)
+    for _ in 0..<300 {
+        let path = writeTemporary(random.mutate(good), name: "fuzz")
+        _ = try? LlamaModel(path: path)
+        try? FileManager.default.removeItem(atPath: path)
+    }
+    #expect(throws: ModelError.self) { try GGUFFile(path: "/nonexistent/model.gguf") }
+}
