@@ -9,7 +9,7 @@ INTEROP_DIR := $(BUILD)/interop
 INTEROP_SEED ?= 1
 INTEROP_COUNT ?= 1000
 
-.PHONY: all deps venv interop build release test run bench bench-deps format clean
+.PHONY: all deps venv interop model build release test run bench bench-deps format clean
 
 all: build
 
@@ -31,15 +31,22 @@ interop: venv
 		$(PYTHON) $$generator --out $(INTEROP_DIR) --seed $(INTEROP_SEED) --count $(INTEROP_COUNT) || exit 1; \
 	done
 
+# The default inference model (SmolLM2-135M-Instruct Q4_1), fetched once into the user's cache.
+model: venv
+	@mkdir -p $(BUILD)
+	@PYTHON=$(CURDIR)/$(PYTHON) tools/setup/fetch-model.sh > $(BUILD)/model-path
+	@echo "model: $$(tail -n 1 $(BUILD)/model-path)"
+
 build: deps
 	$(SWIFT) build
 
 release: deps
 	$(SWIFT) build -c release --product openledger
 
-test: deps interop
+test: deps interop model
 	$(SWIFT) build --build-tests
-	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) $(SWIFT) test --skip-build
+	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) \
+		OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path) $(SWIFT) test --skip-build
 
 # The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545). Ctrl-C stops it.
 run: release

@@ -36,7 +36,7 @@ extension InferenceSession {
         var history = prompt
         while result.tokens.count < maxTokens {
             let token = sampler.sample(Array(logits), history: history)
-            if token == model.tokenizer.eos {
+            if model.tokenizer.endOfGeneration.contains(token) {
                 result.finishReason = "stop"
                 break
             }

@@ -24,6 +24,8 @@ public struct Tokenizer: Sendable {
     public let bos: Int32?
     public let eos: Int32?
     public let addBOS: Bool
+    /// Tokens that end a generation: EOS and the end-of-turn tokens llama.cpp recognizes by their text.
+    public let endOfGeneration: Set<Int32>
     public let preTokenizer: PreTokenizer
     private let ids: [String: Int32]
     private let ranks: [String: Int]
@@ -91,6 +93,10 @@ public struct Tokenizer: Sendable {
             return (Array(tokens[index].unicodeScalars), Int32(index), types[index] != .userDefined)
         }.sorted { $0.0.count > $1.0.count }
         byteTokens = (0..<256).map { ids[String(Self.byteToScalar[$0])] }
+        let endings = ["<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<EOT>"]
+        var endOfGeneration = Set(endings.compactMap { ids[$0] }.filter { types[Int($0)] == .control })
+        if let eos { endOfGeneration.insert(eos) }
+        self.endOfGeneration = endOfGeneration
     }
 
     // MARK: Encoding

@@ -100,11 +100,34 @@ enum InferCommand {
 
     static let tokenize = CommandSpec(
         name: "tokenize", summary: "Print the token ids of a text (special tokens in the text are parsed).",
-        arguments: [ArgumentSpec(name: "text", help: "The text.")],
-        options: [modelOption, OptionSpec(name: "json", help: "Print a JSON array (the default form).")],
+        arguments: [ArgumentSpec(name: "text", help: "The text (omit with --stdin).", optional: true)],
+        options: [
+            modelOption, OptionSpec(name: "json", help: "Print a JSON array (the default form)."),
+            OptionSpec(
+                name: "stdin",
+                help:
+                    "Read a JSON array of texts from standard input; print {\"special\": [[ids]…], \"plain\": [[ids]…]} (special tokens parsed, and not)."
+            ),
+        ],
         action: { arguments, output throws(CLIError) in
+            func json(_ ids: [Int32]) -> String { "[" + ids.map(String.init).joined(separator: ",") + "]" }
+            if arguments.flag("stdin") {
+                let data = FileHandle.standardInput.readDataToEndOfFile()
+                guard let texts = try? JSONSerialization.jsonObject(with: data) as? [String] else {
+                    throw .usage("--stdin expects a JSON array of strings", command: arguments.command)
+                }
+                let model = try loadModel(arguments)
+                let special = texts.map { json(model.tokenizer.encode($0, parseSpecial: true)) }
+                let plain = texts.map { json(model.tokenizer.encode($0, parseSpecial: false)) }
+                output.line(
+                    "{\"special\":[" + special.joined(separator: ",") + "],\"plain\":[" + plain.joined(separator: ",")
+                        + "]}")
+                return
+            }
+            guard let text = arguments.positionals.first else {
+                throw .usage("give a text, or --stdin", command: arguments.command)
+            }
             let model = try loadModel(arguments)
-            let ids = model.tokenizer.encode(arguments.positionals[0], addSpecial: false, parseSpecial: true)
-            output.line("[" + ids.map(String.init).joined(separator: ",") + "]")
+            output.line(json(model.tokenizer.encode(text, addSpecial: false, parseSpecial: true)))
         })
 }
