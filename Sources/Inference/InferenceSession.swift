@@ -37,6 +37,7 @@ public final class InferenceSession: @unchecked Sendable {
     private let activationStride: Int
     private let rope: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutableRawPointer] = []
+    private let pool: WorkerPool
 
     public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64) {
         let config = model.config
@@ -44,6 +45,7 @@ public final class InferenceSession: @unchecked Sendable {
         self.capacity = max(1, min(capacity ?? config.contextLength, config.contextLength))
         self.threads = max(1, threads)
         self.maxBatch = max(1, maxBatch)
+        pool = WorkerPool(size: max(1, threads))
         valueStride = (self.capacity + 15) / 16 * 16
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
@@ -277,7 +279,7 @@ public final class InferenceSession: @unchecked Sendable {
                     result.pointer, rows)
             }
         }
-        if parts == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: parts, execute: work) }
+        if parts == 1 { work(0) } else { pool.run(work) }
     }
 }
 

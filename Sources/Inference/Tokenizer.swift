@@ -93,7 +93,12 @@ public struct Tokenizer: Sendable {
             return (Array(tokens[index].unicodeScalars), Int32(index), types[index] != .userDefined)
         }.sorted { $0.0.count > $1.0.count }
         byteTokens = (0..<256).map { ids[String(Self.byteToScalar[$0])] }
-        let endings = ["<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<EOT>"]
+        // As llama.cpp: EOS, the end-of-turn tokens, and the FIM repository token it also treats as an end.
+        let endings = [
+            "<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<EOT>",
+            "<reponame>",
+            "<|repo_name|>",
+        ]
         var endOfGeneration = Set(endings.compactMap { ids[$0] }.filter { types[Int($0)] == .control })
         if let eos { endOfGeneration.insert(eos) }
         self.endOfGeneration = endOfGeneration

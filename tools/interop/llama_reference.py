@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Reference side of the Swift LLM engine's parity tests, driven by llama.cpp through llama-cpp-python.
 
-Subcommands (all print JSON on stdout; logs from llama.cpp are silenced):
+Subcommands (each prints one JSON document on stdout; llama.cpp may still log a line or two on stderr):
 
   info     --model PATH                   GGUF metadata that matters (architecture, llama.* hyper-parameters,
                                           tokenizer ids/flags, chat template, vocab size, number of merges)
