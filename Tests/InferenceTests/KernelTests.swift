@@ -33,3 +33,36 @@ import Testing
         }
     }
 }
+
+/// The prefill tile (several activations at once) gives exactly what one activation at a time gives.
+@Test func batchedProductsEqualOneAtATime() throws {
+    guard let path = defaultModelPath() else { return }
+    let model = try LlamaModel(path: path)
+    var random = SeededRandom(seed: 9)
+    for matrix in [model.layers[1].gate, model.layers[2].down, model.output] {
+        let type = Int32(matrix.type.rawValue)
+        let count = 7
+        let stride = olk_activation_bytes(type, Int32(matrix.columns))
+        var activations = [UInt8](repeating: 0, count: stride * count)
+        for t in 0..<count {
+            let x = (0..<matrix.columns).map { _ in Float(Int(random.next() % 2001) - 1000) / 300 }
+            activations.withUnsafeMutableBytes {
+                olk_quantize_activation(type, x, Int32(matrix.columns), $0.baseAddress! + t * stride)
+            }
+        }
+        let rows = min(matrix.rows, 101)
+        var batched = [Float](repeating: 0, count: count * rows)
+        olk_matmul(
+            type, matrix.data, matrix.rowBytes, 0, Int32(rows), activations, stride, Int32(count),
+            Int32(matrix.columns), &batched, rows)
+        for t in 0..<count {
+            var single = [Float](repeating: 0, count: rows)
+            activations.withUnsafeBytes {
+                olk_matvec(
+                    type, matrix.data, matrix.rowBytes, 0, Int32(rows), $0.baseAddress! + t * stride,
+                    Int32(matrix.columns), &single)
+            }
+            #expect(Array(batched[(t * rows)..<((t + 1) * rows)]) == single, "\(matrix.type) activation \(t)")
+        }
+    }
+}
