@@ -73,7 +73,7 @@ let package = Package(
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
-        .testTarget(name: "InferenceTests", dependencies: ["Inference", "TestSupport"]),
+        .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
     ],

@@ -446,3 +446,140 @@ void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int ro
         }
     }
 }
+
+// ---------------------------------------------------------------- llama.cpp's float paths (AVX-512)
+//
+// ggml's CPU backend, built for this CPU, computes softmax and SiLU with its own vectorized exp (ggml_v_expf)
+// and single-token attention dots with four 16-lane accumulators; these are the same operations in the same
+// order, so that probabilities rounded to f16 round the same way.
+
+#if defined(__x86_64__)
+#define AVX512 __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma,f16c")))
+
+AVX512 static inline __m512 v_expf(__m512 x) {
+    const __m512 r = _mm512_set1_ps(0x1.8p23f);
+    const __m512 z = _mm512_fmadd_ps(x, _mm512_set1_ps(0x1.715476p+0f), r);
+    const __m512 n = _mm512_sub_ps(z, r);
+    const __m512 b = _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.7f7d1cp-20f),
+                                      _mm512_fnmadd_ps(n, _mm512_set1_ps(0x1.62e4p-1f), x));
+    const __mmask16 d = _mm512_cmp_ps_mask(_mm512_abs_ps(n), _mm512_set1_ps(192), _CMP_GT_OQ);
+    const __m512 u = _mm512_mul_ps(b, b);
+    const __m512 j = _mm512_fmadd_ps(
+        _mm512_fmadd_ps(_mm512_fmadd_ps(_mm512_set1_ps(0x1.0e4020p-7f), b, _mm512_set1_ps(0x1.573e2ep-5f)), u,
+                        _mm512_fmadd_ps(_mm512_set1_ps(0x1.555e66p-3f), b, _mm512_set1_ps(0x1.fffdb6p-2f))),
+        u, _mm512_fmadd_ps(_mm512_set1_ps(0x1.ffffecp-1f), b, _mm512_set1_ps(1.0F)));
+    const __m512 res = _mm512_scalef_ps(j, n);
+    if (_mm512_kortestz(d, d)) return res;
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 alt = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(n, zero, _CMP_LE_OQ), _mm512_set1_ps(INFINITY), zero);
+    return _mm512_mask_blend_ps(d, res, alt);
+}
+
+AVX512 static inline float reduce_add_512(__m512 a) {
+    const __m256 t3 = _mm256_add_ps(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(a, 0));
+    const __m128 t6 = _mm_add_ps(_mm256_extractf128_ps(t3, 1), _mm256_extractf128_ps(t3, 0));
+    const __m128 t8 = _mm_add_ps(t6, _mm_shuffle_ps(t6, t6, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(t8) + _mm_cvtss_f32(_mm_shuffle_ps(t8, t8, 1));
+}
+
+AVX512 static double softmax_avx512(int n, float *y, const float *x, float max) {
+    int i = 0;
+    double sum = 0;
+    for (; i + 15 < n; i += 16) {
+        const __m512 val = v_expf(_mm512_sub_ps(_mm512_loadu_ps(x + i), _mm512_set1_ps(max)));
+        _mm512_storeu_ps(y + i, val);
+        sum += (double)reduce_add_512(val);
+    }
+    for (; i < n; ++i) {
+        const float val = expf(x[i] - max);
+        sum += (double)val;
+        y[i] = val;
+    }
+    return sum;
+}
+
+AVX512 static void swiglu_avx512(int n, float *y, const float *x, const float *g) {
+    int i = 0;
+    for (; i + 15 < n; i += 16) {
+        const __m512 v = _mm512_loadu_ps(x + i);
+        const __m512 silu = _mm512_div_ps(v, _mm512_add_ps(_mm512_set1_ps(1), v_expf(_mm512_sub_ps(_mm512_setzero_ps(), v))));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(silu, _mm512_loadu_ps(g + i)));
+    }
+    for (; i < n; ++i) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
+}
+
+AVX512 static float dot_f16_vec_avx512(const uint16_t *a, const uint16_t *b, int n) {
+    const int np = n & ~63;
+    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int i = 0; i < np; i += 64)
+        for (int j = 0; j < 4; j++)
+            s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
+                                   _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(b + i + 16 * j))), s[j]);
+    s[0] = _mm512_add_ps(s[0], s[2]);
+    s[1] = _mm512_add_ps(s[1], s[3]);
+    s[0] = _mm512_add_ps(s[0], s[1]);
+    double sum = (double)reduce_add_512(s[0]);
+    for (int i = np; i < n; i++) sum += (double)(f16_to_f32(a[i]) * f16_to_f32(b[i]));
+    return (float)sum;
+}
+
+static int has_avx512(void) {
+    static int cached = -1;
+    if (cached < 0)
+        cached = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                 __builtin_cpu_supports("avx512vl") && olk_has_avx2();
+    return cached;
+}
+#endif
+
+double olk_softmax(int n, float *y, const float *x, float max) {
+#if defined(__x86_64__)
+    if (has_avx512()) return softmax_avx512(n, y, x, max);
+#endif
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+        const float val = expf(x[i] - max);
+        sum += (double)val;
+        y[i] = val;
+    }
+    return sum;
+}
+
+void olk_swiglu(int n, float *y, const float *x, const float *g) {
+#if defined(__x86_64__)
+    if (has_avx512()) { swiglu_avx512(n, y, x, g); return; }
+#endif
+    for (int i = 0; i < n; ++i) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
+}
+
+float olk_dot_f16_single(const uint16_t *a, const uint16_t *b, int n) {
+#if defined(__x86_64__)
+    if (has_avx512()) return dot_f16_vec_avx512(a, b, n);
+#endif
+    float s[4][16] = {{0}};
+    const int np = n & ~63;
+    for (int i = 0; i < np; i += 64)
+        for (int j = 0; j < 4; j++)
+            for (int k = 0; k < 16; k++)
+                s[j][k] = fmaf(f16_to_f32(a[i + 16 * j + k]), f16_to_f32(b[i + 16 * j + k]), s[j][k]);
+    float x[16];
+    for (int k = 0; k < 16; k++) x[k] = (s[0][k] + s[2][k]) + (s[1][k] + s[3][k]);
+    float t8[8], t4[4];
+    for (int k = 0; k < 8; k++) t8[k] = x[k + 8] + x[k];
+    for (int k = 0; k < 4; k++) t4[k] = t8[k + 4] + t8[k];
+    double sum = (double)((t4[0] + t4[2]) + (t4[1] + t4[3]));
+    for (int i = np; i < n; i++) sum += (double)(f16_to_f32(a[i]) * f16_to_f32(b[i]));
+    return (float)sum;
+}
+
+void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *angles) {
+    for (int h = 0; h < heads; h++) {
+        float *base = v + h * head_dim;
+        for (int i = 0; i < rope_dims / 2; i++) {
+            const float x0 = base[2 * i], x1 = base[2 * i + 1];
+            const float c = angles[2 * i], s = angles[2 * i + 1];
+            base[2 * i] = fmaf(x0, c, -(x1 * s));
+            base[2 * i + 1] = fmaf(x0, s, x1 * c);
+        }
+    }
+}

@@ -46,7 +46,7 @@ public final class InferenceSession: @unchecked Sendable {
         self.threads = max(1, threads)
         self.maxBatch = max(1, maxBatch)
         pool = WorkerPool(size: max(1, threads))
-        valueStride = (self.capacity + 15) / 16 * 16
+        valueStride = (self.capacity + 63) / 64 * 64
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -108,12 +108,14 @@ public final class InferenceSession: @unchecked Sendable {
         var start = 0
         while start < tokens.count {
             let end = min(tokens.count, start + maxBatch)
-            forward(tokens[start..<end], logits: computeLogits && end == tokens.count)
+            forward(tokens[start..<end], logits: computeLogits && end == tokens.count, prompt: tokens.count > 1)
             start = end
         }
     }
 
-    private func forward(_ tokens: ArraySlice<Int32>, logits computeLogits: Bool) {
+    /// `prompt`: part of a multi-token evaluation, whose attention dots llama.cpp sums in its batched (tinyBLAS)
+    /// order rather than its single-token order.
+    private func forward(_ tokens: ArraySlice<Int32>, logits computeLogits: Bool, prompt: Bool) {
         let config = model.config
         let count = tokens.count
         let d = config.embedding
@@ -133,8 +135,12 @@ public final class InferenceSession: @unchecked Sendable {
             matmul(layer.value, count: count, into: value)
             for t in 0..<count {
                 let angles = rope + t * config.ropeDimensions
-                rotate(query + t * d, heads: config.heads, angles: angles)
-                rotate(key + t * kv, heads: config.kvHeads, angles: angles)
+                olk_rope(
+                    query + t * d, Int32(config.heads), Int32(config.headDimension), Int32(config.ropeDimensions),
+                    angles)
+                olk_rope(
+                    key + t * kv, Int32(config.kvHeads), Int32(config.headDimension), Int32(config.ropeDimensions),
+                    angles)
                 let slot = position + t
                 olk_f32_to_f16(key + t * kv, keys + (index * capacity + slot) * kv, Int32(kv))
                 for i in 0..<kv {
@@ -142,7 +148,8 @@ public final class InferenceSession: @unchecked Sendable {
                 }
             }
             for t in 0..<count {
-                attend(layer: index, position: position + t, query: query + t * d, out: attention + t * d)
+                attend(
+                    layer: index, position: position + t, query: query + t * d, out: attention + t * d, batched: prompt)
             }
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
             matmul(layer.attentionOutput, count: count, into: projected)
@@ -152,10 +159,7 @@ public final class InferenceSession: @unchecked Sendable {
             matmul(layer.gate, count: count, into: gate)
             quantize(normed, width: d, count: count, for: layer.up.type)
             matmul(layer.up, count: count, into: up)
-            for i in 0..<(count * config.feedForward) {
-                let g = gate[i]
-                gate[i] = g / (1 + expf(-g)) * up[i]
-            }
+            olk_swiglu(Int32(count * config.feedForward), gate, gate, up)
             quantize(gate, width: config.feedForward, count: count, for: layer.down.type)
             matmul(layer.down, count: count, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
@@ -193,53 +197,38 @@ public final class InferenceSession: @unchecked Sendable {
         }
     }
 
-    /// llama's "normal" RoPE: adjacent pairs (x₂ᵢ, x₂ᵢ₊₁) rotated within each head.
-    private func rotate(_ vector: UnsafeMutablePointer<Float>, heads: Int, angles: UnsafeMutablePointer<Float>) {
-        let headDimension = model.config.headDimension
-        for head in 0..<heads {
-            let base = vector + head * headDimension
-            for i in 0..<(model.config.ropeDimensions / 2) {
-                let a = base[2 * i]
-                let b = base[2 * i + 1]
-                let cos = angles[2 * i]
-                let sin = angles[2 * i + 1]
-                base[2 * i] = a * cos - b * sin
-                base[2 * i + 1] = a * sin + b * cos
-            }
-        }
-    }
-
-    /// Grouped-query attention of the token at `position` over the cache: q·k in f16 (query rounded to f16),
-    /// softmax in f32, weights rounded to f16 and dotted with the transposed f16 values, as llama.cpp computes it.
-    private func attend(layer: Int, position: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>)
-    {
+    /// Grouped-query attention of the token at `position` over the cache, as llama.cpp computes it: q·k in f16
+    /// (query rounded to f16), softmax with ggml's vectorized exp over 16-value chunks, weights rounded to f16
+    /// and dotted with the transposed f16 values; dots summed in llama.cpp's batched or single-token order.
+    private func attend(
+        layer: Int, position: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, batched: Bool
+    ) {
         let config = model.config
         let headDimension = config.headDimension
         let group = config.heads / config.kvHeads
         let scale = 1 / Float(headDimension).squareRoot()
         let count = position + 1
         let padded = (count + 15) / 16 * 16
+        let valueLength = batched ? padded : (count + 63) / 64 * 64
+        let dot = batched ? olk_dot_f16 : olk_dot_f16_single
         for head in 0..<config.heads {
             let kvHead = head / group
             olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
             var maximum = -Float.infinity
             for t in 0..<count {
                 let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
-                scores[t] = olk_dot_f16(keys + base, queryHalf, Int32(headDimension)) * scale
+                scores[t] = dot(keys + base, queryHalf, Int32(headDimension)) * scale
                 maximum = max(maximum, scores[t])
             }
-            var sum: Double = 0
-            for t in 0..<count {
-                scores[t] = expf(scores[t] - maximum)
-                sum += Double(scores[t])
-            }
+            for t in count..<padded { scores[t] = -.infinity }
+            let sum = olk_softmax(Int32(padded), scores, scores, maximum)
             let inverse = Float(1 / sum)
-            for t in 0..<count { scores[t] *= inverse }
-            for t in count..<padded { scores[t] = 0 }
-            olk_f32_to_f16(scores, probabilities, Int32(padded))
+            for t in 0..<padded { scores[t] *= inverse }
+            for t in padded..<valueLength { scores[t] = 0 }
+            olk_f32_to_f16(scores, probabilities, Int32(valueLength))
             for i in 0..<headDimension {
                 let row = (layer * config.kvDimension + kvHead * headDimension + i) * valueStride
-                out[head * headDimension + i] = olk_dot_f16(values + row, probabilities, Int32(padded))
+                out[head * headDimension + i] = dot(values + row, probabilities, Int32(valueLength))
             }
         }
     }

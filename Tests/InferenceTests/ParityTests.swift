@@ -40,3 +40,23 @@ import Testing
         }
     }
 }
+
+/// tools/interop/llama_parity.py: `openledger tokenize` and `openledger infer` (this build) against llama.cpp on
+/// the same GGUF — the corpus tokenizes identically, and greedy generation of 64 tokens is identical token for
+/// token on every one of its 22 chat prompts (the script names the first divergence and llama.cpp's logit gap).
+@Test(.timeLimit(.minutes(10))) func greedyGenerationMatchesLlamaCppTokenForToken() throws {
+    guard let path = defaultModelPath(), let python = Fixtures.python() else { return }
+    let process = try ChildProcess(
+        python,
+        [
+            Fixtures.packageRoot.appendingPathComponent("tools/interop/llama_parity.py").path, "--model", path,
+            "--openledger", DevnetProcess.binary.path, "--max-tokens", "64",
+        ])
+    let status = process.wait(timeout: 540)
+    let summary = process.output.split(separator: "\n").last.map(String.init) ?? ""
+    #expect(status == 0, "parity: \(summary.prefix(3_000)) \(process.errors.suffix(3_000))")
+    let report = try Fixtures.json(Data(summary.utf8)) as? [String: Any]
+    #expect(report?["tokenize_mismatches"] as? Int == 0)
+    #expect((report?["prompts"] as? Int ?? 0) >= 20)
+    #expect(report?["identical_generations"] as? Int == report?["prompts"] as? Int)
+}

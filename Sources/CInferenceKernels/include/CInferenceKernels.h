@@ -27,6 +27,17 @@ float olk_dot_f16(const uint16_t *a, const uint16_t *b, int n);
 /* f32 → f16 (round to nearest even) and back, n values. */
 void olk_f32_to_f16(const float *x, uint16_t *y, int n);
 
+/* The same sum as ggml_vec_dot_f16 computes it for one token (four 16-lane accumulators, n a multiple of 64
+ * or with scalar leftovers in double). */
+float olk_dot_f16_single(const uint16_t *a, const uint16_t *b, int n);
+/* y = exp(x − max) and its sum, as ggml_vec_soft_max_f32 (vectorized exp, 16-value partial sums in double). */
+double olk_softmax(int n, float *y, const float *x, float max);
+/* y = silu(x) · g, as ggml_vec_swiglu_f32. */
+void olk_swiglu(int n, float *y, const float *x, const float *g);
+/* llama's normal RoPE over `heads` heads, angles[2i] = cos, angles[2i+1] = sin, with the fused multiply-adds
+ * ggml's compiled code uses. */
+void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *angles);
+
 /* 1 when the AVX2 path is in use (the portable one gives the same results, slower). */
 int olk_has_avx2(void);
 #endif
