@@ -72,9 +72,9 @@ public final class InferenceSession: @unchecked Sendable {
         value = floats(batch * config.kvDimension)
         gate = floats(batch * config.feedForward)
         up = floats(batch * config.feedForward)
-        scores = floats(valueStride)
-        probabilities = halves(valueStride)
-        queryHalf = halves(config.headDimension)
+        scores = floats(valueStride * self.threads)
+        probabilities = halves(valueStride * self.threads)
+        queryHalf = halves(config.headDimension * self.threads)
         logitsBuffer = floats(config.vocabulary)
         rope = floats(batch * config.ropeDimensions)
         activationStride = max(config.embedding, config.feedForward) / 32 * 36
@@ -147,10 +147,7 @@ public final class InferenceSession: @unchecked Sendable {
                     values[(index * kv + i) * valueStride + slot] = Float16(value[t * kv + i]).bitPattern
                 }
             }
-            for t in 0..<count {
-                attend(
-                    layer: index, position: position + t, query: query + t * d, out: attention + t * d, batched: prompt)
-            }
+            attendAll(layer: index, count: count, batched: prompt)
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
             matmul(layer.attentionOutput, count: count, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
@@ -197,11 +194,33 @@ public final class InferenceSession: @unchecked Sendable {
         }
     }
 
-    /// Grouped-query attention of the token at `position` over the cache, as llama.cpp computes it: q·k in f16
+    /// Attention for every (token, head) of the batch, spread over the worker threads.
+    private func attendAll(layer: Int, count: Int, batched: Bool) {
+        let heads = model.config.heads
+        let items = count * heads
+        let parts = min(threads, items)
+        let session = SendableSession(self)
+        let first = position
+        let d = model.config.embedding
+        let work = { @Sendable (part: Int) in
+            var item = part
+            while item < items {
+                let t = item / heads
+                session.value.attend(
+                    layer: layer, position: first + t, head: item % heads, query: session.value.query + t * d,
+                    out: session.value.attention + t * d, batched: batched, scratch: part)
+                item += parts
+            }
+        }
+        if parts <= 1 { work(0) } else { pool.run { part in if part < parts { work(part) } } }
+    }
+
+    /// One head of grouped-query attention for the token at `position`, as llama.cpp computes it: q·k in f16
     /// (query rounded to f16), softmax with ggml's vectorized exp over 16-value chunks, weights rounded to f16
     /// and dotted with the transposed f16 values; dots summed in llama.cpp's batched or single-token order.
     private func attend(
-        layer: Int, position: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>, batched: Bool
+        layer: Int, position: Int, head: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+        batched: Bool, scratch: Int
     ) {
         let config = model.config
         let headDimension = config.headDimension
@@ -211,25 +230,26 @@ public final class InferenceSession: @unchecked Sendable {
         let padded = (count + 15) / 16 * 16
         let valueLength = batched ? padded : (count + 63) / 64 * 64
         let dot = batched ? olk_dot_f16 : olk_dot_f16_single
-        for head in 0..<config.heads {
-            let kvHead = head / group
-            olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
-            var maximum = -Float.infinity
-            for t in 0..<count {
-                let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
-                scores[t] = dot(keys + base, queryHalf, Int32(headDimension)) * scale
-                maximum = max(maximum, scores[t])
-            }
-            for t in count..<padded { scores[t] = -.infinity }
-            let sum = olk_softmax(Int32(padded), scores, scores, maximum)
-            let inverse = Float(1 / sum)
-            for t in 0..<padded { scores[t] *= inverse }
-            for t in padded..<valueLength { scores[t] = 0 }
-            olk_f32_to_f16(scores, probabilities, Int32(valueLength))
-            for i in 0..<headDimension {
-                let row = (layer * config.kvDimension + kvHead * headDimension + i) * valueStride
-                out[head * headDimension + i] = dot(values + row, probabilities, Int32(valueLength))
-            }
+        let scores = self.scores + scratch * valueStride
+        let probabilities = self.probabilities + scratch * valueStride
+        let queryHalf = self.queryHalf + scratch * headDimension
+        let kvHead = head / group
+        olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
+        var maximum = -Float.infinity
+        for t in 0..<count {
+            let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
+            scores[t] = dot(keys + base, queryHalf, Int32(headDimension)) * scale
+            maximum = max(maximum, scores[t])
+        }
+        for t in count..<padded { scores[t] = -.infinity }
+        let sum = olk_softmax(Int32(padded), scores, scores, maximum)
+        let inverse = Float(1 / sum)
+        for t in 0..<padded { scores[t] *= inverse }
+        for t in padded..<valueLength { scores[t] = 0 }
+        olk_f32_to_f16(scores, probabilities, Int32(valueLength))
+        for i in 0..<headDimension {
+            let row = (layer * config.kvDimension + kvHead * headDimension + i) * valueStride
+            out[head * headDimension + i] = dot(values + row, probabilities, Int32(valueLength))
         }
     }
 
@@ -280,4 +300,9 @@ struct SendableRaw: @unchecked Sendable {
 struct SendablePointer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}
+
+struct SendableSession: @unchecked Sendable {
+    let value: InferenceSession
+    init(_ value: InferenceSession) { self.value = value }
 }
