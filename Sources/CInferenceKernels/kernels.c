@@ -311,40 +311,42 @@ VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_
 
 
 // Prefill for Q4_1: a 2-row × 4-activation register tile, so each expanded weight block serves four tokens and
-// each activation block two rows. Per (row, activation) the operations and their order are those of the
-// matvec (one fused lane accumulator and one fused m·s chain per pair), so the results are identical.
-VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const void *activations,
-                                  size_t activation_bytes, int t, int nb, float *out, size_t out_stride) {
+// each activation block two rows; the activations' scales come pre-converted to float. Per (row, activation)
+// the operations and their order are those of the matvec (one fused lane accumulator and one fused m·s chain per
+// pair), so the results are identical.
+VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const block_q8_1 *const y[4],
+                                  const float *dy, const float *sy, int nb, int t, float *out, size_t out_stride) {
     const block_q4_1 *x0 = (const block_q4_1 *)((const char *)w + (size_t)r * row_bytes);
     const block_q4_1 *x1 = (const block_q4_1 *)((const char *)x0 + row_bytes);
-    const block_q8_1 *y[4];
-    for (int k = 0; k < 4; k++) y[k] = (const block_q8_1 *)((const char *)activations + (size_t)(t + k) * activation_bytes);
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
-    float s00 = 0, s01 = 0, s02 = 0, s03 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0;
+    __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
         const __m256i q0 = vnni_nibbles(x0[i].qs), q1 = vnni_nibbles(x1[i].qs);
         const float d0 = f16_to_f32(x0[i].d), d1 = f16_to_f32(x1[i].d);
-        const float m0 = f16_to_f32(x0[i].m), m1 = f16_to_f32(x1[i].m);
+        const __m128 sy4 = _mm_loadu_ps(sy + 4 * i);
+        s0 = _mm_fmadd_ps(_mm_set1_ps(f16_to_f32(x0[i].m)), sy4, s0);
+        s1 = _mm_fmadd_ps(_mm_set1_ps(f16_to_f32(x1[i].m)), sy4, s1);
 #define OLK_TOKEN(k)                                                                            \
     {                                                                                           \
-        const float dy = f16_to_f32(y[k][i].d), sy = f16_to_f32(y[k][i].s);                     \
         const __m256i qy = _mm256_loadu_si256((const __m256i *)y[k][i].qs);                     \
-        s0##k = fmaf(m0, sy, s0##k);                                                            \
-        s1##k = fmaf(m1, sy, s1##k);                                                            \
-        a0##k = _mm256_fmadd_ps(_mm256_set1_ps(d0 * dy), vnni_us8(q0, qy), a0##k);              \
-        a1##k = _mm256_fmadd_ps(_mm256_set1_ps(d1 * dy), vnni_us8(q1, qy), a1##k);              \
+        const float dk = dy[4 * i + k];                                                         \
+        a0##k = _mm256_fmadd_ps(_mm256_set1_ps(d0 * dk), vnni_us8(q0, qy), a0##k);              \
+        a1##k = _mm256_fmadd_ps(_mm256_set1_ps(d1 * dk), vnni_us8(q1, qy), a1##k);              \
     }
         OLK_TOKEN(0) OLK_TOKEN(1) OLK_TOKEN(2) OLK_TOKEN(3)
 #undef OLK_TOKEN
     }
-    out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00) + s00;
-    out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01) + s01;
-    out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02) + s02;
-    out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03) + s03;
-    out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10) + s10;
-    out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11) + s11;
-    out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12) + s12;
-    out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13) + s13;
+    float m0[4], m1[4];
+    _mm_storeu_ps(m0, s0);
+    _mm_storeu_ps(m1, s1);
+    out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00) + m0[0];
+    out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01) + m0[1];
+    out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02) + m0[2];
+    out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03) + m0[3];
+    out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10) + m1[0];
+    out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11) + m1[1];
+    out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12) + m1[2];
+    out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13) + m1[3];
 }
 
 static int has_vnni(void) {
@@ -423,18 +425,33 @@ void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int ro
                 size_t activation_bytes, int count, int n, float *out, size_t out_stride) {
     int r = row_start;
 #if defined(__x86_64__)
-    if (type == OLK_Q4_1 && has_vnni()) {
-        for (; r + 2 <= row_end; r += 2) {
-            int t = 0;
-            for (; t + 4 <= count; t += 4)
-                matmul_q4_1_vnni(w, row_bytes, r, activations, activation_bytes, t, n / 32, out, out_stride);
-            for (; t < count; t++) {
+    const int nb = n / 32;
+    if (type == OLK_Q4_1 && has_vnni() && nb <= 256 && count >= 4) {
+        const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
+        float dy[4 * 256], sy[4 * 256];
+        int t = 0;
+        for (; t + 4 <= count; t += 4) {
+            const block_q8_1 *y[4];
+            for (int k = 0; k < 4; k++) {
+                y[k] = (const block_q8_1 *)((const char *)activations + (size_t)(t + k) * activation_bytes);
+                for (int i = 0; i < nb; i++) {
+                    dy[4 * i + k] = f16_to_f32(y[k][i].d);
+                    sy[4 * i + k] = f16_to_f32(y[k][i].s);
+                }
+            }
+            for (int rr = row_start; rr < pairs_end; rr += 2)
+                matmul_q4_1_vnni(w, row_bytes, rr, y, dy, sy, nb, t, out, out_stride);
+        }
+        for (; t < count; t++) {
+            const void *act = (const char *)activations + (size_t)t * activation_bytes;
+            for (int rr = row_start; rr < pairs_end; rr += 2) {
                 float pair[2];
-                olk_matvec(type, w, row_bytes, r, r + 2, (const char *)activations + (size_t)t * activation_bytes, n, pair);
-                out[(size_t)t * out_stride + r] = pair[0];
-                out[(size_t)t * out_stride + r + 1] = pair[1];
+                olk_matvec(type, w, row_bytes, rr, rr + 2, act, n, pair);
+                out[(size_t)t * out_stride + rr] = pair[0];
+                out[(size_t)t * out_stride + rr + 1] = pair[1];
             }
         }
+        r = pairs_end;
     }
 #endif
     for (; r < row_end; r += 16) {
