@@ -54,7 +54,7 @@ run: release
 
 # Figures for docs/benchmarks.md: references (pycryptodome, coincurve, C on the system libsecp256k1) and ours,
 # in the same run.
-bench: release venv bench-deps
+bench: release venv model bench-deps
 
 # The benchmark references only: C libraries the node itself never links.
 bench-deps:
@@ -69,6 +69,7 @@ bench-deps:
 	.build/release/openledger bench devnet
 	.build/release/openledger bench light
 	.build/release/openledger bench p2p
+	.build/release/openledger bench inference --model $$(tail -n 1 $(BUILD)/model-path) --python $(PYTHON)
 	$(CC) -O2 -o $(BUILD)/bench/divsufsort_baseline tools/bench/divsufsort_baseline.c -ldivsufsort
 	.build/release/openledger bench attribution --reference $(BUILD)/bench/divsufsort_baseline
 
