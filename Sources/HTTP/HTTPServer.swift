@@ -11,6 +11,7 @@ import Synchronization
 /// handler runs on the loop thread and must not block for long.
 public final class HTTPServer: Sendable {
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+    public typealias ReplyHandler = @Sendable (HTTPRequest) -> HTTPReply
 
     /// The port the server listens on (useful when started on port 0).
     public let port: Int
@@ -20,7 +21,8 @@ public final class HTTPServer: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let finished = Mutex<Bool>(false)
     private let limits: HTTPLimits
-    private let handler: Handler
+    private let handler: ReplyHandler
+    private let jobs = Mutex<[@Sendable (inout [Int32: Connection]) -> Void]>([])
     /// Connections currently open (for tests and metrics).
     public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
     private let openConnections = Atomic<Int>(0)
@@ -39,9 +41,17 @@ public final class HTTPServer: Sendable {
     }
 
     /// Binds `host:port` and starts the loop thread.
-    public init(host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(), handler: @escaping Handler)
-        throws(StartError)
-    {
+    public convenience init(
+        host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(), handler: @escaping Handler
+    ) throws(StartError) {
+        try self.init(host: host, port: port, limits: limits, replying: { .response(handler($0)) })
+    }
+
+    /// A server whose handler may answer later, or stream (see `HTTPReply`).
+    public init(
+        host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(),
+        replying handler: @escaping ReplyHandler
+    ) throws(StartError) {
         let fd = CEventLoop_listen_tcp4(host, Int32(port), 512)
         guard fd >= 0 else { throw .listen(host: host, port: port, errno: -fd) }
         let epoll = CEventLoop_epoll_create()
@@ -71,8 +81,12 @@ public final class HTTPServer: Sendable {
         while !finished.withLock({ $0 }) { usleep(1_000) }
     }
 
-    private final class Connection {
+    final class Connection {
         let fd: Int32
+        /// Tells a stream writer apart from a later connection that reuses the descriptor.
+        let serial: UInt64
+        /// A deferred or streamed reply is in progress: later pipelined requests wait for it.
+        var replying: HTTPStreamWriter?
         var input: [UInt8] = []
         var output: [UInt8] = []
         var outputOffset = 0
@@ -84,8 +98,9 @@ public final class HTTPServer: Sendable {
         /// Set when the socket failed or the peer left with nothing more to send; the loop then drops it.
         var closed = false
 
-        init(fd: Int32, now: Double) {
+        init(fd: Int32, serial: UInt64, now: Double) {
             self.fd = fd
+            self.serial = serial
             lastActivity = now
         }
 
@@ -113,7 +128,22 @@ public final class HTTPServer: Sendable {
                     acceptAll(&connections, now: now)
                     continue
                 }
-                if fd == wakeup { continue }
+                if fd == wakeup {
+                    var value: UInt64 = 0
+                    _ = read(wakeup, &value, 8)
+                    for job in jobs.withLock({ queue in
+                        defer { queue = [] }
+                        return queue
+                    }) { job(&connections) }
+                    for connection in Array(connections.values) {
+                        if connection.closed || (connection.closeAfterOutput && connection.pendingOutput == 0) {
+                            drop(connection, from: &connections)
+                        } else {
+                            updateInterest(connection)
+                        }
+                    }
+                    continue
+                }
                 guard let connection = connections[fd] else { continue }
                 if events[index] & 1 != 0 || events[index] & 4 != 0 {
                     readAvailable(connection, buffer: &readBuffer, now: now)
@@ -139,6 +169,8 @@ public final class HTTPServer: Sendable {
         finished.withLock { $0 = true }
     }
 
+    private nonisolated(unsafe) var nextSerial: UInt64 = 0
+
     private func acceptAll(_ connections: inout [Int32: Connection], now: Double) {
         while true {
             let fd = CEventLoop_accept(listener)
@@ -149,7 +181,8 @@ public final class HTTPServer: Sendable {
                 close(fd)
                 continue
             }
-            connections[fd] = Connection(fd: fd, now: now)
+            nextSerial += 1
+            connections[fd] = Connection(fd: fd, serial: nextSerial, now: now)
             openConnections.add(1, ordering: .relaxed)
             _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
         }
@@ -179,7 +212,7 @@ public final class HTTPServer: Sendable {
     }
 
     private func process(_ connection: Connection, now: Double) {
-        while !connection.closeAfterOutput {
+        while !connection.closeAfterOutput && connection.replying == nil {
             switch HTTPParser.parse(connection.input, limits: limits) {
             case .needMore:
                 if connection.input.isEmpty { connection.requestStarted = nil }
@@ -191,9 +224,16 @@ public final class HTTPServer: Sendable {
             case .request(let request, let consumed, let keepAlive):
                 connection.input.removeFirst(consumed)
                 connection.requestStarted = connection.input.isEmpty ? nil : now
-                let response = handler(request)
-                connection.output.append(contentsOf: response.serialized(keepAlive: keepAlive))
-                if !keepAlive { connection.closeAfterOutput = true }
+                switch handler(request) {
+                case .response(let response):
+                    connection.output.append(contentsOf: response.serialized(keepAlive: keepAlive))
+                    if !keepAlive { connection.closeAfterOutput = true }
+                case .deferred(let body):
+                    let writer = HTTPStreamWriter(
+                        server: self, fd: connection.fd, serial: connection.serial, keepAlive: keepAlive)
+                    connection.replying = writer
+                    body(writer)
+                }
             }
         }
         flush(connection)
@@ -239,11 +279,13 @@ public final class HTTPServer: Sendable {
     }
 
     private func timedOut(_ connection: Connection, now: Double) -> Bool {
+        if connection.replying != nil { return false }
         if let started = connection.requestStarted, now - started > limits.requestTimeout { return true }
         return now - connection.lastActivity > limits.idleTimeout
     }
 
     private func closeConnection(_ connection: Connection) {
+        connection.replying?.clientGone.store(true, ordering: .releasing)
         connection.closed = true
         connection.input = []
     }
@@ -251,8 +293,103 @@ public final class HTTPServer: Sendable {
     private func drop(_ connection: Connection, from connections: inout [Int32: Connection]) {
         let fd = connection.fd
         guard connections.removeValue(forKey: fd) != nil else { return }
+        connection.replying?.clientGone.store(true, ordering: .releasing)
         _ = CEventLoop_epoll_ctl(epoll, 3, fd, 0, 0)
         close(fd)
         openConnections.subtract(1, ordering: .relaxed)
+    }
+
+    // MARK: Deferred and streamed replies
+
+    /// Runs `job` on the loop thread with the connection `fd` if it is still the one with `serial`.
+    func submit(fd: Int32, serial: UInt64, _ job: @escaping @Sendable (Connection, HTTPServer) -> Void) {
+        jobs.withLock {
+            $0.append { [self] connections in
+                guard let connection = connections[fd], connection.serial == serial, !connection.closed else { return }
+                job(connection, self)
+            }
+        }
+        var one: UInt64 = 1
+        _ = write(wakeup, &one, 8)
+    }
+
+    func append(_ bytes: [UInt8], to connection: Connection) {
+        guard connection.pendingOutput + bytes.count <= limits.maxPendingOutput else {
+            closeConnection(connection)
+            return
+        }
+        connection.output.append(contentsOf: bytes)
+        connection.lastActivity = Self.now()
+        flush(connection)
+    }
+
+    func finishReply(_ connection: Connection, keepAlive: Bool) {
+        connection.replying = nil
+        if !keepAlive { connection.closeAfterOutput = true }
+        flush(connection)
+        if !connection.closeAfterOutput && !connection.input.isEmpty { process(connection, now: Self.now()) }
+    }
+}
+
+/// What a handler answers: a response now, or later through a writer (from any thread) — a whole response,
+/// or a chunked stream such as server-sent events. Later pipelined requests on the connection wait for it.
+public enum HTTPReply: Sendable {
+    case response(HTTPResponse)
+    case deferred(@Sendable (HTTPStreamWriter) -> Void)
+}
+
+/// Completes a deferred reply from any thread. `isClientGone` turns true when the client disconnects, so a
+/// producer can stop early; writes after that are dropped.
+public final class HTTPStreamWriter: Sendable {
+    private let server: HTTPServer
+    private let fd: Int32
+    private let serial: UInt64
+    private let keepAlive: Bool
+    let clientGone = Atomic<Bool>(false)
+
+    init(server: HTTPServer, fd: Int32, serial: UInt64, keepAlive: Bool) {
+        self.server = server
+        self.fd = fd
+        self.serial = serial
+        self.keepAlive = keepAlive
+    }
+
+    public var isClientGone: Bool { clientGone.load(ordering: .acquiring) }
+
+    /// Sends a whole response and ends the reply.
+    public func respond(_ response: HTTPResponse) {
+        let keepAlive = self.keepAlive
+        server.submit(fd: fd, serial: serial) { connection, server in
+            server.append(response.serialized(keepAlive: keepAlive), to: connection)
+            server.finishReply(connection, keepAlive: keepAlive)
+        }
+    }
+
+    /// Starts a chunked response with `status` and `headers` (no Content-Length).
+    public func start(status: Int, headers: [(name: String, value: String)]) {
+        var head = "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n"
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        head += "Transfer-Encoding: chunked\r\nConnection: \(keepAlive ? "keep-alive" : "close")\r\n\r\n"
+        let bytes = Array(head.utf8)
+        server.submit(fd: fd, serial: serial) { connection, server in server.append(bytes, to: connection) }
+    }
+
+    /// Sends one chunk; false once the client has gone.
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        guard !isClientGone else { return false }
+        guard !bytes.isEmpty else { return true }
+        let chunk = Array(String(bytes.count, radix: 16).utf8) + [13, 10] + bytes + [13, 10]
+        server.submit(fd: fd, serial: serial) { connection, server in server.append(chunk, to: connection) }
+        return true
+    }
+
+    /// Ends a chunked response.
+    public func finish() {
+        let keepAlive = self.keepAlive
+        server.submit(fd: fd, serial: serial) { connection, server in
+            server.append(Array("0\r\n\r\n".utf8), to: connection)
+            server.finishReply(connection, keepAlive: keepAlive)
+        }
     }
 }
