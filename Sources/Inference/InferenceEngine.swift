@@ -1,9 +1,11 @@
 import Foundation
 import Synchronization
 
-/// Serves many generations on one model: requests wait in a bounded queue, up to `slots` run at once, and the
-/// engine thread advances every running sequence one token per round (a new request joins at the next round
-/// instead of waiting for the others to finish). Each slot keeps its own KV cache, allocated once.
+/// Serves many generations on one model with continuous batching: requests wait in a bounded queue, up to
+/// `slots` run at once, and each round the engine thread prefills newly admitted prompts, then advances every
+/// running sequence by one token in a single batched step (each weight row read once for all of them). A new
+/// request joins at the next round instead of waiting for the others to finish. Each slot keeps its own KV cache
+/// and logits, allocated once.
 public final class InferenceEngine: Sendable {
     public struct Request: Sendable {
         public var prompt: [Int32]
@@ -37,7 +39,8 @@ public final class InferenceEngine: Sendable {
     public let queueLimit: Int
     private let state = Mutex<(waiting: [Pending], running: Int)>(([], 0))
     private let wake = DispatchSemaphore(value: 0)
-    private let sessions: [InferenceSession]
+    private let compute: InferenceSession
+    private let caches: [KVCache]
 
     struct Pending: @unchecked Sendable {
         let request: Request
@@ -49,9 +52,9 @@ public final class InferenceEngine: Sendable {
         self.slots = max(1, slots)
         self.contextLength = min(contextLength, model.config.contextLength)
         self.queueLimit = queueLimit
-        sessions = (0..<max(1, slots)).map { _ in
-            InferenceSession(model: model, capacity: min(contextLength, model.config.contextLength), threads: threads)
-        }
+        let capacity = min(contextLength, model.config.contextLength)
+        compute = InferenceSession(model: model, capacity: capacity, threads: threads, maxBatch: max(64, slots))
+        caches = (0..<max(1, slots)).map { _ in KVCache(config: model.config, capacity: capacity) }
         let thread = Thread { [self] in run() }
         thread.name = "inference-engine"
         thread.start()
@@ -76,7 +79,10 @@ public final class InferenceEngine: Sendable {
 
     private final class Sequence {
         let pending: Pending
-        let session: InferenceSession
+        let cache: KVCache
+        var logits: [Float] = []
+        /// The token sampled this round, to be evaluated in the batched step.
+        var next: Int32?
         var sampler: Sampler
         var result = Generation()
         var history: [Int32]
@@ -86,9 +92,9 @@ public final class InferenceEngine: Sendable {
         var done = false
         var started = DispatchTime.now().uptimeNanoseconds
 
-        init(_ pending: Pending, session: InferenceSession) {
+        init(_ pending: Pending, cache: KVCache) {
             self.pending = pending
-            self.session = session
+            self.cache = cache
             sampler = pending.request.sampler
             history = pending.request.prompt
             result.promptTokens = pending.request.prompt
@@ -97,7 +103,7 @@ public final class InferenceEngine: Sendable {
 
     private func run() {
         var active: [Sequence] = []
-        var free = Array(sessions.indices)
+        var free = Array(caches.indices)
         var owner: [ObjectIdentifier: Int] = [:]
         while true {
             if active.isEmpty { wake.wait() }
@@ -111,11 +117,27 @@ public final class InferenceEngine: Sendable {
             }
             for pending in admitted {
                 let index = free.removeLast()
-                let sequence = Sequence(pending, session: sessions[index])
+                let sequence = Sequence(pending, cache: caches[index])
                 owner[ObjectIdentifier(sequence)] = index
                 active.append(sequence)
             }
             for sequence in active { step(sequence) }
+            let stepping = active.filter { !$0.done && $0.next != nil }
+            if !stepping.isEmpty {
+                do {
+                    let rows = try compute.decode(stepping.map { ($0.cache, $0.next!) })
+                    let vocabulary = model.config.vocabulary
+                    for (index, sequence) in stepping.enumerated() {
+                        sequence.logits = Array(rows[(index * vocabulary)..<((index + 1) * vocabulary)])
+                        sequence.next = nil
+                    }
+                } catch {
+                    for sequence in stepping {
+                        sequence.done = true
+                        _ = sequence.pending.onEvent(.failed(error))
+                    }
+                }
+            }
             for sequence in active where sequence.done {
                 free.append(owner.removeValue(forKey: ObjectIdentifier(sequence))!)
                 state.withLock { $0.running -= 1 }
@@ -124,19 +146,21 @@ public final class InferenceEngine: Sendable {
         }
     }
 
-    /// One round for one sequence: the prompt on its first round, then one token.
+    /// One round for one sequence: the prompt on its first round; then the next token is sampled and queued for
+    /// the batched step.
     private func step(_ sequence: Sequence) {
         let request = sequence.pending.request
         do {
             if !sequence.prefilled {
-                sequence.session.reset()
+                sequence.cache.reset()
                 let start = DispatchTime.now().uptimeNanoseconds
-                try sequence.session.evaluate(request.prompt)
+                try compute.evaluate(request.prompt, into: sequence.cache)
+                sequence.logits = Array(compute.logits)
                 sequence.result.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 sequence.prefilled = true
                 sequence.started = DispatchTime.now().uptimeNanoseconds
             }
-            let token = sequence.sampler.sample(Array(sequence.session.logits), history: sequence.history)
+            let token = sequence.sampler.sample(sequence.logits, history: sequence.history)
             if model.tokenizer.endOfGeneration.contains(token) {
                 finish(sequence, reason: "stop")
                 return
@@ -167,7 +191,7 @@ public final class InferenceEngine: Sendable {
                 finish(sequence, reason: "length")
                 return
             }
-            try sequence.session.evaluate(token)
+            sequence.next = token
         } catch {
             sequence.done = true
             _ = sequence.pending.onEvent(.failed(error))

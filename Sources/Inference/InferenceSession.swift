@@ -2,6 +2,35 @@ import CInferenceKernels
 import Dispatch
 import Foundation
 
+/// The keys and values of one sequence, f16 as llama.cpp keeps them: keys by position, values transposed (per
+/// dimension, positions contiguous, padded to 64). Allocated once for `capacity` positions.
+public final class KVCache: @unchecked Sendable {
+    public let capacity: Int
+    public internal(set) var position = 0
+    let valueStride: Int
+    let keys: UnsafeMutablePointer<UInt16>
+    let values: UnsafeMutablePointer<UInt16>
+
+    public init(config: LlamaConfig, capacity: Int) {
+        self.capacity = max(1, min(capacity, config.contextLength))
+        valueStride = (self.capacity + 63) / 64 * 64
+        let keyCount = config.layers * self.capacity * config.kvDimension
+        let valueCount = config.layers * config.kvDimension * valueStride
+        keys = .allocate(capacity: keyCount)
+        keys.initialize(repeating: 0, count: keyCount)
+        values = .allocate(capacity: valueCount)
+        values.initialize(repeating: 0, count: valueCount)
+    }
+
+    deinit {
+        keys.deallocate()
+        values.deallocate()
+    }
+
+    /// Forgets the sequence.
+    public func reset() { position = 0 }
+}
+
 /// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed)
 /// and scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing. Prompts
 /// are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is the
@@ -11,15 +40,16 @@ public final class InferenceSession: @unchecked Sendable {
     public let capacity: Int
     public let threads: Int
     public let maxBatch: Int
-    public private(set) var position = 0
+    /// This session's own sequence.
+    public let cache: KVCache
+    public var position: Int { cache.position }
     /// The next-token scores after the last evaluated token.
     public var logits: UnsafeBufferPointer<Float> {
         UnsafeBufferPointer(start: logitsBuffer, count: model.config.vocabulary)
     }
 
     private let valueStride: Int
-    private let keys: UnsafeMutablePointer<UInt16>
-    private let values: UnsafeMutablePointer<UInt16>
+    private let batchLogits: UnsafeMutablePointer<Float>
     private let x: UnsafeMutablePointer<Float>
     private let normed: UnsafeMutablePointer<Float>
     private let query: UnsafeMutablePointer<Float>
@@ -46,7 +76,8 @@ public final class InferenceSession: @unchecked Sendable {
         self.threads = max(1, threads)
         self.maxBatch = max(1, maxBatch)
         pool = WorkerPool(size: max(1, threads))
-        valueStride = (self.capacity + 63) / 64 * 64
+        cache = KVCache(config: config, capacity: self.capacity)
+        valueStride = cache.valueStride
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
@@ -61,8 +92,6 @@ public final class InferenceSession: @unchecked Sendable {
             return pointer
         }
         let batch = self.maxBatch
-        keys = halves(config.layers * self.capacity * config.kvDimension)
-        values = halves(config.layers * config.kvDimension * valueStride)
         x = floats(batch * config.embedding)
         normed = floats(batch * config.embedding)
         query = floats(batch * config.embedding)
@@ -76,6 +105,7 @@ public final class InferenceSession: @unchecked Sendable {
         probabilities = halves(valueStride * self.threads)
         queryHalf = halves(config.headDimension * self.threads)
         logitsBuffer = floats(config.vocabulary)
+        batchLogits = floats(batch * config.vocabulary)
         rope = floats(batch * config.ropeDimensions)
         activationStride = max(config.embedding, config.feedForward) / 32 * 36
         let activationBytes = UnsafeMutableRawPointer.allocate(byteCount: batch * activationStride, alignment: 64)
@@ -88,7 +118,28 @@ public final class InferenceSession: @unchecked Sendable {
     deinit { for pointer in allocations { pointer.deallocate() } }
 
     /// Forgets the sequence.
-    public func reset() { position = 0 }
+    public func reset() { cache.reset() }
+
+    /// One decode step for several sequences at once (continuous batching): each cache gets its token at its next
+    /// position, every weight row is read once for all of them, and row i of the result holds cache i's
+    /// next-token scores. The arithmetic per sequence is that of `evaluate(_:)`.
+    public func decode(_ items: [(cache: KVCache, token: Int32)]) throws(ModelError) -> UnsafeBufferPointer<Float> {
+        let config = model.config
+        guard items.count <= maxBatch else {
+            throw .unsupported("\(items.count) sequences exceed the batch of \(maxBatch)")
+        }
+        for item in items {
+            guard item.token >= 0, Int(item.token) < config.vocabulary else {
+                throw .malformed("token \(item.token) out of range")
+            }
+            guard item.cache.capacity <= capacity, item.cache.position < item.cache.capacity else {
+                throw .unsupported("context of \(item.cache.capacity) tokens is full")
+            }
+        }
+        forward(items.map(\.token)[...], rows: items.map { ($0.cache, $0.cache.position) }, logits: .all, prompt: false)
+        for item in items { item.cache.position += 1 }
+        return UnsafeBufferPointer(start: batchLogits, count: items.count * config.vocabulary)
+    }
 
     /// Feeds one token at the next position; `logits` then holds the next-token scores.
     public func evaluate(_ token: Int32, computeLogits: Bool = true) throws(ModelError) {
@@ -98,24 +149,37 @@ public final class InferenceSession: @unchecked Sendable {
     /// Feeds tokens at the next positions (in batches of `maxBatch`); with `computeLogits`, `logits` then holds
     /// the scores after the last one.
     public func evaluate(_ tokens: [Int32], computeLogits: Bool = true) throws(ModelError) {
+        try evaluate(tokens, computeLogits: computeLogits, into: cache)
+    }
+
+    /// The same into another sequence's cache (no larger than this session's), e.g. one slot of a server.
+    public func evaluate(_ tokens: [Int32], computeLogits: Bool = true, into target: KVCache) throws(ModelError) {
         let config = model.config
         for token in tokens where token < 0 || Int(token) >= config.vocabulary {
             throw .malformed("token \(token) out of range")
         }
-        guard position + tokens.count <= capacity else {
-            throw .unsupported("\(position + tokens.count) tokens exceed the context of \(capacity)")
+        guard target.capacity <= capacity else { throw .unsupported("a cache larger than the session") }
+        guard target.position + tokens.count <= target.capacity else {
+            throw .unsupported("\(target.position + tokens.count) tokens exceed the context of \(target.capacity)")
         }
         var start = 0
         while start < tokens.count {
             let end = min(tokens.count, start + maxBatch)
-            forward(tokens[start..<end], logits: computeLogits && end == tokens.count, prompt: tokens.count > 1)
+            let rows = (start..<end).map { (target, target.position + $0 - start) }
+            forward(
+                tokens[start..<end], rows: rows, logits: computeLogits && end == tokens.count ? .last : .none,
+                prompt: tokens.count > 1)
+            target.position += end - start
             start = end
         }
     }
 
-    /// `prompt`: part of a multi-token evaluation, whose attention dots llama.cpp sums in its batched (tinyBLAS)
-    /// order rather than its single-token order.
-    private func forward(_ tokens: ArraySlice<Int32>, logits computeLogits: Bool, prompt: Bool) {
+    enum Logits { case none, last, all }
+
+    /// Row t of the batch is `tokens[t]` at `rows[t].position` of `rows[t].cache`.
+    private func forward(
+        _ tokens: ArraySlice<Int32>, rows: [(cache: KVCache, position: Int)], logits: Logits, prompt: Bool
+    ) {
         let config = model.config
         let count = tokens.count
         let d = config.embedding
@@ -123,7 +187,7 @@ public final class InferenceSession: @unchecked Sendable {
         for (t, token) in tokens.enumerated() {
             Kernels.dequantizeRow(
                 model.embeddings.row(Int(token)), type: model.embeddings.type, count: d, into: x + t * d)
-            prepareRope(position: position + t, into: rope + t * config.ropeDimensions)
+            prepareRope(position: rows[t].position, into: rope + t * config.ropeDimensions)
         }
         for (index, layer) in model.layers.enumerated() {
             for t in 0..<count { rmsNorm(x + t * d, layer.attentionNorm, into: normed + t * d) }
@@ -141,13 +205,14 @@ public final class InferenceSession: @unchecked Sendable {
                 olk_rope(
                     key + t * kv, Int32(config.kvHeads), Int32(config.headDimension), Int32(config.ropeDimensions),
                     angles)
-                let slot = position + t
-                olk_f32_to_f16(key + t * kv, keys + (index * capacity + slot) * kv, Int32(kv))
+                let target = rows[t].cache
+                let slot = rows[t].position
+                olk_f32_to_f16(key + t * kv, target.keys + (index * target.capacity + slot) * kv, Int32(kv))
                 for i in 0..<kv {
-                    values[(index * kv + i) * valueStride + slot] = Float16(value[t * kv + i]).bitPattern
+                    target.values[(index * kv + i) * target.valueStride + slot] = Float16(value[t * kv + i]).bitPattern
                 }
             }
-            attendAll(layer: index, count: count, batched: prompt)
+            attendAll(layer: index, rows: rows, batched: prompt)
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
             matmul(layer.attentionOutput, count: count, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
@@ -161,12 +226,18 @@ public final class InferenceSession: @unchecked Sendable {
             matmul(layer.down, count: count, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
         }
-        position += count
-        guard computeLogits else { return }
-        let last = x + (count - 1) * d
-        rmsNorm(last, model.outputNorm, into: normed)
-        quantize(normed, width: d, count: 1, for: model.output.type)
-        matmul(model.output, count: 1, into: logitsBuffer)
+        switch logits {
+        case .none:
+            return
+        case .last:
+            rmsNorm(x + (count - 1) * d, model.outputNorm, into: normed)
+            quantize(normed, width: d, count: 1, for: model.output.type)
+            matmul(model.output, count: 1, into: logitsBuffer)
+        case .all:
+            for t in 0..<count { rmsNorm(x + t * d, model.outputNorm, into: normed + t * d) }
+            quantize(normed, width: d, count: count, for: model.output.type)
+            matmul(model.output, count: count, into: batchLogits)
+        }
     }
 
     /// RMSNorm as ggml computes it: Σx² in double, mean and scale in float, then the weight.
@@ -195,19 +266,21 @@ public final class InferenceSession: @unchecked Sendable {
     }
 
     /// Attention for every (token, head) of the batch, spread over the worker threads.
-    private func attendAll(layer: Int, count: Int, batched: Bool) {
+    private func attendAll(layer: Int, rows: [(cache: KVCache, position: Int)], batched: Bool) {
         let heads = model.config.heads
+        let count = rows.count
         let items = count * heads
         let parts = min(threads, items)
         let session = SendableSession(self)
-        let first = position
+        let targets = SendableRows(rows)
         let d = model.config.embedding
         let work = { @Sendable (part: Int) in
             var item = part
             while item < items {
                 let t = item / heads
                 session.value.attend(
-                    layer: layer, position: first + t, head: item % heads, query: session.value.query + t * d,
+                    layer: layer, cache: targets.rows[t].cache, position: targets.rows[t].position, head: item % heads,
+                    query: session.value.query + t * d,
                     out: session.value.attention + t * d, batched: batched, scratch: part)
                 item += parts
             }
@@ -219,7 +292,8 @@ public final class InferenceSession: @unchecked Sendable {
     /// (query rounded to f16), softmax with ggml's vectorized exp over 16-value chunks, weights rounded to f16
     /// and dotted with the transposed f16 values; dots summed in llama.cpp's batched or single-token order.
     private func attend(
-        layer: Int, position: Int, head: Int, query: UnsafeMutablePointer<Float>, out: UnsafeMutablePointer<Float>,
+        layer: Int, cache: KVCache, position: Int, head: Int, query: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>,
         batched: Bool, scratch: Int
     ) {
         let config = model.config
@@ -237,8 +311,8 @@ public final class InferenceSession: @unchecked Sendable {
         olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
         var maximum = -Float.infinity
         for t in 0..<count {
-            let base = (layer * capacity + t) * config.kvDimension + kvHead * headDimension
-            scores[t] = dot(keys + base, queryHalf, Int32(headDimension)) * scale
+            let base = (layer * cache.capacity + t) * config.kvDimension + kvHead * headDimension
+            scores[t] = dot(cache.keys + base, queryHalf, Int32(headDimension)) * scale
             maximum = max(maximum, scores[t])
         }
         for t in count..<padded { scores[t] = -.infinity }
@@ -248,8 +322,8 @@ public final class InferenceSession: @unchecked Sendable {
         for t in padded..<valueLength { scores[t] = 0 }
         olk_f32_to_f16(scores, probabilities, Int32(valueLength))
         for i in 0..<headDimension {
-            let row = (layer * config.kvDimension + kvHead * headDimension + i) * valueStride
-            out[head * headDimension + i] = dot(values + row, probabilities, Int32(valueLength))
+            let row = (layer * config.kvDimension + kvHead * headDimension + i) * cache.valueStride
+            out[head * headDimension + i] = dot(cache.values + row, probabilities, Int32(valueLength))
         }
     }
 
@@ -305,4 +379,9 @@ struct SendablePointer: @unchecked Sendable {
 struct SendableSession: @unchecked Sendable {
     let value: InferenceSession
     init(_ value: InferenceSession) { self.value = value }
+}
+
+struct SendableRows: @unchecked Sendable {
+    let rows: [(cache: KVCache, position: Int)]
+    init(_ rows: [(cache: KVCache, position: Int)]) { self.rows = rows }
 }

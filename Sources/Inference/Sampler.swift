@@ -46,9 +46,39 @@ public struct Sampler: Sendable {
             for index in 1..<logits.count where logits[index] > logits[best] { best = index }
             return Int32(best)
         }
-        var candidates = logits.indices.map { (index: $0, logit: logits[$0]) }
-        candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.index < $1.index) }
-        if topK > 0 { candidates = Array(candidates.prefix(topK)) }
+        // Without top-k, top-p or min-p the draw is over the whole distribution, in token order: no sorting.
+        if (topK <= 0 || topK >= logits.count) && topP >= 1 && minP <= 0 {
+            let maximum = logits.max() ?? 0
+            var total: Float = 0
+            for value in logits { total += expf((value - maximum) / temperature) }
+            var draw = nextUniform() * total
+            for (index, value) in logits.enumerated() {
+                draw -= expf((value - maximum) / temperature)
+                if draw < 0 { return Int32(index) }
+            }
+            return Int32(logits.count - 1)
+        }
+        var candidates: [(index: Int, logit: Float)]
+        if topK > 0 && topK < logits.count {
+            // The k best in one pass: a small sorted list, entered only by values above its current minimum.
+            candidates = []
+            candidates.reserveCapacity(topK + 1)
+            for (index, value) in logits.enumerated() {
+                if candidates.count == topK, let last = candidates.last,
+                    value < last.logit || (value == last.logit && index > last.index)
+                {
+                    continue
+                }
+                let position =
+                    candidates.firstIndex { value > $0.logit || (value == $0.logit && index < $0.index) }
+                    ?? candidates.count
+                candidates.insert((index, value), at: position)
+                if candidates.count > topK { candidates.removeLast() }
+            }
+        } else {
+            candidates = logits.indices.map { (index: $0, logit: logits[$0]) }
+            candidates.sort { $0.logit > $1.logit || ($0.logit == $1.logit && $0.index < $1.index) }
+        }
         let maximum = candidates[0].logit
         var probabilities = candidates.map { expf(($0.logit - maximum) / temperature) }
         var total = probabilities.reduce(0, +)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 
@@ -63,4 +64,35 @@ func writeTemporary(_ bytes: [UInt8], name: String) -> String {
         try? FileManager.default.removeItem(atPath: path)
     }
     #expect(throws: ModelError.self) { try GGUFFile(path: "/nonexistent/model.gguf") }
+}
+
+/// The engine's batched steps give each request exactly what it would get alone.
+@Test(.timeLimit(.minutes(2))) func batchedGenerationsEqualSeparateOnes() throws {
+    let path = writeTemporary(GGUFWriter.tinyLlama(seed: 4).build(), name: "engine")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let model = try LlamaModel(path: path)
+    let prompts = ["the theme", "a thin thread in", "in the", "the the the", "hello"].map {
+        model.tokenizer.encode($0)
+    }
+    let alone = InferenceSession(model: model, capacity: 64)
+    let expected = try prompts.map {
+        try alone.generate(prompt: $0, maxTokens: 12, sampler: Sampler(temperature: 0.7, seed: 3)).tokens
+    }
+    let engine = InferenceEngine(model: model, slots: 3, contextLength: 64, threads: 2)
+    let results = Mutex<[Int: [Int32]]>([:])
+    let done = DispatchSemaphore(value: 0)
+    for (index, prompt) in prompts.enumerated() {
+        try engine.submit(.init(prompt: prompt, maxTokens: 12, sampler: Sampler(temperature: 0.7, seed: 3))) { event in
+            if case .finished(let generation) = event {
+                results.withLock { $0[index] = generation.tokens }
+                done.signal()
+            }
+            return true
+        }
+    }
+    for _ in prompts { done.wait() }
+    for index in prompts.indices { #expect(results.withLock { $0[index] } == expected[index], "request \(index)") }
+    #expect(throws: InferenceEngine.SubmitError.self) {
+        try engine.submit(.init(prompt: prompts[0], maxTokens: 100, sampler: Sampler())) { _ in true }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Synchronization
 
 /// `openledger bench inference`: prefill tok/s on a 512-token prompt and decode tok/s over 128 tokens, at 1 and
 /// 2 threads, on the same GGUF file as llama.cpp (llama-cpp-python, tools/interop/llama_reference.py) measured
@@ -26,6 +27,7 @@ enum BenchInference {
                 repeating: "The ledger records every inference, every payment and every attribution proof. ", count: 64)
             let prompt = Array(model.tokenizer.encode(text, parseSpecial: false).prefix(512))
             guard prompt.count == 512 else { throw .failure("bench prompt too short") }
+            try batching(model: model, threads: threadCounts.max() ?? 2, output: output)
             for threads in threadCounts {
                 var reference: [String: Double] = [:]
                 if let python = arguments.string("python") {
@@ -67,6 +69,50 @@ enum BenchInference {
                 }
             }
         })
+
+    /// Aggregate decode throughput of 16 concurrent generations (continuous batching) against one alone.
+    static func batching(model: LlamaModel, threads: Int, output: CommandOutput) throws(CLIError) {
+        let engine = InferenceEngine(model: model, slots: 16, contextLength: 512, threads: threads)
+        let prompt = model.tokenizer.encode(
+            "<|im_start|>user\nTell me about the sea.<|im_end|>\n<|im_start|>assistant\n")
+        func run(_ streams: Int) throws(CLIError) -> Double {
+            let done = DispatchSemaphore(value: 0)
+            let tokens = Mutex<Int>(0)
+            let decodeTime = Mutex<Double>(0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            for index in 0..<streams {
+                let request = InferenceEngine.Request(
+                    prompt: prompt, maxTokens: 128,
+                    sampler: Sampler(temperature: 1, topK: 0, topP: 1, minP: 0, seed: UInt64(index)))
+                do {
+                    try engine.submit(request) { event in
+                        if case .finished(let result) = event {
+                            tokens.withLock { $0 += result.tokens.count }
+                            done.signal()
+                        } else if case .failed = event {
+                            done.signal()
+                        }
+                        return true
+                    }
+                } catch {
+                    throw .failure("\(error)")
+                }
+            }
+            for _ in 0..<streams { done.wait() }
+            decodeTime.withLock { $0 = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            return Double(tokens.withLock { $0 }) / decodeTime.withLock { $0 }
+        }
+        _ = try run(1)
+        let single = BenchFigure(
+            bench: "inference_aggregate_decode", unit: .operationsPerSecond, value: try run(1),
+            implementation: "openledger, 1 stream", details: ["threads": "\(threads)", "unit": "tok/s"])
+        output.line(single.jsonLine(references: []))
+        output.line(
+            BenchFigure(
+                bench: "inference_aggregate_decode", unit: .operationsPerSecond, value: try run(16),
+                details: ["streams": "16", "threads": "\(threads)", "unit": "tok/s"]
+            ).jsonLine(references: [single]))
+    }
 
     static func runReference(python: String, model: String, threads: Int) throws(CLIError) -> [String: Double] {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
