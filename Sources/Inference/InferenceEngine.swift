@@ -53,7 +53,8 @@ public final class InferenceEngine: Sendable {
         self.contextLength = min(contextLength, model.config.contextLength)
         self.queueLimit = queueLimit
         let capacity = min(contextLength, model.config.contextLength)
-        compute = InferenceSession(model: model, capacity: capacity, threads: threads, maxBatch: max(64, slots))
+        compute = InferenceSession(
+            model: model, capacity: capacity, threads: threads, maxBatch: max(64, slots), cacheCapacity: 1)
         caches = (0..<max(1, slots)).map { _ in KVCache(config: model.config, capacity: capacity) }
         let thread = Thread { [self] in run() }
         thread.name = "inference-engine"

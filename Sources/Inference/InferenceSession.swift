@@ -16,15 +16,14 @@ public final class KVCache: @unchecked Sendable {
         valueStride = (self.capacity + 63) / 64 * 64
         let keyCount = config.layers * self.capacity * config.kvDimension
         let valueCount = config.layers * config.kvDimension * valueStride
-        keys = .allocate(capacity: keyCount)
-        keys.initialize(repeating: 0, count: keyCount)
-        values = .allocate(capacity: valueCount)
-        values.initialize(repeating: 0, count: valueCount)
+        // calloc: zeroed pages that become resident only as positions are written.
+        keys = calloc(keyCount, 2)!.assumingMemoryBound(to: UInt16.self)
+        values = calloc(valueCount, 2)!.assumingMemoryBound(to: UInt16.self)
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        free(keys)
+        free(values)
     }
 
     /// Forgets the sequence.
@@ -69,15 +68,17 @@ public final class InferenceSession: @unchecked Sendable {
     private var allocations: [UnsafeMutableRawPointer] = []
     private let pool: WorkerPool
 
-    public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64) {
+    /// `cacheCapacity`: positions of the session's own cache (default: `capacity`); a session that only computes
+    /// for other caches (a server's) keeps a token-sized one.
+    public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64, cacheCapacity: Int? = nil) {
         let config = model.config
         self.model = model
         self.capacity = max(1, min(capacity ?? config.contextLength, config.contextLength))
         self.threads = max(1, threads)
         self.maxBatch = max(1, maxBatch)
         pool = WorkerPool(size: max(1, threads))
-        cache = KVCache(config: config, capacity: self.capacity)
-        valueStride = cache.valueStride
+        cache = KVCache(config: config, capacity: min(self.capacity, cacheCapacity ?? self.capacity))
+        valueStride = (self.capacity + 63) / 64 * 64
         var allocations: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let pointer = UnsafeMutablePointer<Float>.allocate(capacity: count)
