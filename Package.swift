@@ -48,7 +48,8 @@ let package = Package(
         // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
         .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
-        .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"]),
+        // Compiled optimized even in debug builds: its tests move tens of megabytes through real sockets.
+        .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
         .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),

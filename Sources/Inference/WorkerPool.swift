@@ -2,8 +2,9 @@ import Foundation
 import Synchronization
 
 /// A fixed set of worker threads for the matrix products of one forward pass. The products are short (tens of
-/// microseconds), so workers spin between them instead of sleeping, as ggml's threads do; after some idle time
-/// they park on a semaphore until the next job. The threads end when the pool is released.
+/// microseconds), so workers spin briefly between them instead of sleeping, as ggml's threads do, then yield
+/// the core, and after some idle time park on a semaphore until the next job. The threads end when the pool is
+/// released.
 final class WorkerPool: Sendable {
     let size: Int
     private let state: State
@@ -47,7 +48,11 @@ final class WorkerPool: Sendable {
         let sleepers = state.parked.load(ordering: .acquiring)
         for _ in 0..<sleepers { state.wake.signal() }
         body(0)
-        while state.finished.load(ordering: .acquiring) < size - 1 {}
+        var spins = 0
+        while state.finished.load(ordering: .acquiring) < size - 1 {
+            spins += 1
+            if spins > 2_000 { sched_yield() }
+        }
         state.job = nil
     }
 
@@ -58,7 +63,10 @@ final class WorkerPool: Sendable {
             var current = state.generation.load(ordering: .acquiring)
             while current == seen {
                 spins += 1
-                if spins >= 1_000_000 {
+                // Spin briefly (the next product usually follows within microseconds), then give the core
+                // away while waiting, then park: an oversubscribed machine must not starve the other threads.
+                if spins > 2_000 { sched_yield() }
+                if spins >= 20_000 {
                     state.parked.add(1, ordering: .releasing)
                     if state.generation.load(ordering: .acquiring) == seen { state.wake.wait() }
                     state.parked.subtract(1, ordering: .releasing)
