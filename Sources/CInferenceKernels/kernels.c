@@ -315,7 +315,8 @@ VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_
 // the operations and their order are those of the matvec (one fused lane accumulator and one fused m·s chain per
 // pair), so the results are identical.
 VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const block_q8_1 *const y[4],
-                                  const float *dy, const float *sy, int nb, int t, float *out, size_t out_stride) {
+                                  const float *dy, const float *sy, int nb, int t, int valid, float *out,
+                                  size_t out_stride) {
     const block_q4_1 *x0 = (const block_q4_1 *)((const char *)w + (size_t)r * row_bytes);
     const block_q4_1 *x1 = (const block_q4_1 *)((const char *)x0 + row_bytes);
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
@@ -339,14 +340,46 @@ VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const 
     float m0[4], m1[4];
     _mm_storeu_ps(m0, s0);
     _mm_storeu_ps(m1, s1);
-    out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00) + m0[0];
-    out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01) + m0[1];
-    out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02) + m0[2];
-    out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03) + m0[3];
-    out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10) + m1[0];
-    out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11) + m1[1];
-    out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12) + m1[2];
-    out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13) + m1[3];
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00) + m0[0];
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01) + m0[1];
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02) + m0[2];
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03) + m0[3];
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10) + m1[0];
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11) + m1[1];
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12) + m1[2];
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13) + m1[3];
+}
+
+
+// The same 2-row × 4-activation tile for Q8_0 weights (the output matrix in batched decoding).
+VNNI static void matmul_q8_0_vnni(const void *w, size_t row_bytes, int r, const block_q8_0 *const y[4],
+                                  const float *dy, int nb, int t, int valid, float *out, size_t out_stride) {
+    const block_q8_0 *x0 = (const block_q8_0 *)((const char *)w + (size_t)r * row_bytes);
+    const block_q8_0 *x1 = (const block_q8_0 *)((const char *)x0 + row_bytes);
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    for (int i = 0; i < nb; i++) {
+        const __m256i q0 = _mm256_loadu_si256((const __m256i *)x0[i].qs);
+        const __m256i q1 = _mm256_loadu_si256((const __m256i *)x1[i].qs);
+        const __m256i u0 = _mm256_sign_epi8(q0, q0), u1 = _mm256_sign_epi8(q1, q1);
+        const float d0 = f16_to_f32(x0[i].d), d1 = f16_to_f32(x1[i].d);
+#define OLK_TOKEN(k)                                                                                   \
+    {                                                                                                  \
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[k][i].qs);                            \
+        const float dk = dy[4 * i + k];                                                                \
+        a0##k = _mm256_fmadd_ps(_mm256_set1_ps(d0 * dk), vnni_us8(u0, _mm256_sign_epi8(qy, q0)), a0##k); \
+        a1##k = _mm256_fmadd_ps(_mm256_set1_ps(d1 * dk), vnni_us8(u1, _mm256_sign_epi8(qy, q1)), a1##k); \
+    }
+        OLK_TOKEN(0) OLK_TOKEN(1) OLK_TOKEN(2) OLK_TOKEN(3)
+#undef OLK_TOKEN
+    }
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00);
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01);
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02);
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03);
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10);
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11);
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12);
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13);
 }
 
 static int has_vnni(void) {
@@ -426,30 +459,39 @@ void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int ro
     int r = row_start;
 #if defined(__x86_64__)
     const int nb = n / 32;
-    if (type == OLK_Q4_1 && has_vnni() && nb <= 256 && count >= 4) {
+    if (type == OLK_Q8_0 && has_vnni() && nb <= 256 && count >= 2) {
+        const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
+        float dy[4 * 256];
+        // Groups of four; a short last group repeats its last activation and keeps only the real outputs.
+        for (int t = 0; t < count; t += 4) {
+            const int valid = count - t < 4 ? count - t : 4;
+            const block_q8_0 *y[4];
+            for (int k = 0; k < 4; k++) {
+                const int source = t + (k < valid ? k : valid - 1);
+                y[k] = (const block_q8_0 *)((const char *)activations + (size_t)source * activation_bytes);
+                for (int i = 0; i < nb; i++) dy[4 * i + k] = f16_to_f32(y[k][i].d);
+            }
+            for (int rr = row_start; rr < pairs_end; rr += 2)
+                matmul_q8_0_vnni(w, row_bytes, rr, y, dy, nb, t, valid, out, out_stride);
+        }
+        r = pairs_end;
+    }
+    if (type == OLK_Q4_1 && has_vnni() && nb <= 256 && count >= 2) {
         const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
         float dy[4 * 256], sy[4 * 256];
-        int t = 0;
-        for (; t + 4 <= count; t += 4) {
+        for (int t = 0; t < count; t += 4) {
+            const int valid = count - t < 4 ? count - t : 4;
             const block_q8_1 *y[4];
             for (int k = 0; k < 4; k++) {
-                y[k] = (const block_q8_1 *)((const char *)activations + (size_t)(t + k) * activation_bytes);
+                const int source = t + (k < valid ? k : valid - 1);
+                y[k] = (const block_q8_1 *)((const char *)activations + (size_t)source * activation_bytes);
                 for (int i = 0; i < nb; i++) {
                     dy[4 * i + k] = f16_to_f32(y[k][i].d);
                     sy[4 * i + k] = f16_to_f32(y[k][i].s);
                 }
             }
             for (int rr = row_start; rr < pairs_end; rr += 2)
-                matmul_q4_1_vnni(w, row_bytes, rr, y, dy, sy, nb, t, out, out_stride);
-        }
-        for (; t < count; t++) {
-            const void *act = (const char *)activations + (size_t)t * activation_bytes;
-            for (int rr = row_start; rr < pairs_end; rr += 2) {
-                float pair[2];
-                olk_matvec(type, w, row_bytes, rr, rr + 2, act, n, pair);
-                out[(size_t)t * out_stride + rr] = pair[0];
-                out[(size_t)t * out_stride + rr + 1] = pair[1];
-            }
+                matmul_q4_1_vnni(w, row_bytes, rr, y, dy, sy, nb, t, valid, out, out_stride);
         }
         r = pairs_end;
     }

@@ -70,7 +70,9 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// `cacheCapacity`: positions of the session's own cache (default: `capacity`); a session that only computes
     /// for other caches (a server's) keeps a token-sized one.
-    public init(model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64, cacheCapacity: Int? = nil) {
+    public init(
+        model: LlamaModel, capacity: Int? = nil, threads: Int = 1, maxBatch: Int = 64, cacheCapacity: Int? = nil
+    ) {
         let config = model.config
         self.model = model
         self.capacity = max(1, min(capacity ?? config.contextLength, config.contextLength))
