@@ -642,3 +642,15 @@ void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *ang
         }
     }
 }
+
+void olk_attention_scores(const uint16_t *keys, size_t stride, int count, const uint16_t *q, int n, float scale,
+                          int batched, float *scores, float *maximum) {
+    float best = -INFINITY;
+    for (int t = 0; t < count; t++) {
+        const float s = (batched ? olk_dot_f16(keys + (size_t)t * stride, q, n)
+                                 : olk_dot_f16_single(keys + (size_t)t * stride, q, n)) * scale;
+        scores[t] = s;
+        if (s > best) best = s;
+    }
+    *maximum = best;
+}

@@ -313,11 +313,9 @@ public final class InferenceSession: @unchecked Sendable {
         let kvHead = head / group
         olk_f32_to_f16(query + head * headDimension, queryHalf, Int32(headDimension))
         var maximum = -Float.infinity
-        for t in 0..<count {
-            let base = (layer * cache.capacity + t) * config.kvDimension + kvHead * headDimension
-            scores[t] = dot(cache.keys + base, queryHalf, Int32(headDimension)) * scale
-            maximum = max(maximum, scores[t])
-        }
+        olk_attention_scores(
+            cache.keys + layer * cache.capacity * config.kvDimension + kvHead * headDimension, config.kvDimension,
+            Int32(count), queryHalf, Int32(headDimension), scale, batched ? 1 : 0, scores, &maximum)
         for t in count..<padded { scores[t] = -.infinity }
         let sum = olk_softmax(Int32(padded), scores, scores, maximum)
         let inverse = Float(1 / sum)

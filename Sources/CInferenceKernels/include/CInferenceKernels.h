@@ -38,6 +38,11 @@ void olk_swiglu(int n, float *y, const float *x, const float *g);
  * ggml's compiled code uses. */
 void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *angles);
 
+/* scores[t] = (keys row t · q) · scale for t < count (rows `stride` values apart), in the batched or single-token
+ * dot order; *maximum receives the largest. */
+void olk_attention_scores(const uint16_t *keys, size_t stride, int count, const uint16_t *q, int n, float scale,
+                          int batched, float *scores, float *maximum);
+
 /* 1 when the AVX2 path is in use (the portable one gives the same results, slower). */
 int olk_has_avx2(void);
 #endif
