@@ -234,7 +234,8 @@ AVX2 static void matvec_avx2(int type, const void *w, size_t row_bytes, int row_
 }
 
 // AVX-512 VNNI: the same integer lane sums in one instruction (vpdpbusd), two rows per pass sharing the
-// activation loads. Results are identical to the AVX2 path.
+// activation loads. Results are identical to the AVX2 path, whose helpers (nibble expansion, horizontal sum)
+// inline here since their target is a subset of this one.
 #define VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512vnni")))
 
 VNNI static inline __m256 vnni_us8(const __m256i ax, const __m256i sy) {
@@ -243,20 +244,6 @@ VNNI static inline __m256 vnni_us8(const __m256i ax, const __m256i sy) {
 
 VNNI static inline __m256 vnni_i8(const __m256i x, const __m256i y) {
     return vnni_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x));
-}
-
-VNNI static inline __m256i vnni_nibbles(const uint8_t *p) {
-    const __m128i tmp = _mm_loadu_si128((const __m128i *)p);
-    const __m256i bytes = _mm256_insertf128_si256(_mm256_castsi128_si256(tmp), _mm_srli_epi16(tmp, 4), 1);
-    return _mm256_and_si256(_mm256_set1_epi8(0x0F), bytes);
-}
-
-VNNI static inline float vnni_hsum(const __m256 x) {
-    __m128 res = _mm256_extractf128_ps(x, 1);
-    res = _mm_add_ps(res, _mm256_castps256_ps128(x));
-    res = _mm_add_ps(res, _mm_movehl_ps(res, res));
-    res = _mm_add_ss(res, _mm_movehdup_ps(res));
-    return _mm_cvtss_f32(res);
 }
 
 VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_start, int row_end,
@@ -276,8 +263,8 @@ VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_
                 summs0 = fmaf(f16_to_f32(x0[i].m), sy, summs0);
                 summs1 = fmaf(f16_to_f32(x1[i].m), sy, summs1);
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
-                acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x0[i].d) * dy), vnni_us8(vnni_nibbles(x0[i].qs), qy), acc0);
-                acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x1[i].d) * dy), vnni_us8(vnni_nibbles(x1[i].qs), qy), acc1);
+                acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x0[i].d) * dy), vnni_us8(bytes_from_nibbles_32(x0[i].qs), qy), acc0);
+                acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x1[i].d) * dy), vnni_us8(bytes_from_nibbles_32(x1[i].qs), qy), acc1);
             }
         } else if (type == OLK_Q4_0) {
             const block_q4_0 *x0 = (const block_q4_0 *)row0, *x1 = (const block_q4_0 *)row1;
@@ -287,9 +274,9 @@ VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_
                 const float dy = f16_to_f32(y[i].d);
                 const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
                 acc0 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x0[i].d) * dy),
-                                       vnni_i8(_mm256_sub_epi8(vnni_nibbles(x0[i].qs), eight), qy), acc0);
+                                       vnni_i8(_mm256_sub_epi8(bytes_from_nibbles_32(x0[i].qs), eight), qy), acc0);
                 acc1 = _mm256_fmadd_ps(_mm256_set1_ps(f16_to_f32(x1[i].d) * dy),
-                                       vnni_i8(_mm256_sub_epi8(vnni_nibbles(x1[i].qs), eight), qy), acc1);
+                                       vnni_i8(_mm256_sub_epi8(bytes_from_nibbles_32(x1[i].qs), eight), qy), acc1);
             }
         } else {
             const block_q8_0 *x0 = (const block_q8_0 *)row0, *x1 = (const block_q8_0 *)row1;
@@ -303,8 +290,8 @@ VNNI static void matvec_vnni(int type, const void *w, size_t row_bytes, int row_
                                        vnni_i8(_mm256_loadu_si256((const __m256i *)x1[i].qs), qy), acc1);
             }
         }
-        out[r - row_start] = vnni_hsum(acc0) + summs0;
-        out[r + 1 - row_start] = vnni_hsum(acc1) + summs1;
+        out[r - row_start] = hsum_float_8(acc0) + summs0;
+        out[r + 1 - row_start] = hsum_float_8(acc1) + summs1;
     }
     if (r < row_end) matvec_avx2(type, w, row_bytes, r, row_end, act, n, out + (r - row_start));
 }
@@ -322,7 +309,7 @@ VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const 
     __m256 a00 = _mm256_setzero_ps(), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     __m128 s0 = _mm_setzero_ps(), s1 = _mm_setzero_ps();
     for (int i = 0; i < nb; i++) {
-        const __m256i q0 = vnni_nibbles(x0[i].qs), q1 = vnni_nibbles(x1[i].qs);
+        const __m256i q0 = bytes_from_nibbles_32(x0[i].qs), q1 = bytes_from_nibbles_32(x1[i].qs);
         const float d0 = f16_to_f32(x0[i].d), d1 = f16_to_f32(x1[i].d);
         const __m128 sy4 = _mm_loadu_ps(sy + 4 * i);
         s0 = _mm_fmadd_ps(_mm_set1_ps(f16_to_f32(x0[i].m)), sy4, s0);
@@ -340,14 +327,14 @@ VNNI static void matmul_q4_1_vnni(const void *w, size_t row_bytes, int r, const 
     float m0[4], m1[4];
     _mm_storeu_ps(m0, s0);
     _mm_storeu_ps(m1, s1);
-    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00) + m0[0];
-    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01) + m0[1];
-    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02) + m0[2];
-    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03) + m0[3];
-    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10) + m1[0];
-    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11) + m1[1];
-    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12) + m1[2];
-    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13) + m1[3];
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = hsum_float_8(a00) + m0[0];
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = hsum_float_8(a01) + m0[1];
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = hsum_float_8(a02) + m0[2];
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = hsum_float_8(a03) + m0[3];
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = hsum_float_8(a10) + m1[0];
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = hsum_float_8(a11) + m1[1];
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = hsum_float_8(a12) + m1[2];
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = hsum_float_8(a13) + m1[3];
 }
 
 
@@ -372,14 +359,14 @@ VNNI static void matmul_q8_0_vnni(const void *w, size_t row_bytes, int r, const 
         OLK_TOKEN(0) OLK_TOKEN(1) OLK_TOKEN(2) OLK_TOKEN(3)
 #undef OLK_TOKEN
     }
-    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = vnni_hsum(a00);
-    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = vnni_hsum(a01);
-    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = vnni_hsum(a02);
-    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = vnni_hsum(a03);
-    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = vnni_hsum(a10);
-    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = vnni_hsum(a11);
-    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = vnni_hsum(a12);
-    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = vnni_hsum(a13);
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r] = hsum_float_8(a00);
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r] = hsum_float_8(a01);
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r] = hsum_float_8(a02);
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r] = hsum_float_8(a03);
+    if (0 < valid) out[(size_t)(t + 0) * out_stride + r + 1] = hsum_float_8(a10);
+    if (1 < valid) out[(size_t)(t + 1) * out_stride + r + 1] = hsum_float_8(a11);
+    if (2 < valid) out[(size_t)(t + 2) * out_stride + r + 1] = hsum_float_8(a12);
+    if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = hsum_float_8(a13);
 }
 
 static int has_vnni(void) {
@@ -459,39 +446,29 @@ void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int ro
     int r = row_start;
 #if defined(__x86_64__)
     const int nb = n / 32;
-    if (type == OLK_Q8_0 && has_vnni() && nb <= 256 && count >= 2) {
+    if ((type == OLK_Q8_0 || type == OLK_Q4_1) && has_vnni() && nb <= 256 && count >= 2) {
         const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
-        float dy[4 * 256];
+        const size_t block_bytes = type == OLK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+        float dy[4 * 256], sy[4 * 256];
         // Groups of four; a short last group repeats its last activation and keeps only the real outputs.
         for (int t = 0; t < count; t += 4) {
             const int valid = count - t < 4 ? count - t : 4;
-            const block_q8_0 *y[4];
+            const void *y[4];
             for (int k = 0; k < 4; k++) {
-                const int source = t + (k < valid ? k : valid - 1);
-                y[k] = (const block_q8_0 *)((const char *)activations + (size_t)source * activation_bytes);
-                for (int i = 0; i < nb; i++) dy[4 * i + k] = f16_to_f32(y[k][i].d);
-            }
-            for (int rr = row_start; rr < pairs_end; rr += 2)
-                matmul_q8_0_vnni(w, row_bytes, rr, y, dy, nb, t, valid, out, out_stride);
-        }
-        r = pairs_end;
-    }
-    if (type == OLK_Q4_1 && has_vnni() && nb <= 256 && count >= 2) {
-        const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
-        float dy[4 * 256], sy[4 * 256];
-        for (int t = 0; t < count; t += 4) {
-            const int valid = count - t < 4 ? count - t : 4;
-            const block_q8_1 *y[4];
-            for (int k = 0; k < 4; k++) {
-                const int source = t + (k < valid ? k : valid - 1);
-                y[k] = (const block_q8_1 *)((const char *)activations + (size_t)source * activation_bytes);
+                y[k] = (const char *)activations + (size_t)(t + (k < valid ? k : valid - 1)) * activation_bytes;
                 for (int i = 0; i < nb; i++) {
-                    dy[4 * i + k] = f16_to_f32(y[k][i].d);
-                    sy[4 * i + k] = f16_to_f32(y[k][i].s);
+                    // d (and for Q8_1, s) lead every activation block.
+                    const uint16_t *head = (const uint16_t *)((const char *)y[k] + (size_t)i * block_bytes);
+                    dy[4 * i + k] = f16_to_f32(head[0]);
+                    if (type == OLK_Q4_1) sy[4 * i + k] = f16_to_f32(head[1]);
                 }
             }
-            for (int rr = row_start; rr < pairs_end; rr += 2)
-                matmul_q4_1_vnni(w, row_bytes, rr, y, dy, sy, nb, t, valid, out, out_stride);
+            for (int rr = row_start; rr < pairs_end; rr += 2) {
+                if (type == OLK_Q4_1)
+                    matmul_q4_1_vnni(w, row_bytes, rr, (const block_q8_1 *const *)y, dy, sy, nb, t, valid, out, out_stride);
+                else
+                    matmul_q8_0_vnni(w, row_bytes, rr, (const block_q8_0 *const *)y, dy, nb, t, valid, out, out_stride);
+            }
         }
         r = pairs_end;
     }

@@ -205,31 +205,11 @@ public struct Tokenizer: Sendable {
                     }
                 }
             }
-            var second = scalar == " " ? flags(position + 1) : flags(position)
-            if second.isLetter {
-                var cursor = position + (scalar == " " ? 1 : 0)
-                while second.isLetter {
-                    cursor += 1
-                    second = flags(cursor)
-                }
-                add(cursor)
-                continue
-            }
-            if second.isNumber {
-                var cursor = position + (scalar == " " ? 1 : 0)
-                while second.isNumber {
-                    cursor += 1
-                    second = flags(cursor)
-                }
-                add(cursor)
-                continue
-            }
-            if !(second.isWhitespace || second.isLetter || second.isNumber) && second.isDefined {
-                var cursor = position + (scalar == " " ? 1 : 0)
-                while !(second.isWhitespace || second.isLetter || second.isNumber) && second.isDefined {
-                    cursor += 1
-                    second = flags(cursor)
-                }
+            // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: an optional space, then a run of one class.
+            let start = position + (scalar == " " ? 1 : 0)
+            if let member = Self.runClasses.first(where: { $0(flags(start)) }) {
+                var cursor = start
+                while member(flags(cursor)) { cursor += 1 }
                 add(cursor)
                 continue
             }
@@ -247,6 +227,11 @@ public struct Tokenizer: Sendable {
         }
         return pieces
     }
+
+    /// The character classes of GPT-2's runs, in the pattern's order: letters, numbers, anything else assigned.
+    static let runClasses: [@Sendable (CodepointFlags) -> Bool] = [
+        { $0.isLetter }, { $0.isNumber }, { !($0.isWhitespace || $0.isLetter || $0.isNumber) && $0.isDefined },
+    ]
 
     /// Merges one pre-tokenized piece and appends its token ids.
     func bpe(_ piece: ArraySlice<Unicode.Scalar>, into out: inout [Int32]) {
