@@ -22,7 +22,8 @@ public final class HTTPServer: Sendable {
     private let finished = Mutex<Bool>(false)
     private let limits: HTTPLimits
     private let handler: ReplyHandler
-    private let jobs = Mutex<[@Sendable (inout [Int32: Connection]) -> Void]>([])
+    /// Work for the loop thread from stream writers; each returns the connection it touched, if still open.
+    private let jobs = Mutex<[@Sendable (inout [Int32: Connection]) -> Connection?]>([])
     /// Connections currently open (for tests and metrics).
     public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
     private let openConnections = Atomic<Int>(0)
@@ -91,6 +92,9 @@ public final class HTTPServer: Sendable {
         var output: [UInt8] = []
         var outputOffset = 0
         var closeAfterOutput = false
+        /// Its last response is out and its write side shut: input is read and discarded until the client closes,
+        /// so that a client still sending (an oversized body) gets the response rather than a reset.
+        var lingerSince: Double? = nil
         var lastActivity: Double
         var requestStarted: Double? = nil
         /// The epoll interest currently registered: bit 0 readable, bit 1 writable.
@@ -131,29 +135,22 @@ public final class HTTPServer: Sendable {
                 if fd == wakeup {
                     var value: UInt64 = 0
                     _ = read(wakeup, &value, 8)
-                    for job in jobs.withLock({ queue in
+                    let touched = jobs.withLock { queue in
                         defer { queue = [] }
                         return queue
-                    }) { job(&connections) }
-                    for connection in Array(connections.values) {
-                        if connection.closed || (connection.closeAfterOutput && connection.pendingOutput == 0) {
-                            drop(connection, from: &connections)
-                        } else {
-                            updateInterest(connection)
-                        }
+                    }.compactMap { $0(&connections) }
+                    // Only the connections the jobs wrote to can have changed state.
+                    for connection in touched where connections[connection.fd] === connection {
+                        settle(connection, in: &connections, buffer: &readBuffer, now: Self.now())
                     }
                     continue
                 }
                 guard let connection = connections[fd] else { continue }
                 if events[index] & 1 != 0 || events[index] & 4 != 0 {
-                    readAvailable(connection, buffer: &readBuffer, now: now)
+                    if connection.lingerSince == nil { readAvailable(connection, buffer: &readBuffer, now: now) }
                 }
                 if events[index] & 2 != 0 { flush(connection) }
-                if connection.closed || (connection.closeAfterOutput && connection.pendingOutput == 0) {
-                    drop(connection, from: &connections)
-                } else {
-                    updateInterest(connection)
-                }
+                settle(connection, in: &connections, buffer: &readBuffer, now: now)
             }
             if now - lastSweep >= 0.5 {
                 lastSweep = now
@@ -186,6 +183,33 @@ public final class HTTPServer: Sendable {
             openConnections.add(1, ordering: .relaxed)
             _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
         }
+    }
+
+    /// After IO: drop a failed connection, linger on one whose last response is out, or update its interest.
+    private func settle(
+        _ connection: Connection, in connections: inout [Int32: Connection], buffer: inout [UInt8], now: Double
+    ) {
+        guard !connection.closed else {
+            drop(connection, from: &connections)
+            return
+        }
+        guard connection.closeAfterOutput && connection.pendingOutput == 0 else {
+            updateInterest(connection)
+            return
+        }
+        if connection.lingerSince == nil {
+            connection.lingerSince = now
+            shutdown(connection.fd, Int32(SHUT_WR))
+            connection.input = []
+        }
+        while true {
+            let received = buffer.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
+            if received > 0 { continue }
+            if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { break }
+            drop(connection, from: &connections)
+            return
+        }
+        updateInterest(connection)
     }
 
     private func readAvailable(_ connection: Connection, buffer: inout [UInt8], now: Double) {
@@ -271,7 +295,9 @@ public final class HTTPServer: Sendable {
     /// Readable while the client may send more (not backpressured, not closing); writable while output waits.
     /// Dropping read interest under backpressure keeps a level-triggered loop from spinning on unread input.
     private func updateInterest(_ connection: Connection) {
-        let wantsRead = connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput
+        let wantsRead =
+            connection.lingerSince != nil
+            || (connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput)
         let interest: UInt32 = (wantsRead ? 1 : 0) | (connection.pendingOutput > 0 ? 2 : 0)
         guard interest != connection.interest else { return }
         connection.interest = interest
@@ -279,6 +305,7 @@ public final class HTTPServer: Sendable {
     }
 
     private func timedOut(_ connection: Connection, now: Double) -> Bool {
+        if let since = connection.lingerSince { return now - since > 2 }
         if connection.replying != nil { return false }
         if let started = connection.requestStarted, now - started > limits.requestTimeout { return true }
         return now - connection.lastActivity > limits.idleTimeout
@@ -305,8 +332,11 @@ public final class HTTPServer: Sendable {
     func submit(fd: Int32, serial: UInt64, _ job: @escaping @Sendable (Connection, HTTPServer) -> Void) {
         jobs.withLock {
             $0.append { [self] connections in
-                guard let connection = connections[fd], connection.serial == serial, !connection.closed else { return }
+                guard let connection = connections[fd], connection.serial == serial, !connection.closed else {
+                    return nil
+                }
                 job(connection, self)
+                return connection
             }
         }
         var one: UInt64 = 1
