@@ -72,7 +72,9 @@ func errorMessage(_ body: [UInt8]) -> String {
     leaving.send(
         Array("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: \(request.count)\r\n\r\n".utf8) + request)
     #expect(leaving.receive(upTo: 4_096)?.isEmpty == false)
-    close(leaving.fd)
+    // Shut the socket down rather than close it: the client closes its descriptor itself, and closing it twice
+    // could close whatever another test opened under the same number meanwhile.
+    shutdown(leaving.fd, Int32(SHUT_RDWR))
 
     // Concurrent requests are all answered.
     let answered = Mutex<Int>(0)
