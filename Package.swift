@@ -27,6 +27,11 @@ let package = Package(
             pkgConfig: "libsecp256k1",
             providers: [.apt(["libsecp256k1-dev"])]
         ),
+        .systemLibrary(
+            name: "CDivSufSort",
+            pkgConfig: "libdivsufsort",
+            providers: [.apt(["libdivsufsort-dev"])]
+        ),
 
         // Hashes, keys, signatures, AEAD.
         .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
@@ -46,7 +51,9 @@ let package = Package(
         .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
 
         // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
-        .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto"]),
+        .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto", "CDivSufSort", "CAttributionKernels"]),
+        // Batched suffix-array searches with prefetching, and the index checksum (XXH64).
+        .target(name: "CAttributionKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
         // Compiled optimized even in debug builds: its tests move tens of megabytes through real sockets.
         .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
@@ -72,7 +79,7 @@ let package = Package(
         .testTarget(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
-        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "Chain", "Codec", "TestSupport"]),
+        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),

@@ -1,4 +1,6 @@
 import Codec
+import Dispatch
+import Foundation
 
 /// A span of the response and the records it credits (DESIGN.md §8).
 public struct AttributionSpan: Hashable, Sendable {
@@ -47,43 +49,71 @@ public enum Attribution {
     }
 
     /// Attributes `response` against a snapshot split into shard indexes, in record order: shard s's record j is
-    /// the snapshot's record (records in shards before s) + j.
-    public static func attribute(_ response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int)
-        -> AttributionResult
-    {
+    /// the snapshot's record (records in shards before s) + j. Large searches run on up to `threads` cores.
+    public static func attribute(
+        _ response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int,
+        threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    ) -> AttributionResult {
+        attribute(
+            response, shards: shards, minSpan: minSpan, maxRecords: maxRecords, threads: threads,
+            parallelAbove: (text: 1 << 22, response: 256))
+    }
+
+    /// As above; searches split over threads once the shards' text and the response reach `parallelAbove`.
+    static func attribute(
+        _ response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int, threads: Int,
+        parallelAbove: (text: Int, response: Int)
+    ) -> AttributionResult {
         let n = response.count
         var firstRecord: [Int] = []
         var total = 0
         for shard in shards {
             firstRecord.append(total)
-            total += shard.records.count
+            total += shard.recordCount
         }
-        // ℓ(i) and, per shard, the suffix-array interval of the longest match there.
-        var statistics = [Int](repeating: 0, count: n)
-        var matches = [[(length: Int, lower: Int, upper: Int)]](repeating: [], count: n)
-        for start in 0..<n {
-            for (shardIndex, shard) in shards.enumerated() {
-                let known = start > 0 ? matches[start - 1][shardIndex].length - 1 : 0
-                let match = shard.longestMatch(response[start...], known: known)
-                matches[start].append(match)
-                statistics[start] = max(statistics[start], match.length)
+        // ℓ per shard, then ℓ(i) = the longest over the shards.
+        let perShard = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: max(1, shards.count * n))
+        perShard.initialize(repeating: 0)
+        defer { perShard.deallocate() }
+        response.withUnsafeBufferPointer { buffer in
+            let pattern = SharedBuffer(buffer: UnsafeMutableBufferPointer(mutating: buffer))
+            let output = SharedBuffer(buffer: perShard)
+            let large = shards.reduce(0) { $0 + $1.text.count } >= parallelAbove.text && n >= parallelAbove.response
+            let chunks = large ? max(1, (threads + shards.count - 1) / max(1, shards.count)) : 1
+            let units = shards.count * chunks
+            let work = { @Sendable (unit: Int) in
+                let shard = unit / chunks
+                let chunk = unit % chunks
+                shards[shard].matchingStatistics(
+                    UnsafeBufferPointer(pattern.buffer), from: n * chunk / chunks, to: n * (chunk + 1) / chunks,
+                    into: output.buffer.baseAddress! + shard * n)
             }
+            if large && units > 1 {
+                DispatchQueue.concurrentPerform(iterations: units, execute: work)
+            } else {
+                for unit in 0..<units { work(unit) }
+            }
+        }
+        var statistics = [Int](repeating: 0, count: n)
+        for shard in shards.indices {
+            for position in 0..<n { statistics[position] = max(statistics[position], Int(perShard[shard * n + position])) }
         }
         var spans: [AttributionSpan] = []
-        for start in 0..<n
-        where statistics[start] >= minSpan && (start == 0 || statistics[start] >= statistics[start - 1]) {
-            var firstOffset: [Int: Int] = [:]
-            for (shardIndex, shard) in shards.enumerated() {
-                let match = matches[start][shardIndex]
-                guard match.length == statistics[start] else { continue }
-                for rank in match.lower..<match.upper {
-                    let (record, offset) = shard.locate(Int(shard.suffixArray[rank]))
-                    let global = firstRecord[shardIndex] + record
-                    firstOffset[global] = min(firstOffset[global] ?? Int.max, offset)
+        response.withUnsafeBufferPointer { pattern in
+            for start in 0..<n
+            where statistics[start] >= minSpan && (start == 0 || statistics[start] >= statistics[start - 1]) {
+                let length = statistics[start]
+                let bytes = UnsafeBufferPointer(rebasing: pattern[start..<(start + length)])
+                var credited: [(index: Int, offset: Int)] = []
+                // Shards hold increasing record indices: the lowest records come from the first shards holding it.
+                for (shardIndex, shard) in shards.enumerated()
+                where credited.count < maxRecords && Int(perShard[shardIndex * n + start]) == length {
+                    for found in shard.lowestRecords(containing: bytes, limit: maxRecords - credited.count) {
+                        credited.append((firstRecord[shardIndex] + found.record, found.offset))
+                    }
                 }
+                spans.append(AttributionSpan(start: start, length: length, records: credited))
             }
-            let credited = firstOffset.keys.sorted().prefix(maxRecords).map { ($0, firstOffset[$0]!) }
-            spans.append(AttributionSpan(start: start, length: statistics[start], records: Array(credited)))
         }
         let (weights, share) = credit(spans: spans, responseLength: n)
         return AttributionResult(
@@ -118,8 +148,15 @@ public enum Attribution {
 
     /// Weights per contributor: the sum of their records' weights.
     public static func contributorWeights(_ result: AttributionResult, records: [Record]) -> [Address: UInt128] {
+        contributorWeights(result) { records[$0].contributor }
+    }
+
+    /// Weights per contributor, with each record's contributor looked up by index.
+    public static func contributorWeights(_ result: AttributionResult, contributor: (Int) -> Address)
+        -> [Address: UInt128]
+    {
         var weights: [Address: UInt128] = [:]
-        for (record, weight) in result.recordWeights { weights[records[record].contributor, default: 0] += weight }
+        for (record, weight) in result.recordWeights { weights[contributor(record), default: 0] += weight }
         return weights
     }
 }

@@ -1,4 +1,9 @@
+import CAttributionKernels
+import CDivSufSort
+import Chain
 import Codec
+import Crypto
+import Foundation
 
 /// A Datanet record: its contributor and its bytes.
 public struct Record: Hashable, Sendable {
@@ -11,206 +16,173 @@ public struct Record: Hashable, Sendable {
     }
 }
 
-/// The suffix-array index of a snapshot's records. The text is the records' bytes, each record followed by a
-/// separator symbol of its own (256 + record index), so no match can cross a record boundary.
-public struct AttributionIndex: Sendable {
-    public let records: [Record]
-    /// The concatenated text over the alphabet 0 ..< 256 + records.count.
-    let text: [Int32]
-    let suffixArray: [Int32]
-    /// Where each record starts in `text`.
-    let recordStarts: [Int]
+/// One shard of a snapshot's suffix-array index: a contiguous run of the snapshot's records.
+///
+/// The text is the records' bytes, each followed by the separator byte 0xFF, which never occurs in UTF-8 and which
+/// no record may contain; a match therefore never crosses a record boundary. The suffix array (libdivsufsort) lists
+/// the suffixes that do not start with a separator — those sort last, so dropping them leaves a prefix of the array.
+/// A table of two-byte prefixes gives every search its first two steps. The shard lives in one block of memory laid
+/// out exactly as its file (`docs/attribution.md`), owned or memory-mapped.
+public final class AttributionIndex: @unchecked Sendable {
+    /// The snapshot's record index of this shard's first record.
+    public let firstRecord: Int
+    public let recordCount: Int
+    /// The snapshot this shard belongs to: its root and record count, and the shard's place among its shards.
+    public internal(set) var snapshotRoot: [UInt8]
+    public let snapshotRecordCount: Int
+    public let shardIndex: Int
+    public let shardCount: Int
 
-    public init(records: [Record]) {
-        let (text, starts) = Self.concatenate(records)
-        self.init(
-            records: records, text: text, starts: starts,
-            suffixArray: SuffixArray.build(text, alphabetSize: 256 + records.count))
+    let storage: IndexStorage
+    let layout: IndexLayout
+    /// The text, its suffix array, the two-byte prefix table and where each record starts (recordCount + 1).
+    let text: UnsafeBufferPointer<UInt8>
+    let suffixes: UnsafeBufferPointer<UInt32>
+    let pairs: UnsafeBufferPointer<UInt32>
+    let starts: UnsafeBufferPointer<UInt64>
+
+    /// The largest shard text, in bytes, the 32-bit suffix array can hold.
+    public static let maximumShardText = Int(Int32.max)
+    /// Shards are cut to at most this much text by default: small enough to build in cache-friendly pieces on every
+    /// core, large enough that a query visits few of them.
+    public static let defaultShardBytes = 64 << 20
+
+    init(storage: IndexStorage, layout: IndexLayout, header: IndexHeader) {
+        self.storage = storage
+        self.layout = layout
+        firstRecord = header.firstRecord
+        recordCount = header.recordCount
+        snapshotRoot = header.snapshotRoot
+        snapshotRecordCount = header.snapshotRecordCount
+        shardIndex = header.shardIndex
+        shardCount = header.shardCount
+        let base = storage.base
+        text = UnsafeBufferPointer(
+            start: (base + layout.text).assumingMemoryBound(to: UInt8.self), count: layout.textLength)
+        suffixes = UnsafeBufferPointer(
+            start: (base + layout.suffixes).assumingMemoryBound(to: UInt32.self), count: layout.suffixCount)
+        pairs = UnsafeBufferPointer(start: (base + layout.pairs).assumingMemoryBound(to: UInt32.self), count: 65_537)
+        starts = UnsafeBufferPointer(
+            start: (base + layout.starts).assumingMemoryBound(to: UInt64.self), count: layout.recordCount + 1)
     }
 
-    /// An index whose suffix array was built before (and checked to be a permutation).
-    init(records: [Record], suffixArray: [Int32]) {
-        let (text, starts) = Self.concatenate(records)
-        self.init(records: records, text: text, starts: starts, suffixArray: suffixArray)
+    /// A one-shard index of `records`, which are the whole snapshot.
+    public convenience init(records: [Record]) throws(AttributionError) {
+        let shards = try Self.build(records: records, maxShardBytes: Self.maximumShardText, threads: 1)
+        guard shards.count == 1 else { throw .malformedRecords("records too large for one shard") }
+        let shard = shards[0]
+        self.init(storage: shard.storage, layout: shard.layout, header: IndexHeader(shard))
     }
 
-    private init(records: [Record], text: [Int32], starts: [Int], suffixArray: [Int32]) {
-        self.records = records
-        self.text = text
-        self.recordStarts = starts
-        self.suffixArray = suffixArray
-        pairStarts = Self.pairTable(text: text, suffixArray: suffixArray)
+    // MARK: Records
+
+    /// Record j of this shard (0-based within the shard).
+    public func record(_ j: Int) -> Record {
+        Record(contributor: contributor(j), bytes: Array(recordBytes(j)))
     }
 
-    /// For every two-byte prefix p (b0 · 256 + b1), the suffix-array interval [pairStarts[p], pairStarts[p + 1])
-    /// of the suffixes that start with it: the first two narrowing steps of every match, done once.
-    let pairStarts: [Int32]
-
-    private static func pairTable(text: [Int32], suffixArray: [Int32]) -> [Int32] {
-        var counts = [Int32](repeating: 0, count: 65_537)
-        for position in 0..<max(0, text.count - 1) where text[position] < 256 && text[position + 1] < 256 {
-            counts[Int(text[position]) << 8 | Int(text[position + 1])] += 1
-        }
-        // Suffixes are sorted, so each two-byte prefix occupies one contiguous run; find where each run starts.
-        var starts = [Int32](repeating: -1, count: 65_537)
-        for (rank, suffix) in suffixArray.enumerated() {
-            let position = Int(suffix)
-            guard position + 1 < text.count, text[position] < 256, text[position + 1] < 256 else { continue }
-            let pair = Int(text[position]) << 8 | Int(text[position + 1])
-            if starts[pair] < 0 { starts[pair] = Int32(rank) }
-        }
-        for pair in 0..<65_536 where starts[pair] < 0 { starts[pair] = 0 }
-        // Store (start, start + count) implicitly: starts[p] and starts[p] + counts[p].
-        var table = [Int32](repeating: 0, count: 65_536 * 2)
-        for pair in 0..<65_536 {
-            table[2 * pair] = starts[pair]
-            table[2 * pair + 1] = starts[pair] + counts[pair]
-        }
-        return table
+    public func recordBytes(_ j: Int) -> UnsafeBufferPointer<UInt8> {
+        let start = Int(starts[j])
+        return UnsafeBufferPointer(rebasing: text[start..<(Int(starts[j + 1]) - 1)])
     }
 
-    /// Compares the suffix at `rank` with `pattern` from offset `from`: the first offset where they differ
-    /// (or pattern.count) and whether the suffix sorts below the pattern there.
-    @inline(__always)
-    private func compare(rank: Int, _ pattern: ArraySlice<UInt8>, from: Int) -> (common: Int, suffixIsLess: Bool) {
-        let position = Int(suffixArray[rank])
-        var offset = from
-        while offset < pattern.count {
-            let textPosition = position + offset
-            let symbol: Int32 = textPosition < text.count ? text[textPosition] : -1
-            let wanted = Int32(pattern[pattern.startIndex + offset])
-            if symbol != wanted { return (offset, symbol < wanted) }
-            offset += 1
-        }
-        return (offset, false)
+    public func contributor(_ j: Int) -> Address {
+        try! Address(bytes: Array(UnsafeRawBufferPointer(start: storage.base + layout.contributors + 20 * j, count: 20)))
     }
 
-    /// The suffix-array interval of the suffixes that start with `pattern` (possibly empty), by binary search
-    /// that skips the prefix already known to match both ends (Manber and Myers' acceleration).
-    func interval(of pattern: ArraySlice<UInt8>) -> (lower: Int, upper: Int) {
-        // Lower bound: the first rank whose suffix is not below the pattern.
-        var low = 0
-        var high = suffixArray.count
-        var lowCommon = 0
-        var highCommon = 0
-        while low < high {
-            let middle = (low + high) / 2
-            let (common, less) = compare(rank: middle, pattern, from: min(lowCommon, highCommon))
-            if less {
-                low = middle + 1
-                lowCommon = common
-            } else {
-                high = middle
-                highCommon = common
-            }
-        }
-        let lower = low
-        // Upper bound: the first rank whose suffix neither starts with the pattern nor sorts below it.
-        high = suffixArray.count
-        lowCommon = 0
-        highCommon = 0
-        while low < high {
-            let middle = (low + high) / 2
-            let (common, less) = compare(rank: middle, pattern, from: min(lowCommon, highCommon))
-            if less || common == pattern.count {
-                low = middle + 1
-                lowCommon = common
-            } else {
-                high = middle
-                highCommon = common
-            }
-        }
-        return (lower, low)
+    /// keccak256 of record j's bytes.
+    public func recordHash(_ j: Int) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: storage.base + layout.hashes + 32 * j, count: 32))
     }
 
-    /// The suffix-array interval of the longest prefix of `pattern` that occurs, and its length. When the
-    /// caller knows that the first `known` symbols occur (matching statistics drop by at most one per step),
-    /// the search starts there.
-    func longestMatch(_ pattern: ArraySlice<UInt8>, known: Int = 0) -> (length: Int, lower: Int, upper: Int) {
-        var lower = 0
-        var upper = suffixArray.count
-        var length = 0
-        if known > 2 && known <= pattern.count {
-            let (start, end) = interval(of: pattern.prefix(known))
-            if start < end {
-                lower = start
-                upper = end
-                length = known
-            }
-        }
-        if length == 0 && pattern.count >= 2 {
-            let pair = Int(pattern[pattern.startIndex]) << 8 | Int(pattern[pattern.startIndex + 1])
-            let start = Int(pairStarts[2 * pair])
-            let end = Int(pairStarts[2 * pair + 1])
-            if start < end {
-                lower = start
-                upper = end
-                length = 2
-            }
-        }
-        while length < pattern.count {
-            if upper - lower == 1 {
-                // One occurrence left: extend by comparing the text directly.
-                let position = Int(suffixArray[lower])
-                while length < pattern.count, position + length < text.count,
-                    text[position + length] == Int32(pattern[pattern.startIndex + length])
-                {
-                    length += 1
-                }
-                break
-            }
-            let (nextLower, nextUpper) = narrow(
-                lower, upper, depth: length, symbol: Int32(pattern[pattern.startIndex + length]))
-            if nextLower >= nextUpper { break }
-            (lower, upper) = (nextLower, nextUpper)
-            length += 1
-        }
-        if length == 0 { return (0, 0, 0) }
-        return (length, lower, upper)
+    /// The snapshot Merkle leaves of this shard's records.
+    public var leaves: [[UInt8]] {
+        (0..<recordCount).map { SnapshotMerkleTree.leaf(contributor: contributor($0), recordHash: recordHash($0)) }
     }
 
-    private static func concatenate(_ records: [Record]) -> (text: [Int32], starts: [Int]) {
-        var text: [Int32] = []
-        var starts: [Int] = []
-        text.reserveCapacity(records.reduce(0) { $0 + $1.bytes.count + 1 })
-        for (index, record) in records.enumerated() {
-            starts.append(text.count)
-            for byte in record.bytes { text.append(Int32(byte)) }
-            text.append(Int32(256 + index))
-        }
-        return (text, starts)
-    }
+    /// Every record of the shard.
+    public var records: [Record] { (0..<recordCount).map(record) }
 
     /// The record holding text position `position`, and the offset within it.
     func locate(_ position: Int) -> (record: Int, offset: Int) {
         var low = 0
-        var high = recordStarts.count - 1
+        var high = recordCount - 1
         while low < high {
             let middle = (low + high + 1) / 2
-            if recordStarts[middle] <= position { low = middle } else { high = middle - 1 }
+            if Int(starts[middle]) <= position { low = middle } else { high = middle - 1 }
         }
-        return (low, position - recordStarts[low])
+        return (low, position - Int(starts[low]))
     }
 
-    /// Narrows the suffix-array interval [lower, upper) of suffixes starting with a pattern of length `depth` to
-    /// those whose next symbol is `symbol`.
-    func narrow(_ lower: Int, _ upper: Int, depth: Int, symbol: Int32) -> (Int, Int) {
-        func symbolAt(_ rank: Int) -> Int32 {
-            let position = Int(suffixArray[rank]) + depth
-            return position < text.count ? text[position] : -1
-        }
-        var low = lower
-        var high = upper
-        while low < high {
-            let middle = (low + high) / 2
-            if symbolAt(middle) < symbol { low = middle + 1 } else { high = middle }
-        }
-        let start = low
-        high = upper
-        while low < high {
-            let middle = (low + high) / 2
-            if symbolAt(middle) <= symbol { low = middle + 1 } else { high = middle }
-        }
-        return (start, low)
+    // MARK: Searches
+
+    func withView<T>(_ body: (UnsafePointer<ola_index>) -> T) -> T {
+        var view = ola_index(
+            text: text.baseAddress, text_length: UInt64(text.count), suffixes: suffixes.baseAddress,
+            suffix_count: UInt64(suffixes.count), pairs: pairs.baseAddress)
+        return withUnsafePointer(to: &view) { body($0) }
     }
+
+    /// ℓ for positions [from, to) of `pattern`, written to `lengths` (indexed by position).
+    func matchingStatistics(
+        _ pattern: UnsafeBufferPointer<UInt8>, from: Int, to: Int, into lengths: UnsafeMutablePointer<UInt32>
+    ) {
+        withView { view in
+            ola_matching_statistics(view, pattern.baseAddress, pattern.count, from, to, lengths)
+        }
+    }
+
+    /// The suffix-array interval of the suffixes that start with `pattern`.
+    func interval(of pattern: UnsafeBufferPointer<UInt8>) -> Range<Int> {
+        var lower: UInt64 = 0
+        var upper: UInt64 = 0
+        withView { view in ola_interval(view, pattern.baseAddress, pattern.count, &lower, &upper) }
+        return Int(lower)..<Int(upper)
+    }
+
+    /// The first `limit` records (by index within the shard) that contain `pattern`, each with the first offset
+    /// where it occurs.
+    func lowestRecords(containing pattern: UnsafeBufferPointer<UInt8>, limit: Int) -> [(record: Int, offset: Int)] {
+        let ranks = interval(of: pattern)
+        if ranks.isEmpty || limit <= 0 { return [] }
+        // Text positions grow with record index, so the lowest records hold the smallest positions.
+        var positions = Array(suffixes[ranks])
+        positions.sort()
+        var found: [(record: Int, offset: Int)] = []
+        for position in positions {
+            let (record, offset) = locate(Int(position))
+            if found.last?.record == record { continue }
+            found.append((record, offset))
+            if found.count == limit { break }
+        }
+        return found
+    }
+}
+
+/// The memory behind an index: an owned allocation or a read-only file mapping.
+final class IndexStorage: @unchecked Sendable {
+    let base: UnsafeMutableRawPointer
+    let byteCount: Int
+    private let mapped: Bool
+
+    init(allocating byteCount: Int) {
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        self.byteCount = byteCount
+        mapped = false
+    }
+
+    init(mapping base: UnsafeMutableRawPointer, byteCount: Int) {
+        self.base = base
+        self.byteCount = byteCount
+        mapped = true
+    }
+
+    deinit {
+        if mapped { munmap(base, byteCount) } else { base.deallocate() }
+    }
+}
+
+/// Memory that parallel workers share, each touching only its own part.
+struct SharedBuffer<Element>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<Element>
 }

@@ -42,10 +42,41 @@ public struct AttributionProof: Equatable, Sendable {
 
     /// The proof of `result` for `response` over `records` (the whole snapshot, in order).
     public init(result: AttributionResult, response: [UInt8], records: [Record], minSpan: Int, maxRecords: Int) {
-        let leaves = records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
+        self.init(
+            result: result, response: response,
+            leaves: records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) },
+            contributor: { records[$0].contributor }, recordHash: { Keccak256.hash(records[$0].bytes) },
+            minSpan: minSpan, maxRecords: maxRecords)
+    }
+
+    /// The proof of `result` for `response` over a snapshot's shard indexes, which carry the record hashes.
+    public init(
+        result: AttributionResult, response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int
+    ) {
+        var owners: [(shard: AttributionIndex, first: Int)] = []
+        var first = 0
+        for shard in shards {
+            owners.append((shard, first))
+            first += shard.recordCount
+        }
+        func owner(_ record: Int) -> (AttributionIndex, Int) {
+            let found = owners.last { $0.first <= record }!
+            return (found.shard, record - found.first)
+        }
+        self.init(
+            result: result, response: response, leaves: shards.flatMap(\.leaves),
+            contributor: { let (shard, j) = owner($0); return shard.contributor(j) },
+            recordHash: { let (shard, j) = owner($0); return shard.recordHash(j) },
+            minSpan: minSpan, maxRecords: maxRecords)
+    }
+
+    private init(
+        result: AttributionResult, response: [UInt8], leaves: [[UInt8]], contributor: (Int) -> Address,
+        recordHash: (Int) -> [UInt8], minSpan: Int, maxRecords: Int
+    ) {
         let tree = SnapshotMerkleTree(leaves: leaves)
         snapshotRoot = tree.snapshotRoot
-        recordCount = UInt64(records.count)
+        recordCount = UInt64(leaves.count)
         self.minSpan = UInt64(minSpan)
         self.maxRecords = UInt64(maxRecords)
         responseHash = Keccak256.hash(response)
@@ -60,11 +91,11 @@ public struct AttributionProof: Equatable, Sendable {
                     }
                     return CreditedRecord(
                         index: UInt64(record.index), offset: UInt64(record.offset),
-                        contributor: records[record.index].contributor,
-                        recordHash: Keccak256.hash(records[record.index].bytes), path: paths[record.index]!)
+                        contributor: contributor(record.index), recordHash: recordHash(record.index),
+                        path: paths[record.index]!)
                 })
         }
-        contributors = Attribution.contributorWeights(result, records: records).sorted { $0.key < $1.key }
+        contributors = Attribution.contributorWeights(result, contributor: contributor).sorted { $0.key < $1.key }
             .map { ($0.key, $0.value) }
     }
 
@@ -180,6 +211,7 @@ public enum AttributionError: Error, Equatable, Sendable, CustomStringConvertibl
     case invalidProof(String)
     case malformedIndex(String)
     case malformedRecords(String)
+    case storage(String)
 
     public var description: String {
         switch self {
@@ -187,6 +219,7 @@ public enum AttributionError: Error, Equatable, Sendable, CustomStringConvertibl
         case .invalidProof(let why): "invalid attribution proof: \(why)"
         case .malformedIndex(let why): "malformed attribution index: \(why)"
         case .malformedRecords(let why): "malformed records: \(why)"
+        case .storage(let why): "attribution index storage: \(why)"
         }
     }
 }

@@ -35,7 +35,7 @@ public enum AttributionVerifier {
             }
         }
         let result = Attribution.attribute(
-            response, index: AttributionIndex(records: records), minSpan: Int(proof.minSpan),
+            response, shards: try AttributionIndex.build(records: records), minSpan: Int(proof.minSpan),
             maxRecords: Int(proof.maxRecords))
         let expected = AttributionProof(
             result: result, response: response, records: records, minSpan: Int(proof.minSpan),

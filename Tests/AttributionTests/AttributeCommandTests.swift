@@ -43,7 +43,7 @@ private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String
     #expect(json.status == 0, "\(json.stderr)")
     let parsed = try Record.parseJSONL(Array(jsonl.utf8))
     let result = Attribution.attribute(
-        Array(response.utf8), index: AttributionIndex(records: parsed), minSpan: 32, maxRecords: 4)
+        Array(response.utf8), index: try AttributionIndex(records: parsed), minSpan: 32, maxRecords: 4)
     #expect(result.spans.count == 2)
     let proof = AttributionProof(
         result: result, response: Array(response.utf8), records: parsed, minSpan: 32, maxRecords: 4)

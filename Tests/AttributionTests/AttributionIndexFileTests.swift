@@ -5,20 +5,24 @@ import Testing
 
 @testable import Attribution
 
-@Test func serializedIndexRoundTripsAndRejectsCorruption() throws {
-    var random = SeededRandom(seed: 9)
-    let records = try (0..<20).map { _ in
+private func randomRecords(_ random: inout SeededRandom, count: Int) throws -> [Record] {
+    try (0..<count).map { _ in
         Record(
             contributor: try Address(bytes: random.bytes(20)),
-            bytes: random.bytes(Int.random(in: 0...50, using: &random)))
+            bytes: random.bytes(Int.random(in: 0...50, using: &random)).map { min($0, 0xFE) })
     }
-    let index = AttributionIndex(records: records)
+}
+
+@Test func serializedIndexRoundTripsAndRejectsCorruption() throws {
+    var random = SeededRandom(seed: 9)
+    let records = try randomRecords(&random, count: 20)
+    let index = try AttributionIndex(records: records)
     let bytes = index.serialized
-    let restored = try bytes.withUnsafeBytes { buffer throws(AttributionError) in
-        try AttributionIndex(serialized: buffer)
-    }
+    let restored = try AttributionIndex(serialized: bytes)
     #expect(restored.records == records)
-    #expect(restored.suffixArray == index.suffixArray)
+    #expect(Array(restored.suffixes) == Array(index.suffixes))
+    #expect(restored.snapshotRoot == index.snapshotRoot)
+    #expect(try AttributionIndex(records: records).serialized == bytes)  // the same snapshot, the same bytes
     let response = Array(records[3].bytes) + random.bytes(10)
     #expect(
         Attribution.attribute(response, index: restored, minSpan: 4, maxRecords: 2)
@@ -26,19 +30,65 @@ import Testing
     var accepted = 0
     for _ in 0..<2_000 {
         let mutated = random.mutate(bytes)
-        if mutated != bytes,
-            (try? mutated.withUnsafeBytes { buffer throws(AttributionError) in try AttributionIndex(serialized: buffer)
-            }) != nil
-        {
-            accepted += 1
-        }
+        if mutated != bytes, (try? AttributionIndex(serialized: mutated)) != nil { accepted += 1 }
     }
     #expect(accepted == 0)  // every change breaks the checksum or the structure
+    for cut in [0, 8, 95, 96, 104, bytes.count - 9, bytes.count - 1] {
+        #expect(throws: AttributionError.self, "cut at \(cut)") {
+            try AttributionIndex(serialized: Array(bytes.prefix(cut)))
+        }
+    }
     var flipped = bytes
     flipped[40] ^= 1
-    #expect(throws: AttributionError.self) {
-        try flipped.withUnsafeBytes { buffer throws(AttributionError) in try AttributionIndex(serialized: buffer) }
+    #expect(throws: AttributionError.self) { try AttributionIndex(serialized: flipped) }
+}
+
+@Test func shardFilesMapAndFitTogether() throws {
+    var random = SeededRandom(seed: 10)
+    let records = try randomRecords(&random, count: 40)
+    let shards = try AttributionIndex.build(records: records, maxShardBytes: 300, threads: 2)
+    #expect(shards.count >= 3)
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("olai-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    var mapped: [AttributionIndex] = []
+    for (number, shard) in shards.enumerated() {
+        let path = directory + "/shard-\(number).olai"
+        try shard.write(to: path)
+        mapped.append(try AttributionIndex(contentsOfFile: path))
+        #expect(mapped.last!.serialized == shard.serialized)
     }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory).count == shards.count)  // no leftovers
+    #expect(try AttributionIndex.snapshot(mapped).count == shards.count)
+    #expect(mapped.flatMap(\.records) == records)
+    let response = Array(records[7].bytes) + Array(records[30].bytes)
+    #expect(
+        Attribution.attribute(response, shards: mapped, minSpan: 3, maxRecords: 2)
+            == Attribution.attribute(response, index: try AttributionIndex(records: records), minSpan: 3, maxRecords: 2))
+    // Shards that do not make one snapshot: missing, reordered, or from another snapshot.
+    #expect(throws: AttributionError.self) { try AttributionIndex.snapshot(Array(mapped.dropLast())) }
+    #expect(throws: AttributionError.self) { try AttributionIndex.snapshot(mapped.reversed()) }
+    let other = try AttributionIndex.build(records: Array(records.dropLast()), maxShardBytes: 300, threads: 1)
+    #expect(throws: AttributionError.self) { try AttributionIndex.snapshot([mapped[0]] + other.dropFirst()) }
+    #expect(throws: AttributionError.self) { try AttributionIndex(contentsOfFile: directory + "/missing.olai") }
+}
+
+@Test func recordsHoldingTheSeparatorAreRefused() throws {
+    let contributor = try Address(bytes: [UInt8](repeating: 7, count: 20))
+    #expect(throws: AttributionError.self) {
+        try AttributionIndex(records: [Record(contributor: contributor, bytes: [0x61, 0xFF, 0x62])])
+    }
+    // 0xFF in a response matches nothing and breaks matches around it.
+    let index = try AttributionIndex(records: [Record(contributor: contributor, bytes: Array("abcabc".utf8))])
+    let result = Attribution.attribute([0x61, 0x62, 0xFF, 0x63, 0x61], index: index, minSpan: 1, maxRecords: 1)
+    #expect(result.matchingStatistics == [2, 1, 0, 2, 1])
+}
+
+@Test func emptySnapshotIndexes() throws {
+    let index = try AttributionIndex(records: [])
+    #expect(index.recordCount == 0)
+    let restored = try AttributionIndex(serialized: index.serialized)
+    #expect(Attribution.attribute(Array("abc".utf8), index: restored, minSpan: 1, maxRecords: 1).spans.isEmpty)
 }
 
 @Test func jsonlRecordsParseStrictly() throws {

@@ -3,7 +3,7 @@
 set -euo pipefail
 
 # g++ builds llama.cpp for the inference parity tests (llama-cpp-python compiles it on install).
-packages=(pkg-config libsodium-dev libsecp256k1-dev libsqlite3-dev g++)
+packages=(pkg-config libsodium-dev libsecp256k1-dev libsqlite3-dev libdivsufsort-dev g++)
 # The interop tests need a Python with venv and pip; Debian splits venv into its own package.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     packages+=(python3-venv)

@@ -16,20 +16,33 @@ enum AttributeCommand {
                     OptionSpec(
                         name: "records", valueName: "FILE",
                         help: "JSONL: {\"contributor\": \"0x…\", \"text\": \"…\"} per line."),
-                    OptionSpec(name: "out", valueName: "DIR", help: "Directory to write index.olai into."),
+                    OptionSpec(name: "out", valueName: "DIR", help: "Directory to write the shard files into."),
+                    OptionSpec(
+                        name: "shard-megabytes", valueName: "M", help: "Largest shard text in MiB.", defaultValue: "64"),
+                    OptionSpec(name: "threads", valueName: "N", help: "Shards built at once (default: every core)."),
                 ],
                 action: { arguments, output throws(CLIError) in
                     let records = try loadRecords(try required(arguments, "records"))
                     let directory = try required(arguments, "out")
+                    let megabytes = try arguments.int("shard-megabytes", in: 1...2_047) ?? 64
+                    let threads =
+                        try arguments.int("threads", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
                     let start = Date()
-                    let index = AttributionIndex(records: records)
-                    try writeAtomically(index.serialized, to: directory + "/index.olai")
+                    let shards: [AttributionIndex]
+                    do {
+                        shards = try AttributionIndex.build(
+                            records: records, maxShardBytes: megabytes << 20, threads: threads)
+                    } catch {
+                        throw .failure("\(error)")
+                    }
+                    let seconds = Date().timeIntervalSince(start)
+                    let names = try writeShards(shards, to: directory)
                     let bytes = records.reduce(0) { $0 + $1.bytes.count }
                     output.line(
-                        "indexed \(records.count) records, \(bytes) bytes, in \(String(format: "%.3f", Date().timeIntervalSince(start))) s"
+                        "indexed \(records.count) records, \(bytes) bytes, in \(String(format: "%.3f", seconds)) s (\(shards.count) shard\(shards.count == 1 ? "" : "s"))"
                     )
-                    output.line("snapshot root \(Hex.encode(snapshotRoot(records)))")
-                    output.line("wrote \(directory)/index.olai")
+                    output.line("snapshot root \(Hex.encode(shards[0].snapshotRoot))")
+                    for name in names { output.line("wrote \(directory)/\(name)") }
                 }),
             CommandSpec(
                 name: "run", summary: "Attribute a response: spans, credited records, weights per contributor.",
@@ -56,11 +69,10 @@ enum AttributeCommand {
                     let (defaultL, defaultK) = try parameters(arguments)
                     let minSpan = try arguments.int("min-span", in: 1...1_000_000) ?? defaultL
                     let maxRecords = try arguments.int("max-records", in: 1...1_000) ?? defaultK
-                    let records = shards.flatMap(\.records)
                     let result = Attribution.attribute(
                         response, shards: shards, minSpan: minSpan, maxRecords: maxRecords)
                     let proof = AttributionProof(
-                        result: result, response: response, records: records, minSpan: minSpan, maxRecords: maxRecords)
+                        result: result, response: response, shards: shards, minSpan: minSpan, maxRecords: maxRecords)
                     if let path = arguments.string("proof") {
                         let object: [String: Any] = [
                             "response": String(decoding: response, as: UTF8.self), "encoded": Hex.encode(proof.encoded),
@@ -74,7 +86,7 @@ enum AttributeCommand {
                         output.line(AttributionCLIFormat.json(proof))
                         return
                     }
-                    output.line("snapshot root \(Hex.encode(proof.snapshotRoot)) (\(records.count) records)")
+                    output.line("snapshot root \(Hex.encode(proof.snapshotRoot)) (\(proof.recordCount) records)")
                     output.line(
                         "response \(response.count) bytes, L = \(minSpan), K = \(maxRecords): \(proof.spans.count) spans"
                     )
@@ -115,12 +127,6 @@ enum AttributeCommand {
                 }),
         ])
 
-    static func snapshotRoot(_ records: [Record]) -> [UInt8] {
-        SnapshotMerkleTree(
-            leaves: records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
-        ).snapshotRoot
-    }
-
     static func required(_ arguments: ParsedArguments, _ name: String) throws(CLIError) -> String {
         guard let value = arguments.string(name) else {
             throw .usage("missing option --\(name)", command: arguments.command)
@@ -143,7 +149,7 @@ enum AttributeCommand {
         }
     }
 
-    /// Every *.olai file of the directory, in name order: the shards of one snapshot.
+    /// Every *.olai file of the directory, in name order: the shards of one snapshot, checked to fit together.
     static func loadShards(_ directory: String) throws(CLIError) -> [AttributionIndex] {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
             $0.hasSuffix(".olai")
@@ -152,19 +158,39 @@ enum AttributeCommand {
         var shards: [AttributionIndex] = []
         for name in names {
             let path = directory + "/" + name
-            guard let data = try? Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) else {
-                throw .failure("cannot read \(path)")
-            }
             do {
-                shards.append(
-                    try data.withUnsafeBytes { buffer throws(AttributionError) in
-                        try AttributionIndex(serialized: buffer)
-                    })
+                shards.append(try AttributionIndex(contentsOfFile: path))
             } catch {
                 throw .failure("\(path): \(error)")
             }
         }
-        return shards
+        do {
+            return try AttributionIndex.snapshot(shards)
+        } catch {
+            throw .failure("\(directory): \(error)")
+        }
+    }
+
+    /// Writes each shard atomically as shard-NNNN.olai, then removes *.olai files of an earlier index.
+    static func writeShards(_ shards: [AttributionIndex], to directory: String) throws(CLIError) -> [String] {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw .failure("cannot create \(directory): \(error)")
+        }
+        let names = shards.indices.map { String(format: "shard-%04d.olai", $0) }
+        for (shard, name) in zip(shards, names) {
+            do {
+                try shard.write(to: directory + "/" + name)
+            } catch {
+                throw .failure("\(error)")
+            }
+        }
+        for stale in ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+        where stale.hasSuffix(".olai") && !names.contains(stale) {
+            try? FileManager.default.removeItem(atPath: directory + "/" + stale)
+        }
+        return names
     }
 
     static func parameters(_ arguments: ParsedArguments) throws(CLIError) -> (Int, Int) {

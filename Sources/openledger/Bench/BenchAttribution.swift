@@ -15,6 +15,7 @@ enum BenchAttribution {
             OptionSpec(
                 name: "reference", valueName: "BINARY",
                 help: "libdivsufsort baseline program (tools/bench/divsufsort_baseline.c)."),
+            OptionSpec(name: "threads", valueName: "N", help: "Cores for building and querying (default: all)."),
         ],
         action: { arguments, output throws(CLIError) in
             let megabytes = try arguments.int("megabytes", in: 1...2_000) ?? 100
@@ -45,24 +46,42 @@ enum BenchAttribution {
                     throw .failure("reference run failed: \(error)")
                 }
             }
-            for figure in run(corpus: corpus) {
-                output.line(figure.jsonLine(references: references[figure.bench] ?? []))
+            let threads = try arguments.int("threads", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
+            for figure in try run(corpus: corpus, threads: threads) {
+                let name = figure.bench.hasPrefix("attribution_index_build") ? "attribution_index_build" : figure.bench
+                output.line(figure.jsonLine(references: references[name] ?? []))
             }
         }
     )
 
-    static func run(corpus: [[UInt8]]) -> [BenchFigure] {
+    static func run(corpus: [[UInt8]], threads: Int) throws(CLIError) -> [BenchFigure] {
         let bytes = corpus.reduce(0) { $0 + $1.count }
         let records = corpus.enumerated().map { index, text in
             Record(contributor: try! Address(bytes: [UInt8](repeating: UInt8(index % 251), count: 20)), bytes: text)
         }
+        func build(threads: Int) throws(CLIError) -> (shards: [AttributionIndex], seconds: Double) {
+            let start = DispatchTime.now().uptimeNanoseconds
+            do {
+                let shards = try AttributionIndex.build(records: records, threads: threads)
+                return (shards, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            } catch {
+                throw .failure("\(error)")
+            }
+        }
         let baseline = memory("VmRSS")
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
-        let start = DispatchTime.now().uptimeNanoseconds
-        let index = AttributionIndex(records: records)
-        let buildSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var (shards, buildSeconds) = try build(threads: threads)
         let peak = memory("VmHWM")
-        let serializedSize = index.serialized.count
+        // Queries run on the shard files, mapped as `attribute run` maps them.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-index-\(getpid())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let names = try AttributeCommand.writeShards(shards, to: directory)
+        let fileBytes = names.reduce(0) { total, name in
+            total + ((try? FileManager.default.attributesOfItem(atPath: directory + "/" + name)[.size] as? Int) ?? 0)
+        }
+        shards = []
+        let (_, singleSeconds) = try build(threads: 1)
+        let mapped = try AttributeCommand.loadShards(directory)
         // 2 KB responses: half copied from the corpus, half fresh text.
         var random = SystemRandomNumberGenerator()
         var latencies: [Double] = []
@@ -71,20 +90,30 @@ enum BenchAttribution {
             var response = Array(source.prefix(1024))
             response += MarkovCorpus.generate(bytes: 2048 - response.count, seed: UInt64(trial) + 99).flatMap { $0 }
             let begin = DispatchTime.now().uptimeNanoseconds
-            _ = Attribution.attribute(Array(response.prefix(2048)), index: index, minSpan: 32, maxRecords: 4)
+            _ = Attribution.attribute(
+                Array(response.prefix(2048)), shards: mapped, minSpan: 32, maxRecords: 4, threads: threads)
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - begin) / 1e6)
         }
         latencies.sort()
         return [
             BenchFigure(
                 bench: "attribution_index_build", unit: .megabytesPerSecond, value: Double(bytes) / 1e6 / buildSeconds,
-                details: ["corpus_bytes": "\(bytes)", "seconds": String(format: "%.2f", buildSeconds)]),
+                details: [
+                    "corpus_bytes": "\(bytes)", "seconds": String(format: "%.2f", buildSeconds), "threads": "\(threads)",
+                    "shards": "\(mapped.count)",
+                ]),
+            BenchFigure(
+                bench: "attribution_index_build_1_thread", unit: .megabytesPerSecond,
+                value: Double(bytes) / 1e6 / singleSeconds,
+                details: ["seconds": String(format: "%.2f", singleSeconds), "threads": "1", "shards": "\(mapped.count)"]),
             BenchFigure(
                 bench: "attribution_query_2kb_p50_ms", unit: .milliseconds, value: latencies[latencies.count / 2],
-                details: ["p99_ms": String(format: "%.2f", latencies[latencies.count * 99 / 100])]),
+                details: [
+                    "p99_ms": String(format: "%.2f", latencies[latencies.count * 99 / 100]), "threads": "\(threads)",
+                ]),
             BenchFigure(
-                bench: "attribution_index_size", unit: .bytesPerByte,
-                value: Double(serializedSize - bytes) / Double(bytes), details: [:]),
+                bench: "attribution_index_size", unit: .bytesPerByte, value: Double(fileBytes - bytes) / Double(bytes),
+                details: ["files_mb": "\(fileBytes / 1_000_000)"]),
             BenchFigure(
                 bench: "attribution_build_peak_memory", unit: .bytesPerByte,
                 value: Double(max(0, peak - baseline)) / Double(bytes), details: ["peak_rss_mb": "\(peak / 1_048_576)"]),
