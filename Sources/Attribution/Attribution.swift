@@ -96,7 +96,9 @@ public enum Attribution {
         }
         var statistics = [Int](repeating: 0, count: n)
         for shard in shards.indices {
-            for position in 0..<n { statistics[position] = max(statistics[position], Int(perShard[shard * n + position])) }
+            for position in 0..<n {
+                statistics[position] = max(statistics[position], Int(perShard[shard * n + position]))
+            }
         }
         var spans: [AttributionSpan] = []
         response.withUnsafeBufferPointer { pattern in

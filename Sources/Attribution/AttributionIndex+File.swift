@@ -59,8 +59,12 @@ struct IndexHeader: Equatable {
     static func read(_ raw: UnsafeRawBufferPointer) throws(AttributionError) -> IndexHeader {
         func fail(_ why: String) -> AttributionError { .malformedIndex(why) }
         guard raw.count >= size + 8, Array(raw[0..<8]) == magic else { throw fail("not an attribution index") }
-        func u32(_ offset: Int) -> Int { Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))) }
-        func u64(_ offset: Int) -> UInt64 { UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) }
+        func u32(_ offset: Int) -> Int {
+            Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        }
+        func u64(_ offset: Int) -> UInt64 {
+            UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
         guard u32(8) == Int(version) else { throw fail("unsupported version \(u32(8)) (this build reads \(version))") }
         let limit = UInt64(raw.count)
         let values = [24, 32, 40, 48, 56].map(u64)
@@ -212,7 +216,9 @@ extension AttributionIndex {
             }
             next += shard.recordCount
         }
-        guard next == first.snapshotRecordCount else { throw .malformedIndex("shards hold \(next) of \(first.snapshotRecordCount) records") }
+        guard next == first.snapshotRecordCount else {
+            throw .malformedIndex("shards hold \(next) of \(first.snapshotRecordCount) records")
+        }
         return shards
     }
 }

@@ -87,7 +87,8 @@ public final class AttributionIndex: @unchecked Sendable {
     }
 
     public func contributor(_ j: Int) -> Address {
-        try! Address(bytes: Array(UnsafeRawBufferPointer(start: storage.base + layout.contributors + 20 * j, count: 20)))
+        try! Address(
+            bytes: Array(UnsafeRawBufferPointer(start: storage.base + layout.contributors + 20 * j, count: 20)))
     }
 
     /// keccak256 of record j's bytes.

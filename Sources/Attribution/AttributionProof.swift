@@ -65,8 +65,14 @@ public struct AttributionProof: Equatable, Sendable {
         }
         self.init(
             result: result, response: response, leaves: shards.flatMap(\.leaves),
-            contributor: { let (shard, j) = owner($0); return shard.contributor(j) },
-            recordHash: { let (shard, j) = owner($0); return shard.recordHash(j) },
+            contributor: {
+                let (shard, j) = owner($0)
+                return shard.contributor(j)
+            },
+            recordHash: {
+                let (shard, j) = owner($0)
+                return shard.recordHash(j)
+            },
             minSpan: minSpan, maxRecords: maxRecords)
     }
 

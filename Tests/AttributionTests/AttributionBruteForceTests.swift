@@ -131,7 +131,8 @@ func shardedSnapshotEqualsOneIndex(seed: Int) throws {
             bytes: (0..<Int.random(in: 0...30, using: &random)).map { _ in alphabet.randomElement(using: &random)! })
     }
     let response = (0..<Int.random(in: 0...60, using: &random)).map { _ in alphabet.randomElement(using: &random)! }
-    let whole = Attribution.attribute(response, index: try AttributionIndex(records: records), minSpan: 3, maxRecords: 2)
+    let whole = Attribution.attribute(
+        response, index: try AttributionIndex(records: records), minSpan: 3, maxRecords: 2)
     let text = records.reduce(0) { $0 + $1.bytes.count + 1 }  // each record and its separator
     let shards = try AttributionIndex.build(
         records: records, maxShardBytes: Int.random(in: 1...max(1, text / 2), using: &random), threads: 2)

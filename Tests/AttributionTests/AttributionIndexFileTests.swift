@@ -64,7 +64,8 @@ private func randomRecords(_ random: inout SeededRandom, count: Int) throws -> [
     let response = Array(records[7].bytes) + Array(records[30].bytes)
     #expect(
         Attribution.attribute(response, shards: mapped, minSpan: 3, maxRecords: 2)
-            == Attribution.attribute(response, index: try AttributionIndex(records: records), minSpan: 3, maxRecords: 2))
+            == Attribution.attribute(response, index: try AttributionIndex(records: records), minSpan: 3, maxRecords: 2)
+    )
     // Shards that do not make one snapshot: missing, reordered, or from another snapshot.
     #expect(throws: AttributionError.self) { try AttributionIndex.snapshot(Array(mapped.dropLast())) }
     #expect(throws: AttributionError.self) { try AttributionIndex.snapshot(mapped.reversed()) }

@@ -18,7 +18,8 @@ private func scenario(seed: UInt64) throws -> (records: [Record], response: [UIn
     records.append(Record(contributor: contributors[1], bytes: records[2].bytes))  // a duplicate, higher index
     var response = Array(records[2].bytes[5...]) + Array(" and ".utf8) + Array(records[6].bytes.prefix(40))
     response += sentence(3)
-    let result = Attribution.attribute(response, index: try AttributionIndex(records: records), minSpan: 8, maxRecords: 2)
+    let result = Attribution.attribute(
+        response, index: try AttributionIndex(records: records), minSpan: 8, maxRecords: 2)
     #expect(result.spans.count >= 2)
     return (
         records, response,

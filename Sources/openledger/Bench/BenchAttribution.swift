@@ -73,7 +73,8 @@ enum BenchAttribution {
         var (shards, buildSeconds) = try build(threads: threads)
         let peak = memory("VmHWM")
         // Queries run on the shard files, mapped as `attribute run` maps them.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-index-\(getpid())").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-index-\(getpid())")
+            .path
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let names = try AttributeCommand.writeShards(shards, to: directory)
         let fileBytes = names.reduce(0) { total, name in
@@ -99,13 +100,16 @@ enum BenchAttribution {
             BenchFigure(
                 bench: "attribution_index_build", unit: .megabytesPerSecond, value: Double(bytes) / 1e6 / buildSeconds,
                 details: [
-                    "corpus_bytes": "\(bytes)", "seconds": String(format: "%.2f", buildSeconds), "threads": "\(threads)",
+                    "corpus_bytes": "\(bytes)", "seconds": String(format: "%.2f", buildSeconds),
+                    "threads": "\(threads)",
                     "shards": "\(mapped.count)",
                 ]),
             BenchFigure(
                 bench: "attribution_index_build_1_thread", unit: .megabytesPerSecond,
                 value: Double(bytes) / 1e6 / singleSeconds,
-                details: ["seconds": String(format: "%.2f", singleSeconds), "threads": "1", "shards": "\(mapped.count)"]),
+                details: [
+                    "seconds": String(format: "%.2f", singleSeconds), "threads": "1", "shards": "\(mapped.count)",
+                ]),
             BenchFigure(
                 bench: "attribution_query_2kb_p50_ms", unit: .milliseconds, value: latencies[latencies.count / 2],
                 details: [
