@@ -15,6 +15,8 @@ enum BenchInference {
                 name: "python", valueName: "PATH",
                 help: "Python with llama-cpp-python: runs the llama.cpp reference in the same run."),
             OptionSpec(name: "threads", valueName: "LIST", help: "Thread counts.", defaultValue: "1,2"),
+            OptionSpec(
+                name: "only", valueName: "PART", help: "batching (16 streams against one) or speed (prefill, decode)."),
         ],
         action: { arguments, output throws(CLIError) in
             let model = try InferCommand.loadModel(arguments)
@@ -27,8 +29,12 @@ enum BenchInference {
                 repeating: "The ledger records every inference, every payment and every attribution proof. ", count: 64)
             let prompt = Array(model.tokenizer.encode(text, parseSpecial: false).prefix(512))
             guard prompt.count == 512 else { throw .failure("bench prompt too short") }
-            try batching(model: model, threads: threadCounts.max() ?? 2, output: output)
-            for threads in threadCounts {
+            let only = arguments.string("only")
+            guard only == nil || only == "batching" || only == "speed" else {
+                throw .usage("--only expects batching or speed", command: arguments.command)
+            }
+            if only != "speed" { try batching(model: model, threads: threadCounts.max() ?? 2, output: output) }
+            for threads in threadCounts where only != "batching" {
                 var reference: [String: Double] = [:]
                 if let python = arguments.string("python") {
                     reference = try runReference(python: python, model: modelPath, threads: threads)
