@@ -3,6 +3,7 @@
 // (0+4, 1+5, 2+6, 3+7) → (0+2, 1+3) → sum. An AVX2 version and a portable one with identical results.
 #include "CInferenceKernels.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -369,6 +370,137 @@ VNNI static void matmul_q8_0_vnni(const void *w, size_t row_bytes, int r, const 
     if (3 < valid) out[(size_t)(t + 3) * out_stride + r + 1] = hsum_float_8(a13);
 }
 
+// Sixteen activations at once in 512-bit registers: each register holds two activations' eight lane sums, so
+// one vpdpbusd, one conversion and one fused multiply-add serve two (row, activation) pairs. The activations are
+// packed per block: the 32 quantized values of activations 2p and 2p + 1 side by side (64 bytes), their scales
+// as eight copies each (16 floats), and for Q8_1 the sixteen sums s. Per (row, activation) the lanes hold
+// exactly the values of the matvec's eight-lane accumulator, so results are identical.
+#define WIDE __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
+
+typedef struct {
+    size_t capacity;
+    uint8_t *qs;   // nb × 8 × 64 bytes
+    float *ds;     // nb × 8 × 16
+    float *ss;     // nb × 16
+} wide_pack;
+
+static __thread wide_pack pack_buffer;
+
+static wide_pack *wide_pack_for(int nb) {
+    wide_pack *p = &pack_buffer;
+    if (p->capacity < (size_t)nb) {
+        free(p->qs);
+        free(p->ds);
+        free(p->ss);
+        p->qs = aligned_alloc(64, (size_t)nb * 8 * 64);
+        p->ds = aligned_alloc(64, (size_t)nb * 8 * 16 * sizeof(float));
+        p->ss = aligned_alloc(64, (size_t)nb * 16 * sizeof(float));
+        p->capacity = p->qs && p->ds && p->ss ? (size_t)nb : 0;
+    }
+    return p->capacity >= (size_t)nb ? p : NULL;
+}
+
+/// Packs activations t … t + 15 (a short group repeats its last one).
+static void wide_pack_activations(int type, const void *activations, size_t activation_bytes, int t, int valid,
+                                  int nb, wide_pack *p) {
+    const size_t block_bytes = type == OLK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
+    const size_t qs_offset = type == OLK_Q4_1 ? 4 : 2;
+    for (int k = 0; k < 16; k++) {
+        const char *y = (const char *)activations + (size_t)(t + (k < valid ? k : valid - 1)) * activation_bytes;
+        for (int i = 0; i < nb; i++) {
+            const char *block = y + (size_t)i * block_bytes;
+            const uint16_t *head = (const uint16_t *)block;
+            memcpy(p->qs + ((size_t)i * 8 + k / 2) * 64 + (k & 1) * 32, block + qs_offset, 32);
+            const float d = f16_to_f32(head[0]);
+            float *ds = p->ds + ((size_t)i * 8 + k / 2) * 16 + (k & 1) * 8;
+            for (int lane = 0; lane < 8; lane++) ds[lane] = d;
+            if (type == OLK_Q4_1) p->ss[(size_t)i * 16 + k] = f16_to_f32(head[1]);
+        }
+    }
+}
+
+WIDE static inline float hsum_low(__m512 a) { return hsum_float_8(_mm512_castps512_ps256(a)); }
+WIDE static inline float hsum_high(__m512 a) { return hsum_float_8(_mm512_extractf32x8_ps(a, 1)); }
+
+WIDE static inline __m512i twice(__m256i v) { return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1); }
+
+WIDE static void wide_store(const __m512 *a, const float *m, int r, int t, int valid, float *out, size_t out_stride) {
+    for (int p = 0; p < 8; p++) {
+        if (2 * p < valid) out[(size_t)(t + 2 * p) * out_stride + r] = hsum_low(a[p]) + m[2 * p];
+        if (2 * p + 1 < valid) out[(size_t)(t + 2 * p + 1) * out_stride + r] = hsum_high(a[p]) + m[2 * p + 1];
+    }
+}
+
+WIDE static void matmul_q4_1_wide(const void *w, size_t row_bytes, int r, const wide_pack *pk, int nb, int t,
+                                  int valid, float *out, size_t out_stride) {
+    const block_q4_1 *x0 = (const block_q4_1 *)((const char *)w + (size_t)r * row_bytes);
+    const block_q4_1 *x1 = (const block_q4_1 *)((const char *)x0 + row_bytes);
+    __m512 a0[8], a1[8];
+    for (int p = 0; p < 8; p++) a0[p] = a1[p] = _mm512_setzero_ps();
+    __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+    for (int i = 0; i < nb; i++) {
+        const __m512i w0 = twice(bytes_from_nibbles_32(x0[i].qs)), w1 = twice(bytes_from_nibbles_32(x1[i].qs));
+        const __m512 d0 = _mm512_set1_ps(f16_to_f32(x0[i].d)), d1 = _mm512_set1_ps(f16_to_f32(x1[i].d));
+        const __m512 s16 = _mm512_load_ps(pk->ss + (size_t)i * 16);
+        m0 = _mm512_fmadd_ps(_mm512_set1_ps(f16_to_f32(x0[i].m)), s16, m0);
+        m1 = _mm512_fmadd_ps(_mm512_set1_ps(f16_to_f32(x1[i].m)), s16, m1);
+        const uint8_t *qs = pk->qs + (size_t)i * 8 * 64;
+        const float *ds = pk->ds + (size_t)i * 8 * 16;
+        for (int p = 0; p < 8; p++) {
+            const __m512i y = _mm512_load_si512((const void *)(qs + p * 64));
+            const __m512 dy = _mm512_load_ps(ds + p * 16);
+            a0[p] = _mm512_fmadd_ps(_mm512_mul_ps(d0, dy),
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w0, y)), a0[p]);
+            a1[p] = _mm512_fmadd_ps(_mm512_mul_ps(d1, dy),
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, y)), a1[p]);
+        }
+    }
+    float m[16];
+    _mm512_storeu_ps(m, m0);
+    wide_store(a0, m, r, t, valid, out, out_stride);
+    _mm512_storeu_ps(m, m1);
+    wide_store(a1, m, r + 1, t, valid, out, out_stride);
+}
+
+WIDE static void matmul_q8_0_wide(const void *w, size_t row_bytes, int r, const wide_pack *pk, int nb, int t,
+                                  int valid, float *out, size_t out_stride) {
+    const block_q8_0 *x0 = (const block_q8_0 *)((const char *)w + (size_t)r * row_bytes);
+    const block_q8_0 *x1 = (const block_q8_0 *)((const char *)x0 + row_bytes);
+    __m512 a0[8], a1[8];
+    for (int p = 0; p < 8; p++) a0[p] = a1[p] = _mm512_setzero_ps();
+    const __m512i zero = _mm512_setzero_si512();
+    for (int i = 0; i < nb; i++) {
+        // |x| against y with x's sign moved onto y: vpsignb's products, as the matvec forms them.
+        const __m512i q0 = twice(_mm256_loadu_si256((const __m256i *)x0[i].qs));
+        const __m512i q1 = twice(_mm256_loadu_si256((const __m256i *)x1[i].qs));
+        const __m512i u0 = _mm512_abs_epi8(q0), u1 = _mm512_abs_epi8(q1);
+        const __mmask64 n0 = _mm512_movepi8_mask(q0), n1 = _mm512_movepi8_mask(q1);
+        const __m512 d0 = _mm512_set1_ps(f16_to_f32(x0[i].d)), d1 = _mm512_set1_ps(f16_to_f32(x1[i].d));
+        const uint8_t *qs = pk->qs + (size_t)i * 8 * 64;
+        const float *ds = pk->ds + (size_t)i * 8 * 16;
+        for (int p = 0; p < 8; p++) {
+            const __m512i y = _mm512_load_si512((const void *)(qs + p * 64));
+            const __m512 dy = _mm512_load_ps(ds + p * 16);
+            const __m512i y0 = _mm512_mask_sub_epi8(y, n0, zero, y), y1 = _mm512_mask_sub_epi8(y, n1, zero, y);
+            a0[p] = _mm512_fmadd_ps(_mm512_mul_ps(d0, dy),
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, u0, y0)), a0[p]);
+            a1[p] = _mm512_fmadd_ps(_mm512_mul_ps(d1, dy),
+                                    _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, u1, y1)), a1[p]);
+        }
+    }
+    const float m[16] = {0};
+    wide_store(a0, m, r, t, valid, out, out_stride);
+    wide_store(a1, m, r + 1, t, valid, out, out_stride);
+}
+
+static int has_wide(void) {
+    static int cached = -1;
+    if (cached < 0)
+        cached = olk_has_avx2() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+    return cached;
+}
+
 static int has_vnni(void) {
     static int cached = -1;
     if (cached < 0) cached = olk_has_avx2() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
@@ -450,8 +582,18 @@ void olk_matmul(int type, const void *w, size_t row_bytes, int row_start, int ro
         const int pairs_end = row_start + (row_end - row_start) / 2 * 2;
         const size_t block_bytes = type == OLK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
         float dy[4 * 256], sy[4 * 256];
+        int t = 0;
+        // Groups of sixteen in 512-bit registers where the CPU has them.
+        wide_pack *pack = count >= 16 && has_wide() ? wide_pack_for(nb) : NULL;
+        for (; pack && t + 16 <= count; t += 16) {
+            wide_pack_activations(type, activations, activation_bytes, t, 16, nb, pack);
+            for (int rr = row_start; rr < pairs_end; rr += 2) {
+                if (type == OLK_Q4_1) matmul_q4_1_wide(w, row_bytes, rr, pack, nb, t, 16, out, out_stride);
+                else matmul_q8_0_wide(w, row_bytes, rr, pack, nb, t, 16, out, out_stride);
+            }
+        }
         // Groups of four; a short last group repeats its last activation and keeps only the real outputs.
-        for (int t = 0; t < count; t += 4) {
+        for (; t < count; t += 4) {
             const int valid = count - t < 4 ? count - t : 4;
             const void *y[4];
             for (int k = 0; k < 4; k++) {

@@ -12,12 +12,17 @@ public final class InferenceEngine: Sendable {
         public var maxTokens: Int
         public var sampler: Sampler
         public var stop: [String]
+        /// Generate exactly `maxTokens` tokens, end-of-generation tokens included (llama.cpp's ignore_eos).
+        public var ignoreEndOfGeneration: Bool
 
-        public init(prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = []) {
+        public init(
+            prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = [], ignoreEndOfGeneration: Bool = false
+        ) {
             self.prompt = prompt
             self.maxTokens = maxTokens
             self.sampler = sampler
             self.stop = stop
+            self.ignoreEndOfGeneration = ignoreEndOfGeneration
         }
     }
 
@@ -162,7 +167,7 @@ public final class InferenceEngine: Sendable {
                 sequence.started = DispatchTime.now().uptimeNanoseconds
             }
             let token = sequence.sampler.sample(sequence.logits, history: sequence.history)
-            if model.tokenizer.endOfGeneration.contains(token) {
+            if !request.ignoreEndOfGeneration && model.tokenizer.endOfGeneration.contains(token) {
                 finish(sequence, reason: "stop")
                 return
             }

@@ -76,24 +76,31 @@ enum BenchInference {
             }
         })
 
-    /// Aggregate decode throughput of 16 concurrent generations (continuous batching) against one alone.
+    /// Aggregate decode throughput of 16 concurrent generations (continuous batching) against one alone. Every
+    /// stream generates exactly 128 tokens (end-of-generation ignored, as llama.cpp's ignore_eos), so all 16 stay
+    /// in the batch to the end; the clock runs from the moment the last stream has its prompt evaluated (every
+    /// stream is then decoding) to the last stream's end.
     static func batching(model: LlamaModel, threads: Int, output: CommandOutput) throws(CLIError) {
         let engine = InferenceEngine(model: model, slots: 16, contextLength: 512, threads: threads)
         let prompt = model.tokenizer.encode(
             "<|im_start|>user\nTell me about the sea.<|im_end|>\n<|im_start|>assistant\n")
         func run(_ streams: Int) throws(CLIError) -> Double {
             let done = DispatchSemaphore(value: 0)
-            let tokens = Mutex<Int>(0)
-            let decodeTime = Mutex<Double>(0)
-            let start = DispatchTime.now().uptimeNanoseconds
+            // Per stream: tokens decoded, and when its decoding started and ended.
+            let finished = Mutex<[(tokens: Int, start: Double, end: Double)]>([])
             for index in 0..<streams {
                 let request = InferenceEngine.Request(
                     prompt: prompt, maxTokens: 128,
-                    sampler: Sampler(temperature: 1, topK: 0, topP: 1, minP: 0, seed: UInt64(index)))
+                    sampler: Sampler(temperature: 1, topK: 0, topP: 1, minP: 0, seed: UInt64(index)),
+                    ignoreEndOfGeneration: true)
                 do {
                     try engine.submit(request) { event in
                         if case .finished(let result) = event {
-                            tokens.withLock { $0 += result.tokens.count }
+                            let end = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+                            // The first token comes from the prompt's scores; the decode steps make the rest.
+                            finished.withLock {
+                                $0.append((result.tokens.count - 1, end - result.decodeSeconds, end))
+                            }
                             done.signal()
                         } else if case .failed = event {
                             done.signal()
@@ -105,8 +112,11 @@ enum BenchInference {
                 }
             }
             for _ in 0..<streams { done.wait() }
-            decodeTime.withLock { $0 = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-            return Double(tokens.withLock { $0 }) / decodeTime.withLock { $0 }
+            let runs = finished.withLock { $0 }
+            guard runs.count == streams, let start = runs.map(\.start).max(), let end = runs.map(\.end).max() else {
+                throw .failure("a stream failed")
+            }
+            return Double(runs.reduce(0) { $0 + $1.tokens }) / (end - start)
         }
         _ = try run(1)
         let single = BenchFigure(
