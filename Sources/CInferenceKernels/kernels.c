@@ -419,15 +419,26 @@ static void wide_pack_activations(int type, const void *activations, size_t acti
     }
 }
 
-WIDE static inline float hsum_low(__m512 a) { return hsum_float_8(_mm512_castps512_ps256(a)); }
-WIDE static inline float hsum_high(__m512 a) { return hsum_float_8(_mm512_extractf32x8_ps(a, 1)); }
-
 WIDE static inline __m512i twice(__m256i v) { return _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1); }
 
-WIDE static void wide_store(const __m512 *a, const float *m, int r, int t, int valid, float *out, size_t out_stride) {
-    for (int p = 0; p < 8; p++) {
-        if (2 * p < valid) out[(size_t)(t + 2 * p) * out_stride + r] = hsum_low(a[p]) + m[2 * p];
-        if (2 * p + 1 < valid) out[(size_t)(t + 2 * p + 1) * out_stride + r] = hsum_high(a[p]) + m[2 * p + 1];
+/// The sixteen activations' sums, each formed exactly as hsum_float_8 forms it from its eight lanes —
+/// ((x0 + x4) + (x2 + x6)) + ((x1 + x5) + (x3 + x7)) — plus m, for all sixteen at once. Lane 4j + i of the
+/// result belongs to activation j + 4i.
+WIDE static void wide_store(const __m512 *a, __m512 m, int r, int t, int valid, float *out, size_t out_stride) {
+    __m512 b[4];
+    for (int k = 0; k < 4; k++)  // quarter j of b[k]: activation 4k + j's four pair sums
+        b[k] = _mm512_add_ps(_mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0x88),
+                             _mm512_shuffle_f32x4(a[2 * k], a[2 * k + 1], 0xDD));
+    // Quarter j: activations j and 4 + j (c0), 8 + j and 12 + j (c1), two sums each.
+    const __m512 c0 = _mm512_add_ps(_mm512_shuffle_ps(b[0], b[1], 0x44), _mm512_shuffle_ps(b[0], b[1], 0xEE));
+    const __m512 c1 = _mm512_add_ps(_mm512_shuffle_ps(b[2], b[3], 0x44), _mm512_shuffle_ps(b[2], b[3], 0xEE));
+    const __m512 sums = _mm512_add_ps(_mm512_shuffle_ps(c0, c1, 0x88), _mm512_shuffle_ps(c0, c1, 0xDD));
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    float result[16];
+    _mm512_storeu_ps(result, _mm512_add_ps(sums, _mm512_permutexvar_ps(order, m)));
+    for (int lane = 0; lane < 16; lane++) {
+        const int k = (lane & 3) * 4 + (lane >> 2);
+        if (k < valid) out[(size_t)(t + k) * out_stride + r] = result[lane];
     }
 }
 
@@ -455,11 +466,8 @@ WIDE static void matmul_q4_1_wide(const void *w, size_t row_bytes, int r, const 
                                     _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), w1, y)), a1[p]);
         }
     }
-    float m[16];
-    _mm512_storeu_ps(m, m0);
-    wide_store(a0, m, r, t, valid, out, out_stride);
-    _mm512_storeu_ps(m, m1);
-    wide_store(a1, m, r + 1, t, valid, out, out_stride);
+    wide_store(a0, m0, r, t, valid, out, out_stride);
+    wide_store(a1, m1, r + 1, t, valid, out, out_stride);
 }
 
 WIDE static void matmul_q8_0_wide(const void *w, size_t row_bytes, int r, const wide_pack *pk, int nb, int t,
@@ -488,9 +496,8 @@ WIDE static void matmul_q8_0_wide(const void *w, size_t row_bytes, int r, const 
                                     _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, u1, y1)), a1[p]);
         }
     }
-    const float m[16] = {0};
-    wide_store(a0, m, r, t, valid, out, out_stride);
-    wide_store(a1, m, r + 1, t, valid, out, out_stride);
+    wide_store(a0, _mm512_setzero_ps(), r, t, valid, out, out_stride);
+    wide_store(a1, _mm512_setzero_ps(), r + 1, t, valid, out, out_stride);
 }
 
 static int has_wide(void) {
@@ -730,6 +737,103 @@ void olk_swiglu(int n, float *y, const float *x, const float *g) {
     for (int i = 0; i < n; ++i) y[i] = x[i] / (1.0f + expf(-x[i])) * g[i];
 }
 
+#if defined(__x86_64__)
+// Single-token attention output for several value rows: dot_f16_vec_avx512 per row, the weights converted to
+// float once and shared by two rows at a time (the same values the per-row conversion gives).
+AVX512 static void attention_values_avx512(const uint16_t *values, size_t stride, const float *p, int n, int rows,
+                                           float *out) {
+    const int np = n & ~63;
+    int r = 0;
+    for (; r + 2 <= rows; r += 2) {
+        const uint16_t *a0 = values + (size_t)r * stride, *a1 = a0 + stride;
+        __m512 s[4], t[4];
+        for (int j = 0; j < 4; j++) s[j] = t[j] = _mm512_setzero_ps();
+        for (int i = 0; i < np; i += 64)
+            for (int j = 0; j < 4; j++) {
+                const __m512 b = _mm512_loadu_ps(p + i + 16 * j);
+                s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a0 + i + 16 * j))), b, s[j]);
+                t[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a1 + i + 16 * j))), b, t[j]);
+            }
+        s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+        t[0] = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
+        double sum0 = (double)reduce_add_512(s[0]), sum1 = (double)reduce_add_512(t[0]);
+        for (int i = np; i < n; i++) {
+            sum0 += (double)(f16_to_f32(a0[i]) * p[i]);
+            sum1 += (double)(f16_to_f32(a1[i]) * p[i]);
+        }
+        out[r] = (float)sum0;
+        out[r + 1] = (float)sum1;
+    }
+    for (; r < rows; r++) {
+        const uint16_t *a = values + (size_t)r * stride;
+        __m512 s[4];
+        for (int j = 0; j < 4; j++) s[j] = _mm512_setzero_ps();
+        for (int i = 0; i < np; i += 64)
+            for (int j = 0; j < 4; j++)
+                s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
+                                       _mm512_loadu_ps(p + i + 16 * j), s[j]);
+        s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+        double sum = (double)reduce_add_512(s[0]);
+        for (int i = np; i < n; i++) sum += (double)(f16_to_f32(a[i]) * p[i]);
+        out[r] = (float)sum;
+    }
+}
+
+AVX512 static void f16_to_f32_avx512(const uint16_t *x, float *y, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(x + i))));
+    for (; i < n; i++) y[i] = _cvtsh_ss(x[i]);
+}
+
+/// Single-token attention scores: dot_f16_vec_avx512 of every key with the query (converted to float once).
+AVX512 static float attention_scores_avx512(const uint16_t *keys, size_t stride, int count, const uint16_t *q, int n,
+                                            float scale, float *scores) {
+    float qf[256];
+    f16_to_f32_avx512(q, qf, n);
+    const int np = n & ~63;
+    float best = -INFINITY;
+    for (int t = 0; t < count; t++) {
+        const uint16_t *a = keys + (size_t)t * stride;
+        __m512 s[4];
+        for (int j = 0; j < 4; j++) s[j] = _mm512_setzero_ps();
+        for (int i = 0; i < np; i += 64)
+            for (int j = 0; j < 4; j++)
+                s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
+                                       _mm512_loadu_ps(qf + i + 16 * j), s[j]);
+        s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+        double sum = (double)reduce_add_512(s[0]);
+        for (int i = np; i < n; i++) sum += (double)(_cvtsh_ss(a[i]) * qf[i]);
+        const float v = (float)sum * scale;
+        scores[t] = v;
+        if (v > best) best = v;
+    }
+    return best;
+}
+
+static __thread float *weights_buffer;
+static __thread int weights_capacity;
+#endif
+
+void olk_attention_values(const uint16_t *values, size_t stride, const uint16_t *p, int n, int rows, int batched,
+                          float *out) {
+#if defined(__x86_64__)
+    if (!batched && has_avx512()) {
+        if (weights_capacity < n) {
+            free(weights_buffer);
+            weights_buffer = malloc(sizeof(float) * (size_t)n);
+            weights_capacity = weights_buffer ? n : 0;
+        }
+        if (weights_buffer) {
+            f16_to_f32_avx512(p, weights_buffer, n);
+            attention_values_avx512(values, stride, weights_buffer, n, rows, out);
+            return;
+        }
+    }
+#endif
+    for (int r = 0; r < rows; r++)
+        out[r] = batched ? olk_dot_f16(values + (size_t)r * stride, p, n) : olk_dot_f16_single(values + (size_t)r * stride, p, n);
+}
+
 float olk_dot_f16_single(const uint16_t *a, const uint16_t *b, int n) {
 #if defined(__x86_64__)
     if (has_avx512()) return dot_f16_vec_avx512(a, b, n);
@@ -764,6 +868,12 @@ void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *ang
 
 void olk_attention_scores(const uint16_t *keys, size_t stride, int count, const uint16_t *q, int n, float scale,
                           int batched, float *scores, float *maximum) {
+#if defined(__x86_64__)
+    if (!batched && n <= 256 && has_avx512()) {
+        *maximum = attention_scores_avx512(keys, stride, count, q, n, scale, scores);
+        return;
+    }
+#endif
     float best = -INFINITY;
     for (int t = 0; t < count; t++) {
         const float s = (batched ? olk_dot_f16(keys + (size_t)t * stride, q, n)

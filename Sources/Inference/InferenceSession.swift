@@ -306,7 +306,6 @@ public final class InferenceSession: @unchecked Sendable {
         let count = position + 1
         let padded = (count + 15) / 16 * 16
         let valueLength = batched ? padded : (count + 63) / 64 * 64
-        let dot = batched ? olk_dot_f16 : olk_dot_f16_single
         let scores = self.scores + scratch * valueStride
         let probabilities = self.probabilities + scratch * valueStride
         let queryHalf = self.queryHalf + scratch * headDimension
@@ -322,10 +321,10 @@ public final class InferenceSession: @unchecked Sendable {
         for t in 0..<padded { scores[t] *= inverse }
         for t in padded..<valueLength { scores[t] = 0 }
         olk_f32_to_f16(scores, probabilities, Int32(valueLength))
-        for i in 0..<headDimension {
-            let row = (layer * config.kvDimension + kvHead * headDimension + i) * cache.valueStride
-            out[head * headDimension + i] = dot(cache.values + row, probabilities, Int32(valueLength))
-        }
+        let rows = cache.values + (layer * config.kvDimension + kvHead * headDimension) * cache.valueStride
+        olk_attention_values(
+            rows, cache.valueStride, probabilities, Int32(valueLength), Int32(headDimension), batched ? 1 : 0,
+            out + head * headDimension)
     }
 
     /// Quantizes `count` rows of `width` values into the activation format paired with weights of `type`.

@@ -1,3 +1,4 @@
+import CInferenceKernels
 import Foundation
 
 /// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an
@@ -49,11 +50,14 @@ public struct Sampler: Sendable {
         // Without top-k, top-p or min-p the draw is over the whole distribution, in token order: no sorting.
         if (topK <= 0 || topK >= logits.count) && topP >= 1 && minP <= 0 {
             let maximum = logits.max() ?? 0
-            var total: Float = 0
-            for value in logits { total += expf((value - maximum) / temperature) }
+            // exp((logit − max) / T) for every token at once (ggml's vectorised exp), then one walk.
+            var weights = logits.map { ($0 - maximum) / temperature }
+            let total = weights.withUnsafeMutableBufferPointer { buffer in
+                Float(olk_softmax(Int32(buffer.count), buffer.baseAddress, buffer.baseAddress, 0))
+            }
             var draw = nextUniform() * total
-            for (index, value) in logits.enumerated() {
-                draw -= expf((value - maximum) / temperature)
+            for index in weights.indices {
+                draw -= weights[index]
                 if draw < 0 { return Int32(index) }
             }
             return Int32(logits.count - 1)

@@ -39,9 +39,12 @@ import Testing
     guard let path = defaultModelPath() else { return }
     let model = try LlamaModel(path: path)
     var random = SeededRandom(seed: 9)
-    for matrix in [model.layers[1].gate, model.layers[2].down, model.output] {
+    // 7: tiles of four; 16 and 37: the 16-activation tiles, and those with a remainder.
+    for (matrix, count) in [
+        (model.layers[1].gate, 7), (model.layers[2].down, 7), (model.output, 7), (model.layers[1].gate, 16),
+        (model.layers[3].up, 37), (model.output, 37),
+    ] {
         let type = Int32(matrix.type.rawValue)
-        let count = 7
         let stride = olk_activation_bytes(type, Int32(matrix.columns))
         var activations = [UInt8](repeating: 0, count: stride * count)
         for t in 0..<count {
@@ -62,7 +65,49 @@ import Testing
                     type, matrix.data, matrix.rowBytes, 0, Int32(rows), $0.baseAddress! + t * stride,
                     Int32(matrix.columns), &single)
             }
-            #expect(Array(batched[(t * rows)..<((t + 1) * rows)]) == single, "\(matrix.type) activation \(t)")
+            #expect(Array(batched[(t * rows)..<((t + 1) * rows)]) == single, "\(matrix.type) activation \(t) of \(count)")
+        }
+    }
+}
+
+/// Attention outputs for many value rows at once equal one dot per row, in both summation orders.
+@Test func attentionValuesEqualOneDotPerRow() {
+    var random = SeededRandom(seed: 12)
+    for n in [64, 128, 208, 448] {  // multiples of 16, as the batched order requires
+        let rows = 7
+        let stride = n + 16
+        let values = (0..<(rows * stride)).map { _ in Float16(Float(Int(random.next() % 2001) - 1000) / 500).bitPattern }
+        let weights = (0..<n).map { _ in Float16(Float(random.next() % 1000) / 1000).bitPattern }
+        for batched: Int32 in [0, 1] {
+            var out = [Float](repeating: 0, count: rows)
+            olk_attention_values(values, stride, weights, Int32(n), Int32(rows), batched, &out)
+            for r in 0..<rows {
+                let row = Array(values[(r * stride)...])
+                let expected = batched == 1 ? olk_dot_f16(row, weights, Int32(n)) : olk_dot_f16_single(row, weights, Int32(n))
+                #expect(out[r] == expected, "n \(n) row \(r) batched \(batched)")
+            }
+        }
+    }
+}
+
+/// Attention scores for many keys at once equal one scaled dot per key, and their maximum.
+@Test func attentionScoresEqualOneDotPerKey() {
+    var random = SeededRandom(seed: 13)
+    for n in [64, 96] {  // multiples of 16, as the batched order requires
+        let count = 37
+        let stride = n + 8
+        let keys = (0..<(count * stride)).map { _ in Float16(Float(Int(random.next() % 2001) - 1000) / 500).bitPattern }
+        let query = (0..<n).map { _ in Float16(Float(Int(random.next() % 2001) - 1000) / 500).bitPattern }
+        for batched: Int32 in [0, 1] {
+            var scores = [Float](repeating: 0, count: count)
+            var maximum: Float = 0
+            olk_attention_scores(keys, stride, Int32(count), query, Int32(n), 0.125, batched, &scores, &maximum)
+            for t in 0..<count {
+                let key = Array(keys[(t * stride)...])
+                let dot = batched == 1 ? olk_dot_f16(key, query, Int32(n)) : olk_dot_f16_single(key, query, Int32(n))
+                #expect(scores[t] == dot * 0.125, "n \(n) key \(t) batched \(batched)")
+            }
+            #expect(maximum == scores.max())
         }
     }
 }

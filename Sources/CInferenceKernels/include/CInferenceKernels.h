@@ -30,6 +30,10 @@ void olk_f32_to_f16(const float *x, uint16_t *y, int n);
 /* The same sum as ggml_vec_dot_f16 computes it for one token (four 16-lane accumulators, n a multiple of 64
  * or with scalar leftovers in double). */
 float olk_dot_f16_single(const uint16_t *a, const uint16_t *b, int n);
+/// out[r] = row r of `values` (rows `stride` apart) · p over n values, for r < rows: olk_dot_f16 (batched) or
+/// olk_dot_f16_single per row, with identical results.
+void olk_attention_values(const uint16_t *values, size_t stride, const uint16_t *p, int n, int rows, int batched,
+                          float *out);
 /* y = exp(x − max) and its sum, as ggml_vec_soft_max_f32 (vectorized exp, 16-value partial sums in double). */
 double olk_softmax(int n, float *y, const float *x, float max);
 /* y = silu(x) · g, as ggml_vec_swiglu_f32. */
