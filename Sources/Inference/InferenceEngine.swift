@@ -127,7 +127,9 @@ public final class InferenceEngine: Sendable {
                 owner[ObjectIdentifier(sequence)] = index
                 active.append(sequence)
             }
-            for sequence in active { step(sequence) }
+            for sequence in active where !sequence.prefilled { prefill(sequence) }
+            let sampling = active.filter { !$0.done }
+            for (sequence, token) in zip(sampling, sample(sampling)) { accept(sequence, token) }
             let stepping = active.filter { !$0.done && $0.next != nil }
             if !stepping.isEmpty {
                 do {
@@ -152,56 +154,79 @@ public final class InferenceEngine: Sendable {
         }
     }
 
-    /// One round for one sequence: the prompt on its first round; then the next token is sampled and queued for
-    /// the batched step.
-    private func step(_ sequence: Sequence) {
-        let request = sequence.pending.request
+    /// A new sequence's prompt, which gives the scores for its first token.
+    private func prefill(_ sequence: Sequence) {
         do {
-            if !sequence.prefilled {
-                sequence.cache.reset()
-                let start = DispatchTime.now().uptimeNanoseconds
-                try compute.evaluate(request.prompt, into: sequence.cache)
-                sequence.logits = Array(compute.logits)
-                sequence.result.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                sequence.prefilled = true
-                sequence.started = DispatchTime.now().uptimeNanoseconds
-            }
-            let token = sequence.sampler.sample(sequence.logits, history: sequence.history)
-            if !request.ignoreEndOfGeneration && model.tokenizer.endOfGeneration.contains(token) {
-                finish(sequence, reason: "stop")
-                return
-            }
-            sequence.result.tokens.append(token)
-            sequence.history.append(token)
-            sequence.bytes += model.tokenizer.bytes(of: token)
-            let text = String(decoding: sequence.bytes, as: UTF8.self)
-            if let hit = request.stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-                sequence.result.text = String(text[..<hit.lowerBound])
-                emit(sequence, upTo: sequence.result.text)
-                finish(sequence, reason: "stop", textSet: true)
-                return
-            }
-            // Hold back an incomplete UTF-8 sequence and anything that could still become a stop string.
-            var safe = text
-            if text.hasSuffix("\u{FFFD}") { safe = String(text.dropLast()) }
-            let holdBack =
-                request.stop.map { stop in
-                    (1..<max(1, stop.count)).reversed().first { safe.hasSuffix(stop.prefix($0)) } ?? 0
-                }.max() ?? 0
-            if holdBack > 0 { safe = String(safe.dropLast(holdBack)) }
-            guard emit(sequence, upTo: safe) else {
-                finish(sequence, reason: "cancelled")
-                return
-            }
-            if sequence.result.tokens.count >= request.maxTokens {
-                finish(sequence, reason: "length")
-                return
-            }
-            sequence.next = token
+            sequence.cache.reset()
+            let start = DispatchTime.now().uptimeNanoseconds
+            try compute.evaluate(sequence.pending.request.prompt, into: sequence.cache)
+            sequence.logits = Array(compute.logits)
+            sequence.result.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            sequence.prefilled = true
+            sequence.started = DispatchTime.now().uptimeNanoseconds
         } catch {
             sequence.done = true
             _ = sequence.pending.onEvent(.failed(error))
         }
+    }
+
+    /// Every sequence's next token; sequences are independent, so many are sampled on all cores at once.
+    private func sample(_ sequences: [Sequence]) -> [Int32] {
+        let count = sequences.count
+        let parts = min(count / 4, ProcessInfo.processInfo.activeProcessorCount)
+        if parts <= 1 { return sequences.map { $0.sampler.sample($0.logits, history: $0.history) } }
+        let tokens = UnsafeMutableBufferPointer<Int32>.allocate(capacity: count)
+        defer { tokens.deallocate() }
+        let shared = SharedSequences(sequences: sequences, tokens: tokens)
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            for index in stride(from: part, to: count, by: parts) {
+                let sequence = shared.sequences[index]
+                shared.tokens[index] = sequence.sampler.sample(sequence.logits, history: sequence.history)
+            }
+        }
+        return Array(tokens)
+    }
+
+    private struct SharedSequences: @unchecked Sendable {
+        let sequences: [Sequence]
+        let tokens: UnsafeMutableBufferPointer<Int32>
+    }
+
+    /// One round for one sequence after its token is drawn: end of generation, text, stop strings, limits; or the
+    /// token is queued for the batched step.
+    private func accept(_ sequence: Sequence, _ token: Int32) {
+        let request = sequence.pending.request
+        if !request.ignoreEndOfGeneration && model.tokenizer.endOfGeneration.contains(token) {
+            finish(sequence, reason: "stop")
+            return
+        }
+        sequence.result.tokens.append(token)
+        sequence.history.append(token)
+        sequence.bytes += model.tokenizer.bytes(of: token)
+        let text = String(decoding: sequence.bytes, as: UTF8.self)
+        if let hit = request.stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
+            sequence.result.text = String(text[..<hit.lowerBound])
+            emit(sequence, upTo: sequence.result.text)
+            finish(sequence, reason: "stop", textSet: true)
+            return
+        }
+        // Hold back an incomplete UTF-8 sequence and anything that could still become a stop string.
+        var safe = text
+        if text.hasSuffix("\u{FFFD}") { safe = String(text.dropLast()) }
+        let holdBack =
+            request.stop.map { stop in
+                (1..<max(1, stop.count)).reversed().first { safe.hasSuffix(stop.prefix($0)) } ?? 0
+            }.max() ?? 0
+        if holdBack > 0 { safe = String(safe.dropLast(holdBack)) }
+        guard emit(sequence, upTo: safe) else {
+            finish(sequence, reason: "cancelled")
+            return
+        }
+        if sequence.result.tokens.count >= request.maxTokens {
+            finish(sequence, reason: "length")
+            return
+        }
+        sequence.next = token
     }
 
     @discardableResult

@@ -61,6 +61,7 @@ public final class InferenceSession: @unchecked Sendable {
     private let scores: UnsafeMutablePointer<Float>
     private let probabilities: UnsafeMutablePointer<UInt16>
     private let queryHalf: UnsafeMutablePointer<UInt16>
+    private let valueHalves: UnsafeMutablePointer<UInt16>
     private let logitsBuffer: UnsafeMutablePointer<Float>
     private let activations: UnsafeMutableRawPointer
     private let activationStride: Int
@@ -107,6 +108,7 @@ public final class InferenceSession: @unchecked Sendable {
         scores = floats(valueStride * self.threads)
         probabilities = halves(valueStride * self.threads)
         queryHalf = halves(config.headDimension * self.threads)
+        valueHalves = halves(config.kvDimension)
         logitsBuffer = floats(config.vocabulary)
         batchLogits = floats(batch * config.vocabulary)
         rope = floats(batch * config.ropeDimensions)
@@ -194,11 +196,12 @@ public final class InferenceSession: @unchecked Sendable {
         }
         for (index, layer) in model.layers.enumerated() {
             for t in 0..<count { rmsNorm(x + t * d, layer.attentionNorm, into: normed + t * d) }
+            // One quantization serves every matrix of the same type that reads the same input.
             quantize(normed, width: d, count: count, for: layer.query.type)
             matmul(layer.query, count: count, into: query)
-            quantize(normed, width: d, count: count, for: layer.key.type)
+            if layer.key.type != layer.query.type { quantize(normed, width: d, count: count, for: layer.key.type) }
             matmul(layer.key, count: count, into: key)
-            quantize(normed, width: d, count: count, for: layer.value.type)
+            if layer.value.type != layer.key.type { quantize(normed, width: d, count: count, for: layer.value.type) }
             matmul(layer.value, count: count, into: value)
             for t in 0..<count {
                 let angles = rope + t * config.ropeDimensions
@@ -211,9 +214,9 @@ public final class InferenceSession: @unchecked Sendable {
                 let target = rows[t].cache
                 let slot = rows[t].position
                 olk_f32_to_f16(key + t * kv, target.keys + (index * target.capacity + slot) * kv, Int32(kv))
-                for i in 0..<kv {
-                    target.values[(index * kv + i) * target.valueStride + slot] = Float16(value[t * kv + i]).bitPattern
-                }
+                // Values are stored transposed: convert the row at once, then place each value in its column.
+                olk_f32_to_f16(value + t * kv, valueHalves, Int32(kv))
+                for i in 0..<kv { target.values[(index * kv + i) * target.valueStride + slot] = valueHalves[i] }
             }
             attendAll(layer: index, rows: rows, batched: prompt)
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
@@ -222,7 +225,7 @@ public final class InferenceSession: @unchecked Sendable {
             for t in 0..<count { rmsNorm(x + t * d, layer.feedForwardNorm, into: normed + t * d) }
             quantize(normed, width: d, count: count, for: layer.gate.type)
             matmul(layer.gate, count: count, into: gate)
-            quantize(normed, width: d, count: count, for: layer.up.type)
+            if layer.up.type != layer.gate.type { quantize(normed, width: d, count: count, for: layer.up.type) }
             matmul(layer.up, count: count, into: up)
             olk_swiglu(Int32(count * config.feedForward), gate, gate, up)
             quantize(gate, width: config.feedForward, count: count, for: layer.down.type)
