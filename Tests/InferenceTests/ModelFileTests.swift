@@ -96,3 +96,48 @@ func writeTemporary(_ bytes: [UInt8], name: String) -> String {
         try engine.submit(.init(prompt: prompts[0], maxTokens: 100, sampler: Sampler())) { _ in true }
     }
 }
+
+/// Sixteen sequences and more at once (the 16-row products, tokens sampled on several threads), generating
+/// exactly max_tokens when end-of-generation is ignored, give what each gives alone.
+@Test(.timeLimit(.minutes(2)), arguments: [UInt32(8), 3])  // Q8_0 and Q4_1 weights
+func sixteenBatchedGenerationsEqualSeparateOnes(weightType: UInt32) throws {
+    let path = writeTemporary(GGUFWriter.tinyLlama(seed: 5, weightType: weightType).build(), name: "engine16-\(weightType)")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let model = try LlamaModel(path: path)
+    let requests = (0..<20).map { index in
+        InferenceEngine.Request(
+            prompt: model.tokenizer.encode(["the theme", "a thin thread in", "in the", "hello"][index % 4]),
+            maxTokens: 10 + index % 3, sampler: Sampler(temperature: 0.8, seed: UInt64(index)),
+            ignoreEndOfGeneration: true)
+    }
+    let alone = InferenceSession(model: model, capacity: 64)
+    let engine = InferenceEngine(model: model, slots: 16, contextLength: 64, threads: 2)
+    let results = Mutex<[Int: [Int32]]>([:])
+    let done = DispatchSemaphore(value: 0)
+    for (index, request) in requests.enumerated() {
+        try engine.submit(request) { event in
+            if case .finished(let generation) = event {
+                results.withLock { $0[index] = generation.tokens }
+                done.signal()
+            }
+            return true
+        }
+    }
+    for _ in requests { done.wait() }
+    for (index, request) in requests.enumerated() {
+        // Alone: prompt, then one token at a time, end-of-generation tokens kept.
+        alone.reset()
+        try alone.evaluate(request.prompt)
+        var sampler = request.sampler
+        var history = request.prompt
+        var tokens: [Int32] = []
+        while tokens.count < request.maxTokens {
+            let token = sampler.sample(Array(alone.logits), history: history)
+            tokens.append(token)
+            history.append(token)
+            if tokens.count < request.maxTokens { try alone.evaluate(token) }
+        }
+        #expect(results.withLock { $0[index] } == tokens, "request \(index)")
+        #expect(tokens.count == request.maxTokens)
+    }
+}
