@@ -738,6 +738,21 @@ void olk_swiglu(int n, float *y, const float *x, const float *g) {
 }
 
 #if defined(__x86_64__)
+/// dot_f16_vec_avx512 of a row of halves with values already converted to float (the same products and sums).
+AVX512 static inline float dot_row_avx512(const uint16_t *a, const float *p, int n) {
+    const int np = n & ~63;
+    __m512 s[4];
+    for (int j = 0; j < 4; j++) s[j] = _mm512_setzero_ps();
+    for (int i = 0; i < np; i += 64)
+        for (int j = 0; j < 4; j++)
+            s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
+                                   _mm512_loadu_ps(p + i + 16 * j), s[j]);
+    s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
+    double sum = (double)reduce_add_512(s[0]);
+    for (int i = np; i < n; i++) sum += (double)(_cvtsh_ss(a[i]) * p[i]);
+    return (float)sum;
+}
+
 // Single-token attention output for several value rows: dot_f16_vec_avx512 per row, the weights converted to
 // float once and shared by two rows at a time (the same values the per-row conversion gives).
 AVX512 static void attention_values_avx512(const uint16_t *values, size_t stride, const float *p, int n, int rows,
@@ -758,25 +773,13 @@ AVX512 static void attention_values_avx512(const uint16_t *values, size_t stride
         t[0] = _mm512_add_ps(_mm512_add_ps(t[0], t[2]), _mm512_add_ps(t[1], t[3]));
         double sum0 = (double)reduce_add_512(s[0]), sum1 = (double)reduce_add_512(t[0]);
         for (int i = np; i < n; i++) {
-            sum0 += (double)(f16_to_f32(a0[i]) * p[i]);
-            sum1 += (double)(f16_to_f32(a1[i]) * p[i]);
+            sum0 += (double)(_cvtsh_ss(a0[i]) * p[i]);
+            sum1 += (double)(_cvtsh_ss(a1[i]) * p[i]);
         }
         out[r] = (float)sum0;
         out[r + 1] = (float)sum1;
     }
-    for (; r < rows; r++) {
-        const uint16_t *a = values + (size_t)r * stride;
-        __m512 s[4];
-        for (int j = 0; j < 4; j++) s[j] = _mm512_setzero_ps();
-        for (int i = 0; i < np; i += 64)
-            for (int j = 0; j < 4; j++)
-                s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
-                                       _mm512_loadu_ps(p + i + 16 * j), s[j]);
-        s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
-        double sum = (double)reduce_add_512(s[0]);
-        for (int i = np; i < n; i++) sum += (double)(f16_to_f32(a[i]) * p[i]);
-        out[r] = (float)sum;
-    }
+    for (; r < rows; r++) out[r] = dot_row_avx512(values + (size_t)r * stride, p, n);
 }
 
 AVX512 static void f16_to_f32_avx512(const uint16_t *x, float *y, int n) {
@@ -790,20 +793,9 @@ AVX512 static float attention_scores_avx512(const uint16_t *keys, size_t stride,
                                             float scale, float *scores) {
     float qf[256];
     f16_to_f32_avx512(q, qf, n);
-    const int np = n & ~63;
     float best = -INFINITY;
     for (int t = 0; t < count; t++) {
-        const uint16_t *a = keys + (size_t)t * stride;
-        __m512 s[4];
-        for (int j = 0; j < 4; j++) s[j] = _mm512_setzero_ps();
-        for (int i = 0; i < np; i += 64)
-            for (int j = 0; j < 4; j++)
-                s[j] = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a + i + 16 * j))),
-                                       _mm512_loadu_ps(qf + i + 16 * j), s[j]);
-        s[0] = _mm512_add_ps(_mm512_add_ps(s[0], s[2]), _mm512_add_ps(s[1], s[3]));
-        double sum = (double)reduce_add_512(s[0]);
-        for (int i = np; i < n; i++) sum += (double)(_cvtsh_ss(a[i]) * qf[i]);
-        const float v = (float)sum * scale;
+        const float v = dot_row_avx512(keys + (size_t)t * stride, qf, n) * scale;
         scores[t] = v;
         if (v > best) best = v;
     }
