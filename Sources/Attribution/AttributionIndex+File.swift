@@ -58,6 +58,9 @@ struct IndexHeader: Equatable {
     /// Reads and checks the header fields against the file size (so that no later size computation overflows).
     static func read(_ raw: UnsafeRawBufferPointer) throws(AttributionError) -> IndexHeader {
         func fail(_ why: String) -> AttributionError { .malformedIndex(why) }
+        if raw.count >= 8, Array(raw[0..<8]) == Array("OLAIDX01".utf8) {
+            throw fail("index format 1 is no longer read; rebuild it with `openledger attribute index`")
+        }
         guard raw.count >= size + 8, Array(raw[0..<8]) == magic else { throw fail("not an attribution index") }
         func u32(_ offset: Int) -> Int {
             Int(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))

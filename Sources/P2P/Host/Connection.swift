@@ -416,7 +416,8 @@ final class Connection: LoopHandler, @unchecked Sendable {
             let count = min(write.bytes.count - write.offset, window, 1 << 18)
             do {
                 let header = try session!.reserve(stream.id, count)
-                try transport!.sealAppending(header + write.bytes[write.offset..<(write.offset + count)], to: &output)
+                try transport!.sealAppending(
+                    header: header, body: write.bytes[write.offset..<(write.offset + count)], to: &output)
             } catch {
                 fail(.protocolViolation("\(error)"))
                 return
