@@ -65,7 +65,8 @@ import Testing
                     type, matrix.data, matrix.rowBytes, 0, Int32(rows), $0.baseAddress! + t * stride,
                     Int32(matrix.columns), &single)
             }
-            #expect(Array(batched[(t * rows)..<((t + 1) * rows)]) == single, "\(matrix.type) activation \(t) of \(count)")
+            #expect(
+                Array(batched[(t * rows)..<((t + 1) * rows)]) == single, "\(matrix.type) activation \(t) of \(count)")
         }
     }
 }
@@ -76,14 +77,16 @@ import Testing
     for n in [64, 128, 208, 448] {  // multiples of 16, as the batched order requires
         let rows = 7
         let stride = n + 16
-        let values = (0..<(rows * stride)).map { _ in Float16(Float(Int(random.next() % 2001) - 1000) / 500).bitPattern }
+        let values = (0..<(rows * stride)).map { _ in Float16(Float(Int(random.next() % 2001) - 1000) / 500).bitPattern
+        }
         let weights = (0..<n).map { _ in Float16(Float(random.next() % 1000) / 1000).bitPattern }
         for batched: Int32 in [0, 1] {
             var out = [Float](repeating: 0, count: rows)
             olk_attention_values(values, stride, weights, Int32(n), Int32(rows), batched, &out)
             for r in 0..<rows {
                 let row = Array(values[(r * stride)...])
-                let expected = batched == 1 ? olk_dot_f16(row, weights, Int32(n)) : olk_dot_f16_single(row, weights, Int32(n))
+                let expected =
+                    batched == 1 ? olk_dot_f16(row, weights, Int32(n)) : olk_dot_f16_single(row, weights, Int32(n))
                 #expect(out[r] == expected, "n \(n) row \(r) batched \(batched)")
             }
         }

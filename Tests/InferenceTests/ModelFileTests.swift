@@ -101,7 +101,8 @@ func writeTemporary(_ bytes: [UInt8], name: String) -> String {
 /// exactly max_tokens when end-of-generation is ignored, give what each gives alone.
 @Test(.timeLimit(.minutes(2)), arguments: [UInt32(8), 3])  // Q8_0 and Q4_1 weights
 func sixteenBatchedGenerationsEqualSeparateOnes(weightType: UInt32) throws {
-    let path = writeTemporary(GGUFWriter.tinyLlama(seed: 5, weightType: weightType).build(), name: "engine16-\(weightType)")
+    let path = writeTemporary(
+        GGUFWriter.tinyLlama(seed: 5, weightType: weightType).build(), name: "engine16-\(weightType)")
     defer { try? FileManager.default.removeItem(atPath: path) }
     let model = try LlamaModel(path: path)
     let requests = (0..<20).map { index in

@@ -74,6 +74,19 @@ func libp2pNoiseHandshakeAuthenticatesPeers(secp256k1: Bool) throws {
         offset += 1_000
     }
     #expect(received == message)
+    // Pieces of every size, from single bytes to several frames at once, frames split anywhere.
+    var random = SystemRandomNumberGenerator()
+    for _ in 0..<20 {
+        let wire = try alice.seal(message)
+        var received: [UInt8] = []
+        var offset = 0
+        while offset < wire.count {
+            let size = [1, 2, 3, 17, 1_000, 65_537, 70_000, 200_000][Int.random(in: 0..<8, using: &random)]
+            received += try bob.open(Array(wire[offset..<min(wire.count, offset + size)]))
+            offset += size
+        }
+        #expect(received == message)
+    }
     var tampered = try alice.seal(Array("hello".utf8))
     tampered[5] ^= 1
     #expect(throws: NoiseError.decryptionFailed) { try bob.open(tampered) }

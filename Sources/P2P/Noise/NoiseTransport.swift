@@ -8,8 +8,8 @@ public struct NoiseTransport: Sendable {
 
     private var send: NoiseCipherState
     private var receive: NoiseCipherState
+    /// The start of a frame whose rest has not arrived yet (at most one frame).
     private var buffer: [UInt8] = []
-    private var bufferOffset = 0
 
     public init(send: NoiseCipherState, receive: NoiseCipherState) {
         self.send = send
@@ -82,40 +82,65 @@ public struct NoiseTransport: Sendable {
     /// the session (the error is final: the cipher state is no longer in step with the peer's).
     public mutating func open(_ bytes: [UInt8]) throws(NoiseError) -> [UInt8] { try open(bytes[...]) }
 
+    /// Decrypts every whole frame of `bytes` (after any frame begun in an earlier call). Frames that arrive whole
+    /// are opened straight from `bytes`; only a frame split across calls is gathered in the buffer first.
     public mutating func open(_ bytes: ArraySlice<UInt8>) throws(NoiseError) -> [UInt8] {
-        guard let key = receive.key else { throw .outOfOrder("transport without keys") }
-        if bufferOffset == buffer.count {
-            buffer.removeAll(keepingCapacity: true)
-            bufferOffset = 0
-        }
-        buffer += bytes
+        guard receive.key != nil else { throw .outOfOrder("transport without keys") }
         var out: [UInt8] = []
-        while buffer.count - bufferOffset >= 2 {
-            let length = Int(buffer[bufferOffset]) << 8 | Int(buffer[bufferOffset + 1])
-            guard buffer.count - bufferOffset >= 2 + length else { break }
-            guard length >= ChaCha20Poly1305.tagLength else { throw .decryptionFailed }
-            guard receive.nonce < UInt64.max else { throw .nonceExhausted }
-            let nonce = NoiseCipherState.nonceBytes(receive.nonce)
-            let start = out.count
-            let plain = length - ChaCha20Poly1305.tagLength
-            out.append(contentsOf: repeatElement(0, count: plain))
-            let frameStart = bufferOffset + 2
-            let valid = buffer.withUnsafeBytes { source in
-                out.withUnsafeMutableBytes { destination in
-                    ChaCha20Poly1305.open(
-                        UnsafeRawBufferPointer(rebasing: source[frameStart..<(frameStart + length)]), key: key,
-                        nonce: nonce,
-                        into: UnsafeMutableRawBufferPointer(rebasing: destination[start..<(start + plain)]))
-                }
+        out.reserveCapacity(buffer.count + bytes.count)
+        var input = bytes
+        if !buffer.isEmpty {
+            // Complete the pending frame from the front of the new bytes.
+            while buffer.count < 2, let byte = input.first {
+                buffer.append(byte)
+                input = input.dropFirst()
             }
-            guard valid else { throw .decryptionFailed }
-            receive.nonce += 1
-            bufferOffset += 2 + length
+            guard buffer.count >= 2 else { return out }
+            let length = Int(buffer[0]) << 8 | Int(buffer[1])
+            let missing = 2 + length - buffer.count
+            buffer += input.prefix(missing)
+            input = input.dropFirst(missing)
+            guard buffer.count == 2 + length else { return out }
+            let pending = buffer
+            buffer = []
+            try pending.withUnsafeBytes { source in
+                openFrame(UnsafeRawBufferPointer(rebasing: source[2...]), into: &out)
+            }.get()
         }
-        if bufferOffset > 1 << 16 {
-            buffer.removeFirst(bufferOffset)
-            bufferOffset = 0
-        }
+        // Whole frames, straight from the new bytes.
+        var offset = 0
+        try input.withUnsafeBytes { source -> Result<Void, NoiseError> in
+            while source.count - offset >= 2 {
+                let length = Int(source[offset]) << 8 | Int(source[offset + 1])
+                guard source.count - offset >= 2 + length else { break }
+                let frame = UnsafeRawBufferPointer(rebasing: source[(offset + 2)..<(offset + 2 + length)])
+                if case .failure(let error) = openFrame(frame, into: &out) { return .failure(error) }
+                offset += 2 + length
+            }
+            return .success(())
+        }.get()
+        buffer += input.dropFirst(offset)
         return out
+    }
+
+    /// Opens one frame's ciphertext (tag included) and appends the plaintext to `out`.
+    private mutating func openFrame(_ frame: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Result<
+        Void, NoiseError
+    > {
+        guard let key = receive.key else { return .failure(.outOfOrder("transport without keys")) }
+        guard frame.count >= ChaCha20Poly1305.tagLength else { return .failure(.decryptionFailed) }
+        guard receive.nonce < UInt64.max else { return .failure(.nonceExhausted) }
+        let nonce = NoiseCipherState.nonceBytes(receive.nonce)
+        let start = out.count
+        let plain = frame.count - ChaCha20Poly1305.tagLength
+        out.append(contentsOf: repeatElement(0, count: plain))
+        let valid = out.withUnsafeMutableBytes { destination in
+            ChaCha20Poly1305.open(
+                frame, key: key, nonce: nonce,
+                into: UnsafeMutableRawBufferPointer(rebasing: destination[start..<(start + plain)]))
+        }
+        guard valid else { return .failure(.decryptionFailed) }
+        receive.nonce += 1
+        return .success(())
     }
 }

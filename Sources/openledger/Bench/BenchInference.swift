@@ -128,7 +128,8 @@ enum BenchInference {
         let (one, oneRuns) = try median(1)
         let single = BenchFigure(
             bench: "inference_aggregate_decode", unit: .operationsPerSecond, value: one,
-            implementation: "openledger, 1 stream", details: ["threads": "\(threads)", "unit": "tok/s", "runs": oneRuns])
+            implementation: "openledger, 1 stream",
+            details: ["threads": "\(threads)", "unit": "tok/s", "runs": oneRuns])
         output.line(single.jsonLine(references: []))
         let (many, manyRuns) = try median(16)
         output.line(
