@@ -87,15 +87,12 @@ public struct AttributionProof: Equatable, Sendable {
         self.maxRecords = UInt64(maxRecords)
         responseHash = Keccak256.hash(response)
         responseLength = UInt64(response.count)
-        var paths: [Int: [[UInt8]]] = [:]
+        let paths = SnapshotMerkleTree.proofs(leaves: leaves, indices: result.spans.flatMap { $0.records.map(\.index) })
         spans = result.spans.map { span in
             Span(
                 start: UInt64(span.start), length: UInt64(span.length),
                 records: span.records.map { record in
-                    if paths[record.index] == nil {
-                        paths[record.index] = SnapshotMerkleTree.proof(leaves: leaves, index: record.index)
-                    }
-                    return CreditedRecord(
+                    CreditedRecord(
                         index: UInt64(record.index), offset: UInt64(record.offset),
                         contributor: contributor(record.index), recordHash: recordHash(record.index),
                         path: paths[record.index]!)

@@ -86,22 +86,30 @@ public struct SnapshotMerkleTree: Hashable, Sendable {
 
     /// The 32 sibling hashes from leaf `index` up to the root, for a tree of `leaves`.
     public static func proof(leaves: [[UInt8]], index: Int) -> [[UInt8]] {
-        precondition(index >= 0 && index < leaves.count)
+        proofs(leaves: leaves, indices: [index])[index]!
+    }
+
+    /// The paths of several leaves, hashing the tree's levels once for all of them.
+    public static func proofs(leaves: [[UInt8]], indices: some Sequence<Int>) -> [Int: [[UInt8]]] {
+        var paths: [Int: [[UInt8]]] = [:]
+        for index in indices {
+            precondition(index >= 0 && index < leaves.count)
+            paths[index] = []
+        }
         var level = leaves
-        var position = index
-        var siblings: [[UInt8]] = []
         for depth in 0..<Self.depth {
-            let sibling = position ^ 1
-            siblings.append(sibling < level.count ? level[sibling] : zeroHashes[depth])
+            for index in paths.keys {
+                let sibling = (index >> depth) ^ 1
+                paths[index]!.append(sibling < level.count ? level[sibling] : zeroHashes[depth])
+            }
             var next: [[UInt8]] = []
             next.reserveCapacity((level.count + 1) / 2)
             for pair in stride(from: 0, to: level.count, by: 2) {
                 next.append(node(level[pair], pair + 1 < level.count ? level[pair + 1] : zeroHashes[depth]))
             }
             level = next
-            position >>= 1
         }
-        return siblings
+        return paths
     }
 
     /// Whether `leaf` sits at `index` of the tree whose snapshot root is `snapshotRoot` with `count` leaves.
