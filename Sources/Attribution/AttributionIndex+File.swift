@@ -189,7 +189,8 @@ extension AttributionIndex {
             }
             written += count
         }
-        guard fsync(descriptor) == 0, close(descriptor) == 0 else {
+        let flushed = fsync(descriptor) == 0
+        guard close(descriptor) == 0, flushed else {
             unlink(temporary)
             throw .storage("cannot flush \(temporary)")
         }

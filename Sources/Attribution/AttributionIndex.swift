@@ -81,7 +81,8 @@ public final class AttributionIndex: @unchecked Sendable {
         Record(contributor: contributor(j), bytes: Array(recordBytes(j)))
     }
 
-    public func recordBytes(_ j: Int) -> UnsafeBufferPointer<UInt8> {
+    /// Record j's bytes, inside the shard's memory (valid while the shard lives).
+    func recordBytes(_ j: Int) -> UnsafeBufferPointer<UInt8> {
         let start = Int(starts[j])
         return UnsafeBufferPointer(rebasing: text[start..<(Int(starts[j + 1]) - 1)])
     }

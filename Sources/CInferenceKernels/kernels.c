@@ -400,8 +400,8 @@ static wide_pack *wide_pack_for(int nb) {
     return p->capacity >= (size_t)nb ? p : NULL;
 }
 
-/// Packs activations t … t + 15 (a short group repeats its last one).
-static void wide_pack_activations(int type, const void *activations, size_t activation_bytes, int t, int valid,
+/// Packs activations t … t + 15 (a short group repeats its last one); scales converted by the CPU's F16C.
+WIDE static void wide_pack_activations(int type, const void *activations, size_t activation_bytes, int t, int valid,
                                   int nb, wide_pack *p) {
     const size_t block_bytes = type == OLK_Q4_1 ? sizeof(block_q8_1) : sizeof(block_q8_0);
     const size_t qs_offset = type == OLK_Q4_1 ? 4 : 2;
