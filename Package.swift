@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Builds on Linux only: the event loop is epoll, and the C libraries come from Debian -dev packages.
 let package = Package(
     name: "openledger",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "openledger", targets: ["openledger"]),
         .library(name: "Crypto", targets: ["Crypto"]),
@@ -33,6 +33,10 @@ let package = Package(
             providers: [.apt(["libdivsufsort-dev"])]
         ),
 
+        // Time, seeded randomness and structured logs, injected into everything above. No dependencies.
+        .target(name: "Runtime"),
+        // The one memory-mapped file type and the one atomic file writer.
+        .target(name: "FileIO"),
         // Hashes, keys, signatures, AEAD.
         .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
         // epoll and sockets for the event loops (Glibc does not export epoll).
@@ -70,7 +74,9 @@ let package = Package(
             dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
+        .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),

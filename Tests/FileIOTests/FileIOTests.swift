@@ -1,0 +1,45 @@
+import FileIO
+import Foundation
+import Testing
+
+private func temporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "fileio-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Test func atomicWriteReplacesWholeFilesAndLeavesNoTemporaries() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/key"
+    try AtomicFile.write(Array("old".utf8), to: path, mode: 0o600)
+    try AtomicFile.write(Array(repeating: 7, count: 100_000), to: path, mode: 0o600)
+    let mapped = try MappedFile(path: path)
+    #expect(mapped.count == 100_000)
+    #expect(mapped.bytes(at: 99_990, count: 100) == Array(repeating: 7, count: 10))
+    #expect(mapped.withBytes { $0.allSatisfy { $0 == 7 } })
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["key"])
+}
+
+@Test func atomicWriteIntoAMissingDirectoryFailsAndNamesThePath() throws {
+    #expect(throws: FileIOError.self) { try AtomicFile.write([1], to: "/nonexistent-dir-\(UUID())/file") }
+    do {
+        try AtomicFile.write([1], to: "/nonexistent-dir/file")
+    } catch {
+        #expect(error.description.contains("/nonexistent-dir/"))
+    }
+}
+
+@Test func mappedFileRefusesMissingFilesAndDirectoriesAndMapsEmptyOnes() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    #expect(throws: FileIOError.open(path: directory + "/missing", errno: ENOENT)) {
+        try MappedFile(path: directory + "/missing")
+    }
+    #expect(throws: FileIOError.notRegularFile(path: directory)) { try MappedFile(path: directory) }
+    try AtomicFile.write([], to: directory + "/empty")
+    let empty = try MappedFile(path: directory + "/empty", populate: true)
+    #expect(empty.count == 0 && empty.withBytes { $0.isEmpty } && empty.bytes(at: 0, count: 5).isEmpty)
+}
