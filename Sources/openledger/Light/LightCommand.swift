@@ -2,6 +2,7 @@ import Chain
 import Codec
 import Foundation
 import LightClient
+import Node
 
 /// `openledger light …`: reads of the L2 that are verified locally, each saying what it checked against which
 /// block.
@@ -9,10 +10,9 @@ enum LightCommand {
     static let common = [
         OptionSpec(
             name: "rpc", valueName: "URL", help: "JSON-RPC server to read from.", defaultValue: "http://127.0.0.1:8545"),
-        OptionSpec(
-            name: "config", valueName: "FILE", help: "Network config: the trust root (default: netconfig/devnet.json)."),
+        NodeOptions.config,
         OptionSpec(name: "checkpoint", valueName: "BLOCKHASH", help: "Trust this block instead of genesis."),
-        OptionSpec(name: "data-dir", valueName: "DIR", help: "Keep verified headers in DIR/light-headers.sqlite."),
+        NodeOptions.dataDirectory("Keep verified headers in DIR/light-headers.sqlite."),
         OptionSpec(name: "json", help: "Print JSON."),
     ]
 
@@ -125,13 +125,11 @@ enum LightCommand {
                 }),
         ])
 
+    /// A light client trusting the config's genesis (or `--checkpoint`), reading from `--rpc`, keeping verified
+    /// headers in the data directory's header store when `--data-dir` is given.
     static func makeClient(_ arguments: ParsedArguments) throws(CLIError) -> LightClient {
-        let path = arguments.string("config") ?? DevnetCommand.locateDefaultConfig()
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .failure("cannot read network config \(path)")
-        }
+        let config = try NodeOptions.configuration(arguments).network
         do {
-            let config = try NetworkConfig.parse(data)
             var trust = try TrustRoot(config: config)
             let rpc = try RPCClient(url: arguments.string("rpc") ?? "http://127.0.0.1:8545")
             if let checkpoint = arguments.string("checkpoint") {
@@ -143,13 +141,18 @@ enum LightCommand {
                 trust = TrustRoot(
                     chainId: config.chainId, sequencer: config.sequencer, anchorHash: hash, anchorNumber: number)
             }
-            let store = arguments.string("data-dir").map { $0 + "/light-headers.sqlite" }
-            if let directory = arguments.string("data-dir") {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Headers are kept only where the user asked: a default store would outlive the devnets it verified.
+            var store: String? = nil
+            if arguments.string("data-dir") != nil {
+                let directory = NodeOptions.dataDirectory(arguments)
+                try directory.create()
+                store = directory.lightHeaderStore
             }
             return try LightClient(trust: trust, rpc: rpc, storePath: store)
         } catch let error as CLIError {
             throw error
+        } catch let error as NodeError {
+            throw NodeOptions.failure(error)
         } catch {
             throw .failure("\(error)")
         }
