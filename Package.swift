@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Runtime", "FileIO", "Chain", "P2P", "TestSupport"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -67,3 +67,30 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
     #expect(node.errors.contains("level=info module=p2p msg=listening peer=\(peer) protocols=/ipfs/id/1.0.0"))
     #expect(node.errors.contains(#"level=info module=p2p msg="shutting down""#))
 }
+
+/// `light follow` prints each newly verified head of a running devnet and exits 0 on SIGTERM; a server it
+/// cannot reach fails it at once.
+@Test func lightFollowPrintsNewHeadsUntilSIGTERM() throws {
+    let config = Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path
+    let devnet = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("follow"), blockTime: "50ms")
+    let follower = try ChildProcess(
+        DevnetProcess.binary,
+        ["light", "follow", "--rpc", "http://127.0.0.1:\(devnet.port)", "--interval", "20ms", "--config", config])
+    let deadline = Date().addingTimeInterval(20)
+    while follower.output.split(separator: "\n").count < 3 && Date() < deadline && follower.process.isRunning {
+        usleep(20_000)
+    }
+    follower.process.terminate()
+    #expect(follower.wait(timeout: 20) == 0, "\(follower.errors)")
+    let lines = follower.output.split(separator: "\n")
+    #expect(lines.count >= 3, "\(follower.output) \(follower.errors)")
+    let numbers = lines.compactMap { line -> Int? in
+        guard line.hasPrefix("head: block ") else { return nil }
+        return Int(line.split(separator: " ")[2])
+    }
+    #expect(numbers.count == lines.count)
+    #expect(numbers == numbers.sorted() && Set(numbers).count == numbers.count)
+    #expect(devnet.interrupt() == 0)
+    let unreachable = try DevnetProcess.run(["light", "follow", "--rpc", "http://127.0.0.1:1", "--config", config])
+    #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot connect"), "\(unreachable.stderr)")
+}

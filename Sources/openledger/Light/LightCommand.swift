@@ -28,6 +28,42 @@ enum LightCommand {
                     report(arguments, output, head: head, client: client, fields: [:], lines: [])
                 }),
             CommandSpec(
+                name: "follow", summary: "Follow the signed head: print each newly verified head until Ctrl-C.",
+                discussion:
+                    "Verifies the head every --interval, as `light head` does, and prints each new one; failed polls are logged to standard error and retried. SIGINT or SIGTERM stops it (exit 0).",
+                options: common + [
+                    OptionSpec(
+                        name: "interval", valueName: "DURATION", help: "Poll interval, e.g. 500ms or 2s.",
+                        defaultValue: "1s")
+                ] + NodeOptions.logging,
+                action: { arguments, output throws(CLIError) in
+                    let text = arguments.string("interval") ?? "1s"
+                    guard let interval = DevnetCommand.parseDuration(text), (10...3_600_000).contains(interval) else {
+                        throw .usage(
+                            "option --interval expects a duration from 10ms to 1h, got '\(text)'",
+                            command: arguments.command)
+                    }
+                    let logger = try NodeOptions.logging(arguments, output).logger("light")
+                    let client = try makeClient(arguments)
+                    let signals = TerminationSignals()
+                    let json = arguments.flag("json")
+                    let printer = output
+                    let follower = HeadFollowService(client: client, intervalMilliseconds: interval, logger: logger) {
+                        head in
+                        if json {
+                            printer.line(jsonLine(headFields(head, client)))
+                        } else {
+                            printer.line(headLine(head))
+                        }
+                    }
+                    let group = ServiceGroup([follower], logger: logger)
+                    do throws(NodeError) {
+                        try group.run(until: signals)
+                    } catch {
+                        throw NodeOptions.failure(error)
+                    }
+                }),
+            CommandSpec(
                 name: "balance", summary: "An account's balance and nonce, proven against the verified head.",
                 arguments: [ArgumentSpec(name: "address", help: "0x-address.")], options: common,
                 action: { arguments, output throws(CLIError) in
@@ -170,24 +206,38 @@ enum LightCommand {
         _ arguments: ParsedArguments, _ output: CommandOutput, head: VerifiedHeader, client: LightClient,
         fields: [String: Any], lines: [String]
     ) {
-        let headFields: [String: Any] = [
+        if arguments.flag("json") {
+            output.line(
+                jsonLine(fields.merging(["verifiedAgainst": headFields(head, client)]) { current, _ in current }))
+            return
+        }
+        for line in lines { output.line(line) }
+        output.line(headLine(head))
+        output.line(
+            "verified: signed by sequencer \(client.trust.sequencer) for chain \(client.trust.chainId); trust anchor block \(client.trust.anchorNumber) \(Hex.encode(client.trust.anchorHash))"
+        )
+    }
+
+    /// What a verified head is, as JSON fields.
+    static func headFields(_ head: VerifiedHeader, _ client: LightClient) -> [String: Any] {
+        [
             "block": head.number, "blockHash": Hex.encode(head.hash), "stateRoot": Hex.encode(head.header.stateRoot),
             "timestamp": head.header.timestamp, "chainId": client.trust.chainId,
             "sequencer": client.trust.sequencer.checksummed,
         ]
-        if arguments.flag("json") {
-            let object = fields.merging(["verifiedAgainst": headFields]) { current, _ in current }
-            let data =
-                (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-                ?? Data()
-            output.line(String(decoding: data, as: UTF8.self))
-            return
-        }
-        for line in lines { output.line(line) }
-        output.line("head: block \(head.number) \(Hex.encode(head.hash)) (timestamp \(head.header.timestamp))")
-        output.line(
-            "verified: signed by sequencer \(client.trust.sequencer) for chain \(client.trust.chainId); trust anchor block \(client.trust.anchorNumber) \(Hex.encode(client.trust.anchorHash))"
-        )
+    }
+
+    /// `head: block N 0x… (timestamp T)`.
+    static func headLine(_ head: VerifiedHeader) -> String {
+        "head: block \(head.number) \(Hex.encode(head.hash)) (timestamp \(head.header.timestamp))"
+    }
+
+    /// `object` as one line of JSON with sorted keys.
+    static func jsonLine(_ object: [String: Any]) -> String {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func openText(_ wei: UInt256) -> String {
