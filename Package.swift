@@ -69,9 +69,12 @@ let package = Package(
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
+        // The composition root: data directory, configuration, logging setup and the service lifecycle.
+        .target(name: "Node", dependencies: ["Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto"]),
+
         .executableTarget(
             name: "openledger",
-            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
+            dependencies: ["Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
