@@ -44,7 +44,7 @@ let package = Package(
         // The one epoll event loop (readiness handlers, timers, cross-thread jobs) and the one syscall helper.
         .target(name: "EventLoop", dependencies: ["CEventLoop", "Runtime"]),
         // HTTP/1.1 server on one epoll loop thread, with bounded buffers and timeouts.
-        .target(name: "HTTP", dependencies: ["EventLoop"]),
+        .target(name: "HTTP", dependencies: ["EventLoop", "Runtime"]),
         // SQLite behind Swift types that own their handles.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.

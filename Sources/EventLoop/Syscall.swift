@@ -14,6 +14,11 @@ public enum IOResult: Equatable, Sendable {
     case closed
     /// Any other failure, with its `errno`.
     case failed(errno: Int32)
+
+    /// The `errno` of a failure (for its message); 0 for every other outcome.
+    public var errorNumber: Int32 {
+        if case .failed(let code) = self { code } else { 0 }
+    }
 }
 
 /// The one place socket and epoll calls are made from Swift: `EINTR` is retried, `EAGAIN`/`EWOULDBLOCK` becomes

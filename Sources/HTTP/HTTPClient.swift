@@ -1,3 +1,4 @@
+import EventLoop
 import Foundation
 
 #if canImport(Glibc)
@@ -107,17 +108,24 @@ public final class HTTPClient {
     private func sendAll(_ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { throw .io(String(cString: strerror(errno))) }
-            offset += sent
+            switch bytes[offset...].withUnsafeBytes({ Syscall.send(fd, $0) }) {
+            case .done(let sent) where sent > 0: offset += sent
+            case .failed(let code): throw .io(Socket.describe(errno: code))
+            // A send timeout on the blocking socket, or nothing sent.
+            case .done, .wouldBlock, .closed: throw .io(Socket.describe(errno: EAGAIN))
+            }
         }
     }
 
     private func fill() throws(ClientError) {
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard received > 0 else { throw .io(received == 0 ? "closed by server" : String(cString: strerror(errno))) }
-        buffer += chunk[0..<received]
+        switch chunk.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }) {
+        case .done(let received): buffer += chunk[0..<received]
+        case .closed: throw .io("closed by server")
+        // The receive timeout (SO_RCVTIMEO) of the blocking socket ran out.
+        case .wouldBlock: throw .io(Socket.describe(errno: EAGAIN))
+        case .failed(let code): throw .io(Socket.describe(errno: code))
+        }
         guard buffer.count <= maxResponseBytes + 65_536 else { throw .tooLarge(maxResponseBytes) }
     }
 
