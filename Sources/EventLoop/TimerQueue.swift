@@ -24,7 +24,9 @@ struct TimerQueue {
     /// Timers scheduled and not yet fired (one-shots) or cancelled.
     var count: Int { entries.count }
 
-    mutating func schedule(_ id: UInt64, at deadline: Instant, interval: Double?, job: @escaping @Sendable (Instant) -> Void) {
+    mutating func schedule(
+        _ id: UInt64, at deadline: Instant, interval: Double?, job: @escaping @Sendable (Instant) -> Void
+    ) {
         entries[id] = Entry(job: job, interval: interval)
         push(deadline: deadline, id: id)
     }

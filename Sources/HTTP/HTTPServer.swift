@@ -31,6 +31,8 @@ public final class HTTPServer: @unchecked Sendable {
     private var connections: [Int32: Connection] = [:]
     private var readBuffer = [UInt8](repeating: 0, count: 65_536)
     private var nextSerial: UInt64 = 0
+    /// Tests waiting for a connection to be held back (see `waitUntilBackpressured`).
+    private var backpressureWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Seconds between sweeps for timed-out connections.
     private static let sweepInterval = 0.5
@@ -285,6 +287,28 @@ public final class HTTPServer: @unchecked Sendable {
         if wantsRead { interest.insert(.readable) }
         if connection.pendingOutput > 0 { interest.insert(.writable) }
         loop.setInterest(connection.fd, interest)
+        if !backpressureWaiters.isEmpty && isBackpressured(connection) {
+            for waiter in backpressureWaiters { waiter.resume() }
+            backpressureWaiters = []
+        }
+    }
+
+    private func isBackpressured(_ connection: Connection) -> Bool {
+        connection.lingerSince == nil && !connection.closeAfterOutput
+            && connection.pendingOutput >= limits.maxPendingOutput
+    }
+
+    /// Returns once some connection's reads are paused because its client does not read its responses (tests).
+    func waitUntilBackpressured() async {
+        await withCheckedContinuation { continuation in
+            loop.execute { [self] in
+                if connections.values.contains(where: isBackpressured) {
+                    continuation.resume()
+                } else {
+                    backpressureWaiters.append(continuation)
+                }
+            }
+        }
     }
 
     private func timedOut(_ connection: Connection, now: Double) -> Bool {

@@ -136,7 +136,9 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     func flush() {
         while phase != .closed && pendingOutput > 0 {
-            let result = output.withUnsafeBytes { Syscall.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...])) }
+            let result = output.withUnsafeBytes {
+                Syscall.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...]))
+            }
             if case .done(let sent) = result, sent > 0 {
                 outputOffset += sent
                 lastActivity = loop.now().seconds
