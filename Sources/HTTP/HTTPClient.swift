@@ -8,12 +8,18 @@ import Foundation
 /// A blocking HTTP/1.1 client on one keep-alive connection to an IPv4 address, with bounded responses and a
 /// receive timeout. Enough for JSON-RPC; not a general web client.
 public final class HTTPClient {
+    /// Why a request failed.
     public enum ClientError: Error, CustomStringConvertible {
+        /// The connection could not be made.
         case connect(String)
+        /// Sending or receiving failed (or timed out).
         case io(String)
+        /// The server answered something that is not HTTP/1.1.
         case malformedResponse(String)
+        /// The response exceeded the byte limit.
         case tooLarge(Int)
 
+        /// The failure for a person.
         public var description: String {
             switch self {
             case .connect(let why): "cannot connect: \(why)"
@@ -24,13 +30,18 @@ public final class HTTPClient {
         }
     }
 
+    /// The server's IPv4 address.
     public let host: String
+    /// The server's port.
     public let port: Int
+    /// The largest response body accepted.
     public let maxResponseBytes: Int
+    /// Seconds a receive may wait.
     public let timeoutSeconds: Int
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
 
+    /// A client of `host:port` (`localhost` means 127.0.0.1); it connects on the first request.
     public init(host: String, port: Int, maxResponseBytes: Int = 64 * 1024 * 1024, timeoutSeconds: Int = 30) {
         self.host = host == "localhost" ? "127.0.0.1" : host
         self.port = port

@@ -385,6 +385,7 @@ public final class HTTPStreamWriter: Sendable {
         self.keepAlive = keepAlive
     }
 
+    /// Whether the client has disconnected (later writes are dropped).
     public var isClientGone: Bool { clientGone.load(ordering: .acquiring) }
 
     /// Sends a whole response and ends the reply.
