@@ -129,10 +129,10 @@ public final class HTTPServer: @unchecked Sendable {
         var closed = false
 
         init(fd: Int32, server: HTTPServer, serial: UInt64, now: Double) {
-            self.fd = fd
-            self.server = server
-            self.serial = serial
             lastActivity = now
+            self.fd = fd
+            self.serial = serial
+            self.server = server
         }
 
         var pendingOutput: Int { output.count - outputOffset }
