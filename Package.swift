@@ -41,8 +41,10 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
         // epoll and sockets for the event loops (Glibc does not export epoll).
         .target(name: "CEventLoop"),
+        // The one epoll event loop (readiness handlers, timers, cross-thread jobs) and the one syscall helper.
+        .target(name: "EventLoop", dependencies: ["CEventLoop", "Runtime"]),
         // HTTP/1.1 server on one epoll loop thread, with bounded buffers and timeouts.
-        .target(name: "HTTP", dependencies: ["CEventLoop"]),
+        .target(name: "HTTP", dependencies: ["EventLoop", "Runtime"]),
         // SQLite behind Swift types that own their handles.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
@@ -60,7 +62,7 @@ let package = Package(
         .target(name: "CAttributionKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
         // Compiled optimized even in debug builds: its tests move tens of megabytes through real sockets.
-        .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "P2P", dependencies: ["EventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
         .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
@@ -91,7 +93,8 @@ let package = Package(
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
         .testTarget(name: "NodeTests", dependencies: ["Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport"]),
     ],
