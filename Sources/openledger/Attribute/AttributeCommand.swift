@@ -1,3 +1,4 @@
+import AttributionRules
 import Attribution
 import Chain
 import Codec
