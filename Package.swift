@@ -92,7 +92,8 @@ let package = Package(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(
-            name: "AttributionRulesTests", dependencies: ["AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
+            name: "AttributionRulesTests",
+            dependencies: ["AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
             name: "AttributionTests",
             dependencies: ["Attribution", "AttributionRules", "CAttributionKernels", "Codec", "TestSupport"]),

@@ -70,8 +70,12 @@ public enum AttributionFraudCheck {
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, witness: AttributionWitness,
         against commitment: AttributionCommitment
     ) -> FraudVerdict {
-        if let problem = admit(proof, response: response, witness: witness, commitment) { return .inadmissible(problem) }
-        guard let (span, bounds) = span(proof, spanIndex, response) else { return .inadmissible(.noSuchSpan(spanIndex)) }
+        if let problem = admit(proof, response: response, witness: witness, commitment) {
+            return .inadmissible(problem)
+        }
+        guard let (span, bounds) = span(proof, spanIndex, response) else {
+            return .inadmissible(.noSuchSpan(spanIndex))
+        }
         guard let credited = span.records.first(where: { $0.index == witness.index }) else {
             return .inadmissible(.notCredited)
         }
@@ -85,7 +89,9 @@ public enum AttributionFraudCheck {
         _ proof: AttributionProof, response: [UInt8], position: Int, length: Int, offset: UInt64,
         witness: AttributionWitness, against commitment: AttributionCommitment
     ) -> FraudVerdict {
-        if let problem = admit(proof, response: response, witness: witness, commitment) { return .inadmissible(problem) }
+        if let problem = admit(proof, response: response, witness: witness, commitment) {
+            return .inadmissible(problem)
+        }
         guard position >= 0, length >= 0, position <= response.count, length <= response.count - position,
             holds(witness, response[position..<(position + length)], at: offset)
         else { return .inadmissible(.witnessDoesNotHold) }
@@ -100,8 +106,12 @@ public enum AttributionFraudCheck {
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, offset: UInt64, witness: AttributionWitness,
         against commitment: AttributionCommitment
     ) -> FraudVerdict {
-        if let problem = admit(proof, response: response, witness: witness, commitment) { return .inadmissible(problem) }
-        guard let (span, bounds) = span(proof, spanIndex, response) else { return .inadmissible(.noSuchSpan(spanIndex)) }
+        if let problem = admit(proof, response: response, witness: witness, commitment) {
+            return .inadmissible(problem)
+        }
+        guard let (span, bounds) = span(proof, spanIndex, response) else {
+            return .inadmissible(.noSuchSpan(spanIndex))
+        }
         guard holds(witness, response[bounds], at: offset) else { return .inadmissible(.witnessDoesNotHold) }
         guard !span.records.contains(where: { $0.index == witness.index }) else { return .noFraud }
         let displaces =

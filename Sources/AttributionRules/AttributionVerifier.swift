@@ -40,7 +40,8 @@ public enum AttributionVerifier {
         guard proof.snapshotRoot == commitment.snapshotRoot, proof.recordCount == commitment.recordCount else {
             throw fail("cites another snapshot than the committed one")
         }
-        guard proof.minSpan == UInt64(exactly: parameters.minSpan), proof.maxRecords == UInt64(exactly: parameters.maxRecords)
+        guard proof.minSpan == UInt64(exactly: parameters.minSpan),
+            proof.maxRecords == UInt64(exactly: parameters.maxRecords)
         else {
             throw fail(
                 "L = \(proof.minSpan), K = \(proof.maxRecords); the network's are \(parameters.minSpan), \(parameters.maxRecords)"

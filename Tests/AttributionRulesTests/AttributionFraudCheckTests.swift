@@ -54,7 +54,8 @@ func honestProofsSurviveEveryFraudCheck(seed: Int) throws {
                 against: chain) == .fraud(.badSpan(span: spanIndex, record: credited.index)))
     }
     // Not credited by the span, no such span, another response: the check does not apply.
-    let uncredited = try #require(records.indices.first { index in !proof.spans[0].records.contains { $0.index == index } })
+    let uncredited = try #require(
+        records.indices.first { index in !proof.spans[0].records.contains { $0.index == index } })
     #expect(
         AttributionFraudCheck.badSpan(
             proof, response: response, spanIndex: 0, witness: witness(records, uncredited), against: chain)
@@ -106,7 +107,8 @@ func honestProofsSurviveEveryFraudCheck(seed: Int) throws {
     #expect(
         AttributionFraudCheck.shortOrMissingSpan(
             proof, response: response, position: Int(span.start), length: Int(span.length),
-            offset: span.records[0].offset + 1, witness: evidence, against: chain) == .inadmissible(.witnessDoesNotHold))
+            offset: span.records[0].offset + 1, witness: evidence, against: chain) == .inadmissible(.witnessDoesNotHold)
+    )
     #expect(
         AttributionFraudCheck.shortOrMissingSpan(
             proof, response: response, position: response.count + 1, length: 0, offset: 0, witness: evidence,
@@ -187,7 +189,8 @@ func honestProofsSurviveEveryFraudCheck(seed: Int) throws {
     var moved = witness(records, Int(credited.index))
     moved.index = (moved.index + 1) % UInt64(records.count)
     #expect(
-        AttributionFraudCheck.badSpan(proof, response: response, spanIndex: 0, witness: moved, against: commitment(records))
+        AttributionFraudCheck.badSpan(
+            proof, response: response, spanIndex: 0, witness: moved, against: commitment(records))
             == .inadmissible(.witnessNotInSnapshot))
 }
 

@@ -114,7 +114,8 @@ func witness(_ records: [Record], _ index: Int) -> AttributionWitness {
 
     // Bad span: honest proof — no fraud; a proof with a wrong offset — fraud, proven by the record itself.
     #expect(
-        AttributionFraudCheck.badSpan(proof, response: response, spanIndex: 0, witness: witness(credited), against: chain)
+        AttributionFraudCheck.badSpan(
+            proof, response: response, spanIndex: 0, witness: witness(credited), against: chain)
             == .noFraud)
     var badOffset = proof
     badOffset.spans[0].records[0].offset += 1

@@ -1,5 +1,5 @@
-import AttributionRules
 import Attribution
+import AttributionRules
 import Codec
 import Foundation
 
