@@ -23,7 +23,7 @@ public struct AttributionWitness: Hashable, Sendable {
 
 /// A wrong claim a fraud check proved.
 public enum AttributionFraud: Hashable, Sendable {
-    /// The record credited for span `span` does not hold the span's bytes at the claimed offset.
+    /// The record credited for span `span` does not hold the span's bytes first at the claimed offset.
     case badSpan(span: Int, record: UInt64)
     /// The record holds a match of `length` bytes (≥ L) at `position`, longer than the `claimed` ℓ there.
     case shortOrMissingSpan(position: Int, length: Int, claimed: Int, record: UInt64)
@@ -65,7 +65,7 @@ public enum FraudVerdict: Hashable, Sendable {
 /// response), at most one record with its Merkle path, and the commitment the chain holds.
 public enum AttributionFraudCheck {
     /// Bad span: `witness` is credited for span `spanIndex`, but does not hold the span's bytes at the offset the
-    /// proof names.
+    /// proof names, or holds them first at a lower offset (the proof must name the first).
     public static func badSpan(
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, witness: AttributionWitness,
         against commitment: AttributionCommitment
@@ -79,7 +79,7 @@ public enum AttributionFraudCheck {
         guard let credited = span.records.first(where: { $0.index == witness.index }) else {
             return .inadmissible(.notCredited)
         }
-        return holds(witness, response[bounds], at: credited.offset)
+        return firstOffset(of: response[bounds], in: witness.bytes) == credited.offset
             ? .noFraud : .fraud(.badSpan(span: spanIndex, record: witness.index))
     }
 
@@ -174,6 +174,20 @@ public enum AttributionFraudCheck {
             let bounds = AttributionVerifier.bounds(proof.spans[index], responseLength: response.count)
         else { return nil }
         return (proof.spans[index], bounds)
+    }
+
+    /// The first offset at which `bytes` occur in `record`, if they do.
+    static func firstOffset(of bytes: ArraySlice<UInt8>, in record: [UInt8]) -> UInt64? {
+        guard bytes.count <= record.count else { return nil }
+        guard let first = bytes.first else { return 0 }
+        var offset = 0
+        while offset <= record.count - bytes.count {
+            if record[offset] == first && record[offset..<(offset + bytes.count)].elementsEqual(bytes) {
+                return UInt64(offset)
+            }
+            offset += 1
+        }
+        return nil
     }
 
     /// Whether the witness holds `bytes` at `offset`.

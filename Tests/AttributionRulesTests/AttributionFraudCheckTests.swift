@@ -1,3 +1,4 @@
+import Attribution
 import Codec
 import Crypto
 import TestSupport
@@ -53,6 +54,27 @@ func honestProofsSurviveEveryFraudCheck(seed: Int) throws {
                 lying, response: response, spanIndex: spanIndex, witness: witness(records, Int(credited.index)),
                 against: chain) == .fraud(.badSpan(span: spanIndex, record: credited.index)))
     }
+    // A later occurrence of the span's bytes is not the first offset the proof must name.
+    let repeated = try Address(bytes: [UInt8](repeating: 7, count: 20))
+    let twice = [Record(contributor: repeated, bytes: Array("a hello world, and hello world!".utf8))]
+    let answer = Array("hello world".utf8)
+    let result = Attribution.attribute(answer, index: try AttributionIndex(records: twice), minSpan: 8, maxRecords: 2)
+    let honest = AttributionProof(result: result, response: answer, records: twice, minSpan: 8, maxRecords: 2)
+    let single = AttributionCommitment(
+        snapshotRoot: honest.snapshotRoot, recordCount: 1, parameters: AttributionParameters(minSpan: 8, maxRecords: 2))
+    #expect(honest.spans.count == 1 && honest.spans[0].records[0].offset == 2)
+    #expect(
+        AttributionFraudCheck.badSpan(
+            honest, response: answer, spanIndex: 0, witness: witness(twice, 0), against: single)
+            == .noFraud)
+    var later = honest
+    later.spans[0].records[0].offset = 19  // "hello world" occurs there too, but not first
+    #expect(Array(twice[0].bytes[19..<30]) == answer)
+    #expect(
+        AttributionFraudCheck.badSpan(
+            later, response: answer, spanIndex: 0, witness: witness(twice, 0), against: single)
+            == .fraud(.badSpan(span: 0, record: 0)))
+
     // Not credited by the span, no such span, another response: the check does not apply.
     let uncredited = try #require(
         records.indices.first { index in !proof.spans[0].records.contains { $0.index == index } })
