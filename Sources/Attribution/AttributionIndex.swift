@@ -16,11 +16,15 @@ import Foundation
 public final class AttributionIndex: @unchecked Sendable {
     /// The snapshot's record index of this shard's first record.
     public let firstRecord: Int
+    /// The number of records in this shard.
     public let recordCount: Int
     /// The snapshot this shard belongs to: its root and record count, and the shard's place among its shards.
     public internal(set) var snapshotRoot: [UInt8]
+    /// The number of records in the whole snapshot.
     public let snapshotRecordCount: Int
+    /// This shard's place among the snapshot's shards, from 0.
     public let shardIndex: Int
+    /// The number of shards the snapshot is cut into.
     public let shardCount: Int
 
     let storage: IndexStorage
@@ -77,6 +81,7 @@ public final class AttributionIndex: @unchecked Sendable {
         return UnsafeBufferPointer(rebasing: text[start..<(Int(starts[j + 1]) - 1)])
     }
 
+    /// The contributor of record j of this shard.
     public func contributor(_ j: Int) -> Address {
         try! Address(
             bytes: Array(UnsafeRawBufferPointer(start: storage.base + layout.contributors + 20 * j, count: 20)))
