@@ -50,14 +50,20 @@ let package = Package(
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
         .target(name: "Codec", dependencies: ["Crypto"]),
 
+        // The Proof of Attribution rules (PoA-SA v1): snapshot Merkle tree, proof format, credit arithmetic,
+        // verifier and the one-witness fraud checks. Pure: no files, clocks, randomness or threads.
+        .target(name: "AttributionRules", dependencies: ["Crypto", "Codec"]),
+
         // Pure L2 rules: trie, blocks, transactions, state transition, predeploys. No IO.
-        .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
+        .target(name: "Chain", dependencies: ["Crypto", "Codec", "AttributionRules"]),
 
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
         .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
 
-        // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
-        .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto", "CDivSufSort", "CAttributionKernels"]),
+        // Proof of Attribution (PoA-SA v1): the suffix-array index, its shard files, and the search for spans.
+        .target(
+            name: "Attribution",
+            dependencies: ["AttributionRules", "Codec", "Crypto", "FileIO", "CDivSufSort", "CAttributionKernels"]),
         // Batched suffix-array searches with prefetching, and the index checksum (XXH64).
         .target(name: "CAttributionKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // libp2p: protocol state machines (Noise, …) and their IO shells.
@@ -84,13 +90,18 @@ let package = Package(
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "AttributionRules", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
             name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
-        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
+        .testTarget(
+            name: "AttributionRulesTests",
+            dependencies: ["AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
+        .testTarget(
+            name: "AttributionTests",
+            dependencies: ["Attribution", "AttributionRules", "CAttributionKernels", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),

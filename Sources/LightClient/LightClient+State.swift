@@ -1,3 +1,4 @@
+import AttributionRules
 import Chain
 import Codec
 import Crypto

@@ -1,4 +1,3 @@
-import Chain
 import Codec
 import Crypto
 
@@ -6,33 +5,51 @@ import Crypto
 /// with, for each credited record, its index, offset, contributor, record hash and Merkle path, and the
 /// weights per contributor. Binary form: RLP (below); JSON form: `json`.
 public struct AttributionProof: Equatable, Sendable {
+    /// The format version this build writes and reads.
     public static let version: UInt64 = 1
 
     /// A credited record as the proof carries it.
     public struct CreditedRecord: Equatable, Sendable {
+        /// The record's index in the snapshot.
         public var index: UInt64
+        /// The first offset in the record where the span's bytes occur.
         public var offset: UInt64
+        /// The record's contributor.
         public var contributor: Address
+        /// keccak256 of the record's bytes.
         public var recordHash: [UInt8]
+        /// The record leaf's 32 Merkle siblings, from the leaf up.
         public var path: [[UInt8]]
     }
 
+    /// A span as the proof carries it.
     public struct Span: Equatable, Sendable {
+        /// The span's first byte in the response.
         public var start: UInt64
+        /// The span's length in bytes.
         public var length: UInt64
+        /// The credited records, by increasing index.
         public var records: [CreditedRecord]
     }
 
+    /// The root of the snapshot the attribution was computed against.
     public var snapshotRoot: [UInt8]
+    /// The snapshot's number of records.
     public var recordCount: UInt64
+    /// L.
     public var minSpan: UInt64
+    /// K.
     public var maxRecords: UInt64
+    /// keccak256 of the response's bytes.
     public var responseHash: [UInt8]
+    /// n: the response's length in bytes.
     public var responseLength: UInt64
+    /// The spans, by increasing start.
     public var spans: [Span]
     /// Weights in 1e18 fixed point, by increasing address.
     public var contributors: [(address: Address, weight: UInt128)]
 
+    /// Proofs are equal when every field is.
     public static func == (a: AttributionProof, b: AttributionProof) -> Bool {
         a.snapshotRoot == b.snapshotRoot && a.recordCount == b.recordCount && a.minSpan == b.minSpan
             && a.maxRecords == b.maxRecords && a.responseHash == b.responseHash && a.responseLength == b.responseLength
@@ -49,34 +66,9 @@ public struct AttributionProof: Equatable, Sendable {
             minSpan: minSpan, maxRecords: maxRecords)
     }
 
-    /// The proof of `result` for `response` over a snapshot's shard indexes, which carry the record hashes.
+    /// The proof of `result` for `response` over a snapshot given as its leaves, with each record's contributor
+    /// and record hash looked up by index.
     public init(
-        result: AttributionResult, response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int
-    ) {
-        var owners: [(shard: AttributionIndex, first: Int)] = []
-        var first = 0
-        for shard in shards {
-            owners.append((shard, first))
-            first += shard.recordCount
-        }
-        func owner(_ record: Int) -> (AttributionIndex, Int) {
-            let found = owners.last { $0.first <= record }!
-            return (found.shard, record - found.first)
-        }
-        self.init(
-            result: result, response: response, leaves: shards.flatMap(\.leaves),
-            contributor: {
-                let (shard, j) = owner($0)
-                return shard.contributor(j)
-            },
-            recordHash: {
-                let (shard, j) = owner($0)
-                return shard.recordHash(j)
-            },
-            minSpan: minSpan, maxRecords: maxRecords)
-    }
-
-    private init(
         result: AttributionResult, response: [UInt8], leaves: [[UInt8]], contributor: (Int) -> Address,
         recordHash: (Int) -> [UInt8], minSpan: Int, maxRecords: Int
     ) {
@@ -98,7 +90,7 @@ public struct AttributionProof: Equatable, Sendable {
                         path: paths[record.index]!)
                 })
         }
-        contributors = Attribution.contributorWeights(result, contributor: contributor).sorted { $0.key < $1.key }
+        contributors = AttributionCredit.contributorWeights(result, contributor: contributor).sorted { $0.key < $1.key }
             .map { ($0.key, $0.value) }
     }
 
@@ -134,8 +126,8 @@ public struct AttributionProof: Equatable, Sendable {
     }
 
     /// Decodes the binary form strictly.
-    public init(encoded bytes: [UInt8]) throws(AttributionError) {
-        func fail(_ why: String) -> AttributionError { .malformedProof(why) }
+    public init(encoded bytes: [UInt8]) throws(AttributionProofError) {
+        func fail(_ why: String) -> AttributionProofError { .malformedProof(why) }
         let item: RLPItem
         do {
             item = try RLP.decode(bytes)
@@ -150,12 +142,12 @@ public struct AttributionProof: Equatable, Sendable {
         maxRecords = try fields[4].uint64()
         responseHash = try fields[5].bytes32()
         responseLength = try fields[6].uint64()
-        spans = try fields[7].list().map { spanItem throws(AttributionError) in
+        spans = try fields[7].list().map { spanItem throws(AttributionProofError) in
             let span = try spanItem.list()
             guard span.count == 3 else { throw fail("span of \(span.count) fields") }
             return Span(
                 start: try span[0].uint64(), length: try span[1].uint64(),
-                records: try span[2].list().map { recordItem throws(AttributionError) in
+                records: try span[2].list().map { recordItem throws(AttributionProofError) in
                     let record = try recordItem.list()
                     guard record.count == 5 else { throw fail("credited record of \(record.count) fields") }
                     let contributor: Address
@@ -167,10 +159,10 @@ public struct AttributionProof: Equatable, Sendable {
                     return CreditedRecord(
                         index: try record[0].uint64(), offset: try record[1].uint64(), contributor: contributor,
                         recordHash: try record[3].bytes32(),
-                        path: try record[4].list().map { node throws(AttributionError) in try node.bytes32() })
+                        path: try record[4].list().map { node throws(AttributionProofError) in try node.bytes32() })
                 })
         }
-        contributors = try fields[8].list().map { entry throws(AttributionError) in
+        contributors = try fields[8].list().map { entry throws(AttributionProofError) in
             let pair = try entry.list()
             guard pair.count == 2, let weight = UInt256(bigEndian: try pair[1].bytes())?.uint128 else {
                 throw fail("contributor weight")
@@ -208,40 +200,21 @@ public struct AttributionProof: Equatable, Sendable {
     }
 }
 
-/// What is wrong with an attribution input, index or proof.
-public enum AttributionError: Error, Equatable, Sendable, CustomStringConvertible {
-    case malformedProof(String)
-    case invalidProof(String)
-    case malformedIndex(String)
-    case malformedRecords(String)
-    case storage(String)
-
-    public var description: String {
-        switch self {
-        case .malformedProof(let why): "malformed attribution proof: \(why)"
-        case .invalidProof(let why): "invalid attribution proof: \(why)"
-        case .malformedIndex(let why): "malformed attribution index: \(why)"
-        case .malformedRecords(let why): "malformed records: \(why)"
-        case .storage(let why): "attribution index storage: \(why)"
-        }
-    }
-}
-
 extension RLPItem {
     static func uint(_ value: UInt64) -> RLPItem { .bytes(UInt256(value).minimalBigEndianBytes) }
 
-    func bytes() throws(AttributionError) -> [UInt8] {
+    func bytes() throws(AttributionProofError) -> [UInt8] {
         guard case .bytes(let bytes) = self else { throw .malformedProof("expected a string, found a list") }
         return bytes
     }
 
-    func bytes32() throws(AttributionError) -> [UInt8] {
+    func bytes32() throws(AttributionProofError) -> [UInt8] {
         let value = try bytes()
         guard value.count == 32 else { throw .malformedProof("expected 32 bytes, found \(value.count)") }
         return value
     }
 
-    func uint64() throws(AttributionError) -> UInt64 {
+    func uint64() throws(AttributionProofError) -> UInt64 {
         let value = try bytes()
         guard value.first != 0, let number = UInt256(bigEndian: value)?.uint64 else {
             throw .malformedProof("not a minimal 64-bit integer")
@@ -249,7 +222,7 @@ extension RLPItem {
         return number
     }
 
-    func list() throws(AttributionError) -> [RLPItem] {
+    func list() throws(AttributionProofError) -> [RLPItem] {
         guard case .list(let items) = self else { throw .malformedProof("expected a list, found a string") }
         return items
     }

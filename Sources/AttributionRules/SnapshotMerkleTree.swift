@@ -8,6 +8,7 @@ import Crypto
 /// - node = keccak256(0x01 ‖ left ‖ right); empty subtrees are Z_0 = 0^32, Z_{d+1} = node(Z_d, Z_d)
 /// - snapshot root = keccak256(0x02 ‖ treeRoot ‖ uint64 big-endian record count)
 public struct SnapshotMerkleTree: Hashable, Sendable {
+    /// The tree's fixed depth.
     public static let depth = 32
 
     /// Z_0 … Z_32.
@@ -80,6 +81,7 @@ public struct SnapshotMerkleTree: Hashable, Sendable {
     /// keccak256(0x02 ‖ treeRoot ‖ uint64 count): what `DatanetRegistry` commits to and attribution proofs cite.
     public var snapshotRoot: [UInt8] { Self.snapshotRoot(treeRoot: treeRoot, count: count) }
 
+    /// The snapshot root of a tree with root `treeRoot` and `count` leaves.
     public static func snapshotRoot(treeRoot: [UInt8], count: UInt64) -> [UInt8] {
         Keccak256.hash([0x02] + treeRoot + UInt256(count).bigEndianBytes.suffix(8))
     }

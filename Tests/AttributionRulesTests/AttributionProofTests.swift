@@ -1,13 +1,14 @@
-import Chain
+import Attribution
 import Codec
 import Crypto
 import TestSupport
 import Testing
 
-@testable import Attribution
+@testable import AttributionRules
 
-/// A snapshot and response with several overlapping spans and shared records.
-private func scenario(seed: UInt64) throws -> (records: [Record], response: [UInt8], proof: AttributionProof) {
+/// A snapshot and response with several overlapping spans and shared records; the honest proof comes from the
+/// real search (module `Attribution`), L = 8, K = 2.
+func scenario(seed: UInt64) throws -> (records: [Record], response: [UInt8], proof: AttributionProof) {
     var random = SeededRandom(seed: seed)
     let words = ["model", "data", "attribution", "token", "ledger", "peer", "proof", "span", "record", "open"]
     func sentence(_ count: Int) -> [UInt8] {
@@ -32,7 +33,7 @@ private func scenario(seed: UInt64) throws -> (records: [Record], response: [UIn
         let (records, response, proof) = try scenario(seed: UInt64(seed))
         #expect(try AttributionProof(encoded: proof.encoded) == proof)
         try AttributionVerifier.verify(proof, response: response, records: records)
-        #expect(!AttributionVerifier.wrongArithmetic(proof))
+        #expect(AttributionFraudCheck.wrongArithmetic(proof) == .noFraud)
         #expect(proof.contributors.map(\.weight).reduce(0, +) > 0)
     }
 }
@@ -78,7 +79,7 @@ private func scenario(seed: UInt64) throws -> (records: [Record], response: [UIn
     #expect(throws: AttributionError.self) {
         try AttributionVerifier.verify(proof, response: altered, records: records)
     }
-    #expect(throws: AttributionError.self) { try AttributionProof(encoded: Array(proof.encoded.dropLast())) }
+    #expect(throws: AttributionProofError.self) { try AttributionProof(encoded: Array(proof.encoded.dropLast())) }
     var random = SeededRandom(seed: 77)
     for _ in 0..<20_000 {
         if let decoded = try? AttributionProof(encoded: random.mutate(proof.encoded)) {
@@ -87,45 +88,74 @@ private func scenario(seed: UInt64) throws -> (records: [Record], response: [UIn
     }
 }
 
+/// The commitment the chain holds for the scenario's snapshot, with its L = 8 and K = 2.
+func commitment(_ records: [Record]) -> AttributionCommitment {
+    let leaves = records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
+    return AttributionCommitment(
+        snapshotRoot: SnapshotMerkleTree(leaves: leaves).snapshotRoot, recordCount: UInt64(records.count),
+        parameters: AttributionParameters(minSpan: 8, maxRecords: 2))
+}
+
+/// Record `index` of `records` with its Merkle path, as a fraud proof offers it.
+func witness(_ records: [Record], _ index: Int) -> AttributionWitness {
+    let leaves = records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
+    return AttributionWitness(
+        index: UInt64(index), contributor: records[index].contributor, bytes: records[index].bytes,
+        path: SnapshotMerkleTree.proof(leaves: leaves, index: index))
+}
+
 @Test func fraudChecksAcceptValidWitnessesAndRejectInvalidOnes() throws {
     let (records, response, proof) = try scenario(seed: 5)
     let leaves = records.map { SnapshotMerkleTree.leaf(contributor: $0.contributor, record: $0.bytes) }
-    func witness(_ index: Int) -> AttributionVerifier.Witness {
-        .init(
-            index: UInt64(index), contributor: records[index].contributor, bytes: records[index].bytes,
-            path: SnapshotMerkleTree.proof(leaves: leaves, index: index))
-    }
+    let chain = commitment(records)
+    func witness(_ index: Int) -> AttributionWitness { AttributionRulesTests.witness(records, index) }
     let span = proof.spans[0]
     let credited = Int(span.records[0].index)
 
     // Bad span: honest proof — no fraud; a proof with a wrong offset — fraud, proven by the record itself.
-    #expect(!AttributionVerifier.badSpan(proof, spanIndex: 0, witness: witness(credited), response: response))
+    #expect(
+        AttributionFraudCheck.badSpan(
+            proof, response: response, spanIndex: 0, witness: witness(credited), against: chain)
+            == .noFraud)
     var badOffset = proof
     badOffset.spans[0].records[0].offset += 1
-    #expect(AttributionVerifier.badSpan(badOffset, spanIndex: 0, witness: witness(credited), response: response))
+    #expect(
+        AttributionFraudCheck.badSpan(
+            badOffset, response: response, spanIndex: 0, witness: witness(credited), against: chain)
+            == .fraud(.badSpan(span: 0, record: UInt64(credited))))
     var forged = witness(credited)
     forged.bytes[0] ^= 1  // a witness that is not the snapshot's record proves nothing
-    #expect(!AttributionVerifier.badSpan(badOffset, spanIndex: 0, witness: forged, response: response))
+    #expect(
+        AttributionFraudCheck.badSpan(badOffset, response: response, spanIndex: 0, witness: forged, against: chain)
+            == .inadmissible(.witnessNotInSnapshot))
 
     // Short or missing span: honest — the true match is not longer; shortened span — fraud.
     let start = Int(span.start)
     let length = Int(span.length)
-    let offset = Int(span.records[0].offset)
+    let offset = span.records[0].offset
     #expect(
-        !AttributionVerifier.shortOrMissingSpan(
-            proof, position: start, length: length, witness: witness(credited), offset: offset, response: response))
+        AttributionFraudCheck.shortOrMissingSpan(
+            proof, response: response, position: start, length: length, offset: offset, witness: witness(credited),
+            against: chain) == .noFraud)
     var short = proof
     short.spans[0].length -= 1
     #expect(
-        AttributionVerifier.shortOrMissingSpan(
-            short, position: start, length: length, witness: witness(credited), offset: offset, response: response))
+        AttributionFraudCheck.shortOrMissingSpan(
+            short, response: response, position: start, length: length, offset: offset, witness: witness(credited),
+            against: chain)
+            == .fraud(
+                .shortOrMissingSpan(position: start, length: length, claimed: length - 1, record: UInt64(credited))))
     var missing = proof
     missing.spans.removeFirst()
     if AttributionVerifier.claimedMatch(missing, at: start) < length {
         #expect(
-            AttributionVerifier.shortOrMissingSpan(
-                missing, position: start, length: length, witness: witness(credited), offset: offset, response: response
-            ))
+            AttributionFraudCheck.shortOrMissingSpan(
+                missing, response: response, position: start, length: length, offset: offset,
+                witness: witness(credited), against: chain)
+                == .fraud(
+                    .shortOrMissingSpan(
+                        position: start, length: length, claimed: AttributionVerifier.claimedMatch(missing, at: start),
+                        record: UInt64(credited))))
     }
 
     // Wrong credit: the duplicate record 8 holds record 2's bytes; crediting 8 instead of 2 is fraud.
@@ -137,15 +167,17 @@ private func scenario(seed: UInt64) throws -> (records: [Record], response: [UIn
     wrong.spans[duplicateSpan].records.sort { $0.index < $1.index }
     let honestOffset = proof.spans[duplicateSpan].records[position].offset
     #expect(
-        AttributionVerifier.wrongCredit(
-            wrong, spanIndex: duplicateSpan, witness: witness(2), offset: Int(honestOffset), response: response))
+        AttributionFraudCheck.wrongCredit(
+            wrong, response: response, spanIndex: duplicateSpan, offset: honestOffset, witness: witness(2),
+            against: chain) == .fraud(.wrongCredit(span: duplicateSpan, record: 2)))
     #expect(
-        !AttributionVerifier.wrongCredit(
-            proof, spanIndex: duplicateSpan, witness: witness(2), offset: Int(honestOffset), response: response))
+        AttributionFraudCheck.wrongCredit(
+            proof, response: response, spanIndex: duplicateSpan, offset: honestOffset, witness: witness(2),
+            against: chain) == .noFraud)
 
     // Wrong arithmetic.
     var inflated = proof
     inflated.contributors[0].weight += 1
-    #expect(AttributionVerifier.wrongArithmetic(inflated))
-    #expect(!AttributionVerifier.wrongArithmetic(proof))
+    #expect(AttributionFraudCheck.wrongArithmetic(inflated) == .fraud(.wrongArithmetic))
+    #expect(AttributionFraudCheck.wrongArithmetic(proof) == .noFraud)
 }
