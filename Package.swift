@@ -86,6 +86,7 @@ let package = Package(
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
