@@ -3,7 +3,7 @@ import Crypto
 import TestSupport
 import Testing
 
-@testable import P2P
+@testable import P2PProtocols
 
 /// The whole libp2p upgrade between two in-process peers, bytes handed across by the test: multistream
 /// selects /noise, Noise XX authenticates both peer ids, multistream (encrypted) selects /yamux/1.0.0, a Yamux
