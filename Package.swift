@@ -93,8 +93,9 @@ let package = Package(
             name: "LightClientTests",
             dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
-        .testTarget(name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
-        .testTarget(name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "TestSupport"]),
+        .testTarget(
+            name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
+        .testTarget(name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
