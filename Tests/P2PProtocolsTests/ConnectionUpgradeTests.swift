@@ -354,3 +354,33 @@ func randomChunkingGivesTheSameResult(seed: UInt64, maxPiece: Int) throws {
     let cut = try runScenario(chunking: SeededRandom(seed: seed), maxPiece: maxPiece)
     #expect(cut == whole)
 }
+
+/// With an output high-water mark, a large write is sealed a window chunk at a time while the socket drains: what
+/// is handed out and not yet sent stays bounded, and the rest follows as the shell reports bytes sent.
+@Test func queuedWritesWaitForTheSocketBelowTheHighWaterMark() throws {
+    let now = Instant(nanoseconds: 0)
+    var config = ConnectionConfig()
+    config.outputHighWater = 100_000
+    var (pair, _, _) = try makePair(seed: 18, config: config, now: now)
+    pair.start(now: now)
+    pair.send(.openStream(protocols: [echoProtocol], request: 1), to: .dialer, now: now)
+    // A first transfer through the pair grows the stream's window past the mark.
+    let warmUp = payload(2 << 20, seed: 20)
+    pair.send(.write(stream: 1, bytes: warmUp), to: .dialer, now: now)
+    #expect(streamData(pair.take(.listener))[1] == warmUp)
+    #expect(pair.take(.dialer).contains(.streamWriteCompleted(stream: 1)))
+    #expect(pair.dialer.sendWindow(stream: 1) > 300_000)
+    let data = payload(4 << 20, seed: 19)
+    let actions = pair.dialer.on(.write(stream: 1, bytes: data), now: now)
+    var handedOut: [UInt8] = []
+    for case .send(let bytes) in actions { handedOut += bytes }
+    // One chunk of at most 256 KiB (plus Noise framing) goes out, then the mark, not the window, stops it.
+    #expect(handedOut.count > 100_000 && handedOut.count < 100_000 + (1 << 18) + 1_024)
+    #expect(pair.dialer.sendWindow(stream: 1) > 0)
+    #expect(!actions.contains(.streamWriteCompleted(stream: 1)))
+    #expect(pair.dialer.on(.tick, now: now).allSatisfy { if case .send = $0 { false } else { true } })
+    // Delivering the bytes reports them sent; window updates and room let the rest through.
+    pair.inject(handedOut, to: .listener, now: now)
+    #expect(streamData(pair.take(.listener))[1] == data)
+    #expect(pair.take(.dialer).contains(.streamWriteCompleted(stream: 1)))
+}

@@ -16,6 +16,10 @@ public struct ConnectionConfig: Sendable, Equatable {
     public var idleTimeout = 120.0
     /// A connection with streams that moves no byte either way for this long is closed.
     public var stallTimeout = 300.0
+    /// When set, the shell reports what the socket took (`.sent`), and stream writes are sealed only while the
+    /// bytes handed out and not yet sent stay below this many (a host's output high-water mark); when nil,
+    /// writes are sealed as far as the windows allow.
+    public var outputHighWater: Int? = nil
     /// When set, the machine stops after the muxer is selected with `.admissionRequired(peer)` and waits for the
     /// shell's `.admit(refusal:)` (a host checks its per-peer connection limit there).
     public var holdsForAdmission = false

@@ -2,7 +2,8 @@ import Runtime
 
 /// Two connection state machines wired back to back in memory, as a socket pair would: what one sends the other
 /// receives, in order, optionally cut into random pieces; when one side's connection ends, the other sees the
-/// peer close once the last bytes arrived. No sockets, threads or clock: tests, benchmarks and the simulator
+/// peer close once the last bytes arrived; a side with an output high-water mark hears `.sent` for each piece
+/// delivered. No sockets, threads or clock: tests, benchmarks and the simulator
 /// step it with the time they choose.
 public struct ConnectionPair: Sendable {
     /// One end of the pair.
@@ -97,10 +98,16 @@ public struct ConnectionPair: Sendable {
             if !toListener.isEmpty {
                 let piece = toListener.removeFirst()
                 record(listener.on(.received(piece[...]), now: now), from: .listener, now: now)
+                if dialer.config.outputHighWater != nil {
+                    record(dialer.on(.sent(count: piece.count), now: now), from: .dialer, now: now)
+                }
             }
             if !toDialer.isEmpty {
                 let piece = toDialer.removeFirst()
                 record(dialer.on(.received(piece[...]), now: now), from: .dialer, now: now)
+                if listener.config.outputHighWater != nil {
+                    record(listener.on(.sent(count: piece.count), now: now), from: .listener, now: now)
+                }
             }
             if toListener.isEmpty && dialerEnded && !listenerSawClose {
                 listenerSawClose = true

@@ -61,6 +61,9 @@ public struct ConnectionUpgrade: Sendable {
         case connected
         /// Bytes read from the socket.
         case received(ArraySlice<UInt8>)
+        /// The socket took `count` bytes of what `.send` handed out (traffic for the idle and stall timers; room
+        /// under `ConnectionConfig.outputHighWater` for queued writes).
+        case sent(count: Int)
         /// The application wants a stream on the first of `protocols` the peer supports; `request` names the
         /// answer (`.outboundStreamReady` or `.outboundStreamFailed`).
         case openStream(protocols: [String], request: UInt64)
@@ -175,6 +178,8 @@ public struct ConnectionUpgrade: Sendable {
     private var output: [UInt8] = []
     private var actions: [Action] = []
     private var sealFailure: NoiseError?
+    /// Bytes handed out in `.send` that the shell has not reported sent (with `outputHighWater` only).
+    private var unsent = 0
 
     /// A connection at its start; `now` starts the handshake deadline (dial plus handshake timeout for a dialer).
     public init(
@@ -217,6 +222,10 @@ public struct ConnectionUpgrade: Sendable {
                 guard !bytes.isEmpty else { break }
                 lastActivity = now
                 try process(bytes)
+            case .sent(let count):
+                guard count > 0 else { break }
+                lastActivity = now
+                unsent = max(0, unsent - count)
             case .openStream(let protocols, let request):
                 openStream(protocols: protocols, request: request)
             case .write(let id, let bytes):
@@ -296,6 +305,7 @@ public struct ConnectionUpgrade: Sendable {
         }
         if !output.isEmpty {
             lastActivity = now
+            if config.outputHighWater != nil { unsent += output.count }
             actions.append(.send(output))
             output = []
         }
@@ -712,7 +722,7 @@ public struct ConnectionUpgrade: Sendable {
                 continue
             }
             let window = Int(session!.sendWindow(id))
-            guard window > 0, sealFailure == nil else { break }
+            guard window > 0, sealFailure == nil, hasOutputRoom else { break }
             let count = min(remaining, window, 1 << 18)
             do {
                 let header = try session!.reserve(id, count)
@@ -736,6 +746,12 @@ public struct ConnectionUpgrade: Sendable {
             if completed { actions.append(.streamWriteCompleted(stream: id)) }
             if stream.closeRequested && !stream.localClosed { finishCloseWrite(id) }
         }
+    }
+
+    /// Whether queued writes may be sealed now: the output not yet sent is below the high-water mark.
+    private var hasOutputRoom: Bool {
+        guard let highWater = config.outputHighWater else { return true }
+        return unsent + output.count < highWater
     }
 
     private mutating func closeWrite(_ id: UInt32) {
