@@ -15,15 +15,11 @@ import Testing
     let listenerIdentity = LibP2PIdentity.secp256k1(.generate())
     let now = Instant(nanoseconds: 0)
     var pair = ConnectionPair(
-        dialer: ConnectionUpgrade(
-            role: .dialer(expectedPeer: listenerIdentity.peerID),
-            keys: try ConnectionKeys(identity: dialerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
-            supportedProtocols: [], stopAt: .securitySelected, now: now),
-        listener: ConnectionUpgrade(
-            role: .listener,
-            keys: try ConnectionKeys(identity: listenerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
-            supportedProtocols: [PingProtocol.protocolID, IdentifyMessage.protocolID], stopAt: .securitySelected,
-            now: now))
+        dialerKeys: try ConnectionKeys(identity: dialerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+        listenerKeys: try ConnectionKeys(identity: listenerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+        expectedPeer: listenerIdentity.peerID,
+        listenerProtocols: [PingProtocol.protocolID, IdentifyMessage.protocolID],
+        stopAt: .securitySelected, now: now)
 
     // 1. multistream-select /noise.
     pair.start(now: now)

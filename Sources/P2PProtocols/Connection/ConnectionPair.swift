@@ -1,3 +1,4 @@
+import Codec
 import Runtime
 
 /// Two connection state machines wired back to back in memory, as a socket pair would: what one sends the other
@@ -44,6 +45,23 @@ public struct ConnectionPair: Sendable {
         self.dialer = dialer
         self.listener = listener
         self.chunking = chunking
+    }
+
+    /// A dialer with `dialerKeys` expecting `expectedPeer` and a listener with `listenerKeys`, sharing `config`
+    /// and `stopAt`, both created at `now`.
+    public init(
+        dialerKeys: ConnectionKeys, listenerKeys: ConnectionKeys, expectedPeer: PeerID?,
+        dialerProtocols: [String] = [], listenerProtocols: [String] = [], config: ConnectionConfig = ConnectionConfig(),
+        stopAt: ConnectionUpgrade.Checkpoint? = nil, chunking: SeededRandom? = nil, now: Instant
+    ) {
+        self.init(
+            dialer: ConnectionUpgrade(
+                role: .dialer(expectedPeer: expectedPeer), keys: dialerKeys, supportedProtocols: dialerProtocols,
+                config: config, stopAt: stopAt, now: now),
+            listener: ConnectionUpgrade(
+                role: .listener, keys: listenerKeys, supportedProtocols: listenerProtocols, config: config,
+                stopAt: stopAt, now: now),
+            chunking: chunking)
     }
 
     /// Connects both sides and runs until neither has anything to say.

@@ -387,10 +387,7 @@ public struct ConnectionUpgrade: Sendable {
     private mutating func start() {
         guard phase == .connecting else { return }
         phase = .securitySelect
-        select = MultistreamSelect(
-            role: isInitiator
-                ? .initiator(proposals: [Self.noiseProtocol]) : .listener(supported: [Self.noiseProtocol]))
-        output += select!.start()
+        output += startNegotiation(Self.noiseProtocol)
     }
 
     /// Stops at `checkpoint` when asked to, keeping `rest` for `resume`.
@@ -441,18 +438,30 @@ public struct ConnectionUpgrade: Sendable {
         }
     }
 
-    private mutating func receiveSecuritySelect(_ bytes: ArraySlice<UInt8>) throws(Ending) {
+    /// Feeds the connection-level negotiation of `name` (security or muxer); returns what followed the agreement
+    /// once `name` is agreed, nil while it is not. Replies go out in the clear or sealed, by phase.
+    private mutating func negotiateConnection(_ name: String, _ bytes: [UInt8]) throws(Ending) -> [UInt8]? {
+        let reply: [UInt8]
         do {
-            output += try select!.receive(Array(bytes))
+            reply = try select!.receive(bytes)
         } catch {
             throw .violation(.multistream(error))
         }
-        guard let outcome = select!.outcome else { return }
-        guard outcome == .selected(Self.noiseProtocol) else {
-            throw .close(.protocolNotSupported([Self.noiseProtocol]))
-        }
-        let rest = select!.remainder
-        select = nil
+        if transport == nil { output += reply } else { seal(reply) }
+        guard let outcome = select!.outcome else { return nil }
+        guard outcome == .selected(name) else { throw .close(.protocolNotSupported([name])) }
+        defer { select = nil }
+        return select!.remainder
+    }
+
+    /// Starts the connection-level negotiation of `name`: the dialer proposes it, the listener supports it alone.
+    private mutating func startNegotiation(_ name: String) -> [UInt8] {
+        select = MultistreamSelect(role: isInitiator ? .initiator(proposals: [name]) : .listener(supported: [name]))
+        return select!.start()
+    }
+
+    private mutating func receiveSecuritySelect(_ bytes: ArraySlice<UInt8>) throws(Ending) {
+        guard let rest = try negotiateConnection(Self.noiseProtocol, Array(bytes)) else { return }
         phase = .handshake
         handshake = NoiseXXHandshake(
             role: isInitiator ? .initiator : .responder, hash: .sha256, prologue: [], staticKey: keys.staticKey,
@@ -520,24 +529,11 @@ public struct ConnectionUpgrade: Sendable {
 
     private mutating func beginMuxerSelect() {
         phase = .muxerSelect
-        select = MultistreamSelect(
-            role: isInitiator
-                ? .initiator(proposals: [Self.yamuxProtocol]) : .listener(supported: [Self.yamuxProtocol]))
-        seal(select!.start())
+        seal(startNegotiation(Self.yamuxProtocol))
     }
 
     private mutating func receiveMuxerSelect(_ plaintext: [UInt8]) throws(Ending) {
-        do {
-            seal(try select!.receive(plaintext))
-        } catch {
-            throw .violation(.multistream(error))
-        }
-        guard let outcome = select!.outcome else { return }
-        guard outcome == .selected(Self.yamuxProtocol) else {
-            throw .close(.protocolNotSupported([Self.yamuxProtocol]))
-        }
-        let rest = select!.remainder
-        select = nil
+        guard let rest = try negotiateConnection(Self.yamuxProtocol, plaintext) else { return }
         if config.holdsForAdmission {
             phase = .admission
             admissionBuffer = rest

@@ -139,15 +139,10 @@ enum BenchP2P {
     static func memoryHandshake(_ dialerIdentity: LibP2PIdentity, _ listenerIdentity: LibP2PIdentity) throws {
         let now = Instant(nanoseconds: 0)
         var pair = ConnectionPair(
-            dialer: ConnectionUpgrade(
-                role: .dialer(expectedPeer: listenerIdentity.peerID),
-                keys: try ConnectionKeys(identity: dialerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
-                supportedProtocols: [], stopAt: .handshakeComplete, now: now),
-            listener: ConnectionUpgrade(
-                role: .listener,
-                keys: try ConnectionKeys(
-                    identity: listenerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
-                supportedProtocols: [], stopAt: .handshakeComplete, now: now))
+            dialerKeys: try ConnectionKeys(identity: dialerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+            listenerKeys: try ConnectionKeys(
+                identity: listenerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+            expectedPeer: listenerIdentity.peerID, stopAt: .handshakeComplete, now: now)
         pair.start(now: now)
         guard pair.dialer.halted == .handshakeComplete, pair.listener.halted == .handshakeComplete,
             pair.dialer.remotePeer == listenerIdentity.peerID, pair.listener.remotePeer == dialerIdentity.peerID
