@@ -180,6 +180,7 @@ func payload(_ count: Int, seed: UInt64) -> [UInt8] {
     let start = clock.now()
     var dialer = ConnectionUpgrade(
         role: .dialer(expectedPeer: nil), keys: peer.keys, supportedProtocols: [], now: start)
+    #expect(dialer.nextTimer == start.advanced(bySeconds: 20))
     clock.advance(seconds: 19)
     #expect(significant(dialer.on(.tick, now: clock.now())).isEmpty)
     clock.advance(seconds: 1.5)
@@ -279,6 +280,7 @@ extension MultistreamSelect {
     clock.advance(seconds: 10)
     pair.send(.tick, to: .dialer, now: clock.now())
     #expect(significant(pair.take(.dialer)) == [.outboundStreamFailed(request: 7, reason: .negotiationTimeout)])
+    #expect(significant(pair.take(.listener)).last == .streamReset(stream: 1, reason: .resetByPeer))
     #expect(pair.dialer.streamCount == 0 && pair.listener.streamCount == 0)
     #expect(pair.dialer.isOpen && pair.listener.isOpen)
 }

@@ -111,7 +111,8 @@ public struct ConnectionUpgrade: Sendable {
         case streamWriteCompleted(stream: UInt32)
         /// The peer half-closed the stream: it sends no more.
         case streamRemoteClosed(stream: UInt32)
-        /// The stream ended early (a reset by the peer, a failed negotiation).
+        /// The stream ended early (a reset by the peer, a failed negotiation). It may name an inbound stream the
+        /// application never saw (one that failed its negotiation): the shell only logs that.
         case streamReset(stream: UInt32, reason: StreamFailure)
         /// The peer sent go-away (0 normal, 1 protocol error, 2 internal error): it opens no more streams.
         case peerGoingAway(code: UInt32)
@@ -206,6 +207,9 @@ public struct ConnectionUpgrade: Sendable {
 
     /// Streams open or negotiating.
     public var streamCount: Int { streams.count }
+
+    /// When the machine next needs a `.tick` (a dialer's shell arms it at creation, before `.connected`).
+    public var nextTimer: Instant? { nextDeadline }
 
     /// How many bytes the stream may send now (what a shell bounds its queued output with).
     public func sendWindow(stream: UInt32) -> UInt32 { session?.sendWindow(stream) ?? 0 }
@@ -769,7 +773,7 @@ public struct ConnectionUpgrade: Sendable {
         }
     }
 
-    /// Ends one stream; tells the application when it knows the stream (`report`), the peer when `notifyPeer`.
+    /// Ends one stream; tells the shell when `report`, the peer when `notifyPeer`.
     private mutating func resetStream(_ id: UInt32, reason: StreamFailure, notifyPeer: Bool, report: Bool) {
         guard let stream = streams.removeValue(forKey: id) else { return }
         writers.remove(id)
@@ -777,7 +781,7 @@ public struct ConnectionUpgrade: Sendable {
         guard report else { return }
         if let request = stream.request {
             actions.append(.outboundStreamFailed(request: request, reason: reason))
-        } else if stream.protocolID != nil {
+        } else {
             actions.append(.streamReset(stream: id, reason: reason))
         }
     }
