@@ -66,9 +66,16 @@ let package = Package(
             dependencies: ["AttributionRules", "Codec", "Crypto", "FileIO", "CDivSufSort", "CAttributionKernels"]),
         // Batched suffix-array searches with prefetching, and the index checksum (XXH64).
         .target(name: "CAttributionKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        // libp2p: protocol state machines (Noise, …) and their IO shells.
+        // libp2p protocols as pure state machines: multistream-select, Noise, Yamux, identify, ping, and the
+        // connection upgrade that sequences them. No sockets, threads, clocks or randomness: all are inputs.
+        // Compiled optimized even in debug builds: its tests move megabytes through Noise and Yamux.
+        .target(
+            name: "P2PProtocols", dependencies: ["Crypto", "Codec", "Runtime"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // libp2p's socket host: the IO shell over P2PProtocols (which it re-exports).
         // Compiled optimized even in debug builds: its tests move tens of megabytes through real sockets.
-        .target(name: "P2P", dependencies: ["EventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "P2P", dependencies: ["P2PProtocols", "EventLoop", "Crypto", "Codec"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
         .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
@@ -103,7 +110,9 @@ let package = Package(
         .testTarget(
             name: "AttributionTests",
             dependencies: ["Attribution", "AttributionRules", "CAttributionKernels", "Codec", "TestSupport"]),
-        .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
+        .testTarget(
+            name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
+        .testTarget(name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),

@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import P2P
+@testable import P2PProtocols
 
 /// The cacophony vectors for Noise_XX_25519_ChaChaPoly_SHA256 and _BLAKE2b, byte for byte: every handshake
 /// and transport message, and the handshake hash.

@@ -1,7 +1,7 @@
 import TestSupport
 import Testing
 
-@testable import P2P
+@testable import P2PProtocols
 
 /// Moves bytes between two sessions until neither has anything to say; returns every event per side.
 private func pump(

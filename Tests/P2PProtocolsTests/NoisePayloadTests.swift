@@ -4,7 +4,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import P2P
+@testable import P2PProtocols
 
 /// A full XX handshake carrying libp2p payloads, for both identity key types: each side learns and checks the
 /// other's peer id, and the transport ciphers work both ways.

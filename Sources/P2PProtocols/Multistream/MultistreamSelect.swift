@@ -40,12 +40,15 @@ public struct MultistreamSelect: Sendable {
 
     /// Takes one complete message off the front of `buffer`; nil when more bytes are needed.
     public static func decode(_ buffer: inout [UInt8]) throws(NegotiationError) -> String? {
+        // A varint ends at the first byte without the continuation bit: until that byte (or more bytes than a
+        // varint may have) has arrived, the length prefix is incomplete, not malformed.
+        guard buffer.prefix(Varint.maxBytes).contains(where: { $0 & 0x80 == 0 }) || buffer.count >= Varint.maxBytes
+        else { return nil }
         var position = 0
         let length: UInt64
         do {
             length = try Varint.read(buffer, at: &position)
         } catch {
-            if case .invalidVarint(let why) = error, why.hasPrefix("truncated") { return nil }
             throw .malformed("\(error)")
         }
         guard length >= 1, length <= UInt64(maxMessageLength) else { throw .malformed("message length \(length)") }

@@ -1,7 +1,7 @@
 import TestSupport
 import Testing
 
-@testable import P2P
+@testable import P2PProtocols
 
 @Test func multistreamNegotiatesTheFirstSupportedProtocol() throws {
     var initiator = MultistreamSelect(role: .initiator(proposals: ["/tls/1.0.0", "/noise"]))
