@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
 
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
-        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
+        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP", "Runtime"]),
 
         // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
         .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto", "CDivSufSort", "CAttributionKernels"]),
@@ -67,7 +67,7 @@ let package = Package(
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
-        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
+        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
         .executableTarget(
             name: "openledger",
