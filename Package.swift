@@ -81,10 +81,11 @@ let package = Package(
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
-            name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+            name: "ChainNodeTests",
+            dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(
             name: "LightClientTests",
-            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),

@@ -223,7 +223,8 @@ public final class DevnetNode: Sendable {
             let candidates = core.mempool.executable(
                 accountNonce: { (try? state.account($0).nonce) ?? 0 }, baseFee: baseFee,
                 limit: Self.maxTransactionsPerBlock)
-            var built: (block: Block, state: WorldState, receipts: [Receipt], skipped: [(SignedTransaction, ChainError)])
+            var built:
+                (block: Block, state: WorldState, receipts: [Receipt], skipped: [(SignedTransaction, ChainError)])
             let senders: [Address]
             do throws(ChainError) {
                 built = try rules.buildBlock(

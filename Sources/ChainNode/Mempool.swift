@@ -41,7 +41,8 @@ public struct Mempool: Sendable {
     }
 
     /// Adds a transaction whose other checks have passed; returns the hash it replaced, if any.
-    public mutating func add(_ transaction: SignedTransaction, sender: Address, accountNonce: UInt64) throws(AdmissionError)
+    public mutating func add(_ transaction: SignedTransaction, sender: Address, accountNonce: UInt64)
+        throws(AdmissionError)
         -> [UInt8]?
     {
         let nonce = transaction.transaction.nonce

@@ -104,7 +104,8 @@ public struct ModelRegistry: Predeploy {
         .init("deprecateAdapter(uint256 adapterId)", gas: 20_000, handler: deprecateAdapter),
         .init("baseModel(uint256 modelId)", returns: "bytes32,string,bytes32,address", .view, handler: baseModelView),
         .init(
-            "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]", .view, handler: adapterView),
+            "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]", .view,
+            handler: adapterView),
     ]
     /// Every event.
     public static let events = [registered, published, deprecated]

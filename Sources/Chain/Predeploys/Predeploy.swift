@@ -84,8 +84,7 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
     public let gas: UInt64
     /// Whether the function accepts OPEN, refuses it, or only reads.
     public let mutability: Mutability
-    private let run:
-        @Sendable (Contract, [ABIValue], inout PredeployInvocation) throws(ChainError) -> [ABIValue]
+    private let run: @Sendable (Contract, [ABIValue], inout PredeployInvocation) throws(ChainError) -> [ABIValue]
 
     /// Declares a method: `handler` receives the contract, the invocation and each argument decoded to the Swift
     /// type of its position; it returns the values that `returns` lists. A Swift type that cannot hold the
@@ -168,6 +167,11 @@ extension Predeploy {
         guard let method = methods.first(where: { $0.selector == selector && ($0.mutability == .view) == views })
         else { throw .unknownSelector(selector) }
         return method
+    }
+
+    /// The function or view called `name`.
+    public static func method(named name: String) -> PredeployMethod<Self>? {
+        methods.first { $0.signature.name == name }
     }
 
     /// The canonical signatures of every function, view and event: the contract's interface.
