@@ -163,3 +163,77 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
         try chain.state.storage(chain.datanets.address, slot: slot.bigEndianBytes)
             == [UInt8](repeating: 0, count: 12) + chain.address(0).bytes)
 }
+
+/// A predeploy written the way every predeploy is: a method table of signatures, payability and typed handlers.
+private struct Tally: Predeploy {
+    let address = try! Address(hex: "0x00000000000000000000000000000000000000ee")
+
+    static let methods: [PredeployMethod<Tally>] = [
+        .init("add(uint64 amount, string note)", returns: "uint256", gas: 10, handler: add),
+        .init("deposit()", gas: 20, .payable, handler: deposit),
+        .init("total()", returns: "uint256", .view, handler: total),
+    ]
+    static let events = [PredeployEvent("Added(uint64 amount, string note)")]
+    static let totalField = StorageField<UInt256>(0)
+
+    private func add(_ call: inout PredeployInvocation, amount: UInt64, note: String) throws(ChainError)
+        -> [ABIValue]
+    {
+        guard !note.isEmpty else { throw .reverted("a note is required") }
+        let record = StorageRecord(contract: address, base: 0)
+        let total = try record.get(Self.totalField, from: call.state) + UInt256(amount)
+        record.set(Self.totalField, total, in: &call.state)
+        call.gas += UInt64(note.utf8.count)
+        call.logs.append(Self.events[0].log(address, [.uint(UInt256(amount)), .string(note)]))
+        return [.uint(total)]
+    }
+
+    private func deposit(_ call: inout PredeployInvocation) throws(ChainError) -> [ABIValue] {
+        call.gas += call.context.value.uint64 ?? 0
+        return []
+    }
+
+    private func total(_ call: inout PredeployInvocation) throws(ChainError) -> [ABIValue] {
+        [.uint(try StorageRecord(contract: address, base: 0).get(Self.totalField, from: call.state))]
+    }
+}
+
+@Test func aPredeployIsItsMethodTable() throws {
+    let tally = Tally()
+    var state = WorldState()
+    var context = CallContext(caller: .zero, value: .zero, blockNumber: 1, timestamp: 1, chainId: 1)
+    let add = try ABISignature(parsing: "add(uint64,string)")
+    let outcome = try tally.call(try add.encodeCall([.uint(5), .string("abc")]), context: context, state: &state)
+    // The handler's return values are encoded as the signature declares; its gas adds to the method's.
+    #expect(outcome.output == (try ABI.encode([.uint(5)], as: [.uint(256)])))
+    #expect(outcome.gas == 13 && outcome.logs.count == 1)
+    _ = try tally.call(try add.encodeCall([.uint(2), .string("d")]), context: context, state: &state)
+    let total = try ABISignature(parsing: "total()").encodeCall([])
+    #expect(try tally.view(total, state: state, context: context) == (try ABI.encode([.uint(7)], as: [.uint(256)])))
+    #expect(throws: ChainError.reverted("a note is required")) {
+        try tally.call(try add.encodeCall([.uint(1), .string("")]), context: context, state: &state)
+    }
+    // OPEN goes only where the table says payable.
+    context.value = 9
+    let deposit = try ABISignature(parsing: "deposit()").encodeCall([])
+    #expect(try tally.call(deposit, context: context, state: &state).gas == 29)
+    #expect(throws: ChainError.notPayable(function: "add")) {
+        try tally.call(try add.encodeCall([.uint(1), .string("x")]), context: context, state: &state)
+    }
+    #expect(Tally.interface == ["add(uint64,string)", "deposit()", "total()", "Added(uint64,string)"])
+    #expect(Tally.payableFunctions == ["deposit()"])
+}
+
+@Test(arguments: [
+    (ABIType.uint(256), true, false), (.uint(64), true, true), (.uint(128), true, false), (.address, false, false),
+])
+func integerArgumentsAcceptTheirWidths(type: ABIType, asUInt256: Bool, asUInt64: Bool) {
+    #expect(UInt256.accepts(type) == asUInt256)
+    #expect(UInt64.accepts(type) == asUInt64)
+}
+
+@Test func byteAndArrayArgumentsAcceptTheirTypes() {
+    #expect([UInt8].accepts(.bytes) && [UInt8].accepts(.fixedBytes(32)) && ![UInt8].accepts(.string))
+    #expect([[UInt8]].accepts(.array(.fixedBytes(32))) && [Address].accepts(.array(.address)))
+    #expect(![Address].accepts(.array(.bool)) && String.accepts(.string) && !String.accepts(.bytes))
+}
