@@ -84,6 +84,8 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
     public let gas: UInt64
     /// Whether the function accepts OPEN, refuses it, or only reads.
     public let mutability: Mutability
+    /// The 4-byte selector (computed once: selecting a method hashes nothing).
+    public let selector: [UInt8]
     private let run: @Sendable (Contract, [ABIValue], inout PredeployInvocation) throws(ChainError) -> [ABIValue]
 
     /// Declares a method: `handler` receives the contract, the invocation and each argument decoded to the Swift
@@ -97,6 +99,7 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
     ) {
         let signature = try! ABISignature(parsing: text)
         self.signature = signature
+        selector = signature.selector
         self.outputs = outputs.isEmpty ? [] : try! outputs.split(separator: ",").map { try ABIType(parsing: $0) }
         self.gas = gas
         self.mutability = mutability
@@ -108,7 +111,8 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
             position += 1
         }
         repeat check((each Argument).self)
-        precondition(position == signature.parameters.count, "\(signature.canonical): handler takes \(position)")
+        precondition(
+            position == signature.parameters.count, "\(signature.canonical): the handler takes \(position) arguments")
         run = { contract, values, invocation throws(ChainError) in
             var index = 0
             func next<T: ABIArgument>(_ type: T.Type) -> T {
@@ -118,9 +122,6 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
             return try handler(contract)(&invocation, repeat next((each Argument).self))
         }
     }
-
-    /// The 4-byte selector.
-    public var selector: [UInt8] { signature.selector }
 
     /// Decodes the arguments of `calldata`, runs the handler and encodes its return values.
     func invoke(_ contract: Contract, _ calldata: [UInt8], _ invocation: inout PredeployInvocation)
