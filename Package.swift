@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Chain", dependencies: ["Crypto", "Codec", "AttributionRules"]),
 
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
-        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
+        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP", "Runtime"]),
 
         // Proof of Attribution (PoA-SA v1): the suffix-array index, its shard files, and the search for spans.
         .target(
@@ -82,7 +82,7 @@ let package = Package(
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
-        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
+        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
         // The composition root: data directory, configuration, logging setup and the service lifecycle.
         .target(name: "Node", dependencies: ["Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto"]),
@@ -100,10 +100,11 @@ let package = Package(
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(name: "ChainTests", dependencies: ["Chain", "AttributionRules", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
-            name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+            name: "ChainNodeTests",
+            dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(
             name: "LightClientTests",
-            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(
             name: "AttributionRulesTests",
             dependencies: ["AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),

@@ -68,7 +68,7 @@ enum BenchLight {
             header.parentHash = header.hash
             header.number = UInt64(number)
             let rlp = header.encoded
-            let digest = DevnetNode.signingDigest(blockHash: Keccak256.hash(rlp), chainId: config.chainId)
+            let digest = SequencerSignature.digest(blockHash: Keccak256.hash(rlp), chainId: config.chainId)
             signed.append((rlp, try sequencerKey.signRecoverable(digest: digest).rsv))
         }
         let verifier = HeaderVerifier(trust: trust)

@@ -90,7 +90,7 @@ enum LightCommand {
                     let id = try parseBytes32(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (channel, head) = try run { () throws(LightClientError) in
-                        try client.channel(id, at: try client.syncHead())
+                        try client.read(PaymentChannels.ChannelLayout.self, id, at: try client.syncHead())
                     }
                     guard let channel else {
                         throw .failure("no channel \(Hex.encode(id)) at block \(head.number) (proven absent)")
@@ -117,7 +117,7 @@ enum LightCommand {
                     let id = try parseNumber(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (snapshot, head) = try run { () throws(LightClientError) in
-                        try client.datanetSnapshot(id, at: try client.syncHead())
+                        try client.read(DatanetRegistry.SnapshotLayout.self, id, at: try client.syncHead())
                     }
                     report(
                         arguments, output, head: head, client: client,
@@ -137,7 +137,7 @@ enum LightCommand {
                     let id = try parseNumber(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (adapter, head) = try run { () throws(LightClientError) in
-                        try client.adapter(id, at: try client.syncHead())
+                        try client.read(ModelRegistry.AdapterLayout.self, id, at: try client.syncHead())
                     }
                     guard let adapter else {
                         throw .failure("no adapter \(id) at block \(head.number) (proven absent)")
