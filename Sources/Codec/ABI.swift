@@ -7,9 +7,10 @@ public enum ABI {
         return out
     }
 
-    /// Decodes `data` as the tuple `types`. Strict: offsets and lengths must stay inside the data, padding
-    /// must be zero, booleans 0 or 1, integers and addresses within their width. Trailing bytes after the
-    /// encoding are allowed, as in calldata.
+    /// Decodes `data` as the tuple `types`.
+    ///
+    /// Strict: offsets and lengths must stay inside the data, padding must be zero, booleans 0 or 1, integers and
+    /// addresses within their width. Trailing bytes after the encoding are allowed, as in calldata.
     public static func decode(_ data: [UInt8], as types: [ABIType]) throws(CodecError) -> [ABIValue] {
         try data.withUnsafeBufferPointer { buffer throws(CodecError) in
             let decoder = ABIDecoder(data: buffer)

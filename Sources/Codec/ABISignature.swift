@@ -5,10 +5,14 @@ import Crypto
 public struct ABISignature: Hashable, Sendable, CustomStringConvertible {
     /// One parameter: its type, whether it is an indexed event parameter, and its name if given.
     public struct Parameter: Hashable, Sendable {
+        /// The parameter's ABI type.
         public var type: ABIType
+        /// Whether an event parameter is `indexed` (carried in a topic rather than the data).
         public var indexed: Bool
+        /// The parameter's name, if the text gave one.
         public var name: String?
 
+        /// A parameter of `type`, by default unnamed and not indexed.
         public init(type: ABIType, indexed: Bool = false, name: String? = nil) {
             self.type = type
             self.indexed = indexed
@@ -16,9 +20,12 @@ public struct ABISignature: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The function or event name.
     public var name: String
+    /// The parameters in declaration order.
     public var parameters: [Parameter]
 
+    /// A signature from its name and parameters.
     public init(name: String, parameters: [Parameter]) {
         self.name = name
         self.parameters = parameters
@@ -84,6 +91,7 @@ public struct ABISignature: Hashable, Sendable, CustomStringConvertible {
     /// The canonical signature: `name(type1,type2)`.
     public var canonical: String { name + "(" + types.map(\.canonicalName).joined(separator: ",") + ")" }
 
+    /// The canonical signature.
     public var description: String { canonical }
 
     /// keccak256 of the canonical signature: an event's topic 0.

@@ -20,7 +20,7 @@ public indirect enum ABIType: Hashable, Sendable, CustomStringConvertible {
     /// The largest k accepted in T[k].
     public static let maxFixedArrayLength = 65_536
 
-    /// The canonical name used in signatures: `uint256`, `(address,bytes32)[]`, …
+    /// The canonical name used in signatures, such as `uint256` or `(address,bytes32)[]`.
     public var canonicalName: String {
         switch self {
         case .uint(let bits): "uint\(bits)"
@@ -36,6 +36,7 @@ public indirect enum ABIType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The canonical name.
     public var description: String { canonicalName }
 
     /// Whether the encoding has a variable size (and so sits in the tail, behind an offset).
@@ -58,7 +59,7 @@ public indirect enum ABIType: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Parses a type from its text, e.g. `uint256`, `uint` (= uint256), `bytes32[2][]`, `(uint8,string)[]`,
+    /// Parses a type from its text, such as `uint256`, `uint` (= uint256), `bytes32[2][]`, `(uint8,string)[]` or
     /// `tuple(address,bool)`.
     public init(parsing text: some StringProtocol) throws(CodecError) {
         var parser = ABITypeParser(Array(text.utf8))

@@ -1,4 +1,6 @@
-/// A value of an ABI type. Integers are 256-bit words: unsigned as is, signed in two's complement.
+/// A value of an ABI type.
+///
+/// Integers are 256-bit words: unsigned as is, signed in two's complement.
 public indirect enum ABIValue: Hashable, Sendable {
     case uint(UInt256)
     /// A signed integer as its 256-bit two's complement word.

@@ -16,8 +16,9 @@ public struct Address: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     init(unchecked bytes: [UInt8]) { self.bytes = bytes }
 
-    /// Parses `0x` + 40 hex digits. All-lower and all-upper case are accepted as they are; mixed case must
-    /// be the EIP-55 checksum.
+    /// Parses `0x` + 40 hex digits.
+    ///
+    /// All-lower and all-upper case are accepted as they are; mixed case must be the EIP-55 checksum.
     public init(hex text: some StringProtocol) throws(CodecError) {
         guard text.hasPrefix("0x") || text.hasPrefix("0X") else { throw .invalidAddress("missing 0x prefix") }
         let digits = text.dropFirst(2)
@@ -52,7 +53,9 @@ public struct Address: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// `0x` + 40 lower-case hex digits.
     public var lowercaseHex: String { Hex.encode(bytes) }
 
+    /// The EIP-55 checksummed form.
     public var description: String { checksummed }
 
+    /// Orders addresses by their bytes.
     public static func < (a: Address, b: Address) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
 }

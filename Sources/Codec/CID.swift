@@ -8,8 +8,11 @@ public struct CID: Hashable, Sendable, CustomStringConvertible {
         case libp2pKey = 0x72
     }
 
+    /// The CID version: 0 (bare sha2-256 multihash, base58btc) or 1.
     public let version: Int
+    /// The multicodec code of the content type (`Codec` names the known ones).
     public let codec: UInt64
+    /// The multihash of the content.
     public let multihash: Multihash
 
     /// A CIDv1.
@@ -21,7 +24,7 @@ public struct CID: Hashable, Sendable, CustomStringConvertible {
 
     /// A CIDv0: dag-pb with a sha2-256 multihash, written as bare base58btc.
     public init(v0 multihash: Multihash) throws(CodecError) {
-        guard multihash.code == Multihash.Function.sha2_256.rawValue, multihash.digest.count == 32 else {
+        guard multihash.code == Multihash.Function.sha2x256.rawValue, multihash.digest.count == 32 else {
             throw .invalidCID("a CIDv0 holds a 32-byte sha2-256 multihash")
         }
         version = 0

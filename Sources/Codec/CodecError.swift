@@ -13,6 +13,7 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidMultiaddr(String)
     case invalidPeerID(String)
 
+    /// The codec and what was wrong with its input, as a user reads it.
     public var description: String {
         switch self {
         case .invalidHex(let why): "invalid hex: \(why)"

@@ -41,23 +41,31 @@ public indirect enum EIP712Value: Hashable, Sendable {
 public struct EIP712TypedData: Sendable {
     /// A member of a struct type.
     public struct Field: Hashable, Sendable {
+        /// The member's name.
         public var name: String
+        /// The member's type as written in the definition: `uint256`, `address[]`, a struct name, ….
         public var type: String
 
+        /// A member named `name` of type `type`.
         public init(name: String, type: String) {
             self.name = name
             self.type = type
         }
     }
 
+    /// The struct definitions by type name, each an ordered member list.
     public var types: [String: [Field]]
+    /// The name of the struct type `message` is an instance of.
     public var primaryType: String
+    /// The `EIP712Domain` values (name, version, chain id, verifying contract, …).
     public var domain: [String: EIP712Value]
+    /// The message's member values by name.
     public var message: [String: EIP712Value]
 
     /// The largest nesting of structs and arrays in a message.
     public static let maxDepth = 32
 
+    /// Typed data from its parts, unchecked until it is hashed.
     public init(
         types: [String: [Field]], primaryType: String, domain: [String: EIP712Value], message: [String: EIP712Value]
     ) {

@@ -14,6 +14,7 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
         case ws = 477
         case wss = 478
 
+        /// The protocol's name in the text form.
         public var name: String {
             switch self {
             case .ip4: "ip4"
@@ -49,13 +50,16 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
 
     /// One protocol and its value bytes (binary form).
     public struct Component: Hashable, Sendable {
+        /// The protocol.
         public let code: Code
+        /// The value in binary form: empty for protocols without one.
         public let value: [UInt8]
     }
 
     /// The largest binary or text form accepted.
     public static let maxLength = 1024
 
+    /// The components in the order they are written.
     public let components: [Component]
 
     private init(components: [Component]) { self.components = components }
@@ -107,7 +111,7 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
 
     // MARK: Text
 
-    /// The text form, e.g. `/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…`.
+    /// The text form, such as `/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo…`.
     public var description: String {
         components.map { component in
             let name = "/" + component.code.name

@@ -1,6 +1,6 @@
-/// Multibase: self-describing base encodings, a one-character prefix naming the base
-/// (multiformats/multibase). Every encoding of the multibase table's "final" and "draft" rows that the
-/// project's vectors exercise is supported.
+/// Multibase: self-describing base encodings, a one-character prefix naming the base (multiformats/multibase).
+///
+/// Every encoding of the multibase table's "final" and "draft" rows that the project's vectors exercise is supported.
 public enum Multibase: String, CaseIterable, Sendable {
     case base2, base8, base10
     case base16, base16upper

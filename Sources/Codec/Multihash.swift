@@ -6,9 +6,9 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     public enum Function: UInt64, Sendable, CaseIterable {
         case identity = 0x00
         case sha1 = 0x11
-        case sha2_256 = 0x12
-        case sha2_512 = 0x13
-        case sha3_512 = 0x14
+        case sha2x256 = 0x12
+        case sha2x512 = 0x13
+        case sha3x512 = 0x14
         case keccak256 = 0x1B
         case blake2b256 = 0xB220
 
@@ -17,9 +17,9 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
             switch self {
             case .identity: "identity"
             case .sha1: "sha1"
-            case .sha2_256: "sha2-256"
-            case .sha2_512: "sha2-512"
-            case .sha3_512: "sha3-512"
+            case .sha2x256: "sha2-256"
+            case .sha2x512: "sha2-512"
+            case .sha3x512: "sha3-512"
             case .keccak256: "keccak-256"
             case .blake2b256: "blake2b-256"
             }
@@ -30,8 +30,8 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
             switch self {
             case .identity: Int.max
             case .sha1: 20
-            case .sha2_256, .keccak256, .blake2b256: 32
-            case .sha2_512, .sha3_512: 64
+            case .sha2x256, .keccak256, .blake2b256: 32
+            case .sha2x512, .sha3x512: 64
             }
         }
 
@@ -40,9 +40,9 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
             switch self {
             case .identity: data
             case .sha1: SHA1.hash(data)
-            case .sha2_256: SHA256.hash(data)
-            case .sha2_512: SHA512.hash(data)
-            case .sha3_512: SHA3_512.hash(data)
+            case .sha2x256: SHA256.hash(data)
+            case .sha2x512: SHA512.hash(data)
+            case .sha3x512: SHA3_512.hash(data)
             case .keccak256: Keccak256.hash(data)
             case .blake2b256: try! BLAKE2b.hash(data, outputLength: 32)
             }
@@ -52,7 +52,9 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     /// The largest digest accepted when decoding (an identity multihash can carry data).
     public static let maxDigestLength = 1024
 
+    /// The hash function's multicodec code, known to this module or not.
     public let code: UInt64
+    /// The digest bytes, possibly truncated.
     public let digest: [UInt8]
 
     /// A multihash from its parts.
@@ -68,7 +70,7 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The sha2-256 multihash of `data`.
-    public static func sha256(_ data: [UInt8]) -> Multihash { Multihash(hashing: data, with: .sha2_256) }
+    public static func sha256(_ data: [UInt8]) -> Multihash { Multihash(hashing: data, with: .sha2x256) }
 
     /// The hash function, if it is one this module knows.
     public var function: Function? { Function(rawValue: code) }
@@ -80,6 +82,7 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
         return out + digest
     }
 
+    /// The binary form in hex, without `0x`.
     public var description: String { Hex.encode(bytes, prefix: false) }
 
     /// Reads a multihash at `position`, advancing past it.

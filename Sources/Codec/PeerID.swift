@@ -10,9 +10,12 @@ public struct LibP2PPublicKey: Hashable, Sendable {
         case ecdsa = 3
     }
 
+    /// The key's algorithm.
     public let type: KeyType
+    /// The key bytes in the encoding the key type's spec gives.
     public let data: [UInt8]
 
+    /// A public key of `type` with key bytes `data`.
     public init(type: KeyType, data: [UInt8]) {
         self.type = type
         self.data = data
@@ -46,6 +49,7 @@ public struct LibP2PPublicKey: Hashable, Sendable {
 /// A libp2p peer id: the multihash of the peer's public key protobuf (identity when it is at most 42 bytes,
 /// sha2-256 otherwise), written in base58btc or as a CIDv1 with the libp2p-key codec.
 public struct PeerID: Hashable, Sendable, CustomStringConvertible {
+    /// The multihash of the public key protobuf that this peer id is.
     public let multihash: Multihash
 
     /// The peer id of a public key protobuf.
@@ -69,7 +73,7 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
         }
         switch Multihash.Function(rawValue: multihash.code) {
         case .identity where multihash.digest.count <= 42: break
-        case .sha2_256 where multihash.digest.count == 32: break
+        case .sha2x256 where multihash.digest.count == 32: break
         default: throw .invalidPeerID("multihash is neither identity (≤ 42 bytes) nor a full sha2-256")
         }
         self.multihash = multihash

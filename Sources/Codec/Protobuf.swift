@@ -11,6 +11,7 @@ public struct ProtobufWriter: Sendable {
     /// The bytes written so far.
     public private(set) var bytes: [UInt8] = []
 
+    /// An empty message.
     public init() {}
 
     private mutating func key(_ field: Int, _ type: ProtobufWireType) {
@@ -54,6 +55,7 @@ public struct ProtobufWriter: Sendable {
 
 /// One field read from a protobuf message.
 public struct ProtobufField: Hashable, Sendable {
+    /// A field's payload by wire type.
     public enum Value: Hashable, Sendable {
         case varint(UInt64)
         case fixed64(UInt64)
@@ -61,7 +63,9 @@ public struct ProtobufField: Hashable, Sendable {
         case bytes([UInt8])
     }
 
+    /// The field number.
     public var number: Int
+    /// The field's payload.
     public var value: Value
 
     /// The value of a varint field, or nil.
@@ -80,11 +84,13 @@ public struct ProtobufField: Hashable, Sendable {
 /// Reads the fields of a protobuf message with strict bounds: truncation, unknown or group wire types, field
 /// number 0 or above 2^29−1 and lengths past the end are errors.
 public struct ProtobufReader: Sendable {
+    /// The largest field number protobuf allows: 2^29 − 1.
     public static let maxFieldNumber = (1 << 29) - 1
 
     private let data: [UInt8]
     private var position = 0
 
+    /// A reader at the start of the message `data`.
     public init(_ data: [UInt8]) { self.data = data }
 
     /// Whether every field has been read.

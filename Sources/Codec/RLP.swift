@@ -1,12 +1,13 @@
-/// An RLP item: a byte string or a list of items (Ethereum Yellow Paper, App. B).
+/// An RLP item: a byte string or a list of items (Ethereum Yellow Paper, Appendix B).
 public indirect enum RLPItem: Hashable, Sendable {
     case bytes([UInt8])
     case list([RLPItem])
 }
 
-/// Recursive Length Prefix encoding. Decoding is strict: every input has exactly one accepted encoding, so
-/// anything non-canonical (a single low byte wrapped as a string, a long form for a short length, a length
-/// with leading zeros, trailing bytes) is rejected.
+/// Recursive Length Prefix encoding.
+///
+/// Decoding is strict: every input has exactly one accepted encoding, so anything non-canonical (a single low byte
+/// wrapped as a string, a long form for a short length, a length with leading zeros, trailing bytes) is rejected.
 public enum RLP {
     /// The deepest list nesting `decode` accepts.
     public static let maxDepth = 1024

@@ -3,8 +3,9 @@
 /// Arithmetic traps on overflow like Swift's integers; the `…ReportingOverflow` forms and `&+`, `&-`, `&*`
 /// wrap. Stored as two 128-bit halves.
 public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, ExpressibleByIntegerLiteral {
-    /// The upper and lower 128 bits.
+    /// The upper 128 bits.
     public var high: UInt128
+    /// The lower 128 bits.
     public var low: UInt128
 
     /// 0.
@@ -24,6 +25,7 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         self.init(high: 0, low: UInt128(value))
     }
 
+    /// The value of an integer literal.
     public init(integerLiteral value: UInt64) { self.init(high: 0, low: UInt128(value)) }
 
     /// The value of big-endian `bytes` (at most 32 of them; leading zeros allowed).
@@ -94,6 +96,7 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return "0x" + String(high, radix: 16) + String(repeating: "0", count: 32 - lowDigits.count) + lowDigits
     }
 
+    /// The decimal digits, without leading zeros.
     public var description: String {
         if high == 0 { return String(low) }
         var digits: [UInt8] = []
@@ -109,10 +112,12 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return String(decoding: digits, as: UTF8.self)
     }
 
+    /// Numeric order.
     public static func < (a: UInt256, b: UInt256) -> Bool { a.high != b.high ? a.high < b.high : a.low < b.low }
 
     // MARK: Arithmetic
 
+    /// `self + other` modulo 2^256, and whether it wrapped.
     public func addingReportingOverflow(_ other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
         let (low, carry) = self.low.addingReportingOverflow(other.low)
         let (high1, o1) = self.high.addingReportingOverflow(other.high)
@@ -120,6 +125,7 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return (UInt256(high: high, low: low), o1 || o2)
     }
 
+    /// `self − other` modulo 2^256, and whether it wrapped.
     public func subtractingReportingOverflow(_ other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
         let (low, borrow) = self.low.subtractingReportingOverflow(other.low)
         let (high1, o1) = self.high.subtractingReportingOverflow(other.high)
@@ -127,6 +133,7 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return (UInt256(high: high, low: low), o1 || o2)
     }
 
+    /// `self · other` modulo 2^256, and whether the full product needed more than 256 bits.
     public func multipliedReportingOverflow(by other: UInt256) -> (partialValue: UInt256, overflow: Bool) {
         // (ah·2^128 + al)(bh·2^128 + bl) = ah·bh·2^256 + (ah·bl + al·bh)·2^128 + al·bl
         let lowProduct = low.multipliedFullWidth(by: other.low)
@@ -167,32 +174,43 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         if index >= 128 { high |= 1 << (index - 128) } else { low |= 1 << index }
     }
 
+    /// The sum; traps on overflow.
     public static func + (a: UInt256, b: UInt256) -> UInt256 {
         let (sum, overflow) = a.addingReportingOverflow(b)
         precondition(!overflow, "UInt256 addition overflow")
         return sum
     }
 
+    /// The difference; traps if `b` is greater than `a`.
     public static func - (a: UInt256, b: UInt256) -> UInt256 {
         let (difference, overflow) = a.subtractingReportingOverflow(b)
         precondition(!overflow, "UInt256 subtraction overflow")
         return difference
     }
 
+    /// The product; traps on overflow.
     public static func * (a: UInt256, b: UInt256) -> UInt256 {
         let (product, overflow) = a.multipliedReportingOverflow(by: b)
         precondition(!overflow, "UInt256 multiplication overflow")
         return product
     }
 
+    /// The quotient, rounded down; traps when `b` is zero.
     public static func / (a: UInt256, b: UInt256) -> UInt256 { a.quotientAndRemainder(dividingBy: b).quotient }
+    /// The remainder of `a / b`; traps when `b` is zero.
     public static func % (a: UInt256, b: UInt256) -> UInt256 { a.quotientAndRemainder(dividingBy: b).remainder }
+    /// The sum modulo 2^256.
     public static func &+ (a: UInt256, b: UInt256) -> UInt256 { a.addingReportingOverflow(b).partialValue }
+    /// The difference modulo 2^256.
     public static func &- (a: UInt256, b: UInt256) -> UInt256 { a.subtractingReportingOverflow(b).partialValue }
+    /// The product modulo 2^256.
     public static func &* (a: UInt256, b: UInt256) -> UInt256 { a.multipliedReportingOverflow(by: b).partialValue }
+    /// Adds `b` to `a`; traps on overflow.
     public static func += (a: inout UInt256, b: UInt256) { a = a + b }
+    /// Subtracts `b` from `a`; traps if `b` is greater.
     public static func -= (a: inout UInt256, b: UInt256) { a = a - b }
 
+    /// `a` shifted left by `n` bits (right for negative `n`); bits past 256 are dropped.
     public static func << (a: UInt256, n: Int) -> UInt256 {
         if n <= 0 { return n == 0 ? a : a >> -n }
         if n >= 256 { return .zero }
@@ -200,6 +218,7 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return UInt256(high: a.high << n | a.low >> (128 - n), low: a.low << n)
     }
 
+    /// `a` shifted right by `n` bits (left for negative `n`).
     public static func >> (a: UInt256, n: Int) -> UInt256 {
         if n <= 0 { return n == 0 ? a : a << -n }
         if n >= 256 { return .zero }
@@ -207,6 +226,8 @@ public struct UInt256: Hashable, Comparable, Sendable, CustomStringConvertible, 
         return UInt256(high: a.high >> n, low: a.low >> n | a.high << (128 - n))
     }
 
+    /// Bitwise or.
     public static func | (a: UInt256, b: UInt256) -> UInt256 { UInt256(high: a.high | b.high, low: a.low | b.low) }
+    /// Bitwise and.
     public static func & (a: UInt256, b: UInt256) -> UInt256 { UInt256(high: a.high & b.high, low: a.low & b.low) }
 }

@@ -20,8 +20,10 @@ public enum Varint {
         out.append(UInt8(value))
     }
 
-    /// Reads a varint at `position` in `bytes` and advances past it. Rejects truncated, overlong (more than
-    /// `maxBytes`, or over 63 bits) and non-minimal encodings (a trailing 0x00 continuation group).
+    /// Reads a varint at `position` in `bytes` and advances past it.
+    ///
+    /// Rejects truncated, overlong (more than `maxBytes`, or over 63 bits) and non-minimal encodings (a trailing 0x00
+    /// continuation group).
     public static func read(
         _ bytes: some Collection<UInt8>, at position: inout Int, maxBytes: Int = Varint.maxBytes
     ) throws(CodecError) -> UInt64 {

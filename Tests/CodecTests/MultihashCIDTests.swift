@@ -10,7 +10,7 @@ import Testing
     let lines = String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst()
     #expect(lines.count == 260)
     let functions: [String: Multihash.Function] = [
-        "sha1": .sha1, "sha2-256": .sha2_256, "sha2-512": .sha2_512, "sha3": .sha3_512,
+        "sha1": .sha1, "sha2-256": .sha2x256, "sha2-512": .sha2x512, "sha3": .sha3x512,
     ]
     for line in lines {
         let fields = line.split(separator: ",").map(String.init)
