@@ -1,8 +1,9 @@
 import Codec
 
 /// Why the chain rules refused an input: malformed encodings, and transactions or blocks that break a rule.
-/// Each case names what was wrong with which input, so a JSON-RPC error or a log line can say it plainly, and
-/// code branches on the case, never on the text.
+///
+/// Each case names what was wrong with which input, so a JSON-RPC error or a log line can say it plainly, and code
+/// branches on the case, never on the text.
 public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An RLP structure is not the shape this type needs (wrong item count, a list where a string belongs …).
     case malformed(what: String, why: String)

@@ -2,9 +2,12 @@ import Codec
 
 /// A block: its header and body (transactions; ommers and withdrawals are always empty on this L2).
 public struct Block: Hashable, Sendable {
+    /// The block's header.
     public var header: BlockHeader
+    /// The transactions in execution order.
     public var transactions: [SignedTransaction]
 
+    /// A block of `transactions` under `header`.
     public init(header: BlockHeader, transactions: [SignedTransaction]) {
         self.header = header
         self.transactions = transactions

@@ -7,28 +7,47 @@ public struct BlockHeader: Hashable, Sendable {
     /// keccak256(rlp([])): the ommers hash of every post-merge block.
     public static let emptyOmmersHash: [UInt8] = Keccak256.hash(RLP.encode(.list([])))
 
+    /// The hash of the previous block's header.
     public var parentHash: [UInt8]
+    /// The hash of the ommer list: always `emptyOmmersHash`.
     public var ommersHash: [UInt8] = emptyOmmersHash
     /// The fee recipient (`miner` in JSON-RPC).
     public var beneficiary: Address
+    /// The state trie's root after the block.
     public var stateRoot: [UInt8]
+    /// The root of the block's transaction trie.
     public var transactionsRoot: [UInt8] = MerklePatriciaTrie.emptyRoot
+    /// The root of the block's receipt trie.
     public var receiptsRoot: [UInt8] = MerklePatriciaTrie.emptyRoot
+    /// The union of the blooms of the block's logs.
     public var logsBloom = Bloom()
+    /// Always zero after the merge.
     public var difficulty: UInt256 = .zero
+    /// The block number: genesis is 0.
     public var number: UInt64
+    /// The most gas the block's transactions may use together.
     public var gasLimit: UInt64
+    /// The gas the block's transactions used.
     public var gasUsed: UInt64 = 0
+    /// The block's time, in seconds since the Unix epoch.
     public var timestamp: UInt64
+    /// Free bytes chosen by the sequencer.
     public var extraData: [UInt8] = []
     /// `prevRandao` after the merge.
     public var mixHash = [UInt8](repeating: 0, count: 32)
+    /// Always eight zero bytes after the merge.
     public var nonce = [UInt8](repeating: 0, count: 8)
+    /// The EIP-1559 base fee per gas; nil before London.
     public var baseFeePerGas: UInt256? = nil
+    /// The root of the withdrawals trie (EIP-4895); nil before Shanghai.
     public var withdrawalsRoot: [UInt8]? = nil
+    /// The blob gas used (EIP-4844); nil before Cancun.
     public var blobGasUsed: UInt64? = nil
+    /// The excess blob gas (EIP-4844); nil before Cancun.
     public var excessBlobGas: UInt64? = nil
+    /// The parent beacon block root (EIP-4788); nil before Cancun.
     public var parentBeaconBlockRoot: [UInt8]? = nil
+    /// The hash of the execution-layer requests (EIP-7685); nil before Prague.
     public var requestsHash: [UInt8]? = nil
 
     /// A header with the given fields; the rest take their post-merge defaults.

@@ -7,10 +7,15 @@ public enum FeeRules {
     /// EIP-1559: the base fee moves by at most 1/8 per block.
     public static let baseFeeChangeDenominator: UInt64 = 8
 
+    /// The intrinsic gas of every transaction.
     public static let transactionGas: UInt64 = 21_000
+    /// The intrinsic gas of each zero calldata byte (EIP-2028).
     public static let zeroDataByteGas: UInt64 = 4
+    /// The intrinsic gas of each nonzero calldata byte (EIP-2028).
     public static let nonzeroDataByteGas: UInt64 = 16
+    /// The intrinsic gas of each access-list address (EIP-2930).
     public static let accessListAddressGas: UInt64 = 2_400
+    /// The intrinsic gas of each access-list storage key (EIP-2930).
     public static let accessListStorageKeyGas: UInt64 = 1_900
 
     /// The base fee of the block after `parent`, by the EIP-1559 update rule.

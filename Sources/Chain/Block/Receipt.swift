@@ -2,10 +2,14 @@ import Codec
 
 /// A log emitted by a transaction: the emitting address, up to four topics and data.
 public struct Log: Hashable, Sendable {
+    /// The contract that emitted the log.
     public var address: Address
+    /// The indexed values, 32 bytes each, at most four.
     public var topics: [[UInt8]]
+    /// The non-indexed data.
     public var data: [UInt8]
 
+    /// A log from `address`.
     public init(address: Address, topics: [[UInt8]], data: [UInt8]) {
         self.address = address
         self.topics = topics
@@ -32,11 +36,16 @@ public struct Log: Hashable, Sendable {
 
 /// A transaction receipt (post-Byzantium: status instead of an intermediate state root), typed per EIP-2718.
 public struct Receipt: Hashable, Sendable {
+    /// The type of the transaction it is the receipt of.
     public var type: TransactionType
+    /// Whether the transaction succeeded (status 1) or reverted (status 0).
     public var succeeded: Bool
+    /// The gas used in the block up to and including this transaction.
     public var cumulativeGasUsed: UInt64
+    /// The logs the transaction emitted, in order.
     public var logs: [Log]
 
+    /// A receipt with the given fields.
     public init(type: TransactionType, succeeded: Bool, cumulativeGasUsed: UInt64, logs: [Log]) {
         self.type = type
         self.succeeded = succeeded

@@ -1,9 +1,10 @@
 import Codec
 import Crypto
 
-/// The sequencer's signature of a block: secp256k1 over keccak256(0^32 ‖ chainId (uint256) ‖ blockHash). The
-/// devnet signs with it, light clients check heads with it; the leading zero word keeps the digest apart from
-/// any transaction or EIP-712 hash.
+/// The sequencer's signature of a block: secp256k1 over keccak256(0^32 ‖ chainId (uint256) ‖ blockHash).
+///
+/// The devnet signs with it, light clients check heads with it; the leading zero word keeps the digest apart from any
+/// transaction or EIP-712 hash.
 public enum SequencerSignature {
     /// The digest the sequencer signs for block `blockHash` of chain `chainId`.
     public static func digest(blockHash: [UInt8], chainId: UInt64) -> [UInt8] {

@@ -2,28 +2,35 @@ import Codec
 import Crypto
 import Foundation
 
-/// A network: chain id, sequencer, genesis allocations and protocol parameters, read from
-/// `netconfig/<network>.json` (format in docs/netconfig.md). Validation happens in `init(from:)`, so a
-/// config that exists is a sound one.
+/// A network: chain id, sequencer, genesis allocations and protocol parameters, read from `netconfig/<network>.json`
+/// (format in docs/netconfig.md).
+///
+/// Validation happens in `init(from:)`, so a config that exists is a sound one.
 public struct NetworkConfig: Sendable, Equatable, Decodable {
     /// 10^18 wei: one OPEN.
     public static let weiPerOpen = UInt256(1_000_000_000_000_000_000 as UInt64)
     /// The fixed supply: 1,000,000,000 OPEN.
     public static let totalSupply = UInt256(1_000_000_000) * weiPerOpen
 
+    /// A genesis balance: a labelled address and the wei it starts with.
     public struct Allocation: Sendable, Equatable, Decodable {
+        /// The allocation's name, such as `community`; dev accounts are funded from one by label.
         public var label: String
+        /// The funded address.
         public var address: Address
+        /// The genesis balance in wei.
         public var balance: UInt256
 
         enum CodingKeys: String, CodingKey { case label, address, balance }
 
+        /// An allocation of `balance` wei to `address`.
         public init(label: String, address: Address, balance: UInt256) {
             self.label = label
             self.address = address
             self.balance = balance
         }
 
+        /// Reads `{label, address, balance}`, the balance as `"<decimal> OPEN"` or `"<decimal> wei"`.
         public init(from decoder: Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             label = try container.decode(String.self, forKey: .label)
@@ -34,7 +41,9 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
 
     /// A funded development account; its key is public, so it exists only on devnets.
     public struct DevAccount: Sendable, Equatable {
+        /// The account's secp256k1 private key, 32 bytes.
         public var privateKey: [UInt8]
+        /// The genesis balance in wei.
         public var balance: UInt256
         /// The account's address, derived from the key.
         public var address: Address
@@ -49,35 +58,54 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
 
     /// How a finalized inference fee is divided, in basis points summing to 10,000.
     public struct FeeSplit: Sendable, Equatable, Decodable {
+        /// The share burned.
         public var burn: UInt64
+        /// The share of the peer that served the inference.
         public var servingPeer: UInt64
+        /// The share of the adapter's owner.
         public var adapterOwner: UInt64
+        /// The share of the attributed data contributors.
         public var dataContributors: UInt64
     }
 
     /// Protocol parameters, set at genesis and changed later by governance.
     public struct Parameters: Sendable, Equatable, Decodable {
+        /// How a finalized inference fee is divided.
         public var feeSplitBasisPoints: FeeSplit
+        /// How long, in seconds, a reward claim can be challenged.
         public var claimChallengeWindowSeconds: UInt64
+        /// The shortest settle delay, in seconds, a payment channel may have.
         public var minimumSettleDelaySeconds: UInt64
+        /// PoA-SA v1 L: the shortest span, in bytes, that counts as a match.
         public var attributionMinSpan: Int
+        /// PoA-SA v1 K: the most attribution records one output credits.
         public var attributionMaxRecords: Int
     }
 
+    /// The network's name, such as `devnet`.
     public var name: String
+    /// The EIP-155 chain id.
     public var chainId: UInt64
+    /// The address whose signature every block carries.
     public var sequencer: Address
     /// Block interval in milliseconds.
     public var blockTimeMilliseconds: UInt64
+    /// The gas limit of every block (at least 5,000,000).
     public var gasLimit: UInt64
+    /// The genesis block's timestamp, in seconds.
     public var genesisTimestamp: UInt64
+    /// The genesis base fee in wei; later blocks follow EIP-1559.
     public var initialBaseFee: UInt256
+    /// The genesis balances, totalling exactly `totalSupply`.
     public var allocations: [Allocation]
     /// Accounts funded from the allocation labelled `devFundingSource`: the first `devAccountCount` accounts
     /// of `devMnemonic` (BIP-39/BIP-32, m/44'/60'/0'/0/i), each with `devAccountBalance`.
     public var devAccounts: [DevAccount]
+    /// The label of the allocation that funds `devAccounts`.
     public var devFundingSource: String?
+    /// The BIP-39 mnemonic of the dev accounts; nil on networks without them.
     public var devMnemonic: String?
+    /// The protocol parameters.
     public var parameters: Parameters
 
     enum CodingKeys: String, CodingKey {
@@ -85,6 +113,7 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
         case allocations, devMnemonic, devAccountCount, devAccountBalance, devFundingSource, parameters
     }
 
+    /// Reads the JSON form and checks every rule of docs/netconfig.md.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         name = try container.decode(String.self, forKey: .name)

@@ -1,7 +1,8 @@
 import Codec
 
-/// A Swift type that a predeploy argument decodes to. Arguments are decoded by the signature's ABI types
-/// first, so converting an accepted value cannot fail.
+/// A Swift type that a predeploy argument decodes to.
+///
+/// Arguments are decoded by the signature's ABI types first, so converting an accepted value cannot fail.
 public protocol ABIArgument: Sendable {
     /// Whether values of `type` convert to this Swift type.
     static func accepts(_ type: ABIType) -> Bool

@@ -1,8 +1,10 @@
 import Codec
 import Crypto
 
-/// Anything that can answer "what is in storage slot S of account A": the world state itself, or a set of slots
-/// a light client has proven. Predeploy records are decoded through this, so both read them the same way.
+/// Anything that can answer "what is in storage slot S of account A": the world state itself, or a set of slots a light
+/// client has proven.
+///
+/// Predeploy records are decoded through this, so both read them the same way.
 public protocol StorageReader {
     /// The 32-byte word in `slot` of `address` (zero when unset).
     func word(_ address: Address, slot: [UInt8]) throws(ChainError) -> [UInt8]
@@ -15,9 +17,11 @@ extension WorldState: StorageReader {
     }
 }
 
-/// Solidity-style slot arithmetic over an account's storage trie: numbered slots, mappings at
-/// keccak256(key ‖ slot), arrays and strings at keccak256(slot) + i. Predeploys keep their state this way so
-/// that `eth_getProof` proves it and tools that know Solidity's layout can read it.
+/// Solidity-style slot arithmetic over an account's storage trie: numbered slots, mappings at keccak256(key ‖ slot),
+/// arrays and strings at keccak256(slot) + i.
+///
+/// Predeploys keep their state this way so that `eth_getProof` proves it and tools that know Solidity's layout can read
+/// it.
 public enum ContractStorage {
     /// The slot of `mapping[key]` for a mapping at `slot` (key padded to 32 bytes as Solidity does).
     public static func mappingSlot(_ slot: UInt256, key: [UInt8]) -> UInt256 {

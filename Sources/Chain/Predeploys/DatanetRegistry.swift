@@ -6,6 +6,7 @@ import Crypto
 /// as an incremental PoA-SA v1 Merkle tree (`SnapshotMerkleTree`), so that the committed snapshot root is the
 /// one attribution proofs are checked against.
 public struct DatanetRegistry: Predeploy {
+    /// The address the contract is installed at on every network.
     public static let defaultAddress = try! Address(hex: "0x4200000000000000000000000000000000000101")
     /// The most records one batch may carry.
     public static let maxBatchRecords = 1024

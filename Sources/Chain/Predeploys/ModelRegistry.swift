@@ -3,24 +3,36 @@ import Codec
 /// `ModelRegistry`: base models (content hash of the GGUF, architecture, tokenizer hash) and LoRA adapters
 /// published on them with their provenance (the Datanet snapshot roots they were trained on) and price.
 public struct ModelRegistry: Predeploy {
+    /// The address the contract is installed at on every network.
     public static let defaultAddress = try! Address(hex: "0x4200000000000000000000000000000000000102")
+    /// The most Datanet snapshot roots one adapter may list.
     public static let maxDatanetRoots = 64
 
     /// A registered base model.
     public struct BaseModel: Equatable, Sendable {
+        /// The content hash of the model's GGUF file.
         public var ggufHash: [UInt8]
+        /// The model's architecture name, such as `llama`.
         public var architecture: String
+        /// The hash of the model's tokenizer.
         public var tokenizerHash: [UInt8]
+        /// The account that registered the model.
         public var registrant: Address
     }
 
     /// A published adapter.
     public struct Adapter: Equatable, Sendable {
+        /// The CID of the adapter's weights.
         public var cid: [UInt8]
+        /// The id of the base model the adapter applies to.
         public var baseModelID: UInt256
+        /// The account that published the adapter and is paid its share.
         public var owner: Address
+        /// The price in wei per 1,000 tokens.
         public var pricePer1kTokens: UInt256
+        /// Whether the owner has deprecated the adapter.
         public var deprecated: Bool
+        /// The Datanet snapshot roots the adapter was trained on.
         public var datanetRoots: [[UInt8]]
     }
 

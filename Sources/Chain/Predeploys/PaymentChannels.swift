@@ -4,6 +4,7 @@ import Crypto
 /// `PaymentChannels`: unidirectional channels from a payer to a serving peer, paid by EIP-712 vouchers,
 /// closed by the payer after a settle delay during which the payee can still redeem.
 public struct PaymentChannels: Predeploy {
+    /// The address the contract is installed at on every network.
     public static let defaultAddress = try! Address(hex: "0x4200000000000000000000000000000000000103")
 
     /// The lifecycle of a channel.
@@ -16,12 +17,19 @@ public struct PaymentChannels: Predeploy {
 
     /// A channel as stored.
     public struct Channel: Equatable, Sendable {
+        /// The account that deposited and signs vouchers.
         public var payer: Address
+        /// The serving peer that redeems vouchers.
         public var payee: Address
+        /// The wei deposited.
         public var deposit: UInt256
+        /// The wei paid to the payee so far.
         public var redeemed: UInt256
+        /// The seconds between the payer starting to close and the channel closing.
         public var settleDelay: UInt64
+        /// The block timestamp from which the payer may close; 0 until closing starts.
         public var closesAt: UInt64
+        /// Where the channel is in its lifecycle.
         public var status: Status
     }
 

@@ -4,10 +4,14 @@ import Crypto
 /// A micro-payment voucher: the payer's EIP-712 signature over {channelId, cumulativeAmount, requestHash},
 /// redeemable on `PaymentChannels` for the increase over what the channel has already paid.
 public struct PaymentVoucher: Hashable, Sendable {
+    /// The channel the voucher draws on.
     public var channelID: [UInt8]
+    /// The total the payer has authorized on the channel so far, in wei.
     public var cumulativeAmount: UInt256
+    /// The hash of the request this voucher pays for.
     public var requestHash: [UInt8]
 
+    /// A voucher for `cumulativeAmount` on channel `channelID`.
     public init(channelID: [UInt8], cumulativeAmount: UInt256, requestHash: [UInt8]) {
         self.channelID = channelID
         self.cumulativeAmount = cumulativeAmount
@@ -21,6 +25,7 @@ public struct PaymentVoucher: Hashable, Sendable {
         Array("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)".utf8))
     /// The domain name and version.
     public static let domainName = "OpenLedger PaymentChannels"
+    /// The EIP-712 domain version.
     public static let domainVersion = "1"
 
     /// The domain separator for the channels contract on chain `chainId`.

@@ -33,10 +33,11 @@ public struct CallOutcome: Sendable, Equatable {
     public var gas: UInt64 = 0
 }
 
-/// A native module at a fixed address with a Solidity-style ABI, declared by its method table: each method's
-/// signature, payability and a handler that receives the decoded, typed arguments. The framework
-/// (`call`/`view` below) selects the method, refuses OPEN sent to a non-payable method, decodes the arguments
-/// and encodes the result, so a predeploy only writes its handlers. Calls change state through `WorldState`
+/// A native module at a fixed address with a Solidity-style ABI, declared by its method table: each method's signature,
+/// payability and a handler that receives the decoded, typed arguments.
+///
+/// The framework (`call`/`view` below) selects the method, refuses OPEN sent to a non-payable method, decodes the
+/// arguments and encodes the result, so a predeploy only writes its handlers. Calls change state through `WorldState`
 /// and fail with a `ChainError` revert; the state transition discards the changes of a reverted call.
 public protocol Predeploy: Sendable {
     /// The module's address.
@@ -88,9 +89,11 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
     public let selector: [UInt8]
     private let run: @Sendable (Contract, [ABIValue], inout PredeployInvocation) throws(ChainError) -> [ABIValue]
 
-    /// Declares a method: `handler` receives the contract, the invocation and each argument decoded to the Swift
-    /// type of its position; it returns the values that `returns` lists. A Swift type that cannot hold the
-    /// signature's ABI type at its position is a programming error caught when the table is built.
+    /// Declares a method: `handler` receives the contract, the invocation and each argument decoded to the Swift type
+    /// of its position; it returns the values that `returns` lists.
+    ///
+    /// A Swift type that cannot hold the signature's ABI type at its position is a programming error caught when the
+    /// table is built.
     public init<each Argument: ABIArgument>(
         _ text: String, returns outputs: String = "", gas: UInt64 = 0, _ mutability: Mutability = .nonpayable,
         handler:

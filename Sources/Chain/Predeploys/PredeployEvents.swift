@@ -2,10 +2,14 @@ import Codec
 
 /// An event of a predeploy decoded from its log: the event's name and its parameters by name.
 public struct DecodedEvent: Equatable, Sendable {
+    /// The predeploy that emitted the log.
     public var contract: Address
+    /// The event's name, such as `ChannelOpened`.
     public var name: String
+    /// The event's parameters in declaration order, indexed ones included.
     public var arguments: [(name: String, value: ABIValue)]
 
+    /// Equal when contract, name and every argument name and value are.
     public static func == (a: DecodedEvent, b: DecodedEvent) -> Bool {
         a.contract == b.contract && a.name == b.name && a.arguments.map(\.name) == b.arguments.map(\.name)
             && a.arguments.map(\.value) == b.arguments.map(\.value)
@@ -22,8 +26,9 @@ public enum PredeployEvents {
         + ModelRegistry.events.map { (ModelRegistry.defaultAddress, $0) }
         + PaymentChannels.events.map { (PaymentChannels.defaultAddress, $0) }
 
-    /// The decoded event of a log emitted by a predeploy; nil for any other log. Malformed topics or data of a
-    /// known event are an error.
+    /// The decoded event of a log emitted by a predeploy; nil for any other log.
+    ///
+    /// Malformed topics or data of a known event are an error.
     public static func decode(_ log: Log) throws(CodecError) -> DecodedEvent? {
         guard let topic = log.topics.first,
             let (_, event) = table.first(where: { $0.address == log.address && $0.event.signature.topic == topic })

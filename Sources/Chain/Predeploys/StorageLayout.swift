@@ -1,7 +1,9 @@
 import Codec
 
-/// How a record kept in a predeploy's storage is found and read. The predeploy that writes the record and a
-/// light client that reads it from proven slots both go through the same layout type.
+/// How a record kept in a predeploy's storage is found and read.
+///
+/// The predeploy that writes the record and a light client that reads it from proven slots both go through the same
+/// layout type.
 public protocol StorageLayout {
     /// What names one record (a channel id, a Datanet id …).
     associatedtype Key
@@ -71,8 +73,9 @@ public struct StorageArrayField<Element: StorageWord>: Sendable {
     public init(_ offset: UInt64) { self.offset = offset }
 }
 
-/// One record's slots in a predeploy's storage: the contract, and the slot the record begins at. Reads go through
-/// any `StorageReader`; writes go to a `WorldState`.
+/// One record's slots in a predeploy's storage: the contract, and the slot the record begins at.
+///
+/// Reads go through any `StorageReader`; writes go to a `WorldState`.
 public struct StorageRecord: Sendable {
     /// The predeploy whose storage holds the record.
     public let contract: Address

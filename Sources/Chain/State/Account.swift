@@ -6,11 +6,16 @@ public struct Account: Hashable, Sendable {
     /// keccak256 of empty code: the code hash of every account without code.
     public static let emptyCodeHash: [UInt8] = Keccak256.hash([UInt8]())
 
+    /// The number of transactions the account has sent.
     public var nonce: UInt64
+    /// The balance in wei.
     public var balance: UInt256
+    /// The root hash of the account's storage trie.
     public var storageRoot: [UInt8]
+    /// keccak256 of the account's code.
     public var codeHash: [UInt8]
 
+    /// An account with the given fields; by default an empty one.
     public init(
         nonce: UInt64 = 0, balance: UInt256 = .zero, storageRoot: [UInt8] = MerklePatriciaTrie.emptyRoot,
         codeHash: [UInt8] = Account.emptyCodeHash

@@ -6,7 +6,9 @@ import Crypto
 /// Deterministic and free of IO. A block that breaks any rule is rejected with a typed error and, because the
 /// state is a value, the caller's state is untouched.
 public struct StateTransition: Sendable {
+    /// The network whose rules apply.
     public let config: NetworkConfig
+    /// The predeploys by address: calls to these addresses run them.
     public let predeploys: [Address: any Predeploy]
 
     /// Accounts with storage that the protocol itself keeps: the burned-fee ledger.
@@ -14,6 +16,7 @@ public struct StateTransition: Sendable {
     /// The code a predeploy account carries, so that wallets see a contract: a single INVALID opcode.
     public static let predeployCode: [UInt8] = [0xFE]
 
+    /// The rules of `config` with `predeploys` installed at their addresses.
     public init(config: NetworkConfig, predeploys: [any Predeploy] = []) {
         self.config = config
         var table: [Address: any Predeploy] = [:]
@@ -21,8 +24,9 @@ public struct StateTransition: Sendable {
         self.predeploys = table
     }
 
-    /// The rules of a network as it runs: the config with every predeploy at its address. Nodes, light
-    /// clients and benchmarks all use this, so they agree on genesis.
+    /// The rules of a network as it runs: the config with every predeploy at its address.
+    ///
+    /// Nodes, light clients and benchmarks all use this, so they agree on genesis.
     public static func standard(config: NetworkConfig) -> StateTransition {
         StateTransition(
             config: config,
@@ -60,8 +64,9 @@ public struct StateTransition: Sendable {
 
     // MARK: Blocks
 
-    /// Applies `block` on top of `parent` whose post-state is `state`. Every header field is checked against
-    /// what executing the transactions produces.
+    /// Applies `block` on top of `parent` whose post-state is `state`.
+    ///
+    /// Every header field is checked against what executing the transactions produces.
     public func apply(_ block: Block, parent: BlockHeader, state: WorldState) throws(ChainError)
         -> (state: WorldState, receipts: [Receipt])
     {
@@ -170,8 +175,10 @@ public struct StateTransition: Sendable {
         UInt256(bigEndian: try state.storage(protocolLedger, slot: WorldState.zeroWord))!
     }
 
-    /// Checks and executes one transaction. A transaction that may not be included throws and changes nothing;
-    /// an included one whose call reverts keeps only its nonce and fee.
+    /// Checks and executes one transaction.
+    ///
+    /// A transaction that may not be included throws and changes nothing; an included one whose call reverts keeps only
+    /// its nonce and fee.
     public func applyTransaction(
         _ signed: SignedTransaction, header: BlockHeader, gasUsed blockGasUsed: UInt64, state: inout WorldState
     ) throws(ChainError) -> Receipt {

@@ -212,6 +212,7 @@ public struct WorldState: Sendable {
     }
 
     /// An EIP-1186 proof of `address` and its storage `slots` against the committed state root.
+    ///
     /// Pending changes must be committed first.
     public func proof(of address: Address, slots: [[UInt8]]) throws(ChainError) -> AccountProof {
         precondition(dirtyAccounts.isEmpty && dirtySlots.isEmpty, "commit the state before proving it")

@@ -3,7 +3,9 @@ import Crypto
 
 /// A signed transaction in its canonical encoding, with its hash; the sender is recovered from the signature.
 public struct SignedTransaction: Hashable, Sendable {
+    /// The signed fields.
     public let transaction: Transaction
+    /// The sender's secp256k1 signature over the transaction's signing hash.
     public let signature: RecoverableSignature
     /// The canonical bytes: the RLP list for legacy, `type ‖ rlp(fields)` for typed transactions.
     public let encoded: [UInt8]
@@ -25,8 +27,9 @@ public struct SignedTransaction: Hashable, Sendable {
         return UInt256(chainId) * UInt256(2) + UInt256(35) + parity
     }
 
-    /// r and s as integers.
+    /// The signature's `r` as an integer.
     public var r: UInt256 { UInt256(bigEndian: signature.r)! }
+    /// The signature's `s` as an integer.
     public var s: UInt256 { UInt256(bigEndian: signature.s)! }
 
     /// How the transaction sits in a block body: a list for legacy, the typed envelope as a string otherwise.
@@ -51,6 +54,7 @@ public struct SignedTransaction: Hashable, Sendable {
     }
 
     /// Decodes a signed transaction from its canonical bytes (as `eth_sendRawTransaction` receives them).
+    ///
     /// Rejects unknown types, malformed fields, trailing bytes, and signatures that cannot be valid (zero or
     /// out-of-range r/s, high s, bad v).
     public init(encoded bytes: [UInt8]) throws(ChainError) {

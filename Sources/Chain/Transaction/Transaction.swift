@@ -3,9 +3,12 @@ import Crypto
 
 /// An access-list entry (EIP-2930): an address and storage keys the transaction declares it will touch.
 public struct AccessListEntry: Hashable, Sendable {
+    /// The account the transaction declares.
     public var address: Address
+    /// The 32-byte storage slots of `address` it declares.
     public var storageKeys: [[UInt8]]
 
+    /// An entry declaring `storageKeys` of `address`.
     public init(address: Address, storageKeys: [[UInt8]]) {
         self.address = address
         self.storageKeys = storageKeys
@@ -22,19 +25,25 @@ public enum TransactionType: UInt8, Sendable {
 
 /// A transaction before signing: what the sender asks for.
 public struct Transaction: Hashable, Sendable {
+    /// The envelope: legacy or EIP-1559.
     public var type: TransactionType
     /// The chain id; nil only for a pre-EIP-155 legacy transaction.
     public var chainId: UInt64?
+    /// The sender's nonce: its count of transactions so far.
     public var nonce: UInt64
     /// The tip per gas (EIP-1559); a legacy transaction's gas price.
     public var maxPriorityFeePerGas: UInt256
     /// The most per gas the sender pays (EIP-1559); a legacy transaction's gas price.
     public var maxFeePerGas: UInt256
+    /// The most gas the transaction may use.
     public var gasLimit: UInt64
     /// The recipient; nil is contract creation.
     public var to: Address?
+    /// The wei sent to `to`.
     public var value: UInt256
+    /// The calldata, or the init code of a contract creation.
     public var data: [UInt8]
+    /// The EIP-2930 access list; empty for legacy transactions.
     public var accessList: [AccessListEntry]
 
     /// An EIP-1559 transaction.

@@ -17,5 +17,6 @@ public final class InMemoryTrieNodes: TrieNodeSource {
     /// The number of nodes held.
     public var count: Int { nodes.withLock { $0.count } }
 
+    /// The node whose hash is `hash`, if held.
     public func node(hash: [UInt8]) -> [UInt8]? { nodes.withLock { $0[hash] } }
 }

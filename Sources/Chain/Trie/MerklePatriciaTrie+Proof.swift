@@ -2,8 +2,10 @@ import Codec
 import Crypto
 
 extension MerklePatriciaTrie {
-    /// The proof for `key`: the RLP encodings of the nodes on its path that are referenced by hash, root first
-    /// (the form of EIP-1186 `accountProof` and `storageProof`). It proves the value, or its absence.
+    /// The proof for `key`: the RLP encodings of the nodes on its path that are referenced by hash, root first (the
+    /// form of EIP-1186 `accountProof` and `storageProof`).
+    ///
+    /// It proves the value, or its absence.
     public func proof(for key: some Collection<UInt8>) throws(TrieError) -> [[UInt8]] {
         var trie = self
         trie.commit()

@@ -1,7 +1,7 @@
 import Codec
 import Crypto
 
-/// A hexary Merkle-Patricia trie (Ethereum Yellow Paper, App. D), as a value.
+/// A hexary Merkle-Patricia trie (Ethereum Yellow Paper, Appendix D), as a value.
 ///
 /// Reads resolve hash-referenced nodes through the node source given at creation; updates are kept in memory
 /// until `commit()`, which hashes only what changed and hands back the new nodes for the caller to store.
@@ -121,8 +121,10 @@ public struct MerklePatriciaTrie: Sendable {
         path.isEmpty ? node : .extension(path: path, child: node)
     }
 
-    /// The node with `path` removed, or nil when nothing changed. The result is in canonical form: no branch
-    /// with fewer than two entries, no extension followed by an extension or leaf.
+    /// The node with `path` removed, or nil when nothing changed.
+    ///
+    /// The result is in canonical form: no branch with fewer than two entries, no extension followed by an extension or
+    /// leaf.
     private func delete(_ node: TrieNode, _ path: ArraySlice<UInt8>) throws(TrieError) -> TrieNode? {
         switch node {
         case .empty:

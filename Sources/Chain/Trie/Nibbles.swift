@@ -1,6 +1,6 @@
 import Codec
 
-/// Nibble paths and the hex-prefix encoding that Merkle-Patricia trie nodes store them in (Yellow Paper, App. C).
+/// Nibble paths and the hex-prefix encoding that Merkle-Patricia trie nodes store them in (Yellow Paper, Appendix C).
 enum Nibbles {
     /// The nibbles of `key`, high nibble first.
     static func of(_ key: some Collection<UInt8>) -> [UInt8] {

@@ -29,8 +29,10 @@ struct NodeReference: Sendable {
     var embedded: [UInt8] { hash.map { RLP.encode(bytes: $0) } ?? encoding }
 }
 
-/// A node of a hexary Merkle-Patricia trie. Paths are nibbles. Updates build new nodes and share the rest,
-/// so a trie is a value: copying one is O(1) and the copy is unaffected by later updates.
+/// A node of a hexary Merkle-Patricia trie.
+///
+/// Paths are nibbles. Updates build new nodes and share the rest, so a trie is a value: copying one is O(1) and the
+/// copy is unaffected by later updates.
 indirect enum TrieNode: Sendable {
     case empty
     case leaf(path: ArraySlice<UInt8>, value: [UInt8])
@@ -51,8 +53,9 @@ indirect enum TrieNode: Sendable {
         return false
     }
 
-    /// Decodes a node from its RLP encoding. Children that are hashes become `.hashed`; inline children are
-    /// decoded in place.
+    /// Decodes a node from its RLP encoding.
+    ///
+    /// Children that are hashes become `.hashed`; inline children are decoded in place.
     static func decode(_ encoding: [UInt8]) throws(TrieError) -> TrieNode {
         let item: RLPItem
         do {
