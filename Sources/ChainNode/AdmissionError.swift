@@ -1,9 +1,11 @@
 import Chain
 import Codec
 
-/// Why the devnet refused a raw transaction at the door (`eth_sendRawTransaction`) or its mempool refused to
-/// pool it, with the values that broke the rule. `rpcError` gives geth's code and message for each, so what a
-/// wallet reads stays what geth would say while code branches on the case.
+/// Why the devnet refused a raw transaction at the door (`eth_sendRawTransaction`) or its mempool refused to pool it,
+/// with the values that broke the rule.
+///
+/// `rpcError` gives geth's code and message for each, so what a wallet reads stays what geth would say while code
+/// branches on the case.
 public enum AdmissionError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The raw transaction is over the size limit.
     case oversized

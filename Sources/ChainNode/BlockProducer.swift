@@ -3,9 +3,10 @@ import Foundation
 import Runtime
 import Synchronization
 
-/// Produces a block every `interval` on its own thread until stopped. The schedule runs on the clock's monotonic
-/// time; between blocks the thread waits on a semaphore that `stop` signals, so stopping never waits out an
-/// interval and never spins.
+/// Produces a block every `interval` on its own thread until stopped.
+///
+/// The schedule runs on the clock's monotonic time; between blocks the thread waits on a semaphore that `stop` signals,
+/// so stopping never waits out an interval and never spins.
 public final class BlockProducer: Sendable {
     /// When the next block is due: one interval after the previous deadline, or now when production fell behind
     /// (a late block does not cause a burst of catch-up blocks).

@@ -3,8 +3,9 @@ import Codec
 import Crypto
 import SQLite
 
-/// Everything the devnet keeps, in one SQLite database in WAL mode: blocks with their sequencer signatures,
-/// receipts, state trie nodes, transaction and log indexes, and acknowledged transactions not yet in a block.
+/// Everything the devnet keeps, in one SQLite database in WAL mode: blocks with their sequencer signatures, receipts,
+/// state trie nodes, transaction and log indexes, and acknowledged transactions not yet in a block.
+///
 /// A block and all it implies are written in one SQL transaction, so a crash leaves either all or none of it.
 public final class ChainStore: TrieNodeSource {
     let database: Database
@@ -47,7 +48,9 @@ public final class ChainStore: TrieNodeSource {
 
     /// A stored block with its sequencer signature.
     public struct StoredBlock: Sendable {
+        /// The block.
         public var block: Block
+        /// The sequencer's signature of the block hash (see `SequencerSignature`).
         public var signature: [UInt8]
     }
 
@@ -168,9 +171,13 @@ public final class ChainStore: TrieNodeSource {
 
     /// A stored log with its position in the chain.
     public struct StoredLog: Sendable {
+        /// The log.
         public var log: Log
+        /// The number of the block that holds it.
         public var blockNumber: UInt64
+        /// The log's index among all logs of its block.
         public var logIndex: Int
+        /// The index in its block of the transaction that emitted it.
         public var transactionPosition: Int
     }
 

@@ -6,8 +6,10 @@ import Runtime
 import SQLite
 import Synchronization
 
-/// The devnet's single sequencer: accepts transactions, produces and signs a block every block time, and
-/// keeps everything in a `ChainStore`. Thread-safe: one lock guards the head, its state and the mempool.
+/// The devnet's single sequencer: accepts transactions, produces and signs a block every block time, and keeps
+/// everything in a `ChainStore`.
+///
+/// Thread-safe: one lock guards the head, its state and the mempool.
 public final class DevnetNode: Sendable {
     /// The network the node runs.
     public let config: NetworkConfig
@@ -27,9 +29,13 @@ public final class DevnetNode: Sendable {
 
     /// What the lock guards.
     public struct Core: Sendable {
+        /// The newest block's header.
         public var head: BlockHeader
+        /// The sequencer's signature of the newest block.
         public var headSignature: [UInt8]
+        /// The state after the newest block.
         public var state: WorldState
+        /// The transactions waiting for a block.
         public var mempool: Mempool
     }
 
@@ -61,8 +67,10 @@ public final class DevnetNode: Sendable {
         }
     }
 
-    /// Opens (or creates, at genesis) the chain under `dataDirectory`; pending transactions acknowledged before
-    /// a crash return to the mempool. Block timestamps and receipt times are `clock`'s wall time.
+    /// Opens (or creates, at genesis) the chain under `dataDirectory`; pending transactions acknowledged before a crash
+    /// return to the mempool.
+    ///
+    /// Block timestamps and receipt times are `clock`'s wall time.
     public init(
         config: NetworkConfig, sequencerKey: Secp256k1PrivateKey, dataDirectory: String,
         clock: any Runtime.Clock = SystemClock()

@@ -3,8 +3,10 @@ import Codec
 import Foundation
 
 extension EthereumRPC {
-    /// Simulates a call on the named block's state without changing anything: views of a predeploy answer
-    /// directly, other functions run on a copy of the state. Returns the output and the gas it would use.
+    /// Simulates a call on the named block's state without changing anything: views of a predeploy answer directly,
+    /// other functions run on a copy of the state.
+    ///
+    /// Returns the output and the gas it would use.
     func call(_ object: [String: Any], block: Any) throws(RPCError) -> (output: [UInt8], gas: UInt64) {
         guard let toText = object["to"] as? String else {
             throw .server("contract creation is not supported on this chain")

@@ -5,13 +5,18 @@ import Foundation
 
 /// The Ethereum JSON-RPC methods the devnet serves, plus `ol_getSignedHead` and `ol_getBlockSignature`.
 public struct EthereumRPC: Sendable {
+    /// The node whose chain the methods read and whose mempool they feed.
     public let node: DevnetNode
+    /// What `web3_clientVersion` answers.
     public static let clientVersion = "openledger/v0.1.0/linux-x86_64/swift6"
     /// eth_getLogs limits: blocks per query and results per response.
     public static let maxLogRange: UInt64 = 10_000
+    /// The most logs one `eth_getLogs` answer may hold.
     public static let maxLogResults = 10_000
+    /// The priority fee suggested to wallets: 1 gwei.
     public static let suggestedTip = UInt256(1_000_000_000)
 
+    /// The methods of `node`.
     public init(node: DevnetNode) { self.node = node }
 
     /// The method table for `JSONRPCServer`.

@@ -1,15 +1,20 @@
 import Foundation
 import HTTP
 
-/// JSON-RPC 2.0 over HTTP: single and batch requests, notifications, and error objects for anything a client
-/// can get wrong. Methods are plain functions from parameters to a JSON value.
+/// JSON-RPC 2.0 over HTTP: single and batch requests, notifications, and error objects for anything a client can get
+/// wrong.
+///
+/// Methods are plain functions from parameters to a JSON value.
 public struct JSONRPCServer: Sendable {
+    /// A method: positional parameters in, a JSON-serializable value or an error object out.
     public typealias Method = @Sendable ([Any]) throws(RPCError) -> Any
 
+    /// The methods served, by name.
     public let methods: [String: Method]
     /// The most requests one batch may carry.
     public let maxBatch: Int
 
+    /// A server of `methods`, accepting batches of at most `maxBatch` requests.
     public init(methods: [String: Method], maxBatch: Int = 1_000) {
         self.methods = methods
         self.maxBatch = maxBatch
@@ -29,7 +34,7 @@ public struct JSONRPCServer: Sendable {
     /// The response body for a request body, or nil when it held only notifications.
     public func respond(to body: [UInt8]) -> [UInt8]? {
         guard let parsed = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]) else {
-            return Self.encode(Self.errorObject(id: NSNull(), .parseError))
+            return Self.encode(Self.errorObject(id: NSNull(), .invalidJSON))
         }
         if let batch = parsed as? [Any] {
             guard !batch.isEmpty else {

@@ -1,15 +1,20 @@
 import Chain
 import Codec
 
-/// Pending transactions ordered by nonce per sender and by tip across senders. A replacement must raise both
-/// fee caps by 10%; the pool is bounded per sender and in total; transactions ahead of their sender's nonce
-/// wait (queued) until the gap closes.
+/// Pending transactions ordered by nonce per sender and by tip across senders.
+///
+/// A replacement must raise both fee caps by 10%; the pool is bounded per sender and in total; transactions ahead of
+/// their sender's nonce wait (queued) until the gap closes.
 public struct Mempool: Sendable {
+    /// How many transactions the pool holds.
     public struct Limits: Sendable {
+        /// The most pending transactions of one sender.
         public var perSender = 64
+        /// The most pending transactions in all.
         public var total = 20_000
         /// How far beyond the account nonce a transaction may be queued.
         public var maxNonceGap: UInt64 = 64
+        /// The default limits: 64 per sender, 20,000 in all, a nonce gap of at most 64.
         public init() {}
     }
 
@@ -20,14 +25,19 @@ public struct Mempool: Sendable {
 
     private var bySender: [Address: [UInt64: Entry]] = [:]
     private var byHash: [[UInt8]: (Address, UInt64)] = [:]
+    /// The bounds this pool enforces.
     public let limits: Limits
 
+    /// An empty pool with `limits`.
     public init(limits: Limits = Limits()) { self.limits = limits }
 
+    /// The number of pending transactions.
     public var count: Int { byHash.count }
 
+    /// Whether the transaction with hash `hash` is pending.
     public func contains(_ hash: [UInt8]) -> Bool { byHash[hash] != nil }
 
+    /// The pending transaction with hash `hash`, if any.
     public func transaction(_ hash: [UInt8]) -> SignedTransaction? {
         guard let (sender, nonce) = byHash[hash] else { return nil }
         return bySender[sender]?[nonce]?.transaction
