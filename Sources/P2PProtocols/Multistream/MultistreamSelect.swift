@@ -1,24 +1,30 @@
 import Codec
 
 /// multistream-select 1.0 (`/multistream/1.0.0`): messages are a varint length, then the text and a newline.
-/// A pure negotiation state machine; the initiator proposes protocols in order, the listener accepts the first
-/// it supports.
+///
+/// A pure negotiation state machine; the initiator proposes protocols in order, the listener accepts the first it
+/// supports.
 public struct MultistreamSelect: Sendable {
+    /// The protocol id both sides send first.
     public static let protocolID = "/multistream/1.0.0"
+    /// The listener's answer to a protocol it does not support.
     public static let notAvailable = "na"
     /// The longest message accepted (protocol ids are short).
     public static let maxMessageLength = 1_024
 
+    /// Which side of the negotiation, with what it proposes or supports.
     public enum Role: Sendable {
         case initiator(proposals: [String])
         case listener(supported: [String])
     }
 
+    /// How a finished negotiation ended.
     public enum Outcome: Equatable, Sendable {
         case selected(String)
         case unsupported
     }
 
+    /// What was wrong with the peer's messages.
     public enum NegotiationError: Error, Equatable, Sendable {
         case malformed(String)
         case protocolViolation(String)
@@ -28,8 +34,10 @@ public struct MultistreamSelect: Sendable {
     private var buffer: [UInt8] = []
     private var headerReceived = false
     private var nextProposal = 0
+    /// The result, once the negotiation has finished.
     public private(set) var outcome: Outcome?
 
+    /// A negotiation that has sent and received nothing yet.
     public init(role: Role) { self.role = role }
 
     /// One message on the wire.
@@ -68,7 +76,9 @@ public struct MultistreamSelect: Sendable {
         return out
     }
 
-    /// Feeds received bytes; returns bytes to send. `outcome` is set once negotiation ends.
+    /// Feeds received bytes; returns bytes to send.
+    ///
+    /// `outcome` is set once negotiation ends.
     public mutating func receive(_ bytes: [UInt8]) throws(NegotiationError) -> [UInt8] {
         buffer += bytes
         var out: [UInt8] = []

@@ -11,6 +11,7 @@ public enum NoiseHash: Sendable {
     /// BLOCKLEN.
     var blockLength: Int { self == .sha256 ? 64 : 128 }
 
+    /// The digest of `data`: HASH in the Noise spec.
     public func hash(_ data: [UInt8]) -> [UInt8] {
         switch self {
         case .sha256: SHA256.hash(data)
@@ -40,6 +41,7 @@ public struct NoiseCipherState: Sendable {
     var key: [UInt8]?
     var nonce: UInt64 = 0
 
+    /// Whether a key is set; without one, encryption passes the plaintext through.
     public var hasKey: Bool { key != nil }
 
     /// A cipher state with a 32-byte key (or none: pass-through) and a starting nonce.
@@ -87,6 +89,7 @@ public enum NoiseError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKey(String)
     case outOfOrder(String)
 
+    /// What went wrong, prefixed with `noise:`.
     public var description: String {
         switch self {
         case .decryptionFailed: "noise: decryption failed (tampered or wrong key)"

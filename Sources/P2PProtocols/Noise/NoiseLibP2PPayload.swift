@@ -14,6 +14,7 @@ public enum LibP2PIdentity: Sendable {
         }
     }
 
+    /// The peer id of this identity's public key.
     public var peerID: PeerID { PeerID(publicKey: publicKey) }
 
     /// libp2p's signature: Ed25519 over the message, or DER ECDSA over SHA-256(message) for secp256k1.
@@ -31,7 +32,9 @@ public enum LibP2PIdentity: Sendable {
 }
 
 extension LibP2PPublicKey {
-    /// Whether `signature` is this key's libp2p signature of `message`. RSA and ECDSA keys are not accepted.
+    /// Whether `signature` is this key's libp2p signature of `message`.
+    ///
+    /// RSA and ECDSA keys are not accepted.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         switch type {
         case .ed25519:
@@ -49,9 +52,12 @@ extension LibP2PPublicKey {
 /// The payload of libp2p's Noise handshake messages 2 and 3 (`NoiseHandshakePayload`): the identity key and its
 /// signature over "noise-libp2p-static-key:" ‖ the Noise static public key, binding the two.
 public struct NoiseHandshakePayload: Sendable, Equatable {
+    /// What the identity key signs in front of the Noise static key.
     public static let signaturePrefix = Array("noise-libp2p-static-key:".utf8)
 
+    /// The sender's libp2p identity key (field 1).
     public var identityKey: LibP2PPublicKey
+    /// The identity key's signature over `signaturePrefix` ‖ the Noise static key (field 2).
     public var identitySignature: [UInt8]
     /// The raw `extensions` message (field 4), kept as is.
     public var extensions: [UInt8]?
@@ -63,6 +69,7 @@ public struct NoiseHandshakePayload: Sendable, Equatable {
         extensions = nil
     }
 
+    /// The protobuf encoding.
     public var encoded: [UInt8] {
         var writer = ProtobufWriter()
         writer.bytes(1, identityKey.protobuf)

@@ -3,7 +3,9 @@ import Crypto
 /// libp2p Noise framing: every handshake and transport message is a 2-byte big-endian length and that many
 /// bytes; transport messages are sealed with the split ciphers, at most 65,535 bytes each including the tag.
 public struct NoiseTransport: Sendable {
+    /// The largest frame body: 65,535 bytes.
     public static let maxFrame = 65_535
+    /// The most plaintext one frame carries: the frame less the 16-byte tag.
     public static let maxPlaintext = maxFrame - 16
 
     private var send: NoiseCipherState
@@ -11,6 +13,7 @@ public struct NoiseTransport: Sendable {
     /// The start of a frame whose rest has not arrived yet (at most one frame).
     private var buffer: [UInt8] = []
 
+    /// Transport framing over the two cipher states the handshake split into.
     public init(send: NoiseCipherState, receive: NoiseCipherState) {
         self.send = send
         self.receive = receive
@@ -78,12 +81,16 @@ public struct NoiseTransport: Sendable {
         } while offset < total
     }
 
-    /// Feeds received bytes; returns the plaintext of every complete frame. A frame that fails to decrypt ends
-    /// the session (the error is final: the cipher state is no longer in step with the peer's).
+    /// Feeds received bytes; returns the plaintext of every complete frame.
+    ///
+    /// A frame that fails to decrypt ends the session (the error is final: the cipher state is no longer in step with
+    /// the peer's).
     public mutating func open(_ bytes: [UInt8]) throws(NoiseError) -> [UInt8] { try open(bytes[...]) }
 
-    /// Decrypts every whole frame of `bytes` (after any frame begun in an earlier call). Frames that arrive whole
-    /// are opened straight from `bytes`; only a frame split across calls is gathered in the buffer first.
+    /// Decrypts every whole frame of `bytes` (after any frame begun in an earlier call).
+    ///
+    /// Frames that arrive whole are opened straight from `bytes`; only a frame split across calls is gathered in the
+    /// buffer first.
     public mutating func open(_ bytes: ArraySlice<UInt8>) throws(NoiseError) -> [UInt8] {
         guard receive.key != nil else { throw .outOfOrder("transport without keys") }
         var out: [UInt8] = []

@@ -1,12 +1,15 @@
 import Crypto
 
-/// The Noise XX handshake (`-> e; <- e, ee, s, es; -> s, se`) with X25519 and ChaChaPoly, as libp2p's
-/// `/noise` uses it. A pure state machine: keys (including ephemeral ones) are passed in, bytes go in and out,
-/// nothing else happens.
+/// The Noise XX handshake (`-> e; <- e, ee, s, es; -> s, se`) with X25519 and ChaChaPoly, as libp2p's `/noise` uses it.
+///
+/// A pure state machine: keys (including ephemeral ones) are passed in, bytes go in and out, nothing else happens.
 public struct NoiseXXHandshake: Sendable {
+    /// Which side of the handshake: the initiator sends the first message.
     public enum Role: Sendable { case initiator, responder }
 
+    /// This side's role.
     public let role: Role
+    /// The hash function of the protocol name.
     public let hash: NoiseHash
     private var chainingKey: [UInt8]
     private var handshakeHashValue: [UInt8]
@@ -35,6 +38,7 @@ public struct NoiseXXHandshake: Sendable {
         mixHash(prologue)
     }
 
+    /// Whether all three handshake messages have been processed.
     public var isComplete: Bool { step == 3 }
 
     /// h: the hash of the whole handshake, which channel-binding protocols sign.

@@ -1,19 +1,28 @@
 import Codec
 
-/// The identify message (`/ipfs/id/1.0.0`): what a peer says about itself and what it saw of us. On the wire it
-/// is a varint length followed by the protobuf.
+/// The identify message (`/ipfs/id/1.0.0`): what a peer says about itself and what it saw of us.
+///
+/// On the wire it is a varint length followed by the protobuf.
 public struct IdentifyMessage: Equatable, Sendable {
+    /// The protocol id the identify stream negotiates.
     public static let protocolID = "/ipfs/id/1.0.0"
     /// Identify messages are small; anything larger is refused.
     public static let maxLength = 64 * 1024
 
+    /// The libp2p protocol family and version the peer speaks (field 5), such as `ipfs/0.1.0`.
     public var protocolVersion: String?
+    /// The peer's implementation name and version (field 6).
     public var agentVersion: String?
+    /// The peer's identity key (field 1).
     public var publicKey: LibP2PPublicKey?
+    /// The addresses the peer listens on (field 2).
     public var listenAddresses: [Multiaddr]
+    /// The address the peer sees this side connecting from (field 4).
     public var observedAddress: Multiaddr?
+    /// The protocol ids the peer supports (field 3).
     public var protocols: [String]
 
+    /// A message with the given fields; the protocol version defaults to `ipfs/0.1.0`.
     public init(
         protocolVersion: String? = "ipfs/0.1.0", agentVersion: String? = nil, publicKey: LibP2PPublicKey? = nil,
         listenAddresses: [Multiaddr] = [], observedAddress: Multiaddr? = nil, protocols: [String] = []
@@ -26,6 +35,7 @@ public struct IdentifyMessage: Equatable, Sendable {
         self.protocols = protocols
     }
 
+    /// The protobuf encoding, without the length prefix.
     public var protobuf: [UInt8] {
         var writer = ProtobufWriter()
         if let publicKey { writer.bytes(1, publicKey.protobuf) }
@@ -40,8 +50,9 @@ public struct IdentifyMessage: Equatable, Sendable {
     /// The length-prefixed wire form.
     public var framed: [UInt8] { Varint.encode(UInt64(protobuf.count)) + protobuf }
 
-    /// Decodes the protobuf; unknown fields (such as signed peer records) are skipped. Unparseable listen
-    /// addresses are dropped rather than failing the whole message, as other implementations do.
+    /// Decodes the protobuf; unknown fields (such as signed peer records) are skipped.
+    ///
+    /// Unparseable listen addresses are dropped rather than failing the whole message, as other implementations do.
     public init(protobuf bytes: [UInt8]) throws(CodecError) {
         guard bytes.count <= Self.maxLength else { throw .invalidProtobuf("identify message of \(bytes.count) bytes") }
         var reader = ProtobufReader(bytes)
@@ -77,6 +88,8 @@ public struct IdentifyMessage: Equatable, Sendable {
 
 /// The ping protocol (`/ipfs/ping/1.0.0`): 32 bytes sent, the same 32 bytes echoed.
 public enum PingProtocol {
+    /// The protocol id the ping stream negotiates.
     public static let protocolID = "/ipfs/ping/1.0.0"
+    /// The size of each ping, and of its echo, in bytes.
     public static let payloadLength = 32
 }

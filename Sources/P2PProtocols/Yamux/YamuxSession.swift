@@ -1,9 +1,13 @@
 /// A Yamux 1.0 session as a pure state machine: streams opened with SYN and acknowledged with ACK, per-stream
-/// flow-control windows with window updates, half-close (FIN), reset (RST), ping and go-away, and a cap on
-/// concurrent streams. Bytes in, events and bytes out; the IO shell does the rest.
+/// flow-control windows with window updates, half-close (FIN), reset (RST), ping and go-away, and a cap on concurrent
+/// streams.
+///
+/// Bytes in, events and bytes out; the IO shell does the rest.
 public struct YamuxSession: Sendable {
+    /// The window every stream starts with: 256 KiB.
     public static let initialWindow: UInt32 = 256 * 1024
 
+    /// What the session reports from received bytes.
     public enum Event: Equatable, Sendable {
         case streamOpened(UInt32)
         case data(UInt32, [UInt8])
@@ -14,6 +18,7 @@ public struct YamuxSession: Sendable {
         case goAway(code: UInt32)
     }
 
+    /// Why a session operation failed or the peer's bytes were refused.
     public enum SessionError: Error, Equatable, Sendable {
         case protocolViolation(String)
         case streamLimit
@@ -32,19 +37,23 @@ public struct YamuxSession: Sendable {
         var remoteClosed = false
     }
 
+    /// Whether this side dialed: clients open odd stream ids, servers even ones.
     public let isClient: Bool
+    /// The most streams open at once; the peer's streams past it are reset.
     public let maxStreams: Int
-    /// The largest window one stream may grow to, and the most all streams' windows may add up to: what a peer
-    /// can make this side buffer.
+    /// The largest window one stream may grow to.
     public let maxReceiveWindow: UInt32
+    /// The most all streams' windows may add up to: what a peer can make this side buffer.
     public let receiveBudget: Int
     private var streams: [UInt32: Stream] = [:]
     private var nextID: UInt32
     private var buffer: [UInt8] = []
     private var bufferOffset = 0
     private var refusedStreams = 0
+    /// Whether either side has sent go-away; no new stream may then be opened.
     public private(set) var goneAway = false
 
+    /// A session with no streams, its limits defaulting to 256 streams, 4 MiB windows and a 64 MiB budget.
     public init(
         isClient: Bool, maxStreams: Int = 256, maxReceiveWindow: UInt32 = 4 << 20, receiveBudget: Int = 64 << 20
     ) {
@@ -55,6 +64,7 @@ public struct YamuxSession: Sendable {
         nextID = isClient ? 1 : 2
     }
 
+    /// The number of streams currently open.
     public var openStreams: Int { streams.count }
 
     /// How many bytes `stream` may send now.
@@ -93,6 +103,7 @@ public struct YamuxSession: Sendable {
     }
 
     /// The application consumed `count` bytes of `stream`: credit them back once half a window has built up.
+    ///
     /// A stream whose reader keeps up gets its window doubled (up to `maxReceiveWindow`, within the session's
     /// `receiveBudget`), so one stream can fill a fast link; data never buffers past the window granted.
     public mutating func consumed(_ stream: UInt32, _ count: Int) -> [UInt8] {
@@ -131,6 +142,7 @@ public struct YamuxSession: Sendable {
         return YamuxFrame(type: .windowUpdate, flags: .rst, streamID: stream, length: 0).header
     }
 
+    /// A ping carrying `opaque`; the peer's answer is reported as `.pong(opaque)`.
     public func ping(_ opaque: UInt32) -> [UInt8] {
         YamuxFrame(type: .ping, flags: .syn, streamID: 0, length: opaque).header
     }
@@ -145,8 +157,9 @@ public struct YamuxSession: Sendable {
         streams[stream] = state.localClosed && state.remoteClosed ? nil : state
     }
 
-    /// Feeds received bytes; returns the events and the bytes to send back (ACKs, pongs, resets). A protocol
-    /// violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
+    /// Feeds received bytes; returns the events and the bytes to send back (ACKs, pongs, resets).
+    ///
+    /// A protocol violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
     public mutating func receive(_ bytes: [UInt8]) throws(SessionError) -> (events: [Event], reply: [UInt8]) {
         if bufferOffset == buffer.count {
             buffer = bytes
