@@ -2,8 +2,11 @@ import CSodium
 
 /// ChaCha20-Poly1305 AEAD, IETF variant (RFC 8439): 32-byte key, 12-byte nonce, 16-byte tag.
 public enum ChaCha20Poly1305 {
+    /// The key size in bytes.
     public static let keyLength = 32
+    /// The nonce size in bytes.
     public static let nonceLength = 12
+    /// The size in bytes of the authentication tag appended to each ciphertext.
     public static let tagLength = 16
 
     /// Encrypts `plaintext` and authenticates it with `associatedData`; returns ciphertext ‖ tag.
@@ -46,6 +49,7 @@ public enum ChaCha20Poly1305 {
 
 extension ChaCha20Poly1305 {
     /// Seals in place into `out` (exactly `plaintext.count + tagLength` bytes): no allocation, for bulk framing.
+    ///
     /// The caller checks key and nonce lengths.
     public static func seal(
         _ plaintext: UnsafeRawBufferPointer, key: UnsafePointer<UInt8>, nonce: UnsafePointer<UInt8>,

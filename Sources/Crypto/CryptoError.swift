@@ -11,6 +11,7 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     /// An input to a primitive had the wrong size.
     case invalidLength(String)
 
+    /// The kind of failure and what was wrong, as a user reads it.
     public var description: String {
         switch self {
         case .invalidKey(let why): "invalid key: \(why)"

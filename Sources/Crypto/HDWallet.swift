@@ -4,6 +4,7 @@ import CSecp256k1
 /// (path m/44'/60'/0'/0/i).
 public enum HDWallet {
     /// The BIP-39 seed of a mnemonic: PBKDF2-HMAC-SHA512(mnemonic, "mnemonic" ‖ passphrase, 2048, 64).
+    ///
     /// The words are taken as given (normalized to single spaces); ASCII mnemonics need no NFKD step.
     public static func seed(mnemonic: String, passphrase: String = "") -> [UInt8] {
         let words = mnemonic.split(whereSeparator: \.isWhitespace).joined(separator: " ")
@@ -23,7 +24,9 @@ public enum HDWallet {
 
     /// A BIP-32 extended private key.
     public struct ExtendedKey: Sendable {
+        /// The private key at this point of the tree.
         public let key: Secp256k1PrivateKey
+        /// The 32-byte chain code that child keys are derived with.
         public let chainCode: [UInt8]
 
         /// The master key of a seed.

@@ -56,7 +56,9 @@ public struct KeccakSponge: Sendable {
         array.withUnsafeBytes { update($0) }
     }
 
-    /// Pads, permutes and squeezes the digest. The sponge must not be used afterwards.
+    /// Pads, permutes and squeezes the digest.
+    ///
+    /// The sponge must not be used afterwards.
     public mutating func finalize() -> [UInt8] {
         for i in buffered..<rate { buffer[i] = 0 }
         buffer[buffered] ^= padding.rawValue

@@ -1,4 +1,6 @@
-/// SHA-1 (FIPS 180-4). Broken for collision resistance; here only because multihash code 0x11 names it.
+/// SHA-1 (FIPS 180-4).
+///
+/// Broken for collision resistance; here only because multihash code 0x11 names it.
 public enum SHA1 {
     /// The 20-byte digest of `bytes`.
     public static func hash(_ bytes: some Sequence<UInt8>) -> [UInt8] {

@@ -24,7 +24,9 @@ enum Secp256k1Context {
     ]
 }
 
-/// A secp256k1 private key. The scalar lives in memory owned by this object and is zeroed when it is released.
+/// A secp256k1 private key.
+///
+/// The scalar lives in memory owned by this object and is zeroed when it is released.
 public final class Secp256k1PrivateKey: Sendable {
     private let secret: SecretBytes
 
@@ -136,10 +138,12 @@ public struct Secp256k1PublicKey: Hashable, Sendable {
 }
 
 /// A recoverable ECDSA signature: r, s and the recovery id, as Ethereum transactions and messages carry it.
+///
 /// Only canonical signatures exist: 0 < r < n, 0 < s ≤ n/2, recovery id 0 or 1.
 public struct RecoverableSignature: Hashable, Sendable {
-    /// r and s, 32 bytes each, big-endian.
+    /// r, 32 bytes big-endian.
     public let r: [UInt8]
+    /// s, 32 bytes big-endian (at most n/2).
     public let s: [UInt8]
     /// 0 or 1: the parity of the y coordinate of R.
     public let recoveryID: UInt8

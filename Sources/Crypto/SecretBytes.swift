@@ -1,7 +1,8 @@
 import CSodium
 
-/// Secret key material in memory owned by one object and zeroed when it is released. The bytes are written
-/// once at creation and only read afterwards, which is what makes sharing across threads safe.
+/// Secret key material in memory owned by one object and zeroed when it is released.
+///
+/// The bytes are written once at creation and only read afterwards, which is what makes sharing across threads safe.
 final class SecretBytes: @unchecked Sendable {
     let count: Int
     private let storage: UnsafeMutablePointer<UInt8>
@@ -26,8 +27,10 @@ final class SecretBytes: @unchecked Sendable {
         storage.deallocate()
     }
 
-    /// Runs `body` with the secret. The object stays alive until `body` returns; a pointer read from a stored
-    /// property alone would not keep it alive, and the memory could be zeroed and freed under the C call.
+    /// Runs `body` with the secret.
+    ///
+    /// The object stays alive until `body` returns; a pointer read from a stored property alone would not keep it
+    /// alive, and the memory could be zeroed and freed under the C call.
     func withUnsafePointer<R, E: Error>(_ body: (UnsafePointer<UInt8>) throws(E) -> R) throws(E) -> R {
         defer { withExtendedLifetime(self) {} }
         return try body(UnsafePointer(storage))

@@ -7,9 +7,10 @@ import Synchronization
     import Glibc
 #endif
 
-/// One epoll loop on its own thread: the event loop HTTP and P2P both run on. Descriptors, their handlers and
-/// timers are touched only on this thread; other threads hand it work with `execute`, which wakes the loop
-/// through an eventfd. Time comes from the injected `Clock`.
+/// One epoll loop on its own thread: the event loop HTTP and P2P both run on.
+///
+/// Descriptors, their handlers and timers are touched only on this thread; other threads hand it work with `execute`,
+/// which wakes the loop through an eventfd. Time comes from the injected `Clock`.
 ///
 /// One pass of the loop: wait for readiness (at most until the next timer), call the ready handlers, run the
 /// queued jobs, fire the due timers.
@@ -61,8 +62,9 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Cross-thread work
 
-    /// Runs `job` on the loop thread, soon (after the handlers of the current pass). Once the loop has ended it
-    /// runs on the caller's thread, at once.
+    /// Runs `job` on the loop thread, soon (after the handlers of the current pass).
+    ///
+    /// Once the loop has ended it runs on the caller's thread, at once.
     public func execute(_ job: @escaping @Sendable () -> Void) {
         let accepted = jobs.withLock { state in
             if !state.ended { state.queue.append(job) }
@@ -80,21 +82,27 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Descriptors (loop thread)
 
-    /// Watches `fd` for `interest`, calling `handler` when it is ready. Loop thread only.
+    /// Watches `fd` for `interest`, calling `handler` when it is ready.
+    ///
+    /// Loop thread only.
     public func register(_ fd: Int32, _ handler: any LoopHandler, interest: Interest) {
         handlers[fd] = handler
         interests[fd] = interest
         _ = Self.control(epoll, .add, fd, interest)
     }
 
-    /// Changes what `fd` is watched for (nothing happens when it is unchanged). Loop thread only.
+    /// Changes what `fd` is watched for (nothing happens when it is unchanged).
+    ///
+    /// Loop thread only.
     public func setInterest(_ fd: Int32, _ interest: Interest) {
         guard let current = interests[fd], current != interest else { return }
         interests[fd] = interest
         _ = Self.control(epoll, .modify, fd, interest)
     }
 
-    /// Stops watching `fd` and closes it. Loop thread only.
+    /// Stops watching `fd` and closes it.
+    ///
+    /// Loop thread only.
     public func deregister(_ fd: Int32) {
         guard handlers.removeValue(forKey: fd) != nil else { return }
         interests[fd] = nil
@@ -157,9 +165,10 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Stopping
 
-    /// Ends the loop after `finalJob` has run on it, closing every descriptor still registered; returns once the
-    /// loop thread has finished (at once when called on the loop thread, which cannot wait for itself). Jobs
-    /// handed to `execute` later run on the caller's thread.
+    /// Ends the loop after `finalJob` has run on it, closing every descriptor still registered; returns once the loop
+    /// thread has finished (at once when called on the loop thread, which cannot wait for itself).
+    ///
+    /// Jobs handed to `execute` later run on the caller's thread.
     public func stop(finalJob: @escaping @Sendable () -> Void = {}) {
         execute { [self] in
             finalJob()

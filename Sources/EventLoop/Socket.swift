@@ -5,6 +5,7 @@ import CEventLoop
 #endif
 
 /// The IPv4 TCP sockets the loop's users open: nonblocking, close-on-exec, with `TCP_NODELAY` on connections.
+///
 /// Results come as `IOResult` (`.done(fd)` or `.failed(errno:)`), like every call of `Syscall`.
 public enum Socket {
     /// A listening socket on `host:port` (port 0 picks one).

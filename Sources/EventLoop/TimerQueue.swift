@@ -6,10 +6,12 @@ public struct TimerHandle: Hashable, Sendable {
     let id: UInt64
 }
 
-/// The loop's timers: a binary min-heap of deadlines (earliest first, equal deadlines in scheduling order) whose
-/// top sets the epoll timeout. A heap rather than a timerfd so that the deadlines are read from the loop's
-/// injected `Clock`: a test with a `ManualClock` advances time and every due timer fires, in order, at once.
-/// Cancelled timers leave their heap slot behind and are skipped when they reach the top.
+/// The loop's timers: a binary min-heap of deadlines (earliest first, equal deadlines in scheduling order) whose top
+/// sets the epoll timeout.
+///
+/// A heap rather than a timerfd so that the deadlines are read from the loop's injected `Clock`: a test with a
+/// `ManualClock` advances time and every due timer fires, in order, at once. Cancelled timers leave their heap slot
+/// behind and are skipped when they reach the top.
 struct TimerQueue {
     struct Entry {
         let job: @Sendable (Instant) -> Void
@@ -57,6 +59,7 @@ struct TimerQueue {
     }
 
     /// Takes the timers due at `now`, earliest first; a repeating one is scheduled again `interval` after `now`.
+    ///
     /// The caller then `claim`s each in turn, as an earlier job may cancel a later one.
     mutating func takeDue(now: Instant) -> [UInt64] {
         var due: [UInt64] = []

@@ -2,11 +2,12 @@
     import Glibc
 #endif
 
-/// Writes a file so that a reader, or a restart after a crash, sees the old contents or the new, never a
-/// mixture: a temporary file beside the target, written and fsynced, renamed over it, then the directory
-/// fsynced. The one atomic writer: identity keys, attribution shards, configs and caches all go through it.
+/// Writes a file so that a reader, or a restart after a crash, sees the old contents or the new, never a mixture: a
+/// temporary file beside the target, written and fsynced, renamed over it, then the directory fsynced.
+///
+/// The one atomic writer: identity keys, attribution shards, configs and caches all go through it.
 public enum AtomicFile {
-    /// Writes `bytes` to `path` atomically, with permission `mode` (e.g. 0o600 for a key).
+    /// Writes `bytes` to `path` atomically, with permission `mode` (0o600 for a key).
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644) throws(FileIOError) {
         let outcome = bytes.withUnsafeBytes { buffer in
             Result { () throws(FileIOError) in try write(buffer, to: path, mode: mode) }

@@ -5,8 +5,10 @@ import Foundation
     import Glibc
 #endif
 
-/// A blocking HTTP/1.1 client on one keep-alive connection to an IPv4 address, with bounded responses and a
-/// receive timeout. Enough for JSON-RPC; not a general web client.
+/// A blocking HTTP/1.1 client on one keep-alive connection to an IPv4 address, with bounded responses and a receive
+/// timeout.
+///
+/// Enough for JSON-RPC; not a general web client.
 public final class HTTPClient {
     /// Why a request failed.
     public enum ClientError: Error, CustomStringConvertible {

@@ -1,8 +1,12 @@
 /// An HTTP/1.1 request as the server hands it to its handler.
 public struct HTTPRequest: Sendable {
+    /// The request method, such as `POST`, as sent.
     public var method: String
+    /// The request target: the path and query, as sent.
     public var target: String
+    /// The header fields in the order received.
     public var headers: [(name: String, value: String)]
+    /// The body, empty when the request has none.
     public var body: [UInt8]
 
     /// The first value of header `name` (case-insensitive).
@@ -13,10 +17,14 @@ public struct HTTPRequest: Sendable {
 
 /// An HTTP response.
 public struct HTTPResponse: Sendable {
+    /// The status code.
     public var status: Int
+    /// The header fields to send; `Content-Length` and `Connection` are added by the server.
     public var headers: [(name: String, value: String)]
+    /// The body.
     public var body: [UInt8]
 
+    /// A response with `status`, `headers` and `body`.
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
@@ -62,8 +70,11 @@ public struct HTTPResponse: Sendable {
 
 /// Limits that bound what one client can make the server hold.
 public struct HTTPLimits: Sendable {
+    /// The most bytes the request line and headers may take (beyond: 431).
     public var maxHeaderBytes = 16 * 1024
+    /// The largest request body accepted (beyond: 413).
     public var maxBodyBytes = 5 * 1024 * 1024
+    /// The most connections open at once; one past it is answered 503 and closed.
     public var maxConnections = 1024
     /// A request must arrive whole within this many seconds of its first byte.
     public var requestTimeout: Double = 10
@@ -72,6 +83,7 @@ public struct HTTPLimits: Sendable {
     /// Reading from a client pauses while this much response data waits to be sent to it.
     public var maxPendingOutput = 4 * 1024 * 1024
 
+    /// Limits with every field at its default.
     public init() {}
 }
 

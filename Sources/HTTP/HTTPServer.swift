@@ -7,10 +7,11 @@ import Synchronization
     import Glibc
 #endif
 
-/// An HTTP/1.1 server on its own `EventLoop`: keep-alive, pipelined requests answered in order, bounded header,
-/// body and output buffers, a connection cap, and timeouts for slow or idle clients. The listener and every
-/// connection are handlers on the loop, the timeout sweep is a loop timer, and deferred or streamed replies reach
-/// the loop through `execute`. The handler runs on the loop thread and must not block for long.
+/// An HTTP/1.1 server on its own `EventLoop`: keep-alive, pipelined requests answered in order, bounded header, body
+/// and output buffers, a connection cap, and timeouts for slow or idle clients.
+///
+/// The listener and every connection are handlers on the loop, the timeout sweep is a loop timer, and deferred or
+/// streamed replies reach the loop through `execute`. The handler runs on the loop thread and must not block for long.
 public final class HTTPServer: @unchecked Sendable {
     /// Answers a request at once.
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
@@ -278,6 +279,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     /// Readable while the client may send more (not backpressured, not closing); writable while output waits.
+    ///
     /// Dropping read interest under backpressure keeps a level-triggered loop from spinning on unread input.
     private func updateInterest(_ connection: Connection) {
         let wantsRead =
@@ -362,15 +364,18 @@ public final class HTTPServer: @unchecked Sendable {
     }
 }
 
-/// What a handler answers: a response now, or later through a writer (from any thread) — a whole response,
-/// or a chunked stream such as server-sent events. Later pipelined requests on the connection wait for it.
+/// What a handler answers: a response now, or later through a writer (from any thread) — a whole response, or a chunked
+/// stream such as server-sent events.
+///
+/// Later pipelined requests on the connection wait for it.
 public enum HTTPReply: Sendable {
     case response(HTTPResponse)
     case deferred(@Sendable (HTTPStreamWriter) -> Void)
 }
 
-/// Completes a deferred reply from any thread. `isClientGone` turns true when the client disconnects, so a
-/// producer can stop early; writes after that are dropped.
+/// Completes a deferred reply from any thread.
+///
+/// `isClientGone` turns true when the client disconnects, so a producer can stop early; writes after that are dropped.
 public final class HTTPStreamWriter: Sendable {
     private let server: HTTPServer
     private let fd: Int32

@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Synchronization
 
 /// A point on a monotonic clock, in nanoseconds from an arbitrary origin: what timeouts and deadlines compare.
 public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
@@ -38,8 +39,9 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(seconds)s" }
 }
 
-/// A wall-clock time: nanoseconds since the Unix epoch. Block timestamps, log lines and API `created` fields use
-/// it; nothing that measures an interval does.
+/// A wall-clock time: nanoseconds since the Unix epoch.
+///
+/// Block timestamps, log lines and API `created` fields use it; nothing that measures an interval does.
 public struct WallTime: Comparable, Hashable, Sendable {
     /// Nanoseconds since 1970-01-01T00:00:00Z.
     public var nanosecondsSinceEpoch: Int64
@@ -61,7 +63,7 @@ public struct WallTime: Comparable, Hashable, Sendable {
         lhs.nanosecondsSinceEpoch < rhs.nanosecondsSinceEpoch
     }
 
-    /// RFC 3339 in UTC with milliseconds, e.g. `2026-12-01T09:44:31.123Z`.
+    /// RFC 3339 in UTC with milliseconds, as in `2026-12-01T09:44:31.123Z`.
     public var rfc3339: String {
         let milliseconds = Int(((nanosecondsSinceEpoch % 1_000_000_000) + 1_000_000_000) % 1_000_000_000 / 1_000_000)
         var seconds = time_t(nanosecondsSinceEpoch / 1_000_000_000)
@@ -77,8 +79,10 @@ public struct WallTime: Comparable, Hashable, Sendable {
     }
 }
 
-/// Where time comes from. Protocol and rules code never reads the system clock: a shell passes it a `Clock`
-/// (the system's in production, a `ManualClock` in tests and the simulator) or the instants it read from one.
+/// Where time comes from.
+///
+/// Protocol and rules code never reads the system clock: a shell passes it a `Clock` (the system's in production, a
+/// `ManualClock` in tests and the simulator) or the instants it read from one.
 public protocol Clock: Sendable {
     /// The monotonic now: for timeouts, deadlines and intervals.
     func now() -> Instant
@@ -116,8 +120,10 @@ public struct SystemClock: Clock {
     }
 }
 
-/// A clock that moves only when told: tests and the simulator step it, so every timeout fires at a chosen
-/// instant and a run replays exactly. `sleep` advances it instead of waiting.
+/// A clock that moves only when told: tests and the simulator step it, so every timeout fires at a chosen instant and a
+/// run replays exactly.
+///
+/// `sleep` advances it instead of waiting.
 public final class ManualClock: Clock {
     private let state: Mutex<(now: Instant, wall: WallTime)>
 

@@ -43,8 +43,9 @@ public enum LogFormat: String, Sendable, CaseIterable {
     case json
 }
 
-/// Where log lines go: a format, a minimum level, a clock for the timestamps and an output. One sink serves a
-/// whole process; each module logs through a `Logger` that carries its own fields.
+/// Where log lines go: a format, a minimum level, a clock for the timestamps and an output.
+///
+/// One sink serves a whole process; each module logs through a `Logger` that carries its own fields.
 public final class LogSink: Sendable {
     /// The line format.
     public let format: LogFormat
@@ -54,7 +55,9 @@ public final class LogSink: Sendable {
     private let output: @Sendable (String) -> Void
 
     /// A sink writing whole lines to standard error.
-    public static func standardError(format: LogFormat = .logfmt, level: LogLevel = .info, clock: any Clock = SystemClock())
+    public static func standardError(
+        format: LogFormat = .logfmt, level: LogLevel = .info, clock: any Clock = SystemClock()
+    )
         -> LogSink
     {
         LogSink(format: format, level: level, clock: clock) { line in
@@ -77,7 +80,7 @@ public final class LogSink: Sendable {
     /// A sink that drops everything.
     public static let discarding = LogSink(format: .logfmt, level: .error, clock: SystemClock()) { _ in }
 
-    /// A sink handing each formatted line (without newline) to `output`, e.g. a test's collector.
+    /// A sink handing each formatted line (without newline) to `output`, such as a test's collector.
     public init(format: LogFormat, level: LogLevel, clock: any Clock, output: @escaping @Sendable (String) -> Void) {
         self.format = format
         self.level = level
@@ -153,6 +156,7 @@ public final class LogSink: Sendable {
 }
 
 /// A module's logger: a sink plus the fields every line of the module carries (`module=p2p`, a peer id, …).
+///
 /// Cheap to copy; `with` adds fields for a narrower scope.
 public struct Logger: Sendable {
     /// The sink lines go to.
@@ -183,7 +187,9 @@ public struct Logger: Sendable {
     public func isEnabled(_ level: LogLevel) -> Bool { level >= sink.level }
 
     /// Writes `message` at `level` with the logger's fields and `extra`.
-    public func log(_ level: LogLevel, _ message: @autoclosure () -> String, _ extra: KeyValuePairs<String, String> = [:]) {
+    public func log(
+        _ level: LogLevel, _ message: @autoclosure () -> String, _ extra: KeyValuePairs<String, String> = [:]
+    ) {
         guard level >= sink.level else { return }
         sink.emit(level: level, message: message(), fields: fields + extra.map { ($0.key, $0.value) })
     }

@@ -1,6 +1,7 @@
-/// The one seeded random source: SplitMix64, whose whole state is one 64-bit word. Protocol state machines,
-/// samplers, simulations and tests draw from it, so that a run replays exactly from its seed; it is cheap to copy
-/// into a `Sendable` state machine. Not for keys: those come from `SecureRandom`.
+/// The one seeded random source: SplitMix64, whose whole state is one 64-bit word.
+///
+/// Protocol state machines, samplers, simulations and tests draw from it, so that a run replays exactly from its seed;
+/// it is cheap to copy into a `Sendable` state machine. Not for keys: those come from `SecureRandom`.
 public struct SeededRandom: RandomNumberGenerator, Sendable, Hashable {
     /// The generator's state; the next output is a function of it alone.
     public private(set) var state: UInt64

@@ -8,11 +8,13 @@ public enum SQLiteValue: Hashable, Sendable {
     case text(String)
     case null
 
+    /// The integer, or nil for any other kind of value.
     public var integer: Int64? {
         if case .integer(let value) = self { return value }
         return nil
     }
 
+    /// The bytes of a blob or text; nil for null and integers.
     public var blob: [UInt8]? {
         switch self {
         case .blob(let value): return value
@@ -46,8 +48,10 @@ public struct SQLiteError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String { "SQLite error \(code): \(message)" + (sql.map { " in: \($0)" } ?? "") }
 }
 
-/// One SQLite database connection. Every call goes through one lock, so a connection may be shared by
-/// threads; statements are prepared once per SQL text and cached.
+/// One SQLite database connection.
+///
+/// Every call goes through one lock, so a connection may be shared by threads; statements are prepared once per SQL
+/// text and cached.
 public final class Database: Sendable {
     private let state: Mutex<Connection>
 
