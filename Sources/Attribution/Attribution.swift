@@ -12,8 +12,10 @@ public enum Attribution {
         attribute(response, shards: [index], minSpan: minSpan, maxRecords: maxRecords)
     }
 
-    /// Attributes `response` against a snapshot split into shard indexes, in record order: shard s's record j is
-    /// the snapshot's record (records in shards before s) + j. Large searches run on up to `threads` cores.
+    /// Attributes `response` against a snapshot split into shard indexes, in record order: shard s's record j is the
+    /// snapshot's record (records in shards before s) + j.
+    ///
+    /// Large searches run on up to `threads` cores.
     public static func attribute(
         _ response: [UInt8], shards: [AttributionIndex], minSpan: Int, maxRecords: Int,
         threads: Int = ProcessInfo.processInfo.activeProcessorCount

@@ -6,8 +6,9 @@ import Dispatch
 import Foundation
 
 extension AttributionIndex {
-    /// Indexes a snapshot: its records cut into shards of about equal text (at most `maxShardBytes` each, one
-    /// record never split), built on up to `threads` cores at once, each shard carrying the snapshot's root.
+    /// Indexes a snapshot: its records cut into shards of about equal text (at most `maxShardBytes` each, one record
+    /// never split), built on up to `threads` cores at once, each shard carrying the snapshot's root.
+    ///
     /// A record may not contain the byte 0xFF (no UTF-8 text does): it separates records in the text.
     public static func build(
         records: [Record], maxShardBytes: Int = defaultShardBytes,
@@ -64,8 +65,9 @@ extension AttributionIndex {
         return ranges
     }
 
-    /// One shard: text, record table and hashes, prefix table, suffix array. The header and checksum come with
-    /// `seal`, once the snapshot root is known.
+    /// One shard: text, record table and hashes, prefix table, suffix array.
+    ///
+    /// The header and checksum come with `seal`, once the snapshot root is known.
     static func buildShard(
         _ records: ArraySlice<Record>, firstRecord: Int, shardIndex: Int, shardCount: Int, snapshotRecordCount: Int
     ) -> AttributionIndex {

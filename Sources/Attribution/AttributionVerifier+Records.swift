@@ -1,9 +1,10 @@
 import AttributionRules
 
 extension AttributionVerifier {
-    /// Verifies `proof` for `response` against the whole snapshot `records`: the root, every Merkle path, and
-    /// every span, credited record, offset and weight, by recomputing the attribution. Throws naming the first
-    /// difference.
+    /// Verifies `proof` for `response` against the whole snapshot `records`: the root, every Merkle path, and every
+    /// span, credited record, offset and weight, by recomputing the attribution.
+    ///
+    /// Throws naming the first difference.
     public static func verify(_ proof: AttributionProof, response: [UInt8], records: [Record]) throws(AttributionError)
     {
         func fail(_ why: String) -> AttributionError { .proof(.invalidProof(why)) }

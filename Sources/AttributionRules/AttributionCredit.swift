@@ -5,9 +5,11 @@ public enum AttributionCredit {
     /// SCALE: the whole answer in fixed point.
     public static let scale: UInt128 = 1_000_000_000_000_000_000
 
-    /// Per covered byte, SCALE split evenly over the spans covering it and then over each span's records (floors
-    /// at each step); w_r = floor(U_r / n); the remainder of W = floor(SCALE · covered / n) goes to the lowest
-    /// credited record. The spans must lie inside the response (0 ≤ start, start + length ≤ n).
+    /// Per covered byte, SCALE split evenly over the spans covering it and then over each span's records (floors at
+    /// each step); w_r = floor(U_r / n); the remainder of W = floor(SCALE · covered / n) goes to the lowest credited
+    /// record.
+    ///
+    /// The spans must lie inside the response (0 ≤ start, start + length ≤ n).
     public static func weights(spans: [AttributionSpan], responseLength n: Int) -> (
         weights: [Int: UInt128], share: UInt128
     ) {

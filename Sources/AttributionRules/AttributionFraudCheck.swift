@@ -119,8 +119,10 @@ public enum AttributionFraudCheck {
         return displaces ? .fraud(.wrongCredit(span: spanIndex, record: witness.index)) : .noFraud
     }
 
-    /// Wrong arithmetic: the weights recomputed from the proof's own span list (`AttributionCredit`) differ from
-    /// the claimed ones, or the contributors are not in strictly increasing address order. Needs no witness.
+    /// Wrong arithmetic: the weights recomputed from the proof's own span list (`AttributionCredit`) differ from the
+    /// claimed ones, or the contributors are not in strictly increasing address order.
+    ///
+    /// Needs no witness.
     public static func wrongArithmetic(_ proof: AttributionProof) -> FraudVerdict {
         guard let n = Int(exactly: proof.responseLength) else { return .inadmissible(.malformedSpans) }
         var spans: [AttributionSpan] = []

@@ -1,9 +1,10 @@
 import Codec
 import Crypto
 
-/// The attribution proof of PoA-SA v1: the snapshot it was computed against, the response's hash, the spans
-/// with, for each credited record, its index, offset, contributor, record hash and Merkle path, and the
-/// weights per contributor. Binary form: RLP (below); JSON form: `json`.
+/// The attribution proof of PoA-SA v1: the snapshot it was computed against, the response's hash, the spans with, for
+/// each credited record, its index, offset, contributor, record hash and Merkle path, and the weights per contributor.
+///
+/// Binary form: RLP (below); JSON form: `json`.
 public struct AttributionProof: Equatable, Sendable {
     /// The format version this build writes and reads.
     public static let version: UInt64 = 1

@@ -1,10 +1,11 @@
 import Codec
 import Crypto
 
-/// The checks of an attribution proof that need no search: the response it names, its Merkle paths, its
-/// structure and arithmetic, and the comparison with a recomputed proof. The chain runs `checkClaim` when a claim
-/// is submitted; `AttributionFraudCheck` holds the one-witness fraud checks; the full verification against every
-/// record (module `Attribution`) recomputes the proof and ends with `compare`.
+/// The checks of an attribution proof that need no search: the response it names, its Merkle paths, its structure and
+/// arithmetic, and the comparison with a recomputed proof.
+///
+/// The chain runs `checkClaim` when a claim is submitted; `AttributionFraudCheck` holds the one-witness fraud checks;
+/// the full verification against every record (module `Attribution`) recomputes the proof and ends with `compare`.
 public enum AttributionVerifier {
     /// The response is the one the proof was computed for: its keccak256 and length match.
     public static func checkResponse(_ proof: AttributionProof, response: [UInt8]) throws(AttributionProofError) {
@@ -27,10 +28,11 @@ public enum AttributionVerifier {
         }
     }
 
-    /// Everything the chain can check of a claim without record bytes: the response, the committed snapshot and
-    /// the network's parameters, the span list's shape (inside the response, at least L long, starts and ends
-    /// rising, 1 … K records by rising index), every Merkle path, and the arithmetic. Throws naming the first
-    /// problem.
+    /// Everything the chain can check of a claim without record bytes: the response, the committed snapshot and the
+    /// network's parameters, the span list's shape (inside the response, at least L long, starts and ends rising, 1 … K
+    /// records by rising index), every Merkle path, and the arithmetic.
+    ///
+    /// Throws naming the first problem.
     public static func checkClaim(
         _ proof: AttributionProof, response: [UInt8], against commitment: AttributionCommitment
     ) throws(AttributionProofError) {

@@ -4,21 +4,29 @@ import Crypto
 
 /// A header whose sequencer signature has been checked against the trust root.
 public struct VerifiedHeader: Hashable, Sendable {
+    /// The decoded header.
     public let header: BlockHeader
+    /// keccak256 of the header's RLP, computed locally.
     public let hash: [UInt8]
+    /// The sequencer's signature over `hash`.
     public let signature: [UInt8]
 
+    /// The block number.
     public var number: UInt64 { header.number }
 }
 
 /// What the client trusts: the chain id, the sequencer's address, and the genesis hash (or a checkpoint).
 public struct TrustRoot: Sendable, Equatable {
+    /// The chain id every signature must be for.
     public var chainId: UInt64
+    /// The address whose signature every header must carry.
     public var sequencer: Address
     /// The hash of block 0, or of a checkpoint block the user vouches for.
     public var anchorHash: [UInt8]
+    /// The number of the block `anchorHash` names.
     public var anchorNumber: UInt64
 
+    /// A trust root anchored at block `anchorNumber` with hash `anchorHash` (by default, genesis).
     public init(chainId: UInt64, sequencer: Address, anchorHash: [UInt8], anchorNumber: UInt64 = 0) {
         self.chainId = chainId
         self.sequencer = sequencer
@@ -34,11 +42,15 @@ public struct TrustRoot: Sendable, Equatable {
     }
 }
 
-/// Pure signature checking: a header's RLP and the sequencer's signature become a `VerifiedHeader` or an error
-/// naming what failed. No IO, so the same code checks heads from JSON-RPC and from gossip.
+/// Pure signature checking: a header's RLP and the sequencer's signature become a `VerifiedHeader` or an error naming
+/// what failed.
+///
+/// No IO, so the same code checks heads from JSON-RPC and from gossip.
 public struct HeaderVerifier: Sendable {
+    /// The chain id, sequencer and anchor that signatures are checked against.
     public let trust: TrustRoot
 
+    /// A verifier of headers under `trust`.
     public init(trust: TrustRoot) { self.trust = trust }
 
     /// Decodes `rlp`, hashes it locally and checks that the sequencer signed that hash for this chain.

@@ -93,8 +93,9 @@ extension LightClient {
     public static let inclusionPollSeconds = 0.05
 
     /// Waits until transaction `hash` is in a block, then proves it: the verified block holds it at the claimed
-    /// position and the verified receipts give its receipt. Polls every `inclusionPollSeconds` on the client's
-    /// clock until `timeoutSeconds` have passed on it.
+    /// position and the verified receipts give its receipt.
+    ///
+    /// Polls every `inclusionPollSeconds` on the client's clock until `timeoutSeconds` have passed on it.
     public func waitForInclusion(_ hash: [UInt8], timeoutSeconds: Double = 30) throws(LightClientError)
         -> (receipt: Receipt, header: VerifiedHeader, position: Int)
     {

@@ -138,6 +138,7 @@ public final class ProvenSlots: StorageReader, @unchecked Sendable {
 
     init(address: Address) { self.address = address }
 
+    /// The proven value of `slot`, or zero while the slot is unproven (and recorded as missing).
     public func word(_ address: Address, slot: [UInt8]) throws(ChainError) -> [UInt8] {
         guard address == self.address else { throw .invalidBlock("proven storage covers \(self.address) only") }
         if let value = values[slot] { return value }

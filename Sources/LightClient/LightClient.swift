@@ -16,10 +16,13 @@ public protocol HeadSource: Sendable {
 
 /// Signed heads from `ol_getSignedHead` and `ol_getBlockSignature`.
 public struct RPCHeadSource: HeadSource {
+    /// The server asked.
     public let rpc: RPCClient
 
+    /// Heads from the server behind `rpc`.
     public init(rpc: RPCClient) { self.rpc = rpc }
 
+    /// The server's newest signed head, from `ol_getSignedHead`.
     public func latestSignedHead() throws(LightClientError) -> (rlp: [UInt8], signature: [UInt8], chainId: UInt64?) {
         let result = try RPCValues.object(try rpc.call("ol_getSignedHead"), "ol_getSignedHead")
         return (
@@ -28,6 +31,7 @@ public struct RPCHeadSource: HeadSource {
         )
     }
 
+    /// The signed header at `number`, from `ol_getBlockSignature`; nil if the server has no such block.
     public func signedHeader(_ number: UInt64) throws(LightClientError) -> (rlp: [UInt8], signature: [UInt8])? {
         let result = try rpc.call("ol_getBlockSignature", [UInt256(number).hexQuantity])
         if result is NSNull { return nil }
@@ -36,14 +40,21 @@ public struct RPCHeadSource: HeadSource {
     }
 }
 
-/// A light client of the L2. Every value it returns was checked: heads by the sequencer's signature and the
-/// trust root, state by Merkle proofs against a verified header's state root, receipts by rebuilding the
-/// receipts root. A server that lies is reported with what failed.
+/// A light client of the L2.
+///
+/// Every value it returns was checked: heads by the sequencer's signature and the trust root, state by Merkle proofs
+/// against a verified header's state root, receipts by rebuilding the receipts root. A server that lies is reported
+/// with what failed.
 public final class LightClient: Sendable {
+    /// What the client trusts: chain id, sequencer and anchor block.
     public let trust: TrustRoot
+    /// The signature checker built from `trust`.
     public let verifier: HeaderVerifier
+    /// The server that proofs, receipts and transactions are asked of.
     public let rpc: RPCClient
+    /// Where new signed heads come from.
     public let headSource: any HeadSource
+    /// The verified headers kept so far.
     public let headers: HeaderStore
     /// How far back the client walks parent links to connect a new head to the verified chain.
     public static let maxWalkBack: UInt64 = 256

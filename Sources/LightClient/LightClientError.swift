@@ -1,8 +1,9 @@
 import Codec
 import SQLite
 
-/// Why the light client refused an answer. Verification failures name what failed, so a lying server is
-/// reported precisely, never believed.
+/// Why the light client refused an answer.
+///
+/// Verification failures name what failed, so a lying server is reported precisely, never believed.
 public enum LightClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The server could not be reached or the connection broke.
     case transport(String)

@@ -2,8 +2,9 @@ import Foundation
 import HTTP
 import Synchronization
 
-/// A JSON-RPC 2.0 client over one keep-alive HTTP connection. It returns what the server said and nothing
-/// more; deciding whether to believe it is the light client's job.
+/// A JSON-RPC 2.0 client over one keep-alive HTTP connection.
+///
+/// It returns what the server said and nothing more; deciding whether to believe it is the light client's job.
 public final class RPCClient: Sendable {
     private let http: Mutex<HTTPClient>
     private let nextID = Atomic<Int>(1)

@@ -3,8 +3,10 @@ import HTTP
 import Runtime
 import Synchronization
 
-/// The devnet as services: its chain (opened in the data directory), then the Ethereum JSON-RPC server, then
-/// the block producer. Stopped in reverse, the producer finishes its block before the server goes away.
+/// The devnet as services: its chain (opened in the data directory), then the Ethereum JSON-RPC server, then the block
+/// producer.
+///
+/// Stopped in reverse, the producer finishes its block before the server goes away.
 public struct DevnetServices: Sendable {
     /// The sequencer and its chain store.
     public let node: DevnetNode

@@ -4,8 +4,10 @@ import LightClient
 import Runtime
 import Synchronization
 
-/// Follows the L2's signed head: verifies the server's head every interval on its own thread and reports each
-/// head it has not reported before. A head that fails verification is logged and the next poll tries again.
+/// Follows the L2's signed head: verifies the server's head every interval on its own thread and reports each head it
+/// has not reported before.
+///
+/// A head that fails verification is logged and the next poll tries again.
 public final class HeadFollowService: Service {
     /// "light-follow".
     public let name = "light-follow"

@@ -12,8 +12,10 @@ public enum IdentityKeyType: String, Sendable, CaseIterable {
 
 /// The node's libp2p identity in `DataDirectory.identityKey`: the libp2p private-key protobuf, mode 0600.
 public enum IdentityKeyFile {
-    /// The identity stored in `directory`, or, when it has none, a new one of `newKeyType` written there with
-    /// the atomic writer. An existing key always wins over `newKeyType`.
+    /// The identity stored in `directory`, or, when it has none, a new one of `newKeyType` written there with the
+    /// atomic writer.
+    ///
+    /// An existing key always wins over `newKeyType`.
     public static func loadOrCreate(in directory: DataDirectory, newKeyType: IdentityKeyType = .ed25519)
         throws(NodeError) -> LibP2PIdentity
     {

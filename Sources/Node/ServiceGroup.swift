@@ -26,8 +26,9 @@ public final class ServiceGroup: Sendable {
         self.logger = logger
     }
 
-    /// Starts every service in order. If one fails, those already started are stopped in reverse and its error
-    /// is thrown.
+    /// Starts every service in order.
+    ///
+    /// If one fails, those already started are stopped in reverse and its error is thrown.
     public func start() throws(NodeError) {
         for service in services {
             do {

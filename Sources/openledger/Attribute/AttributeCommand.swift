@@ -193,8 +193,10 @@ enum AttributeCommand {
         return names
     }
 
-    /// L and K: `--min-span` and `--max-records`, else the network config's. The config is read when one of
-    /// them is missing or `--config` is given, and a config that cannot be read or is invalid is an error.
+    /// L and K: `--min-span` and `--max-records`, else the network config's.
+    ///
+    /// The config is read when one of them is missing or `--config` is given, and a config that cannot be read or is
+    /// invalid is an error.
     static func parameters(_ arguments: ParsedArguments) throws(CLIError) -> (minSpan: Int, maxRecords: Int) {
         let minSpan = try arguments.int("min-span", in: 1...1_000_000)
         let maxRecords = try arguments.int("max-records", in: 1...1_000)

@@ -1,7 +1,7 @@
 /// The options, flags and positional arguments given to one command, with typed accessors that turn a
 /// malformed value into a usage error naming the option.
 struct ParsedArguments: Sendable {
-    /// The command path, e.g. `["openledger", "bench", "crypto"]`.
+    /// The command path, such as `["openledger", "bench", "crypto"]`.
     let command: [String]
     var values: [String: String] = [:]
     var flags: Set<String> = []
