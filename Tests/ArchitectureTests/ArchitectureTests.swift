@@ -10,7 +10,11 @@ struct PackageGraph {
     /// Reads `Package.swift` as text: every `.target(`, `.executableTarget(` and `.systemLibrary(` with its name and
     /// dependency list (test targets are left out).
     init(manifest: String) {
-        let pattern = #/\.(target|executableTarget|systemLibrary)\(\s*name:\s*"([A-Za-z0-9]+)"(?:,\s*dependencies:\s*\[([^\]]*)\])?/#
+        let pattern =
+            #/
+            \.(target|executableTarget|systemLibrary)\(\s*name:\s*"([A-Za-z0-9]+)"
+            (?:,\s*dependencies:\s*\[([^\]]*)\])?
+            /#
         for match in manifest.matches(of: pattern) {
             let name = String(match.2)
             if match.1 == "systemLibrary" { systemLibraries.insert(name) }
@@ -73,7 +77,12 @@ private func read(_ relative: String) throws -> String {
         let allowed = graph.closure(of: target)
         for case let file as String in files where file.hasSuffix(".swift") {
             let text = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
-            for match in text.matches(of: #/(?m)^\s*(?:@_exported\s+|@testable\s+)?import\s+(?:struct\s+|enum\s+|class\s+)?([A-Za-z0-9_]+)/#) {
+            let imports =
+                #/
+                (?m)^\s*(?:@_exported\s+|@testable\s+)?import\s+
+                (?:struct\s+|enum\s+|class\s+)?([A-Za-z0-9_]+)
+                /#
+            for match in text.matches(of: imports) {
                 let module = String(match.1)
                 guard !toolchain.contains(module) else { continue }
                 checked += 1

@@ -2,8 +2,10 @@ import Codec
 import Crypto
 import Testing
 
-/// Inputs of the Keccak boundary cases: byte i is (7i + 3) mod 256. Expected digests from pycryptodome's
-/// Crypto.Hash.keccak (digest_bits=256); "" and "abc" are the well-known Ethereum values.
+/// Inputs of the Keccak boundary cases: byte i is (7i + 3) mod 256.
+///
+/// Expected digests from pycryptodome's Crypto.Hash.keccak (digest_bits=256); "" and "abc" are the well-known Ethereum
+/// values.
 @Test(arguments: [
     (0, "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"),
     (135, "00ef96af9cf4b24c7f269d922294444a197d0a33638c2e56634c57e892103a8f"),

@@ -10,8 +10,9 @@ import Testing
 
 @testable import LightClient
 
-/// A devnet node in this process on a manual clock, serving JSON-RPC on a loopback port. Blocks are produced
-/// only when a test asks, so nothing waits on real time.
+/// A devnet node in this process on a manual clock, serving JSON-RPC on a loopback port.
+///
+/// Blocks are produced only when a test asks, so nothing waits on real time.
 private final class InProcessDevnet {
     let config: NetworkConfig
     let clock = ManualClock()

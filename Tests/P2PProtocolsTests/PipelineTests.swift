@@ -6,10 +6,11 @@ import Testing
 
 @testable import P2PProtocols
 
-/// The whole libp2p upgrade between two in-process peers, run by the one upgrade state machine and stopped at
-/// each step to look: multistream selects /noise, Noise XX authenticates both peer ids, multistream (encrypted)
-/// selects /yamux/1.0.0, a Yamux stream negotiates /ipfs/ping/1.0.0 and a ping is echoed. The same steps a TCP
-/// connection takes.
+/// The whole libp2p upgrade between two in-process peers, run by the one upgrade state machine and stopped at each step
+/// to look: multistream selects /noise, Noise XX authenticates both peer ids, multistream (encrypted) selects
+/// /yamux/1.0.0, a Yamux stream negotiates /ipfs/ping/1.0.0 and a ping is echoed.
+///
+/// The same steps a TCP connection takes.
 @Test func fullUpgradeAndPingInMemory() throws {
     let dialerIdentity = LibP2PIdentity.ed25519(.generate())
     let listenerIdentity = LibP2PIdentity.secp256k1(.generate())

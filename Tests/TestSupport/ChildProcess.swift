@@ -4,6 +4,7 @@ import Synchronization
 /// A real child process whose standard output and error are collected as they arrive; for servers started by
 /// tests (the `openledger` binary or an interop script), stopped when the object goes away.
 public final class ChildProcess: Sendable {
+    /// The running process.
     public let process: Process
     private let stdout = TextSink()
     private let stderr = TextSink()
@@ -14,6 +15,7 @@ public final class ChildProcess: Sendable {
         var value: String { text.withLock { $0 } }
     }
 
+    /// Starts `executable` with `arguments`, collecting both output streams.
     public init(_ executable: URL, _ arguments: [String]) throws {
         let process = Process()
         process.executableURL = executable
@@ -34,7 +36,9 @@ public final class ChildProcess: Sendable {
 
     deinit { stop() }
 
+    /// Everything the process has written to standard output so far.
     public var output: String { stdout.value }
+    /// Everything the process has written to standard error so far.
     public var errors: String { stderr.value }
 
     /// The first complete line of standard output, waiting up to `timeout` seconds.

@@ -4,8 +4,11 @@ import Synchronization
 
 /// A real `openledger devnet` process (the binary built beside the test bundle) on a free port and a private data directory.
 public final class DevnetProcess: @unchecked Sendable {
+    /// The node's process.
     public let process = Process()
+    /// The node's data directory.
     public let dataDirectory: String
+    /// The RPC port the node printed once it started.
     public private(set) var port = 0
     private let output = OutputBuffer()
 
@@ -14,6 +17,7 @@ public final class DevnetProcess: @unchecked Sendable {
         func withLock<R>(_ body: (inout String) -> R) -> R { text.withLock { body(&$0) } }
     }
 
+    /// The `openledger` executable beside the test bundle.
     public static var binary: URL {
         var directory = Bundle.main.bundleURL
         for _ in 0..<4 {
@@ -24,6 +28,7 @@ public final class DevnetProcess: @unchecked Sendable {
         return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("openledger")
     }
 
+    /// A new empty temporary directory named after `name`, the pid and a random number.
     public static func temporaryDirectory(_ name: String) -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "openledger-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -67,6 +72,7 @@ public final class DevnetProcess: @unchecked Sendable {
             userInfo: [NSLocalizedDescriptionKey: "devnet did not start: \(output.withLock { $0 })"])
     }
 
+    /// Everything the node has printed to standard output so far.
     public var printed: String { output.withLock { $0 } }
 
     /// Kills the process without warning.

@@ -7,6 +7,7 @@ import Foundation
 /// A minimal blocking HTTP/1.1 client over a real TCP socket, for tests that talk to real servers, including
 /// tests that misbehave on purpose (partial requests, oversized bodies).
 public final class HTTPTestClient: @unchecked Sendable {
+    /// The connected socket.
     public let fd: Int32
     /// Bytes received past the last response (pipelined responses arrive together).
     private var buffer: [UInt8] = []
@@ -114,9 +115,11 @@ public final class HTTPTestClient: @unchecked Sendable {
 
 /// A JSON-RPC client over `HTTPTestClient`, one keep-alive connection.
 public final class RPCTestClient {
+    /// The server's port on 127.0.0.1.
     public let port: Int
     private var connection: HTTPTestClient?
 
+    /// A client of the server on `port`; it connects on the first call.
     public init(port: Int) { self.port = port }
 
     /// Calls `method`; returns the decoded response object (with "result" or "error"), or nil on a transport failure.
