@@ -85,11 +85,16 @@ let package = Package(
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
         // The composition root: data directory, configuration, logging setup and the service lifecycle.
-        .target(name: "Node", dependencies: ["Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto"]),
+        .target(
+            name: "Node",
+            dependencies: ["Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto"]),
 
         .executableTarget(
             name: "openledger",
-            dependencies: ["Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
+            dependencies: [
+                "Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient",
+                "Attribution", "P2P", "Inference",
+            ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
@@ -113,12 +118,17 @@ let package = Package(
             dependencies: ["Attribution", "AttributionRules", "CAttributionKernels", "Codec", "TestSupport"]),
         .testTarget(
             name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
-        .testTarget(name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
+        .testTarget(
+            name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
