@@ -63,15 +63,22 @@ let package = Package(
         .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
-        .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "Inference", dependencies: ["CInferenceKernels", "Runtime", "FileIO"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
 
+        // The node's composition root: the OpenAI-compatible API (Sources/Node/OpenAI) over the inference engine.
+        .target(name: "Node", dependencies: ["Inference", "HTTP", "Runtime"]),
+
         .executableTarget(
             name: "openledger",
-            dependencies: ["Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
+            dependencies: [
+                "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference", "Node",
+            ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
@@ -88,6 +95,7 @@ let package = Package(
         .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
         .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
+        .testTarget(name: "NodeTests", dependencies: ["Node", "Inference", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
     ],

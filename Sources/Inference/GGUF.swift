@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 #if canImport(Glibc)
@@ -108,37 +109,41 @@ public struct GGUFTensor: Sendable {
 /// Every count, length and offset is checked against the file before use, so a truncated or corrupted file
 /// gives a clear error instead of a crash.
 public final class GGUFFile: @unchecked Sendable {
+    /// The path the file was opened from.
     public let path: String
+    /// The GGUF version (2 or 3).
     public let version: UInt32
+    /// The metadata, by key.
     public let metadata: [String: GGUFValue]
+    /// The tensor infos, by name.
     public let tensors: [String: GGUFTensor]
     /// Tensor names in file order.
     public let tensorOrder: [String]
+    /// The alignment of the tensor data, in bytes.
     public let alignment: Int
-    /// The mapped file.
-    public let base: UnsafeRawPointer
-    public let size: Int
+    /// The mapped file, which the tensors' bytes point into.
+    public let mapping: MappedFile
+    /// The first byte of the mapping (valid as long as this file is).
+    public var base: UnsafeRawPointer { mapping.base }
+    /// The file's size in bytes.
+    public var size: Int { mapping.count }
 
     static let maxTensors = 1 << 16
     static let maxMetadata = 1 << 16
     static let maxArray = 1 << 24
     static let maxString = 1 << 24
 
+    /// Maps and checks the file at `path`.
     public init(path: String) throws(ModelError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .io("cannot stat \(path)") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io("\(path) is not a regular file") }
-        let size = Int(info.st_size)
-        guard size >= 24 else { throw .malformed("\(path) has \(size) bytes, too short for a GGUF header") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw .io("cannot map \(path): \(String(cString: strerror(errno)))")
+        do {
+            mapping = try MappedFile(path: path)
+        } catch {
+            throw Self.modelError(error)
         }
-        self.size = size
-        base = UnsafeRawPointer(mapped)
+        let size = mapping.count
+        guard size >= 24 else { throw .malformed("\(path) has \(size) bytes, too short for a GGUF header") }
+        let base = mapping.base
         do {
             var reader = Reader(base: base, size: size)
             guard try reader.u32() == 0x4655_4747 else { throw ModelError.malformed("not a GGUF file (bad magic)") }
@@ -210,15 +215,21 @@ public final class GGUFFile: @unchecked Sendable {
             self.tensors = tensors
             tensorOrder = order
         } catch let error as ModelError {
-            munmap(mapped, size)
             throw error
         } catch {
-            munmap(mapped, size)
             throw .malformed("\(error)")
         }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    /// The model error for a file that cannot be mapped, worded as before the mapping moved to `FileIO`.
+    static func modelError(_ error: FileIOError) -> ModelError {
+        switch error {
+        case .open(let path, let code): .io("cannot open \(path): \(String(cString: strerror(code)))")
+        case .notRegularFile(let path): .io("\(path) is not a regular file")
+        case .read(let path, let code): .io("cannot map \(path): \(String(cString: strerror(code)))")
+        case .write(let path, _), .rename(let path, _): .io("cannot read \(path)")
+        }
+    }
 
     /// The bytes of a tensor, valid as long as the file is.
     public func data(_ tensor: GGUFTensor) -> UnsafeRawPointer { base + tensor.offset }
