@@ -74,7 +74,8 @@ public struct Generator: Sendable {
 
     /// What is being generated.
     public let request: GenerationRequest
-    /// The generation so far (timings are the driver's to fill in).
+    /// The generation so far: its tokens as they come, its text and reason once finished (timings are the
+    /// driver's to fill in).
     public private(set) var result = Generation()
     /// True once `finish` was returned or `cancel()` called.
     public private(set) var isFinished = false
@@ -227,6 +228,7 @@ extension InferenceSession {
         prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = [],
         onText: (String) -> Bool = { _ in true }
     ) throws(ModelError) -> Generation {
-        try generate(GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampler: sampler, stop: stop), onText: onText)
+        try generate(
+            GenerationRequest(prompt: prompt, maxTokens: maxTokens, sampler: sampler, stop: stop), onText: onText)
     }
 }

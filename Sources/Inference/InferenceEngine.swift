@@ -127,7 +127,8 @@ public final class InferenceEngine: Sendable {
                     let vocabulary = model.config.vocabulary
                     try compute.decode(stepping.map { ($0.cache, $0.next!) }) { rows in
                         for (index, sequence) in stepping.enumerated() {
-                            let row = UnsafeBufferPointer(rebasing: rows[(index * vocabulary)..<((index + 1) * vocabulary)])
+                            let row = UnsafeBufferPointer(
+                                rebasing: rows[(index * vocabulary)..<((index + 1) * vocabulary)])
                             if sequence.logits.count == vocabulary {
                                 sequence.logits.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: row) }
                             } else {

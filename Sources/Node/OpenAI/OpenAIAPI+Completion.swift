@@ -67,7 +67,8 @@ extension OpenAIAPI {
                     logger.debug(
                         "completion finished",
                         [
-                            "id": id, "finish": result.finishReason.rawValue, "prompt_tokens": "\(result.promptTokens.count)",
+                            "id": id, "finish": result.finishReason.rawValue,
+                            "prompt_tokens": "\(result.promptTokens.count)",
                             "completion_tokens": "\(result.tokens.count)",
                         ])
                     if stream {
