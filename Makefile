@@ -9,7 +9,7 @@ INTEROP_DIR := $(BUILD)/interop
 INTEROP_SEED ?= 1
 INTEROP_COUNT ?= 1000
 
-.PHONY: all deps venv interop model build release test run bench bench-deps format clean
+.PHONY: all deps venv interop model build release test check lint run bench bench-deps format clean
 
 all: build
 
@@ -47,6 +47,15 @@ test: deps interop model
 	$(SWIFT) build --build-tests
 	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) \
 		OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path) $(SWIFT) test --skip-build
+
+# The unit tests alone: no child processes, no Python (tests marked `.integration` are left out). The inner loop.
+check: deps
+	$(SWIFT) build --build-tests
+	OPENLEDGER_UNIT_ONLY=1 $(SWIFT) test --skip-build
+
+# swift-format's linter over the whole package (configuration in .swift-format); clean means no output.
+lint:
+	swift-format lint --strict --recursive Sources Tests Package.swift
 
 # The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545). Ctrl-C stops it.
 run: release

@@ -41,26 +41,41 @@ let package = Package(
         .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
         // epoll and sockets for the event loops (Glibc does not export epoll).
         .target(name: "CEventLoop"),
+        // The one epoll event loop (readiness handlers, timers, cross-thread jobs) and the one syscall helper.
+        .target(name: "EventLoop", dependencies: ["CEventLoop", "Runtime"]),
         // HTTP/1.1 server on one epoll loop thread, with bounded buffers and timeouts.
-        .target(name: "HTTP", dependencies: ["CEventLoop"]),
+        .target(name: "HTTP", dependencies: ["EventLoop", "Runtime"]),
         // SQLite behind Swift types that own their handles.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
         // Hex, RLP, ABI, EIP-712, protobuf wire, multiformats.
         .target(name: "Codec", dependencies: ["Crypto"]),
 
+        // The Proof of Attribution rules (PoA-SA v1): snapshot Merkle tree, proof format, credit arithmetic,
+        // verifier and the one-witness fraud checks. Pure: no files, clocks, randomness or threads.
+        .target(name: "AttributionRules", dependencies: ["Crypto", "Codec"]),
+
         // Pure L2 rules: trie, blocks, transactions, state transition, predeploys. No IO.
-        .target(name: "Chain", dependencies: ["Crypto", "Codec"]),
+        .target(name: "Chain", dependencies: ["Crypto", "Codec", "AttributionRules"]),
 
         // The devnet sequencer: SQLite persistence, mempool, block production, Ethereum JSON-RPC.
-        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP"]),
+        .target(name: "ChainNode", dependencies: ["Chain", "Codec", "Crypto", "SQLite", "HTTP", "Runtime"]),
 
-        // Proof of Attribution (PoA-SA v1): suffix-array index, spans, credits. Pure logic.
-        .target(name: "Attribution", dependencies: ["Chain", "Codec", "Crypto", "CDivSufSort", "CAttributionKernels"]),
+        // Proof of Attribution (PoA-SA v1): the suffix-array index, its shard files, and the search for spans.
+        .target(
+            name: "Attribution",
+            dependencies: ["AttributionRules", "Codec", "Crypto", "FileIO", "CDivSufSort", "CAttributionKernels"]),
         // Batched suffix-array searches with prefetching, and the index checksum (XXH64).
         .target(name: "CAttributionKernels", cSettings: [.unsafeFlags(["-O3"])]),
-        // libp2p: protocol state machines (Noise, …) and their IO shells.
+        // libp2p protocols as pure state machines: multistream-select, Noise, Yamux, identify, ping, and the
+        // connection upgrade that sequences them. No sockets, threads, clocks or randomness: all are inputs.
+        // Compiled optimized even in debug builds: its tests move megabytes through Noise and Yamux.
+        .target(
+            name: "P2PProtocols", dependencies: ["Crypto", "Codec", "Runtime"], swiftSettings: [.unsafeFlags(["-O"])]),
+        // libp2p's socket host: the IO shell over P2PProtocols (which it re-exports).
         // Compiled optimized even in debug builds: its tests move tens of megabytes through real sockets.
-        .target(name: "P2P", dependencies: ["CEventLoop", "Crypto", "Codec"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "P2P", dependencies: ["P2PProtocols", "EventLoop", "Crypto", "Codec"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
         .target(
@@ -69,35 +84,53 @@ let package = Package(
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
-        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite"]),
+        .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
-        // The node's composition root: the OpenAI-compatible API (Sources/Node/OpenAI) over the inference engine.
-        .target(name: "Node", dependencies: ["Inference", "HTTP", "Runtime"]),
+        // The composition root: data directory, configuration, logging setup, the service lifecycle, and the
+        // OpenAI-compatible API over the inference engine (Sources/Node/OpenAI).
+        .target(
+            name: "Node",
+            dependencies: [
+                "Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto", "Inference",
+            ]),
 
         .executableTarget(
             name: "openledger",
-            dependencies: [
-                "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference", "Node",
-            ]),
+            dependencies: ["Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient", "Attribution", "P2P", "Inference"]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
         .target(name: "TestSupport", dependencies: ["Runtime"], path: "Tests/TestSupport"),
+        .testTarget(name: "ArchitectureTests", dependencies: ["TestSupport"]),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "TestSupport"]),
         .testTarget(name: "FileIOTests", dependencies: ["FileIO", "TestSupport"]),
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
-        .testTarget(name: "ChainTests", dependencies: ["Chain", "Codec", "Crypto", "TestSupport"]),
+        .testTarget(name: "ChainTests", dependencies: ["Chain", "AttributionRules", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
-            name: "ChainNodeTests", dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
+            name: "ChainNodeTests",
+            dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
         .testTarget(
             name: "LightClientTests",
-            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "TestSupport"]),
-        .testTarget(name: "AttributionTests", dependencies: ["Attribution", "CAttributionKernels", "Chain", "Codec", "TestSupport"]),
-        .testTarget(name: "P2PTests", dependencies: ["P2P", "Crypto", "Codec", "TestSupport"]),
+            dependencies: ["LightClient", "ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),
+        .testTarget(
+            name: "AttributionRulesTests",
+            dependencies: ["AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
+        .testTarget(
+            name: "AttributionTests",
+            dependencies: ["Attribution", "AttributionRules", "CAttributionKernels", "Codec", "TestSupport"]),
+        .testTarget(
+            name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
+        .testTarget(name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
-        .testTarget(name: "NodeTests", dependencies: ["Node", "Inference", "HTTP", "Runtime", "TestSupport"]),
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "TestSupport"]),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
+        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
+        .testTarget(
+            name: "NodeTests",
+            dependencies: [
+                "Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "Inference", "HTTP",
+                "TestSupport",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,9 +1,11 @@
+import AttributionRules
 import Codec
 
 /// The exact JSON that `openledger attribute run --json` prints: `{"snapshotRoot", "responseLength", "spans":
 /// [{"start", "length", "records": [{"index", "offset"}]}], "contributors": [{"address", "weight"}]}` with
 /// spans by start, records by index, contributors by lower-case address, weights as decimal strings.
 public enum AttributionCLIFormat {
+    /// The one-line JSON of `proof`.
     public static func json(_ proof: AttributionProof) -> String {
         let spans = proof.spans.map { span in
             let records = span.records.map { "{\"index\":\($0.index),\"offset\":\($0.offset)}" }.joined(separator: ",")

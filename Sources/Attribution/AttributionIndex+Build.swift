@@ -1,6 +1,6 @@
+import AttributionRules
 import CAttributionKernels
 import CDivSufSort
-import Chain
 import Crypto
 import Dispatch
 import Foundation

@@ -1,5 +1,7 @@
+import AttributionRules
 import CAttributionKernels
 import Codec
+import FileIO
 import Foundation
 
 /// The fixed fields at the start of a shard file (96 bytes, little-endian): magic "OLAIDX02", UInt32 version,
@@ -126,17 +128,16 @@ extension AttributionIndex {
     /// Maps a shard file read-only and checks it: header, sizes, checksum, and every structure the searches rely on
     /// (record starts and separators, the prefix table, suffix positions in range, the text's closing padding).
     public convenience init(contentsOfFile path: String) throws(AttributionError) {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw .storage("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0, status.st_size >= IndexHeader.size + 8 else {
+        let file: MappedFile
+        do {
+            file = try MappedFile(path: path, populate: true)
+        } catch {
+            throw .storage(error)
+        }
+        guard file.count >= IndexHeader.size + 8 else {
             throw .malformedIndex("\(path): too short to be an attribution index")
         }
-        let size = Int(status.st_size)
-        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, descriptor, 0), base != MAP_FAILED
-        else { throw .storage("cannot map \(path): \(String(cString: strerror(errno)))") }
-        let storage = IndexStorage(mapping: base, byteCount: size)
+        let storage = IndexStorage(mapping: file)
         let (header, layout) = try Self.check(storage)
         self.init(storage: storage, layout: layout, header: header)
     }
@@ -170,38 +171,10 @@ extension AttributionIndex {
     /// Writes the shard to `path` atomically: a temporary file beside it, flushed, renamed into place, and the
     /// directory flushed; readers see the old file or the new one, never a mixture.
     public func write(to path: String) throws(AttributionError) {
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        let temporary = directory + "/.\(url.lastPathComponent).tmp-\(getpid())"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw .storage("cannot create \(temporary): \(String(cString: strerror(errno)))")
-        }
-        var written = 0
-        while written < layout.fileSize {
-            let count = Foundation.write(descriptor, storage.base + written, min(layout.fileSize - written, 1 << 26))
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(descriptor)
-                unlink(temporary)
-                throw .storage("cannot write \(temporary): \(reason)")
-            }
-            written += count
-        }
-        let flushed = fsync(descriptor) == 0
-        guard close(descriptor) == 0, flushed else {
-            unlink(temporary)
-            throw .storage("cannot flush \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw .storage("cannot rename into \(path): \(String(cString: strerror(errno)))")
-        }
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
+        do {
+            try AtomicFile.write(UnsafeRawBufferPointer(start: storage.base, count: layout.fileSize), to: path)
+        } catch {
+            throw .storage(error)
         }
     }
 

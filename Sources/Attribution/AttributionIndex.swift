@@ -1,20 +1,10 @@
+import AttributionRules
 import CAttributionKernels
 import CDivSufSort
-import Chain
 import Codec
 import Crypto
+import FileIO
 import Foundation
-
-/// A Datanet record: its contributor and its bytes.
-public struct Record: Hashable, Sendable {
-    public var contributor: Address
-    public var bytes: [UInt8]
-
-    public init(contributor: Address, bytes: [UInt8]) {
-        self.contributor = contributor
-        self.bytes = bytes
-    }
-}
 
 /// One shard of a snapshot's suffix-array index: a contiguous run of the snapshot's records.
 ///
@@ -26,11 +16,15 @@ public struct Record: Hashable, Sendable {
 public final class AttributionIndex: @unchecked Sendable {
     /// The snapshot's record index of this shard's first record.
     public let firstRecord: Int
+    /// The number of records in this shard.
     public let recordCount: Int
     /// The snapshot this shard belongs to: its root and record count, and the shard's place among its shards.
     public internal(set) var snapshotRoot: [UInt8]
+    /// The number of records in the whole snapshot.
     public let snapshotRecordCount: Int
+    /// This shard's place among the snapshot's shards, from 0.
     public let shardIndex: Int
+    /// The number of shards the snapshot is cut into.
     public let shardCount: Int
 
     let storage: IndexStorage
@@ -87,6 +81,7 @@ public final class AttributionIndex: @unchecked Sendable {
         return UnsafeBufferPointer(rebasing: text[start..<(Int(starts[j + 1]) - 1)])
     }
 
+    /// The contributor of record j of this shard.
     public func contributor(_ j: Int) -> Address {
         try! Address(
             bytes: Array(UnsafeRawBufferPointer(start: storage.base + layout.contributors + 20 * j, count: 20)))
@@ -161,26 +156,28 @@ public final class AttributionIndex: @unchecked Sendable {
     }
 }
 
-/// The memory behind an index: an owned allocation or a read-only file mapping.
+/// The memory behind an index: an owned allocation or a read-only file mapping (`FileIO.MappedFile`).
 final class IndexStorage: @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     let byteCount: Int
-    private let mapped: Bool
+    /// The mapping the bytes live in; nil for an owned allocation.
+    private let file: MappedFile?
 
     init(allocating byteCount: Int) {
         base = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         self.byteCount = byteCount
-        mapped = false
+        file = nil
     }
 
-    init(mapping base: UnsafeMutableRawPointer, byteCount: Int) {
-        self.base = base
-        self.byteCount = byteCount
-        mapped = true
+    /// The bytes of a mapped file; the index only reads them.
+    init(mapping file: MappedFile) {
+        base = UnsafeMutableRawPointer(mutating: file.base)
+        byteCount = file.count
+        self.file = file
     }
 
     deinit {
-        if mapped { munmap(base, byteCount) } else { base.deallocate() }
+        if file == nil { base.deallocate() }
     }
 }
 

@@ -12,25 +12,28 @@
 
 int CEventLoop_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
 
-int CEventLoop_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token) {
+int CEventLoop_epoll_ctl(int epfd, CEventLoop_Operation operation, int fd, uint32_t interest, uint64_t token) {
     struct epoll_event event;
     memset(&event, 0, sizeof event);
-    event.events = ((events & 1) ? EPOLLIN | EPOLLRDHUP : 0) | ((events & 2) ? EPOLLOUT : 0);
+    event.events = ((interest & CEventLoop_READABLE) ? EPOLLIN | EPOLLRDHUP : 0) |
+                   ((interest & CEventLoop_WRITABLE) ? EPOLLOUT : 0);
     event.data.u64 = token;
-    int mode = op == 1 ? EPOLL_CTL_ADD : op == 2 ? EPOLL_CTL_MOD : EPOLL_CTL_DEL;
+    int mode = operation == CEventLoop_OperationAdd      ? EPOLL_CTL_ADD
+               : operation == CEventLoop_OperationModify ? EPOLL_CTL_MOD
+                                                         : EPOLL_CTL_DEL;
     return epoll_ctl(epfd, mode, fd, &event);
 }
 
 int CEventLoop_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int capacity, int timeout_ms) {
-    struct epoll_event ready[256];
-    if (capacity > 256) capacity = 256;
+    struct epoll_event ready[CEventLoop_MAX_EVENTS];
+    if (capacity > CEventLoop_MAX_EVENTS) capacity = CEventLoop_MAX_EVENTS;
     int count = epoll_wait(epfd, ready, capacity, timeout_ms);
-    if (count < 0) return errno == EINTR ? 0 : -1;
+    if (count < 0) return -1;
     for (int i = 0; i < count; i++) {
         tokens[i] = ready[i].data.u64;
         uint32_t e = ready[i].events;
-        events[i] = ((e & EPOLLIN) ? 1u : 0u) | ((e & EPOLLOUT) ? 2u : 0u) |
-                    ((e & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ? 4u : 0u);
+        events[i] = ((e & EPOLLIN) ? CEventLoop_READABLE : 0u) | ((e & EPOLLOUT) ? CEventLoop_WRITABLE : 0u) |
+                    ((e & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ? CEventLoop_HANGUP : 0u);
     }
     return count;
 }

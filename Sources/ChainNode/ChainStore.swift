@@ -34,8 +34,13 @@ public final class ChainStore: TrieNodeSource {
             """)
     }
 
-    public func node(hash: [UInt8]) -> [UInt8]? {
-        (try? database.first("SELECT encoding FROM trie_nodes WHERE hash = ?", [.blob(hash)]))??.first?.blob
+    /// The trie node with keccak256 `hash`; a database failure is reported as such, never as a missing node.
+    public func node(hash: [UInt8]) throws(TrieError) -> [UInt8]? {
+        do {
+            return try database.first("SELECT encoding FROM trie_nodes WHERE hash = ?", [.blob(hash)])?.first?.blob
+        } catch {
+            throw .sourceFailed("\(error)")
+        }
     }
 
     // MARK: Blocks
@@ -54,7 +59,8 @@ public final class ChainStore: TrieNodeSource {
         return UInt64(number)
     }
 
-    public func block(number: UInt64) throws -> StoredBlock? {
+    /// The block at height `number` with its signature.
+    public func block(number: UInt64) throws(SQLiteError) -> StoredBlock? {
         guard
             let row = try database.first(
                 "SELECT header, transactions, signature FROM blocks WHERE number = ?", [.integer(Int64(number))])
@@ -62,7 +68,8 @@ public final class ChainStore: TrieNodeSource {
         return try Self.decodeBlock(row)
     }
 
-    public func block(hash: [UInt8]) throws -> StoredBlock? {
+    /// The block with hash `hash` with its signature.
+    public func block(hash: [UInt8]) throws(SQLiteError) -> StoredBlock? {
         guard
             let row = try database.first(
                 "SELECT header, transactions, signature FROM blocks WHERE hash = ?", [.blob(hash)])
@@ -70,20 +77,34 @@ public final class ChainStore: TrieNodeSource {
         return try Self.decodeBlock(row)
     }
 
-    private static func decodeBlock(_ row: [SQLiteValue]) throws -> StoredBlock {
-        let header = try BlockHeader(rlp: row[0].blob ?? [])
-        var transactions: [SignedTransaction] = []
-        for item in try RLP.decodeSequence(row[1].blob ?? []) {
-            guard case .bytes(let encoded) = item else { throw ChainError.malformed(what: "stored block", why: "body") }
-            transactions.append(try SignedTransaction(encoded: encoded))
+    /// A block row decoded; bytes that do not decode are a corrupt store.
+    private static func decodeBlock(_ row: [SQLiteValue]) throws(SQLiteError) -> StoredBlock {
+        do {
+            let header = try BlockHeader(rlp: row[0].blob ?? [])
+            var transactions: [SignedTransaction] = []
+            for item in try RLP.decodeSequence(row[1].blob ?? []) {
+                guard case .bytes(let encoded) = item else {
+                    throw ChainError.malformed(what: "stored block", why: "body")
+                }
+                transactions.append(try SignedTransaction(encoded: encoded))
+            }
+            return StoredBlock(block: Block(header: header, transactions: transactions), signature: row[2].blob ?? [])
+        } catch {
+            throw .corrupt("stored block: \(error)")
         }
-        return StoredBlock(block: Block(header: header, transactions: transactions), signature: row[2].blob ?? [])
     }
 
-    public func receipts(number: UInt64) throws -> [Receipt] {
+    /// The receipts of block `number`, in transaction order.
+    public func receipts(number: UInt64) throws(SQLiteError) -> [Receipt] {
         try database.query(
             "SELECT encoded FROM receipts WHERE number = ? ORDER BY position", [.integer(Int64(number))]
-        ).map { try Receipt(encoded: $0[0].blob ?? []) }
+        ).map { row throws(SQLiteError) in
+            do {
+                return try Receipt(encoded: row[0].blob ?? [])
+            } catch {
+                throw .corrupt("stored receipt: \(error)")
+            }
+        }
     }
 
     /// Where a transaction was included: block number, position and sender.
@@ -103,9 +124,9 @@ public final class ChainStore: TrieNodeSource {
     public func append(
         _ block: Block, signature: [UInt8], receipts: [Receipt], senders: [Address],
         nodes: [(hash: [UInt8], encoding: [UInt8])]
-    ) throws {
+    ) throws(SQLiteError) {
         let number = Int64(block.header.number)
-        try database.transaction { () throws -> Void in
+        try database.transaction { () throws(SQLiteError) -> Void in
             var body: [UInt8] = []
             for transaction in block.transactions { body += RLP.encode(bytes: transaction.encoded) }
             try database.query(
@@ -155,8 +176,8 @@ public final class ChainStore: TrieNodeSource {
 
     /// Logs in [from, to] matching `addresses` (any, when empty) and `topics` (position-wise; nil or empty
     /// matches anything), at most `limit` + 1 of them so the caller can tell the limit was passed.
-    public func logs(from: UInt64, to: UInt64, addresses: [Address], topics: [[[UInt8]]?], limit: Int) throws
-        -> [StoredLog]
+    public func logs(from: UInt64, to: UInt64, addresses: [Address], topics: [[[UInt8]]?], limit: Int)
+        throws(SQLiteError) -> [StoredLog]
     {
         var sql = "SELECT number, log_index, position, address, topic0, topic1, topic2, topic3, data FROM logs"
         var conditions = ["number >= ?", "number <= ?"]
@@ -171,10 +192,13 @@ public final class ChainStore: TrieNodeSource {
             parameters += options.map { .blob($0) }
         }
         sql += " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY number, log_index LIMIT \(limit + 1)"
-        return try database.query(sql, parameters).map { row in
+        return try database.query(sql, parameters).map { row throws(SQLiteError) in
             let topics = row[4...7].compactMap { $0.blob }
+            guard let address = try? Address(bytes: row[3].blob ?? []) else {
+                throw .corrupt("stored log address")
+            }
             return StoredLog(
-                log: Log(address: try Address(bytes: row[3].blob ?? []), topics: topics, data: row[8].blob ?? []),
+                log: Log(address: address, topics: topics, data: row[8].blob ?? []),
                 blockNumber: UInt64(row[0].integer ?? 0), logIndex: Int(row[1].integer ?? 0),
                 transactionPosition: Int(row[2].integer ?? 0))
         }
@@ -189,6 +213,7 @@ public final class ChainStore: TrieNodeSource {
             [.blob(transaction.hash), .blob(transaction.encoded), .integer(received)])
     }
 
+    /// Forgets an acknowledged transaction (included, replaced or invalid).
     public func removePending(_ hash: [UInt8]) throws(SQLiteError) {
         try database.query("DELETE FROM pending WHERE hash = ?", [.blob(hash)])
     }

@@ -2,17 +2,22 @@ import Chain
 import Codec
 import Crypto
 import Foundation
+import Runtime
 import SQLite
 import Synchronization
 
 /// The devnet's single sequencer: accepts transactions, produces and signs a block every block time, and
 /// keeps everything in a `ChainStore`. Thread-safe: one lock guards the head, its state and the mempool.
 public final class DevnetNode: Sendable {
+    /// The network the node runs.
     public let config: NetworkConfig
+    /// The chain rules it builds blocks with.
     public let rules: StateTransition
+    /// Where blocks, state and pending transactions are kept.
     public let store: ChainStore
+    /// Where block timestamps and receipt times come from.
+    public let clock: any Runtime.Clock
     private let sequencerKey: Secp256k1PrivateKey
-    private let clock: @Sendable () -> UInt64
     private let core: Mutex<Core>
 
     /// The most transactions one block takes from the mempool.
@@ -28,37 +33,69 @@ public final class DevnetNode: Sendable {
         public var mempool: Mempool
     }
 
+    /// Why the node could not open its chain or produce a block.
     public enum NodeError: Error, CustomStringConvertible {
+        /// The data directory holds another network's chain.
         case wrongNetwork(String)
-        case storage(String)
+        /// The chain store failed (a disk or database error).
+        case storage(SQLiteError)
+        /// The store has a head number but no block at it.
+        case headBlockMissing
+        /// The data directory cannot be created.
+        case dataDirectory(String)
+        /// The chain rules refused what the node built (a bug, or a corrupt state).
+        case rules(ChainError)
+        /// The sequencer key could not sign.
+        case signing(CryptoError)
 
+        /// The error as the operator reads it.
         public var description: String {
             switch self {
             case .wrongNetwork(let why): "data directory belongs to another network: \(why)"
-            case .storage(let why): "storage: \(why)"
+            case .storage(let error): "\(error)"
+            case .headBlockMissing: "storage: head block missing"
+            case .dataDirectory(let why): why
+            case .rules(let error): "\(error)"
+            case .signing(let error): "\(error)"
             }
         }
     }
 
     /// Opens (or creates, at genesis) the chain under `dataDirectory`; pending transactions acknowledged before
-    /// a crash return to the mempool. `clock` gives Unix seconds.
+    /// a crash return to the mempool. Block timestamps and receipt times are `clock`'s wall time.
     public init(
         config: NetworkConfig, sequencerKey: Secp256k1PrivateKey, dataDirectory: String,
-        clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }
-    ) throws {
+        clock: any Runtime.Clock = SystemClock()
+    ) throws(NodeError) {
         self.config = config
         self.sequencerKey = sequencerKey
         self.clock = clock
         rules = StateTransition.standard(config: config)
-        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
-        store = try ChainStore(path: dataDirectory + "/chain.sqlite")
-        let (genesis, genesisState) = try rules.genesis()
+        do {
+            try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .dataDirectory("\(error)")
+        }
+        do {
+            store = try ChainStore(path: dataDirectory + "/chain.sqlite")
+        } catch {
+            throw .storage(error)
+        }
+        let (genesis, genesisState): (Block, WorldState)
+        do {
+            (genesis, genesisState) = try rules.genesis()
+        } catch {
+            throw .rules(error)
+        }
+        let store = store
         let core: Core
-        if let headNumber = try store.headNumber() {
-            guard let stored = try store.block(number: 0), stored.block.hash == genesis.hash else {
-                throw NodeError.wrongNetwork("its genesis is not \(Hex.encode(genesis.hash))")
+        if let headNumber = try Self.stored({ () throws(SQLiteError) in try store.headNumber() }) {
+            guard let stored = try Self.stored({ () throws(SQLiteError) in try store.block(number: 0) }),
+                stored.block.hash == genesis.hash
+            else { throw .wrongNetwork("its genesis is not \(Hex.encode(genesis.hash))") }
+            guard let head = try Self.stored({ () throws(SQLiteError) in try store.block(number: headNumber) }) else {
+                throw .headBlockMissing
             }
-            guard let head = try store.block(number: headNumber) else { throw NodeError.storage("head block missing") }
             core = Core(
                 head: head.block.header, headSignature: head.signature,
                 state: WorldState(stateRoot: head.block.header.stateRoot, source: store), mempool: Mempool())
@@ -66,26 +103,36 @@ public final class DevnetNode: Sendable {
             var state = genesisState
             let nodes = state.takeNewNodes()
             let signature = try Self.sign(genesis.hash, chainId: config.chainId, key: sequencerKey)
-            try store.append(genesis, signature: signature, receipts: [], senders: [], nodes: nodes)
+            try Self.stored { () throws(SQLiteError) in
+                try store.append(genesis, signature: signature, receipts: [], senders: [], nodes: nodes)
+            }
             core = Core(head: genesis.header, headSignature: signature, state: state, mempool: Mempool())
         }
         self.core = Mutex(core)
-        for raw in try store.pending() {
+        for raw in try Self.stored({ () throws(SQLiteError) in try store.pending() }) {
             do {
                 _ = try admit(raw, persist: false)
             } catch {
-                try store.removePending(Keccak256.hash(raw))
+                try Self.stored { () throws(SQLiteError) in try store.removePending(Keccak256.hash(raw)) }
             }
         }
     }
 
-    /// The sequencer's signature of a block: secp256k1 over keccak256(0^32 ‖ chainId (uint256) ‖ blockHash).
-    public static func signingDigest(blockHash: [UInt8], chainId: UInt64) -> [UInt8] {
-        Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(chainId).bigEndianBytes + blockHash)
+    /// Runs a store operation, reporting its failure as a storage error.
+    private static func stored<R>(_ body: () throws(SQLiteError) -> R) throws(NodeError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw .storage(error)
+        }
     }
 
-    static func sign(_ blockHash: [UInt8], chainId: UInt64, key: Secp256k1PrivateKey) throws -> [UInt8] {
-        try key.signRecoverable(digest: signingDigest(blockHash: blockHash, chainId: chainId)).rsv
+    static func sign(_ blockHash: [UInt8], chainId: UInt64, key: Secp256k1PrivateKey) throws(NodeError) -> [UInt8] {
+        do {
+            return try SequencerSignature.sign(blockHash: blockHash, chainId: chainId, key: key)
+        } catch {
+            throw .signing(error)
+        }
     }
 
     /// Runs `body` with a consistent view of the head, its state and the mempool.
@@ -97,70 +144,64 @@ public final class DevnetNode: Sendable {
 
     /// Validates, records and pools a raw transaction; returns its hash once it is durably acknowledged.
     public func sendRawTransaction(_ raw: [UInt8]) throws(RPCError) -> [UInt8] {
-        try admit(raw, persist: true)
+        do {
+            return try admit(raw, persist: true)
+        } catch {
+            throw error.rpcError
+        }
     }
 
-    private func admit(_ raw: [UInt8], persist: Bool) throws(RPCError) -> [UInt8] {
-        guard raw.count <= Self.maxTransactionBytes else { throw .server("oversized data") }
+    /// The admission rules of `eth_sendRawTransaction` (geth's checks and messages), then the mempool's.
+    private func admit(_ raw: [UInt8], persist: Bool) throws(AdmissionError) -> [UInt8] {
+        guard raw.count <= Self.maxTransactionBytes else { throw .oversized }
         let signed: SignedTransaction
         do {
             signed = try SignedTransaction(encoded: raw)
         } catch {
-            if case .invalidSignature = error { throw .server("invalid sender: \(error)") }
-            throw .server("\(error)".replacingOccurrences(of: "malformed ", with: "rlp: malformed "))
+            throw .undecodable(error)
         }
         let transaction = signed.transaction
-        guard let chainId = transaction.chainId else {
-            throw .server("only replay-protected (EIP-155) transactions allowed over RPC")
-        }
-        guard chainId == config.chainId else {
-            throw .server("invalid chain id for signer: have \(chainId) want \(config.chainId)")
-        }
-        guard transaction.to != nil else { throw .server("contract creation is not supported on this chain") }
+        guard let chainId = transaction.chainId else { throw .noReplayProtection }
+        guard chainId == config.chainId else { throw .wrongChain(got: chainId, expected: config.chainId) }
+        guard transaction.to != nil else { throw .contractCreation }
         let sender: Address
         do {
             sender = try signed.recoverSender()
         } catch {
-            throw .server("invalid sender")
+            throw .invalidSender
         }
         guard transaction.gasLimit >= transaction.intrinsicGas else {
-            throw .server(
-                "intrinsic gas too low: gas \(transaction.gasLimit), minimum needed \(transaction.intrinsicGas)")
+            throw .intrinsicGasTooLow(gasLimit: transaction.gasLimit, minimum: transaction.intrinsicGas)
         }
-        guard transaction.gasLimit <= config.gasLimit else { throw .server("exceeds block gas limit") }
-        guard transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas else {
-            throw .server("max priority fee per gas higher than max fee per gas")
-        }
-        return try core.withLock { core throws(RPCError) in
+        guard transaction.gasLimit <= config.gasLimit else { throw .exceedsBlockGasLimit }
+        guard transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas else { throw .priorityFeeAboveFeeCap }
+        return try core.withLock { core throws(AdmissionError) in
             let baseFee = rules.nextBaseFee(core.head)
             guard transaction.maxFeePerGas >= baseFee else {
-                throw .server(
-                    "max fee per gas less than block base fee: address \(sender), maxFeePerGas: \(transaction.maxFeePerGas), baseFee: \(baseFee)"
-                )
+                throw .feeCapBelowBaseFee(sender: sender, maxFeePerGas: transaction.maxFeePerGas, baseFee: baseFee)
             }
             let account: Account
-            do {
+            do throws(ChainError) {
                 account = try core.state.account(sender)
             } catch {
-                throw .internalError("\(error)")
+                throw .stateUnavailable(error)
             }
             let (gasCost, overflow1) = transaction.maxFeePerGas.multipliedReportingOverflow(
                 by: UInt256(transaction.gasLimit))
             let (cost, overflow2) = gasCost.addingReportingOverflow(transaction.value)
             guard !overflow1, !overflow2, cost <= account.balance else {
-                throw .server(
-                    "insufficient funds for gas * price + value: address \(sender) have \(account.balance) want \(overflow1 || overflow2 ? "more than 2^256" : cost.description)"
-                )
+                throw .insufficientFunds(
+                    sender: sender, balance: account.balance, cost: overflow1 || overflow2 ? nil : cost)
             }
             if core.mempool.contains(signed.hash) { return signed.hash }
             let replaced = try core.mempool.add(signed, sender: sender, accountNonce: account.nonce)
             if persist {
                 do {
-                    try store.storePending(signed, received: Int64(Date().timeIntervalSince1970 * 1000))
+                    try store.storePending(signed, received: clock.wallNow().millisecondsSinceEpoch)
                     if let replaced { try store.removePending(replaced) }
                 } catch {
                     core.mempool.remove(signed.hash)
-                    throw .internalError("cannot record the transaction: \(error)")
+                    throw .notRecorded("\(error)")
                 }
             }
             return signed.hash
@@ -169,30 +210,45 @@ public final class DevnetNode: Sendable {
 
     // MARK: Blocks
 
+    /// The timestamp of a block produced now: the clock's wall time in whole seconds.
+    private var blockTimestamp: UInt64 { UInt64(max(0, clock.wallNow().secondsSinceEpoch)) }
+
     /// Builds, signs and stores the next block from the mempool; returns its header.
     @discardableResult
-    public func produceBlock() throws -> BlockHeader {
-        try core.withLock { core in
+    public func produceBlock() throws(NodeError) -> BlockHeader {
+        try core.withLock { core throws(NodeError) in
             let baseFee = rules.nextBaseFee(core.head)
             let state = core.state
             let candidates = core.mempool.executable(
                 accountNonce: { (try? state.account($0).nonce) ?? 0 }, baseFee: baseFee,
                 limit: Self.maxTransactionsPerBlock)
-            var built = try rules.buildBlock(
-                parent: core.head, state: core.state, transactions: candidates, timestamp: clock(),
-                beneficiary: config.sequencer)
-            let senders = try built.block.transactions.map { try $0.recoverSender() }
+            var built:
+                (block: Block, state: WorldState, receipts: [Receipt], skipped: [(SignedTransaction, ChainError)])
+            let senders: [Address]
+            do throws(ChainError) {
+                built = try rules.buildBlock(
+                    parent: core.head, state: core.state, transactions: candidates, timestamp: blockTimestamp,
+                    beneficiary: config.sequencer)
+                senders = try built.block.transactions.map { transaction throws(ChainError) in
+                    try transaction.recoverSender()
+                }
+            } catch {
+                throw .rules(error)
+            }
             let signature = try Self.sign(built.block.hash, chainId: config.chainId, key: sequencerKey)
             let nodes = built.state.takeNewNodes()
-            try store.append(
-                built.block, signature: signature, receipts: built.receipts, senders: senders, nodes: nodes)
+            let block = built.block
+            let receipts = built.receipts
+            try Self.stored { () throws(SQLiteError) in
+                try store.append(block, signature: signature, receipts: receipts, senders: senders, nodes: nodes)
+            }
             core.head = built.block.header
             core.headSignature = signature
             core.state = built.state
             for transaction in built.block.transactions { core.mempool.remove(transaction.hash) }
             // Transactions that can never run now (their funds went elsewhere, say) leave the pool; those that
             // only missed this block's gas stay.
-            for (transaction, error) in built.skipped where !"\(error)".contains("remaining gas") {
+            for (transaction, error) in built.skipped where !Self.mayFitLaterBlock(error) {
                 core.mempool.remove(transaction.hash)
                 try? store.removePending(transaction.hash)
             }
@@ -204,37 +260,15 @@ public final class DevnetNode: Sendable {
         }
     }
 
-    /// The sequencer's signature of block `number`.
-    public func signature(ofBlock number: UInt64) throws -> [UInt8]? { try store.block(number: number)?.signature }
-}
-
-/// Produces a block every `interval` on its own thread until stopped.
-public final class BlockProducer: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    private let done = Mutex<Bool>(false)
-
-    public init(node: DevnetNode, intervalMilliseconds: UInt64, onError: @escaping @Sendable (Error) -> Void) {
-        let thread = Thread { [self] in
-            var next = DispatchTime.now().uptimeNanoseconds
-            while !stopped.load(ordering: .acquiring) {
-                next += intervalMilliseconds * 1_000_000
-                do {
-                    try node.produceBlock()
-                } catch {
-                    onError(error)
-                }
-                let now = DispatchTime.now().uptimeNanoseconds
-                if next > now { usleep(UInt32(min(1_000_000, (next - now) / 1_000))) } else { next = now }
-            }
-            done.withLock { $0 = true }
-        }
-        thread.name = "sequencer"
-        thread.start()
+    /// Whether a transaction the block builder skipped may still be included later: only one that did not fit
+    /// the gas left in this block.
+    static func mayFitLaterBlock(_ error: ChainError) -> Bool {
+        if case .transactionRejected(.exceedsRemainingBlockGas) = error { return true }
+        return false
     }
 
-    /// Stops producing and waits for the block in progress.
-    public func stop() {
-        stopped.store(true, ordering: .releasing)
-        while !done.withLock({ $0 }) { usleep(1_000) }
+    /// The sequencer's signature of block `number`.
+    public func signature(ofBlock number: UInt64) throws(SQLiteError) -> [UInt8]? {
+        try store.block(number: number)?.signature
     }
 }

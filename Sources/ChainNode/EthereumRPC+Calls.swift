@@ -35,11 +35,10 @@ extension EthereumRPC {
                 chainId: node.config.chainId)
             do throws(ChainError) {
                 return (try predeploy.view(data, state: state, context: context), intrinsic)
+            } catch .unknownSelector {
+                // Not a view: run the function itself on a scratch copy of the state (below).
             } catch {
-                // Not a view: run the function itself on a scratch copy of the state.
-                guard case .reverted(let why) = error, why.hasPrefix("unknown function selector") else {
-                    throw Self.rpcError(error)
-                }
+                throw Self.rpcError(error)
             }
             var scratch = state
             do throws(ChainError) {
@@ -58,8 +57,9 @@ extension EthereumRPC {
         }
     }
 
+    /// The JSON-RPC error of a failed call: a revert keeps its reason (code 3), anything else is internal.
     static func rpcError(_ error: ChainError) -> RPCError {
-        if case .reverted(let why) = error { return .reverted(why) }
+        if let reason = error.revertReason { return .reverted(reason) }
         return .internalError("\(error)")
     }
 

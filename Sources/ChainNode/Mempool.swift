@@ -41,31 +41,32 @@ public struct Mempool: Sendable {
     }
 
     /// Adds a transaction whose other checks have passed; returns the hash it replaced, if any.
-    public mutating func add(_ transaction: SignedTransaction, sender: Address, accountNonce: UInt64) throws(RPCError)
+    public mutating func add(_ transaction: SignedTransaction, sender: Address, accountNonce: UInt64)
+        throws(AdmissionError)
         -> [UInt8]?
     {
         let nonce = transaction.transaction.nonce
         guard nonce >= accountNonce else {
-            throw .server("nonce too low: next nonce \(accountNonce), tx nonce \(nonce)")
+            throw .nonceTooLow(next: accountNonce, got: nonce)
         }
         guard nonce - accountNonce <= limits.maxNonceGap else {
-            throw .server("nonce too high: next nonce \(accountNonce), tx nonce \(nonce)")
+            throw .nonceTooHigh(next: accountNonce, got: nonce)
         }
-        guard byHash[transaction.hash] == nil else { throw .server("already known") }
+        guard byHash[transaction.hash] == nil else { throw .alreadyKnown }
         var replaced: [UInt8]? = nil
         if let existing = bySender[sender]?[nonce] {
             let old = existing.transaction.transaction
             let new = transaction.transaction
             guard Self.bumped(new.maxFeePerGas, over: old.maxFeePerGas),
                 Self.bumped(new.maxPriorityFeePerGas, over: old.maxPriorityFeePerGas)
-            else { throw .server("replacement transaction underpriced") }
+            else { throw .replacementUnderpriced }
             replaced = existing.transaction.hash
             byHash[existing.transaction.hash] = nil
         } else {
             guard (bySender[sender]?.count ?? 0) < limits.perSender else {
-                throw .server("txpool is full: account has \(limits.perSender) pending transactions")
+                throw .senderFull(limit: limits.perSender)
             }
-            guard byHash.count < limits.total else { throw .server("txpool is full") }
+            guard byHash.count < limits.total else { throw .poolFull }
         }
         bySender[sender, default: [:]][nonce] = Entry(transaction: transaction, sender: sender)
         byHash[transaction.hash] = (sender, nonce)

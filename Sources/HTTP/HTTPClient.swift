@@ -1,3 +1,4 @@
+import EventLoop
 import Foundation
 
 #if canImport(Glibc)
@@ -7,12 +8,18 @@ import Foundation
 /// A blocking HTTP/1.1 client on one keep-alive connection to an IPv4 address, with bounded responses and a
 /// receive timeout. Enough for JSON-RPC; not a general web client.
 public final class HTTPClient {
+    /// Why a request failed.
     public enum ClientError: Error, CustomStringConvertible {
+        /// The connection could not be made.
         case connect(String)
+        /// Sending or receiving failed (or timed out).
         case io(String)
+        /// The server answered something that is not HTTP/1.1.
         case malformedResponse(String)
+        /// The response exceeded the byte limit.
         case tooLarge(Int)
 
+        /// The failure for a person.
         public var description: String {
             switch self {
             case .connect(let why): "cannot connect: \(why)"
@@ -23,13 +30,18 @@ public final class HTTPClient {
         }
     }
 
+    /// The server's IPv4 address.
     public let host: String
+    /// The server's port.
     public let port: Int
+    /// The largest response body accepted.
     public let maxResponseBytes: Int
+    /// Seconds a receive may wait.
     public let timeoutSeconds: Int
     private var fd: Int32 = -1
     private var buffer: [UInt8] = []
 
+    /// A client of `host:port` (`localhost` means 127.0.0.1); it connects on the first request.
     public init(host: String, port: Int, maxResponseBytes: Int = 64 * 1024 * 1024, timeoutSeconds: Int = 30) {
         self.host = host == "localhost" ? "127.0.0.1" : host
         self.port = port
@@ -107,17 +119,24 @@ public final class HTTPClient {
     private func sendAll(_ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent > 0 else { throw .io(String(cString: strerror(errno))) }
-            offset += sent
+            switch bytes[offset...].withUnsafeBytes({ Syscall.send(fd, $0) }) {
+            case .done(let sent) where sent > 0: offset += sent
+            case .failed(let code): throw .io(Socket.describe(errno: code))
+            // A send timeout on the blocking socket, or nothing sent.
+            case .done, .wouldBlock, .closed: throw .io(Socket.describe(errno: EAGAIN))
+            }
         }
     }
 
     private func fill() throws(ClientError) {
         var chunk = [UInt8](repeating: 0, count: 65_536)
-        let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard received > 0 else { throw .io(received == 0 ? "closed by server" : String(cString: strerror(errno))) }
-        buffer += chunk[0..<received]
+        switch chunk.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }) {
+        case .done(let received): buffer += chunk[0..<received]
+        case .closed: throw .io("closed by server")
+        // The receive timeout (SO_RCVTIMEO) of the blocking socket ran out.
+        case .wouldBlock: throw .io(Socket.describe(errno: EAGAIN))
+        case .failed(let code): throw .io(Socket.describe(errno: code))
+        }
         guard buffer.count <= maxResponseBytes + 65_536 else { throw .tooLarge(maxResponseBytes) }
     }
 

@@ -1,37 +1,52 @@
-import CEventLoop
+import EventLoop
 import Foundation
+import Runtime
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// An HTTP/1.1 server driven by one epoll loop thread: keep-alive, pipelined requests answered in order,
-/// bounded header, body and output buffers, a connection cap, and timeouts for slow or idle clients. The
-/// handler runs on the loop thread and must not block for long.
-public final class HTTPServer: Sendable {
+/// An HTTP/1.1 server on its own `EventLoop`: keep-alive, pipelined requests answered in order, bounded header,
+/// body and output buffers, a connection cap, and timeouts for slow or idle clients. The listener and every
+/// connection are handlers on the loop, the timeout sweep is a loop timer, and deferred or streamed replies reach
+/// the loop through `execute`. The handler runs on the loop thread and must not block for long.
+public final class HTTPServer: @unchecked Sendable {
+    /// Answers a request at once.
     public typealias Handler = @Sendable (HTTPRequest) -> HTTPResponse
+    /// Answers a request at once or later (see `HTTPReply`).
     public typealias ReplyHandler = @Sendable (HTTPRequest) -> HTTPReply
 
     /// The port the server listens on (useful when started on port 0).
     public let port: Int
     private let listener: Int32
-    private let epoll: Int32
-    private let wakeup: Int32
-    private let stopping = Atomic<Bool>(false)
-    private let finished = Mutex<Bool>(false)
+    private let loop: EventLoop
     private let limits: HTTPLimits
     private let handler: ReplyHandler
-    /// Work for the loop thread from stream writers; each returns the connection it touched, if still open.
-    private let jobs = Mutex<[@Sendable (inout [Int32: Connection]) -> Connection?]>([])
     /// Connections currently open (for tests and metrics).
     public var connectionCount: Int { openConnections.load(ordering: .relaxed) }
     private let openConnections = Atomic<Int>(0)
 
+    // Loop-thread state.
+    private var connections: [Int32: Connection] = [:]
+    private var readBuffer = [UInt8](repeating: 0, count: 65_536)
+    private var nextSerial: UInt64 = 0
+    /// Tests waiting for a connection to be held back (see `waitUntilBackpressured`).
+    private var backpressureWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Seconds between sweeps for timed-out connections.
+    private static let sweepInterval = 0.5
+    /// Seconds a lingering connection (response out, write side shut) may wait for the client to close.
+    private static let lingerTimeout = 2.0
+
+    /// Why a server could not start.
     public enum StartError: Error, CustomStringConvertible {
+        /// The address could not be bound or listened on.
         case listen(host: String, port: Int, errno: Int32)
+        /// The event loop could not be created.
         case epoll
 
+        /// The failure for a person.
         public var description: String {
             switch self {
             case .listen(let host, let port, let code):
@@ -48,42 +63,55 @@ public final class HTTPServer: Sendable {
         try self.init(host: host, port: port, limits: limits, replying: { .response(handler($0)) })
     }
 
-    /// A server whose handler may answer later, or stream (see `HTTPReply`).
+    /// A server whose handler may answer later, or stream (see `HTTPReply`); its timeouts run on `clock`.
     public init(
-        host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(),
+        host: String = "127.0.0.1", port: Int, limits: HTTPLimits = HTTPLimits(), clock: any Clock = SystemClock(),
         replying handler: @escaping ReplyHandler
     ) throws(StartError) {
-        let fd = CEventLoop_listen_tcp4(host, Int32(port), 512)
-        guard fd >= 0 else { throw .listen(host: host, port: port, errno: -fd) }
-        let epoll = CEventLoop_epoll_create()
-        let wakeup = CEventLoop_eventfd()
-        guard epoll >= 0, wakeup >= 0 else {
+        let fd: Int32
+        switch Socket.listenTCP4(host: host, port: port, backlog: 512) {
+        case .done(let descriptor): fd = Int32(descriptor)
+        case .failed(let code): throw .listen(host: host, port: port, errno: code)
+        case .wouldBlock, .closed: throw .listen(host: host, port: port, errno: EAGAIN)
+        }
+        let boundPort = Socket.localPort(fd) ?? -1
+        do {
+            loop = try EventLoop(name: "http-\(boundPort)", clock: clock)
+        } catch {
             close(fd)
             throw .epoll
         }
         listener = fd
-        self.epoll = epoll
-        self.wakeup = wakeup
-        self.port = Int(CEventLoop_local_port(fd))
+        self.port = boundPort
         self.limits = limits
         self.handler = handler
-        _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
-        _ = CEventLoop_epoll_ctl(epoll, 1, wakeup, 1, UInt64(UInt32(bitPattern: wakeup)))
-        let thread = Thread { [self] in run() }
-        thread.name = "http-\(self.port)"
-        thread.start()
+        loop.execute { [self] in
+            loop.register(listener, Listener(server: self), interest: .readable)
+            loop.scheduleRepeating(every: Self.sweepInterval) { [weak self] now in
+                self?.sweepTimeouts(now: now.seconds)
+            }
+        }
     }
 
     /// Stops accepting, closes every connection and ends the loop; returns when the loop has ended.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        var one: UInt64 = 1
-        _ = write(wakeup, &one, 8)
-        while !finished.withLock({ $0 }) { usleep(1_000) }
+        loop.stop { [self] in
+            for connection in Array(connections.values) { drop(connection) }
+            loop.deregister(listener)
+        }
     }
 
-    final class Connection {
+    /// The listening socket's handler: accepts every pending connection.
+    private final class Listener: LoopHandler {
+        let server: HTTPServer
+        init(server: HTTPServer) { self.server = server }
+        func ready(readable: Bool, writable: Bool, hangup: Bool) { server.acceptAll() }
+    }
+
+    /// One client connection: its buffers and state, and its handler on the loop.
+    final class Connection: LoopHandler {
         let fd: Int32
+        let server: HTTPServer
         /// Tells a stream writer apart from a later connection that reuses the descriptor.
         let serial: UInt64
         /// A deferred or streamed reply is in progress: later pipelined requests wait for it.
@@ -97,100 +125,59 @@ public final class HTTPServer: Sendable {
         var lingerSince: Double? = nil
         var lastActivity: Double
         var requestStarted: Double? = nil
-        /// The epoll interest currently registered: bit 0 readable, bit 1 writable.
-        var interest: UInt32 = 1
         /// Set when the socket failed or the peer left with nothing more to send; the loop then drops it.
         var closed = false
 
-        init(fd: Int32, serial: UInt64, now: Double) {
+        init(fd: Int32, server: HTTPServer, serial: UInt64, now: Double) {
+            lastActivity = now
             self.fd = fd
             self.serial = serial
-            lastActivity = now
+            self.server = server
         }
 
         var pendingOutput: Int { output.count - outputOffset }
-    }
 
-    private static func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
-
-    private func run() {
-        var connections: [Int32: Connection] = [:]
-        var tokens = [UInt64](repeating: 0, count: 256)
-        var events = [UInt32](repeating: 0, count: 256)
-        var readBuffer = [UInt8](repeating: 0, count: 65_536)
-        var lastSweep = Self.now()
-        while !stopping.load(ordering: .acquiring) {
-            let count = CEventLoop_epoll_wait(epoll, &tokens, &events, 256, 250)
-            let now = Self.now()
-            for index in 0..<max(0, Int(count)) {
-                let fd = Int32(truncatingIfNeeded: tokens[index])
-                if fd == listener {
-                    acceptAll(&connections, now: now)
-                    continue
-                }
-                if fd == wakeup {
-                    var value: UInt64 = 0
-                    _ = read(wakeup, &value, 8)
-                    let touched = jobs.withLock { queue in
-                        defer { queue = [] }
-                        return queue
-                    }.compactMap { $0(&connections) }
-                    // Only the connections the jobs wrote to can have changed state.
-                    for connection in touched where connections[connection.fd] === connection {
-                        settle(connection, in: &connections, buffer: &readBuffer, now: Self.now())
-                    }
-                    continue
-                }
-                guard let connection = connections[fd] else { continue }
-                if events[index] & 1 != 0 || events[index] & 4 != 0 {
-                    if connection.lingerSince == nil { readAvailable(connection, buffer: &readBuffer, now: now) }
-                }
-                if events[index] & 2 != 0 { flush(connection) }
-                settle(connection, in: &connections, buffer: &readBuffer, now: now)
-            }
-            if now - lastSweep >= 0.5 {
-                lastSweep = now
-                for connection in Array(connections.values) where timedOut(connection, now: now) {
-                    drop(connection, from: &connections)
-                }
-            }
+        func ready(readable: Bool, writable: Bool, hangup: Bool) {
+            server.ready(self, readable: readable || hangup, writable: writable)
         }
-        for connection in Array(connections.values) { drop(connection, from: &connections) }
-        close(listener)
-        close(wakeup)
-        close(epoll)
-        finished.withLock { $0 = true }
     }
 
-    private nonisolated(unsafe) var nextSerial: UInt64 = 0
+    private func now() -> Double { loop.now().seconds }
 
-    private func acceptAll(_ connections: inout [Int32: Connection], now: Double) {
+    private func ready(_ connection: Connection, readable: Bool, writable: Bool) {
+        let now = now()
+        if readable && connection.lingerSince == nil { readAvailable(connection, now: now) }
+        if writable { flush(connection) }
+        settle(connection, now: now)
+    }
+
+    private func sweepTimeouts(now: Double) {
+        for connection in Array(connections.values) where timedOut(connection, now: now) { drop(connection) }
+    }
+
+    private func acceptAll() {
+        let now = now()
         while true {
-            let fd = CEventLoop_accept(listener)
-            if fd < 0 { return }
+            guard case .done(let accepted) = Syscall.accept(listener) else { return }
+            let fd = Int32(accepted)
             guard connections.count < limits.maxConnections else {
                 let response = HTTPResponse.text(503, "too many connections").serialized(keepAlive: false)
-                _ = response.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                _ = response.withUnsafeBytes { Syscall.send(fd, $0) }
                 close(fd)
                 continue
             }
             nextSerial += 1
-            connections[fd] = Connection(fd: fd, serial: nextSerial, now: now)
+            let connection = Connection(fd: fd, server: self, serial: nextSerial, now: now)
+            connections[fd] = connection
             openConnections.add(1, ordering: .relaxed)
-            _ = CEventLoop_epoll_ctl(epoll, 1, fd, 1, UInt64(UInt32(bitPattern: fd)))
+            loop.register(fd, connection, interest: .readable)
         }
     }
 
     /// After IO: drop a failed connection, linger on one whose last response is out, or update its interest.
-    private func settle(
-        _ connection: Connection, in connections: inout [Int32: Connection], buffer: inout [UInt8], now: Double
-    ) {
+    private func settle(_ connection: Connection, now: Double) {
         guard !connection.closed else {
-            drop(connection, from: &connections)
+            drop(connection)
             return
         }
         guard connection.closeAfterOutput && connection.pendingOutput == 0 else {
@@ -203,35 +190,36 @@ public final class HTTPServer: Sendable {
             connection.input = []
         }
         while true {
-            let received = buffer.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
-            if received > 0 { continue }
-            if received < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { break }
-            drop(connection, from: &connections)
+            switch readBuffer.withUnsafeMutableBytes({ Syscall.read(connection.fd, into: $0) }) {
+            case .done: continue
+            case .wouldBlock: updateInterest(connection)
+            case .closed, .failed: drop(connection)
+            }
             return
         }
-        updateInterest(connection)
     }
 
-    private func readAvailable(_ connection: Connection, buffer: inout [UInt8], now: Double) {
+    private func readAvailable(_ connection: Connection, now: Double) {
         // Backpressure: while a client does not read its responses, stop reading its requests.
         while !connection.closed && connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput {
-            let received = buffer.withUnsafeMutableBytes { read(connection.fd, $0.baseAddress, $0.count) }
-            if received > 0 {
+            switch readBuffer.withUnsafeMutableBytes({ Syscall.read(connection.fd, into: $0) }) {
+            case .done(let received):
                 if connection.input.isEmpty { connection.requestStarted = now }
-                connection.input.append(contentsOf: buffer[0..<received])
+                connection.input.append(contentsOf: readBuffer[0..<received])
                 connection.lastActivity = now
                 process(connection, now: now)
                 if connection.input.count > limits.maxHeaderBytes + limits.maxBodyBytes + 8 {
                     reject(connection, .text(413, "request too large"))
                 }
                 continue
-            }
-            if received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            case .wouldBlock:
+                return
+            case .closed, .failed:
                 // The peer closed (or failed): finish sending what is queued, then close.
                 connection.closeAfterOutput = true
                 if connection.pendingOutput == 0 { closeConnection(connection) }
+                return
             }
-            return
         }
     }
 
@@ -272,17 +260,14 @@ public final class HTTPServer: Sendable {
 
     private func flush(_ connection: Connection) {
         while !connection.closed && connection.pendingOutput > 0 {
-            let sent = connection.output.withUnsafeBytes {
-                send(
-                    connection.fd, $0.baseAddress! + connection.outputOffset, connection.pendingOutput,
-                    Int32(MSG_NOSIGNAL))
+            let result = connection.output.withUnsafeBytes {
+                Syscall.send(connection.fd, UnsafeRawBufferPointer(rebasing: $0[connection.outputOffset...]))
             }
-            if sent > 0 {
+            if case .done(let sent) = result, sent > 0 {
                 connection.outputOffset += sent
                 continue
             }
-            if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            if sent < 0 && errno == EINTR { continue }
+            if result == .wouldBlock { break }
             closeConnection(connection)
             return
         }
@@ -298,14 +283,36 @@ public final class HTTPServer: Sendable {
         let wantsRead =
             connection.lingerSince != nil
             || (connection.pendingOutput < limits.maxPendingOutput && !connection.closeAfterOutput)
-        let interest: UInt32 = (wantsRead ? 1 : 0) | (connection.pendingOutput > 0 ? 2 : 0)
-        guard interest != connection.interest else { return }
-        connection.interest = interest
-        _ = CEventLoop_epoll_ctl(epoll, 2, connection.fd, interest, UInt64(UInt32(bitPattern: connection.fd)))
+        var interest: Interest = []
+        if wantsRead { interest.insert(.readable) }
+        if connection.pendingOutput > 0 { interest.insert(.writable) }
+        loop.setInterest(connection.fd, interest)
+        if !backpressureWaiters.isEmpty && isBackpressured(connection) {
+            for waiter in backpressureWaiters { waiter.resume() }
+            backpressureWaiters = []
+        }
+    }
+
+    private func isBackpressured(_ connection: Connection) -> Bool {
+        connection.lingerSince == nil && !connection.closeAfterOutput
+            && connection.pendingOutput >= limits.maxPendingOutput
+    }
+
+    /// Returns once some connection's reads are paused because its client does not read its responses (tests).
+    func waitUntilBackpressured() async {
+        await withCheckedContinuation { continuation in
+            loop.execute { [self] in
+                if connections.values.contains(where: isBackpressured) {
+                    continuation.resume()
+                } else {
+                    backpressureWaiters.append(continuation)
+                }
+            }
+        }
     }
 
     private func timedOut(_ connection: Connection, now: Double) -> Bool {
-        if let since = connection.lingerSince { return now - since > 2 }
+        if let since = connection.lingerSince { return now - since > Self.lingerTimeout }
         if connection.replying != nil { return false }
         if let started = connection.requestStarted, now - started > limits.requestTimeout { return true }
         return now - connection.lastActivity > limits.idleTimeout
@@ -317,30 +324,24 @@ public final class HTTPServer: Sendable {
         connection.input = []
     }
 
-    private func drop(_ connection: Connection, from connections: inout [Int32: Connection]) {
+    private func drop(_ connection: Connection) {
         let fd = connection.fd
         guard connections.removeValue(forKey: fd) != nil else { return }
         connection.replying?.clientGone.store(true, ordering: .releasing)
-        _ = CEventLoop_epoll_ctl(epoll, 3, fd, 0, 0)
-        close(fd)
+        loop.deregister(fd)
         openConnections.subtract(1, ordering: .relaxed)
     }
 
     // MARK: Deferred and streamed replies
 
-    /// Runs `job` on the loop thread with the connection `fd` if it is still the one with `serial`.
+    /// Runs `job` on the loop thread with the connection `fd` if it is still the one with `serial`, then settles
+    /// the connection (only the connections jobs wrote to can have changed state).
     func submit(fd: Int32, serial: UInt64, _ job: @escaping @Sendable (Connection, HTTPServer) -> Void) {
-        jobs.withLock {
-            $0.append { [self] connections in
-                guard let connection = connections[fd], connection.serial == serial, !connection.closed else {
-                    return nil
-                }
-                job(connection, self)
-                return connection
-            }
+        loop.execute { [self] in
+            guard let connection = connections[fd], connection.serial == serial, !connection.closed else { return }
+            job(connection, self)
+            if connections[fd] === connection { settle(connection, now: now()) }
         }
-        var one: UInt64 = 1
-        _ = write(wakeup, &one, 8)
     }
 
     func append(_ bytes: [UInt8], to connection: Connection) {
@@ -349,7 +350,7 @@ public final class HTTPServer: Sendable {
             return
         }
         connection.output.append(contentsOf: bytes)
-        connection.lastActivity = Self.now()
+        connection.lastActivity = now()
         flush(connection)
     }
 
@@ -357,7 +358,7 @@ public final class HTTPServer: Sendable {
         connection.replying = nil
         if !keepAlive { connection.closeAfterOutput = true }
         flush(connection)
-        if !connection.closeAfterOutput && !connection.input.isEmpty { process(connection, now: Self.now()) }
+        if !connection.closeAfterOutput && !connection.input.isEmpty { process(connection, now: now()) }
     }
 }
 
@@ -384,6 +385,7 @@ public final class HTTPStreamWriter: Sendable {
         self.keepAlive = keepAlive
     }
 
+    /// Whether the client has disconnected (later writes are dropped).
     public var isClientGone: Bool { clientGone.load(ordering: .acquiring) }
 
     /// Sends a whole response and ends the reply.

@@ -4,9 +4,11 @@ import SQLite
 
 /// The recent verified headers, a bounded window kept in SQLite (in memory when no path is given).
 public final class HeaderStore: Sendable {
+    /// How many headers below the newest one are kept.
     public static let window: UInt64 = 1_024
     private let database: Database
 
+    /// Opens (or creates) the store at `path`, or an in-memory one.
     public init(path: String? = nil) throws(SQLiteError) {
         database = try Database(path: path ?? ":memory:")
         try database.execute(
@@ -29,17 +31,23 @@ public final class HeaderStore: Sendable {
         try database.query("DELETE FROM headers WHERE number >= ?", [.integer(Int64(number))])
     }
 
-    public func header(_ number: UInt64) throws -> VerifiedHeader? {
+    /// The stored header at `number`; a row that does not decode is reported as a corrupt store.
+    public func header(_ number: UInt64) throws(SQLiteError) -> VerifiedHeader? {
         guard
             let row = try database.first(
                 "SELECT hash, rlp, signature FROM headers WHERE number = ?", [.integer(Int64(number))])
         else { return nil }
-        return VerifiedHeader(
-            header: try BlockHeader(rlp: row[1].blob ?? []), hash: row[0].blob ?? [], signature: row[2].blob ?? [])
+        let header: BlockHeader
+        do {
+            header = try BlockHeader(rlp: row[1].blob ?? [])
+        } catch {
+            throw .corrupt("stored header \(number): \(error)")
+        }
+        return VerifiedHeader(header: header, hash: row[0].blob ?? [], signature: row[2].blob ?? [])
     }
 
     /// The highest stored header.
-    public func head() throws -> VerifiedHeader? {
+    public func head() throws(SQLiteError) -> VerifiedHeader? {
         guard let row = try database.first("SELECT MAX(number) FROM headers"), let number = row[0].integer else {
             return nil
         }

@@ -50,11 +50,9 @@ public struct HeaderVerifier: Sendable {
             throw .verificationFailed("header: \(error)")
         }
         let hash = Keccak256.hash(rlp)
-        let digest = Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(trust.chainId).bigEndianBytes + hash)
         let signer: Address
         do {
-            let recovered = try RecoverableSignature(rsv: signature).recoverPublicKey(digest: digest)
-            signer = try Address(bytes: recovered.ethereumAddress)
+            signer = try SequencerSignature.signer(of: signature, blockHash: hash, chainId: trust.chainId)
         } catch {
             throw .verificationFailed("sequencer signature of block \(header.number): \(error)")
         }

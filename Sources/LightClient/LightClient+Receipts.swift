@@ -1,7 +1,6 @@
 import Chain
 import Codec
 import Crypto
-import Foundation
 
 extension LightClient {
     /// The receipts of block `number`, accepted only when they rebuild the verified header's receipts root.
@@ -90,20 +89,24 @@ extension LightClient {
         return hash
     }
 
+    /// How long `waitForInclusion` waits between polls.
+    public static let inclusionPollSeconds = 0.05
+
     /// Waits until transaction `hash` is in a block, then proves it: the verified block holds it at the claimed
-    /// position and the verified receipts give its receipt.
+    /// position and the verified receipts give its receipt. Polls every `inclusionPollSeconds` on the client's
+    /// clock until `timeoutSeconds` have passed on it.
     public func waitForInclusion(_ hash: [UInt8], timeoutSeconds: Double = 30) throws(LightClientError)
         -> (receipt: Receipt, header: VerifiedHeader, position: Int)
     {
-        let deadline = Date().addingTimeInterval(timeoutSeconds)
-        while Date() < deadline {
+        let deadline = clock.now().advanced(bySeconds: timeoutSeconds)
+        while clock.now() < deadline {
             let result = try rpc.call("eth_getTransactionReceipt", [Hex.encode(hash)])
             if let object = result as? [String: Any] {
                 let number = try RPCValues.uint64(object["blockNumber"], "blockNumber")
                 let position = Int(try RPCValues.uint64(object["transactionIndex"], "transactionIndex"))
                 let head = try syncHead()
                 guard number <= head.number else {
-                    usleep(50_000)
+                    clock.sleep(seconds: Self.inclusionPollSeconds)
                     continue
                 }
                 let (block, header) = try block(number)
@@ -115,8 +118,8 @@ extension LightClient {
                 guard position < receipts.count else { throw .verificationFailed("no receipt at position \(position)") }
                 return (receipts[position], header, position)
             }
-            usleep(50_000)
+            clock.sleep(seconds: Self.inclusionPollSeconds)
         }
-        throw .transport("transaction \(Hex.encode(hash)) not included within \(timeoutSeconds) s")
+        throw .notIncluded(transaction: hash, timeoutSeconds: timeoutSeconds)
     }
 }

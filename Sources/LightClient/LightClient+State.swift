@@ -1,7 +1,7 @@
+import AttributionRules
 import Chain
 import Codec
 import Crypto
-import Foundation
 
 extension LightClient {
     /// An account proven against `header`'s state root (an absent account is proven empty).
@@ -115,55 +115,17 @@ extension LightClient {
         throw .verificationFailed("record of \(address) needs too many rounds of proofs")
     }
 
-    /// A payment channel from proven storage of `PaymentChannels`.
-    public func channel(_ id: [UInt8], at header: VerifiedHeader? = nil) throws(LightClientError)
-        -> (channel: PaymentChannels.Channel?, header: VerifiedHeader)
-    {
+    /// A predeploy record from proven storage, read through the same layout type the predeploy writes it with
+    /// (`PaymentChannels.ChannelLayout`, `DatanetRegistry.SnapshotLayout`, `ModelRegistry.AdapterLayout` …).
+    public func read<Layout: StorageLayout>(
+        _ layout: Layout.Type, _ key: Layout.Key, in contract: Address = Layout.contract,
+        at header: VerifiedHeader? = nil
+    ) throws(LightClientError) -> (value: Layout.Value, header: VerifiedHeader) {
         let header = try resolve(header)
-        let channels = PaymentChannels(minimumSettleDelay: 0)
+        let record = Layout.record(key, in: contract)
         return (
-            try proven(channels.address, at: header) { reader throws(ChainError) in
-                try channels.channel(id, state: reader)
-            }, header
-        )
-    }
-
-    /// A Datanet's snapshot (root and size) from proven storage of `DatanetRegistry`.
-    public func datanetSnapshot(_ id: UInt256, at header: VerifiedHeader? = nil) throws(LightClientError)
-        -> (snapshot: SnapshotMerkleTree, header: VerifiedHeader)
-    {
-        let header = try resolve(header)
-        let registry = DatanetRegistry()
-        return (
-            try proven(registry.address, at: header) { reader throws(ChainError) in
-                try registry.snapshot(id, state: reader)
-            }, header
-        )
-    }
-
-    /// An adapter record from proven storage of `ModelRegistry`.
-    public func adapter(_ id: UInt256, at header: VerifiedHeader? = nil) throws(LightClientError)
-        -> (adapter: ModelRegistry.Adapter?, header: VerifiedHeader)
-    {
-        let header = try resolve(header)
-        let registry = ModelRegistry()
-        return (
-            try proven(registry.address, at: header) { reader throws(ChainError) in
-                try registry.adapter(id, state: reader)
-            }, header
-        )
-    }
-
-    /// A base model record from proven storage of `ModelRegistry`.
-    public func baseModel(_ id: UInt256, at header: VerifiedHeader? = nil) throws(LightClientError)
-        -> (model: ModelRegistry.BaseModel?, header: VerifiedHeader)
-    {
-        let header = try resolve(header)
-        let registry = ModelRegistry()
-        return (
-            try proven(registry.address, at: header) { reader throws(ChainError) in
-                try registry.baseModel(id, state: reader)
-            }, header
+            try proven(contract, at: header) { reader throws(ChainError) in try Layout.read(record, from: reader) },
+            header
         )
     }
 }

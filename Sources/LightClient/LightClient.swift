@@ -2,6 +2,7 @@ import Chain
 import Codec
 import Crypto
 import Foundation
+import Runtime
 import SQLite
 import Synchronization
 
@@ -46,19 +47,25 @@ public final class LightClient: Sendable {
     public let headers: HeaderStore
     /// How far back the client walks parent links to connect a new head to the verified chain.
     public static let maxWalkBack: UInt64 = 256
+    /// Where the client's time comes from: deadlines and poll intervals of `waitForInclusion`.
+    public let clock: any Runtime.Clock
     let nextNonces = Mutex<[Address: UInt64]>([:])
 
-    public init(trust: TrustRoot, rpc: RPCClient, headSource: (any HeadSource)? = nil, storePath: String? = nil)
-        throws(LightClientError)
-    {
+    /// A client of `rpc` that trusts `trust`, keeping verified headers at `storePath` (in memory when nil) and
+    /// reading time from `clock`.
+    public init(
+        trust: TrustRoot, rpc: RPCClient, headSource: (any HeadSource)? = nil, storePath: String? = nil,
+        clock: any Runtime.Clock = SystemClock()
+    ) throws(LightClientError) {
         self.trust = trust
+        self.clock = clock
         verifier = HeaderVerifier(trust: trust)
         self.rpc = rpc
         self.headSource = headSource ?? RPCHeadSource(rpc: rpc)
         do {
             headers = try HeaderStore(path: storePath)
         } catch {
-            throw .transport("header store: \(error)")
+            throw .storage(error)
         }
     }
 
@@ -69,7 +76,7 @@ public final class LightClient: Sendable {
         do {
             return try headers.head()
         } catch {
-            throw .transport("header store: \(error)")
+            throw .storage(error)
         }
     }
 
@@ -77,7 +84,7 @@ public final class LightClient: Sendable {
         do {
             return try headers.header(number)
         } catch {
-            throw .transport("header store: \(error)")
+            throw .storage(error)
         }
     }
 
@@ -85,7 +92,7 @@ public final class LightClient: Sendable {
         do {
             try headers.put(header)
         } catch {
-            throw .transport("header store: \(error)")
+            throw .storage(error)
         }
     }
 
@@ -134,7 +141,7 @@ public final class LightClient: Sendable {
         do {
             try headers.truncate(from: segment.last!.number)
         } catch {
-            throw .transport("header store: \(error)")
+            throw .storage(error)
         }
         for header in segment.reversed() { try remember(header) }
         return head

@@ -23,12 +23,26 @@ public enum SQLiteValue: Hashable, Sendable {
     }
 }
 
-/// What SQLite refused, with its result code, message and the SQL.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+/// What SQLite refused, with its result code, message and the SQL: a storage failure, never a network one.
+public struct SQLiteError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// SQLite's result code (`SQLITE_BUSY`, `SQLITE_CORRUPT` …).
     public let code: Int32
+    /// SQLite's message for the failure.
     public let message: String
+    /// The statement that failed, when there was one.
     public let sql: String?
 
+    /// An error with SQLite's result code and message.
+    public init(code: Int32, message: String, sql: String? = nil) {
+        self.code = code
+        self.message = message
+        self.sql = sql
+    }
+
+    /// A row whose content does not decode as what was stored there (SQLite's `SQLITE_CORRUPT`).
+    public static func corrupt(_ what: String) -> SQLiteError { SQLiteError(code: SQLITE_CORRUPT, message: what) }
+
+    /// The failure as a person reads it.
     public var description: String { "SQLite error \(code): \(message)" + (sql.map { " in: \($0)" } ?? "") }
 }
 
@@ -99,7 +113,7 @@ public final class Database: Sendable {
     }
 
     /// Runs `body` inside one transaction: all of it is stored, or none of it when it throws.
-    public func transaction<R, E: Error>(_ body: () throws(E) -> R) throws -> R {
+    public func transaction<R>(_ body: () throws(SQLiteError) -> R) throws(SQLiteError) -> R {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()

@@ -1,3 +1,4 @@
+import AttributionRules
 import Codec
 import Foundation
 import TestSupport
@@ -73,4 +74,32 @@ private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String
         "attribute", "run", "--index", directory + "/index", "--response", directory + "/response.txt",
     ])
     #expect(corrupt.status == 1 && corrupt.stderr.contains("zz.olai"))
+}
+
+/// `attribute run` takes L and K from the network config; a config it cannot read or parse is an error naming
+/// the file, never a silent fallback to built-in values.
+@Test func attributeRunRejectsABadConfigNamingTheFile() throws {
+    let directory = DevnetProcess.temporaryDirectory("attribute-config")
+    try #"{"contributor": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "text": "Aspirin inhibits cyclooxygenase."}"#
+        .write(toFile: directory + "/records.jsonl", atomically: true, encoding: .utf8)
+    try "Aspirin inhibits cyclooxygenase.".write(toFile: directory + "/response.txt", atomically: true, encoding: .utf8)
+    let index = try run([
+        "attribute", "index", "--records", directory + "/records.jsonl", "--out", directory + "/index",
+    ])
+    #expect(index.status == 0, "\(index.stderr)")
+    let attribute = ["attribute", "run", "--index", directory + "/index", "--response", directory + "/response.txt"]
+    let missing = try run(attribute + ["--config", directory + "/missing.json"])
+    #expect(missing.status == 1)
+    #expect(missing.stderr == "error: cannot read network config \(directory)/missing.json\n")
+    try "{ not json".write(toFile: directory + "/broken.json", atomically: true, encoding: .utf8)
+    let broken = try run(attribute + ["--config", directory + "/broken.json"])
+    #expect(broken.status == 1 && broken.stderr.hasPrefix("error: \(directory)/broken.json: malformed network config"))
+    #expect(broken.stdout.isEmpty)
+    // Explicit L and K need no config, but a named config is still read.
+    #expect(try run(attribute + ["--min-span", "8", "--max-records", "2"]).status == 0)
+    let named = try run(attribute + ["--min-span", "8", "--max-records", "2", "--config", directory + "/broken.json"])
+    #expect(named.status == 1 && named.stderr.contains("broken.json"))
+    let good = try run(
+        attribute + ["--config", Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path, "--json"])
+    #expect(good.status == 0, "\(good.stderr)")
 }

@@ -1,3 +1,4 @@
+import AttributionRules
 import Codec
 import TestSupport
 import Testing
@@ -42,7 +43,7 @@ private func bruteForce(_ response: [UInt8], _ records: [Record], minSpan: Int, 
         }
         spans.append(AttributionSpan(start: start, length: statistics[start], records: credited))
     }
-    let (weights, share) = Attribution.credit(spans: spans, responseLength: n)
+    let (weights, share) = AttributionCredit.weights(spans: spans, responseLength: n)
     return AttributionResult(
         responseLength: n, matchingStatistics: statistics, spans: spans, recordWeights: weights, attributedShare: share)
 }

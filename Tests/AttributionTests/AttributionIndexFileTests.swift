@@ -1,3 +1,4 @@
+import AttributionRules
 import Codec
 import Foundation
 import TestSupport

@@ -1,3 +1,4 @@
+import AttributionRules
 import CAttributionKernels
 import Codec
 import TestSupport

@@ -79,7 +79,7 @@ private func checkHead(_ client: RPCTestClient, config: NetworkConfig) throws {
     let signed = try #require(client.result("ol_getSignedHead") as? [String: Any])
     let header = try BlockHeader(rlp: try Hex.decode(signed["rlp"] as? String ?? ""))
     let signature = try RecoverableSignature(rsv: try Hex.decode(signed["signature"] as? String ?? ""))
-    let digest = Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(config.chainId).bigEndianBytes + header.hash)
+    let digest = SequencerSignature.digest(blockHash: header.hash, chainId: config.chainId)
     #expect(try Address(bytes: signature.recoverPublicKey(digest: digest).ethereumAddress) == config.sequencer)
     if header.number > 0 {
         let parent = try #require(

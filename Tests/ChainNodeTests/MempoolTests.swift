@@ -51,7 +51,7 @@ private func transaction(_ key: Secp256k1PrivateKey, nonce: UInt64, tip: UInt256
     var pool = Mempool(limits: limits)
     let original = try transaction(alice, nonce: 0, tip: 100, maxFee: 1_000)
     _ = try pool.add(original, sender: sender, accountNonce: 0)
-    #expect(throws: RPCError.server("replacement transaction underpriced")) {
+    #expect(throws: AdmissionError.replacementUnderpriced) {
         try pool.add(try transaction(alice, nonce: 0, tip: 105, maxFee: 1_050), sender: sender, accountNonce: 0)
     }
     let replacement = try transaction(alice, nonce: 0, tip: 110, maxFee: 1_100)
@@ -60,13 +60,13 @@ private func transaction(_ key: Secp256k1PrivateKey, nonce: UInt64, tip: UInt256
     for nonce in 1...3 {
         _ = try pool.add(try transaction(alice, nonce: UInt64(nonce), tip: 1), sender: sender, accountNonce: 0)
     }
-    #expect(throws: RPCError.self) {
+    #expect(throws: AdmissionError.senderFull(limit: 4)) {
         try pool.add(try transaction(alice, nonce: 4, tip: 1), sender: sender, accountNonce: 0)
     }
-    #expect(throws: RPCError.self) {
+    #expect(throws: AdmissionError.nonceTooHigh(next: 0, got: 20)) {
         try pool.add(try transaction(alice, nonce: 20, tip: 1), sender: sender, accountNonce: 0)
     }
-    #expect(throws: RPCError.self) {
+    #expect(throws: AdmissionError.nonceTooLow(next: 1, got: 0)) {
         try pool.add(try transaction(alice, nonce: 0, tip: 999), sender: sender, accountNonce: 1)
     }
 }

@@ -156,7 +156,7 @@ import Testing
                 openChannels.append((log.topics[1], payer, payee, 0))
             }
             for log in receipt.logs where log.topics[0] == PaymentChannels.redeemed.signature.topic {
-                let amount = try ABI.decode(log.data, as: [.uint(256), .uint(256), .fixedBytes(32)])[0].uintValue
+                let amount = UInt256(abi: try ABI.decode(log.data, as: [.uint(256), .uint(256), .fixedBytes(32)])[0])
                 if let slot = openChannels.firstIndex(where: { $0.id == log.topics[1] }) {
                     openChannels[slot].redeemed = amount.uint64!
                 }

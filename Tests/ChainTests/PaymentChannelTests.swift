@@ -119,7 +119,7 @@ private let open = UInt256(1_000_000_000_000_000_000 as UInt64)
         to: chain.channels.address,
         data: try ABISignature(parsing: "getChannel(bytes32)").encodeCall([.fixedBytes(id)]),
         from: .zero, state: chain.state, header: chain.head)
-    let decoded = try ABI.decode(view, as: PaymentChannels.getChannel.outputs)
+    let decoded = try ABI.decode(view, as: try #require(PaymentChannels.method(named: "getChannel")).outputs)
     #expect(decoded[3] == .uint(6 * open))
     #expect(decoded[6] == .uint(3))
 }

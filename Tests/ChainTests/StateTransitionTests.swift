@@ -116,11 +116,17 @@ func totalSupply(_ state: WorldState, _ addresses: [Address]) throws -> UInt256 
             gasLimit: 100_000, to: nil, value: 0, data: [0x60]
         ).signed(with: keys[0]),  // contract creation
     ]
+    // Each is refused with the rule it breaks, as data code can branch on.
+    let rejections: [TransactionRejection] = [
+        .nonceMismatch(got: 1, expected: 0), .wrongChain(got: 1, expected: config.chainId), .insufficientFunds,
+        .feeCapBelowBaseFee(maxFeePerGas: 1, baseFee: try #require(genesis.header.baseFeePerGas)),
+        .noReplayProtection, .gasBelowIntrinsic(gasLimit: 20_000, intrinsic: 21_000), .contractCreation,
+    ]
     var before = state
     let root = try before.commit()
-    for transaction in invalid {
+    for (transaction, rejection) in zip(invalid, rejections) {
         var scratch = state
-        #expect(throws: ChainError.self) {
+        #expect(throws: ChainError.transactionRejected(rejection)) {
             try rules.applyTransaction(transaction, header: genesis.header, gasUsed: 0, state: &scratch)
         }
         #expect(try scratch.commit() == root)
@@ -130,6 +136,10 @@ func totalSupply(_ state: WorldState, _ addresses: [Address]) throws -> UInt256 
         beneficiary: config.sequencer)
     #expect(built.block.transactions.isEmpty)
     #expect(built.skipped.count == invalid.count)
+    // The builder checks against the next block's base fee.
+    var nextRejections = rejections
+    nextRejections[3] = .feeCapBelowBaseFee(maxFeePerGas: 1, baseFee: rules.nextBaseFee(genesis.header))
+    #expect(built.skipped.map(\.1) == nextRejections.map { .transactionRejected($0) })
     // A block carrying an invalid transaction is rejected whole.
     var forged = built.block
     forged.transactions = [invalid[0]]

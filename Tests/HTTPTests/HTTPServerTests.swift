@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import TestSupport
 import Testing
 
@@ -78,7 +79,9 @@ import Testing
     defer { server.stop() }
     let held = (0..<4).compactMap { _ in HTTPTestClient(port: server.port) }
     #expect(held.count == 4)
-    usleep(100_000)
+    // Each answered once: all four are accepted and counted before the excess one connects.
+    for client in held { #expect(client.post([])?.status == 200) }
+    #expect(server.connectionCount == 4)
     let excess = try #require(HTTPTestClient(port: server.port))
     #expect(excess.readResponse()?.status == 503)
     #expect(held[0].post([])?.status == 200)
@@ -86,7 +89,7 @@ import Testing
 
 /// A client that sends far more than it reads is held back (its reads pause) without stalling others, and
 /// still receives every response in order once it reads.
-@Test func backpressureHoldsAFloodingClientWithoutStallingOthers() throws {
+@Test(.timeLimit(.minutes(1))) func backpressureHoldsAFloodingClientWithoutStallingOthers() async throws {
     let server = try HTTPServer(port: 0) { request in
         HTTPResponse(status: 200, body: request.body + [UInt8](repeating: 0x2E, count: 64 * 1024))
     }
@@ -100,11 +103,61 @@ import Testing
     let payload = requests
     let sender = Thread { flood.send(payload) }
     sender.start()
-    usleep(300_000)
+    await server.waitUntilBackpressured()
     let other = try #require(HTTPTestClient(port: server.port))
     #expect(other.post(Array("abc".utf8))?.status == 200)
     for index in 0..<200 {
         let response = flood.readResponse()
         #expect(response?.body.prefix(3) == Array(String(format: "%03d", index).utf8)[...], "response \(index)")
     }
+}
+
+/// Deferred and streamed replies completed from other threads reach the loop in order: a pipelined request waits
+/// for the reply before it, and the chunks arrive as written.
+@Test(.timeLimit(.minutes(1))) func deferredAndStreamedRepliesFromOtherThreadsKeepPipelinedOrder() throws {
+    let server = try HTTPServer(port: 0) { request in
+        switch request.target {
+        case "/later":
+            return .deferred { writer in Thread { writer.respond(HTTPResponse(status: 201, body: [7])) }.start() }
+        case "/stream":
+            return .deferred { writer in
+                Thread {
+                    writer.start(status: 200, headers: [("Content-Type", "text/event-stream")])
+                    for word in ["alpha", "b", "gamma"] { writer.write(Array(word.utf8)) }
+                    writer.finish()
+                }.start()
+            }
+        default:
+            return .response(HTTPResponse(status: 200, body: request.body))
+        }
+    }
+    defer { server.stop() }
+    let client = try #require(HTTPTestClient(port: server.port))
+    let requests =
+        "POST /later HTTP/1.1\r\nContent-Length: 0\r\n\r\n" + "POST /stream HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+        + "POST / HTTP/1.1\r\nConnection: close\r\nContent-Length: 4\r\n\r\nlast"
+    #expect(client.send(Array(requests.utf8)))
+    var received: [UInt8] = []
+    while let chunk = client.receive(upTo: 65_536), !chunk.isEmpty { received += chunk }
+    let expected =
+        HTTPResponse(status: 201, body: [7]).serialized(keepAlive: true)
+        + Array(
+            ("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+                + "Connection: keep-alive\r\n\r\n5\r\nalpha\r\n1\r\nb\r\n5\r\ngamma\r\n0\r\n\r\n").utf8)
+        + HTTPResponse(status: 200, body: Array("last".utf8)).serialized(keepAlive: false)
+    #expect(String(decoding: received, as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+}
+
+/// The timeout sweep is a loop timer on the server's clock: an idle connection is closed once the injected clock
+/// passes the idle timeout, with no real minute going by.
+@Test(.timeLimit(.minutes(1))) func idleConnectionsCloseWhenTheInjectedClockPassesTheIdleTimeout() throws {
+    let clock = ManualClock()
+    var limits = HTTPLimits()
+    limits.idleTimeout = 60
+    let server = try HTTPServer(port: 0, limits: limits, clock: clock) { _ in .response(HTTPResponse(status: 200)) }
+    defer { server.stop() }
+    let idle = try #require(HTTPTestClient(port: server.port, timeoutSeconds: 20))
+    #expect(idle.post([])?.status == 200)
+    clock.advance(seconds: 61)
+    #expect(idle.waitForClose())
 }

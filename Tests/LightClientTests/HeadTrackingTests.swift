@@ -35,7 +35,7 @@ private func extend(_ chain: [VerifiedHeader], to length: Int, salt: UInt8) thro
             timestamp: UInt64(out.count))
         header.extraData = out.isEmpty ? [] : [salt]
         let hash = header.hash
-        let digest = Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(7).bigEndianBytes + hash)
+        let digest = SequencerSignature.digest(blockHash: hash, chainId: 7)
         out.append(VerifiedHeader(header: header, hash: hash, signature: try key.signRecoverable(digest: digest).rsv))
     }
     return out
@@ -67,7 +67,7 @@ private func extend(_ chain: [VerifiedHeader], to length: Int, salt: UInt8) thro
     var broken = try extend(honest, to: 13, salt: 2)
     var orphan = broken[12].header
     orphan.parentHash = Keccak256.hash([1])
-    let digest = Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(7).bigEndianBytes + orphan.hash)
+    let digest = SequencerSignature.digest(blockHash: orphan.hash, chainId: 7)
     broken[12] = VerifiedHeader(
         header: orphan, hash: orphan.hash, signature: try key.signRecoverable(digest: digest).rsv)
     broken = try extend(broken, to: 14, salt: 2)

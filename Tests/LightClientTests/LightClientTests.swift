@@ -101,9 +101,9 @@ func honestServerAnswersEqualTheNodesOwnState() throws {
     let nobody = try Address(bytes: Keccak256.hash([1, 2, 3]).suffix(20).map { $0 })
     #expect(try client.account(nobody, at: head).account == Account())
     // Typed reads decoded from proven storage match the node's own views.
-    let channel = try #require(try client.channel(seeded.channelID, at: head).channel)
+    let channel = try #require(try client.read(PaymentChannels.ChannelLayout.self, seeded.channelID, at: head).value)
     #expect(channel.redeemed == UInt256(4_000) && channel.deposit == UInt256(1_000_000) && channel.status == .open)
-    let snapshot = try client.datanetSnapshot(1, at: head).snapshot
+    let snapshot = try client.read(DatanetRegistry.SnapshotLayout.self, 1, at: head).value
     #expect(snapshot.count == 5)
     let viewRoot =
         rpc.result(
@@ -115,10 +115,10 @@ func honestServerAnswersEqualTheNodesOwnState() throws {
                 ], UInt256(head.number).hexQuantity,
             ]) as? String
     #expect(viewRoot == Hex.encode(snapshot.snapshotRoot))
-    let adapter = try #require(try client.adapter(1, at: head).adapter)
+    let adapter = try #require(try client.read(ModelRegistry.AdapterLayout.self, 1, at: head).value)
     #expect(adapter.pricePer1kTokens == UInt256(777) && adapter.owner == seeded.config.devAccounts[2].address)
     #expect(String(decoding: adapter.cid, as: UTF8.self).hasPrefix("bafy-adapter-cid"))
-    let model = try #require(try client.baseModel(1, at: head).model)
+    let model = try #require(try client.read(ModelRegistry.BaseModelLayout.self, 1, at: head).value)
     #expect(model.architecture == "llama")
     // Receipts rebuild the root; a transfer submitted through the client is proven included.
     let key = try Secp256k1PrivateKey(bytes: seeded.config.devAccounts[5].privateKey)
@@ -158,7 +158,9 @@ func lyingServerIsDetectedEveryWay() throws {
     usleep(300_000)
 
     let balanceRead: (LightClient) throws -> Void = { client in _ = try client.account(address) }
-    let channelRead: (LightClient) throws -> Void = { client in _ = try client.channel(seeded.channelID) }
+    let channelRead: (LightClient) throws -> Void = { client in
+        _ = try client.read(PaymentChannels.ChannelLayout.self, seeded.channelID)
+    }
     let receiptRead: (LightClient) throws -> Void = { client in
         let number = try client.syncHead().number
         // Find a block with a log: scan back to the redemption.
@@ -274,8 +276,7 @@ func lyingServerIsDetectedEveryWay() throws {
                 guard method == "ol_getSignedHead" else { return }
                 result(&response) { object in
                     guard let rlp = try? Hex.decode(object["rlp"] as? String ?? "") else { return }
-                    let digest = Keccak256.hash(
-                        [UInt8](repeating: 0, count: 32) + UInt256(1).bigEndianBytes + Keccak256.hash(rlp))
+                    let digest = SequencerSignature.digest(blockHash: Keccak256.hash(rlp), chainId: 1)
                     object["signature"] = Hex.encode((try? sequencerKey.signRecoverable(digest: digest).rsv) ?? [])
                     object.removeValue(forKey: "chainId")
                 }

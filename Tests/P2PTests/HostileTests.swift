@@ -1,6 +1,7 @@
 import Codec
 import Crypto
 import Foundation
+import Runtime
 import TestSupport
 import Testing
 
@@ -10,14 +11,13 @@ import Testing
     import Glibc
 #endif
 
-/// A misbehaving peer on a raw TCP socket that runs as much of the real upgrade as a case needs, using the same
-/// state machines as the host, then breaks the protocol.
+/// A misbehaving peer on a raw TCP socket that runs as much of the real upgrade as a case needs — the dialer's
+/// `ConnectionUpgrade` stopped at a checkpoint, or run through — then breaks the protocol with raw bytes.
 final class HostilePeer {
     let socket: HTTPTestClient
-    var pending: [UInt8] = []
-    var transport: NoiseTransport?
     let identity = LibP2PIdentity.ed25519(.generate())
     let staticKey = X25519PrivateKey.generate()
+    var machine: ConnectionUpgrade?
 
     init?(port: Int, timeout: Int = 10) {
         guard let socket = HTTPTestClient(port: port, timeoutSeconds: timeout) else { return nil }
@@ -26,53 +26,59 @@ final class HostilePeer {
 
     func send(_ bytes: [UInt8]) { socket.send(bytes) }
 
-    /// Reads until `parse` finds a complete message in what has arrived.
-    func receive<T>(_ parse: (inout [UInt8]) throws -> T?) throws -> T {
-        while true {
-            if let value = try parse(&pending) { return value }
+    /// Runs the dialer's upgrade state machine over the socket until `done` holds, stopping at `checkpoint`;
+    /// `payload` replaces the valid identity payload.
+    func run(
+        stopAt checkpoint: ConnectionUpgrade.Checkpoint?, payload: [UInt8]? = nil,
+        until done: (ConnectionUpgrade) -> Bool
+    ) throws {
+        let now = Instant(nanoseconds: 0)
+        let valid = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
+        var machine = ConnectionUpgrade(
+            role: .dialer(expectedPeer: nil),
+            keys: ConnectionKeys(staticKey: staticKey, ephemeralKey: .generate(), payload: payload ?? valid),
+            supportedProtocols: [], stopAt: checkpoint, now: now)
+        func perform(_ actions: [ConnectionUpgrade.Action]) throws {
+            for action in actions {
+                switch action {
+                case .send(let bytes): send(bytes)
+                case .close(let reason): throw P2PError.connectionClosed("hostile peer: \(reason)")
+                case .protocolViolation(let violation): throw P2PError.protocolViolation("hostile peer: \(violation)")
+                default: continue
+                }
+            }
+        }
+        try perform(machine.on(.connected, now: now))
+        while !done(machine) {
             guard let chunk = socket.receive(upTo: 65_536), !chunk.isEmpty else {
                 throw P2PError.connectionClosed("hostile peer: server closed")
             }
-            pending += chunk
+            try perform(machine.on(.received(chunk[...]), now: now))
         }
+        self.machine = machine
     }
 
+    /// multistream-select /noise, and nothing more.
     func selectNoise() throws {
-        send(MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/noise"))
-        for _ in 0..<2 { _ = try receive { try MultistreamSelect.decode(&$0) } }
+        try run(stopAt: .securitySelected) { $0.halted == .securitySelected }
     }
 
-    /// Noise XX up to (not including) message 3; returns the handshake state.
-    func handshakeToMessage3() throws -> NoiseXXHandshake {
-        try selectNoise()
-        var handshake = NoiseXXHandshake(
-            role: .initiator, hash: .sha256, prologue: [], staticKey: staticKey, ephemeralKey: .generate())
-        send(try NoiseTransport.frame(try handshake.writeMessage(payload: [])))
-        _ = try handshake.readMessage(try receive { NoiseTransport.unframe(&$0) })
-        return handshake
+    /// Noise XX up to (not including) message 3.
+    func handshakeToMessage3() throws {
+        try run(stopAt: .secondHandshakeMessageRead) { $0.halted == .secondHandshakeMessageRead }
+    }
+
+    /// Noise XX through message 3, which carries `payload` instead of a valid one.
+    func handshake(payload: [UInt8]) throws {
+        try run(stopAt: .handshakeComplete, payload: payload) { $0.halted == .handshakeComplete }
     }
 
     /// The whole upgrade (Noise, then /yamux/1.0.0); afterwards `sendPlain` speaks raw Yamux bytes.
     func upgrade() throws {
-        var handshake = try handshakeToMessage3()
-        let payload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey)
-        send(try NoiseTransport.frame(try handshake.writeMessage(payload: payload.encoded)))
-        let keys = try handshake.split()
-        transport = NoiseTransport(send: keys.send, receive: keys.receive)
-        sendPlain(MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/yamux/1.0.0"))
-        var plain: [UInt8] = []
-        for _ in 0..<2 {
-            _ = try receive { buffer -> String? in
-                if !buffer.isEmpty {
-                    plain += try transport!.open(buffer)
-                    buffer = []
-                }
-                return try MultistreamSelect.decode(&plain)
-            }
-        }
+        try run(stopAt: nil) { $0.isOpen }
     }
 
-    func sendPlain(_ bytes: [UInt8]) { send(try! transport!.seal(bytes)) }
+    func sendPlain(_ bytes: [UInt8]) { send(try! machine!.sealRaw(bytes)) }
 
     func closed() -> Bool { socket.waitForClose() }
 }
@@ -115,15 +121,14 @@ func hostileServer(_ logs: LogLines, configure: (inout HostConfig) -> Void = { _
         $0.send(Varint.encode(1_000_000) + random.bytes(100))
     }
     try expectClosed("garbage during the handshake", "decryption failed") {
-        _ = try $0.handshakeToMessage3()
+        try $0.handshakeToMessage3()
         $0.send(try NoiseTransport.frame(random.bytes(200)))
     }
     try expectClosed("a payload signature that does not verify", "identity signature") { peer in
-        var handshake = try peer.handshakeToMessage3()
         // Signed for another static key: the signature does not cover the one the handshake carries.
         let payload = try NoiseHandshakePayload(
             identity: peer.identity, staticPublicKey: X25519PrivateKey.generate().publicKey)
-        peer.send(try NoiseTransport.frame(try handshake.writeMessage(payload: payload.encoded)))
+        try peer.handshake(payload: payload.encoded)
     }
     try expectClosed("garbage after the handshake", "decryption failed") { peer in
         try peer.upgrade()

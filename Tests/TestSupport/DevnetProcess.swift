@@ -1,4 +1,5 @@
 import Foundation
+import Runtime
 import Synchronization
 
 /// A real `openledger devnet` process (the binary built beside the test bundle) on a free port and a private data directory.
@@ -47,8 +48,9 @@ public final class DevnetProcess: @unchecked Sendable {
             output.withLock { $0 += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
+        let clock = SystemClock()
+        let deadline = clock.now().advanced(bySeconds: 20)
+        while clock.now() < deadline {
             let text = output.withLock { $0 }
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RPC URL:") }),
                 let port = Int(line.split(separator: ":").last ?? "")
@@ -57,7 +59,7 @@ public final class DevnetProcess: @unchecked Sendable {
                 return
             }
             if !process.isRunning { break }
-            usleep(20_000)
+            clock.sleep(seconds: 0.02)
         }
         process.terminate()
         throw NSError(

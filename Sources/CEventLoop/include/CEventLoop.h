@@ -3,22 +3,39 @@
 #include <stdint.h>
 
 /* epoll is not exported by Glibc's Swift module, and struct epoll_event is packed on x86-64, so the event
- * loop reaches it only through these functions. Every name carries the module prefix. */
+ * loop reaches it only through these functions. Every name carries the module prefix. Failures return -1 with
+ * errno set (EINTR included): the Swift side retries and classifies them in one place. */
+
+/* Interest and readiness bits, the shim's own (translated to and from EPOLLIN/EPOLLOUT/... in the .c file). */
+#define CEventLoop_READABLE 1u
+#define CEventLoop_WRITABLE 2u
+/* Readiness only: hang-up, peer shutdown or error. */
+#define CEventLoop_HANGUP 4u
+
+/* The operations of CEventLoop_epoll_ctl. */
+typedef enum CEventLoop_Operation {
+    CEventLoop_OperationAdd = 1,
+    CEventLoop_OperationModify = 2,
+    CEventLoop_OperationDelete = 3,
+} CEventLoop_Operation;
+
+/* The most events one CEventLoop_epoll_wait reports. */
+#define CEventLoop_MAX_EVENTS 256
 
 int CEventLoop_epoll_create(void);
-/* op: 1 add, 2 modify, 3 delete. events: bit 0 readable, bit 1 writable. */
-int CEventLoop_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t token);
-/* Fills tokens[i] and events[i] (bit 0 readable, bit 1 writable, bit 2 hang-up or error); returns the count,
- * 0 on timeout or EINTR, -1 on other errors. */
+/* interest: CEventLoop_READABLE | CEventLoop_WRITABLE; token comes back with every event of fd. */
+int CEventLoop_epoll_ctl(int epfd, CEventLoop_Operation operation, int fd, uint32_t interest, uint64_t token);
+/* Fills tokens[i] and events[i] (CEventLoop_READABLE | CEventLoop_WRITABLE | CEventLoop_HANGUP); returns the
+ * count (0 on timeout), -1 with errno on failure. timeout_ms -1 waits without limit. */
 int CEventLoop_epoll_wait(int epfd, uint64_t *tokens, uint32_t *events, int capacity, int timeout_ms);
 
 /* A nonblocking TCP listening socket on IPv4 host:port (port 0 picks one); returns the fd or -errno. */
 int CEventLoop_listen_tcp4(const char *host, int port, int backlog);
 /* The bound port of a socket, or -1. */
 int CEventLoop_local_port(int fd);
-/* accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC; -1 with errno EAGAIN when none is pending. */
+/* accept4 with SOCK_NONBLOCK|SOCK_CLOEXEC and TCP_NODELAY; -1 with errno (EAGAIN when none is pending). */
 int CEventLoop_accept(int fd);
-/* An eventfd for waking the loop from other threads. */
+/* A nonblocking eventfd for waking the loop from other threads. */
 int CEventLoop_eventfd(void);
 /* A nonblocking TCP connection to IPv4 host:port, in progress (wait for writable, then check
  * CEventLoop_socket_error); returns the fd or -errno. TCP_NODELAY is set. */

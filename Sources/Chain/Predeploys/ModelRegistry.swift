@@ -24,30 +24,91 @@ public struct ModelRegistry: Predeploy {
         public var datanetRoots: [[UInt8]]
     }
 
+    /// Where and how a base model is stored: slot 0 holds the model counter, slot 1 the mapping
+    /// modelId → registrant, GGUF hash, tokenizer hash, architecture.
+    public enum BaseModelLayout: StorageLayout {
+        /// The registry at its default address.
+        public static var contract: Address { ModelRegistry.defaultAddress }
+        /// The model counter, in the record at slot 0.
+        static let count = StorageField<UInt256>(0)
+        static let registrant = StorageField<Address>(0)
+        static let ggufHash = StorageField<Bytes32>(1)
+        static let tokenizerHash = StorageField<Bytes32>(2)
+        static let architecture = StorageBytesField(3)
+
+        /// `models[id]` of the mapping at slot 1.
+        public static func base(_ id: UInt256) -> UInt256 { ContractStorage.mappingSlot(1, key: id) }
+
+        /// The stored model, or nil when none has this id.
+        public static func read(_ record: StorageRecord, from reader: some StorageReader) throws(ChainError)
+            -> BaseModel?
+        {
+            let registrant = try record.get(registrant, from: reader)
+            guard registrant != .zero else { return nil }
+            return BaseModel(
+                ggufHash: try record.get(ggufHash, from: reader).bytes,
+                architecture: String(decoding: try record.get(architecture, from: reader), as: UTF8.self),
+                tokenizerHash: try record.get(tokenizerHash, from: reader).bytes, registrant: registrant)
+        }
+    }
+
+    /// Where and how an adapter is stored: slot 2 holds the adapter counter, slot 3 the mapping adapterId →
+    /// owner, base model, price, deprecated, CID, and the Datanet roots as a `bytes32[]`.
+    public enum AdapterLayout: StorageLayout {
+        /// The registry at its default address.
+        public static var contract: Address { ModelRegistry.defaultAddress }
+        /// The adapter counter, in the record at slot 2.
+        static let count = StorageField<UInt256>(0)
+        static let owner = StorageField<Address>(0)
+        static let baseModelID = StorageField<UInt256>(1)
+        static let price = StorageField<UInt256>(2)
+        static let deprecated = StorageField<Bool>(3)
+        static let cid = StorageBytesField(4)
+        static let rootCount = StorageField<UInt256>(5)
+        static let roots = StorageArrayField<Bytes32>(5)
+
+        /// `adapters[id]` of the mapping at slot 3.
+        public static func base(_ id: UInt256) -> UInt256 { ContractStorage.mappingSlot(3, key: id) }
+
+        /// The stored adapter, or nil when none has this id.
+        public static func read(_ record: StorageRecord, from reader: some StorageReader) throws(ChainError)
+            -> Adapter?
+        {
+            let owner = try record.get(owner, from: reader)
+            guard owner != .zero else { return nil }
+            guard let count = try record.get(rootCount, from: reader).uint64, count <= UInt64(maxDatanetRoots) else {
+                throw .invalidBlock("corrupt adapter record")
+            }
+            return Adapter(
+                cid: try record.get(cid, from: reader), baseModelID: try record.get(baseModelID, from: reader),
+                owner: owner, pricePer1kTokens: try record.get(price, from: reader),
+                deprecated: try record.get(deprecated, from: reader),
+                datanetRoots: try record.get(roots, count: count, from: reader).map(\.bytes))
+        }
+    }
+
+    /// The module's address.
     public let address: Address
 
-    /// The canonical signatures of every function, view and event: the contract's interface.
-    public static var interface: Set<String> {
-        Set((functions + views).map(\.signature.canonical) + events.map(\.signature.canonical))
-    }
-    private var storage: ContractStorage { ContractStorage(address: address) }
-
+    /// The module at `address`.
     public init(address: Address = ModelRegistry.defaultAddress) { self.address = address }
 
-    static let register = PredeployFunction(
-        "registerBaseModel(bytes32 ggufHash, string architecture, bytes32 tokenizerHash)", returns: "uint256",
-        gas: 70_000)
-    static let publish = PredeployFunction(
-        "publishAdapter(bytes cid, uint256 baseModelId, bytes32[] datanetRoots, uint256 pricePer1kTokens)",
-        returns: "uint256", gas: 90_000)
-    static let deprecate = PredeployFunction("deprecateAdapter(uint256 adapterId)", gas: 20_000)
-    static let baseModelView = PredeployFunction(
-        "baseModel(uint256 modelId)", returns: "bytes32,string,bytes32,address")
-    static let adapterView = PredeployFunction(
-        "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]")
-    static let functions = [register, publish, deprecate]
-    static let events = [registered, published, deprecated]
-    static let views = [baseModelView, adapterView]
+    /// Every function and view.
+    public static let methods: [PredeployMethod<ModelRegistry>] = [
+        .init(
+            "registerBaseModel(bytes32 ggufHash, string architecture, bytes32 tokenizerHash)", returns: "uint256",
+            gas: 70_000, handler: registerBaseModel),
+        .init(
+            "publishAdapter(bytes cid, uint256 baseModelId, bytes32[] datanetRoots, uint256 pricePer1kTokens)",
+            returns: "uint256", gas: 90_000, handler: publishAdapter),
+        .init("deprecateAdapter(uint256 adapterId)", gas: 20_000, handler: deprecateAdapter),
+        .init("baseModel(uint256 modelId)", returns: "bytes32,string,bytes32,address", .view, handler: baseModelView),
+        .init(
+            "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]", .view,
+            handler: adapterView),
+    ]
+    /// Every event.
+    public static let events = [registered, published, deprecated]
 
     static let registered = PredeployEvent(
         "BaseModelRegistered(uint256 indexed modelId, bytes32 indexed ggufHash, address registrant, string architecture, bytes32 tokenizerHash)"
@@ -57,117 +118,95 @@ public struct ModelRegistry: Predeploy {
     )
     static let deprecated = PredeployEvent("AdapterDeprecated(uint256 indexed adapterId)")
 
-    // Storage: 0 model counter; 1 models; 2 adapter counter; 3 adapters.
-    private func modelSlot(_ id: UInt256) -> UInt256 { ContractStorage.mappingSlot(1, key: id) }
-    private func adapterSlot(_ id: UInt256) -> UInt256 { ContractStorage.mappingSlot(3, key: id) }
-
     /// The base model `id`, or nil.
     public func baseModel(_ id: UInt256, state: some StorageReader) throws(ChainError) -> BaseModel? {
-        let base = modelSlot(id)
-        let registrant = try storage.address(state, base)
-        guard registrant != .zero else { return nil }
-        return BaseModel(
-            ggufHash: try storage.bytes32(state, base &+ 1),
-            architecture: String(decoding: try storage.bytes(state, base &+ 3), as: UTF8.self),
-            tokenizerHash: try storage.bytes32(state, base &+ 2), registrant: registrant)
+        try BaseModelLayout.read(id, in: address, from: state)
     }
 
     /// The adapter `id`, or nil.
     public func adapter(_ id: UInt256, state: some StorageReader) throws(ChainError) -> Adapter? {
-        let base = adapterSlot(id)
-        let owner = try storage.address(state, base)
-        guard owner != .zero else { return nil }
-        guard let rootCount = try storage.word(state, base &+ 5).uint64, rootCount <= UInt64(Self.maxDatanetRoots)
-        else {
-            throw .invalidBlock("corrupt adapter record")
-        }
-        let rootsBase = ContractStorage.dataSlot(base &+ 5)
-        var roots: [[UInt8]] = []
-        for index in 0..<rootCount { roots.append(try storage.bytes32(state, rootsBase &+ UInt256(index))) }
-        return Adapter(
-            cid: try storage.bytes(state, base &+ 4), baseModelID: try storage.word(state, base &+ 1), owner: owner,
-            pricePer1kTokens: try storage.word(state, base &+ 2),
-            deprecated: try storage.word(state, base &+ 3) != .zero,
-            datanetRoots: roots)
+        try AdapterLayout.read(id, in: address, from: state)
     }
 
-    public func call(_ calldata: [UInt8], context: CallContext, state: inout WorldState) throws(ChainError)
-        -> CallOutcome
-    {
-        let function = try selectFunction(calldata, in: Self.functions)
-        guard context.value == .zero else { throw .reverted("ModelRegistry does not accept OPEN") }
-        let arguments = try function.arguments(calldata)
-        var outcome = CallOutcome(gas: function.gas)
-        switch function.selector {
-        case Self.register.selector:
-            let architecture = arguments[1].bytesValue
-            guard !architecture.isEmpty, architecture.count <= 64 else {
-                throw .reverted("architecture must be 1 to 64 bytes")
-            }
-            let id = try storage.word(state, 0) &+ 1
-            storage.setWord(&state, 0, id)
-            let base = modelSlot(id)
-            storage.setAddress(&state, base, context.caller)
-            storage.setBytes32(&state, base &+ 1, arguments[0].bytesValue)
-            storage.setBytes32(&state, base &+ 2, arguments[2].bytesValue)
-            storage.setBytes(&state, base &+ 3, architecture)
-            outcome.output = function.returning([.uint(id)])
-            outcome.logs = [
-                Self.registered.log(
-                    address, [.uint(id), arguments[0], .address(context.caller), arguments[1], arguments[2]])
-            ]
-        case Self.publish.selector:
-            let cid = arguments[0].bytesValue
-            let baseModelID = arguments[1].uintValue
-            let roots = arguments[2].arrayValue.map(\.bytesValue)
-            guard !cid.isEmpty, cid.count <= 128 else { throw .reverted("adapter CID must be 1 to 128 bytes") }
-            guard roots.count <= Self.maxDatanetRoots else { throw .reverted("too many Datanet roots") }
-            guard try baseModel(baseModelID, state: state) != nil else {
-                throw .reverted("no base model \(baseModelID)")
-            }
-            let id = try storage.word(state, 2) &+ 1
-            storage.setWord(&state, 2, id)
-            let base = adapterSlot(id)
-            storage.setAddress(&state, base, context.caller)
-            storage.setWord(&state, base &+ 1, baseModelID)
-            storage.setWord(&state, base &+ 2, arguments[3].uintValue)
-            storage.setBytes(&state, base &+ 4, cid)
-            storage.setWord(&state, base &+ 5, UInt256(roots.count))
-            let rootsBase = ContractStorage.dataSlot(base &+ 5)
-            for (index, root) in roots.enumerated() { storage.setBytes32(&state, rootsBase &+ UInt256(index), root) }
-            outcome.gas += UInt64(roots.count) * 20_000
-            outcome.output = function.returning([.uint(id)])
-            outcome.logs = [
-                Self.published.log(
-                    address,
-                    [.uint(id), .uint(baseModelID), .address(context.caller), .bytes(cid), arguments[3], arguments[2]])
-            ]
-        default:  // deprecate
-            let id = arguments[0].uintValue
-            guard let adapter = try adapter(id, state: state) else { throw .reverted("no adapter \(id)") }
-            guard adapter.owner == context.caller else { throw .reverted("only the owner deprecates an adapter") }
-            guard !adapter.deprecated else { throw .reverted("adapter \(id) is already deprecated") }
-            storage.setWord(&state, adapterSlot(id) &+ 3, 1)
-            outcome.logs = [Self.deprecated.log(address, [.uint(id)])]
+    private func registerBaseModel(
+        _ call: inout PredeployInvocation, ggufHash: [UInt8], architecture: String, tokenizerHash: [UInt8]
+    ) throws(ChainError) -> [ABIValue] {
+        let architectureBytes = Array(architecture.utf8)
+        guard !architectureBytes.isEmpty, architectureBytes.count <= 64 else {
+            throw .reverted("architecture must be 1 to 64 bytes")
         }
-        return outcome
+        let counter = StorageRecord(contract: address, base: 0)
+        let id = try counter.get(BaseModelLayout.count, from: call.state) &+ 1
+        counter.set(BaseModelLayout.count, id, in: &call.state)
+        let record = BaseModelLayout.record(id, in: address)
+        record.set(BaseModelLayout.registrant, call.context.caller, in: &call.state)
+        record.set(BaseModelLayout.ggufHash, Bytes32(ggufHash), in: &call.state)
+        record.set(BaseModelLayout.tokenizerHash, Bytes32(tokenizerHash), in: &call.state)
+        record.set(BaseModelLayout.architecture, architectureBytes, in: &call.state)
+        call.logs = [
+            Self.registered.log(
+                address,
+                [
+                    .uint(id), .fixedBytes(ggufHash), .address(call.context.caller), .string(architecture),
+                    .fixedBytes(tokenizerHash),
+                ])
+        ]
+        return [.uint(id)]
     }
 
-    public func view(_ calldata: [UInt8], state: WorldState, context: CallContext) throws(ChainError) -> [UInt8] {
-        let function = try selectFunction(calldata, in: Self.views)
-        let id = try function.arguments(calldata)[0].uintValue
-        if function.selector == Self.baseModelView.selector {
-            let model = try baseModel(id, state: state)
-            return function.returning([
-                .fixedBytes(model?.ggufHash ?? WorldState.zeroWord), .string(model?.architecture ?? ""),
-                .fixedBytes(model?.tokenizerHash ?? WorldState.zeroWord), .address(model?.registrant ?? .zero),
-            ])
+    private func publishAdapter(
+        _ call: inout PredeployInvocation, cid: [UInt8], baseModelID: UInt256, roots: [[UInt8]], price: UInt256
+    ) throws(ChainError) -> [ABIValue] {
+        guard !cid.isEmpty, cid.count <= 128 else { throw .reverted("adapter CID must be 1 to 128 bytes") }
+        guard roots.count <= Self.maxDatanetRoots else { throw .reverted("too many Datanet roots") }
+        guard try baseModel(baseModelID, state: call.state) != nil else {
+            throw .reverted("no base model \(baseModelID)")
         }
-        let adapter = try adapter(id, state: state)
-        return function.returning([
+        let counter = StorageRecord(contract: address, base: 2)
+        let id = try counter.get(AdapterLayout.count, from: call.state) &+ 1
+        counter.set(AdapterLayout.count, id, in: &call.state)
+        let record = AdapterLayout.record(id, in: address)
+        record.set(AdapterLayout.owner, call.context.caller, in: &call.state)
+        record.set(AdapterLayout.baseModelID, baseModelID, in: &call.state)
+        record.set(AdapterLayout.price, price, in: &call.state)
+        record.set(AdapterLayout.cid, cid, in: &call.state)
+        record.set(AdapterLayout.rootCount, UInt256(roots.count), in: &call.state)
+        record.set(AdapterLayout.roots, roots.map { Bytes32($0) }, in: &call.state)
+        call.gas += UInt64(roots.count) * 20_000
+        call.logs = [
+            Self.published.log(
+                address,
+                [
+                    .uint(id), .uint(baseModelID), .address(call.context.caller), .bytes(cid), .uint(price),
+                    .array(roots.map { .fixedBytes($0) }),
+                ])
+        ]
+        return [.uint(id)]
+    }
+
+    private func deprecateAdapter(_ call: inout PredeployInvocation, id: UInt256) throws(ChainError) -> [ABIValue] {
+        guard let adapter = try adapter(id, state: call.state) else { throw .reverted("no adapter \(id)") }
+        guard adapter.owner == call.context.caller else { throw .reverted("only the owner deprecates an adapter") }
+        guard !adapter.deprecated else { throw .reverted("adapter \(id) is already deprecated") }
+        AdapterLayout.record(id, in: address).set(AdapterLayout.deprecated, true, in: &call.state)
+        call.logs = [Self.deprecated.log(address, [.uint(id)])]
+        return []
+    }
+
+    private func baseModelView(_ call: inout PredeployInvocation, id: UInt256) throws(ChainError) -> [ABIValue] {
+        let model = try baseModel(id, state: call.state)
+        return [
+            .fixedBytes(model?.ggufHash ?? WorldState.zeroWord), .string(model?.architecture ?? ""),
+            .fixedBytes(model?.tokenizerHash ?? WorldState.zeroWord), .address(model?.registrant ?? .zero),
+        ]
+    }
+
+    private func adapterView(_ call: inout PredeployInvocation, id: UInt256) throws(ChainError) -> [ABIValue] {
+        let adapter = try adapter(id, state: call.state)
+        return [
             .bytes(adapter?.cid ?? []), .uint(adapter?.baseModelID ?? .zero), .address(adapter?.owner ?? .zero),
             .uint(adapter?.pricePer1kTokens ?? .zero), .bool(adapter?.deprecated ?? false),
             .array((adapter?.datanetRoots ?? []).map { .fixedBytes($0) }),
-        ])
+        ]
     }
 }

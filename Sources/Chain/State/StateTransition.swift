@@ -177,37 +177,37 @@ public struct StateTransition: Sendable {
     ) throws(ChainError) -> Receipt {
         let transaction = signed.transaction
         guard let chainId = transaction.chainId else {
-            throw .invalidTransaction("transactions without EIP-155 replay protection are not accepted")
+            throw .transactionRejected(.noReplayProtection)
         }
         guard chainId == config.chainId else {
-            throw .invalidTransaction("chain id \(chainId), this chain is \(config.chainId)")
+            throw .transactionRejected(.wrongChain(got: chainId, expected: config.chainId))
         }
-        guard let to = transaction.to else { throw .invalidTransaction("contract creation is not supported") }
+        guard let to = transaction.to else { throw .transactionRejected(.contractCreation) }
         let sender = try signed.recoverSender()
         var account = try state.account(sender)
         guard transaction.nonce == account.nonce else {
-            throw .invalidTransaction("nonce \(transaction.nonce), account nonce is \(account.nonce)")
+            throw .transactionRejected(.nonceMismatch(got: transaction.nonce, expected: account.nonce))
         }
-        guard account.nonce < UInt64.max else { throw .invalidTransaction("nonce overflow") }
+        guard account.nonce < UInt64.max else { throw .transactionRejected(.nonceOverflow) }
         let intrinsic = transaction.intrinsicGas
         guard transaction.gasLimit >= intrinsic else {
-            throw .invalidTransaction("gas limit \(transaction.gasLimit) below intrinsic gas \(intrinsic)")
+            throw .transactionRejected(.gasBelowIntrinsic(gasLimit: transaction.gasLimit, intrinsic: intrinsic))
         }
         guard transaction.gasLimit <= header.gasLimit - blockGasUsed else {
-            throw .invalidTransaction("gas limit \(transaction.gasLimit) exceeds the block's remaining gas")
+            throw .transactionRejected(.exceedsRemainingBlockGas(gasLimit: transaction.gasLimit))
         }
         let baseFee = header.baseFeePerGas ?? .zero
         guard transaction.maxFeePerGas >= baseFee else {
-            throw .invalidTransaction("max fee per gas \(transaction.maxFeePerGas) below base fee \(baseFee)")
+            throw .transactionRejected(.feeCapBelowBaseFee(maxFeePerGas: transaction.maxFeePerGas, baseFee: baseFee))
         }
         guard transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas else {
-            throw .invalidTransaction("max priority fee above max fee")
+            throw .transactionRejected(.priorityFeeAboveFeeCap)
         }
         let (maxCost, overflow1) = transaction.maxFeePerGas.multipliedReportingOverflow(
             by: UInt256(transaction.gasLimit))
         let (upfront, overflow2) = maxCost.addingReportingOverflow(transaction.value)
         guard !overflow1, !overflow2, upfront <= account.balance else {
-            throw .invalidTransaction("insufficient funds for gas * price + value")
+            throw .transactionRejected(.insufficientFunds)
         }
 
         // From here on the transaction is included.
@@ -229,7 +229,7 @@ public struct StateTransition: Sendable {
                     chainId: config.chainId)
                 let outcome = try predeploy.call(transaction.data, context: context, state: &state)
                 guard outcome.gas <= transaction.gasLimit - intrinsic else {
-                    throw ChainError.reverted("out of gas")
+                    throw ChainError.outOfGas
                 }
                 gasUsed += outcome.gas
                 logs = outcome.logs
@@ -239,7 +239,7 @@ public struct StateTransition: Sendable {
             state.revertToCheckpoint()
             succeeded = false
             // A failed call costs what it would have cost, or all the gas when it ran out.
-            if case .reverted(let why) = error, why == "out of gas" { gasUsed = transaction.gasLimit }
+            if error == .outOfGas { gasUsed = transaction.gasLimit }
         }
         let fee = price * UInt256(gasUsed)
         try state.updateAccount(sender) { account throws(ChainError) in account.balance -= fee }

@@ -19,7 +19,7 @@ extension MerklePatriciaTrie {
                 atRoot = false
                 continue
             case .hashed(let hash):
-                guard let encoding = source?.node(hash: hash) else { throw .missingNode(hash: hash) }
+                guard let encoding = try source?.node(hash: hash) else { throw .missingNode(hash: hash) }
                 nodes.append(encoding)
                 node = try TrieNode.decode(encoding)
                 atRoot = false

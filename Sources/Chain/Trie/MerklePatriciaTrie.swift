@@ -169,7 +169,7 @@ public struct MerklePatriciaTrie: Sendable {
     }
 
     func resolve(_ hash: [UInt8]) throws(TrieError) -> TrieNode {
-        guard let encoding = source?.node(hash: hash) else { throw .missingNode(hash: hash) }
+        guard let encoding = try source?.node(hash: hash) else { throw .missingNode(hash: hash) }
         guard Keccak256.hash(encoding) == hash else {
             throw .malformedNode("node source returned bytes that do not hash to \(Hex.encode(hash))")
         }

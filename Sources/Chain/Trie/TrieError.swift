@@ -8,12 +8,16 @@ public enum TrieError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformedNode(String)
     /// A proof does not prove what it claims: says which node and what failed.
     case invalidProof(String)
+    /// The node source could not be read (a database error, not a missing node).
+    case sourceFailed(String)
 
+    /// The error as a person reads it.
     public var description: String {
         switch self {
         case .missingNode(let hash): "missing trie node \(Hex.encode(hash))"
         case .malformedNode(let why): "malformed trie node: \(why)"
         case .invalidProof(let why): "invalid trie proof: \(why)"
+        case .sourceFailed(let why): "trie node source failed: \(why)"
         }
     }
 }

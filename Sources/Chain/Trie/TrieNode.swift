@@ -3,8 +3,9 @@ import Crypto
 
 /// Where trie nodes referenced by hash are read from: a database, a proof, or memory.
 public protocol TrieNodeSource: Sendable {
-    /// The RLP encoding of the node whose keccak256 is `hash`, if known.
-    func node(hash: [UInt8]) -> [UInt8]?
+    /// The RLP encoding of the node whose keccak256 is `hash`, nil when unknown; a store that cannot be read
+    /// throws `TrieError.sourceFailed`.
+    func node(hash: [UInt8]) throws(TrieError) -> [UInt8]?
 }
 
 /// How a parent refers to a child: by keccak hash when the child's encoding is 32 bytes or more, else inline.

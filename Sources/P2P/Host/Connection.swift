@@ -1,6 +1,6 @@
-import CEventLoop
 import Codec
 import Crypto
+import EventLoop
 import Foundation
 
 #if canImport(Glibc)
@@ -77,7 +77,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
     func ready(readable: Bool, writable: Bool, hangup: Bool) {
         if phase == .connecting {
             guard writable || hangup else { return }
-            let error = CEventLoop_socket_error(fd)
+            let error = Socket.pendingError(fd)
             guard error == 0 else {
                 fail(.dialFailed("connect to \(remoteAddress): \(String(cString: strerror(error)))"))
                 return
@@ -96,16 +96,14 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     private func readSocket() {
         for _ in 0..<16 where phase != .closed && pendingOutput < host.config.outputHighWater {
-            let received = host.readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if received > 0 {
-                lastActivity = EventLoop.now()
+            switch host.readBuffer.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }) {
+            case .done(let received):
+                lastActivity = loop.now().seconds
                 receive(host.readBuffer[0..<received])
                 continue
-            }
-            if received == 0 {
-                fail(.connectionClosed("the peer closed the connection"))
-            } else if errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR {
-                fail(.io("read: \(String(cString: strerror(errno)))"))
+            case .closed: fail(.connectionClosed("the peer closed the connection"))
+            case .failed(let code): fail(.io("read: \(Socket.describe(errno: code))"))
+            case .wouldBlock: break
             }
             return
         }
@@ -113,8 +111,9 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     /// Readable unless output is backed up (then the peer's input waits in the kernel); writable while output waits.
     private func updateInterest() {
-        let interest: UInt32 =
-            (pendingOutput < host.config.outputHighWater ? 1 : 0) | (pendingOutput > 0 ? 2 : 0)
+        var interest: Interest = []
+        if pendingOutput < host.config.outputHighWater { interest.insert(.readable) }
+        if pendingOutput > 0 { interest.insert(.writable) }
         loop.setInterest(fd, interest)
     }
 
@@ -137,17 +136,16 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     func flush() {
         while phase != .closed && pendingOutput > 0 {
-            let sent = output.withUnsafeBytes {
-                send(fd, $0.baseAddress! + outputOffset, pendingOutput, Int32(MSG_NOSIGNAL))
+            let result = output.withUnsafeBytes {
+                Syscall.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...]))
             }
-            if sent > 0 {
+            if case .done(let sent) = result, sent > 0 {
                 outputOffset += sent
-                lastActivity = EventLoop.now()
+                lastActivity = loop.now().seconds
                 continue
             }
-            if sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { break }
-            if sent < 0 && errno == EINTR { continue }
-            fail(.io("write: \(String(cString: strerror(errno)))"))
+            if result == .wouldBlock { break }
+            fail(.io("write: \(Socket.describe(errno: result.errorNumber))"))
             return
         }
         if pendingOutput == 0 {
@@ -259,7 +257,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             case .streamOpened(let id):
                 let stream = P2PStream(
                     id: id, connection: self, remotePeer: remotePeer!,
-                    deadline: EventLoop.now() + host.config.handshakeTimeout)
+                    deadline: loop.now().seconds + host.config.handshakeTimeout)
                 stream.negotiation = MultistreamSelect(role: .listener(supported: host.protocolNames))
                 streams[id] = stream
                 queueStream(stream, stream.negotiation!.start())
@@ -358,7 +356,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             let (id, syn) = try session!.openStream()
             let stream = P2PStream(
                 id: id, connection: self, remotePeer: remotePeer,
-                deadline: EventLoop.now() + host.config.handshakeTimeout)
+                deadline: loop.now().seconds + host.config.handshakeTimeout)
             var negotiation = MultistreamSelect(role: .initiator(proposals: protocols))
             stream.openContinuation = continuation
             streams[id] = stream

@@ -1,6 +1,6 @@
-import CEventLoop
 import Codec
 import Crypto
+import EventLoop
 import Foundation
 import Synchronization
 
@@ -65,9 +65,9 @@ public final class P2PHost: @unchecked Sendable {
         self.log = log
         noisePayload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
         loop = try EventLoop(name: "p2p")
-        loop.tick = { [weak self] now in
+        loop.scheduleRepeating(every: 0.1) { [weak self] now in
             guard let self else { return }
-            for connection in Array(connections.values) { connection.tick(now) }
+            for connection in Array(connections.values) { connection.tick(now.seconds) }
         }
         handle(PingProtocol.protocolID) { stream in await PingProtocol.serve(stream) }
         handle(IdentifyMessage.protocolID) { [weak self] stream in
@@ -115,35 +115,39 @@ public final class P2PHost: @unchecked Sendable {
     @discardableResult
     public func listen(_ address: Multiaddr) throws(P2PError) -> Multiaddr {
         let (ip, port) = try Self.tcpEndpoint(address)
-        let fd = CEventLoop_listen_tcp4(ip, Int32(port), 1_024)
-        guard fd >= 0 else { throw .io("cannot listen on \(address): \(String(cString: strerror(-fd)))") }
-        let bound = try Self.multiaddr(ip: ip, port: Int(CEventLoop_local_port(fd))).appending(peer: peerID)
+        let listened = Socket.listenTCP4(host: ip, port: port, backlog: 1_024)
+        guard case .done(let opened) = listened else {
+            throw .io("cannot listen on \(address): \(Socket.describe(errno: listened.errorNumber))")
+        }
+        let fd = Int32(opened)
+        let bound = try Self.multiaddr(ip: ip, port: Socket.localPort(fd) ?? -1).appending(peer: peerID)
         addresses.withLock { $0.append(bound) }
         loop.execute { [self] in
             let listener = Listener(fd: fd, host: self)
             listeners[fd] = listener
-            loop.register(fd, listener, interest: 1)
+            loop.register(fd, listener, interest: .readable)
         }
         return bound
     }
 
     fileprivate func acceptAll(_ listener: Listener) {
         for _ in 0..<64 {
-            let fd = CEventLoop_accept(listener.fd)
-            guard fd >= 0 else { return }
+            guard case .done(let accepted) = Syscall.accept(listener.fd) else { return }
+            let fd = Int32(accepted)
             guard connections.count < config.maxConnections else {
                 log("refused a connection: \(config.maxConnections) connections open")
                 Glibc.close(fd)
                 continue
             }
-            var ip = [UInt8](repeating: 0, count: 4)
-            let port = CEventLoop_address(fd, 1, &ip)
-            let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: Int(max(0, port))))
+            let peer = Socket.address(fd, peer: true)
+            let ip = peer?.ip ?? [0, 0, 0, 0]
+            let port = peer?.port ?? 0
+            let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: port))
             let connection = Connection(
                 fd: fd, host: self, isInitiator: false, expectedPeer: nil,
-                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")), now: EventLoop.now())
+                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")), now: loop.now().seconds)
             add(connection)
-            loop.register(fd, connection, interest: 1)
+            loop.register(fd, connection, interest: .readable)
             connection.start()
         }
     }
@@ -171,18 +175,19 @@ public final class P2PHost: @unchecked Sendable {
                     continuation.resume(throwing: P2PError.limit("\(config.maxConnections) connections open"))
                     return
                 }
-                let fd = CEventLoop_connect_tcp4(ip, Int32(port))
-                guard fd >= 0 else {
+                let dialed = Socket.connectTCP4(host: ip, port: port)
+                guard case .done(let opened) = dialed else {
                     continuation.resume(
-                        throwing: P2PError.dialFailed("\(address): \(String(cString: strerror(-fd)))"))
+                        throwing: P2PError.dialFailed("\(address): \(Socket.describe(errno: dialed.errorNumber))"))
                     return
                 }
+                let fd = Int32(opened)
                 let connection = Connection(
                     fd: fd, host: self, isInitiator: true, expectedPeer: expected,
-                    remoteAddress: address.withoutPeer, now: EventLoop.now())
+                    remoteAddress: address.withoutPeer, now: loop.now().seconds)
                 connection.addWaiter(continuation)
                 add(connection)
-                loop.register(fd, connection, interest: 2)
+                loop.register(fd, connection, interest: .writable)
             }
         }
     }
@@ -208,11 +213,11 @@ public final class P2PHost: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
         for _ in 0..<count {
             let payload = (0..<PingProtocol.payloadLength).map { _ in UInt8.random(in: 0...255, using: &random) }
-            let start = EventLoop.now()
+            let start = loop.now().seconds
             try await stream.write(payload)
             let echoed = try await stream.read(exactly: payload.count)
             guard echoed == payload else { throw P2PError.protocolViolation("ping answered with other bytes") }
-            times.append(EventLoop.now() - start)
+            times.append(loop.now().seconds - start)
         }
         await stream.closeWrite()
         return times

@@ -1,8 +1,11 @@
 import Attribution
+import AttributionRules
 import Chain
 import Codec
 import Crypto
+import FileIO
 import Foundation
+import Node
 
 /// `openledger attribute index|run|verify`: PoA-SA v1 from the command line.
 enum AttributeCommand {
@@ -59,16 +62,13 @@ enum AttributeCommand {
                     OptionSpec(
                         name: "proof", valueName: "FILE",
                         help: "Also write the attribution proof (JSON with the response)."),
-                    OptionSpec(
-                        name: "config", valueName: "FILE", help: "Network config (default: netconfig/devnet.json)."),
+                    NodeOptions.config,
                     OptionSpec(name: "json", help: "Print JSON."),
                 ],
                 action: { arguments, output throws(CLIError) in
                     let shards = try loadShards(try required(arguments, "index"))
                     let response = try readFile(try required(arguments, "response"))
-                    let (defaultL, defaultK) = try parameters(arguments)
-                    let minSpan = try arguments.int("min-span", in: 1...1_000_000) ?? defaultL
-                    let maxRecords = try arguments.int("max-records", in: 1...1_000) ?? defaultK
+                    let (minSpan, maxRecords) = try parameters(arguments)
                     let result = Attribution.attribute(
                         response, shards: shards, minSpan: minSpan, maxRecords: maxRecords)
                     let proof = AttributionProof(
@@ -193,34 +193,28 @@ enum AttributeCommand {
         return names
     }
 
-    static func parameters(_ arguments: ParsedArguments) throws(CLIError) -> (Int, Int) {
-        let path = arguments.string("config") ?? DevnetCommand.locateDefaultConfig()
-        guard let data = FileManager.default.contents(atPath: path), let config = try? NetworkConfig.parse(data) else {
-            return (32, 4)
-        }
-        return (config.parameters.attributionMinSpan, config.parameters.attributionMaxRecords)
+    /// L and K: `--min-span` and `--max-records`, else the network config's. The config is read when one of
+    /// them is missing or `--config` is given, and a config that cannot be read or is invalid is an error.
+    static func parameters(_ arguments: ParsedArguments) throws(CLIError) -> (minSpan: Int, maxRecords: Int) {
+        let minSpan = try arguments.int("min-span", in: 1...1_000_000)
+        let maxRecords = try arguments.int("max-records", in: 1...1_000)
+        if let minSpan, let maxRecords, arguments.string("config") == nil { return (minSpan, maxRecords) }
+        let parameters = try NodeOptions.configuration(arguments).network.parameters
+        return (minSpan ?? parameters.attributionMinSpan, maxRecords ?? parameters.attributionMaxRecords)
     }
 
-    /// Writes to a temporary file, flushes it, then renames it into place: readers see the old file or the new one.
+    /// Writes `bytes` to `path` with the atomic writer, creating the parent directory if needed.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(CLIError) {
-        let url = URL(fileURLWithPath: path)
         do {
             try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let temporary = url.deletingLastPathComponent().appendingPathComponent(
-                ".\(url.lastPathComponent).tmp-\(getpid())")
-            guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-                throw CLIError.failure("cannot create \(temporary.path)")
-            }
-            let handle = try FileHandle(forWritingTo: temporary)
-            try handle.write(contentsOf: Data(bytes))
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary.path, url.path) == 0 else { throw CLIError.failure("cannot rename into \(path)") }
-        } catch let error as CLIError {
-            throw error
+                at: URL(fileURLWithPath: path).deletingLastPathComponent(), withIntermediateDirectories: true)
         } catch {
             throw .failure("cannot write \(path): \(error)")
+        }
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw .failure("\(error)")
         }
     }
 }

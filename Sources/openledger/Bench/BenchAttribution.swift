@@ -1,4 +1,5 @@
 import Attribution
+import AttributionRules
 import Codec
 import Foundation
 

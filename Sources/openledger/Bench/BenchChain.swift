@@ -2,6 +2,7 @@ import Chain
 import Codec
 import Crypto
 import Foundation
+import Node
 
 /// `openledger bench chain`: block application (what every validating node does) on 10,000-transaction
 /// blocks: plain transfers, and payment-channel voucher redemptions.
@@ -15,17 +16,12 @@ enum BenchChain {
             """,
         options: [
             OptionSpec(name: "transactions", valueName: "N", help: "Transactions per block.", defaultValue: "10000"),
-            OptionSpec(
-                name: "config", valueName: "FILE", help: "Network config.", defaultValue: "netconfig/devnet.json"),
+            NodeOptions.config,
         ],
         action: { arguments, output throws(CLIError) in
             let count = try arguments.int("transactions", in: 10...100_000) ?? 10_000
-            let path = arguments.string("config") ?? "netconfig/devnet.json"
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw .failure("cannot read network config \(path)")
-            }
+            var config = try NodeOptions.configuration(arguments).network
             do {
-                var config = try NetworkConfig.parse(data)
                 config.gasLimit = 4_000_000_000  // room for 10,000 calls in one block
                 for figure in try run(config: config, count: count) { output.line(figure.jsonLine(references: [])) }
             } catch {

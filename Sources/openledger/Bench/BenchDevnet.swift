@@ -4,6 +4,7 @@ import Codec
 import Crypto
 import Foundation
 import HTTP
+import Node
 import Synchronization
 
 /// `openledger bench devnet`: a real devnet (SQLite, HTTP, JSON-RPC, block production) in this process, fed
@@ -20,18 +21,18 @@ enum BenchDevnet {
             OptionSpec(
                 name: "block-time", valueName: "MS", help: "Block interval in milliseconds.", defaultValue: "250"),
             OptionSpec(name: "seconds", valueName: "S", help: "Duration of the eth_getBalance run.", defaultValue: "2"),
-            OptionSpec(
-                name: "config", valueName: "FILE", help: "Network config.", defaultValue: "netconfig/devnet.json"),
+            NodeOptions.config,
         ],
         action: { arguments, output throws(CLIError) in
             let count = try arguments.int("transactions", in: 100...1_000_000) ?? 20_000
             let clients = try arguments.int("clients", in: 1...64) ?? 4
             let blockTime = try arguments.int("block-time", in: 10...10_000) ?? 250
             let seconds = try arguments.double("seconds", in: 0.1...600) ?? 2
-            let path = arguments.string("config") ?? "netconfig/devnet.json"
+            let configuration = try NodeOptions.configuration(arguments)
             do {
                 for figure in try run(
-                    configPath: path, count: count, clients: clients, blockTime: UInt64(blockTime), seconds: seconds)
+                    configuration: configuration, count: count, clients: clients, blockTime: UInt64(blockTime),
+                    seconds: seconds)
                 {
                     output.line(figure.jsonLine(references: []))
                 }
@@ -45,16 +46,17 @@ enum BenchDevnet {
 
     static let senders = 200
 
-    static func run(configPath: String, count: Int, clients: Int, blockTime: UInt64, seconds: Double) throws
-        -> [BenchFigure]
+    static func run(configuration: NodeConfiguration, count: Int, clients: Int, blockTime: UInt64, seconds: Double)
+        throws -> [BenchFigure]
     {
-        guard let data = FileManager.default.contents(atPath: configPath),
-            var object = try JSONSerialization.jsonObject(with: data) as? [String: Any]
-        else { throw CLIError.failure("cannot read network config \(configPath)") }
+        guard var object = try JSONSerialization.jsonObject(with: configuration.contents) as? [String: Any] else {
+            throw CLIError.failure("\(configuration.path): not a JSON object")
+        }
         object["devAccountCount"] = senders  // enough senders that per-account pool limits never bind
-        let patched = try JSONSerialization.data(withJSONObject: object)
-        let config = try NetworkConfig.parse(patched)
-        let sequencerKey = try DevnetCommand.sequencerPrivateKey(patched)
+        let patched = try NodeConfiguration(
+            path: configuration.path, contents: try JSONSerialization.data(withJSONObject: object))
+        let config = patched.network
+        let sequencerKey = try patched.sequencerKey()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-bench-\(getpid())")
             .path
         try? FileManager.default.removeItem(atPath: directory)

@@ -5,6 +5,7 @@ import Crypto
 import Foundation
 import HTTP
 import LightClient
+import Node
 
 /// `openledger bench light`: the light client's cold start (new client → verified head → one proven balance,
 /// over loopback to a devnet in this process), signed-header verification throughput, and the peak resident
@@ -15,14 +16,15 @@ enum BenchLight {
         summary: "Light client: cold start, headers verified/s, resident memory (JSON lines).",
         options: [
             OptionSpec(name: "headers", valueName: "N", help: "Signed headers to verify.", defaultValue: "10000"),
-            OptionSpec(
-                name: "config", valueName: "FILE", help: "Network config.", defaultValue: "netconfig/devnet.json"),
+            NodeOptions.config,
         ],
         action: { arguments, output throws(CLIError) in
             let count = try arguments.int("headers", in: 100...1_000_000) ?? 10_000
-            let path = arguments.string("config") ?? "netconfig/devnet.json"
+            let configuration = try NodeOptions.configuration(arguments)
             do {
-                for figure in try run(configPath: path, headers: count) { output.line(figure.jsonLine(references: [])) }
+                for figure in try run(configuration: configuration, headers: count) {
+                    output.line(figure.jsonLine(references: []))
+                }
             } catch let error as CLIError {
                 throw error
             } catch {
@@ -31,12 +33,9 @@ enum BenchLight {
         }
     )
 
-    static func run(configPath: String, headers count: Int) throws -> [BenchFigure] {
-        guard let data = FileManager.default.contents(atPath: configPath) else {
-            throw CLIError.failure("cannot read network config \(configPath)")
-        }
-        let config = try NetworkConfig.parse(data)
-        let sequencerKey = try DevnetCommand.sequencerPrivateKey(data)
+    static func run(configuration: NodeConfiguration, headers count: Int) throws -> [BenchFigure] {
+        let config = configuration.network
+        let sequencerKey = try configuration.sequencerKey()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "openledger-bench-light-\(getpid())"
         ).path
@@ -69,7 +68,7 @@ enum BenchLight {
             header.parentHash = header.hash
             header.number = UInt64(number)
             let rlp = header.encoded
-            let digest = DevnetNode.signingDigest(blockHash: Keccak256.hash(rlp), chainId: config.chainId)
+            let digest = SequencerSignature.digest(blockHash: Keccak256.hash(rlp), chainId: config.chainId)
             signed.append((rlp, try sequencerKey.signRecoverable(digest: digest).rsv))
         }
         let verifier = HeaderVerifier(trust: trust)
@@ -85,7 +84,7 @@ enum BenchLight {
         // Peak resident memory of a light-client process doing the same reads.
         let child = Process()
         child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["light", "balance", address.checksummed, "--rpc", url, "--config", configPath]
+        child.arguments = ["light", "balance", address.checksummed, "--rpc", url, "--config", configuration.path]
         child.standardOutput = FileHandle.nullDevice
         child.environment = ProcessInfo.processInfo.environment.merging(["OPENLEDGER_REPORT_PEAK_RSS": "1"]) { $1 }
         let errors = Pipe()

@@ -2,6 +2,7 @@ import Codec
 import Crypto
 import Foundation
 import P2P
+import Runtime
 
 #if canImport(Glibc)
     import Glibc
@@ -132,26 +133,23 @@ enum BenchP2P {
         }
     }
 
+    /// One connection upgrade's security part in memory, both sides, through the upgrade state machine:
+    /// multistream-select /noise and Noise XX with libp2p payloads (signed, and verified against the expected
+    /// peer id), stopped once both have split their transport keys.
     static func memoryHandshake(_ dialerIdentity: LibP2PIdentity, _ listenerIdentity: LibP2PIdentity) throws {
-        let dialerStatic = X25519PrivateKey.generate()
-        let listenerStatic = X25519PrivateKey.generate()
-        var dialer = NoiseXXHandshake(
-            role: .initiator, hash: .sha256, prologue: [], staticKey: dialerStatic, ephemeralKey: .generate())
-        var listener = NoiseXXHandshake(
-            role: .responder, hash: .sha256, prologue: [], staticKey: listenerStatic, ephemeralKey: .generate())
-        _ = try listener.readMessage(try dialer.writeMessage(payload: []))
-        let second = try listener.writeMessage(
-            payload: try NoiseHandshakePayload(identity: listenerIdentity, staticPublicKey: listenerStatic.publicKey)
-                .encoded)
-        _ = try NoiseHandshakePayload(encoded: try dialer.readMessage(second)).verify(
-            remoteStatic: dialer.remoteStatic!)
-        let third = try dialer.writeMessage(
-            payload: try NoiseHandshakePayload(identity: dialerIdentity, staticPublicKey: dialerStatic.publicKey)
-                .encoded)
-        _ = try NoiseHandshakePayload(encoded: try listener.readMessage(third)).verify(
-            remoteStatic: listener.remoteStatic!)
-        _ = try dialer.split()
-        _ = try listener.split()
+        let now = Instant(nanoseconds: 0)
+        var pair = ConnectionPair(
+            dialerKeys: try ConnectionKeys(identity: dialerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+            listenerKeys: try ConnectionKeys(
+                identity: listenerIdentity, staticKey: .generate(), ephemeralKey: .generate()),
+            expectedPeer: listenerIdentity.peerID, stopAt: .handshakeComplete, now: now)
+        pair.start(now: now)
+        guard pair.dialer.halted == .handshakeComplete, pair.listener.halted == .handshakeComplete,
+            pair.dialer.remotePeer == listenerIdentity.peerID, pair.listener.remotePeer == dialerIdentity.peerID
+        else {
+            throw P2PError.protocolViolation(
+                "in-memory handshake: \(pair.take(.dialer)) / \(pair.take(.listener))")
+        }
     }
 
     /// MB/s of a blocking TCP socket pair over loopback: one thread writes `bytes` in `chunk`s, another reads.

@@ -2,6 +2,7 @@ import Chain
 import Codec
 import Foundation
 import LightClient
+import Node
 
 /// `openledger light …`: reads of the L2 that are verified locally, each saying what it checked against which
 /// block.
@@ -9,10 +10,9 @@ enum LightCommand {
     static let common = [
         OptionSpec(
             name: "rpc", valueName: "URL", help: "JSON-RPC server to read from.", defaultValue: "http://127.0.0.1:8545"),
-        OptionSpec(
-            name: "config", valueName: "FILE", help: "Network config: the trust root (default: netconfig/devnet.json)."),
+        NodeOptions.config,
         OptionSpec(name: "checkpoint", valueName: "BLOCKHASH", help: "Trust this block instead of genesis."),
-        OptionSpec(name: "data-dir", valueName: "DIR", help: "Keep verified headers in DIR/light-headers.sqlite."),
+        NodeOptions.dataDirectory("Keep verified headers in DIR/light-headers.sqlite."),
         OptionSpec(name: "json", help: "Print JSON."),
     ]
 
@@ -26,6 +26,42 @@ enum LightCommand {
                     let client = try makeClient(arguments)
                     let head = try run { () throws(LightClientError) in try client.syncHead() }
                     report(arguments, output, head: head, client: client, fields: [:], lines: [])
+                }),
+            CommandSpec(
+                name: "follow", summary: "Follow the signed head: print each newly verified head until Ctrl-C.",
+                discussion:
+                    "Verifies the head every --interval, as `light head` does, and prints each new one; failed polls are logged to standard error and retried. SIGINT or SIGTERM stops it (exit 0).",
+                options: common + [
+                    OptionSpec(
+                        name: "interval", valueName: "DURATION", help: "Poll interval, e.g. 500ms or 2s.",
+                        defaultValue: "1s")
+                ] + NodeOptions.logging,
+                action: { arguments, output throws(CLIError) in
+                    let text = arguments.string("interval") ?? "1s"
+                    guard let interval = DevnetCommand.parseDuration(text), (10...3_600_000).contains(interval) else {
+                        throw .usage(
+                            "option --interval expects a duration from 10ms to 1h, got '\(text)'",
+                            command: arguments.command)
+                    }
+                    let logger = try NodeOptions.logging(arguments, output).logger("light")
+                    let client = try makeClient(arguments)
+                    let signals = TerminationSignals()
+                    let json = arguments.flag("json")
+                    let printer = output
+                    let follower = HeadFollowService(client: client, intervalMilliseconds: interval, logger: logger) {
+                        head in
+                        if json {
+                            printer.line(jsonLine(headFields(head, client)))
+                        } else {
+                            printer.line(headLine(head))
+                        }
+                    }
+                    let group = ServiceGroup([follower], logger: logger)
+                    do throws(NodeError) {
+                        try group.run(until: signals)
+                    } catch {
+                        throw NodeOptions.failure(error)
+                    }
                 }),
             CommandSpec(
                 name: "balance", summary: "An account's balance and nonce, proven against the verified head.",
@@ -54,7 +90,7 @@ enum LightCommand {
                     let id = try parseBytes32(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (channel, head) = try run { () throws(LightClientError) in
-                        try client.channel(id, at: try client.syncHead())
+                        try client.read(PaymentChannels.ChannelLayout.self, id, at: try client.syncHead())
                     }
                     guard let channel else {
                         throw .failure("no channel \(Hex.encode(id)) at block \(head.number) (proven absent)")
@@ -81,7 +117,7 @@ enum LightCommand {
                     let id = try parseNumber(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (snapshot, head) = try run { () throws(LightClientError) in
-                        try client.datanetSnapshot(id, at: try client.syncHead())
+                        try client.read(DatanetRegistry.SnapshotLayout.self, id, at: try client.syncHead())
                     }
                     report(
                         arguments, output, head: head, client: client,
@@ -101,7 +137,7 @@ enum LightCommand {
                     let id = try parseNumber(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
                     let (adapter, head) = try run { () throws(LightClientError) in
-                        try client.adapter(id, at: try client.syncHead())
+                        try client.read(ModelRegistry.AdapterLayout.self, id, at: try client.syncHead())
                     }
                     guard let adapter else {
                         throw .failure("no adapter \(id) at block \(head.number) (proven absent)")
@@ -125,13 +161,11 @@ enum LightCommand {
                 }),
         ])
 
+    /// A light client trusting the config's genesis (or `--checkpoint`), reading from `--rpc`, keeping verified
+    /// headers in the data directory's header store when `--data-dir` is given.
     static func makeClient(_ arguments: ParsedArguments) throws(CLIError) -> LightClient {
-        let path = arguments.string("config") ?? DevnetCommand.locateDefaultConfig()
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .failure("cannot read network config \(path)")
-        }
+        let config = try NodeOptions.configuration(arguments).network
         do {
-            let config = try NetworkConfig.parse(data)
             var trust = try TrustRoot(config: config)
             let rpc = try RPCClient(url: arguments.string("rpc") ?? "http://127.0.0.1:8545")
             if let checkpoint = arguments.string("checkpoint") {
@@ -143,13 +177,18 @@ enum LightCommand {
                 trust = TrustRoot(
                     chainId: config.chainId, sequencer: config.sequencer, anchorHash: hash, anchorNumber: number)
             }
-            let store = arguments.string("data-dir").map { $0 + "/light-headers.sqlite" }
-            if let directory = arguments.string("data-dir") {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            // Headers are kept only where the user asked: a default store would outlive the devnets it verified.
+            var store: String? = nil
+            if arguments.string("data-dir") != nil {
+                let directory = NodeOptions.dataDirectory(arguments)
+                try directory.create()
+                store = directory.lightHeaderStore
             }
             return try LightClient(trust: trust, rpc: rpc, storePath: store)
         } catch let error as CLIError {
             throw error
+        } catch let error as NodeError {
+            throw NodeOptions.failure(error)
         } catch {
             throw .failure("\(error)")
         }
@@ -167,24 +206,38 @@ enum LightCommand {
         _ arguments: ParsedArguments, _ output: CommandOutput, head: VerifiedHeader, client: LightClient,
         fields: [String: Any], lines: [String]
     ) {
-        let headFields: [String: Any] = [
+        if arguments.flag("json") {
+            output.line(
+                jsonLine(fields.merging(["verifiedAgainst": headFields(head, client)]) { current, _ in current }))
+            return
+        }
+        for line in lines { output.line(line) }
+        output.line(headLine(head))
+        output.line(
+            "verified: signed by sequencer \(client.trust.sequencer) for chain \(client.trust.chainId); trust anchor block \(client.trust.anchorNumber) \(Hex.encode(client.trust.anchorHash))"
+        )
+    }
+
+    /// What a verified head is, as JSON fields.
+    static func headFields(_ head: VerifiedHeader, _ client: LightClient) -> [String: Any] {
+        [
             "block": head.number, "blockHash": Hex.encode(head.hash), "stateRoot": Hex.encode(head.header.stateRoot),
             "timestamp": head.header.timestamp, "chainId": client.trust.chainId,
             "sequencer": client.trust.sequencer.checksummed,
         ]
-        if arguments.flag("json") {
-            let object = fields.merging(["verifiedAgainst": headFields]) { current, _ in current }
-            let data =
-                (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-                ?? Data()
-            output.line(String(decoding: data, as: UTF8.self))
-            return
-        }
-        for line in lines { output.line(line) }
-        output.line("head: block \(head.number) \(Hex.encode(head.hash)) (timestamp \(head.header.timestamp))")
-        output.line(
-            "verified: signed by sequencer \(client.trust.sequencer) for chain \(client.trust.chainId); trust anchor block \(client.trust.anchorNumber) \(Hex.encode(client.trust.anchorHash))"
-        )
+    }
+
+    /// `head: block N 0x… (timestamp T)`.
+    static func headLine(_ head: VerifiedHeader) -> String {
+        "head: block \(head.number) \(Hex.encode(head.hash)) (timestamp \(head.header.timestamp))"
+    }
+
+    /// `object` as one line of JSON with sorted keys.
+    static func jsonLine(_ object: [String: Any]) -> String {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func openText(_ wei: UInt256) -> String {

@@ -1,6 +1,7 @@
 import Codec
 import Crypto
 import Foundation
+import Node
 import P2P
 
 /// `openledger p2p …`: the node's libp2p identity.
@@ -12,22 +13,18 @@ enum P2PCommand {
             CommandSpec(
                 name: "id", summary: "Print the peer id (creating the identity key in the data directory if needed).",
                 options: [
-                    OptionSpec(
-                        name: "data-dir", valueName: "DIR",
-                        help: "Node data directory (default: ~/.local/share/openledger/node)."),
+                    NodeOptions.dataDirectory("Node data directory (default: ~/.local/share/openledger/node)."),
                     OptionSpec(
                         name: "key-type", valueName: "TYPE", help: "Key type for a new identity: ed25519 or secp256k1.",
                         defaultValue: "ed25519"),
                 ],
                 action: { arguments, output throws(CLIError) in
-                    let directory = arguments.string("data-dir") ?? defaultDataDirectory()
-                    let keyType = arguments.string("key-type") ?? "ed25519"
-                    guard keyType == "ed25519" || keyType == "secp256k1" else {
+                    let text = arguments.string("key-type") ?? "ed25519"
+                    guard let keyType = IdentityKeyType(rawValue: text) else {
                         throw .usage(
-                            "option --key-type expects ed25519 or secp256k1, got '\(keyType)'",
-                            command: arguments.command)
+                            "option --key-type expects ed25519 or secp256k1, got '\(text)'", command: arguments.command)
                     }
-                    let identity = try loadOrCreateIdentity(directory: directory, keyType: keyType)
+                    let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: keyType)
                     output.line(identity.peerID.description)
                 }),
             CommandSpec(
@@ -42,28 +39,31 @@ enum P2PCommand {
                         defaultValue: "/ip4/127.0.0.1/tcp/4001"),
                     OptionSpec(
                         name: "max-connections", valueName: "N", help: "Connections at most.", defaultValue: "1024"),
-                ],
+                ] + NodeOptions.logging,
                 action: { arguments, output throws(CLIError) in
-                    let identity = try loadOrCreateIdentity(
-                        directory: arguments.string("data-dir") ?? defaultDataDirectory(), keyType: "ed25519")
+                    let logging = try NodeOptions.logging(arguments, output)
                     let address = try multiaddr(arguments.string("listen") ?? "/ip4/127.0.0.1/tcp/4001", arguments)
                     var config = HostConfig()
                     config.maxConnections = try arguments.int("max-connections", in: 1...100_000) ?? 1_024
-                    let log = output.errorLine
-                    let host: P2PHost
-                    do {
-                        host = try P2PHost(identity: identity, config: config) { log("level=info msg=\"\($0)\"") }
-                        host.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
-                        output.line(try host.listen(address).description)
+                    let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
+                    let logger = logging.logger("p2p")
+                    let signals = TerminationSignals()
+                    let host = P2PHostService(identity: identity, config: config, listen: address, logger: logger)
+                    let group = ServiceGroup([host], logger: logger)
+                    do throws(NodeError) {
+                        try group.run(
+                            started: {
+                                output.line(host.listenAddress?.description ?? "")
+                                logger.info(
+                                    "listening",
+                                    [
+                                        "peer": identity.peerID.description,
+                                        "protocols": host.protocols.joined(separator: ","),
+                                    ])
+                            }, until: signals)
                     } catch {
-                        throw .failure("\(error)")
+                        throw NodeOptions.failure(error)
                     }
-                    output.errorLine(
-                        "level=info msg=\"listening\" peer=\(host.peerID) protocols=\(host.identifyMessage(observed: nil).protocols.joined(separator: ","))"
-                    )
-                    DevnetCommand.waitForTermination()
-                    output.errorLine("level=info msg=\"shutting down\"")
-                    host.close()
                 }),
             CommandSpec(
                 name: "ping", summary: "Ping a peer over libp2p and print round-trip times.",
@@ -83,7 +83,7 @@ enum P2PCommand {
                     let timeout = try arguments.double("timeout", in: 0.1...3_600) ?? 10
                     let identity: LibP2PIdentity =
                         if let directory = arguments.string("data-dir") {
-                            try loadOrCreateIdentity(directory: directory, keyType: "ed25519")
+                            try loadOrCreateIdentity(DataDirectory(root: directory), keyType: .ed25519)
                         } else {
                             .ed25519(.generate())
                         }
@@ -115,9 +115,8 @@ enum P2PCommand {
                 }),
         ])
 
-    static let dataDirOption = OptionSpec(
-        name: "data-dir", valueName: "DIR",
-        help: "Node data directory holding identity.key (default: ~/.local/share/openledger/node).")
+    static let dataDirOption = NodeOptions.dataDirectory(
+        "Node data directory holding identity.key (default: ~/.local/share/openledger/node).")
 
     static func multiaddr(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> Multiaddr {
         do {
@@ -150,34 +149,15 @@ enum P2PCommand {
         return box.get()!
     }
 
-    static func defaultDataDirectory() -> String {
-        let environment = ProcessInfo.processInfo.environment
-        return (environment["XDG_DATA_HOME"] ?? ((environment["HOME"] ?? ".") + "/.local/share")) + "/openledger/node"
-    }
-
-    /// DIR/identity.key (libp2p private-key protobuf, mode 0600), created with a fresh key when absent.
-    static func loadOrCreateIdentity(directory: String, keyType: String) throws(CLIError) -> LibP2PIdentity {
-        let path = directory + "/identity.key"
-        if let data = FileManager.default.contents(atPath: path) {
-            do {
-                return try LibP2PIdentity(privateKeyProtobuf: Array(data))
-            } catch {
-                throw .failure("\(path): \(error)")
-            }
-        }
-        let identity: LibP2PIdentity = keyType == "secp256k1" ? .secp256k1(.generate()) : .ed25519(.generate())
+    /// The identity in `directory` (DIR/identity.key), created with a fresh key of `keyType` when absent.
+    static func loadOrCreateIdentity(_ directory: DataDirectory, keyType: IdentityKeyType) throws(CLIError)
+        -> LibP2PIdentity
+    {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return try IdentityKeyFile.loadOrCreate(in: directory, newKeyType: keyType)
         } catch {
-            throw .failure("cannot create \(directory): \(error)")
+            throw NodeOptions.failure(error)
         }
-        let temporary = path + ".tmp-\(getpid())"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: Data(identity.privateKeyProtobuf), attributes: [.posixPermissions: 0o600])
-        else { throw .failure("cannot write \(temporary)") }
-        guard rename(temporary, path) == 0 else { throw .failure("cannot create \(path)") }
-        return identity
     }
 }
 

@@ -1,0 +1,61 @@
+import CEventLoop
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What a nonblocking system call came to: swift-nio's shape, where "try again later" is a value, not an error.
+public enum IOResult: Equatable, Sendable {
+    /// It succeeded: bytes moved, or the descriptor `accept` returned, or 0 for calls without a count.
+    case done(Int)
+    /// `EAGAIN`/`EWOULDBLOCK`: nothing can move now; wait for readiness.
+    case wouldBlock
+    /// A read found the end of the stream (the peer closed its side).
+    case closed
+    /// Any other failure, with its `errno`.
+    case failed(errno: Int32)
+
+    /// The `errno` of a failure (for its message); 0 for every other outcome.
+    public var errorNumber: Int32 {
+        if case .failed(let code) = self { code } else { 0 }
+    }
+}
+
+/// The one place socket and epoll calls are made from Swift: `EINTR` is retried, `EAGAIN`/`EWOULDBLOCK` becomes
+/// `.wouldBlock`, every other failure `.failed(errno:)`.
+public enum Syscall {
+    /// Runs `call` (a system call returning -1 and setting `errno` on failure) until a signal does not
+    /// interrupt it, and classifies the outcome.
+    public static func retrying<Result: BinaryInteger>(_ call: () -> Result) -> IOResult {
+        while true {
+            let result = call()
+            if result >= 0 { return .done(Int(result)) }
+            let code = errno
+            if code == EINTR { continue }
+            if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+            return .failed(errno: code)
+        }
+    }
+
+    /// `read(2)` into `buffer`; `.closed` at the end of the stream.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> IOResult {
+        let result = retrying { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        return result == .done(0) && buffer.count > 0 ? .closed : result
+    }
+
+    /// `write(2)` of `bytes`.
+    public static func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> IOResult {
+        retrying { Glibc.write(fd, bytes.baseAddress, bytes.count) }
+    }
+
+    /// `send(2)` of `bytes` with `MSG_NOSIGNAL`: a peer that left is `.failed(errno: EPIPE)`, not a signal.
+    public static func send(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> IOResult {
+        retrying { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Accepts one pending connection on a listening socket: `.done(fd)` (nonblocking, close-on-exec,
+    /// `TCP_NODELAY`), `.wouldBlock` when none is pending.
+    public static func accept(_ listener: Int32) -> IOResult {
+        retrying { CEventLoop_accept(listener) }
+    }
+}
