@@ -1,15 +1,18 @@
 import HTTP
+import Synchronization
 
-/// The OpenAI-compatible API on a port: an HTTP server whose limits suit completion requests (bodies up to 1 MiB,
-/// 30 seconds to send a request), answering through `OpenAIAPI`.
-public final class OpenAIServer: Sendable {
+/// The OpenAI-compatible API on a port, as a node service: an HTTP server whose limits suit completion requests
+/// (bodies up to 1 MiB, 30 seconds to send a request), answering through `OpenAIAPI`.
+public final class OpenAIServer: Service {
+    /// "openai-api".
+    public let name = "openai-api"
     /// The API answering the requests.
     public let api: OpenAIAPI
-    /// The address listened on.
+    /// The address to listen on.
     public let host: String
-    /// The port listened on (the one picked when started on port 0).
-    public var port: Int { server.port }
-    private let server: HTTPServer
+    private let requestedPort: Int
+    private let limits: HTTPLimits
+    private let server = Mutex<HTTPServer?>(nil)
 
     /// The HTTP limits `serve` has always used.
     public static var defaultLimits: HTTPLimits {
@@ -19,18 +22,32 @@ public final class OpenAIServer: Sendable {
         return limits
     }
 
-    /// Binds `host:port` and starts answering with `api`.
-    public init(api: OpenAIAPI, host: String, port: Int, limits: HTTPLimits = OpenAIServer.defaultLimits)
-        throws(HTTPServer.StartError)
-    {
+    /// A server for `api` that will listen on `host:port` (port 0 picks one) once started.
+    public init(api: OpenAIAPI, host: String, port: Int, limits: HTTPLimits = OpenAIServer.defaultLimits) {
         self.api = api
         self.host = host
-        server = try HTTPServer(host: host, port: port, limits: limits, replying: api.handle)
+        requestedPort = port
+        self.limits = limits
     }
+
+    /// The port listened on once started (the one picked when asked for port 0), else the one asked for.
+    public var port: Int { server.withLock { $0?.port } ?? requestedPort }
 
     /// The API's base URL, e.g. `http://127.0.0.1:8080/v1`.
     public var baseURL: String { "http://\(host):\(port)/v1" }
 
+    /// Binds the port and starts answering.
+    public func start() throws(NodeError) {
+        do {
+            let started = try HTTPServer(host: host, port: requestedPort, limits: limits, replying: api.handle)
+            server.withLock { $0 = started }
+        } catch {
+            throw .serviceFailed(service: name, reason: error)
+        }
+    }
+
     /// Stops accepting, closes every connection; returns when the server's loop has ended.
-    public func stop() { server.stop() }
+    public func stop() {
+        server.withLock { $0 }?.stop()
+    }
 }

@@ -4,7 +4,8 @@ import Node
 import Runtime
 
 /// `openledger serve`: the OpenAI-compatible HTTP API of `Node` (`OpenAIServer`) over the inference engine. The
-/// command parses its options, builds the engine and the server, prints where it listens, and waits for a signal.
+/// command parses its options, builds the engine and the server, runs it as a service until SIGINT or SIGTERM, and
+/// prints where it listens.
 enum ServeCommand {
     static let command = CommandSpec(
         name: "serve", summary: "Serve the model over an OpenAI-compatible HTTP API.",
@@ -16,8 +17,9 @@ enum ServeCommand {
             OptionSpec(name: "context", valueName: "N", help: "Context length per generation.", defaultValue: "2048"),
             OptionSpec(name: "threads", valueName: "N", help: "Threads for the matrix products.", defaultValue: "2"),
             OptionSpec(name: "queue", valueName: "N", help: "Requests waiting at most (then 429).", defaultValue: "64"),
-        ],
+        ] + NodeOptions.logging,
         action: { arguments, output throws(CLIError) in
+            let logger = try NodeOptions.logging(arguments, output).logger("openai")
             let model = try InferCommand.loadModel(arguments)
             let port = try arguments.int("port", in: 0...65_535) ?? 8_080
             let engine = InferenceEngine(
@@ -25,19 +27,19 @@ enum ServeCommand {
                 contextLength: try arguments.int("context", in: 16...1_048_576) ?? 2_048,
                 threads: try arguments.int("threads", in: 1...256) ?? 2,
                 queueLimit: try arguments.int("queue", in: 1...100_000) ?? 64)
-            let api = OpenAIAPI(
-                engine: engine, modelName: modelName(arguments), clock: SystemClock(),
-                logger: Logger(module: "openai", sink: .standardError()))
-            let server: OpenAIServer
-            do {
-                server = try OpenAIServer(api: api, host: arguments.string("host") ?? "127.0.0.1", port: port)
+            let api = OpenAIAPI(engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger)
+            let server = OpenAIServer(api: api, host: arguments.string("host") ?? "127.0.0.1", port: port)
+            let signals = TerminationSignals()
+            do throws(NodeError) {
+                try ServiceGroup([server], logger: logger).run(
+                    started: {
+                        output.line("OpenAI-compatible API on \(server.baseURL)")
+                        output.line(
+                            "Model: \(api.modelName) (\(model.config.layers) layers, context \(engine.contextLength))")
+                    }, until: signals)
             } catch {
-                throw .failure("\(error)")
+                throw NodeOptions.failure(error)
             }
-            output.line("OpenAI-compatible API on \(server.baseURL)")
-            output.line("Model: \(api.modelName) (\(model.config.layers) layers, context \(engine.contextLength))")
-            DevnetCommand.waitForTermination()
-            server.stop()
         })
 
     static func modelName(_ arguments: ParsedArguments) -> String {
