@@ -11,6 +11,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(String)
     case unsupported(String)
 
+    /// The message a user sees.
     public var description: String {
         switch self {
         case .io(let why): "model: \(why)"
@@ -20,16 +21,25 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The tensor element types of ggml this engine reads.
+/// The tensor element types of ggml this engine reads (the quantized ones keep ggml's names).
 public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
+    /// 32-bit floats.
     case f32 = 0
+    /// 16-bit floats.
     case f16 = 1
+    /// Blocks of 32 4-bit values with one f16 scale.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q4_0 = 2
+    /// Blocks of 32 4-bit values with an f16 scale and minimum.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q4_1 = 3
+    /// Blocks of 32 8-bit values with one f16 scale.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q8_0 = 8
 
-    /// Elements per block and bytes per block.
+    /// Elements per block.
     public var blockSize: Int { self == .f32 || self == .f16 ? 1 : 32 }
+    /// Bytes per block.
     public var blockBytes: Int {
         switch self {
         case .f32: 4
@@ -40,6 +50,7 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
         }
     }
 
+    /// ggml's name of the type.
     public var description: String {
         switch self {
         case .f32: "F32"
@@ -60,6 +71,7 @@ public enum GGUFValue: Equatable, Sendable {
     case string(String)
     case array([GGUFValue])
 
+    /// The value as an integer, if it is one that fits.
     public var int: Int? {
         switch self {
         case .uint(let value): value <= UInt64(Int.max) ? Int(value) : nil
@@ -68,6 +80,7 @@ public enum GGUFValue: Equatable, Sendable {
         }
     }
 
+    /// The value as a floating-point number, if it is a number.
     public var double: Double? {
         switch self {
         case .float(let value): value
@@ -77,16 +90,19 @@ public enum GGUFValue: Equatable, Sendable {
         }
     }
 
+    /// The value, if it is a string.
     public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The value, if it is a boolean.
     public var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The elements, if the value is an array.
     public var array: [GGUFValue]? {
         if case .array(let value) = self { return value }
         return nil
@@ -95,19 +111,25 @@ public enum GGUFValue: Equatable, Sendable {
 
 /// One tensor of a GGUF file: its shape (ggml order: ne[0] is the contiguous dimension), type and bytes.
 public struct GGUFTensor: Sendable {
+    /// The tensor's name, such as `blk.0.attn_q.weight`.
     public let name: String
+    /// Extents, contiguous dimension first.
     public let shape: [Int]
+    /// The element type.
     public let type: GGMLType
     /// Byte offset of the data from the start of the file, and its length.
     public let offset: Int
+    /// The data's length in bytes.
     public let byteCount: Int
 
+    /// Elements in the tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// A GGUF (v2 or v3) model file, memory-mapped read-only: metadata, tensor infos and the aligned tensor data.
-/// Every count, length and offset is checked against the file before use, so a truncated or corrupted file
-/// gives a clear error instead of a crash.
+///
+/// Every count, length and offset is checked against the file before use, so a truncated or corrupted file gives a
+/// clear error instead of a crash.
 public final class GGUFFile: @unchecked Sendable {
     /// The path the file was opened from.
     public let path: String

@@ -56,11 +56,12 @@ public struct Generation: Sendable {
     public var decodeTokensPerSecond: Double { decodeSeconds > 0 ? Double(tokens.count) / decodeSeconds : 0 }
 }
 
-/// The generation loop's decisions for one sequence, apart from the model: it draws each token from the scores,
-/// applies the stop conditions (max tokens, end-of-generation, stop strings) and turns the tokens' bytes into text
-/// deltas that never split a UTF-8 sequence nor show the start of a stop string too early. The single-sequence
-/// loop (`InferenceSession.generate`) and the batched engine (`InferenceEngine`) both drive it and carry out its
-/// actions, so `infer` and `serve` produce the same tokens and the same text.
+/// The generation loop's decisions for one sequence, apart from the model: it draws each token from the scores, applies
+/// the stop conditions (max tokens, end-of-generation, stop strings) and turns the tokens' bytes into text deltas that
+/// never split a UTF-8 sequence nor show the start of a stop string too early.
+///
+/// The single-sequence loop (`InferenceSession.generate`) and the batched engine (`InferenceEngine`) both drive it and
+/// carry out its actions, so `infer` and `serve` produce the same tokens and the same text.
 public struct Generator: Sendable {
     /// What the driver does next, in order.
     public enum Action: Equatable, Sendable {

@@ -1,10 +1,11 @@
 import Foundation
 import Synchronization
 
-/// Serves many generations on one model with continuous batching: requests wait in a bounded queue, up to
-/// `slots` run at once, and each round the engine thread prefills newly admitted prompts, then advances every
-/// running sequence by one token in a single batched step (each weight row read once for all of them). A new
-/// request joins at the next round instead of waiting for the others to finish. Each slot keeps its own KV cache
+/// Serves many generations on one model with continuous batching: requests wait in a bounded queue, up to `slots` run
+/// at once, and each round the engine thread prefills newly admitted prompts, then advances every running sequence by
+/// one token in a single batched step (each weight row read once for all of them).
+///
+/// A new request joins at the next round instead of waiting for the others to finish. Each slot keeps its own KV cache
 /// and logits, allocated once.
 public final class InferenceEngine: Sendable {
     /// What to generate (the one request type of the generation loop).

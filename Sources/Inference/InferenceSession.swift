@@ -3,7 +3,9 @@ import Dispatch
 import Foundation
 
 /// The keys and values of one sequence, f16 as llama.cpp keeps them: keys by position, values transposed (per
-/// dimension, positions contiguous, padded to 64). Allocated once for `capacity` positions.
+/// dimension, positions contiguous, padded to 64).
+///
+/// Allocated once for `capacity` positions.
 public final class KVCache: @unchecked Sendable {
     /// Positions the cache holds.
     public let capacity: Int
@@ -33,10 +35,11 @@ public final class KVCache: @unchecked Sendable {
     public func reset() { position = 0 }
 }
 
-/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed)
-/// and scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing. Prompts
-/// are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is the
-/// same as one token at a time, so batching never changes a result.
+/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed) and
+/// scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing.
+///
+/// Prompts are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is
+/// the same as one token at a time, so batching never changes a result.
 public final class InferenceSession: @unchecked Sendable {
     /// The model evaluated.
     public let model: LlamaModel
@@ -140,9 +143,10 @@ public final class InferenceSession: @unchecked Sendable {
     public func reset() { cache.reset() }
 
     /// One decode step for several sequences at once (continuous batching): each cache gets its token at its next
-    /// position, every weight row is read once for all of them, and `body` runs on the scores, row i holding cache
-    /// i's next-token scores (the buffer is reused by the next step and must not escape `body`). The arithmetic per
-    /// sequence is that of `evaluate(_:)`.
+    /// position, every weight row is read once for all of them, and `body` runs on the scores, row i holding cache i's
+    /// next-token scores (the buffer is reused by the next step and must not escape `body`).
+    ///
+    /// The arithmetic per sequence is that of `evaluate(_:)`.
     public func decode<Result>(
         _ items: [(cache: KVCache, token: Int32)], _ body: (UnsafeBufferPointer<Float>) -> Result
     ) throws(ModelError) -> Result {
@@ -174,7 +178,7 @@ public final class InferenceSession: @unchecked Sendable {
         try evaluate(tokens, computeLogits: computeLogits, into: cache)
     }
 
-    /// The same into another sequence's cache (no larger than this session's), e.g. one slot of a server.
+    /// The same into another sequence's cache (no larger than this session's), such as one slot of a server.
     public func evaluate(_ tokens: [Int32], computeLogits: Bool = true, into target: KVCache) throws(ModelError) {
         let config = model.config
         for token in tokens where token < 0 || Int(token) >= config.vocabulary {

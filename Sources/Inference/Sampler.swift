@@ -2,8 +2,10 @@ import CInferenceKernels
 import Foundation
 import Runtime
 
-/// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an
-/// optional repetition penalty over the recent tokens. The same seed and logits always give the same token.
+/// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an optional
+/// repetition penalty over the recent tokens.
+///
+/// The same seed and logits always give the same token.
 public struct Sampler: Sendable {
     /// Softmax temperature; 0 or less is greedy.
     public var temperature: Float = 0

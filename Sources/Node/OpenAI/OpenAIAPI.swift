@@ -3,10 +3,11 @@ import HTTP
 import Inference
 import Runtime
 
-/// The OpenAI-compatible HTTP API over an inference engine: POST /v1/chat/completions and /v1/completions (whole,
-/// or with `stream: true` as server-sent events ending in `data: [DONE]`), GET /v1/models, and JSON errors in
-/// OpenAI's shape for everything else. It validates requests, builds prompts, and writes the engine's generations
-/// out; `OpenAIServer` puts it on a port.
+/// The OpenAI-compatible HTTP API over an inference engine: POST /v1/chat/completions and /v1/completions (whole, or
+/// with `stream: true` as server-sent events ending in `data: [DONE]`), GET /v1/models, and JSON errors in OpenAI's
+/// shape for everything else.
+///
+/// It validates requests, builds prompts, and writes the engine's generations out; `OpenAIServer` puts it on a port.
 public struct OpenAIAPI: Sendable {
     /// The engine that runs the generations.
     public let engine: InferenceEngine

@@ -33,7 +33,7 @@ public final class OpenAIServer: Service {
     /// The port listened on once started (the one picked when asked for port 0), else the one asked for.
     public var port: Int { server.withLock { $0?.port } ?? requestedPort }
 
-    /// The API's base URL, e.g. `http://127.0.0.1:8080/v1`.
+    /// The API's base URL, such as `http://127.0.0.1:8080/v1`.
     public var baseURL: String { "http://\(host):\(port)/v1" }
 
     /// Binds the port and starts answering.

@@ -3,8 +3,9 @@ import Inference
 import Node
 import Runtime
 
-/// `openledger serve`: the OpenAI-compatible HTTP API of `Node` (`OpenAIServer`) over the inference engine. The
-/// command parses its options, builds the engine and the server, runs it as a service until SIGINT or SIGTERM, and
+/// `openledger serve`: the OpenAI-compatible HTTP API of `Node` (`OpenAIServer`) over the inference engine.
+///
+/// The command parses its options, builds the engine and the server, runs it as a service until SIGINT or SIGTERM, and
 /// prints where it listens.
 enum ServeCommand {
     static let command = CommandSpec(
