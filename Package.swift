@@ -78,16 +78,21 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]),
         // LLM inference: GGUF models, BPE tokenizer, llama-family forward pass, samplers.
         // Its kernels are compiled optimized even in debug builds, so that tests run the real model in seconds.
-        .target(name: "Inference", dependencies: ["CInferenceKernels"], swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(
+            name: "Inference", dependencies: ["CInferenceKernels", "Runtime", "FileIO"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
-        // The composition root: data directory, configuration, logging setup and the service lifecycle.
+        // The composition root: data directory, configuration, logging setup, the service lifecycle, and the
+        // OpenAI-compatible API over the inference engine (Sources/Node/OpenAI).
         .target(
             name: "Node",
-            dependencies: ["Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto"]),
+            dependencies: [
+                "Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto", "Inference",
+            ]),
 
         .executableTarget(
             name: "openledger",
@@ -127,7 +132,8 @@ let package = Package(
         .testTarget(
             name: "NodeTests",
             dependencies: [
-                "Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "TestSupport",
+                "Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "Inference", "HTTP",
+                "TestSupport",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,9 +1,12 @@
-/// Chat prompts. ChatML (`<|im_start|>role\ntext<|im_end|>\n`, used by SmolLM2) is rendered directly; when the
-/// model's template inserts a default system message for conversations that lack one, that message is taken
-/// from the template text.
+/// Chat prompts.
+///
+/// ChatML (`<|im_start|>role\ntext<|im_end|>\n`, used by SmolLM2) is rendered directly; when the model's template
+/// inserts a default system message for conversations that lack one, that message is taken from the template text.
 public struct ChatTemplate: Sendable {
+    /// The system message the template adds when a conversation has none.
     public let defaultSystem: String?
 
+    /// Reads a model's template; only ChatML templates are supported.
     public init(template: String?) throws(ModelError) {
         guard let template, template.contains("<|im_start|>") else {
             throw .unsupported("chat template (only ChatML templates are rendered)")
@@ -17,9 +20,13 @@ public struct ChatTemplate: Sendable {
         }
     }
 
+    /// One message of a conversation.
     public struct Message: Sendable, Equatable {
+        /// `system`, `user` or `assistant`.
         public var role: String
+        /// The text.
         public var content: String
+        /// A message from `role`.
         public init(role: String, content: String) {
             self.role = role
             self.content = content

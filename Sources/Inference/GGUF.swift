@@ -1,3 +1,4 @@
+import FileIO
 import Foundation
 
 #if canImport(Glibc)
@@ -10,6 +11,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case malformed(String)
     case unsupported(String)
 
+    /// The message a user sees.
     public var description: String {
         switch self {
         case .io(let why): "model: \(why)"
@@ -19,16 +21,25 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 }
 
-/// The tensor element types of ggml this engine reads.
+/// The tensor element types of ggml this engine reads (the quantized ones keep ggml's names).
 public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
+    /// 32-bit floats.
     case f32 = 0
+    /// 16-bit floats.
     case f16 = 1
+    /// Blocks of 32 4-bit values with one f16 scale.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q4_0 = 2
+    /// Blocks of 32 4-bit values with an f16 scale and minimum.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q4_1 = 3
+    /// Blocks of 32 8-bit values with one f16 scale.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     case q8_0 = 8
 
-    /// Elements per block and bytes per block.
+    /// Elements per block.
     public var blockSize: Int { self == .f32 || self == .f16 ? 1 : 32 }
+    /// Bytes per block.
     public var blockBytes: Int {
         switch self {
         case .f32: 4
@@ -39,6 +50,7 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
         }
     }
 
+    /// ggml's name of the type.
     public var description: String {
         switch self {
         case .f32: "F32"
@@ -59,6 +71,7 @@ public enum GGUFValue: Equatable, Sendable {
     case string(String)
     case array([GGUFValue])
 
+    /// The value as an integer, if it is one that fits.
     public var int: Int? {
         switch self {
         case .uint(let value): value <= UInt64(Int.max) ? Int(value) : nil
@@ -67,6 +80,7 @@ public enum GGUFValue: Equatable, Sendable {
         }
     }
 
+    /// The value as a floating-point number, if it is a number.
     public var double: Double? {
         switch self {
         case .float(let value): value
@@ -76,16 +90,19 @@ public enum GGUFValue: Equatable, Sendable {
         }
     }
 
+    /// The value, if it is a string.
     public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
+    /// The value, if it is a boolean.
     public var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
+    /// The elements, if the value is an array.
     public var array: [GGUFValue]? {
         if case .array(let value) = self { return value }
         return nil
@@ -94,51 +111,61 @@ public enum GGUFValue: Equatable, Sendable {
 
 /// One tensor of a GGUF file: its shape (ggml order: ne[0] is the contiguous dimension), type and bytes.
 public struct GGUFTensor: Sendable {
+    /// The tensor's name, such as `blk.0.attn_q.weight`.
     public let name: String
+    /// Extents, contiguous dimension first.
     public let shape: [Int]
+    /// The element type.
     public let type: GGMLType
     /// Byte offset of the data from the start of the file, and its length.
     public let offset: Int
+    /// The data's length in bytes.
     public let byteCount: Int
 
+    /// Elements in the tensor.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// A GGUF (v2 or v3) model file, memory-mapped read-only: metadata, tensor infos and the aligned tensor data.
-/// Every count, length and offset is checked against the file before use, so a truncated or corrupted file
-/// gives a clear error instead of a crash.
+///
+/// Every count, length and offset is checked against the file before use, so a truncated or corrupted file gives a
+/// clear error instead of a crash.
 public final class GGUFFile: @unchecked Sendable {
+    /// The path the file was opened from.
     public let path: String
+    /// The GGUF version (2 or 3).
     public let version: UInt32
+    /// The metadata, by key.
     public let metadata: [String: GGUFValue]
+    /// The tensor infos, by name.
     public let tensors: [String: GGUFTensor]
     /// Tensor names in file order.
     public let tensorOrder: [String]
+    /// The alignment of the tensor data, in bytes.
     public let alignment: Int
-    /// The mapped file.
-    public let base: UnsafeRawPointer
-    public let size: Int
+    /// The mapped file, which the tensors' bytes point into.
+    public let mapping: MappedFile
+    /// The first byte of the mapping (valid as long as this file is).
+    public var base: UnsafeRawPointer { mapping.base }
+    /// The file's size in bytes.
+    public var size: Int { mapping.count }
 
     static let maxTensors = 1 << 16
     static let maxMetadata = 1 << 16
     static let maxArray = 1 << 24
     static let maxString = 1 << 24
 
+    /// Maps and checks the file at `path`.
     public init(path: String) throws(ModelError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw .io("cannot stat \(path)") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw .io("\(path) is not a regular file") }
-        let size = Int(info.st_size)
-        guard size >= 24 else { throw .malformed("\(path) has \(size) bytes, too short for a GGUF header") }
-        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
-            throw .io("cannot map \(path): \(String(cString: strerror(errno)))")
+        do {
+            mapping = try MappedFile(path: path)
+        } catch {
+            throw Self.modelError(error)
         }
-        self.size = size
-        base = UnsafeRawPointer(mapped)
+        let size = mapping.count
+        guard size >= 24 else { throw .malformed("\(path) has \(size) bytes, too short for a GGUF header") }
+        let base = mapping.base
         do {
             var reader = Reader(base: base, size: size)
             guard try reader.u32() == 0x4655_4747 else { throw ModelError.malformed("not a GGUF file (bad magic)") }
@@ -210,15 +237,21 @@ public final class GGUFFile: @unchecked Sendable {
             self.tensors = tensors
             tensorOrder = order
         } catch let error as ModelError {
-            munmap(mapped, size)
             throw error
         } catch {
-            munmap(mapped, size)
             throw .malformed("\(error)")
         }
     }
 
-    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+    /// The model error for a file that cannot be mapped, worded as before the mapping moved to `FileIO`.
+    static func modelError(_ error: FileIOError) -> ModelError {
+        switch error {
+        case .open(let path, let code): .io("cannot open \(path): \(String(cString: strerror(code)))")
+        case .notRegularFile(let path): .io("\(path) is not a regular file")
+        case .read(let path, let code): .io("cannot map \(path): \(String(cString: strerror(code)))")
+        case .write(let path, _), .rename(let path, _): .io("cannot read \(path)")
+        }
+    }
 
     /// The bytes of a tensor, valid as long as the file is.
     public func data(_ tensor: GGUFTensor) -> UnsafeRawPointer { base + tensor.offset }

@@ -1,46 +1,41 @@
 import Foundation
 import Synchronization
 
-/// Serves many generations on one model with continuous batching: requests wait in a bounded queue, up to
-/// `slots` run at once, and each round the engine thread prefills newly admitted prompts, then advances every
-/// running sequence by one token in a single batched step (each weight row read once for all of them). A new
-/// request joins at the next round instead of waiting for the others to finish. Each slot keeps its own KV cache
+/// Serves many generations on one model with continuous batching: requests wait in a bounded queue, up to `slots` run
+/// at once, and each round the engine thread prefills newly admitted prompts, then advances every running sequence by
+/// one token in a single batched step (each weight row read once for all of them).
+///
+/// A new request joins at the next round instead of waiting for the others to finish. Each slot keeps its own KV cache
 /// and logits, allocated once.
 public final class InferenceEngine: Sendable {
-    public struct Request: Sendable {
-        public var prompt: [Int32]
-        public var maxTokens: Int
-        public var sampler: Sampler
-        public var stop: [String]
-        /// Generate exactly `maxTokens` tokens, end-of-generation tokens included (llama.cpp's ignore_eos).
-        public var ignoreEndOfGeneration: Bool
+    /// What to generate (the one request type of the generation loop).
+    public typealias Request = GenerationRequest
 
-        public init(
-            prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = [], ignoreEndOfGeneration: Bool = false
-        ) {
-            self.prompt = prompt
-            self.maxTokens = maxTokens
-            self.sampler = sampler
-            self.stop = stop
-            self.ignoreEndOfGeneration = ignoreEndOfGeneration
-        }
-    }
-
+    /// What a request's callback hears, on the engine thread.
     public enum Event: Sendable {
-        /// New text (may be empty while a multi-byte character is incomplete); return false to cancel.
+        /// New text (never empty, never a split UTF-8 sequence); return false to cancel.
         case text(String)
+        /// The generation ended (its text, tokens, timings and reason).
         case finished(Generation)
+        /// The model failed; nothing more follows.
         case failed(ModelError)
     }
 
+    /// Why a request was refused.
     public enum SubmitError: Error, Equatable, Sendable {
+        /// The queue is full; the number of requests waiting.
         case busy(Int)
+        /// The prompt and the tokens asked for do not fit the context (the reason).
         case tooLong(String)
     }
 
+    /// The model served.
     public let model: LlamaModel
+    /// Generations running at once.
     public let slots: Int
+    /// Positions per generation (prompt and generated tokens).
     public let contextLength: Int
+    /// Requests waiting at most.
     public let queueLimit: Int
     private let state = Mutex<(waiting: [Pending], running: Int)>(([], 0))
     private let wake = DispatchSemaphore(value: 0)
@@ -52,6 +47,7 @@ public final class InferenceEngine: Sendable {
         let onEvent: @Sendable (Event) -> Bool
     }
 
+    /// Starts the engine thread; each slot's cache is allocated now.
     public init(model: LlamaModel, slots: Int = 4, contextLength: Int = 2_048, threads: Int = 2, queueLimit: Int = 64) {
         self.model = model
         self.slots = max(1, slots)
@@ -86,24 +82,20 @@ public final class InferenceEngine: Sendable {
     private final class Sequence {
         let pending: Pending
         let cache: KVCache
+        /// The scores to draw the next token from.
         var logits: [Float] = []
         /// The token sampled this round, to be evaluated in the batched step.
         var next: Int32?
-        var sampler: Sampler
-        var result = Generation()
-        var history: [Int32]
-        var bytes: [UInt8] = []
-        var emitted = 0
+        var generator: Generator
+        var prefillSeconds: Double = 0
         var prefilled = false
         var done = false
         var started = DispatchTime.now().uptimeNanoseconds
 
-        init(_ pending: Pending, cache: KVCache) {
+        init(_ pending: Pending, cache: KVCache, tokenizer: Tokenizer) {
             self.pending = pending
             self.cache = cache
-            sampler = pending.request.sampler
-            history = pending.request.prompt
-            result.promptTokens = pending.request.prompt
+            generator = Generator(pending.request, tokenizer: tokenizer)
         }
     }
 
@@ -123,7 +115,7 @@ public final class InferenceEngine: Sendable {
             }
             for pending in admitted {
                 let index = free.removeLast()
-                let sequence = Sequence(pending, cache: caches[index])
+                let sequence = Sequence(pending, cache: caches[index], tokenizer: model.tokenizer)
                 owner[ObjectIdentifier(sequence)] = index
                 active.append(sequence)
             }
@@ -133,11 +125,18 @@ public final class InferenceEngine: Sendable {
             let stepping = active.filter { !$0.done && $0.next != nil }
             if !stepping.isEmpty {
                 do {
-                    let rows = try compute.decode(stepping.map { ($0.cache, $0.next!) })
                     let vocabulary = model.config.vocabulary
-                    for (index, sequence) in stepping.enumerated() {
-                        sequence.logits = Array(rows[(index * vocabulary)..<((index + 1) * vocabulary)])
-                        sequence.next = nil
+                    try compute.decode(stepping.map { ($0.cache, $0.next!) }) { rows in
+                        for (index, sequence) in stepping.enumerated() {
+                            let row = UnsafeBufferPointer(
+                                rebasing: rows[(index * vocabulary)..<((index + 1) * vocabulary)])
+                            if sequence.logits.count == vocabulary {
+                                sequence.logits.withUnsafeMutableBufferPointer { _ = $0.update(fromContentsOf: row) }
+                            } else {
+                                sequence.logits = Array(row)
+                            }
+                            sequence.next = nil
+                        }
                     }
                 } catch {
                     for sequence in stepping {
@@ -160,8 +159,8 @@ public final class InferenceEngine: Sendable {
             sequence.cache.reset()
             let start = DispatchTime.now().uptimeNanoseconds
             try compute.evaluate(sequence.pending.request.prompt, into: sequence.cache)
-            sequence.logits = Array(compute.logits)
-            sequence.result.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            sequence.logits = compute.logits
+            sequence.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             sequence.prefilled = true
             sequence.started = DispatchTime.now().uptimeNanoseconds
         } catch {
@@ -174,14 +173,14 @@ public final class InferenceEngine: Sendable {
     private func sample(_ sequences: [Sequence]) -> [Int32] {
         let count = sequences.count
         let parts = min(count / 4, ProcessInfo.processInfo.activeProcessorCount)
-        if parts <= 1 { return sequences.map { $0.sampler.sample($0.logits, history: $0.history) } }
+        if parts <= 1 { return sequences.map { $0.generator.sample($0.logits) } }
         let tokens = UnsafeMutableBufferPointer<Int32>.allocate(capacity: count)
         defer { tokens.deallocate() }
         let shared = SharedSequences(sequences: sequences, tokens: tokens)
         DispatchQueue.concurrentPerform(iterations: parts) { part in
             for index in stride(from: part, to: count, by: parts) {
                 let sequence = shared.sequences[index]
-                shared.tokens[index] = sequence.sampler.sample(sequence.logits, history: sequence.history)
+                shared.tokens[index] = sequence.generator.sample(sequence.logits)
             }
         }
         return Array(tokens)
@@ -192,58 +191,28 @@ public final class InferenceEngine: Sendable {
         let tokens: UnsafeMutableBufferPointer<Int32>
     }
 
-    /// One round for one sequence after its token is drawn: end of generation, text, stop strings, limits; or the
-    /// token is queued for the batched step.
+    /// One round for one sequence after its token is drawn: the generator decides (text, stop conditions, limits)
+    /// and the engine carries it out, the token being queued for the batched step.
     private func accept(_ sequence: Sequence, _ token: Int32) {
-        let request = sequence.pending.request
-        if !request.ignoreEndOfGeneration && model.tokenizer.endOfGeneration.contains(token) {
-            finish(sequence, reason: "stop")
-            return
+        for action in sequence.generator.accept(token) {
+            switch action {
+            case .text(let text):
+                guard sequence.pending.onEvent(.text(text)) else {
+                    sequence.generator.cancel()
+                    finish(sequence)
+                    return
+                }
+            case .evaluate(let token): sequence.next = token
+            case .finish: finish(sequence)
+            }
         }
-        sequence.result.tokens.append(token)
-        sequence.history.append(token)
-        sequence.bytes += model.tokenizer.bytes(of: token)
-        let text = String(decoding: sequence.bytes, as: UTF8.self)
-        if let hit = request.stop.compactMap({ text.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-            sequence.result.text = String(text[..<hit.lowerBound])
-            emit(sequence, upTo: sequence.result.text)
-            finish(sequence, reason: "stop", textSet: true)
-            return
-        }
-        // Hold back an incomplete UTF-8 sequence and anything that could still become a stop string.
-        var safe = text
-        if text.hasSuffix("\u{FFFD}") { safe = String(text.dropLast()) }
-        let holdBack =
-            request.stop.map { stop in
-                (1..<max(1, stop.count)).reversed().first { safe.hasSuffix(stop.prefix($0)) } ?? 0
-            }.max() ?? 0
-        if holdBack > 0 { safe = String(safe.dropLast(holdBack)) }
-        guard emit(sequence, upTo: safe) else {
-            finish(sequence, reason: "cancelled")
-            return
-        }
-        if sequence.result.tokens.count >= request.maxTokens {
-            finish(sequence, reason: "length")
-            return
-        }
-        sequence.next = token
     }
 
-    @discardableResult
-    private func emit(_ sequence: Sequence, upTo text: String) -> Bool {
-        let scalars = text.unicodeScalars
-        guard scalars.count > sequence.emitted else { return true }
-        let delta = String(String.UnicodeScalarView(scalars.dropFirst(sequence.emitted)))
-        sequence.emitted = scalars.count
-        return sequence.pending.onEvent(.text(delta))
-    }
-
-    private func finish(_ sequence: Sequence, reason: String, textSet: Bool = false) {
+    private func finish(_ sequence: Sequence) {
         sequence.done = true
-        if !textSet { sequence.result.text = String(decoding: sequence.bytes, as: UTF8.self) }
-        if reason != "cancelled" { emit(sequence, upTo: sequence.result.text) }
-        sequence.result.finishReason = reason
-        sequence.result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - sequence.started) / 1e9
-        _ = sequence.pending.onEvent(.finished(sequence.result))
+        var result = sequence.generator.result
+        result.prefillSeconds = sequence.prefillSeconds
+        result.decodeSeconds = Double(DispatchTime.now().uptimeNanoseconds - sequence.started) / 1e9
+        _ = sequence.pending.onEvent(.finished(result))
     }
 }

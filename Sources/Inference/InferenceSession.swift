@@ -3,14 +3,19 @@ import Dispatch
 import Foundation
 
 /// The keys and values of one sequence, f16 as llama.cpp keeps them: keys by position, values transposed (per
-/// dimension, positions contiguous, padded to 64). Allocated once for `capacity` positions.
+/// dimension, positions contiguous, padded to 64).
+///
+/// Allocated once for `capacity` positions.
 public final class KVCache: @unchecked Sendable {
+    /// Positions the cache holds.
     public let capacity: Int
+    /// The next position to be written (the sequence's length so far).
     public internal(set) var position = 0
     let valueStride: Int
     let keys: UnsafeMutablePointer<UInt16>
     let values: UnsafeMutablePointer<UInt16>
 
+    /// A zeroed cache for up to `capacity` positions of a model with `config`.
     public init(config: LlamaConfig, capacity: Int) {
         self.capacity = max(1, min(capacity, config.contextLength))
         valueStride = (self.capacity + 63) / 64 * 64
@@ -30,21 +35,33 @@ public final class KVCache: @unchecked Sendable {
     public func reset() { position = 0 }
 }
 
-/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed)
-/// and scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing. Prompts
-/// are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is the
-/// same as one token at a time, so batching never changes a result.
+/// One sequence being generated: its KV cache (f16, as llama.cpp keeps it: keys by position, values transposed) and
+/// scratch buffers allocated once for up to `maxBatch` tokens, so a decode step allocates nothing.
+///
+/// Prompts are evaluated in batches that read each weight row once for all their tokens; the per-token arithmetic is
+/// the same as one token at a time, so batching never changes a result.
 public final class InferenceSession: @unchecked Sendable {
+    /// The model evaluated.
     public let model: LlamaModel
+    /// Positions of the largest cache this session can evaluate into.
     public let capacity: Int
+    /// Threads for the matrix products and attention.
     public let threads: Int
+    /// Tokens evaluated in one forward pass at most.
     public let maxBatch: Int
     /// This session's own sequence.
     public let cache: KVCache
+    /// The length of this session's own sequence.
     public var position: Int { cache.position }
-    /// The next-token scores after the last evaluated token.
-    public var logits: UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(start: logitsBuffer, count: model.config.vocabulary)
+    /// A copy of the next-token scores after the last evaluated token.
+    public var logits: [Float] { withLogits { Array($0) } }
+
+    /// Runs `body` on the next-token scores after the last evaluated token, without copying them; the buffer is
+    /// overwritten by the next evaluation and must not escape `body`.
+    public func withLogits<Result, Failure: Error>(
+        _ body: (UnsafeBufferPointer<Float>) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        try body(UnsafeBufferPointer(start: logitsBuffer, count: model.config.vocabulary))
     }
 
     private let valueStride: Int
@@ -126,9 +143,13 @@ public final class InferenceSession: @unchecked Sendable {
     public func reset() { cache.reset() }
 
     /// One decode step for several sequences at once (continuous batching): each cache gets its token at its next
-    /// position, every weight row is read once for all of them, and row i of the result holds cache i's
-    /// next-token scores. The arithmetic per sequence is that of `evaluate(_:)`.
-    public func decode(_ items: [(cache: KVCache, token: Int32)]) throws(ModelError) -> UnsafeBufferPointer<Float> {
+    /// position, every weight row is read once for all of them, and `body` runs on the scores, row i holding cache i's
+    /// next-token scores (the buffer is reused by the next step and must not escape `body`).
+    ///
+    /// The arithmetic per sequence is that of `evaluate(_:)`.
+    public func decode<Result>(
+        _ items: [(cache: KVCache, token: Int32)], _ body: (UnsafeBufferPointer<Float>) -> Result
+    ) throws(ModelError) -> Result {
         let config = model.config
         guard items.count <= maxBatch else {
             throw .unsupported("\(items.count) sequences exceed the batch of \(maxBatch)")
@@ -143,7 +164,7 @@ public final class InferenceSession: @unchecked Sendable {
         }
         forward(items.map(\.token)[...], rows: items.map { ($0.cache, $0.cache.position) }, logits: .all, prompt: false)
         for item in items { item.cache.position += 1 }
-        return UnsafeBufferPointer(start: batchLogits, count: items.count * config.vocabulary)
+        return body(UnsafeBufferPointer(start: batchLogits, count: items.count * config.vocabulary))
     }
 
     /// Feeds one token at the next position; `logits` then holds the next-token scores.
@@ -157,7 +178,7 @@ public final class InferenceSession: @unchecked Sendable {
         try evaluate(tokens, computeLogits: computeLogits, into: cache)
     }
 
-    /// The same into another sequence's cache (no larger than this session's), e.g. one slot of a server.
+    /// The same into another sequence's cache (no larger than this session's), such as one slot of a server.
     public func evaluate(_ tokens: [Int32], computeLogits: Bool = true, into target: KVCache) throws(ModelError) {
         let config = model.config
         for token in tokens where token < 0 || Int(token) >= config.vocabulary {

@@ -1,5 +1,6 @@
-/// Block formats read from Swift: f16 scalars and whole rows as floats (embeddings, norms). The dot products
-/// live in the C target CInferenceKernels.
+/// Block formats read from Swift: f16 scalars and whole rows as floats (embeddings, norms).
+///
+/// The dot products live in the C target CInferenceKernels.
 enum Kernels {
     @inline(__always) static func half(_ pointer: UnsafeRawPointer, _ offset: Int) -> Float {
         Float(Float16(bitPattern: pointer.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))

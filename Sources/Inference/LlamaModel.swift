@@ -2,18 +2,30 @@ import Foundation
 
 /// Hyper-parameters of a llama-family model, read from GGUF metadata.
 public struct LlamaConfig: Sendable, Equatable {
+    /// Width of the hidden state.
     public var embedding: Int
+    /// Width of the feed-forward layer.
     public var feedForward: Int
+    /// Transformer blocks.
     public var layers: Int
+    /// Attention heads (query).
     public var heads: Int
+    /// Key and value heads (grouped-query attention).
     public var kvHeads: Int
+    /// Tokens in the vocabulary.
     public var vocabulary: Int
+    /// Positions the model was trained for.
     public var contextLength: Int
+    /// The rotary embedding's frequency base.
     public var ropeBase: Float
+    /// Dimensions of each head that are rotated.
     public var ropeDimensions: Int
+    /// RMSNorm's epsilon.
     public var rmsEpsilon: Float
 
+    /// Width of one head.
     public var headDimension: Int { embedding / heads }
+    /// Width of the keys (and of the values) of one position.
     public var kvDimension: Int { headDimension * kvHeads }
 
     init(_ metadata: [String: GGUFValue]) throws(ModelError) {
@@ -69,9 +81,13 @@ struct Matrix: @unchecked Sendable {
 
 /// A llama-family model (GGUF, memory-mapped) with its tokenizer.
 public final class LlamaModel: @unchecked Sendable {
+    /// The mapped GGUF file the weights are read from.
     public let file: GGUFFile
+    /// The hyper-parameters.
     public let config: LlamaConfig
+    /// The tokenizer from the file's metadata.
     public let tokenizer: Tokenizer
+    /// The chat template text, when the file has one.
     public let chatTemplate: String?
     let embeddings: Matrix
     let output: Matrix
@@ -90,10 +106,12 @@ public final class LlamaModel: @unchecked Sendable {
         let down: Matrix
     }
 
+    /// Maps and loads the GGUF model at `path`.
     public convenience init(path: String) throws(ModelError) {
         try self.init(file: try GGUFFile(path: path))
     }
 
+    /// Loads the model from a mapped GGUF file (checks shapes and types; dequantizes the norms).
     public init(file: GGUFFile) throws(ModelError) {
         self.file = file
         let config = try LlamaConfig(file.metadata)

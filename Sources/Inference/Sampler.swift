@@ -1,17 +1,28 @@
 import CInferenceKernels
 import Foundation
+import Runtime
 
-/// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an
-/// optional repetition penalty over the recent tokens. The same seed and logits always give the same token.
+/// Token selection: greedy, or top-k → top-p → min-p → temperature → a draw from a seeded generator, with an optional
+/// repetition penalty over the recent tokens.
+///
+/// The same seed and logits always give the same token.
 public struct Sampler: Sendable {
+    /// Softmax temperature; 0 or less is greedy.
     public var temperature: Float = 0
+    /// Keep the K most likely tokens (0: all).
     public var topK = 40
+    /// Keep the most likely tokens up to this probability mass (1: all).
     public var topP: Float = 0.95
+    /// Drop tokens less likely than this fraction of the most likely one (0: none).
     public var minP: Float = 0.05
+    /// Divides positive (multiplies negative) scores of recent tokens; 1 is none.
     public var repetitionPenalty: Float = 1
+    /// How many recent tokens the repetition penalty looks at.
     public var repetitionWindow = 64
-    private var state: UInt64
+    /// The draws: the one seeded source, so a seed replays the same tokens.
+    private var random: SeededRandom
 
+    /// A sampler with these settings, drawing from a generator seeded with `seed`.
     public init(
         temperature: Float = 0, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05, repetitionPenalty: Float = 1,
         seed: UInt64 = 0
@@ -21,27 +32,26 @@ public struct Sampler: Sendable {
         self.topP = topP
         self.minP = minP
         self.repetitionPenalty = repetitionPenalty
-        state = seed
+        random = SeededRandom(seed: seed)
     }
 
-    /// SplitMix64: a small, well-mixed generator whose whole state is the seed.
-    private mutating func nextUniform() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24)
-    }
-
+    /// The next token for these scores, `history` being the tokens so far (for the repetition penalty).
     public mutating func sample(_ logits: [Float], history: [Int32] = []) -> Int32 {
-        var logits = logits
-        if repetitionPenalty != 1 {
-            for token in Set(history.suffix(repetitionWindow)) where Int(token) < logits.count {
-                let value = logits[Int(token)]
-                logits[Int(token)] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
-            }
+        logits.withUnsafeBufferPointer { sample($0, history: history) }
+    }
+
+    /// The same for scores in a buffer (no copy unless the repetition penalty applies).
+    public mutating func sample(_ logits: UnsafeBufferPointer<Float>, history: [Int32] = []) -> Int32 {
+        guard repetitionPenalty != 1 else { return draw(logits) }
+        var logits = Array(logits)
+        for token in Set(history.suffix(repetitionWindow)) where Int(token) < logits.count {
+            let value = logits[Int(token)]
+            logits[Int(token)] = value > 0 ? value / repetitionPenalty : value * repetitionPenalty
         }
+        return logits.withUnsafeBufferPointer { draw($0) }
+    }
+
+    private mutating func draw(_ logits: UnsafeBufferPointer<Float>) -> Int32 {
         if temperature <= 0 {
             var best = 0
             for index in 1..<logits.count where logits[index] > logits[best] { best = index }
@@ -55,7 +65,7 @@ public struct Sampler: Sendable {
             let total = weights.withUnsafeMutableBufferPointer { buffer in
                 Float(olk_softmax(Int32(buffer.count), buffer.baseAddress, buffer.baseAddress, 0))
             }
-            var draw = nextUniform() * total
+            var draw = random.nextUnitFloat() * total
             for index in weights.indices {
                 draw -= weights[index]
                 if draw < 0 { return Int32(index) }
@@ -106,7 +116,7 @@ public struct Sampler: Sendable {
             candidates = Array(candidates.prefix(keep))
         }
         total = probabilities.reduce(0, +)
-        var draw = nextUniform() * total
+        var draw = random.nextUnitFloat() * total
         for (index, probability) in probabilities.enumerated() {
             draw -= probability
             if draw < 0 { return Int32(candidates[index].index) }

@@ -2,6 +2,7 @@
 /// out of the text first, the rest is split by the model's pre-tokenizer, each piece's bytes are mapped to
 /// printable code points (GPT-2's byte-to-unicode table) and merged pair by pair in merge-rank order.
 public struct Tokenizer: Sendable {
+    /// A token's type, as GGUF numbers them.
     public enum TokenType: Int, Sendable {
         case undefined = 0
         case normal = 1
@@ -12,6 +13,7 @@ public struct Tokenizer: Sendable {
         case byte = 6
     }
 
+    /// How text is split before the merges.
     public enum PreTokenizer: Sendable {
         /// GPT-2's pattern.
         case gpt2
@@ -19,13 +21,19 @@ public struct Tokenizer: Sendable {
         case digitsThenGPT2
     }
 
+    /// Every token's text (byte-level tokens in GPT-2's printable mapping).
     public let tokens: [String]
+    /// Every token's type.
     public let types: [TokenType]
+    /// The beginning-of-sequence token.
     public let bos: Int32?
+    /// The end-of-sequence token.
     public let eos: Int32?
+    /// Whether a prompt starts with the beginning-of-sequence token.
     public let addBOS: Bool
     /// Tokens that end a generation: EOS and the end-of-turn tokens llama.cpp recognizes by their text.
     public let endOfGeneration: Set<Int32>
+    /// How text is split before the merges.
     public let preTokenizer: PreTokenizer
     private let ids: [String: Int32]
     private let ranks: [String: Int]
@@ -33,8 +41,10 @@ public struct Tokenizer: Sendable {
     private let specials: [(text: [Unicode.Scalar], id: Int32, control: Bool)]
     private let byteTokens: [Int32?]
 
+    /// Tokens in the vocabulary.
     public var vocabularySize: Int { tokens.count }
 
+    /// The tokenizer a GGUF file's metadata describes.
     public init(gguf: GGUFFile) throws(ModelError) {
         let metadata = gguf.metadata
         guard metadata["tokenizer.ggml.model"]?.string == "gpt2" else {
@@ -70,6 +80,7 @@ public struct Tokenizer: Sendable {
             addBOS: metadata["tokenizer.ggml.add_bos_token"]?.bool ?? false, preTokenizer: preTokenizer)
     }
 
+    /// A tokenizer from its vocabulary, merges and special tokens.
     public init(
         tokens: [String], types: [TokenType], merges: [String], bos: Int32?, eos: Int32?, addBOS: Bool,
         preTokenizer: PreTokenizer
@@ -106,8 +117,10 @@ public struct Tokenizer: Sendable {
 
     // MARK: Encoding
 
-    /// Token ids of `text`. With `parseSpecial`, control tokens written in the text (such as `<|im_start|>`)
-    /// become their ids; user-defined tokens always do, as in llama.cpp.
+    /// Token ids of `text`.
+    ///
+    /// With `parseSpecial`, control tokens written in the text (such as `<|im_start|>`) become their ids; user-defined
+    /// tokens always do, as in llama.cpp.
     public func encode(_ text: String, addSpecial: Bool = false, parseSpecial: Bool = true) -> [Int32] {
         var out: [Int32] = []
         if addSpecial && addBOS, let bos { out.append(bos) }

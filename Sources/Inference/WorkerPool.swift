@@ -1,10 +1,11 @@
 import Foundation
 import Synchronization
 
-/// A fixed set of worker threads for the matrix products of one forward pass. The products are short (tens of
-/// microseconds), so workers spin briefly between them instead of sleeping, as ggml's threads do, then yield
-/// the core, and after some idle time park on a semaphore until the next job. The threads end when the pool is
-/// released.
+/// A fixed set of worker threads for the matrix products of one forward pass.
+///
+/// The products are short (tens of microseconds), so workers spin briefly between them instead of sleeping, as ggml's
+/// threads do, then yield the core, and after some idle time park on a semaphore until the next job. The threads end
+/// when the pool is released.
 final class WorkerPool: Sendable {
     let size: Int
     private let state: State

@@ -39,7 +39,7 @@ func defaultModelPath(sourceLocation: SourceLocation = #_sourceLocation) -> Stri
     for token in prompt { try session.evaluate(token) }
     var generated: [Int32] = []
     for _ in 0..<24 {
-        let next = Int32(session.logits.indices.max { session.logits[$0] < session.logits[$1] }!)
+        let next = session.withLogits { logits in Int32(logits.indices.max { logits[$0] < logits[$1] }!) }
         generated.append(next)
         if next == model.tokenizer.eos { break }
         try session.evaluate(next)

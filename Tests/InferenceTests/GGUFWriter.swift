@@ -24,6 +24,7 @@ struct GGUFWriter {
     }
 
     /// A Q8_0 tensor from float values (per 32: d = amax/127, q = round(x/d)).
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     mutating func addQ8_0(_ name: String, shape: [Int], values: [Float]) {
         var bytes: [UInt8] = []
         for block in 0..<(values.count / 32) {

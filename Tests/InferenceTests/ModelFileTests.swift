@@ -9,7 +9,7 @@ func writeTemporary(_ bytes: [UInt8], name: String) -> String {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent(
         "openledger-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).gguf"
     ).path
-    FileManager.default.createFile(atPath: path, contents: Data(bytes))
+    _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
     return path
 }
 

@@ -63,6 +63,7 @@ extension Kernels {
     }
 
     /// One Q4_1 row (blocks of 20 bytes: d, m, 16 bytes of nibbles) · a Q8_1 activation.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     static func dotQ4_1(_ row: UnsafeRawPointer, _ a: QuantizedActivation, blocks: Int) -> Float {
         var accumulator = SIMD8<Float>()
         var summs: Float = 0
@@ -88,6 +89,7 @@ extension Kernels {
     }
 
     /// One Q8_0 row (blocks of 34 bytes: d, 32 signed bytes) · a Q8_0 activation (its d; s unused).
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     static func dotQ8_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, blocks: Int) -> Float {
         var accumulator = SIMD8<Float>()
         a.q.withUnsafeBufferPointer { q in
@@ -107,6 +109,7 @@ extension Kernels {
     }
 
     /// One Q4_0 row (blocks of 18 bytes: d, 16 bytes of nibbles, value = nibble − 8) · a Q8_0 activation.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
     static func dotQ4_0(_ row: UnsafeRawPointer, _ a: QuantizedActivation, blocks: Int) -> Float {
         var accumulator = SIMD8<Float>()
         a.q.withUnsafeBufferPointer { q in

@@ -76,8 +76,9 @@ enum InferCommand {
             let printer = output
             let result: Generation
             do {
-                result = try session.generate(prompt: tokens, maxTokens: maxTokens, sampler: sampler) { _, text in
-                    if !json { printer.write(text) }
+                result = try session.generate(GenerationRequest(prompt: tokens, maxTokens: maxTokens, sampler: sampler))
+                { delta in
+                    if !json { printer.write(delta) }
                     return true
                 }
             } catch {

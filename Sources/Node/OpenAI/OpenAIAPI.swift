@@ -1,0 +1,81 @@
+import Foundation
+import HTTP
+import Inference
+import Runtime
+
+/// The OpenAI-compatible HTTP API over an inference engine: POST /v1/chat/completions and /v1/completions (whole, or
+/// with `stream: true` as server-sent events ending in `data: [DONE]`), GET /v1/models, and JSON errors in OpenAI's
+/// shape for everything else.
+///
+/// It validates requests, builds prompts, and writes the engine's generations out; `OpenAIServer` puts it on a port.
+public struct OpenAIAPI: Sendable {
+    /// The engine that runs the generations.
+    public let engine: InferenceEngine
+    /// The model's name, as /v1/models lists it and responses carry it.
+    public let modelName: String
+    /// Gives the `created` timestamps.
+    public let clock: any Clock
+    /// Where requests that fail and generations that end are logged (at debug level).
+    public let logger: Logger
+
+    /// An API serving `engine`'s model under `modelName`.
+    public init(engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger) {
+        self.engine = engine
+        self.modelName = modelName
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// A request the API refuses: the HTTP status, the message, and the parameter at fault.
+    struct Failure: Error {
+        let status: Int
+        let message: String
+        var param: String? = nil
+    }
+
+    /// Answers one HTTP request (on the server's loop thread; generations answer later from the engine thread).
+    public func handle(_ request: HTTPRequest) -> HTTPReply {
+        let path = request.target.split(separator: "?").first.map(String.init) ?? request.target
+        switch (request.method, path) {
+        case ("GET", "/v1/models"):
+            return .response(
+                HTTPResponse(
+                    status: 200, headers: [("Content-Type", "application/json")],
+                    body: Self.json([
+                        "object": "list",
+                        "data": [["id": modelName, "object": "model", "created": 0, "owned_by": "openledger"]],
+                    ])))
+        case ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"):
+            do {
+                let completion = try prepare(request.body, chat: path == "/v1/chat/completions")
+                return .deferred { writer in run(completion, writer: writer) }
+            } catch {
+                logger.debug("request refused", ["path": path, "status": "\(error.status)", "reason": error.message])
+                return .response(Self.error(error))
+            }
+        case (_, "/v1/models"), (_, "/v1/chat/completions"), (_, "/v1/completions"):
+            return .response(
+                Self.error(Failure(status: 405, message: "method \(request.method) not allowed on \(path)")))
+        default:
+            return .response(Self.error(Failure(status: 404, message: "no route \(request.method) \(path)")))
+        }
+    }
+
+    /// JSON with sorted keys and unescaped slashes, the bytes every response carries.
+    static func json(_ object: Any) -> [UInt8] {
+        Array(
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+                ?? Data())
+    }
+
+    /// An error response in OpenAI's shape: `{"error": {message, type, param, code}}`.
+    static func error(_ failure: Failure) -> HTTPResponse {
+        let type =
+            failure.status == 429
+            ? "rate_limit_error" : failure.status >= 500 ? "server_error" : "invalid_request_error"
+        var object: [String: Any] = ["message": failure.message, "type": type, "code": NSNull()]
+        object["param"] = failure.param ?? NSNull()
+        return HTTPResponse(
+            status: failure.status, headers: [("Content-Type", "application/json")], body: json(["error": object]))
+    }
+}
