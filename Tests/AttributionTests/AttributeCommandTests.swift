@@ -11,7 +11,7 @@ private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String
 }
 
 /// index → run (exact JSON shape and values) → verify, and the errors a user can cause.
-@Test func attributeCommandsEndToEnd() throws {
+@Test(.integration) func attributeCommandsEndToEnd() throws {
     let directory = DevnetProcess.temporaryDirectory("attribute")
     let records = [
         (
@@ -78,7 +78,7 @@ private func run(_ arguments: [String]) throws -> (status: Int32, stdout: String
 
 /// `attribute run` takes L and K from the network config; a config it cannot read or parse is an error naming
 /// the file, never a silent fallback to built-in values.
-@Test func attributeRunRejectsABadConfigNamingTheFile() throws {
+@Test(.integration) func attributeRunRejectsABadConfigNamingTheFile() throws {
     let directory = DevnetProcess.temporaryDirectory("attribute-config")
     try #"{"contributor": "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266", "text": "Aspirin inhibits cyclooxygenase."}"#
         .write(toFile: directory + "/records.jsonl", atomically: true, encoding: .utf8)

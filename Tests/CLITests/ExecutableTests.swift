@@ -9,7 +9,7 @@ enum Executable {
     }
 }
 
-@Test func binaryPrintsHelpAndVersion() throws {
+@Test(.integration) func binaryPrintsHelpAndVersion() throws {
     let help = try Executable.run(["--help"])
     #expect(help.status == 0)
     #expect(help.stdout.contains("usage: openledger <command>"))
@@ -19,14 +19,14 @@ enum Executable {
     #expect(version.stdout.hasPrefix("openledger "))
 }
 
-@Test(arguments: [["frobnicate"], ["--frobnicate"], ["bench", "crypto", "--frobnicate"], ["bench", "nothing"]])
+@Test(.integration, arguments: [["frobnicate"], ["--frobnicate"], ["bench", "crypto", "--frobnicate"], ["bench", "nothing"]])
 func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     let result = try Executable.run(arguments)
     #expect(result.status == 64)
     #expect(result.stderr.contains("usage: openledger"))
 }
 
-@Test func binaryRejectsBadOptionValues() throws {
+@Test(.integration) func binaryRejectsBadOptionValues() throws {
     let result = try Executable.run(["bench", "crypto", "--seconds", "-3"])
     #expect(result.status == 64)
     #expect(result.stderr.contains("--seconds"))
@@ -35,7 +35,7 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     #expect(missing.stderr.contains("cannot read reference figures"))
 }
 
-@Test func benchCryptoPrintsJSONLinesWithRatios() throws {
+@Test(.integration) func benchCryptoPrintsJSONLinesWithRatios() throws {
     let reference = FileManager.default.temporaryDirectory.appendingPathComponent("ref-\(getpid()).jsonl")
     try Data(#"{"bench":"keccak256","impl":"pycryptodome","mb_s":100.0}"#.utf8).write(to: reference)
     defer { try? FileManager.default.removeItem(at: reference) }
@@ -55,7 +55,7 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     #expect(abs(ratio - rate / 100.0) < 0.01 * max(1, ratio))
 }
 
-@Test func p2pIdentityIsCreatedOnceAndKept() throws {
+@Test(.integration) func p2pIdentityIsCreatedOnceAndKept() throws {
     let directory = DevnetProcess.temporaryDirectory("p2p")
     let first = try Executable.run(["p2p", "id", "--data-dir", directory])
     #expect(first.status == 0 && first.stdout.hasPrefix("12D3Koo"))

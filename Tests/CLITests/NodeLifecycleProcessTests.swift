@@ -16,7 +16,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
 }
 
 /// SIGTERM stops `openledger devnet` cleanly: services stop in reverse, the last lines are logfmt, exit 0.
-@Test func devnetExitsZeroOnSIGTERMWithLogfmtLines() throws {
+@Test(.integration) func devnetExitsZeroOnSIGTERMWithLogfmtLines() throws {
     let node = try ChildProcess(
         DevnetProcess.binary,
         [
@@ -34,7 +34,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
 }
 
 /// `--log-format json` turns the same lines into JSON objects; SIGINT stops the node with exit 0 too.
-@Test func devnetLogsJSONLinesWhenAsked() throws {
+@Test(.integration) func devnetLogsJSONLinesWhenAsked() throws {
     let node = try ChildProcess(
         DevnetProcess.binary,
         [
@@ -53,7 +53,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
 }
 
 /// `p2p listen` prints its address, logs `listening` as logfmt, and exits 0 on SIGTERM.
-@Test func p2pListenExitsZeroOnSIGTERM() throws {
+@Test(.integration) func p2pListenExitsZeroOnSIGTERM() throws {
     let node = try ChildProcess(
         DevnetProcess.binary,
         ["p2p", "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", DevnetProcess.temporaryDirectory("listen")])
@@ -70,7 +70,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
 
 /// `light follow` prints each newly verified head of a running devnet and exits 0 on SIGTERM; a server it
 /// cannot reach fails it at once.
-@Test func lightFollowPrintsNewHeadsUntilSIGTERM() throws {
+@Test(.integration) func lightFollowPrintsNewHeadsUntilSIGTERM() throws {
     let config = Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path
     let devnet = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("follow"), blockTime: "50ms")
     let follower = try ChildProcess(

@@ -26,7 +26,7 @@ private func errorOf(_ response: [String: Any]?) -> (code: Int, message: String)
 }
 
 /// Every kind of bad input gets an error object (or an HTTP error), the node keeps serving, and nothing changes.
-@Test(.timeLimit(.minutes(2)))
+@Test(.integration, .timeLimit(.minutes(2)))
 func badInputGetsErrorsAndChangesNothing() throws {
     let config = try devnetConfig()
     let node = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("bad"))

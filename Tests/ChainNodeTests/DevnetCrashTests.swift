@@ -8,7 +8,7 @@ import Testing
 /// kill -9 at random moments under a load of transactions, 20 times: after every restart the head has not
 /// gone back, its signature and state proofs verify, blocks still link, and every transaction whose hash was
 /// returned is in a block or back in the mempool.
-@Test(.timeLimit(.minutes(5)))
+@Test(.integration, .timeLimit(.minutes(5)))
 func killNineAndRestartLosesNothingAcknowledged() throws {
     let config = try devnetConfig()
     let keys = try config.devAccounts.prefix(4).map { try Secp256k1PrivateKey(bytes: $0.privateKey) }

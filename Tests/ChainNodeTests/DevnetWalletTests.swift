@@ -4,7 +4,7 @@ import Testing
 
 /// web3.py and eth-account, nothing of ours, against a running devnet: transfers, registries, events,
 /// a channel redeemed with an EIP-712 voucher, and proofs verified with py-trie.
-@Test(.timeLimit(.minutes(3)))
+@Test(.integration, .timeLimit(.minutes(3)))
 func realWalletAgainstRunningDevnet() throws {
     guard let python = Fixtures.python() else { return }
     let node = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("wallet"))

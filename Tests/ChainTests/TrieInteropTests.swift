@@ -6,7 +6,7 @@ import Testing
 @testable import Chain
 
 /// Roots and proofs against py-trie (PyPI `trie`): same roots, its proofs accepted by us, ours accepted by it.
-@Test func trieAgreesWithPyTrie() throws {
+@Test(.integration) func trieAgreesWithPyTrie() throws {
     guard let data = Fixtures.interop("trie.json") else { return }
     let fixture = try #require(try Fixtures.json(data) as? [String: Any])
     let cases = try #require(fixture["cases"] as? [[String: Any]])

@@ -7,7 +7,7 @@ import Testing
 /// llama.cpp (through llama-cpp-python, tools/interop/llama_reference.py) and our tokenizer agree on every
 /// string of the mixed corpus — English, other scripts, code, emoji, whitespace runs, special tokens — with
 /// special tokens parsed and not.
-@Test(.timeLimit(.minutes(5))) func tokenizationMatchesLlamaCpp() throws {
+@Test(.integration, .timeLimit(.minutes(5))) func tokenizationMatchesLlamaCpp() throws {
     guard let path = defaultModelPath(), let python = Fixtures.python() else { return }
     let corpusURL = Fixtures.packageRoot.appendingPathComponent("tools/interop/tokenizer_corpus.json")
     let corpusData = try Data(contentsOf: corpusURL)
@@ -44,7 +44,7 @@ import Testing
 /// tools/interop/llama_parity.py: `openledger tokenize` and `openledger infer` (this build) against llama.cpp on
 /// the same GGUF — the corpus tokenizes identically, and greedy generation of 64 tokens is identical token for
 /// token on every one of its 22 chat prompts (the script names the first divergence and llama.cpp's logit gap).
-@Test(.timeLimit(.minutes(10))) func greedyGenerationMatchesLlamaCppTokenForToken() throws {
+@Test(.integration, .timeLimit(.minutes(10))) func greedyGenerationMatchesLlamaCppTokenForToken() throws {
     guard let path = defaultModelPath(), let python = Fixtures.python() else { return }
     let process = try ChildProcess(
         python,

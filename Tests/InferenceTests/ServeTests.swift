@@ -26,7 +26,7 @@ func errorMessage(_ body: [UInt8]) -> String {
 }
 
 /// The PyPI `openai` client chats with the server, streaming and not (tools/interop/openai_client.py).
-@Test(.timeLimit(.minutes(5))) func theOpenAIClientChatsWithTheServer() throws {
+@Test(.integration, .timeLimit(.minutes(5))) func theOpenAIClientChatsWithTheServer() throws {
     guard let python = Fixtures.python(), let (server, port) = try startServer() else { return }
     let client = try ChildProcess(
         python,
@@ -41,7 +41,7 @@ func errorMessage(_ body: [UInt8]) -> String {
 
 /// Bad requests get 4xx JSON errors naming the problem; a client that leaves mid-stream stops its generation;
 /// concurrent requests are all answered; the server keeps serving throughout.
-@Test(.timeLimit(.minutes(5))) func badRequestsGetClearErrorsAndTheServerKeepsServing() throws {
+@Test(.integration, .timeLimit(.minutes(5))) func badRequestsGetClearErrorsAndTheServerKeepsServing() throws {
     guard let (server, port) = try startServer(["--context", "256"]) else { return }
     func post(_ path: String, _ text: String) -> (status: Int, body: [UInt8])? {
         HTTPTestClient(port: port, timeoutSeconds: 60)?.post(Array(text.utf8), path: path)

@@ -86,7 +86,7 @@ private struct Seeded {
     }
 }
 
-@Test(.timeLimit(.minutes(2)))
+@Test(.integration, .timeLimit(.minutes(2)))
 func honestServerAnswersEqualTheNodesOwnState() throws {
     let seeded = try Seeded()
     let client = try seeded.client()
@@ -144,7 +144,7 @@ func honestServerAnswersEqualTheNodesOwnState() throws {
 }
 
 /// Each kind of lie is caught and named; no tampered value ever comes back.
-@Test(.timeLimit(.minutes(3)))
+@Test(.integration, .timeLimit(.minutes(3)))
 func lyingServerIsDetectedEveryWay() throws {
     let seeded = try Seeded()
     let proxy = try TamperingProxy(upstreamPort: seeded.node.port)
@@ -319,7 +319,7 @@ private func result(_ response: inout [String: Any], _ change: (inout [String: A
 
 /// The `openledger light` commands against a running devnet: verified output, and a nonzero exit with the
 /// reason when the server cannot be believed or reached.
-@Test(.timeLimit(.minutes(2)))
+@Test(.integration, .timeLimit(.minutes(2)))
 func lightCommandsPrintWhatTheyVerified() throws {
     let seeded = try Seeded()
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

@@ -8,7 +8,7 @@ import Testing
 
 /// py-libp2p (PyPI `libp2p`, tools/interop/p2p_peer.py) dials a real `openledger p2p listen` process: identify,
 /// 100 pings and a 10 MiB echo on /openledger/echo/1.0.0 with matching SHA-256 both ways.
-@Test(.timeLimit(.minutes(3))) func pyLibp2pDialsOurListener() throws {
+@Test(.integration, .timeLimit(.minutes(3))) func pyLibp2pDialsOurListener() throws {
     guard let python = Fixtures.python() else { return }
     let directory = DevnetProcess.temporaryDirectory("p2p-listen")
     let node = try ChildProcess(
@@ -39,7 +39,7 @@ import Testing
 }
 
 /// Our host dials a py-libp2p listener: identify, 100 pings, and a 10 MiB echo with matching hashes.
-@Test(.timeLimit(.minutes(3))) func weDialAPyLibp2pListener() async throws {
+@Test(.integration, .timeLimit(.minutes(3))) func weDialAPyLibp2pListener() async throws {
     guard let python = Fixtures.python() else { return }
     let listener = try ChildProcess(
         python, [Fixtures.packageRoot.appendingPathComponent("tools/interop/p2p_peer.py").path, "listen"])
