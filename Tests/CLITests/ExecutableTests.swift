@@ -19,7 +19,9 @@ enum Executable {
     #expect(version.stdout.hasPrefix("openledger "))
 }
 
-@Test(.integration, arguments: [["frobnicate"], ["--frobnicate"], ["bench", "crypto", "--frobnicate"], ["bench", "nothing"]])
+@Test(
+    .integration,
+    arguments: [["frobnicate"], ["--frobnicate"], ["bench", "crypto", "--frobnicate"], ["bench", "nothing"]])
 func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     let result = try Executable.run(arguments)
     #expect(result.status == 64)
