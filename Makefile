@@ -49,9 +49,11 @@ test: deps interop model
 		OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path) $(SWIFT) test --skip-build
 
 # The unit tests alone: no child processes, no Python (tests marked `.integration` are left out). The inner loop.
+# It uses the fixtures and the model of an earlier `make test` when they are there, and fetches nothing.
 check: deps
 	$(SWIFT) build --build-tests
-	OPENLEDGER_UNIT_ONLY=1 $(SWIFT) test --skip-build
+	OPENLEDGER_UNIT_ONLY=1 OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) \
+		OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path 2>/dev/null) $(SWIFT) test --skip-build
 
 # swift-format's linter over the whole package (configuration in .swift-format); clean means no output.
 lint:
