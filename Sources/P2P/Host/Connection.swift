@@ -14,27 +14,25 @@ final class Connection: LoopHandler, @unchecked Sendable {
     var loop: EventLoop { host.loop }
     let remoteAddress: Multiaddr
     private var machine: ConnectionUpgrade
-    private var logger: Logger
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var flushing = false
     private var timer: TimerHandle?
     private var protocolsVersion: Int
-    private(set) var streams: [UInt32: P2PStream] = [:]
+    private var streams: [UInt32: P2PStream] = [:]
     private var opens: [UInt64: CheckedContinuation<P2PStream, any Error>] = [:]
     private var nextRequest: UInt64 = 0
     private var waiters: [CheckedContinuation<PeerID, any Error>] = []
     /// The error behind `.transportFailed`, so that the connection ends with the same `P2PError`.
     private var transportError: P2PError?
-    private(set) var isClosed = false
-    private(set) var closeReason: String?
+    private var isClosed = false
+    private var closeReason: String?
 
     init(fd: Int32, host: P2PHost, expectedPeer: PeerID?, dialing: Bool, remoteAddress: Multiaddr) {
         self.fd = fd
         self.host = host
         self.remoteAddress = remoteAddress
         protocolsVersion = host.protocolsVersion
-        logger = host.logger.with(["address": "\(remoteAddress)"])
         machine = ConnectionUpgrade(
             role: dialing ? .dialer(expectedPeer: expectedPeer) : .listener,
             keys: ConnectionKeys(staticKey: host.staticKey, ephemeralKey: .generate(), payload: host.noisePayload),
@@ -185,7 +183,6 @@ final class Connection: LoopHandler, @unchecked Sendable {
             case .admissionRequired(let peer):
                 admission = peer
             case .established(let peer):
-                logger = logger.with(["peer": "\(peer)"])
                 for waiter in waiters { waiter.resume(returning: peer) }
                 waiters = []
                 host.established(self)
@@ -219,7 +216,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
                 logStreamFailure(id, reason)
                 if let stream = streams[id] { failStream(stream, P2PError(reason)) }
             case .peerGoingAway(let code):
-                logger.info("\(label): peer went away (code \(code))", ["code": "\(code)"])
+                log("\(label): peer went away (code \(code))", ["code": "\(code)"])
             case .close(let reason):
                 let error: P2PError =
                     if case .transportFailed = reason, let transportError { transportError } else { P2PError(reason) }
@@ -231,14 +228,23 @@ final class Connection: LoopHandler, @unchecked Sendable {
         if let admission { handle(.admit(refusal: host.admissionRefusal(for: admission))) }
     }
 
-    /// Logs a stream's failed negotiation (an inbound one the application never saw, too).
+    /// Logs an info line with the connection's address and, once known, peer (building nothing when discarded).
+    private func log(_ message: @autoclosure () -> String, _ extra: KeyValuePairs<String, String>) {
+        guard host.logger.isEnabled(.info) else { return }
+        var logger = host.logger.with(["address": "\(remoteAddress)"])
+        if let remotePeer { logger = logger.with(["peer": "\(remotePeer)"]) }
+        logger.info(message(), extra)
+    }
+
+    /// Logs a stream's failed negotiation (an inbound one the application never saw, too; an outbound one has
+    /// no stream id in the machine's answer).
     private func logStreamFailure(_ id: UInt32?, _ reason: StreamFailure) {
-        let stream = id.map { "stream \($0)" } ?? "a stream"
+        let stream = id.map { "stream \($0)" } ?? "outbound stream"
         switch reason {
         case .negotiation(let error):
-            logger.info("\(label): \(stream) negotiation failed: \(error)", ["reason": "\(error)"])
+            log("\(label): \(stream) negotiation failed: \(error)", ["reason": "\(error)"])
         case .negotiationTimeout:
-            logger.info("\(label): \(stream) did not negotiate a protocol in time", ["reason": "\(reason)"])
+            log("\(label): \(stream) did not negotiate a protocol in time", ["reason": "\(reason)"])
         default:
             break
         }
@@ -341,7 +347,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
         writeOutput(bestEffort: true)
         if let timer { loop.cancel(timer) }
         timer = nil
-        logger.info("connection \(label) closed: \(reason)", ["reason": reason])
+        log("connection \(label) closed: \(reason)", ["reason": reason])
         for stream in Array(streams.values) { failStream(stream, error) }
         for (_, open) in opens { open.resume(throwing: P2PError.streamReset) }
         opens = [:]

@@ -61,8 +61,8 @@ public struct ConnectionUpgrade: Sendable {
         case connected
         /// Bytes read from the socket.
         case received(ArraySlice<UInt8>)
-        /// The socket took `count` bytes of what `.send` handed out (traffic for the idle and stall timers; room
-        /// under `ConnectionConfig.outputHighWater` for queued writes).
+        /// The socket took `count` bytes of what `.send` handed out or `appendingTo` appended (traffic for the idle
+        /// and stall timers; room under `ConnectionConfig.outputHighWater` for queued writes).
         case sent(count: Int)
         /// The application wants a stream on the first of `protocols` the peer supports; `request` names the
         /// answer (`.outboundStreamReady` or `.outboundStreamFailed`).
@@ -89,7 +89,8 @@ public struct ConnectionUpgrade: Sendable {
 
     /// What the shell must do.
     public enum Action: Sendable, Equatable {
-        /// Write these bytes (ciphertext once the handshake is done) to the socket, in order.
+        /// Write these bytes (ciphertext once the handshake is done) to the socket, in order (with
+        /// `on(_:now:appendingTo:)` they are appended to the shell's buffer instead).
         case send([UInt8])
         /// Call back with `.tick` at this instant (replaces any earlier timer of this connection).
         case scheduleTimer(at: Instant)
