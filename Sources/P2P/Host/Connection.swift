@@ -17,7 +17,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
     private var output: [UInt8] = []
     private var outputOffset = 0
     private var flushing = false
-    private var timer: TimerHandle?
+    private var timer: (handle: TimerHandle, deadline: Instant)?
     private var protocolsVersion: Int
     private var streams: [UInt32: P2PStream] = [:]
     private var opens: [UInt64: CheckedContinuation<P2PStream, any Error>] = [:]
@@ -158,14 +158,21 @@ final class Connection: LoopHandler, @unchecked Sendable {
         return total
     }
 
+    /// Arms the connection's timer for `deadline` unless it is armed earlier already: the machine only asks for
+    /// a later one once the last has fired, and an action list performed after a nested event's may carry an
+    /// older, later deadline. A timer that fires early is harmless (the tick asks for the next).
     private func schedule(_ deadline: Instant) {
-        if let timer { loop.cancel(timer) }
-        timer = loop.schedule(at: deadline) { [weak self] in
+        if let timer {
+            guard deadline < timer.deadline else { return }
+            loop.cancel(timer.handle)
+        }
+        let handle = loop.schedule(at: deadline) { [weak self] in
             guard let self else { return }
             timer = nil
-            handle(.tick)
+            self.handle(.tick)
             updateInterest()
         }
+        timer = (handle, deadline)
     }
 
     // MARK: The machine's actions
@@ -345,7 +352,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
         isClosed = true
         closeReason = reason
         writeOutput(bestEffort: true)
-        if let timer { loop.cancel(timer) }
+        if let timer { loop.cancel(timer.handle) }
         timer = nil
         log("connection \(label) closed: \(reason)", ["reason": reason])
         for stream in Array(streams.values) { failStream(stream, error) }
