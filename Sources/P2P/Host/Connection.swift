@@ -209,7 +209,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             case .streamData(let id, let bytes):
                 guard let stream = streams[id] else { continue }
                 stream.receive(bytes)
-                serviceRead(stream)
+                stream.serviceRead()
             case .streamWriteCompleted(let id):
                 guard let stream = streams[id], let write = stream.pendingWrite else { continue }
                 stream.pendingWrite = nil
@@ -217,7 +217,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             case .streamRemoteClosed(let id):
                 guard let stream = streams[id] else { continue }
                 stream.remoteClosed = true
-                serviceRead(stream)
+                stream.serviceRead()
                 retireIfDone(stream)
             case .streamReset(let id, let reason):
                 logStreamFailure(id, reason)
@@ -271,22 +271,10 @@ final class Connection: LoopHandler, @unchecked Sendable {
         updateInterest()
     }
 
-    /// Hands the pending read what is buffered (crediting the peer for it), or the stream's end or failure.
-    func serviceRead(_ stream: P2PStream) {
-        guard let pending = stream.pendingRead else { return }
-        if let chunk = stream.take(max: pending.max) {
-            stream.pendingRead = nil
-            handle(.consumed(stream: stream.id, count: chunk.count))
-            updateInterest()
-            pending.continuation.resume(returning: chunk)
-        } else if let failure = stream.failure {
-            stream.pendingRead = nil
-            pending.continuation.resume(throwing: failure)
-        } else if stream.remoteClosed {
-            stream.pendingRead = nil
-            pending.continuation.resume(returning: nil)
-            retireIfDone(stream)
-        }
+    /// The application took `count` bytes of the stream: the peer's window is credited.
+    func consumed(_ stream: P2PStream, _ count: Int) {
+        handle(.consumed(stream: stream.id, count: count))
+        updateInterest()
     }
 
     /// Queues the stream's pending write; the machine reports it complete once sealed within the window.
@@ -311,25 +299,16 @@ final class Connection: LoopHandler, @unchecked Sendable {
         updateInterest()
     }
 
-    private func retireIfDone(_ stream: P2PStream) {
-        if stream.localClosed && stream.remoteClosed && stream.buffered == 0 && stream.pendingRead == nil {
-            streams[stream.id] = nil
-        }
+    /// Forgets a stream both sides have closed and the application has read to the end.
+    func retireIfDone(_ stream: P2PStream) {
+        if stream.isDone { streams[stream.id] = nil }
     }
 
     /// Ends the stream for the application with `error`.
     private func failStream(_ stream: P2PStream, _ error: P2PError) {
         guard streams[stream.id] === stream else { return }
         streams[stream.id] = nil
-        stream.failure = error
-        if let read = stream.pendingRead {
-            stream.pendingRead = nil
-            read.continuation.resume(throwing: error)
-        }
-        if let write = stream.pendingWrite {
-            stream.pendingWrite = nil
-            write.resume(throwing: error)
-        }
+        stream.fail(error)
     }
 
     // MARK: Closing

@@ -40,8 +40,41 @@ public final class P2PStream: @unchecked Sendable {
         }
     }
 
+    /// Both sides closed, and the application read everything: the connection may forget the stream.
+    var isDone: Bool { localClosed && remoteClosed && buffered == 0 && pendingRead == nil }
+
+    /// Hands the pending read what is buffered (crediting the peer for it), or the stream's end or failure.
+    func serviceRead() {
+        guard let pending = pendingRead else { return }
+        if let chunk = take(max: pending.max) {
+            pendingRead = nil
+            connection.consumed(self, chunk.count)
+            pending.continuation.resume(returning: chunk)
+        } else if let failure {
+            pendingRead = nil
+            pending.continuation.resume(throwing: failure)
+        } else if remoteClosed {
+            pendingRead = nil
+            pending.continuation.resume(returning: nil)
+            connection.retireIfDone(self)
+        }
+    }
+
+    /// Ends the stream with `error`: the pending read and write throw it, and so does every later call.
+    func fail(_ error: P2PError) {
+        failure = error
+        if let read = pendingRead {
+            pendingRead = nil
+            read.continuation.resume(throwing: error)
+        }
+        if let write = pendingWrite {
+            pendingWrite = nil
+            write.resume(throwing: error)
+        }
+    }
+
     /// Up to `max` buffered bytes (the whole buffer without a copy when it fits), or nil when none.
-    func take(max: Int) -> [UInt8]? {
+    private func take(max: Int) -> [UInt8]? {
         guard buffered > 0 else { return nil }
         let count = min(max, buffered)
         let chunk: [UInt8]
@@ -68,7 +101,7 @@ public final class P2PStream: @unchecked Sendable {
                     return
                 }
                 pendingRead = (max(1, maxBytes), continuation)
-                connection.serviceRead(self)
+                serviceRead()
             }
         }
     }
