@@ -106,3 +106,29 @@ final class LogLines: Sendable {
     await #expect(throws: P2PError.self) { try await client.connect(closed) }
     #expect(try await client.connect(address) == server.peerID)
 }
+
+/// The per-peer limit is checked when the upgraded peer asks for admission: a second connection from the same
+/// peer is refused with the reason logged, and the first one goes on working.
+@Test func aConnectionPastThePerPeerLimitIsRefusedAndLogged() async throws {
+    var config = HostConfig()
+    config.maxConnectionsPerPeer = 1
+    let logs = LogLines()
+    let server = try P2PHost(identity: .ed25519(.generate()), config: config, logger: logs.logger)
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    let client = try P2PHost(identity: .ed25519(.generate()))
+    defer {
+        client.close()
+        server.close()
+    }
+    #expect(try await client.connect(address) == server.peerID)
+    // Without /p2p the client does not know the peer yet, so it dials again; the server refuses at admission
+    // (the client may see its upgrade finish just before the server closes, so its result is not the point).
+    _ = try? await client.connect(address.withoutPeer)
+    let reason = "limit reached: 1 connections to \(client.peerID) already"
+    let deadline = Date().addingTimeInterval(10)
+    while !logs.contains(reason) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(logs.contains(reason))
+    while server.connectionCount > 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(server.connectionCount == 1)
+    #expect(try await client.ping(server.peerID, count: 3).count == 3)
+}
