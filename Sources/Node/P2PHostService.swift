@@ -34,7 +34,7 @@ public final class P2PHostService: Service {
     public func start() throws(NodeError) {
         let logger = logger
         do {
-            let host = try P2PHost(identity: identity, config: config) { logger.info($0) }
+            let host = try P2PHost(identity: identity, config: config, logger: logger)
             host.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
             let listening: Multiaddr
             do {

@@ -386,3 +386,39 @@ func randomChunkingGivesTheSameResult(seed: UInt64, maxPiece: Int) throws {
     #expect(streamData(pair.take(.listener))[1] == data)
     #expect(pair.take(.dialer).contains(.streamWriteCompleted(stream: 1)))
 }
+
+/// Sealing into a shell's buffer is the same machine: a copy of an open dialer handed the same events appends to
+/// the buffer (after what it already held, which does not count against the high-water mark) exactly the bytes
+/// the original returns as `.send`, with the same other actions, through a bounded write and a close.
+@Test func appendingToAShellBufferMatchesSendActions() throws {
+    let now = Instant(nanoseconds: 0)
+    var config = ConnectionConfig()
+    config.outputHighWater = 100_000
+    var (pair, _, _) = try makePair(seed: 22, config: config, now: now)
+    pair.start(now: now)
+    pair.send(.openStream(protocols: [echoProtocol], request: 1), to: .dialer, now: now)
+    #expect(pair.take(.dialer).contains(.outboundStreamReady(request: 1, stream: 1, protocolID: echoProtocol)))
+    var original = pair.dialer
+    var copy = pair.dialer
+    let held = payload(60_000, seed: 23)
+    var buffer = held
+    // The second write waits for the mark (the buffer's earlier bytes do not count), the report of the first
+    // write's bytes sent lets it through, and the close sends a go-away.
+    let events: [(ConnectionUpgrade.Event, sends: Bool)] = [
+        (.write(stream: 1, bytes: payload(150_000, seed: 24)), true),
+        (.write(stream: 1, bytes: payload(100_000, seed: 25)), false), (.sent(count: 150_000), true),
+        (.close(reason: "done"), true),
+    ]
+    for (event, sends) in events {
+        let returned = original.on(event, now: now)
+        let appendedBefore = buffer.count
+        let others = copy.on(event, now: now, appendingTo: &buffer)
+        var sent: [UInt8] = []
+        for case .send(let bytes) in returned { sent += bytes }
+        #expect(sent.isEmpty == !sends)
+        #expect(Array(buffer[appendedBefore...]) == sent)
+        #expect(others == returned.filter { if case .send = $0 { false } else { true } })
+    }
+    #expect(Array(buffer.prefix(held.count)) == held)
+    #expect(copy.phase == .closed)
+}

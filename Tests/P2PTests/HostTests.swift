@@ -1,6 +1,7 @@
 import Codec
 import Crypto
 import Foundation
+import Runtime
 import Synchronization
 import TestSupport
 import Testing
@@ -39,10 +40,15 @@ func echoRoundTrip(_ stream: P2PStream, _ payload: [UInt8], chunk: Int = 1 << 16
     }
 }
 
+/// A log sink collecting the host's logfmt lines, for tests that look for a logged reason.
 final class LogLines: Sendable {
     let lines = Mutex<[String]>([])
     func append(_ line: String) { lines.withLock { $0.append(line) } }
     func contains(_ text: String) -> Bool { lines.withLock { $0.contains { $0.contains(text) } } }
+    /// A `p2p` logger writing every level here.
+    var logger: Logger {
+        Logger(module: "p2p", sink: LogSink(format: .logfmt, level: .trace, clock: SystemClock()) { self.append($0) })
+    }
 }
 
 @Test func twoHostsConnectIdentifyPingAndEchoOverTCP() async throws {
@@ -85,7 +91,7 @@ final class LogLines: Sendable {
     let server = try P2PHost(identity: .ed25519(.generate()))
     let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
     let logs = LogLines()
-    let client = try P2PHost(identity: .ed25519(.generate()), log: logs.append)
+    let client = try P2PHost(identity: .ed25519(.generate()), logger: logs.logger)
     defer {
         client.close()
         server.close()
@@ -93,8 +99,36 @@ final class LogLines: Sendable {
     let impostor = LibP2PIdentity.ed25519(.generate()).peerID
     await #expect(throws: P2PError.self) { try await client.connect(address.withoutPeer.appending(peer: impostor)) }
     #expect(logs.contains("peer id mismatch"))
+    // The reason is a structured field as well as part of the message.
+    #expect(logs.contains("reason=\"peer id mismatch: expected"))
     // Nobody listening: a clear dial error.
     let closed = try Multiaddr("/ip4/127.0.0.1/tcp/1").appending(peer: impostor)
     await #expect(throws: P2PError.self) { try await client.connect(closed) }
     #expect(try await client.connect(address) == server.peerID)
+}
+
+/// The per-peer limit is checked when the upgraded peer asks for admission: a second connection from the same
+/// peer is refused with the reason logged, and the first one goes on working.
+@Test func aConnectionPastThePerPeerLimitIsRefusedAndLogged() async throws {
+    var config = HostConfig()
+    config.maxConnectionsPerPeer = 1
+    let logs = LogLines()
+    let server = try P2PHost(identity: .ed25519(.generate()), config: config, logger: logs.logger)
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    let client = try P2PHost(identity: .ed25519(.generate()))
+    defer {
+        client.close()
+        server.close()
+    }
+    #expect(try await client.connect(address) == server.peerID)
+    // Without /p2p the client does not know the peer yet, so it dials again; the server refuses at admission
+    // (the client may see its upgrade finish just before the server closes, so its result is not the point).
+    _ = try? await client.connect(address.withoutPeer)
+    let reason = "limit reached: 1 connections to \(client.peerID) already"
+    let deadline = Date().addingTimeInterval(10)
+    while !logs.contains(reason) && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(logs.contains(reason))
+    while server.connectionCount > 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+    #expect(server.connectionCount == 1)
+    #expect(try await client.ping(server.peerID, count: 3).count == 3)
 }

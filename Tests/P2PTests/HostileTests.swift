@@ -88,7 +88,7 @@ func hostileServer(_ logs: LogLines, configure: (inout HostConfig) -> Void = { _
     config.handshakeTimeout = 1
     config.maxStreamsPerConnection = 16
     configure(&config)
-    let server = try P2PHost(identity: .ed25519(.generate()), config: config, log: logs.append)
+    let server = try P2PHost(identity: .ed25519(.generate()), config: config, logger: logs.logger)
     server.handle(EchoProtocol.protocolID) { await EchoProtocol.serve($0) }
     // A handler that never reads: its stream's window is all the peer may send.
     server.handle("/test/stall/1.0.0") { _ in try? await Task.sleep(for: .seconds(30)) }

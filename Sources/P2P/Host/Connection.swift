@@ -1,107 +1,90 @@
 import Codec
 import Crypto
 import EventLoop
-import Foundation
+import Runtime
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// One TCP connection through the whole libp2p upgrade — multistream-select `/noise`, the Noise XX handshake
-/// with identity payloads, multistream-select `/yamux/1.0.0` inside the encrypted channel — and then the Yamux
-/// session and its streams. Lives on the host's loop thread; every failure closes only this connection, with
-/// a logged reason.
+/// One TCP connection: the socket shell around `ConnectionUpgrade`, which does the whole libp2p upgrade and the
+/// Yamux session. The shell owns the descriptor, the output buffer (bounded by the host's output high-water
+/// mark), the epoll interest and the connection's timer; it turns socket news and the application's requests
+/// into the machine's events and carries out its actions: writes, timers, stream news for `P2PStream`, the end
+/// of the connection with a logged reason. Lives on the host's loop thread.
 final class Connection: LoopHandler, @unchecked Sendable {
-    enum Phase { case connecting, securitySelect, handshake, muxerSelect, open, closed }
-
-    static let noiseProtocol = "/noise"
-    static let yamuxProtocol = "/yamux/1.0.0"
-
     let fd: Int32
     let host: P2PHost
     var loop: EventLoop { host.loop }
-    let isInitiator: Bool
-    let expectedPeer: PeerID?
     let remoteAddress: Multiaddr
-    private(set) var phase: Phase
-    private(set) var remotePeer: PeerID?
-    private var select: MultistreamSelect?
-    private var handshake: NoiseXXHandshake?
-    private var handshakeBuffer: [UInt8] = []
-    private var transport: NoiseTransport?
-    private var session: YamuxSession?
+    private var machine: ConnectionUpgrade
     private var output: [UInt8] = []
     private var outputOffset = 0
-    private(set) var streams: [UInt32: P2PStream] = [:]
-    private var writers: Set<UInt32> = []
-    private var handshakeDeadline: Double
-    private var lastActivity: Double
+    private var flushing = false
+    private var timer: (handle: TimerHandle, deadline: Instant)?
+    private var protocolsVersion: Int
+    private var streams: [UInt32: P2PStream] = [:]
+    private var opens: [UInt64: CheckedContinuation<P2PStream, any Error>] = [:]
+    private var nextRequest: UInt64 = 0
     private var waiters: [CheckedContinuation<PeerID, any Error>] = []
-    private(set) var closeReason: String?
+    /// The error behind `.transportFailed`, so that the connection ends with the same `P2PError`.
+    private var transportError: P2PError?
+    private var isClosed = false
+    private var closeReason: String?
 
-    init(fd: Int32, host: P2PHost, isInitiator: Bool, expectedPeer: PeerID?, remoteAddress: Multiaddr, now: Double) {
+    init(fd: Int32, host: P2PHost, expectedPeer: PeerID?, dialing: Bool, remoteAddress: Multiaddr) {
         self.fd = fd
         self.host = host
-        self.isInitiator = isInitiator
-        self.expectedPeer = expectedPeer
         self.remoteAddress = remoteAddress
-        phase = isInitiator ? .connecting : .securitySelect
-        handshakeDeadline = now + (isInitiator ? host.config.dialTimeout : 0) + host.config.handshakeTimeout
-        lastActivity = now
+        protocolsVersion = host.protocolsVersion
+        machine = ConnectionUpgrade(
+            role: dialing ? .dialer(expectedPeer: expectedPeer) : .listener,
+            keys: ConnectionKeys(staticKey: host.staticKey, ephemeralKey: .generate(), payload: host.noisePayload),
+            supportedProtocols: host.protocolNames, config: host.connectionConfig, now: host.loop.now())
+        // A dialer's connect deadline runs before `.connected`.
+        if dialing, let deadline = machine.nextTimer { schedule(deadline) }
     }
 
-    var isOpen: Bool { phase == .open }
+    var isInitiator: Bool { machine.isInitiator }
+    var isOpen: Bool { machine.isOpen }
+    var remotePeer: PeerID? { machine.remotePeer }
     private var pendingOutput: Int { output.count - outputOffset }
     private var label: String { "\(remoteAddress)\(remotePeer.map { "/p2p/\($0)" } ?? "")" }
 
     func addWaiter(_ continuation: CheckedContinuation<PeerID, any Error>) {
-        if phase == .open, let remotePeer {
+        if isOpen, let remotePeer {
             continuation.resume(returning: remotePeer)
         } else {
             waiters.append(continuation)
         }
     }
 
-    /// Starts the upgrade once the socket is connected (the listener side starts at once).
-    func start() {
-        select = MultistreamSelect(
-            role: isInitiator
-                ? .initiator(proposals: [Self.noiseProtocol]) : .listener(supported: [Self.noiseProtocol]))
-        phase = .securitySelect
-        queue(select!.start())
-        flush()
-    }
+    /// Starts the upgrade once the socket is connected (a listener at once).
+    func start() { handle(.connected) }
 
     // MARK: Socket events
 
     func ready(readable: Bool, writable: Bool, hangup: Bool) {
-        if phase == .connecting {
+        guard !isClosed else { return }
+        if machine.phase == .connecting {
             guard writable || hangup else { return }
             let error = Socket.pendingError(fd)
             guard error == 0 else {
-                fail(.dialFailed("connect to \(remoteAddress): \(String(cString: strerror(error)))"))
+                fail(.dialFailed("connect to \(remoteAddress): \(Socket.describe(errno: error))"))
                 return
             }
             start()
-            updateInterest()
-            return
+        } else {
+            if writable { flush() }
+            if readable || hangup { readSocket() }
         }
-        if writable {
-            flush()
-            if !writers.isEmpty && pendingOutput < host.config.outputHighWater { serviceWriters() }
-        }
-        if readable || hangup { readSocket() }
-        if phase != .closed { updateInterest() }
+        updateInterest()
     }
 
     private func readSocket() {
-        for _ in 0..<16 where phase != .closed && pendingOutput < host.config.outputHighWater {
+        for _ in 0..<16 where !isClosed && pendingOutput < host.config.outputHighWater {
             switch host.readBuffer.withUnsafeMutableBytes({ Syscall.read(fd, into: $0) }) {
             case .done(let received):
-                lastActivity = loop.now().seconds
-                receive(host.readBuffer[0..<received])
+                refreshProtocols()
+                handle(.received(host.readBuffer[0..<received]))
                 continue
-            case .closed: fail(.connectionClosed("the peer closed the connection"))
+            case .closed: handle(.peerClosed)
             case .failed(let code): fail(.io("read: \(Socket.describe(errno: code))"))
             case .wouldBlock: break
             }
@@ -109,44 +92,40 @@ final class Connection: LoopHandler, @unchecked Sendable {
         }
     }
 
+    /// The host's handlers changed: inbound streams negotiate the new set.
+    private func refreshProtocols() {
+        let version = host.protocolsVersion
+        guard version != protocolsVersion else { return }
+        protocolsVersion = version
+        machine.supportedProtocols = host.protocolNames
+    }
+
     /// Readable unless output is backed up (then the peer's input waits in the kernel); writable while output waits.
     private func updateInterest() {
+        guard !isClosed else { return }
         var interest: Interest = []
         if pendingOutput < host.config.outputHighWater { interest.insert(.readable) }
         if pendingOutput > 0 { interest.insert(.writable) }
         loop.setInterest(fd, interest)
     }
 
-    private func queue(_ bytes: [UInt8]) {
-        if outputOffset > 0 && outputOffset == output.count {
-            output.removeAll(keepingCapacity: true)
-            outputOffset = 0
-        }
-        output += bytes
+    /// Hands `event` to the machine, carries out its actions and writes what it sealed.
+    private func handle(_ event: ConnectionUpgrade.Event) {
+        guard !isClosed else { return }
+        perform(machine.on(event, now: loop.now(), appendingTo: &output))
+        flush()
     }
 
-    private func queueEncrypted(_ plaintext: [UInt8]) {
-        guard !plaintext.isEmpty, transport != nil else { return }
-        do {
-            try transport!.sealAppending(plaintext, to: &output)
-        } catch {
-            fail(.protocolViolation("\(error)"))
-        }
-    }
-
-    func flush() {
-        while phase != .closed && pendingOutput > 0 {
-            let result = output.withUnsafeBytes {
-                Syscall.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...]))
-            }
-            if case .done(let sent) = result, sent > 0 {
-                outputOffset += sent
-                lastActivity = loop.now().seconds
-                continue
-            }
-            if result == .wouldBlock { break }
-            fail(.io("write: \(Socket.describe(errno: result.errorNumber))"))
-            return
+    /// Writes queued output until the socket would block, reporting each write to the machine (which may seal
+    /// more writes into the room it made).
+    private func flush() {
+        guard !flushing else { return }
+        flushing = true
+        defer { flushing = false }
+        while !isClosed && pendingOutput > 0 {
+            let sent = writeOutput()
+            guard sent > 0, !isClosed else { break }
+            perform(machine.on(.sent(count: sent), now: loop.now(), appendingTo: &output))
         }
         if pendingOutput == 0 {
             output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
@@ -157,371 +136,207 @@ final class Connection: LoopHandler, @unchecked Sendable {
         }
     }
 
-    // MARK: The upgrade
-
-    private func receive(_ bytes: ArraySlice<UInt8>) {
-        do {
-            switch phase {
-            case .securitySelect:
-                try receiveSecuritySelect(bytes)
-            case .handshake:
-                handshakeBuffer += bytes
-                while phase == .handshake, let frame = NoiseTransport.unframe(&handshakeBuffer) {
-                    try handshakeMessage(frame)
-                }
-                if phase != .handshake && !handshakeBuffer.isEmpty {
-                    let rest = handshakeBuffer
-                    handshakeBuffer = []
-                    receive(rest[...])
-                }
-            case .muxerSelect:
-                try receiveMuxerSelect(try transport!.open(bytes))
-            case .open:
-                try receiveYamux(try transport!.open(bytes))
-            case .connecting, .closed:
-                return
+    /// Sends queued output until done or the socket would block; returns the bytes sent. A failure ends the
+    /// connection unless `bestEffort` (the last go-away of a connection that is ending anyway).
+    @discardableResult
+    private func writeOutput(bestEffort: Bool = false) -> Int {
+        var total = 0
+        while pendingOutput > 0 {
+            let result = output.withUnsafeBytes {
+                Syscall.send(fd, UnsafeRawBufferPointer(rebasing: $0[outputOffset...]))
             }
-        } catch let error as P2PError {
-            fail(error)
-        } catch {
-            fail(.protocolViolation("\(error)"))
+            if case .done(let sent) = result, sent > 0 {
+                outputOffset += sent
+                total += sent
+                continue
+            }
+            if result != .wouldBlock && !bestEffort {
+                fail(.io("write: \(Socket.describe(errno: result.errorNumber))"))
+            }
+            break
         }
-        flush()
+        return total
     }
 
-    private func receiveSecuritySelect(_ bytes: ArraySlice<UInt8>) throws {
-        queue(try select!.receive(Array(bytes)))
-        guard let outcome = select!.outcome else { return }
-        guard outcome == .selected(Self.noiseProtocol) else {
-            throw P2PError.protocolNotSupported([Self.noiseProtocol])
+    /// Arms the connection's timer for `deadline` unless it is armed earlier already: the machine only asks for
+    /// a later one once the last has fired, and an action list performed after a nested event's may carry an
+    /// older, later deadline. A timer that fires early is harmless (the tick asks for the next).
+    private func schedule(_ deadline: Instant) {
+        if let timer {
+            guard deadline < timer.deadline else { return }
+            loop.cancel(timer.handle)
         }
-        let rest = select!.remainder
-        select = nil
-        phase = .handshake
-        handshake = NoiseXXHandshake(
-            role: isInitiator ? .initiator : .responder, hash: .sha256, prologue: [], staticKey: host.staticKey,
-            ephemeralKey: .generate())
-        if isInitiator { queue(try NoiseTransport.frame(try handshake!.writeMessage(payload: []))) }
-        if !rest.isEmpty { receive(rest[...]) }
+        let handle = loop.schedule(at: deadline) { [weak self] in
+            guard let self else { return }
+            timer = nil
+            self.handle(.tick)
+            updateInterest()
+        }
+        timer = (handle, deadline)
     }
 
-    private func handshakeMessage(_ frame: [UInt8]) throws {
-        let payload = try handshake!.readMessage(frame)
-        if !isInitiator && handshake!.step == 1 {
-            queue(try NoiseTransport.frame(try handshake!.writeMessage(payload: host.noisePayload)))
-            return
-        }
-        let peer = try NoiseHandshakePayload(encoded: payload).verify(remoteStatic: handshake!.remoteStatic!)
-        if let expectedPeer, expectedPeer != peer {
-            throw P2PError.peerIDMismatch(expected: expectedPeer, actual: peer)
-        }
-        remotePeer = peer
-        if isInitiator { queue(try NoiseTransport.frame(try handshake!.writeMessage(payload: host.noisePayload))) }
-        let keys = try handshake!.split()
-        handshake = nil
-        transport = NoiseTransport(send: keys.send, receive: keys.receive)
-        phase = .muxerSelect
-        select = MultistreamSelect(
-            role: isInitiator ? .initiator(proposals: [Self.yamuxProtocol]) : .listener(supported: [Self.yamuxProtocol])
-        )
-        queueEncrypted(select!.start())
-    }
+    // MARK: The machine's actions
 
-    private func receiveMuxerSelect(_ plaintext: [UInt8]) throws {
-        queueEncrypted(try select!.receive(plaintext))
-        guard let outcome = select!.outcome else { return }
-        guard outcome == .selected(Self.yamuxProtocol) else {
-            throw P2PError.protocolNotSupported([Self.yamuxProtocol])
-        }
-        let rest = select!.remainder
-        select = nil
-        try host.admit(self, peer: remotePeer!)
-        session = YamuxSession(
-            isClient: isInitiator, maxStreams: host.config.maxStreamsPerConnection,
-            maxReceiveWindow: host.config.maxStreamWindow, receiveBudget: host.config.connectionReceiveBudget)
-        phase = .open
-        for waiter in waiters { waiter.resume(returning: remotePeer!) }
-        waiters = []
-        host.established(self)
-        if !rest.isEmpty { try receiveYamux(rest) }
-    }
-
-    // MARK: Yamux and streams
-
-    private func receiveYamux(_ plaintext: [UInt8]) throws {
-        guard !plaintext.isEmpty else { return }
-        let (events, reply) = try session!.receive(plaintext)
-        queueEncrypted(reply)
-        for event in events {
-            switch event {
-            case .streamOpened(let id):
-                let stream = P2PStream(
-                    id: id, connection: self, remotePeer: remotePeer!,
-                    deadline: loop.now().seconds + host.config.handshakeTimeout)
-                stream.negotiation = MultistreamSelect(role: .listener(supported: host.protocolNames))
+    private func perform(_ actions: [ConnectionUpgrade.Action]) {
+        var admission: PeerID?
+        for action in actions {
+            switch action {
+            case .send(let bytes):
+                output += bytes
+            case .scheduleTimer(let deadline):
+                schedule(deadline)
+            case .halted:
+                continue
+            case .admissionRequired(let peer):
+                admission = peer
+            case .established(let peer):
+                for waiter in waiters { waiter.resume(returning: peer) }
+                waiters = []
+                host.established(self)
+            case .inboundStream(let id, let protocolID):
+                let stream = P2PStream(id: id, connection: self, remotePeer: remotePeer!, protocolID: protocolID)
                 streams[id] = stream
-                queueStream(stream, stream.negotiation!.start())
-            case .data(let id, let payload):
+                host.dispatch(stream)
+            case .outboundStreamReady(let request, let id, let protocolID):
+                let stream = P2PStream(id: id, connection: self, remotePeer: remotePeer!, protocolID: protocolID)
+                streams[id] = stream
+                opens.removeValue(forKey: request)?.resume(returning: stream)
+            case .outboundStreamFailed(let request, let reason):
+                logStreamFailure(nil, reason)
+                opens.removeValue(forKey: request)?.resume(
+                    throwing: reason == .notOpen
+                        ? P2PError.connectionClosed(closeReason ?? "not open") : P2PError(openFailure: reason))
+            case .streamData(let id, let bytes):
                 guard let stream = streams[id] else { continue }
-                if stream.negotiation != nil {
-                    try negotiate(stream, payload)
-                } else {
-                    if stream.buffered == 0 {
-                        stream.inbound = payload
-                        stream.inboundOffset = 0
-                    } else {
-                        stream.inbound += payload
-                    }
-                    serviceRead(stream)
-                }
-            case .remoteClosed(let id):
+                stream.receive(bytes)
+                stream.serviceRead()
+            case .streamWriteCompleted(let id):
+                guard let stream = streams[id], let write = stream.pendingWrite else { continue }
+                stream.pendingWrite = nil
+                write.resume()
+            case .streamRemoteClosed(let id):
                 guard let stream = streams[id] else { continue }
                 stream.remoteClosed = true
-                if stream.negotiation != nil {
-                    resetStream(stream, reason: .connectionClosed("stream closed during negotiation"), notifyPeer: true)
-                } else {
-                    serviceRead(stream)
-                    retireIfDone(stream)
-                }
-            case .streamReset(let id):
-                if let stream = streams[id] { resetStream(stream, reason: .streamReset, notifyPeer: false) }
-            case .pong:
-                continue
-            case .goAway(let code):
-                host.log("\(label): peer went away (code \(code))")
+                stream.serviceRead()
+                retireIfDone(stream)
+            case .streamReset(let id, let reason):
+                logStreamFailure(id, reason)
+                if let stream = streams[id] { failStream(stream, P2PError(reason)) }
+            case .peerGoingAway(let code):
+                log("\(label): peer went away (code \(code))", ["code": "\(code)"])
+            case .close(let reason):
+                let error: P2PError =
+                    if case .transportFailed = reason, let transportError { transportError } else { P2PError(reason) }
+                finish(error, reason: reason.description)
+            case .protocolViolation(let violation):
+                finish(P2PError(violation), reason: violation.description)
             }
         }
-        if !writers.isEmpty { serviceWriters() }
+        if let admission { handle(.admit(refusal: host.admissionRefusal(for: admission))) }
     }
 
-    private func queueStream(_ stream: P2PStream, _ bytes: [UInt8]) {
-        guard !bytes.isEmpty else { return }
-        do {
-            let (frame, sent) = try session!.send(stream.id, bytes)
-            guard sent == bytes.count else {
-                resetStream(stream, reason: .protocolViolation("negotiation exceeded the window"), notifyPeer: true)
-                return
-            }
-            queueEncrypted(frame)
-        } catch {
-            resetStream(stream, reason: .connectionClosed("\(error)"), notifyPeer: true)
-        }
+    /// Logs an info line with the connection's address and, once known, peer (building nothing when discarded).
+    private func log(_ message: @autoclosure () -> String, _ extra: KeyValuePairs<String, String>) {
+        guard host.logger.isEnabled(.info) else { return }
+        var logger = host.logger.with(["address": "\(remoteAddress)"])
+        if let remotePeer { logger = logger.with(["peer": "\(remotePeer)"]) }
+        logger.info(message(), extra)
     }
 
-    private func negotiate(_ stream: P2PStream, _ payload: [UInt8]) throws {
-        let reply: [UInt8]
-        do {
-            reply = try stream.negotiation!.receive(payload)
-        } catch {
-            host.log("\(label): stream \(stream.id) negotiation failed: \(error)")
-            resetStream(stream, reason: .protocolViolation("\(error)"), notifyPeer: true)
-            return
-        }
-        queueStream(stream, reply)
-        guard let outcome = stream.negotiation!.outcome else {
-            credit(stream, payload.count)
-            return
-        }
-        let rest = stream.negotiation!.remainder
-        stream.negotiation = nil
-        credit(stream, payload.count - rest.count)
-        switch outcome {
-        case .selected(let name):
-            stream.protocolID = name
-            stream.inbound = rest
-            if let opened = stream.openContinuation {
-                stream.openContinuation = nil
-                opened.resume(returning: stream)
-            } else {
-                host.dispatch(stream)
-            }
-            serviceRead(stream)
-        case .unsupported:
-            resetStream(stream, reason: .protocolNotSupported([]), notifyPeer: true)
+    /// Logs a stream's failed negotiation (an inbound one the application never saw, too; an outbound one has
+    /// no stream id in the machine's answer).
+    private func logStreamFailure(_ id: UInt32?, _ reason: StreamFailure) {
+        let stream = id.map { "stream \($0)" } ?? "outbound stream"
+        switch reason {
+        case .negotiation(let error):
+            log("\(label): \(stream) negotiation failed: \(error)", ["reason": "\(error)"])
+        case .negotiationTimeout:
+            log("\(label): \(stream) did not negotiate a protocol in time", ["reason": "\(reason)"])
+        default:
+            break
         }
     }
 
-    private func credit(_ stream: P2PStream, _ count: Int) {
-        guard count > 0, session != nil else { return }
-        queueEncrypted(session!.consumed(stream.id, count))
-    }
+    // MARK: Streams (called by P2PStream on the loop thread)
 
     /// Opens an outbound stream and negotiates the first of `protocols` the peer supports.
     func openStream(protocols: [String], continuation: CheckedContinuation<P2PStream, any Error>) {
-        guard phase == .open, let remotePeer else {
+        guard !isClosed, isOpen else {
             continuation.resume(throwing: P2PError.connectionClosed(closeReason ?? "not open"))
             return
         }
-        do {
-            let (id, syn) = try session!.openStream()
-            let stream = P2PStream(
-                id: id, connection: self, remotePeer: remotePeer,
-                deadline: loop.now().seconds + host.config.handshakeTimeout)
-            var negotiation = MultistreamSelect(role: .initiator(proposals: protocols))
-            stream.openContinuation = continuation
-            streams[id] = stream
-            queueEncrypted(syn)
-            let hello = negotiation.start()
-            stream.negotiation = negotiation
-            queueStream(stream, hello)
-            flush()
-        } catch {
-            continuation.resume(throwing: P2PError.limit("cannot open a stream: \(error)"))
-        }
+        nextRequest += 1
+        opens[nextRequest] = continuation
+        handle(.openStream(protocols: protocols, request: nextRequest))
+        updateInterest()
     }
 
-    func serviceRead(_ stream: P2PStream) {
-        guard let pending = stream.pendingRead else { return }
-        if stream.buffered > 0 {
-            let count = min(pending.max, stream.buffered)
-            let chunk: [UInt8]
-            if stream.inboundOffset == 0 && count == stream.inbound.count {
-                chunk = stream.inbound
-                stream.inbound = []
-            } else {
-                chunk = Array(stream.inbound[stream.inboundOffset..<(stream.inboundOffset + count)])
-                stream.inboundOffset += count
-                if stream.inboundOffset == stream.inbound.count {
-                    stream.inbound = []
-                    stream.inboundOffset = 0
-                }
-            }
-            stream.pendingRead = nil
-            credit(stream, count)
-            flush()
-            pending.continuation.resume(returning: chunk)
-        } else if let failure = stream.failure {
-            stream.pendingRead = nil
-            pending.continuation.resume(throwing: failure)
-        } else if stream.remoteClosed {
-            stream.pendingRead = nil
-            pending.continuation.resume(returning: nil)
-            retireIfDone(stream)
-        }
+    /// The application took `count` bytes of the stream: the peer's window is credited.
+    func consumed(_ stream: P2PStream, _ count: Int) {
+        handle(.consumed(stream: stream.id, count: count))
+        updateInterest()
     }
 
-    func serviceWrite(_ stream: P2PStream) {
-        guard var write = stream.pendingWrite else { return }
-        if let failure = stream.failure {
-            stream.pendingWrite = nil
-            writers.remove(stream.id)
-            write.continuation.resume(throwing: failure)
-            return
-        }
-        while write.offset < write.bytes.count && pendingOutput < host.config.outputHighWater {
-            let window = Int(session!.sendWindow(stream.id))
-            guard window > 0 else { break }
-            let count = min(write.bytes.count - write.offset, window, 1 << 18)
-            do {
-                let header = try session!.reserve(stream.id, count)
-                try transport!.sealAppending(
-                    header: header, body: write.bytes[write.offset..<(write.offset + count)], to: &output)
-            } catch {
-                fail(.protocolViolation("\(error)"))
-                return
-            }
-            write.offset += count
-        }
-        if write.offset == write.bytes.count {
-            stream.pendingWrite = nil
-            writers.remove(stream.id)
-            write.continuation.resume()
-        } else {
-            stream.pendingWrite = write
-            writers.insert(stream.id)
-        }
-        flush()
-    }
-
-    private func serviceWriters() {
-        for id in writers {
-            if let stream = streams[id] { serviceWrite(stream) } else { writers.remove(id) }
-        }
+    /// Queues the stream's pending write; the machine reports it complete once sealed within the window.
+    func write(_ stream: P2PStream, _ bytes: [UInt8]) {
+        handle(.write(stream: stream.id, bytes: bytes))
+        updateInterest()
     }
 
     func closeWrite(_ stream: P2PStream) {
-        guard !stream.localClosed, stream.failure == nil, phase == .open else { return }
+        guard !stream.localClosed, stream.failure == nil, !isClosed, isOpen else { return }
         stream.localClosed = true
-        queueEncrypted(session!.close(stream.id))
-        flush()
+        handle(.closeWrite(stream: stream.id))
+        updateInterest()
         retireIfDone(stream)
     }
 
-    private func retireIfDone(_ stream: P2PStream) {
-        if stream.localClosed && stream.remoteClosed && stream.buffered == 0 && stream.pendingRead == nil {
-            streams[stream.id] = nil
-        }
+    /// The application abandons the stream: the peer is sent a reset.
+    func reset(_ stream: P2PStream) {
+        guard streams[stream.id] === stream else { return }
+        failStream(stream, .streamReset)
+        handle(.reset(stream: stream.id))
+        updateInterest()
     }
 
-    func resetStream(_ stream: P2PStream, reason: P2PError, notifyPeer: Bool) {
+    /// Forgets a stream both sides have closed and the application has read to the end.
+    func retireIfDone(_ stream: P2PStream) {
+        if stream.isDone { streams[stream.id] = nil }
+    }
+
+    /// Ends the stream for the application with `error`.
+    private func failStream(_ stream: P2PStream, _ error: P2PError) {
         guard streams[stream.id] === stream else { return }
         streams[stream.id] = nil
-        writers.remove(stream.id)
-        stream.failure = reason
-        if notifyPeer, phase == .open { queueEncrypted(session!.reset(stream.id)) }
-        if let read = stream.pendingRead {
-            stream.pendingRead = nil
-            read.continuation.resume(throwing: reason)
-        }
-        if let write = stream.pendingWrite {
-            stream.pendingWrite = nil
-            write.continuation.resume(throwing: reason)
-        }
-        if let opened = stream.openContinuation {
-            stream.openContinuation = nil
-            opened.resume(throwing: reason == .protocolNotSupported([]) ? reason : P2PError.streamReset)
-        }
+        stream.fail(error)
     }
 
-    // MARK: Timeouts and closing
+    // MARK: Closing
 
-    func tick(_ now: Double) {
-        switch phase {
-        case .closed:
-            return
-        case .open:
-            if streams.isEmpty && now - lastActivity > host.config.idleTimeout {
-                close(reason: "idle for \(Int(host.config.idleTimeout)) s")
-                return
-            }
-            if !streams.isEmpty && now - lastActivity > host.config.stallTimeout {
-                fail(.timeout("no progress for \(Int(host.config.stallTimeout)) s"))
-                return
-            }
-            for stream in streams.values where stream.negotiation != nil && now > stream.negotiationDeadline {
-                host.log("\(label): stream \(stream.id) did not negotiate a protocol in time")
-                resetStream(stream, reason: .timeout("protocol negotiation"), notifyPeer: true)
-            }
-        default:
-            if now > handshakeDeadline { fail(.timeout(phase == .connecting ? "connect" : "handshake")) }
-        }
-    }
-
-    /// Ends the connection normally: go-away, then close.
+    /// Ends the connection normally (go-away first when open).
     func close(reason: String) {
-        guard phase != .closed else { return }
-        if phase == .open {
-            queueEncrypted(session!.goAway(code: 0))
-            flush()
-        }
-        finish(.connectionClosed(reason), reason: reason, logged: true)
+        handle(.close(reason: reason))
     }
 
-    /// Ends the connection on an error; a Yamux violation is answered with go-away (protocol error).
-    func fail(_ error: P2PError) {
-        guard phase != .closed else { return }
-        if phase == .open, case .protocolViolation = error {
-            queueEncrypted(session!.goAway(code: 1))
-            flush()
-        }
-        finish(error, reason: error.description, logged: true)
+    /// Ends the connection on a socket failure.
+    private func fail(_ error: P2PError) {
+        transportError = error
+        handle(.transportFailed(error.description))
     }
 
-    private func finish(_ error: P2PError, reason: String, logged: Bool) {
-        phase = .closed
+    /// The machine ended the connection: the last bytes (a go-away) go out if the socket takes them, every stream,
+    /// pending open and dial waiter fails with `error`, and the host forgets the connection.
+    private func finish(_ error: P2PError, reason: String) {
+        guard !isClosed else { return }
+        isClosed = true
         closeReason = reason
-        if logged { host.log("connection \(label) closed: \(reason)") }
-        for stream in Array(streams.values) { resetStream(stream, reason: error, notifyPeer: false) }
+        writeOutput(bestEffort: true)
+        if let timer { loop.cancel(timer.handle) }
+        timer = nil
+        log("connection \(label) closed: \(reason)", ["reason": reason])
+        for stream in Array(streams.values) { failStream(stream, error) }
+        for (_, open) in opens { open.resume(throwing: P2PError.streamReset) }
+        opens = [:]
         for waiter in waiters { waiter.resume(throwing: error) }
         waiters = []
         output = []

@@ -2,6 +2,7 @@ import Codec
 import Crypto
 import EventLoop
 import Foundation
+import Runtime
 import Synchronization
 
 #if canImport(Glibc)
@@ -44,8 +45,14 @@ public final class P2PHost: @unchecked Sendable {
     let loop: EventLoop
     let staticKey = X25519PrivateKey.generate()
     let noisePayload: [UInt8]
-    let log: @Sendable (String) -> Void
-    private let handlers = Mutex<[String: Handler]>([:])
+    /// Where the host's lines go (`connection … closed: <reason>` and the like, with address, peer and reason).
+    let logger: Logger
+    /// What every connection's upgrade state machine enforces, from `config`.
+    let connectionConfig: ConnectionConfig
+    /// The handlers, and their protocol ids sorted (what inbound streams negotiate).
+    private let handlers = Mutex<(byProtocol: [String: Handler], names: [String])>(([:], []))
+    /// Bumped whenever a handler is added, so that connections refresh their protocol list cheaply.
+    private let handlersChanged = Atomic<Int>(0)
     private let addresses = Mutex<[Multiaddr]>([])
     private let counts = Mutex<(connections: Int, open: Int)>((0, 0))
 
@@ -55,20 +62,25 @@ public final class P2PHost: @unchecked Sendable {
     private var connections: [Int32: Connection] = [:]
     private var byPeer: [PeerID: [Connection]] = [:]
 
-    public init(
-        identity: LibP2PIdentity, config: HostConfig = HostConfig(),
-        log: @escaping @Sendable (String) -> Void = { _ in }
-    ) throws {
+    /// A host for `identity` with `config`'s limits, logging to `logger`; its loop thread starts at once.
+    public init(identity: LibP2PIdentity, config: HostConfig = HostConfig(), logger: Logger = .discarding) throws {
         self.identity = identity
         peerID = identity.peerID
         self.config = config
-        self.log = log
+        self.logger = logger
+        var connection = ConnectionConfig()
+        connection.maxStreams = config.maxStreamsPerConnection
+        connection.maxStreamWindow = config.maxStreamWindow
+        connection.receiveBudget = config.connectionReceiveBudget
+        connection.dialTimeout = config.dialTimeout
+        connection.handshakeTimeout = config.handshakeTimeout
+        connection.idleTimeout = config.idleTimeout
+        connection.stallTimeout = config.stallTimeout
+        connection.outputHighWater = config.outputHighWater
+        connection.holdsForAdmission = true
+        connectionConfig = connection
         noisePayload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
         loop = try EventLoop(name: "p2p")
-        loop.scheduleRepeating(every: 0.1) { [weak self] now in
-            guard let self else { return }
-            for connection in Array(connections.values) { connection.tick(now.seconds) }
-        }
         handle(PingProtocol.protocolID) { stream in await PingProtocol.serve(stream) }
         handle(IdentifyMessage.protocolID) { [weak self] stream in
             guard let message = self?.identifyMessage(observed: stream.connection.remoteAddress) else { return }
@@ -87,10 +99,17 @@ public final class P2PHost: @unchecked Sendable {
 
     /// Serves `protocolID` on inbound streams: `handler` runs in its own task per stream.
     public func handle(_ protocolID: String, _ handler: @escaping Handler) {
-        handlers.withLock { $0[protocolID] = handler }
+        handlers.withLock {
+            $0.byProtocol[protocolID] = handler
+            $0.names = $0.byProtocol.keys.sorted()
+        }
+        handlersChanged.add(1, ordering: .releasing)
     }
 
-    var protocolNames: [String] { handlers.withLock { $0.keys.sorted() } }
+    var protocolNames: [String] { handlers.withLock { $0.names } }
+
+    /// Changes whenever `protocolNames` does.
+    var protocolsVersion: Int { handlersChanged.load(ordering: .acquiring) }
 
     /// The identify message this host sends, with what it observed of the asking peer.
     public func identifyMessage(observed: Multiaddr?) -> IdentifyMessage {
@@ -135,7 +154,9 @@ public final class P2PHost: @unchecked Sendable {
             guard case .done(let accepted) = Syscall.accept(listener.fd) else { return }
             let fd = Int32(accepted)
             guard connections.count < config.maxConnections else {
-                log("refused a connection: \(config.maxConnections) connections open")
+                logger.info(
+                    "refused a connection: \(config.maxConnections) connections open",
+                    ["reason": "\(config.maxConnections) connections open"])
                 Glibc.close(fd)
                 continue
             }
@@ -144,8 +165,8 @@ public final class P2PHost: @unchecked Sendable {
             let port = peer?.port ?? 0
             let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: port))
             let connection = Connection(
-                fd: fd, host: self, isInitiator: false, expectedPeer: nil,
-                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")), now: loop.now().seconds)
+                fd: fd, host: self, expectedPeer: nil, dialing: false,
+                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
             add(connection)
             loop.register(fd, connection, interest: .readable)
             connection.start()
@@ -183,8 +204,7 @@ public final class P2PHost: @unchecked Sendable {
                 }
                 let fd = Int32(opened)
                 let connection = Connection(
-                    fd: fd, host: self, isInitiator: true, expectedPeer: expected,
-                    remoteAddress: address.withoutPeer, now: loop.now().seconds)
+                    fd: fd, host: self, expectedPeer: expected, dialing: true, remoteAddress: address.withoutPeer)
                 connection.addWaiter(continuation)
                 add(connection)
                 loop.register(fd, connection, interest: .writable)
@@ -210,9 +230,8 @@ public final class P2PHost: @unchecked Sendable {
         let stream = try await newStream(to: peer, protocols: [PingProtocol.protocolID])
         defer { stream.reset() }
         var times: [Double] = []
-        var random = SystemRandomNumberGenerator()
         for _ in 0..<count {
-            let payload = (0..<PingProtocol.payloadLength).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let payload = SecureRandom.bytes(PingProtocol.payloadLength)
             let start = loop.now().seconds
             try await stream.write(payload)
             let echoed = try await stream.read(exactly: payload.count)
@@ -262,11 +281,10 @@ public final class P2PHost: @unchecked Sendable {
 
     // MARK: Connection bookkeeping (loop thread)
 
-    func admit(_ connection: Connection, peer: PeerID) throws {
+    /// Why a new connection to `peer` is refused (the per-peer limit), or nil to admit it.
+    func admissionRefusal(for peer: PeerID) -> String? {
         let open = byPeer[peer, default: []].filter(\.isOpen).count
-        guard open < config.maxConnectionsPerPeer else {
-            throw P2PError.limit("\(open) connections to \(peer) already")
-        }
+        return open < config.maxConnectionsPerPeer ? nil : "\(open) connections to \(peer) already"
     }
 
     func established(_ connection: Connection) {
@@ -278,7 +296,7 @@ public final class P2PHost: @unchecked Sendable {
             do {
                 _ = try await identify(peer)
             } catch {
-                log("identify of \(peer) failed: \(error)")
+                logger.info("identify of \(peer) failed: \(error)", ["peer": "\(peer)", "reason": "\(error)"])
             }
         }
     }
@@ -296,7 +314,7 @@ public final class P2PHost: @unchecked Sendable {
     }
 
     func dispatch(_ stream: P2PStream) {
-        guard let handler = handlers.withLock({ $0[stream.protocolID] }) else {
+        guard let handler = handlers.withLock({ $0.byProtocol[stream.protocolID] }) else {
             stream.reset()
             return
         }
@@ -344,7 +362,9 @@ public enum EchoProtocol {
             while let chunk = try await stream.read() { try await stream.write(chunk) }
             await stream.closeWrite()
         } catch {
-            stream.connection.host.log("echo on stream \(stream.id) of \(stream.remotePeer) ended: \(error)")
+            stream.connection.host.logger.info(
+                "echo on stream \(stream.id) of \(stream.remotePeer) ended: \(error)",
+                ["peer": "\(stream.remotePeer)", "reason": "\(error)"])
             stream.reset()
         }
     }

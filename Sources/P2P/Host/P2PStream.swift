@@ -1,34 +1,5 @@
 import Codec
 
-/// What can go wrong in the host, its connections and streams.
-public enum P2PError: Error, Equatable, Sendable, CustomStringConvertible {
-    case io(String)
-    case invalidAddress(String)
-    case dialFailed(String)
-    case peerIDMismatch(expected: PeerID, actual: PeerID)
-    case connectionClosed(String)
-    case streamReset
-    case protocolNotSupported([String])
-    case limit(String)
-    case timeout(String)
-    case protocolViolation(String)
-
-    public var description: String {
-        switch self {
-        case .io(let why): "io: \(why)"
-        case .invalidAddress(let why): "invalid address: \(why)"
-        case .dialFailed(let why): "dial failed: \(why)"
-        case .peerIDMismatch(let expected, let actual): "peer id mismatch: expected \(expected), peer is \(actual)"
-        case .connectionClosed(let why): "connection closed: \(why)"
-        case .streamReset: "stream reset by the peer"
-        case .protocolNotSupported(let names): "peer supports none of \(names.joined(separator: ", "))"
-        case .limit(let why): "limit reached: \(why)"
-        case .timeout(let why): "timed out: \(why)"
-        case .protocolViolation(let why): "protocol violation: \(why)"
-        }
-    }
-}
-
 /// One Yamux stream after its protocol was negotiated. Reads and writes are async and backpressured: a read
 /// credits the peer's send window only for what it takes, and a write returns once the connection has accepted
 /// its bytes within the stream's window and the connection's output bound. The state lives on the loop thread.
@@ -36,29 +7,90 @@ public final class P2PStream: @unchecked Sendable {
     public let id: UInt32
     public let remotePeer: PeerID
     /// The protocol both sides agreed on.
-    public internal(set) var protocolID: String = ""
+    public let protocolID: String
     let connection: Connection
 
     // Loop-thread state.
-    var negotiation: MultistreamSelect?
-    var negotiationDeadline: Double
-    var inbound: [UInt8] = []
-    var inboundOffset = 0
+    private var inbound: [UInt8] = []
+    private var inboundOffset = 0
     var remoteClosed = false
     var localClosed = false
     var failure: P2PError?
     var pendingRead: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
-    var pendingWrite: (bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)?
-    var openContinuation: CheckedContinuation<P2PStream, any Error>?
+    /// Resumed when the connection has sealed the whole write.
+    var pendingWrite: CheckedContinuation<Void, any Error>?
 
-    init(id: UInt32, connection: Connection, remotePeer: PeerID, deadline: Double) {
+    init(id: UInt32, connection: Connection, remotePeer: PeerID, protocolID: String) {
         self.id = id
         self.connection = connection
         self.remotePeer = remotePeer
-        negotiationDeadline = deadline
+        self.protocolID = protocolID
     }
 
+    /// Bytes received and not yet read.
     var buffered: Int { inbound.count - inboundOffset }
+
+    /// Buffers bytes the peer sent.
+    func receive(_ bytes: [UInt8]) {
+        if buffered == 0 {
+            inbound = bytes
+            inboundOffset = 0
+        } else {
+            inbound += bytes
+        }
+    }
+
+    /// Both sides closed, and the application read everything: the connection may forget the stream.
+    var isDone: Bool { localClosed && remoteClosed && buffered == 0 && pendingRead == nil }
+
+    /// Hands the pending read what is buffered (crediting the peer for it), or the stream's end or failure.
+    func serviceRead() {
+        guard let pending = pendingRead else { return }
+        if let chunk = take(max: pending.max) {
+            pendingRead = nil
+            connection.consumed(self, chunk.count)
+            pending.continuation.resume(returning: chunk)
+        } else if let failure {
+            pendingRead = nil
+            pending.continuation.resume(throwing: failure)
+        } else if remoteClosed {
+            pendingRead = nil
+            pending.continuation.resume(returning: nil)
+            connection.retireIfDone(self)
+        }
+    }
+
+    /// Ends the stream with `error`: the pending read and write throw it, and so does every later call.
+    func fail(_ error: P2PError) {
+        failure = error
+        if let read = pendingRead {
+            pendingRead = nil
+            read.continuation.resume(throwing: error)
+        }
+        if let write = pendingWrite {
+            pendingWrite = nil
+            write.resume(throwing: error)
+        }
+    }
+
+    /// Up to `max` buffered bytes (the whole buffer without a copy when it fits), or nil when none.
+    private func take(max: Int) -> [UInt8]? {
+        guard buffered > 0 else { return nil }
+        let count = min(max, buffered)
+        let chunk: [UInt8]
+        if inboundOffset == 0 && count == inbound.count {
+            chunk = inbound
+            inbound = []
+        } else {
+            chunk = Array(inbound[inboundOffset..<(inboundOffset + count)])
+            inboundOffset += count
+            if inboundOffset == inbound.count {
+                inbound = []
+                inboundOffset = 0
+            }
+        }
+        return chunk
+    }
 
     /// Up to `maxBytes` of received data, waiting for some; nil once the peer has closed its side.
     public func read(maxBytes: Int = 1 << 20) async throws -> [UInt8]? {
@@ -69,7 +101,7 @@ public final class P2PStream: @unchecked Sendable {
                     return
                 }
                 pendingRead = (max(1, maxBytes), continuation)
-                connection.serviceRead(self)
+                serviceRead()
             }
         }
     }
@@ -110,8 +142,8 @@ public final class P2PStream: @unchecked Sendable {
                     continuation.resume(throwing: P2PError.io("stream \(id) is closed for writing or busy"))
                     return
                 }
-                pendingWrite = (bytes, 0, continuation)
-                connection.serviceWrite(self)
+                pendingWrite = continuation
+                connection.write(self, bytes)
             }
         }
     }
@@ -128,6 +160,6 @@ public final class P2PStream: @unchecked Sendable {
 
     /// Aborts the stream both ways.
     public func reset() {
-        connection.loop.execute { [self] in connection.resetStream(self, reason: .streamReset, notifyPeer: true) }
+        connection.loop.execute { [self] in connection.reset(self) }
     }
 }

@@ -61,8 +61,8 @@ public struct ConnectionUpgrade: Sendable {
         case connected
         /// Bytes read from the socket.
         case received(ArraySlice<UInt8>)
-        /// The socket took `count` bytes of what `.send` handed out (traffic for the idle and stall timers; room
-        /// under `ConnectionConfig.outputHighWater` for queued writes).
+        /// The socket took `count` bytes of what `.send` handed out or `appendingTo` appended (traffic for the idle
+        /// and stall timers; room under `ConnectionConfig.outputHighWater` for queued writes).
         case sent(count: Int)
         /// The application wants a stream on the first of `protocols` the peer supports; `request` names the
         /// answer (`.outboundStreamReady` or `.outboundStreamFailed`).
@@ -89,7 +89,8 @@ public struct ConnectionUpgrade: Sendable {
 
     /// What the shell must do.
     public enum Action: Sendable, Equatable {
-        /// Write these bytes (ciphertext once the handshake is done) to the socket, in order.
+        /// Write these bytes (ciphertext once the handshake is done) to the socket, in order (with
+        /// `on(_:now:appendingTo:)` they are appended to the shell's buffer instead).
         case send([UInt8])
         /// Call back with `.tick` at this instant (replaces any earlier timer of this connection).
         case scheduleTimer(at: Instant)
@@ -177,6 +178,10 @@ public struct ConnectionUpgrade: Sendable {
     private var now: Instant
     // What the event being handled produces.
     private var output: [UInt8] = []
+    /// Where this event's bytes start in `output` (non-zero while sealing into a shell's buffer).
+    private var outputBase = 0
+    /// Whether produced bytes go out as `.send` (false while appending to a shell's buffer).
+    private var emitsSends = true
     private var actions: [Action] = []
     private var sealFailure: NoiseError?
     /// Bytes handed out in `.send` that the shell has not reported sent (with `outputHighWater` only).
@@ -259,6 +264,20 @@ public struct ConnectionUpgrade: Sendable {
         return finishEvent()
     }
 
+    /// Handles one event like `on(_:now:)`, but appends the bytes to write to `output` instead of returning them
+    /// as `.send`: a shell with its own output buffer gets ciphertext sealed straight into it, without a copy.
+    public mutating func on(_ event: Event, now: Instant, appendingTo output: inout [UInt8]) -> [Action] {
+        swap(&self.output, &output)
+        outputBase = self.output.count
+        emitsSends = false
+        defer {
+            swap(&self.output, &output)
+            outputBase = 0
+            emitsSends = true
+        }
+        return on(event, now: now)
+    }
+
     /// Continues the upgrade from the checkpoint it stopped at (bytes received meanwhile are read now).
     public mutating func resume(now: Instant) -> [Action] {
         guard phase != .closed, let checkpoint = halted else { return [] }
@@ -307,11 +326,10 @@ public struct ConnectionUpgrade: Sendable {
             sealFailure = nil
             end(.violation(.noise(failure)))
         }
-        if !output.isEmpty {
+        if produced > 0 {
             lastActivity = now
-            if config.outputHighWater != nil { unsent += output.count }
-            actions.append(.send(output))
-            output = []
+            if config.outputHighWater != nil { unsent += produced }
+            handOutOutput()
         }
         if let deadline = nextDeadline, scheduledTimer.map({ deadline < $0 }) ?? true {
             scheduledTimer = deadline
@@ -319,6 +337,19 @@ public struct ConnectionUpgrade: Sendable {
         }
         defer { actions = [] }
         return actions
+    }
+
+    /// Bytes this event produced so far.
+    private var produced: Int { output.count - outputBase }
+
+    /// Hands this event's bytes to the shell: as `.send`, or left in the shell's buffer.
+    private mutating func handOutOutput() {
+        if emitsSends {
+            actions.append(.send(output))
+            output = []
+        } else {
+            outputBase = output.count
+        }
     }
 
     private var nextDeadline: Instant? {
@@ -376,10 +407,7 @@ public struct ConnectionUpgrade: Sendable {
         writers = []
         held = []
         admissionBuffer = []
-        if !output.isEmpty {
-            actions.append(.send(output))
-            output = []
-        }
+        if produced > 0 { handOutOutput() }
         switch ending {
         case .close(let reason): actions.append(.close(reason))
         case .violation(let violation): actions.append(.protocolViolation(violation))
@@ -751,7 +779,7 @@ public struct ConnectionUpgrade: Sendable {
     /// Whether queued writes may be sealed now: the output not yet sent is below the high-water mark.
     private var hasOutputRoom: Bool {
         guard let highWater = config.outputHighWater else { return true }
-        return unsent + output.count < highWater
+        return unsent + produced < highWater
     }
 
     private mutating func closeWrite(_ id: UInt32) {
