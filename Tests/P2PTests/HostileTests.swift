@@ -107,64 +107,75 @@ func hostileServer(_ logs: LogLines, configure: (inout HostConfig) -> Void = { _
         server.close()
     }
     let good = try await client.connect(server.listenAddresses[0])
-    var random = SeededRandom(seed: 66)
-
-    func expectClosed(_ name: String, _ reason: String, _ act: (HostilePeer) throws -> Void) throws {
-        let peer = try #require(HostilePeer(port: port))
-        try act(peer)
-        #expect(peer.closed(), "\(name): connection stays open")
-        #expect(logs.contains(reason), "\(name): no log line with '\(reason)'")
-    }
-
-    try expectClosed("garbage before the handshake", "malformed") { $0.send([0xFF, 0xFF, 0x7F] + random.bytes(64)) }
-    try expectClosed("oversized multistream length", "message length") {
-        $0.send(Varint.encode(1_000_000) + random.bytes(100))
-    }
-    try expectClosed("garbage during the handshake", "decryption failed") {
-        try $0.handshakeToMessage3()
-        $0.send(try NoiseTransport.frame(random.bytes(200)))
-    }
-    try expectClosed("a payload signature that does not verify", "identity signature") { peer in
-        // Signed for another static key: the signature does not cover the one the handshake carries.
-        let payload = try NoiseHandshakePayload(
-            identity: peer.identity, staticPublicKey: X25519PrivateKey.generate().publicKey)
-        try peer.handshake(payload: payload.encoded)
-    }
-    try expectClosed("garbage after the handshake", "decryption failed") { peer in
-        try peer.upgrade()
-        peer.send([0x00, 0x40] + random.bytes(64))
-    }
-    try expectClosed("truncated frame", "timed out: handshake") { peer in
-        try peer.selectNoise()
-        peer.send([0x01, 0x00] + random.bytes(10))
-    }
-    try expectClosed("slowloris", "timed out: handshake") { peer in
-        for byte in MultistreamSelect.encode(MultistreamSelect.protocolID).prefix(6) {
-            peer.send([byte])
-            usleep(300_000)
+    // The hostile peers block on their sockets: they run on a thread of their own, and the test's task
+    // checks what each of them saw.
+    let outcomes = try await onOwnThread { () throws -> [(name: String, reason: String, closed: Bool, logged: Bool)] in
+        var random = SeededRandom(seed: 66)
+        var outcomes: [(name: String, reason: String, closed: Bool, logged: Bool)] = []
+        func expectClosed(_ name: String, _ reason: String, _ act: (HostilePeer) throws -> Void) throws {
+            guard let peer = HostilePeer(port: port) else { throw P2PError.dialFailed("\(name): cannot connect") }
+            try act(peer)
+            let closed = peer.closed()
+            outcomes.append((name, reason, closed, logs.contains(reason)))
         }
-    }
-    try expectClosed("oversized yamux frame", "exceeds the window") { peer in
-        try peer.upgrade()
-        peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
-        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 16 << 20).header)
-    }
-    try expectClosed("yamux window violation", "past its window") { peer in
-        try peer.upgrade()
-        peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
-        let hello =
-            MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/test/stall/1.0.0")
-        let first = hello + random.bytes(200_000 - hello.count)
-        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + first)
-        peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + random.bytes(200_000))
-    }
-    try expectClosed("stream flood", "stream flood") { peer in
-        try peer.upgrade()
-        var frames: [UInt8] = []
-        for id in stride(from: UInt32(1), to: 2_001, by: 2) {
-            frames += YamuxFrame(type: .windowUpdate, flags: .syn, streamID: id, length: 0).header
+        try expectClosed("garbage before the handshake", "malformed") {
+            $0.send([0xFF, 0xFF, 0x7F] + random.bytes(64))
         }
-        peer.sendPlain(frames)
+        try expectClosed("oversized multistream length", "message length") {
+            $0.send(Varint.encode(1_000_000) + random.bytes(100))
+        }
+        try expectClosed("garbage during the handshake", "decryption failed") {
+            try $0.handshakeToMessage3()
+            $0.send(try NoiseTransport.frame(random.bytes(200)))
+        }
+        try expectClosed("a payload signature that does not verify", "identity signature") { peer in
+            // Signed for another static key: the signature does not cover the one the handshake carries.
+            let payload = try NoiseHandshakePayload(
+                identity: peer.identity, staticPublicKey: X25519PrivateKey.generate().publicKey)
+            try peer.handshake(payload: payload.encoded)
+        }
+        try expectClosed("garbage after the handshake", "decryption failed") { peer in
+            try peer.upgrade()
+            peer.send([0x00, 0x40] + random.bytes(64))
+        }
+        try expectClosed("truncated frame", "timed out: handshake") { peer in
+            try peer.selectNoise()
+            peer.send([0x01, 0x00] + random.bytes(10))
+        }
+        try expectClosed("slowloris", "timed out: handshake") { peer in
+            for byte in MultistreamSelect.encode(MultistreamSelect.protocolID).prefix(6) {
+                peer.send([byte])
+                usleep(300_000)
+            }
+        }
+        try expectClosed("oversized yamux frame", "exceeds the window") { peer in
+            try peer.upgrade()
+            peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
+            peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 16 << 20).header)
+        }
+        try expectClosed("yamux window violation", "past its window") { peer in
+            try peer.upgrade()
+            peer.sendPlain(YamuxFrame(type: .windowUpdate, flags: .syn, streamID: 1, length: 0).header)
+            let hello =
+                MultistreamSelect.encode(MultistreamSelect.protocolID) + MultistreamSelect.encode("/test/stall/1.0.0")
+            let first = hello + random.bytes(200_000 - hello.count)
+            peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + first)
+            peer.sendPlain(YamuxFrame(type: .data, streamID: 1, length: 200_000).header + random.bytes(200_000))
+        }
+        try expectClosed("stream flood", "stream flood") { peer in
+            try peer.upgrade()
+            var frames: [UInt8] = []
+            for id in stride(from: UInt32(1), to: 2_001, by: 2) {
+                frames += YamuxFrame(type: .windowUpdate, flags: .syn, streamID: id, length: 0).header
+            }
+            peer.sendPlain(frames)
+        }
+        return outcomes
+    }
+    #expect(outcomes.count == 10)
+    for outcome in outcomes {
+        #expect(outcome.closed, "\(outcome.name): connection stays open")
+        #expect(outcome.logged, "\(outcome.name): no log line with '\(outcome.reason)'")
     }
 
     // The good connection never noticed.
@@ -186,29 +197,36 @@ func hostileServer(_ logs: LogLines, configure: (inout HostConfig) -> Void = { _
     }
     let good = try await client.connect(server.listenAddresses[0])
     let before = residentMegabytes()
-    var peers: [HostilePeer] = []
-    var random = SeededRandom(seed: 1_000)
-    for index in 0..<1_000 {
-        let peer = try #require(HostilePeer(port: port, timeout: 20))
-        switch index % 5 {
-        case 0: peer.send(random.bytes(512))
-        case 1: peer.send(Varint.encode(UInt64(1) << 40))
-        case 2:
-            try peer.selectNoise()
-            peer.send([0xFF, 0xFF] + random.bytes(1_000))
-        case 3: break  // connects and says nothing
-        default:
-            try peer.upgrade()
-            peer.send([0x00, 0x40] + random.bytes(64))
+    let peers = try await onOwnThread {
+        var peers: [HostilePeer] = []
+        var random = SeededRandom(seed: 1_000)
+        for index in 0..<1_000 {
+            guard let peer = HostilePeer(port: port, timeout: 20) else {
+                throw P2PError.dialFailed("hostile peer \(index)")
+            }
+            switch index % 5 {
+            case 0: peer.send(random.bytes(512))
+            case 1: peer.send(Varint.encode(UInt64(1) << 40))
+            case 2:
+                try peer.selectNoise()
+                peer.send([0xFF, 0xFF] + random.bytes(1_000))
+            case 3: break  // connects and says nothing
+            default:
+                try peer.upgrade()
+                peer.send([0x00, 0x40] + random.bytes(64))
+            }
+            peers.append(peer)
         }
-        peers.append(peer)
+        return Handed(peers)
     }
+    #expect(peers.value.count == 1_000)
     let during = residentMegabytes()
     #expect(try await client.ping(good, count: 20).count == 20)
     let stream = try await client.newStream(to: good, protocols: [EchoProtocol.protocolID])
     let payload = bulkPayload(1 << 20, seed: 9)
     #expect(try await echoRoundTrip(stream, payload) == payload)
-    for peer in peers { #expect(peer.closed()) }
+    let closed = try await onOwnThread { peers.value.map { $0.closed() } }
+    for (index, wasClosed) in closed.enumerated() { #expect(wasClosed, "hostile peer \(index) stays open") }
     // Only the good connection remains.
     let deadline = Date().addingTimeInterval(10)
     while server.connectionCount > 1 && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
