@@ -3,11 +3,13 @@ import Crypto
 import EventLoop
 import Runtime
 
-/// One TCP connection: the socket shell around `ConnectionUpgrade`, which does the whole libp2p upgrade and the
-/// Yamux session. The shell owns the descriptor, the output buffer (bounded by the host's output high-water
-/// mark), the epoll interest and the connection's timer; it turns socket news and the application's requests
-/// into the machine's events and carries out its actions: writes, timers, stream news for `P2PStream`, the end
-/// of the connection with a logged reason. Lives on the host's loop thread.
+/// One TCP connection: the socket shell around `ConnectionUpgrade`.
+///
+/// `ConnectionUpgrade` does the whole libp2p upgrade and the Yamux session. The shell owns the descriptor, the
+/// output buffer (bounded by the host's output high-water mark), the epoll interest and the connection's timer;
+/// it turns socket news and the application's requests into the machine's events and carries out its actions:
+/// writes, timers, stream news for `P2PStream`, the end of the connection with a logged reason. Lives on the
+/// host's loop thread.
 final class Connection: LoopHandler, @unchecked Sendable {
     let fd: Int32
     let host: P2PHost
@@ -136,8 +138,9 @@ final class Connection: LoopHandler, @unchecked Sendable {
         }
     }
 
-    /// Sends queued output until done or the socket would block; returns the bytes sent. A failure ends the
-    /// connection unless `bestEffort` (the last go-away of a connection that is ending anyway).
+    /// Sends queued output until done or the socket would block; returns the bytes sent.
+    ///
+    /// A failure ends the connection unless `bestEffort` (the last go-away of a connection that is ending anyway).
     @discardableResult
     private func writeOutput(bestEffort: Bool = false) -> Int {
         var total = 0
@@ -158,9 +161,11 @@ final class Connection: LoopHandler, @unchecked Sendable {
         return total
     }
 
-    /// Arms the connection's timer for `deadline` unless it is armed earlier already: the machine only asks for
-    /// a later one once the last has fired, and an action list performed after a nested event's may carry an
-    /// older, later deadline. A timer that fires early is harmless (the tick asks for the next).
+    /// Arms the connection's timer for `deadline` unless it is armed earlier already.
+    ///
+    /// The machine only asks for a later one once the last has fired, and an action list performed after a
+    /// nested event's may carry an older, later deadline. A timer that fires early is harmless (the tick asks for
+    /// the next).
     private func schedule(_ deadline: Instant) {
         if let timer {
             guard deadline < timer.deadline else { return }

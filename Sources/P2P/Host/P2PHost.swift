@@ -11,11 +11,15 @@ import Synchronization
 
 /// Limits and timeouts of a host.
 public struct HostConfig: Sendable {
+    /// Connections open or upgrading at once; past it inbound ones are closed on accept and dials fail.
     public var maxConnections = 1_024
+    /// Open connections to one peer; a further one is refused once its handshake shows it is that peer.
     public var maxConnectionsPerPeer = 4
+    /// Concurrent Yamux streams per connection; a peer opening more is refused with resets.
     public var maxStreamsPerConnection = 256
-    /// Seconds to connect (dialing) and then to finish the upgrade; also the bound on stream negotiation.
+    /// Seconds a dial may take to connect, before the handshake timeout starts.
     public var dialTimeout = 10.0
+    /// Seconds to finish the upgrade; also the bound on each stream's protocol negotiation.
     public var handshakeTimeout = 10.0
     /// A connection without streams and without traffic for this long is closed.
     public var idleTimeout = 120.0
@@ -23,24 +27,33 @@ public struct HostConfig: Sendable {
     public var stallTimeout = 300.0
     /// Encrypted bytes queued per connection before writers wait and reading pauses.
     public var outputHighWater = 1 << 20
-    /// How far one stream's receive window may grow while its reader keeps up, and the most all of a
-    /// connection's windows may add up to (what a peer can make this host buffer per connection).
+    /// How far one stream's receive window may grow while its reader keeps up.
     public var maxStreamWindow: UInt32 = 4 << 20
+    /// The most all of a connection's receive windows may add up to: what a peer can make this host buffer.
     public var connectionReceiveBudget = 16 << 20
+    /// The agent version this host announces in identify.
     public var agentVersion = "openledger/0.1.0"
 
+    /// The default limits and timeouts.
     public init() {}
 }
 
-/// A libp2p host: listens on and dials TCP multiaddrs, upgrades every connection with Noise and Yamux, serves
-/// protocol handlers on inbound streams, opens outbound ones, and answers identify and ping. One epoll loop
-/// thread does all socket work; the API is async and may be called from any thread.
+/// A libp2p host over TCP, with Noise and Yamux, that serves and opens protocol streams.
+///
+/// It listens on and dials TCP multiaddrs, upgrades every connection with Noise and Yamux, serves protocol
+/// handlers on inbound streams, opens outbound ones, and answers identify and ping. One epoll loop thread does
+/// all socket work; the API is async and may be called from any thread.
 public final class P2PHost: @unchecked Sendable {
+    /// What serves one inbound stream of a protocol; it runs in a task of its own.
     public typealias Handler = @Sendable (P2PStream) async -> Void
 
+    /// The key pair the host proves in every Noise handshake.
     public let identity: LibP2PIdentity
+    /// The host's peer id, derived from `identity`.
     public let peerID: PeerID
+    /// The limits and timeouts the host was created with.
     public let config: HostConfig
+    /// What the host learned of other peers: dialed addresses and what identify told.
     public let peerStore = PeerStore()
     let loop: EventLoop
     let staticKey = X25519PrivateKey.generate()
@@ -180,8 +193,9 @@ public final class P2PHost: @unchecked Sendable {
 
     // MARK: Dialing
 
-    /// Connects to `address` (`/ip4/…/tcp/…/p2p/<id>`) unless already connected to that peer, and checks that
-    /// the peer proves that id in the Noise handshake. Returns the peer id.
+    /// Connects to `address` (`/ip4/…/tcp/…/p2p/<id>`) unless already connected to that peer.
+    ///
+    /// The peer must prove that id in the Noise handshake. Returns the peer id.
     @discardableResult
     public func connect(_ address: Multiaddr) async throws -> PeerID {
         let (ip, port) = try Self.tcpEndpoint(address)
@@ -355,8 +369,10 @@ extension PingProtocol {
 
 /// `/openledger/echo/1.0.0`: everything received is sent back; the stream closes when the peer closes its side.
 public enum EchoProtocol {
+    /// The protocol id streams negotiate to reach the echo handler.
     public static let protocolID = "/openledger/echo/1.0.0"
 
+    /// Sends back everything read on `stream` until the peer closes; on an error, logs it and resets the stream.
     public static func serve(_ stream: P2PStream) async {
         do {
             while let chunk = try await stream.read() { try await stream.write(chunk) }

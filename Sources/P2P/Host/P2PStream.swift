@@ -1,10 +1,14 @@
 import Codec
 
-/// One Yamux stream after its protocol was negotiated. Reads and writes are async and backpressured: a read
-/// credits the peer's send window only for what it takes, and a write returns once the connection has accepted
-/// its bytes within the stream's window and the connection's output bound. The state lives on the loop thread.
+/// One Yamux stream after its protocol was negotiated.
+///
+/// Reads and writes are async and backpressured: a read credits the peer's send window only for what it takes,
+/// and a write returns once the connection has accepted its bytes within the stream's window and the
+/// connection's output bound. The state lives on the loop thread.
 public final class P2PStream: @unchecked Sendable {
+    /// The Yamux stream id within its connection.
     public let id: UInt32
+    /// The peer at the other end of the stream's connection.
     public let remotePeer: PeerID
     /// The protocol both sides agreed on.
     public let protocolID: String

@@ -1,27 +1,40 @@
 import Codec
 import Synchronization
 
-/// What the host knows of other peers: addresses it can dial them on, the protocols they announced in
-/// identify, their agent and key. Bounded: past `capacity` peers the least recently updated is forgotten.
+/// What the host knows of other peers: dialable addresses, announced protocols, agent and key.
+///
+/// The addresses are those it can dial them on, the protocols those they announced in identify. Bounded: past
+/// `capacity` peers the least recently updated is forgotten.
 public final class PeerStore: Sendable {
+    /// What is known of one peer.
     public struct Record: Equatable, Sendable {
+        /// Addresses without their `/p2p` part, at most `maxAddressesPerPeer`: the latest dialed first.
         public var addresses: [Multiaddr] = []
+        /// The protocols the peer announced in identify (at most 256).
         public var protocols: [String] = []
+        /// The agent version the peer announced in identify, if any.
         public var agentVersion: String?
+        /// The public key the peer sent in identify, if any.
         public var publicKey: LibP2PPublicKey?
         var updated: UInt64 = 0
     }
 
+    /// The most peers kept; past it the least recently updated is forgotten.
     public let capacity: Int
+    /// The most addresses kept per peer.
     public static let maxAddressesPerPeer = 16
     private let state = Mutex<(records: [PeerID: Record], clock: UInt64)>(([:], 0))
 
+    /// An empty store that keeps at most `capacity` peers.
     public init(capacity: Int = 4_096) { self.capacity = capacity }
 
+    /// What is known of `peer`, or nil if nothing is.
     public func record(_ peer: PeerID) -> Record? { state.withLock { $0.records[peer] } }
 
+    /// The peers the store has a record of, in no particular order.
     public var peers: [PeerID] { state.withLock { Array($0.records.keys) } }
 
+    /// Puts `address`, without its `/p2p` part, first in `peer`'s addresses, dropping the last past the bound.
     public func addAddress(_ address: Multiaddr, for peer: PeerID) {
         update(peer) { record in
             let plain = address.withoutPeer

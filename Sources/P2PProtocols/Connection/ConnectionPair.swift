@@ -1,11 +1,12 @@
 import Codec
 import Runtime
 
-/// Two connection state machines wired back to back in memory, as a socket pair would: what one sends the other
-/// receives, in order, optionally cut into random pieces; when one side's connection ends, the other sees the
-/// peer close once the last bytes arrived; a side with an output high-water mark hears `.sent` for each piece
-/// delivered. No sockets, threads or clock: tests, benchmarks and the simulator
-/// step it with the time they choose.
+/// Two connection state machines wired back to back in memory, as a socket pair would be.
+///
+/// What one sends the other receives, in order, optionally cut into random pieces; when one side's connection
+/// ends, the other sees the peer close once the last bytes arrived; a side with an output high-water mark hears
+/// `.sent` for each piece delivered. No sockets, threads or clock: tests, benchmarks and the simulator step it
+/// with the time they choose.
 public struct ConnectionPair: Sendable {
     /// One end of the pair.
     public enum Side: Sendable, Equatable {

@@ -1,6 +1,8 @@
 import Codec
 
-/// How the peer broke the protocol, with the typed error of the layer that noticed. The connection ends.
+/// How the peer broke the protocol, with the typed error of the layer that noticed.
+///
+/// The connection ends.
 public enum ConnectionViolation: Equatable, Sendable, CustomStringConvertible {
     /// A multistream-select message was malformed or out of place (security or muxer negotiation).
     case multistream(MultistreamSelect.NegotiationError)

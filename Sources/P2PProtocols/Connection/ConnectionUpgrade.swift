@@ -470,8 +470,10 @@ public struct ConnectionUpgrade: Sendable {
         }
     }
 
-    /// Feeds the connection-level negotiation of `name` (security or muxer); returns what followed the agreement
-    /// once `name` is agreed, nil while it is not. Replies go out in the clear or sealed, by phase.
+    /// Feeds the connection-level negotiation of `name` (security or muxer).
+    ///
+    /// Returns what followed the agreement once `name` is agreed, nil while it is not. Replies go out in the clear
+    /// or sealed, by phase.
     private mutating func negotiateConnection(_ name: String, _ bytes: [UInt8]) throws(Ending) -> [UInt8]? {
         let reply: [UInt8]
         do {

@@ -2,9 +2,11 @@ import Foundation
 import Inference
 import Synchronization
 
-/// `openledger bench inference`: prefill tok/s on a 512-token prompt and decode tok/s over 128 tokens, at 1 and
-/// 2 threads, on the same GGUF file as llama.cpp (llama-cpp-python, tools/interop/llama_reference.py) measured
-/// in the same run when `--python` is given. Best of three, as the reference does.
+/// `openledger bench inference`: prefill and decode throughput at 1 and 2 threads, against a reference.
+///
+/// Prefill tok/s on a 512-token prompt and decode tok/s over 128 tokens, at 1 and 2 threads, on the same GGUF
+/// file as llama.cpp (llama-cpp-python, tools/interop/llama_reference.py) measured in the same run when
+/// `--python` is given. Best of three, as the reference does.
 enum BenchInference {
     static let command = CommandSpec(
         name: "inference",
@@ -76,10 +78,11 @@ enum BenchInference {
             }
         })
 
-    /// Aggregate decode throughput of 16 concurrent generations (continuous batching) against one alone. Every
-    /// stream generates exactly 128 tokens (end-of-generation ignored, as llama.cpp's ignore_eos), so all 16 stay
-    /// in the batch to the end; the clock runs from the moment the last stream has its prompt evaluated (every
-    /// stream is then decoding) to the last stream's end.
+    /// Aggregate decode throughput of 16 concurrent generations (continuous batching) against one alone.
+    ///
+    /// Every stream generates exactly 128 tokens (end-of-generation ignored, as llama.cpp's ignore_eos), so all 16
+    /// stay in the batch to the end; the clock runs from the moment the last stream has its prompt evaluated
+    /// (every stream is then decoding) to the last stream's end.
     static func batching(model: LlamaModel, threads: Int, output: CommandOutput) throws(CLIError) {
         let engine = InferenceEngine(model: model, slots: 16, contextLength: 512, threads: threads)
         let prompt = model.tokenizer.encode(
