@@ -16,6 +16,8 @@ public final class PeerStore: Sendable {
         public var agentVersion: String?
         /// The public key the peer sent in identify, if any.
         public var publicKey: LibP2PPublicKey?
+        /// Whether identify has told something about the peer (its protocols, agent and key are then known).
+        public var identified = false
         var updated: UInt64 = 0
     }
 
@@ -23,7 +25,9 @@ public final class PeerStore: Sendable {
     public let capacity: Int
     /// The most addresses kept per peer.
     public static let maxAddressesPerPeer = 16
-    private let state = Mutex<(records: [PeerID: Record], clock: UInt64)>(([:], 0))
+    private let state = Mutex<
+        (records: [PeerID: Record], clock: UInt64, waiters: [PeerID: [CheckedContinuation<Record, Never>]])
+    >(([:], 0, [:]))
 
     /// An empty store that keeps at most `capacity` peers.
     public init(capacity: Int = 4_096) { self.capacity = capacity }
@@ -44,9 +48,24 @@ public final class PeerStore: Sendable {
         }
     }
 
-    /// Records what identify told about `peer`.
+    /// Waits until identify has told something about `peer` (returns at once when it already has).
+    ///
+    /// A peer that never answers identify keeps the caller waiting, so callers bound the wait themselves.
+    public func identified(_ peer: PeerID) async -> Record {
+        await withCheckedContinuation { continuation in
+            let known = state.withLock { state -> Record? in
+                if let record = state.records[peer], record.identified { return record }
+                state.waiters[peer, default: []].append(continuation)
+                return nil
+            }
+            if let known { continuation.resume(returning: known) }
+        }
+    }
+
+    /// Records what identify told about `peer`, and wakes whoever waits for it.
     public func apply(_ message: IdentifyMessage, for peer: PeerID) {
         update(peer) { record in
+            record.identified = true
             record.protocols = Array(message.protocols.prefix(256))
             record.agentVersion = message.agentVersion
             record.publicKey = message.publicKey
@@ -59,7 +78,7 @@ public final class PeerStore: Sendable {
     }
 
     private func update(_ peer: PeerID, _ change: (inout Record) -> Void) {
-        state.withLock { state in
+        let (record, waiters) = state.withLock { state in
             state.clock += 1
             var record = state.records[peer] ?? Record()
             change(&record)
@@ -70,6 +89,11 @@ public final class PeerStore: Sendable {
             {
                 state.records[oldest] = nil
             }
+            guard record.identified, let waiting = state.waiters.removeValue(forKey: peer) else {
+                return (record, [CheckedContinuation<Record, Never>]())
+            }
+            return (record, waiting)
         }
+        for waiter in waiters { waiter.resume(returning: record) }
     }
 }
