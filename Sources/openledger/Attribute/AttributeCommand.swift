@@ -6,6 +6,7 @@ import Crypto
 import FileIO
 import Foundation
 import Node
+import Runtime
 
 /// `openledger attribute index|run|verify`: PoA-SA v1 from the command line.
 enum AttributeCommand {
@@ -30,7 +31,8 @@ enum AttributeCommand {
                     let megabytes = try arguments.int("shard-megabytes", in: 1...2_047) ?? 64
                     let threads =
                         try arguments.int("threads", in: 1...256) ?? ProcessInfo.processInfo.activeProcessorCount
-                    let start = Date()
+                    let clock = SystemClock()
+                    let start = clock.now()
                     let shards: [AttributionIndex]
                     do {
                         shards = try AttributionIndex.build(
@@ -38,7 +40,7 @@ enum AttributeCommand {
                     } catch {
                         throw .failure("\(error)")
                     }
-                    let seconds = Date().timeIntervalSince(start)
+                    let seconds = clock.now().seconds(since: start)
                     let names = try writeShards(shards, to: directory)
                     let bytes = records.reduce(0) { $0 + $1.bytes.count }
                     output.line(
