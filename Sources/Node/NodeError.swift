@@ -15,6 +15,8 @@ public enum NodeError: Error, CustomStringConvertible {
     case cannotCreateDirectory(path: String, reason: String)
     /// The identity key file exists but holds no valid key.
     case identityInvalid(path: String, reason: any Error)
+    /// The identity key file exists but could not be read (no permission, a directory, an I/O error).
+    case identityUnreadable(FileIOError)
     /// The identity key file could not be written.
     case identityUnwritable(FileIOError)
     /// The devnet chain store could not be opened.
@@ -32,6 +34,7 @@ public enum NodeError: Error, CustomStringConvertible {
             "option --log-level expects trace, debug, info, warning or error, got '\(text)'"
         case .cannotCreateDirectory(let path, let reason): "cannot create \(path): \(reason)"
         case .identityInvalid(let path, let reason): "\(path): \(reason)"
+        case .identityUnreadable(let error): "\(error)"
         case .identityUnwritable(let error): "\(error)"
         case .chainUnavailable(let directory, let reason): "cannot open the chain in \(directory): \(reason)"
         case .serviceFailed(_, let reason): "\(reason)"
