@@ -46,7 +46,8 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTransaction(let why): "invalid transaction: \(why)"
         case .transactionRejected(let rejection): "invalid transaction: \(rejection)"
         case .invalidBlock(let why): "invalid block: \(why)"
-        case .reverted, .unknownSelector, .notPayable, .contractNotPayable, .outOfGas: "execution reverted: \(revertReason ?? "")"
+        case .reverted, .unknownSelector, .notPayable, .contractNotPayable, .outOfGas:
+            "execution reverted: \(revertReason ?? "")"
         }
     }
 }

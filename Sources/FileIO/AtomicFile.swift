@@ -43,7 +43,9 @@ public enum AtomicFile {
     public static func create(_ bytes: [UInt8], at path: String, mode: mode_t = 0o644) throws(FileIOError) -> Bool {
         let (directory, name) = split(path)
         let outcome = bytes.withUnsafeBytes { buffer in
-            Result { () throws(FileIOError) in try writeTemporary(buffer, directory: directory, name: name, mode: mode) }
+            Result { () throws(FileIOError) in
+                try writeTemporary(buffer, directory: directory, name: name, mode: mode)
+            }
         }
         let temporary = try outcome.get()
         let linked = link(temporary, path) == 0
@@ -57,8 +59,9 @@ public enum AtomicFile {
         return true
     }
 
-    /// Writes `buffer` to a new temporary file beside `name` in `directory`, fsynced and closed with permission
-    /// `mode`; its path. Nothing is left behind when it fails.
+    /// The path of a new temporary file beside `name` in `directory`, holding `buffer`, fsynced and closed.
+    ///
+    /// Its permission is exactly `mode`. Nothing is left behind when it fails.
     static func writeTemporary(_ buffer: UnsafeRawBufferPointer, directory: String, name: String, mode: mode_t)
         throws(FileIOError) -> String
     {

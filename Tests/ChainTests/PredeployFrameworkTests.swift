@@ -54,7 +54,8 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
     #expect(try refusesValue(ModelRegistry()) == 3)
     #expect(try refusesValue(PaymentChannels(minimumSettleDelay: 0)) == 3)
     // The registries refuse in the contract's name, PaymentChannels in the function's, as eth_call shows it.
-    #expect(DatanetRegistry.valueRefusal(function: "createDatanet").revertReason == "DatanetRegistry does not accept OPEN")
+    #expect(
+        DatanetRegistry.valueRefusal(function: "createDatanet").revertReason == "DatanetRegistry does not accept OPEN")
     #expect(ModelRegistry.valueRefusal(function: "registerModel").revertReason == "ModelRegistry does not accept OPEN")
     #expect(PaymentChannels.valueRefusal(function: "redeem").revertReason == "redeem does not accept OPEN")
     #expect(

@@ -98,7 +98,8 @@ enum DevnetCommand {
             "a chain is in the former default data directory; starting a fresh chain here",
             [
                 "old": former.root, "new": dataDirectory.root,
-                "fix": "stop the devnet, mv \(former.root)/chain.sqlite* \(dataDirectory.root)/, or pass --data-dir \(former.root)",
+                "fix":
+                    "stop the devnet, mv \(former.root)/chain.sqlite* \(dataDirectory.root)/, or pass --data-dir \(former.root)",
             ])
     }
 
