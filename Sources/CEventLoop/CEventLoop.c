@@ -109,7 +109,3 @@ int CEventLoop_address(int fd, int peer, uint8_t *bytes) {
     return ntohs(address.sin_port);
 }
 
-void CEventLoop_set_buffers(int fd, int bytes) {
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-}

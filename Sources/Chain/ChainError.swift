@@ -21,6 +21,8 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownSelector([UInt8])
     /// OPEN sent to a predeploy function that does not accept it.
     case notPayable(function: String)
+    /// OPEN sent to a predeploy that accepts it with none of its functions, refused in the contract's name.
+    case contractNotPayable(contract: String)
     /// A predeploy call that needed more gas than the transaction left it.
     case outOfGas
 
@@ -30,6 +32,7 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .reverted(let why): why
         case .unknownSelector(let selector): "unknown function selector \(Hex.encode(selector))"
         case .notPayable(let function): "\(function) does not accept OPEN"
+        case .contractNotPayable(let contract): "\(contract) does not accept OPEN"
         case .outOfGas: "out of gas"
         default: nil
         }
@@ -43,7 +46,8 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTransaction(let why): "invalid transaction: \(why)"
         case .transactionRejected(let rejection): "invalid transaction: \(rejection)"
         case .invalidBlock(let why): "invalid block: \(why)"
-        case .reverted, .unknownSelector, .notPayable, .outOfGas: "execution reverted: \(revertReason ?? "")"
+        case .reverted, .unknownSelector, .notPayable, .contractNotPayable, .outOfGas:
+            "execution reverted: \(revertReason ?? "")"
         }
     }
 }

@@ -34,9 +34,6 @@ public enum Socket {
         return port >= 0 ? (ip, Int(port)) : nil
     }
 
-    /// Enlarges the kernel buffers of a socket to `bytes` each way (best effort).
-    public static func setBuffers(_ fd: Int32, bytes: Int) { CEventLoop_set_buffers(fd, Int32(bytes)) }
-
     /// Text for an `errno`, for messages.
     public static func describe(errno code: Int32) -> String { String(cString: strerror(code)) }
 

@@ -4,8 +4,8 @@
 
 /// A whole regular file mapped read-only into memory, unmapped when the last reference goes.
 ///
-/// The one mapped-file type: GGUF models, attribution shards and adapters all read through it. Its bytes live as long
-/// as the object, so views into it must not outlive it.
+/// The one mapped-file type: GGUF models and attribution index shards are read through it. Its bytes live as long as
+/// the object, so views into it must not outlive it.
 public final class MappedFile: @unchecked Sendable {
     /// The path the file was opened from.
     public let path: String

@@ -1,4 +1,3 @@
-import AttributionRules
 import Chain
 import Codec
 import Crypto

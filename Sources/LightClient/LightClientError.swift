@@ -27,6 +27,8 @@ public enum LightClientError: Error, Equatable, Sendable, CustomStringConvertibl
         case .verificationFailed(let why): "verification failed: \(why)"
         case .storage(let error): "header store: \(error)"
         case .notIncluded(let transaction, let timeout):
+            // The "RPC transport failed: " prefix is historical, not a claim about the cause: this was once reported as
+            // `.transport(…)`, and the typed case keeps the exact text users and scripts already see.
             "RPC transport failed: transaction \(Hex.encode(transaction)) not included within \(timeout) s"
         }
     }

@@ -27,8 +27,27 @@ public struct DataDirectory: Sendable, Equatable {
     /// The directory a node uses when none is given: `$XDG_DATA_HOME/openledger/node`, else
     /// `$HOME/.local/share/openledger/node`.
     public static func defaultRoot(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        let base = environment["XDG_DATA_HOME"] ?? ((environment["HOME"] ?? ".") + "/.local/share")
-        return base + "/openledger/node"
+        dataHome(environment) + "/openledger/node"
+    }
+
+    /// Where the devnet kept its chain by default before the default moved to `defaultRoot`:
+    /// `$XDG_DATA_HOME/openledger/devnet`, else `$HOME/.local/share/openledger/devnet`.
+    public static func formerDevnetRoot(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> String
+    {
+        dataHome(environment) + "/openledger/devnet"
+    }
+
+    /// `$XDG_DATA_HOME`, else `$HOME/.local/share`.
+    private static func dataHome(_ environment: [String: String]) -> String {
+        environment["XDG_DATA_HOME"] ?? ((environment["HOME"] ?? ".") + "/.local/share")
+    }
+
+    /// Whether `former` holds a devnet chain store and this directory none, so that a devnet started here would
+    /// begin a fresh chain while the old one is left in `former`.
+    public func leavesBehindChain(in former: DataDirectory) -> Bool {
+        former.root != root && FileManager.default.fileExists(atPath: former.chainStore)
+            && !FileManager.default.fileExists(atPath: chainStore)
     }
 
     /// The data directory at `root`, or the default one when `root` is nil.

@@ -1,4 +1,5 @@
 import Chain
+import Codec
 import FileIO
 
 /// Why the node could not be set up or run: each case names the file, value or service at fault.
@@ -15,10 +16,17 @@ public enum NodeError: Error, CustomStringConvertible {
     case cannotCreateDirectory(path: String, reason: String)
     /// The identity key file exists but holds no valid key.
     case identityInvalid(path: String, reason: any Error)
+    /// The identity key file exists but could not be read (no permission, a directory, an I/O error).
+    case identityUnreadable(FileIOError)
     /// The identity key file could not be written.
     case identityUnwritable(FileIOError)
     /// The devnet chain store could not be opened.
     case chainUnavailable(directory: String, reason: any Error)
+    /// The light client could not be set up (the trust root, the RPC URL or server, the header store); `reason` is
+    /// the `ChainError` or `LightClientError` at fault.
+    case lightClientUnavailable(reason: any Error)
+    /// The server knows no block with the checkpoint hash the light client was to trust.
+    case unknownCheckpoint([UInt8])
     /// A service failed to start; `reason` is its own error.
     case serviceFailed(service: String, reason: any Error)
 
@@ -32,8 +40,11 @@ public enum NodeError: Error, CustomStringConvertible {
             "option --log-level expects trace, debug, info, warning or error, got '\(text)'"
         case .cannotCreateDirectory(let path, let reason): "cannot create \(path): \(reason)"
         case .identityInvalid(let path, let reason): "\(path): \(reason)"
+        case .identityUnreadable(let error): "\(error)"
         case .identityUnwritable(let error): "\(error)"
         case .chainUnavailable(let directory, let reason): "cannot open the chain in \(directory): \(reason)"
+        case .lightClientUnavailable(let reason): "\(reason)"
+        case .unknownCheckpoint(let hash): "the server does not know checkpoint \(Hex.encode(hash))"
         case .serviceFailed(_, let reason): "\(reason)"
         }
     }

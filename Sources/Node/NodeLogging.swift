@@ -8,11 +8,6 @@ public struct NodeLogging: Sendable {
     /// The sink every module's logger writes to.
     public let sink: LogSink
 
-    /// Logging into `sink`.
-    public init(sink: LogSink) {
-        self.sink = sink
-    }
-
     /// Logging in `format` at `level` and above, each line handed to `output` without its newline.
     public init(
         format: LogFormat, level: LogLevel, clock: any Clock = SystemClock(),

@@ -72,4 +72,10 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     let corrupt = try Executable.run(["p2p", "id", "--data-dir", other])
     #expect(corrupt.status == 1 && corrupt.stderr.contains("identity.key"))
     #expect(try Executable.run(["p2p", "id", "--key-type", "rsa", "--data-dir", other]).status == 64)
+    // A key that is there but cannot be read (here a directory) is an error, not a reason to make a new key.
+    let unreadable = DevnetProcess.temporaryDirectory("p2p-unreadable")
+    try FileManager.default.createDirectory(atPath: unreadable + "/identity.key", withIntermediateDirectories: true)
+    let refused = try Executable.run(["p2p", "id", "--data-dir", unreadable])
+    #expect(refused.status == 1 && refused.stdout.isEmpty)
+    #expect(refused.stderr.contains(unreadable + "/identity.key is not a regular file"))
 }

@@ -1,4 +1,6 @@
 import Foundation
+import Node
+import Synchronization
 import TestSupport
 import Testing
 
@@ -85,4 +87,26 @@ private func indexDirectory() throws -> String {
     #expect(Set(configs.map { $0.valueName ?? "" }) == ["FILE"])
     #expect(Set(all.filter { $0.name == "log-format" }.map(\.help)).count == 1)
     #expect(Set(all.filter { $0.name == "log-level" }.map(\.help)).count == 1)
+}
+
+@Test func theDevnetWarnsOfAChainLeftInItsFormerDefaultDirectory() throws {
+    let base = NSTemporaryDirectory() + "former-\(UUID().uuidString)"
+    defer { try? FileManager.default.removeItem(atPath: base) }
+    let former = DataDirectory(root: base + "/devnet")
+    let current = DataDirectory(root: base + "/node")
+    try FileManager.default.createDirectory(atPath: former.root, withIntermediateDirectories: true)
+    let lines = Mutex<[String]>([])
+    let logger = NodeLogging(format: .logfmt, level: .info) { line in lines.withLock { $0.append(line) } }.logger(
+        "devnet")
+    DevnetCommand.warnOfFormerChain(current, former: former, logger)
+    #expect(lines.withLock { $0 }.isEmpty)
+    #expect(FileManager.default.createFile(atPath: former.chainStore, contents: Data()))
+    DevnetCommand.warnOfFormerChain(current, former: former, logger)
+    let logged = lines.withLock { $0 }
+    #expect(logged.count == 1)
+    let line = try #require(logged.first)
+    #expect(line.contains("level=warning"))
+    #expect(line.contains("old=\(former.root)") && line.contains("new=\(current.root)"))
+    #expect(line.contains("mv \(former.root)/chain.sqlite* \(current.root)/"))
+    #expect(line.contains("--data-dir \(former.root)"))
 }

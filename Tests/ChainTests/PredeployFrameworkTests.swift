@@ -34,7 +34,7 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
     for method in P.methods where method.mutability == .nonpayable {
         var state = WorldState()
         let data = try calldata(method)
-        #expect(throws: ChainError.notPayable(function: method.signature.name)) {
+        #expect(throws: P.valueRefusal(function: method.signature.name)) {
             try predeploy.call(data, context: context, state: &state)
         }
         var free = context
@@ -42,7 +42,7 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
         do {
             _ = try predeploy.call(data, context: free, state: &state)
         } catch {
-            #expect(error != .notPayable(function: method.signature.name))
+            #expect(error != P.valueRefusal(function: method.signature.name))
         }
         refused += 1
     }
@@ -53,7 +53,14 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
     #expect(try refusesValue(DatanetRegistry()) == 4)
     #expect(try refusesValue(ModelRegistry()) == 3)
     #expect(try refusesValue(PaymentChannels(minimumSettleDelay: 0)) == 3)
-    // The revert says which function refused, as eth_call shows it.
+    // The registries refuse in the contract's name, PaymentChannels in the function's, as eth_call shows it.
+    #expect(
+        DatanetRegistry.valueRefusal(function: "createDatanet").revertReason == "DatanetRegistry does not accept OPEN")
+    #expect(ModelRegistry.valueRefusal(function: "registerModel").revertReason == "ModelRegistry does not accept OPEN")
+    #expect(PaymentChannels.valueRefusal(function: "redeem").revertReason == "redeem does not accept OPEN")
+    #expect(
+        "\(DatanetRegistry.valueRefusal(function: "createDatanet"))"
+            == "execution reverted: DatanetRegistry does not accept OPEN")
     #expect(ChainError.notPayable(function: "createDatanet").revertReason == "createDatanet does not accept OPEN")
     #expect("\(ChainError.notPayable(function: "redeem"))" == "execution reverted: redeem does not accept OPEN")
 }

@@ -1,5 +1,6 @@
 import FileIO
 import Foundation
+import Synchronization
 import Testing
 
 private func temporaryDirectory() throws -> String {
@@ -21,6 +22,44 @@ private func temporaryDirectory() throws -> String {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
     #expect((attributes[.posixPermissions] as? Int) == 0o600)
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["key"])
+}
+
+@Test func concurrentAtomicWritersOfOnePathLeaveOneWritersWholeFileAndNoTemporaries() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/shard"
+    let failures = Mutex(0)
+    // Eight threads, each writing its own byte 20 times: a shared temporary would mix their bytes or lose a rename.
+    DispatchQueue.concurrentPerform(iterations: 8) { writer in
+        for _ in 0..<20 {
+            do {
+                try AtomicFile.write([UInt8](repeating: UInt8(writer + 1), count: 64 * 1024), to: path)
+            } catch {
+                failures.withLock { $0 += 1 }
+            }
+        }
+    }
+    #expect(failures.withLock { $0 } == 0)
+    let bytes = try #require(FileManager.default.contents(atPath: path))
+    #expect(bytes.count == 64 * 1024)
+    #expect((1...8).contains(bytes[0]) && bytes.allSatisfy { $0 == bytes[0] })
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["shard"])
+}
+
+@Test func atomicCreateNeverReplacesAnExistingFileOrSymlink() throws {
+    let directory = try temporaryDirectory()
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let path = directory + "/key"
+    #expect(try AtomicFile.create(Array("first".utf8), at: path, mode: 0o600))
+    #expect(try !AtomicFile.create(Array("second".utf8), at: path, mode: 0o600))
+    #expect(FileManager.default.contents(atPath: path) == Data("first".utf8))
+    let attributes = try FileManager.default.attributesOfItem(atPath: path)
+    #expect((attributes[.posixPermissions] as? Int) == 0o600)
+    // A symlink at the path (even a dangling one) is left as it is, and nothing is written where it points.
+    try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: directory + "/target")
+    #expect(try !AtomicFile.create([1], at: directory + "/link"))
+    #expect(!FileManager.default.fileExists(atPath: directory + "/target"))
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["key", "link"])
 }
 
 @Test func atomicWriteIntoAMissingDirectoryFailsAndNamesThePath() throws {

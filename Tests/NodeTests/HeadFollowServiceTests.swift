@@ -19,7 +19,7 @@ private func signedChain(_ count: Int) throws -> [(rlp: [UInt8], signature: [UIn
             stateRoot: MerklePatriciaTrie.emptyRoot, number: UInt64(number), gasLimit: 30_000_000,
             timestamp: UInt64(number))
         let hash = header.hash
-        let digest = Keccak256.hash([UInt8](repeating: 0, count: 32) + UInt256(7).bigEndianBytes + hash)
+        let digest = SequencerSignature.digest(blockHash: hash, chainId: 7)
         out.append((header.encoded, try key.signRecoverable(digest: digest).rsv, hash))
     }
     return out

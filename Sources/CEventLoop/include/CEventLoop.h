@@ -44,6 +44,4 @@ int CEventLoop_connect_tcp4(const char *host, int port);
 int CEventLoop_socket_error(int fd);
 /* The remote (peer != 0) or local IPv4 address of a socket: writes 4 address bytes, returns the port or -1. */
 int CEventLoop_address(int fd, int peer, uint8_t *address);
-/* Enlarges the kernel socket buffers (bytes each way); best effort. */
-void CEventLoop_set_buffers(int fd, int bytes);
 #endif

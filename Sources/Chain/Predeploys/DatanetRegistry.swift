@@ -204,6 +204,9 @@ public struct DatanetRegistry: Predeploy {
     /// Every event.
     public static let events = [created, contributed, approved, rejected]
 
+    /// Refuses OPEN in the contract's name (`DatanetRegistry does not accept OPEN`): none of its functions takes it.
+    public static func valueRefusal(function: String) -> ChainError { .contractNotPayable(contract: "DatanetRegistry") }
+
     /// Gas per record contributed, and per leaf appended to the snapshot.
     static let gasPerRecord: UInt64 = 22_000
     static let gasPerLeaf: UInt64 = 8_000

@@ -122,6 +122,9 @@ public struct ModelRegistry: Predeploy {
     /// Every event.
     public static let events = [registered, published, deprecated]
 
+    /// Refuses OPEN in the contract's name (`ModelRegistry does not accept OPEN`): none of its functions takes it.
+    public static func valueRefusal(function: String) -> ChainError { .contractNotPayable(contract: "ModelRegistry") }
+
     static let registered = PredeployEvent(
         "BaseModelRegistered(uint256 indexed modelId, bytes32 indexed ggufHash, address registrant, string architecture, bytes32 tokenizerHash)"
     )

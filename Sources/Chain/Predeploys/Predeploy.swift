@@ -46,6 +46,8 @@ public protocol Predeploy: Sendable {
     static var methods: [PredeployMethod<Self>] { get }
     /// Every event of the module's ABI.
     static var events: [PredeployEvent] { get }
+    /// The error a call sending OPEN to the non-payable `function` fails with (the revert text eth_call shows).
+    static func valueRefusal(function: String) -> ChainError
     /// Executes calldata sent with a transaction. The call's value has already been credited to the module.
     func call(_ calldata: [UInt8], context: CallContext, state: inout WorldState) throws(ChainError) -> CallOutcome
     /// Answers a view function for `eth_call` without changing state.
@@ -148,7 +150,7 @@ extension Predeploy {
     {
         let method = try Self.method(calldata, views: false)
         guard method.mutability == .payable || context.value == .zero else {
-            throw .notPayable(function: method.signature.name)
+            throw Self.valueRefusal(function: method.signature.name)
         }
         var invocation = PredeployInvocation(context: context, state: WorldState())
         swap(&invocation.state, &state)
@@ -163,6 +165,10 @@ extension Predeploy {
         var invocation = PredeployInvocation(context: context, state: state)
         return try method.invoke(self, calldata, &invocation)
     }
+
+    /// Refuses in the function's name (`topUp does not accept OPEN`); a contract with no payable function may refuse
+    /// in its own name instead.
+    public static func valueRefusal(function: String) -> ChainError { .notPayable(function: function) }
 
     /// The function or view that calldata selects.
     static func method(_ calldata: [UInt8], views: Bool) throws(ChainError) -> PredeployMethod<Self> {

@@ -88,7 +88,7 @@ enum BenchDevnet {
             let http = HTTPClient(host: "127.0.0.1", port: server.port)
             for body in requestsByClient[client] {
                 guard let response = try? http.post(body: body), response.status == 200,
-                    !String(decoding: response.body, as: UTF8.self).contains("\"error\"")
+                    succeeded(response.body)
                 else {
                     errors.add(1, ordering: .relaxed)
                     continue
@@ -143,7 +143,14 @@ enum BenchDevnet {
         ]
     }
 
+    /// Whether a JSON-RPC response body is a response object without an `error` member.
+    static func succeeded(_ body: [UInt8]) -> Bool {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return false }
+        return object["error"] == nil
+    }
+
     /// Runs `body(i)` for i in 0..<count on separate threads and waits for all.
+
     static func concurrently(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
         let group = DispatchGroup()
         for index in 0..<count {

@@ -36,9 +36,14 @@ enum DevnetCommand {
                 }
                 blockTime = parsed
             }
+            let dataDirectory = NodeOptions.dataDirectory(arguments)
+            let logger = logging.logger("devnet")
+            if arguments.string("data-dir") == nil {
+                warnOfFormerChain(dataDirectory, former: DataDirectory(root: DataDirectory.formerDevnetRoot()), logger)
+            }
             try run(
-                configuration: configuration, dataDirectory: NodeOptions.dataDirectory(arguments), port: port,
-                blockTime: blockTime, logger: logging.logger("devnet"), output: output)
+                configuration: configuration, dataDirectory: dataDirectory, port: port, blockTime: blockTime,
+                logger: logger, output: output)
         }
     )
 
@@ -85,9 +90,17 @@ enum DevnetCommand {
         logger.info("stopped", ["head": "\(devnet.node.read { $0.head.number })"])
     }
 
-    /// Blocks until SIGINT or SIGTERM (for commands that run one server without a service group).
-    static func waitForTermination() {
-        _ = TerminationSignals().wait()
+    /// Warns when the default data directory has no chain but the devnet's former default (`…/openledger/devnet`)
+    /// has one: this run starts a fresh chain, and the line says how to keep the old one instead.
+    static func warnOfFormerChain(_ dataDirectory: DataDirectory, former: DataDirectory, _ logger: Logger) {
+        guard dataDirectory.leavesBehindChain(in: former) else { return }
+        logger.warning(
+            "a chain is in the former default data directory; starting a fresh chain here",
+            [
+                "old": former.root, "new": dataDirectory.root,
+                "fix":
+                    "stop the devnet, mv \(former.root)/chain.sqlite* \(dataDirectory.root)/, or pass --data-dir \(former.root)",
+            ])
     }
 
     /// "250ms", "2s", "1.5s" or a bare number of milliseconds.

@@ -82,8 +82,8 @@ enum P2PCommand {
                     let count = try arguments.int("count", in: 1...100_000) ?? 4
                     let timeout = try arguments.double("timeout", in: 0.1...3_600) ?? 10
                     let identity: LibP2PIdentity =
-                        if let directory = arguments.string("data-dir") {
-                            try loadOrCreateIdentity(DataDirectory(root: directory), keyType: .ed25519)
+                        if arguments.string("data-dir") != nil {
+                            try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
                         } else {
                             .ed25519(.generate())
                         }
