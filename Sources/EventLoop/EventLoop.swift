@@ -27,11 +27,13 @@ public final class EventLoop: @unchecked Sendable {
     private let wakeup: Int32
     /// Pending jobs, and whether the loop has ended (jobs then run on the caller's thread under `lateJobs`).
     private let jobs = Mutex<(queue: [@Sendable () -> Void], ended: Bool)>(([], false))
-    /// Held by the loop thread while it cleans up at the end, and by whoever runs a job after that: late jobs run
-    /// one at a time. Recursive, as a late job may hand over another.
+    /// Held by the loop thread while it cleans up at the end, and by whoever runs a job after that.
+    ///
+    /// Late jobs thus run one at a time. Recursive, as a late job may hand over another.
     private let lateJobs = NSRecursiveLock()
-    /// The loop thread has released its descriptors and timers: loop state changes nothing any more. Written by
-    /// the loop thread under `lateJobs`; read on the loop thread or under `lateJobs`.
+    /// The loop thread has released its descriptors and timers: loop state changes nothing any more.
+    ///
+    /// Written by the loop thread under `lateJobs`; read on the loop thread or under `lateJobs`.
     private var released = false
     /// An eventfd write is outstanding: later `execute` calls need not write again until the loop reads it.
     private let woken = Atomic<Bool>(false)

@@ -200,9 +200,11 @@ final class Handler: LoopHandler, @unchecked Sendable {
     #expect(last == "closed, hangup true")
 }
 
-/// A plain counter that only a lock (or one thread) keeps right.
+/// A plain counter that only a lock (or one thread) keeps right, and a flag for "a job is running".
 final class UnguardedCounter: @unchecked Sendable {
     var value = 0
+    let busy = Atomic<Bool>(false)
+    let overlaps = Atomic<Int>(0)
 }
 
 /// After the end, late jobs run on their callers one at a time, and loop state changes nothing: `register` closes
@@ -228,8 +230,6 @@ final class UnguardedCounter: @unchecked Sendable {
     #expect(buffer.withUnsafeMutableBytes { Syscall.read(right, into: $0) } == .closed)
 
     // Jobs from four threads at once never overlap.
-    let busy = Atomic<Bool>(false)
-    let overlaps = Atomic<Int>(0)
     let counter = UnguardedCounter()
     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
         let finished = Mutex(0)
@@ -237,11 +237,11 @@ final class UnguardedCounter: @unchecked Sendable {
             Thread {
                 for _ in 0..<500 {
                     loop.execute {
-                        if busy.exchange(true, ordering: .acquiringAndReleasing) {
-                            overlaps.add(1, ordering: .relaxed)
+                        if counter.busy.exchange(true, ordering: .acquiringAndReleasing) {
+                            counter.overlaps.add(1, ordering: .relaxed)
                         }
                         for _ in 0..<100 { counter.value += 1 }
-                        busy.store(false, ordering: .releasing)
+                        counter.busy.store(false, ordering: .releasing)
                     }
                 }
                 if finished.withLock({ value -> Int in
@@ -253,7 +253,8 @@ final class UnguardedCounter: @unchecked Sendable {
             }.start()
         }
     }
-    #expect(overlaps.load(ordering: .relaxed) == 0)
+    let overlaps = counter.overlaps.load(ordering: .relaxed)
+    #expect(overlaps == 0)
     #expect(counter.value == 4 * 500 * 100)
     #expect(record.all == ["late job ran"])
 }

@@ -216,7 +216,7 @@ extension P2PHost {
     let store = host!.peerStore
     let stranger = LibP2PIdentity.ed25519(.generate()).peerID
     let waiting = Task { await store.identified(stranger) }
-    weak var dropped = host
+    weak let dropped = host
     host = nil
     #expect(await waiting.value == nil)
     #expect(dropped == nil)

@@ -21,13 +21,13 @@ final class Connection: LoopHandler, @unchecked Sendable {
     private var flushing = false
     private var timer: (handle: TimerHandle, deadline: Instant)?
     private var protocolsVersion: Int
-    private var streams: [UInt32: P2PStream] = [:]
+    private(set) var streams: [UInt32: P2PStream] = [:]
     private var opens: [UInt64: CheckedContinuation<P2PStream, any Error>] = [:]
     private var nextRequest: UInt64 = 0
     private var waiters: [CheckedContinuation<PeerID, any Error>] = []
     /// The error behind `.transportFailed`, so that the connection ends with the same `P2PError`.
     private var transportError: P2PError?
-    private var isClosed = false
+    private(set) var isClosed = false
     private var closeReason: String?
 
     init(fd: Int32, host: P2PHost, expectedPeer: PeerID?, dialing: Bool, remoteAddress: Multiaddr) {

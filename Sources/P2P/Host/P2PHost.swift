@@ -74,8 +74,9 @@ public final class P2PHost: @unchecked Sendable {
     /// for the loop do nothing.
     private let closed = Atomic<Bool>(false)
 
-    /// The listeners and connections, in a box of their own so that `deinit` can hand them to the loop's final job
-    /// without the host. Loop-thread state.
+    /// The listeners and connections (loop-thread state), in a box of their own.
+    ///
+    /// So `deinit` can hand them to the loop's final job without the host.
     final class Sockets: @unchecked Sendable {
         var listeners: [Int32: Listener] = [:]
         var connections: [Int32: Connection] = [:]
@@ -220,13 +221,20 @@ public final class P2PHost: @unchecked Sendable {
             let ip = peer?.ip ?? [0, 0, 0, 0]
             let port = peer?.port ?? 0
             let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: port))
-            let connection = Connection(
-                fd: fd, host: self, expectedPeer: nil, dialing: false,
-                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
-            add(connection)
-            loop.register(fd, connection, interest: .readable)
-            connection.start()
+            adoptInbound(fd, remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
         }
+    }
+
+    /// Takes `fd`, a connected socket, as an inbound connection from `remoteAddress` and starts its upgrade (loop
+    /// thread).
+    @discardableResult
+    func adoptInbound(_ fd: Int32, remoteAddress: Multiaddr) -> Connection {
+        let connection = Connection(
+            fd: fd, host: self, expectedPeer: nil, dialing: false, remoteAddress: remoteAddress)
+        add(connection)
+        loop.register(fd, connection, interest: .readable)
+        connection.start()
+        return connection
     }
 
     private func add(_ connection: Connection) {
@@ -340,8 +348,9 @@ public final class P2PHost: @unchecked Sendable {
         }
     }
 
-    /// Closes every listener and connection (go-away first) and stops the loop; whoever waits in
-    /// `peerStore.identified(_:)` gets nil. Later `connect`, `listen` and `newStream` calls throw
+    /// Closes every listener and connection (go-away first) and stops the loop.
+    ///
+    /// Whoever waits in `peerStore.identified(_:)` gets nil. Later `connect`, `listen` and `newStream` calls throw
     /// `connectionClosed("host closed")`.
     public func close() {
         closed.store(true, ordering: .releasing)
