@@ -10,17 +10,31 @@ import Synchronization
 /// One epoll loop on its own thread: the event loop HTTP and P2P both run on.
 ///
 /// Descriptors, their handlers and timers are touched only on this thread; other threads hand it work with `execute`,
-/// which wakes the loop through an eventfd. Time comes from the injected `Clock`.
+/// which wakes the loop through an eventfd. Time comes from the injected `Clock`; a `ManualClock` is advanced inside
+/// a job (`loop.execute { clock.advance(seconds: 1) }`), so that the timers it makes due fire in that pass.
 ///
 /// One pass of the loop: wait for readiness (at most until the next timer), call the ready handlers, run the
 /// queued jobs, fire the due timers.
+///
+/// Once the loop has ended, a job handed to `execute` runs on the caller's thread at once, under a lock that makes
+/// it run alone (after the loop thread's cleanup, and never alongside another late job), so that the state jobs
+/// touch is still touched by one thread at a time. `register`, `setInterest`, `deregister`, `schedule` and `cancel`
+/// then change nothing: `register` closes the descriptor it was given, timers never fire.
 public final class EventLoop: @unchecked Sendable {
     /// Where the loop reads the time (its timers' deadlines are on this clock).
     public let clock: any Clock
     private let epoll: Int32
     private let wakeup: Int32
-    /// Pending jobs, and whether the loop has ended (jobs then run on the caller's thread: nothing else runs).
+    /// Pending jobs, and whether the loop has ended (jobs then run on the caller's thread under `lateJobs`).
     private let jobs = Mutex<(queue: [@Sendable () -> Void], ended: Bool)>(([], false))
+    /// Held by the loop thread while it cleans up at the end, and by whoever runs a job after that.
+    ///
+    /// Late jobs thus run one at a time. Recursive, as a late job may hand over another.
+    private let lateJobs = NSRecursiveLock()
+    /// The loop thread has released its descriptors and timers: loop state changes nothing any more.
+    ///
+    /// Written by the loop thread under `lateJobs`; read on the loop thread or under `lateJobs`.
+    private var released = false
     /// An eventfd write is outstanding: later `execute` calls need not write again until the loop reads it.
     private let woken = Atomic<Bool>(false)
     private let stopping = Atomic<Bool>(false)
@@ -64,13 +78,15 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `job` on the loop thread, soon (after the handlers of the current pass).
     ///
-    /// Once the loop has ended it runs on the caller's thread, at once.
+    /// Once the loop has ended it runs on the caller's thread, at once, alone (see the type's summary).
     public func execute(_ job: @escaping @Sendable () -> Void) {
         let accepted = jobs.withLock { state in
             if !state.ended { state.queue.append(job) }
             return !state.ended
         }
         guard accepted else {
+            lateJobs.lock()
+            defer { lateJobs.unlock() }
             job()
             return
         }
@@ -82,10 +98,14 @@ public final class EventLoop: @unchecked Sendable {
 
     // MARK: Descriptors (loop thread)
 
-    /// Watches `fd` for `interest`, calling `handler` when it is ready.
+    /// Watches `fd` for `interest`, calling `handler` when it is ready; the loop owns `fd` from here on.
     ///
-    /// Loop thread only.
+    /// Loop thread only (or a job run after the end, which closes `fd` at once: the loop would have closed it).
     public func register(_ fd: Int32, _ handler: any LoopHandler, interest: Interest) {
+        guard !released else {
+            close(fd)
+            return
+        }
         handlers[fd] = handler
         interests[fd] = interest
         _ = Self.control(epoll, .add, fd, interest)
@@ -93,18 +113,18 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Changes what `fd` is watched for (nothing happens when it is unchanged).
     ///
-    /// Loop thread only.
+    /// Loop thread only (a no-op in a job run after the end).
     public func setInterest(_ fd: Int32, _ interest: Interest) {
-        guard let current = interests[fd], current != interest else { return }
+        guard !released, let current = interests[fd], current != interest else { return }
         interests[fd] = interest
         _ = Self.control(epoll, .modify, fd, interest)
     }
 
     /// Stops watching `fd` and closes it.
     ///
-    /// Loop thread only.
+    /// Loop thread only (a no-op in a job run after the end: the loop closed every descriptor it watched).
     public func deregister(_ fd: Int32) {
-        guard handlers.removeValue(forKey: fd) != nil else { return }
+        guard !released, handlers.removeValue(forKey: fd) != nil else { return }
         interests[fd] = nil
         _ = Self.control(epoll, .delete, fd, [])
         close(fd)
@@ -143,14 +163,21 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Cancels `timer`: it does not fire (again), even when already due in this pass (any thread).
     public func cancel(_ timer: TimerHandle) {
-        onLoop { loop in loop.timers.cancel(timer.id) }
+        onLoop { loop in
+            guard !loop.released else { return }
+            loop.timers.cancel(timer.id)
+        }
     }
 
     private func add(deadline: Instant, interval: Double?, _ job: @escaping @Sendable (Instant) -> Void)
         -> TimerHandle
     {
         let id = timerIDs.add(1, ordering: .relaxed).newValue
-        onLoop { loop in loop.timers.schedule(id, at: deadline, interval: interval, job: job) }
+        onLoop { loop in
+            // After the end a timer never fires: its job is not kept.
+            guard !loop.released else { return }
+            loop.timers.schedule(id, at: deadline, interval: interval, job: job)
+        }
         return TimerHandle(id: id)
     }
 
@@ -168,7 +195,7 @@ public final class EventLoop: @unchecked Sendable {
     /// Ends the loop after `finalJob` has run on it, closing every descriptor still registered; returns once the loop
     /// thread has finished (at once when called on the loop thread, which cannot wait for itself).
     ///
-    /// Jobs handed to `execute` later run on the caller's thread.
+    /// Jobs handed to `execute` later run on the caller's thread, one at a time.
     public func stop(finalJob: @escaping @Sendable () -> Void = {}) {
         execute { [self] in
             finalJob()
@@ -231,20 +258,27 @@ public final class EventLoop: @unchecked Sendable {
             runJobs()
             if !stopping.load(ordering: .acquiring) { fireTimers() }
         }
-        for fd in Array(handlers.keys) { deregister(fd) }
-        let late = jobs.withLock { state in
-            state.ended = true
-            return state.queue
-        }
-        for job in late { job() }
+        // Callers that find the loop ended wait on `lateJobs` until it has released everything.
+        lateJobs.lock()
+        defer { lateJobs.unlock() }
         for fd in Array(handlers.keys) { deregister(fd) }
         // Timer jobs may hold their owners; release them with the loop.
         timers.removeAll()
-        close(wakeup)
+        released = true
         close(epoll)
+        let late = jobs.withLock { state in
+            state.ended = true
+            defer { state.queue = [] }
+            return state.queue
+        }
+        for job in late { job() }
         ended.lock()
         hasEnded = true
         ended.broadcast()
         ended.unlock()
     }
+
+    // The eventfd is closed only once nothing can write to it any more (an `execute` that queued its job just
+    // before the end may still write its wake-up).
+    deinit { close(wakeup) }
 }

@@ -10,8 +10,12 @@ public struct TimerHandle: Hashable, Sendable {
 /// sets the epoll timeout.
 ///
 /// A heap rather than a timerfd so that the deadlines are read from the loop's injected `Clock`: a test with a
-/// `ManualClock` advances time and every due timer fires, in order, at once. Cancelled timers leave their heap slot
-/// behind and are skipped when they reach the top.
+/// `ManualClock` that advances it inside a loop job (`loop.execute { clock.advance(seconds: 5) }`) sees every due
+/// timer fire, in order, in that same pass. Advanced from another thread, the clock does not wake the loop: the
+/// timers fire on the next pass (the next job, readiness or earlier deadline), which may never come.
+///
+/// Cancelled timers leave their heap slot behind and are skipped when they reach the top; once such slots are more
+/// than half the heap, it is rebuilt without them, so that far timers scheduled and cancelled keep no memory.
 struct TimerQueue {
     struct Entry {
         let job: @Sendable (Instant) -> Void
@@ -26,6 +30,9 @@ struct TimerQueue {
     /// Timers scheduled and not yet fired (one-shots) or cancelled.
     var count: Int { entries.count }
 
+    /// Heap slots held, cancelled timers' included (what compaction bounds).
+    var storedCount: Int { heap.count }
+
     mutating func schedule(
         _ id: UInt64, at deadline: Instant, interval: Double?, job: @escaping @Sendable (Instant) -> Void
     ) {
@@ -33,7 +40,20 @@ struct TimerQueue {
         push(deadline: deadline, id: id)
     }
 
-    mutating func cancel(_ id: UInt64) { entries[id] = nil }
+    mutating func cancel(_ id: UInt64) {
+        guard entries.removeValue(forKey: id) != nil else { return }
+        // Slots without a live timer (a one-shot taken and not yet claimed has an entry and no slot, so this
+        // never counts too many).
+        let stale = heap.count - entries.count
+        if stale > 0 && 2 * stale > heap.count { compact() }
+    }
+
+    /// Drops the slots of cancelled timers and restores the heap order.
+    private mutating func compact() {
+        heap.removeAll { entries[$0.id] == nil }
+        // A sorted array is a valid min-heap.
+        heap.sort(by: Self.earlier)
+    }
 
     mutating func removeAll() {
         heap = []

@@ -99,6 +99,9 @@ public final class HTTPServer: @unchecked Sendable {
         loop.stop { [self] in
             for connection in Array(connections.values) { drop(connection) }
             loop.deregister(listener)
+            // Nothing will be held back any more: tests waiting for it go on.
+            for waiter in backpressureWaiters { waiter.resume() }
+            backpressureWaiters = []
         }
     }
 

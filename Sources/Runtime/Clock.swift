@@ -12,18 +12,34 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
     /// The instant `nanoseconds` after the origin.
     public init(nanoseconds: UInt64) { self.nanoseconds = nanoseconds }
 
-    /// The instant `seconds` after the origin.
-    public init(seconds: Double) { nanoseconds = UInt64(max(0, seconds) * 1e9) }
+    /// The instant `seconds` after the origin (the origin for negative or NaN, `UInt64.max` nanoseconds past the
+    /// range).
+    public init(seconds: Double) {
+        nanoseconds = seconds.isNaN ? 0 : Self.saturating(max(0, seconds) * 1e9)
+    }
 
     /// Seconds since the origin, as a floating-point number.
     public var seconds: Double { Double(nanoseconds) / 1e9 }
 
     /// The instant `seconds` later (earlier when negative, never before the origin).
+    ///
+    /// Saturates: a huge or infinite advance gives `UInt64.max` nanoseconds, a huge step back the origin; NaN is no
+    /// step at all.
     public func advanced(bySeconds seconds: Double) -> Instant {
         let delta = seconds * 1e9
-        if delta >= 0 { return Instant(nanoseconds: nanoseconds &+ UInt64(delta)) }
-        let back = UInt64(-delta)
+        guard !delta.isNaN else { return self }
+        if delta >= 0 {
+            let (sum, overflow) = nanoseconds.addingReportingOverflow(Self.saturating(delta))
+            return Instant(nanoseconds: overflow ? .max : sum)
+        }
+        let back = Self.saturating(-delta)
         return Instant(nanoseconds: back >= nanoseconds ? 0 : nanoseconds - back)
+    }
+
+    /// `value` (not negative, not NaN) as whole nanoseconds, `UInt64.max` past its range.
+    private static func saturating(_ value: Double) -> UInt64 {
+        // 2^64 is the first Double past UInt64.max.
+        value >= 18_446_744_073_709_551_616.0 ? .max : UInt64(value)
     }
 
     /// Seconds from `earlier` to this instant (negative when `earlier` is later).

@@ -199,3 +199,62 @@ final class Handler: LoopHandler, @unchecked Sendable {
     let last = await iterator.next()
     #expect(last == "closed, hangup true")
 }
+
+/// A plain counter that only a lock (or one thread) keeps right, and a flag for "a job is running".
+final class UnguardedCounter: @unchecked Sendable {
+    var value = 0
+    let busy = Atomic<Bool>(false)
+    let overlaps = Atomic<Int>(0)
+}
+
+/// After the end, late jobs run on their callers one at a time, and loop state changes nothing: `register` closes
+/// the descriptor, `setInterest`/`deregister` do nothing, a timer never fires and `cancel` is harmless.
+@Test(.timeLimit(.minutes(1))) func afterTheEndLateJobsRunAloneAndLoopStateIsLeftAlone() async throws {
+    let loop = try EventLoop(name: "ended")
+    loop.stop()
+    let (left, right) = try socketPair()
+    defer { close(right) }
+    let record = Record()
+    loop.execute {
+        loop.register(left, Handler(), interest: .readable)
+        loop.setInterest(left, [.readable, .writable])
+        loop.deregister(left)
+        let timer = loop.schedule(after: 0) { record.append("timer fired") }
+        loop.cancel(timer)
+        loop.scheduleRepeating(every: 0) { _ in record.append("repeating fired") }
+        record.append("late job ran")
+    }
+    #expect(record.all == ["late job ran"])
+    // The descriptor handed to `register` was closed: its peer reads the end of the stream.
+    var buffer = [UInt8](repeating: 0, count: 8)
+    #expect(buffer.withUnsafeMutableBytes { Syscall.read(right, into: $0) } == .closed)
+
+    // Jobs from four threads at once never overlap.
+    let counter = UnguardedCounter()
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        let finished = Mutex(0)
+        for _ in 0..<4 {
+            Thread {
+                for _ in 0..<500 {
+                    loop.execute {
+                        if counter.busy.exchange(true, ordering: .acquiringAndReleasing) {
+                            counter.overlaps.add(1, ordering: .relaxed)
+                        }
+                        for _ in 0..<100 { counter.value += 1 }
+                        counter.busy.store(false, ordering: .releasing)
+                    }
+                }
+                if finished.withLock({ value -> Int in
+                    value += 1
+                    return value
+                }) == 4 {
+                    done.resume()
+                }
+            }.start()
+        }
+    }
+    let overlaps = counter.overlaps.load(ordering: .relaxed)
+    #expect(overlaps == 0)
+    #expect(counter.value == 4 * 500 * 100)
+    #expect(record.all == ["late job ran"])
+}

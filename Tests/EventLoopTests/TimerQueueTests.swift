@@ -59,3 +59,31 @@ import Testing
     queue.schedule(2, at: Instant(nanoseconds: .max), interval: nil) { _ in }
     #expect(queue.timeoutMilliseconds(now: now) == Int32.max)
 }
+
+/// Cancelled timers do not keep their heap slots until their deadline: past half the heap they are compacted away,
+/// and the live ones still come out in order.
+@Test func timerQueueCompactsCancelledTimers() {
+    var queue = TimerQueue()
+    let far = Instant(nanoseconds: 1_000_000_000_000_000)
+    for id in UInt64(1)...10_000 {
+        queue.schedule(id, at: far.advanced(bySeconds: Double(id % 97)), interval: nil) { _ in }
+    }
+    #expect(queue.storedCount == 10_000)
+    for id in UInt64(1)...10_000 { queue.cancel(id) }
+    #expect(queue.count == 0)
+    #expect(queue.storedCount == 0)
+    #expect(queue.nextDeadline() == nil)
+
+    // Two in three cancelled: the rest stay, in deadline order (ties in scheduling order).
+    var expected: [(deadline: Instant, id: UInt64)] = []
+    for id in UInt64(20_001)...30_000 {
+        let deadline = far.advanced(bySeconds: Double(id % 89))
+        queue.schedule(id, at: deadline, interval: nil) { _ in }
+        if id % 3 == 0 { expected.append((deadline, id)) }
+    }
+    for id in UInt64(20_001)...30_000 where id % 3 != 0 { queue.cancel(id) }
+    #expect(queue.count == expected.count)
+    #expect(queue.storedCount < 10_000)
+    expected.sort { $0.deadline != $1.deadline ? $0.deadline < $1.deadline : $0.id < $1.id }
+    #expect(queue.takeDue(now: Instant(nanoseconds: .max)) == expected.map(\.id))
+}

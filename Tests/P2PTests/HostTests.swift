@@ -112,7 +112,8 @@ extension P2PHost {
 
     await #expect(throws: P2PError.self) { _ = try await client.newStream(to: peer, protocols: ["/nope/1.0.0"]) }
     // The server learned the client through its own identify.
-    #expect(await server.peerStore.identified(client.peerID).protocols.contains(PingProtocol.protocolID))
+    let learned = await server.peerStore.identified(client.peerID)
+    #expect(learned?.protocols.contains(PingProtocol.protocolID) == true)
 }
 
 @Test func dialingTheWrongPeerIDFailsAndIsLogged() async throws {
@@ -159,4 +160,68 @@ extension P2PHost {
     await server.loopBarrier()
     #expect(server.connectionCount == 1)
     #expect(try await client.ping(server.peerID, count: 3).count == 3)
+}
+
+/// A closed host refuses new work at once with the same error, instead of hanging or leaking a socket; a second
+/// `close()` is harmless.
+@Test(.timeLimit(.minutes(1))) func aClosedHostThrowsHostClosedForConnectListenAndNewStream() async throws {
+    let server = try P2PHost(identity: .ed25519(.generate()))
+    let address = try server.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    let host = try P2PHost(identity: .ed25519(.generate()))
+    defer { server.close() }
+    #expect(!host.isClosed)
+    host.close()
+    #expect(host.isClosed)
+    let closed = P2PError.connectionClosed("host closed")
+    await #expect(throws: closed) { try await host.connect(address) }
+    #expect(throws: closed) { try host.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0")) }
+    await #expect(throws: closed) { _ = try await host.newStream(to: server.peerID, protocols: ["/x/1.0.0"]) }
+    #expect(host.listenAddresses.isEmpty)
+    host.close()
+}
+
+/// Waiting for a peer's identify ends with nil when the waiting task is cancelled (its waiter is removed) or when
+/// the host closes; a record identify already told comes back at once.
+@Test(.timeLimit(.minutes(1))) func waitingForIdentifyEndsOnCancellationAndOnClose() async throws {
+    let store = PeerStore()
+    let stranger = LibP2PIdentity.ed25519(.generate()).peerID
+    let waiting = Task { await store.identified(stranger) }
+    waiting.cancel()
+    #expect(await waiting.value == nil)
+    #expect(store.waiterCount == 0)
+
+    let host = try P2PHost(identity: .ed25519(.generate()))
+    let hostStore = host.peerStore
+    let beforeClose = Task { await hostStore.identified(stranger) }
+    host.close()
+    #expect(await beforeClose.value == nil)
+    #expect(await hostStore.identified(stranger) == nil)
+    #expect(hostStore.waiterCount == 0)
+
+    let known = LibP2PIdentity.ed25519(.generate())
+    store.apply(
+        IdentifyMessage(
+            agentVersion: "test", publicKey: known.publicKey, listenAddresses: [], observedAddress: nil,
+            protocols: [PingProtocol.protocolID]), for: known.peerID)
+    #expect(await store.identified(known.peerID)?.protocols == [PingProtocol.protocolID])
+}
+
+/// A host dropped without `close()` closes as `close()` does: whoever waits for identify gets nil, and the host
+/// goes away (its listener no longer holds it).
+@Test(.timeLimit(.minutes(1))) func aHostDroppedWithoutCloseClosesLikeClose() async throws {
+    var host: P2PHost? = try P2PHost(identity: .ed25519(.generate()))
+    let address = try host!.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    // A round trip through the loop: the listener is registered.
+    await host!.disconnect(LibP2PIdentity.ed25519(.generate()).peerID)
+    let store = host!.peerStore
+    let stranger = LibP2PIdentity.ed25519(.generate()).peerID
+    let waiting = Task { await store.identified(stranger) }
+    weak let dropped = host
+    host = nil
+    #expect(await waiting.value == nil)
+    #expect(dropped == nil)
+    // A dial to the dropped host's port does not reach a host.
+    let client = try P2PHost(identity: .ed25519(.generate()))
+    defer { client.close() }
+    await #expect(throws: P2PError.self) { try await client.connect(address) }
 }

@@ -38,6 +38,23 @@ import Testing
     #expect(Instant(seconds: 1).seconds(since: Instant(seconds: 3)) == -2)
 }
 
+/// Advances past the range saturate instead of trapping; NaN is no step.
+@Test func instantAdvancesSaturateAndIgnoreNaN() {
+    let one = Instant(seconds: 1)
+    #expect(one.advanced(bySeconds: .infinity) == Instant(nanoseconds: .max))
+    #expect(one.advanced(bySeconds: 1e30) == Instant(nanoseconds: .max))
+    #expect(one.advanced(bySeconds: 18_446_744_073.709_552) == Instant(nanoseconds: .max))
+    #expect(Instant(nanoseconds: .max - 10).advanced(bySeconds: 1) == Instant(nanoseconds: .max))
+    #expect(Instant(nanoseconds: .max).advanced(bySeconds: -1) == Instant(nanoseconds: .max - 1_000_000_000))
+    #expect(one.advanced(bySeconds: -.infinity) == Instant(nanoseconds: 0))
+    #expect(one.advanced(bySeconds: -1e30) == Instant(nanoseconds: 0))
+    #expect(one.advanced(bySeconds: .nan) == one)
+    #expect(one.advanced(bySeconds: 0.5) == Instant(seconds: 1.5))
+    #expect(Instant(seconds: .infinity) == Instant(nanoseconds: .max))
+    #expect(Instant(seconds: .nan) == Instant(nanoseconds: 0))
+    #expect(Instant(seconds: -3) == Instant(nanoseconds: 0))
+}
+
 @Test func systemClockIsMonotonic() {
     let clock = SystemClock()
     let first = clock.now()

@@ -21,13 +21,13 @@ final class Connection: LoopHandler, @unchecked Sendable {
     private var flushing = false
     private var timer: (handle: TimerHandle, deadline: Instant)?
     private var protocolsVersion: Int
-    private var streams: [UInt32: P2PStream] = [:]
+    private(set) var streams: [UInt32: P2PStream] = [:]
     private var opens: [UInt64: CheckedContinuation<P2PStream, any Error>] = [:]
     private var nextRequest: UInt64 = 0
     private var waiters: [CheckedContinuation<PeerID, any Error>] = []
     /// The error behind `.transportFailed`, so that the connection ends with the same `P2PError`.
     private var transportError: P2PError?
-    private var isClosed = false
+    private(set) var isClosed = false
     private var closeReason: String?
 
     init(fd: Int32, host: P2PHost, expectedPeer: PeerID?, dialing: Bool, remoteAddress: Multiaddr) {
@@ -161,11 +161,11 @@ final class Connection: LoopHandler, @unchecked Sendable {
         return total
     }
 
-    /// Arms the connection's timer for `deadline` unless it is armed earlier already.
+    /// Arms the connection's timer for `deadline` unless it is armed earlier already (then that one stays).
     ///
-    /// The machine only asks for a later one once the last has fired, and an action list performed after a
-    /// nested event's may carry an older, later deadline. A timer that fires early is harmless (the tick asks for
-    /// the next).
+    /// The machine asks for an earlier deadline than its last, or for any once the last has fired; an action list
+    /// performed after a nested event's may carry an older, later deadline, which the earlier timer covers. A
+    /// timer that fires early is harmless (the tick asks for the next).
     private func schedule(_ deadline: Instant) {
         if let timer {
             guard deadline < timer.deadline else { return }
@@ -182,9 +182,12 @@ final class Connection: LoopHandler, @unchecked Sendable {
 
     // MARK: The machine's actions
 
+    /// Carries out `actions` in order, stopping at once when one of them (or an event it handled in turn, such as a
+    /// read's credit whose flush failed) ended the connection: no stream is made or dispatched on a closed one.
     private func perform(_ actions: [ConnectionUpgrade.Action]) {
         var admission: PeerID?
         for action in actions {
+            guard !isClosed else { break }
             switch action {
             case .send(let bytes):
                 output += bytes
@@ -237,7 +240,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
                 finish(P2PError(violation), reason: violation.description)
             }
         }
-        if let admission { handle(.admit(refusal: host.admissionRefusal(for: admission))) }
+        if let admission, !isClosed { handle(.admit(refusal: host.admissionRefusal(for: admission))) }
     }
 
     /// Logs an info line with the connection's address and, once known, peer (building nothing when discarded).

@@ -17,7 +17,8 @@ public struct HostConfig: Sendable {
     public var maxConnectionsPerPeer = 4
     /// Concurrent Yamux streams per connection; a peer opening more is refused with resets.
     public var maxStreamsPerConnection = 256
-    /// Seconds a dial may take to connect, before the handshake timeout starts.
+    /// Seconds a dial may take to connect, added to `handshakeTimeout`: a dialed connection has one deadline,
+    /// `dialTimeout + handshakeTimeout` after the dial starts, for the TCP connect and the upgrade together.
     public var dialTimeout = 10.0
     /// Seconds to finish the upgrade; also the bound on each stream's protocol negotiation.
     public var handshakeTimeout = 10.0
@@ -69,14 +70,29 @@ public final class P2PHost: @unchecked Sendable {
     private let addresses = Mutex<[Multiaddr]>([])
     private let counts = Mutex<(connections: Int, open: Int)>((0, 0))
 
+    /// Set by `close()` (and `deinit`): `connect`, `listen` and `newStream` then throw, and jobs already queued
+    /// for the loop do nothing.
+    private let closed = Atomic<Bool>(false)
+
+    /// The listeners and connections (loop-thread state), in a box of their own.
+    ///
+    /// So `deinit` can hand them to the loop's final job without the host.
+    final class Sockets: @unchecked Sendable {
+        var listeners: [Int32: Listener] = [:]
+        var connections: [Int32: Connection] = [:]
+    }
+
     // Loop-thread state.
     var readBuffer = [UInt8](repeating: 0, count: 1 << 18)
-    private var listeners: [Int32: Listener] = [:]
-    private var connections: [Int32: Connection] = [:]
+    private let sockets = Sockets()
     private var byPeer: [PeerID: [Connection]] = [:]
 
-    /// A host for `identity` with `config`'s limits, logging to `logger`; its loop thread starts at once.
-    public init(identity: LibP2PIdentity, config: HostConfig = HostConfig(), logger: Logger = .discarding) throws {
+    /// A host for `identity` with `config`'s limits, logging to `logger`, its timers on `clock`; its loop thread
+    /// starts at once.
+    public init(
+        identity: LibP2PIdentity, config: HostConfig = HostConfig(), logger: Logger = .discarding,
+        clock: any Clock = SystemClock()
+    ) throws {
         self.identity = identity
         peerID = identity.peerID
         self.config = config
@@ -93,7 +109,7 @@ public final class P2PHost: @unchecked Sendable {
         connection.holdsForAdmission = true
         connectionConfig = connection
         noisePayload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
-        loop = try EventLoop(name: "p2p")
+        loop = try EventLoop(name: "p2p", clock: clock)
         handle(PingProtocol.protocolID) { stream in await PingProtocol.serve(stream) }
         handle(IdentifyMessage.protocolID) { [weak self] stream in
             guard let message = self?.identifyMessage(observed: stream.connection.remoteAddress) else { return }
@@ -102,7 +118,19 @@ public final class P2PHost: @unchecked Sendable {
         }
     }
 
-    deinit { loop.stop() }
+    /// A host dropped without `close()` closes like `close()` (its peer store's waiters get nil).
+    deinit {
+        closed.store(true, ordering: .releasing)
+        Self.shutDown(loop: loop, sockets: sockets, peerStore: peerStore)
+    }
+
+    /// Whether `close()` has been called: the host then connects, listens and opens streams no more.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Throws `connectionClosed("host closed")` once the host is closed.
+    private func ensureOpen() throws(P2PError) {
+        if isClosed { throw .connectionClosed("host closed") }
+    }
 
     /// The addresses the host listens on, each ending in /p2p/<peer id>.
     public var listenAddresses: [Multiaddr] { addresses.withLock { $0 } }
@@ -135,28 +163,44 @@ public final class P2PHost: @unchecked Sendable {
 
     final class Listener: LoopHandler {
         let fd: Int32
-        unowned let host: P2PHost
+        /// Weak: a host being deinitialized while a connection arrives is not touched (its `deinit` then closes
+        /// this listener on the loop).
+        weak var host: P2PHost?
         init(fd: Int32, host: P2PHost) {
             self.fd = fd
             self.host = host
         }
-        func ready(readable: Bool, writable: Bool, hangup: Bool) { host.acceptAll(self) }
+        func ready(readable: Bool, writable: Bool, hangup: Bool) { host?.acceptAll(self) }
     }
 
     /// Listens on `/ip4/<address>/tcp/<port>` (port 0 picks one); returns the full address with /p2p/<peer id>.
+    ///
+    /// Throws `connectionClosed("host closed")` once the host is closed.
     @discardableResult
     public func listen(_ address: Multiaddr) throws(P2PError) -> Multiaddr {
+        try ensureOpen()
         let (ip, port) = try Self.tcpEndpoint(address)
         let listened = Socket.listenTCP4(host: ip, port: port, backlog: 1_024)
         guard case .done(let opened) = listened else {
             throw .io("cannot listen on \(address): \(Socket.describe(errno: listened.errorNumber))")
         }
         let fd = Int32(opened)
-        let bound = try Self.multiaddr(ip: ip, port: Socket.localPort(fd) ?? -1).appending(peer: peerID)
+        let bound: Multiaddr
+        do {
+            bound = try Self.multiaddr(ip: ip, port: Socket.localPort(fd) ?? -1).appending(peer: peerID)
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
         addresses.withLock { $0.append(bound) }
         loop.execute { [self] in
+            // Closed meanwhile: the final job has run (or runs after this), nothing would close the socket.
+            guard !isClosed else {
+                Glibc.close(fd)
+                return
+            }
             let listener = Listener(fd: fd, host: self)
-            listeners[fd] = listener
+            sockets.listeners[fd] = listener
             loop.register(fd, listener, interest: .readable)
         }
         return bound
@@ -166,7 +210,7 @@ public final class P2PHost: @unchecked Sendable {
         for _ in 0..<64 {
             guard case .done(let accepted) = Syscall.accept(listener.fd) else { return }
             let fd = Int32(accepted)
-            guard connections.count < config.maxConnections else {
+            guard sockets.connections.count < config.maxConnections else {
                 logger.info(
                     "refused a connection: \(config.maxConnections) connections open",
                     ["reason": "\(config.maxConnections) connections open"])
@@ -177,36 +221,49 @@ public final class P2PHost: @unchecked Sendable {
             let ip = peer?.ip ?? [0, 0, 0, 0]
             let port = peer?.port ?? 0
             let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: port))
-            let connection = Connection(
-                fd: fd, host: self, expectedPeer: nil, dialing: false,
-                remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
-            add(connection)
-            loop.register(fd, connection, interest: .readable)
-            connection.start()
+            adoptInbound(fd, remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
         }
     }
 
+    /// Takes `fd`, a connected socket, as an inbound connection from `remoteAddress` and starts its upgrade (loop
+    /// thread).
+    @discardableResult
+    func adoptInbound(_ fd: Int32, remoteAddress: Multiaddr) -> Connection {
+        let connection = Connection(
+            fd: fd, host: self, expectedPeer: nil, dialing: false, remoteAddress: remoteAddress)
+        add(connection)
+        loop.register(fd, connection, interest: .readable)
+        connection.start()
+        return connection
+    }
+
     private func add(_ connection: Connection) {
-        connections[connection.fd] = connection
-        counts.withLock { $0.connections = connections.count }
+        sockets.connections[connection.fd] = connection
+        counts.withLock { $0.connections = sockets.connections.count }
     }
 
     // MARK: Dialing
 
     /// Connects to `address` (`/ip4/…/tcp/…/p2p/<id>`) unless already connected to that peer.
     ///
-    /// The peer must prove that id in the Noise handshake. Returns the peer id.
+    /// The peer must prove that id in the Noise handshake. Returns the peer id. Throws
+    /// `connectionClosed("host closed")` once the host is closed.
     @discardableResult
     public func connect(_ address: Multiaddr) async throws -> PeerID {
+        try ensureOpen()
         let (ip, port) = try Self.tcpEndpoint(address)
         let expected = address.peerID
         return try await withCheckedThrowingContinuation { continuation in
             loop.execute { [self] in
+                guard !isClosed else {
+                    continuation.resume(throwing: P2PError.connectionClosed("host closed"))
+                    return
+                }
                 if let expected, let existing = byPeer[expected]?.first(where: \.isOpen) {
                     existing.addWaiter(continuation)
                     return
                 }
-                guard connections.count < config.maxConnections else {
+                guard sockets.connections.count < config.maxConnections else {
                     continuation.resume(throwing: P2PError.limit("\(config.maxConnections) connections open"))
                     return
                 }
@@ -227,9 +284,16 @@ public final class P2PHost: @unchecked Sendable {
     }
 
     /// Opens a stream to a connected peer on the first of `protocols` it supports.
+    ///
+    /// Throws `connectionClosed("host closed")` once the host is closed.
     public func newStream(to peer: PeerID, protocols: [String]) async throws -> P2PStream {
-        try await withCheckedThrowingContinuation { continuation in
+        try ensureOpen()
+        return try await withCheckedThrowingContinuation { continuation in
             loop.execute { [self] in
+                guard !isClosed else {
+                    continuation.resume(throwing: P2PError.connectionClosed("host closed"))
+                    return
+                }
                 guard let connection = byPeer[peer]?.first(where: \.isOpen) else {
                     continuation.resume(throwing: P2PError.connectionClosed("not connected to \(peer)"))
                     return
@@ -285,11 +349,21 @@ public final class P2PHost: @unchecked Sendable {
     }
 
     /// Closes every listener and connection (go-away first) and stops the loop.
+    ///
+    /// Whoever waits in `peerStore.identified(_:)` gets nil. Later `connect`, `listen` and `newStream` calls throw
+    /// `connectionClosed("host closed")`.
     public func close() {
-        loop.stop { [self] in
-            for connection in Array(connections.values) { connection.close(reason: "host shutting down") }
-            for fd in Array(listeners.keys) { loop.deregister(fd) }
-            listeners = [:]
+        closed.store(true, ordering: .releasing)
+        Self.shutDown(loop: loop, sockets: sockets, peerStore: peerStore)
+    }
+
+    /// What `close()` and `deinit` do, without the host (which `deinit` may not hand to the loop).
+    private static func shutDown(loop: EventLoop, sockets: Sockets, peerStore: PeerStore) {
+        peerStore.close()
+        loop.stop {
+            for connection in Array(sockets.connections.values) { connection.close(reason: "host shutting down") }
+            for fd in Array(sockets.listeners.keys) { loop.deregister(fd) }
+            sockets.listeners = [:]
         }
     }
 
@@ -316,7 +390,7 @@ public final class P2PHost: @unchecked Sendable {
     }
 
     func removed(_ connection: Connection) {
-        connections[connection.fd] = nil
+        sockets.connections[connection.fd] = nil
         if let peer = connection.remotePeer, var list = byPeer[peer],
             let index = list.firstIndex(where: { $0 === connection })
         {
@@ -324,7 +398,7 @@ public final class P2PHost: @unchecked Sendable {
             byPeer[peer] = list.isEmpty ? nil : list
             counts.withLock { $0.open -= 1 }
         }
-        counts.withLock { $0.connections = connections.count }
+        counts.withLock { $0.connections = sockets.connections.count }
     }
 
     func dispatch(_ stream: P2PStream) {

@@ -25,9 +25,16 @@ public final class PeerStore: Sendable {
     public let capacity: Int
     /// The most addresses kept per peer.
     public static let maxAddressesPerPeer = 16
-    private let state = Mutex<
-        (records: [PeerID: Record], clock: UInt64, waiters: [PeerID: [CheckedContinuation<Record, Never>]])
-    >(([:], 0, [:]))
+    private struct State {
+        var records: [PeerID: Record] = [:]
+        var clock: UInt64 = 0
+        /// Who waits in `identified(_:)`, per peer, by a number of their own (so that a cancelled one is removed).
+        var waiters: [PeerID: [UInt64: CheckedContinuation<Record?, Never>]] = [:]
+        var nextWaiter: UInt64 = 0
+        /// The host closed: nobody waits any more.
+        var closed = false
+    }
+    private let state = Mutex(State())
 
     /// An empty store that keeps at most `capacity` peers.
     public init(capacity: Int = 4_096) { self.capacity = capacity }
@@ -48,18 +55,50 @@ public final class PeerStore: Sendable {
         }
     }
 
-    /// Waits until identify has told something about `peer` (returns at once when it already has).
+    /// Waits until identify has told something about `peer` (returns at once when it already has); nil when the
+    /// task is cancelled or the host closes first.
     ///
-    /// A peer that never answers identify keeps the caller waiting, so callers bound the wait themselves.
-    public func identified(_ peer: PeerID) async -> Record {
-        await withCheckedContinuation { continuation in
-            let known = state.withLock { state -> Record? in
-                if let record = state.records[peer], record.identified { return record }
-                state.waiters[peer, default: []].append(continuation)
-                return nil
-            }
-            if let known { continuation.resume(returning: known) }
+    /// A peer that never answers identify keeps the caller waiting, so callers bound the wait themselves (by
+    /// cancelling it).
+    public func identified(_ peer: PeerID) async -> Record? {
+        let waiter = state.withLock { state in
+            state.nextWaiter += 1
+            return state.nextWaiter
         }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // `.some(answer)` to resume at once; nil once waiting.
+                let answer = state.withLock { state -> Record?? in
+                    if let record = state.records[peer], record.identified { return .some(record) }
+                    // Cancelled before this: the handler found nothing to remove.
+                    if state.closed || Task.isCancelled { return .some(nil) }
+                    state.waiters[peer, default: [:]][waiter] = continuation
+                    return nil
+                }
+                if let answer { continuation.resume(returning: answer) }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { state -> CheckedContinuation<Record?, Never>? in
+                let removed = state.waiters[peer]?.removeValue(forKey: waiter)
+                if state.waiters[peer]?.isEmpty == true { state.waiters[peer] = nil }
+                return removed
+            }
+            cancelled?.resume(returning: nil)
+        }
+    }
+
+    /// How many wait in `identified(_:)` (tests).
+    var waiterCount: Int { state.withLock { $0.waiters.values.reduce(0) { $0 + $1.count } } }
+
+    /// The host closed: whoever waits in `identified(_:)` gets nil, and so does every later wait for a peer not
+    /// identified yet.
+    public func close() {
+        let waiting = state.withLock { state in
+            state.closed = true
+            defer { state.waiters = [:] }
+            return state.waiters.values.flatMap(\.values)
+        }
+        for waiter in waiting { waiter.resume(returning: nil) }
     }
 
     /// Records what identify told about `peer`, and wakes whoever waits for it.
@@ -90,9 +129,9 @@ public final class PeerStore: Sendable {
                 state.records[oldest] = nil
             }
             guard record.identified, let waiting = state.waiters.removeValue(forKey: peer) else {
-                return (record, [CheckedContinuation<Record, Never>]())
+                return (record, [CheckedContinuation<Record?, Never>]())
             }
-            return (record, waiting)
+            return (record, Array(waiting.values))
         }
         for waiter in waiters { waiter.resume(returning: record) }
     }

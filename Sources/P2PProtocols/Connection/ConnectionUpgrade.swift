@@ -92,7 +92,9 @@ public struct ConnectionUpgrade: Sendable {
         /// Write these bytes (ciphertext once the handshake is done) to the socket, in order (with
         /// `on(_:now:appendingTo:)` they are appended to the shell's buffer instead).
         case send([UInt8])
-        /// Call back with `.tick` at this instant (replaces any earlier timer of this connection).
+        /// Call back with `.tick` no later than this instant. The machine asks only for a deadline earlier than the
+        /// last it asked for (or for any after a `.tick`), so a shell keeps its earliest armed timer and arms this one
+        /// only when earlier; a `.tick` that comes early is harmless (the machine asks for the next deadline).
         case scheduleTimer(at: Instant)
         /// The upgrade stopped at `stopAt`; `resume(now:)` continues it.
         case halted(Checkpoint)
