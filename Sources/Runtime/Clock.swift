@@ -160,9 +160,12 @@ public final class ManualClock: Clock {
     /// Advances both clocks by `seconds` (ignored when not positive).
     public func advance(seconds: Double) {
         guard seconds > 0 else { return }
+        let nanoseconds = seconds * 1e9
         state.withLock { state in
             state.now = state.now.advanced(bySeconds: seconds)
-            state.wall.nanosecondsSinceEpoch += Int64(seconds * 1e9)
+            let step = nanoseconds < 9.2e18 ? Int64(nanoseconds) : Int64.max
+            let (sum, overflow) = state.wall.nanosecondsSinceEpoch.addingReportingOverflow(step)
+            state.wall.nanosecondsSinceEpoch = overflow ? .max : sum
         }
     }
 

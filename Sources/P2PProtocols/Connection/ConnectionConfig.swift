@@ -8,7 +8,7 @@ public struct ConnectionConfig: Sendable, Equatable {
     public var maxStreamWindow: UInt32 = 4 << 20
     /// The most all of the connection's receive windows may add up to: what a peer can make this side buffer.
     public var receiveBudget = 16 << 20
-    /// Seconds a dialer may take to connect, before the handshake timeout starts.
+    /// Seconds a dialer may take to connect; with `handshakeTimeout` it makes one deadline from the start of the dial.
     public var dialTimeout = 10.0
     /// Seconds to finish the upgrade; also the bound on each stream's protocol negotiation.
     public var handshakeTimeout = 10.0
