@@ -186,7 +186,7 @@ final class Handler: LoopHandler, @unchecked Sendable {
         var offset = 0
         var pending = pollfd(fd: right, events: Int16(POLLOUT), revents: 0)
         while offset < payload.count {
-            switch payload[offset...].withUnsafeBytes({ Syscall.write(right, $0) }) {
+            switch payload[offset...].withUnsafeBytes({ Syscall.send(right, $0) }) {
             case .done(let count): offset += count
             case .wouldBlock: _ = poll(&pending, 1, 10_000)
             default: return

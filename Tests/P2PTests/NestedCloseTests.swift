@@ -43,7 +43,9 @@ final class SocketPeer {
     func flush() {
         var offset = 0
         while offset < pending.count {
-            let sent = pending[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let sent = pending[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { return }
             offset += sent
         }
@@ -116,8 +118,12 @@ final class Flag: Sendable {
     let readingID = try #require(reading.withLock { $0 }?.id)
     _ = peer.on(.write(stream: readingID, bytes: Array("hello".utf8)))
     _ = peer.on(.openStream(protocols: ["/test/late/1.0.0"], request: 2))
-    peer.flush()
-    close(peerEnd)
+    // Written and closed in one loop job, so the host reads the bytes only once the peer has gone.
+    let handed = Handed(peer)
+    await onLoop {
+        handed.value.flush()
+        close(peerEnd)
+    }
 
     while await onLoop({ !connection.isClosed }) { await Task.yield() }
     let left = await onLoop { connection.streams.count }

@@ -90,6 +90,8 @@ extension Fixtures {
         let stdout = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
+        // A script that exits before reading all its input must fail its test, not kill the test process.
+        signal(SIGPIPE, SIG_IGN)
         try process.run()
         let writer = Thread {
             stdin.fileHandleForWriting.write(input)
