@@ -94,7 +94,7 @@ extension Fixtures {
         signal(SIGPIPE, SIG_IGN)
         try process.run()
         let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.write(contentsOf: input)
             try? stdin.fileHandleForWriting.close()
         }
         writer.start()
