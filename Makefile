@@ -43,10 +43,15 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product openledger
 
+# Two runs: the unit tests first, then the tests that start processes or run Python. Synchronous process tests
+# hold the few cooperative threads while they wait; apart, they cannot stall the unit tests' async work.
+TEST_ENV = OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) \
+	OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path)
+
 test: deps interop model
 	$(SWIFT) build --build-tests
-	OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) \
-		OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path) $(SWIFT) test --skip-build
+	OPENLEDGER_UNIT_ONLY=1 $(TEST_ENV) $(SWIFT) test --skip-build
+	$(TEST_ENV) $(SWIFT) test --skip-build --filter "$$(tools/integration-tests.sh)"
 
 # The unit tests alone: no child processes, no Python (tests marked `.integration` are left out). The inner loop.
 # It uses the fixtures and the model of an earlier `make test` when they are there, and fetches nothing.
