@@ -34,7 +34,7 @@ public enum AttributionFraud: Hashable, Sendable {
 }
 
 /// Why evidence offered to a fraud check does not count.
-public enum InadmissibleEvidence: Hashable, Sendable {
+public enum InadmissibleEvidence: Error, Hashable, Sendable {
     /// The response does not hash to the proof's response hash, or its length differs.
     case responseMismatch
     /// The proof names another snapshot than the committed one (a claim `checkClaim` refuses at submission).
@@ -70,11 +70,11 @@ public enum AttributionFraudCheck {
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, witness: AttributionWitness,
         against commitment: AttributionCommitment
     ) -> FraudVerdict {
-        if let problem = admit(proof, response: response, witness: witness, commitment) {
-            return .inadmissible(problem)
-        }
-        guard let (span, bounds) = span(proof, spanIndex, response) else {
-            return .inadmissible(.noSuchSpan(spanIndex))
+        let span: AttributionProof.Span
+        let bounds: Range<Int>
+        switch admittedSpan(proof, response: response, spanIndex: spanIndex, witness: witness, commitment) {
+        case .failure(let problem): return .inadmissible(problem)
+        case .success(let found): (span, bounds) = found
         }
         guard let credited = span.records.first(where: { $0.index == witness.index }) else {
             return .inadmissible(.notCredited)
@@ -106,11 +106,11 @@ public enum AttributionFraudCheck {
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, offset: UInt64, witness: AttributionWitness,
         against commitment: AttributionCommitment
     ) -> FraudVerdict {
-        if let problem = admit(proof, response: response, witness: witness, commitment) {
-            return .inadmissible(problem)
-        }
-        guard let (span, bounds) = span(proof, spanIndex, response) else {
-            return .inadmissible(.noSuchSpan(spanIndex))
+        let span: AttributionProof.Span
+        let bounds: Range<Int>
+        switch admittedSpan(proof, response: response, spanIndex: spanIndex, witness: witness, commitment) {
+        case .failure(let problem): return .inadmissible(problem)
+        case .success(let found): (span, bounds) = found
         }
         guard holds(witness, response[bounds], at: offset) else { return .inadmissible(.witnessDoesNotHold) }
         guard !span.records.contains(where: { $0.index == witness.index }) else { return .noFraud }
@@ -169,6 +169,16 @@ public enum AttributionFraudCheck {
     }
 
     /// Span `index` of the proof and its byte range, when it exists and lies inside the response.
+    /// The evidence admitted (`admit`) and span `spanIndex` with its response bounds, or why it does not count.
+    static func admittedSpan(
+        _ proof: AttributionProof, response: [UInt8], spanIndex: Int, witness: AttributionWitness,
+        _ commitment: AttributionCommitment
+    ) -> Result<(AttributionProof.Span, Range<Int>), InadmissibleEvidence> {
+        if let problem = admit(proof, response: response, witness: witness, commitment) { return .failure(problem) }
+        guard let found = span(proof, spanIndex, response) else { return .failure(.noSuchSpan(spanIndex)) }
+        return .success(found)
+    }
+
     static func span(_ proof: AttributionProof, _ index: Int, _ response: [UInt8]) -> (
         AttributionProof.Span, Range<Int>
     )? {

@@ -1,9 +1,5 @@
 import Synchronization
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// How severe a log line is; lines below the sink's level are dropped.
 public enum LogLevel: Int, Comparable, Sendable, CaseIterable, CustomStringConvertible {
     case trace, debug, info, warning, error
@@ -53,29 +49,6 @@ public final class LogSink: Sendable {
     public let level: LogLevel
     private let clock: any Clock
     private let output: @Sendable (String) -> Void
-
-    /// A sink writing whole lines to standard error.
-    public static func standardError(
-        format: LogFormat = .logfmt, level: LogLevel = .info, clock: any Clock = SystemClock()
-    )
-        -> LogSink
-    {
-        LogSink(format: format, level: level, clock: clock) { line in
-            var bytes = Array(line.utf8)
-            bytes.append(10)
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes.withUnsafeBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
-                if written > 0 {
-                    offset += written
-                } else if written < 0 && errno == EINTR {
-                    continue
-                } else {
-                    return
-                }
-            }
-        }
-    }
 
     /// A sink that drops everything.
     public static let discarding = LogSink(format: .logfmt, level: .error, clock: SystemClock()) { _ in }
