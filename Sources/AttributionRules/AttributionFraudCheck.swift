@@ -168,7 +168,6 @@ public enum AttributionFraudCheck {
         return nil
     }
 
-    /// Span `index` of the proof and its byte range, when it exists and lies inside the response.
     /// The evidence admitted (`admit`) and span `spanIndex` with its response bounds, or why it does not count.
     static func admittedSpan(
         _ proof: AttributionProof, response: [UInt8], spanIndex: Int, witness: AttributionWitness,
@@ -179,6 +178,7 @@ public enum AttributionFraudCheck {
         return .success(found)
     }
 
+    /// Span `index` of the proof and its byte range, when it exists and lies inside the response.
     static func span(_ proof: AttributionProof, _ index: Int, _ response: [UInt8]) -> (
         AttributionProof.Span, Range<Int>
     )? {
