@@ -1,0 +1,78 @@
+/// The router's parameters, named as the gossipsub v1.0–v1.2 specs name them; defaults are go-libp2p-pubsub's.
+public struct GossipsubConfig: Sendable {
+    /// D: the mesh degree.
+    public var d = 6
+    /// D_lo: below it the heartbeat grafts.
+    public var dLow = 5
+    /// D_hi: above it the heartbeat prunes.
+    public var dHigh = 12
+    /// D_score: peers kept by score when pruning.
+    public var dScore = 4
+    /// D_out: outbound peers kept in the mesh.
+    public var dOut = 2
+    /// D_lazy: peers gossiped to per heartbeat.
+    public var dLazy = 6
+    /// The gossip factor: at least this fraction of eligible peers receive gossip.
+    public var gossipFactor = 0.25
+    /// The heartbeat interval, seconds.
+    public var heartbeatInterval = 1.0
+    /// The fanout TTL, seconds.
+    public var fanoutTTL = 60.0
+    /// Message-cache windows kept (history length).
+    public var historyLength = 5
+    /// Message-cache windows gossiped.
+    public var historyGossip = 3
+    /// The seen-cache TTL, seconds.
+    public var seenTTL = 120.0
+    /// The backoff after a PRUNE, seconds.
+    public var pruneBackoff = 60.0
+    /// The backoff after leaving a topic, seconds.
+    public var unsubscribeBackoff = 10.0
+    /// A GRAFT within this many seconds after the backoff began is penalized twice.
+    public var graftFloodThreshold = 10.0
+    /// Message ids per IHAVE, and per peer per heartbeat.
+    public var maxIHaveLength = 5_000
+    /// IHAVE messages accepted per peer per heartbeat.
+    public var maxIHaveMessages = 10
+    /// Seconds to wait for a message asked by IWANT before penalizing the promise.
+    public var iwantFollowupTime = 3.0
+    /// Heartbeats between opportunistic grafting rounds.
+    public var opportunisticGraftTicks = 60
+    /// Peers grafted per opportunistic round.
+    public var opportunisticGraftPeers = 2
+    /// Peers offered by PX in a PRUNE.
+    public var prunePeers = 16
+    /// Whether the router offers and accepts PX.
+    public var doPX = true
+    /// Whether own messages are flooded to every peer above the publish threshold.
+    public var floodPublish = true
+    /// v1.2: messages of at least this many bytes get an IDONTWANT to mesh peers before they are forwarded.
+    public var idontwantMessageThreshold = 1_024
+    /// v1.2: IDONTWANT ids kept per peer.
+    public var maxIDontWantMessages = 1_000
+    /// The default bound on one RPC, bytes.
+    public var maxRPCSize = 1 << 20
+    /// Larger RPC bounds for topics that need them.
+    public var topicMaxRPCSize: [String: Int] = [:]
+    /// The most topics a peer may subscribe to, and the most the router tracks.
+    public var maxTopics = 1_024
+    /// The most control entries (IHAVE + IWANT + GRAFT + PRUNE + IDONTWANT) in one RPC.
+    public var maxControlMessages = 5_000
+    /// Score parameters and thresholds; nil disables scoring.
+    public var score: GossipsubScoreParameters? = GossipsubScoreParameters()
+    /// The message-id function per topic (`defaultMessageID` for topics not named).
+    public var messageID: [String: GossipsubMessageIDFunction] = [:]
+    /// The message-id function of every other topic.
+    public var defaultMessageID: GossipsubMessageIDFunction = .fromAndSeqno
+
+    /// go-libp2p-pubsub's defaults.
+    public init() {}
+}
+
+/// How a topic computes message ids.
+public enum GossipsubMessageIDFunction: Sendable {
+    /// The spec's default: `from` ‖ `seqno`.
+    case fromAndSeqno
+    /// SHA-256 of the data (content-addressed topics).
+    case sha256OfData
+}
