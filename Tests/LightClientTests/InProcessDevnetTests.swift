@@ -71,7 +71,7 @@ private final class InProcessDevnet {
 
 /// Every storage layout read by the light client from proven storage gives what the predeploy wrote, read
 /// through the same layout type from the node's own state.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func provenLayoutReadsMatchWhatThePredeploysWrote() throws {
     let devnet = try InProcessDevnet()
     let config = devnet.config
@@ -133,7 +133,7 @@ func provenLayoutReadsMatchWhatThePredeploysWrote() throws {
 
 /// `waitForInclusion` polls on the client's clock: with a manual clock it gives up after the timeout without
 /// waiting for real, and returns without sleeping once the transaction is in a verified block.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func waitForInclusionPollsOnTheInjectedClock() throws {
     let devnet = try InProcessDevnet()
     let clock = ManualClock()
@@ -158,7 +158,7 @@ func waitForInclusionPollsOnTheInjectedClock() throws {
 }
 
 /// The devnet stamps blocks with its injected clock's wall time.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func devnetBlocksCarryTheInjectedClocksTime() throws {
     let devnet = try InProcessDevnet()
     let first = try devnet.produce()

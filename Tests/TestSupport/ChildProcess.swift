@@ -42,7 +42,7 @@ public final class ChildProcess: Sendable {
     public var errors: String { stderr.value }
 
     /// The first complete line of standard output, waiting up to `timeout` seconds.
-    public func firstLine(timeout: Double = 20) throws -> String {
+    public func firstLine(timeout: Double = patientSeconds) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let text = output
