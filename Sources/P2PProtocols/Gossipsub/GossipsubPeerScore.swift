@@ -269,6 +269,9 @@ public struct GossipsubPeerScore: Sendable {
     /// Message delivery records held.
     public var deliveryRecordCount: Int { deliveries.count }
 
+    /// Entries in the retained-peer expiry queue (live and stale), for tests of its bound.
+    var retainedQueueCount: Int { retainedQueue.count }
+
     // MARK: - Internals
 
     private func ref(_ slot: Int) -> PeerRef { UInt64(slot) << 32 | UInt64(peers[slot].generation) }
