@@ -511,6 +511,44 @@ private func invalidParameters() -> GossipsubScoreParameters {
     #expect(score.deliveryRecordCount == parameters.maxDeliveryRecords)
     score.refresh(now: at(2 + parameters.deliveryRecordTTL + 0.01))
     #expect(score.deliveryRecordCount == 0)
+    // Messages of unscored topics leave no record.
+    score.validateMessage(from: peer(1), id: message(1_000), topic: otherTopic, now: at(200))
+    score.duplicateMessage(from: peer(1), id: message(1_000), topic: otherTopic, now: at(200))
+    #expect(score.deliveryRecordCount == 0)
+    score.validateMessage(from: peer(1), id: message(1_000), topic: topic, now: at(200))
+    #expect(score.deliveryRecordCount == 1)
+}
+
+@Test func unvalidatedParametersDoNotTrap() {
+    var parameters = GossipsubScoreParameters()
+    parameters.decayInterval = .nan
+    parameters.retainScore = .infinity
+    parameters.deliveryRecordTTL = -.infinity
+    parameters.ipColocationFactorWeight = -1
+    parameters.ipColocationFactorThreshold = .min
+    parameters.behaviourPenaltyWeight = -1
+    parameters.maxDeliveryRecords = -5
+    parameters.maxRetainedPeers = -5
+    var topicParameters = GossipsubTopicScoreParameters()
+    topicParameters.timeInMeshWeight = 1
+    topicParameters.timeInMeshQuantum = 0
+    topicParameters.invalidMessageDeliveriesWeight = -1
+    topicParameters.invalidMessageDeliveriesDecay = 10
+    parameters.topics[topic] = topicParameters
+    #expect(throws: GossipsubScoreParameterError.self) { try parameters.validate() }
+    var score = GossipsubPeerScore(parameters: parameters)
+    score.addPeer(peer(1), address: "10.0.0.1", now: at(0))
+    score.graft(peer(1), topic: topic, now: at(0))
+    score.addPenalty(peer(1), count: .max)
+    score.addPenalty(peer(1), count: .max)
+    score.validateMessage(from: peer(1), id: message(0), topic: topic, now: at(0))
+    score.rejectMessage(from: peer(1), id: message(0), topic: topic, reason: .validationFailed, now: at(0))
+    for second in 0..<2_000 { score.refresh(now: at(Double(second))) }
+    // Only that it answers: the numbers of a broken configuration mean nothing.
+    _ = score.score(peer(1), now: at(2_000))
+    score.removePeer(peer(1), now: at(2_001))
+    score.refresh(now: Instant(nanoseconds: .max))
+    #expect(score.peerCount <= 1)
 }
 
 // MARK: - Parameters

@@ -39,6 +39,8 @@ public struct GossipsubPeerScore: Sendable {
     /// Scored topics: the named ones first (sorted), then those `defaultTopic` scores, as they come.
     private var topicOfName: [String: Int] = [:]
     private var topicParameters: [GossipsubTopicScoreParameters] = []
+    /// Each scored topic's decay factors for one interval (the usual refresh).
+    private var topicDecayFactors: [GossipsubTopicDecayFactors] = []
 
     /// Connected peers per IP (P6), by IP slot.
     private var slotOfIP: [String: Int] = [:]
@@ -60,8 +62,7 @@ public struct GossipsubPeerScore: Sendable {
         deliveries = GossipsubScoreDeliveries(
             ttl: parameters.deliveryRecordTTL, capacity: parameters.maxDeliveryRecords)
         for name in parameters.topics.keys.sorted() {
-            topicOfName[name] = topicParameters.count
-            topicParameters.append(parameters.topics[name]!)
+            addTopic(name, parameters.topics[name]!)
         }
     }
 
@@ -126,7 +127,10 @@ public struct GossipsubPeerScore: Sendable {
     // MARK: - Messages
 
     /// A message passed signature checks and goes to validation (starts its delivery record).
+    ///
+    /// Messages of unscored topics leave no record: nothing about them can change a score.
     public mutating func validateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
+        guard scoredTopic(topic) != nil else { return }
         deliveries.begin(id, now: now)
     }
 
@@ -135,6 +139,7 @@ public struct GossipsubPeerScore: Sendable {
     /// `peer` gains a first delivery (P2) and, in the mesh, a mesh delivery (P3); the mesh peers that forwarded it
     /// while it was being validated gain a mesh delivery each. A second verdict on one message changes nothing.
     public mutating func deliverMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
+        guard scoredTopic(topic) != nil else { return }
         let first = slotOfPeer[peer]
         guard let pending = deliveries.markValid(id, first: first.map(ref) ?? .max, now: now) else { return }
         if let first, let index = topicIndex(first, topic) {
@@ -158,6 +163,7 @@ public struct GossipsubPeerScore: Sendable {
     public mutating func rejectMessage(
         from peer: PeerID, id: GossipsubMessageID?, topic: String, reason: RejectReason, now: Instant
     ) {
+        guard scoredTopic(topic) != nil else { return }
         switch reason {
         case .selfOrigin:
             return
@@ -184,7 +190,7 @@ public struct GossipsubPeerScore: Sendable {
     /// delivery if it came within the window of validation (once per peer and message); an invalid message counts
     /// against it each time; an ignored one changes nothing.
     public mutating func duplicateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
-        guard let slot = slotOfPeer[peer] else { return }
+        guard let slot = slotOfPeer[peer], scoredTopic(topic) != nil else { return }
         switch deliveries.duplicate(id, peer: ref(slot), now: now) {
         case .nothing, .pending:
             return
@@ -227,7 +233,9 @@ public struct GossipsubPeerScore: Sendable {
             lastDecay = now
             return
         }
-        let interval = UInt64(max(1, parameters.decayInterval * 1e9))
+        // Unvalidated parameters must not trap: a decay interval that is not a positive finite number means 1 s.
+        let seconds = parameters.decayInterval.isFinite && parameters.decayInterval > 0 ? parameters.decayInterval : 1
+        let interval = UInt64(min(max(1, seconds * 1e9), 1e18))
         guard now.nanoseconds > last.nanoseconds else { return }
         let elapsed = (now.nanoseconds - last.nanoseconds) / interval
         guard elapsed > 0 else { return }
@@ -250,8 +258,8 @@ public struct GossipsubPeerScore: Sendable {
         var score = parameters.topicScoreCap > 0 ? min(topicScore, parameters.topicScoreCap) : topicScore
         if parameters.appSpecificWeight != 0 { score += counters.applicationScore * parameters.appSpecificWeight }
         if parameters.ipColocationFactorWeight != 0, let ip = counters.ipSlot {
-            let surplus = peersAtIP[ip] - parameters.ipColocationFactorThreshold
-            if surplus > 0 { score += Double(surplus * surplus) * parameters.ipColocationFactorWeight }
+            let surplus = Double(peersAtIP[ip]) - Double(parameters.ipColocationFactorThreshold)
+            if surplus > 0 { score += surplus * surplus * parameters.ipColocationFactorWeight }
         }
         if parameters.behaviourPenaltyWeight != 0, counters.behaviourPenalty > parameters.behaviourPenaltyThreshold {
             let excess = counters.behaviourPenalty - parameters.behaviourPenaltyThreshold
@@ -296,8 +304,14 @@ public struct GossipsubPeerScore: Sendable {
         guard let defaults = parameters.defaultTopic,
             topicParameters.count - parameters.topics.count < parameters.maxDefaultScoredTopics
         else { return nil }
-        topicOfName[topic] = topicParameters.count
-        topicParameters.append(defaults)
+        return addTopic(topic, defaults)
+    }
+
+    @discardableResult
+    private mutating func addTopic(_ name: String, _ parameters: GossipsubTopicScoreParameters) -> Int {
+        topicOfName[name] = topicParameters.count
+        topicParameters.append(parameters)
+        topicDecayFactors.append(GossipsubTopicDecayFactors(parameters, intervals: 1))
         return topicParameters.count - 1
     }
 
@@ -327,7 +341,9 @@ public struct GossipsubPeerScore: Sendable {
     }
 
     private mutating func decay(intervals: Int) {
-        let factors = topicParameters.map { GossipsubTopicDecayFactors($0, intervals: intervals) }
+        let factors =
+            intervals == 1
+            ? topicDecayFactors : topicParameters.map { GossipsubTopicDecayFactors($0, intervals: intervals) }
         let behaviourDecay = GossipsubScoreMath.power(parameters.behaviourPenaltyDecay, intervals)
         let decayToZero = parameters.decayToZero
         for slot in peers.indices where peers[slot].connected {
