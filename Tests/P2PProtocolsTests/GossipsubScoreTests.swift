@@ -736,3 +736,40 @@ func validationNamesTheBrokenParameter(_ broken: BrokenScoreParameter) {
     #expect(close(score.score(peer(1), now: now), expected))
     #expect(score.score(peer(3), now: now) == 0)
 }
+
+@Test func theBlocksPresetToleratesTwentyHeadsOfSilenceThenCostsTheCap() {
+    let parameters = GossipsubScoreParameters.openLedger(chainID: 9)
+    let blocksTopic = GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 9)
+    let blocks = parameters.topics[blocksTopic]!
+    var score = GossipsubPeerScore(parameters: parameters)
+    // Peer 1 is in the mesh; peer 2 is not but is first with as many heads, so the difference of their scores is
+    // P1 + P3 of peer 1.
+    score.addPeer(peer(1), address: nil, now: at(0))
+    score.addPeer(peer(2), address: nil, now: at(0))
+    score.refresh(now: at(0))
+    score.graft(peer(1), topic: blocksTopic, now: at(0))
+    func meshDeliveryTerm(_ t: Double) -> Double {
+        let p1 = min((t / blocks.timeInMeshQuantum).rounded(.down), blocks.timeInMeshCap) * blocks.timeInMeshWeight
+        return (score.score(peer(1), now: at(t)) - score.score(peer(2), now: at(t))) / blocks.topicWeight - p1
+    }
+    var terms: [Int: Double] = [:]
+    for second in 1...200 {
+        score.refresh(now: at(Double(second)))
+        if second <= 100 && second % 2 == 0 {
+            score.deliverMessage(from: peer(1), id: message(2 * second), topic: blocksTopic, now: at(Double(second)))
+            score.deliverMessage(
+                from: peer(2), id: message(2 * second + 1), topic: blocksTopic, now: at(Double(second)))
+        }
+        terms[second] = meshDeliveryTerm(Double(second))
+    }
+    let cap = parameters.topicScoreCap
+    #expect(terms[100].map { close($0, 0) } == true)  // steady deliveries: no deficit
+    #expect(terms[140].map { close($0, 0) } == true)  // twenty heads of silence are free
+    #expect(terms[160]! < -1)  // thirty are not
+    #expect(terms[160]! > -cap)
+    #expect(terms[175].map { close($0, -cap, tolerance: 1e-6) } == true)  // the counter is zero: the whole cap
+    // Pruned now, the deficit sticks as P3b, worth the cap too.
+    score.prune(peer(1), topic: blocksTopic, now: at(200))
+    let sticky = (score.score(peer(1), now: at(200)) - score.score(peer(2), now: at(200))) / blocks.topicWeight
+    #expect(close(sticky, -cap, tolerance: 1e-6))
+}
