@@ -72,6 +72,11 @@ public struct GossipsubPeerScore: Sendable {
 
     /// A peer connected, from IP `address` when known.
     public mutating func addPeer(_ peer: PeerID, address: String?, now: Instant) {
+        // Counters whose retention ran out before a refresh could forget them are not restored.
+        if let known = knownSlot(peer), !peers[known].connected, peers[known].expire < now {
+            retainedCount -= 1
+            forget(known)
+        }
         let slot: Int
         if let known = knownSlot(peer) {
             slot = known
