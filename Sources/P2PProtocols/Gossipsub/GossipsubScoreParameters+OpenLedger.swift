@@ -75,18 +75,20 @@ extension GossipsubTopicScoreParameters {
         topic.firstMessageDeliveriesCap = GossipsubScoreParameters.settledCounter(
             perInterval: headsPerInterval, decay: topic.firstMessageDeliveriesDecay)
         topic.firstMessageDeliveriesWeight = cap / topic.firstMessageDeliveriesCap
-        // P3: a mesh peer should be first (or near-first) with one head in twenty, counted over the last minute;
-        // with none, the deficit costs the whole cap. Active after a minute in the mesh.
+        // P3: a mesh peer should be credited (first or near-first) with one head in twenty. The counter forgets in
+        // thirty heads; the threshold is what one credit decays to in twenty, so a peer is clear for twenty heads
+        // after its last credit, then loses quadratically more, the whole cap once the counter reaches zero. The
+        // cap of 2 lets a steady peer's history buy only a few more heads of silence. Active after thirty heads.
+        let allowedSilence = 20 * headInterval
         topic.meshMessageDeliveriesDecay = GossipsubScoreParameters.decayFactor(
-            toZeroAfter: 60, decayInterval: decayInterval)
-        topic.meshMessageDeliveriesThreshold = GossipsubScoreParameters.settledCounter(
-            perInterval: headsPerInterval / 20, decay: topic.meshMessageDeliveriesDecay)
-        topic.meshMessageDeliveriesCap = GossipsubScoreParameters.settledCounter(
-            perInterval: headsPerInterval, decay: topic.meshMessageDeliveriesDecay)
+            toZeroAfter: 1.5 * allowedSilence, decayInterval: decayInterval)
+        topic.meshMessageDeliveriesThreshold = GossipsubScoreMath.power(
+            topic.meshMessageDeliveriesDecay, allowedSilence / decayInterval)
+        topic.meshMessageDeliveriesCap = 2
         topic.meshMessageDeliveriesWeight =
             -cap / (topic.meshMessageDeliveriesThreshold * topic.meshMessageDeliveriesThreshold)
         topic.meshMessageDeliveriesWindow = 0.05
-        topic.meshMessageDeliveriesActivation = 60
+        topic.meshMessageDeliveriesActivation = 1.5 * allowedSilence
         // P3b: a prune in deficit costs the cap again, fading over five minutes (past the minute of backoff).
         topic.meshFailurePenaltyWeight = topic.meshMessageDeliveriesWeight
         topic.meshFailurePenaltyDecay = GossipsubScoreParameters.decayFactor(
