@@ -81,8 +81,9 @@ private func gossipHost(
     #expect(gossipB.version(of: hostA.peerID) == .v12)
 }
 
-/// A peer that breaks the protocol on a gossipsub stream loses its connection, and the host logs why: a frame
-/// that is not an RPC, a length prefix over the RPC bound, messages with bad signatures, messages on topics
+/// A peer that breaks the protocol on a gossipsub stream loses its connection, and the host logs why.
+///
+/// The cases: a frame that is not an RPC, a length prefix over the RPC bound, messages with bad signatures, messages on topics
 /// nobody knows. A good peer connected all along keeps receiving.
 @Test(.timeLimit(.minutes(3))) func hostileGossipPeersAreDisconnectedWithAReason() async throws {
     let logs = LogLines()
