@@ -5,10 +5,10 @@ extension GossipsubRouter {
     /// IHAVE, IWANT, GRAFT, PRUNE and IDONTWANT of one RPC, in go-libp2p-pubsub's order.
     mutating func handleControl(_ control: GossipsubRPC.Control, from peer: PeerID, now: Instant) {
         if !control.ihave.isEmpty { handleIHave(control.ihave, from: peer, now: now) }
-        if !control.iwant.isEmpty, peers[peer] != nil { handleIWant(control.iwant, from: peer, now: now) }
-        if !control.graft.isEmpty, peers[peer] != nil { handleGraft(control.graft, from: peer, now: now) }
-        if !control.prune.isEmpty, peers[peer] != nil { handlePrune(control.prune, from: peer, now: now) }
-        if !control.idontwant.isEmpty, peers[peer] != nil { handleIDontWant(control.idontwant, from: peer, now: now) }
+        if !control.iwant.isEmpty, isConnected(peer) { handleIWant(control.iwant, from: peer, now: now) }
+        if !control.graft.isEmpty, isConnected(peer) { handleGraft(control.graft, from: peer, now: now) }
+        if !control.prune.isEmpty, isConnected(peer) { handlePrune(control.prune, from: peer, now: now) }
+        if !control.idontwant.isEmpty, isConnected(peer) { handleIDontWant(control.idontwant, from: peer, now: now) }
     }
 
     // MARK: IHAVE
@@ -34,7 +34,7 @@ extension GossipsubRouter {
             }
         }
         if oversized { violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now) }
-        guard !wanted.isEmpty, peers[peer] != nil else { return }
+        guard !wanted.isEmpty, isConnected(peer) else { return }
         let ask = min(wanted.count, config.maxIHaveLength - state.asked)
         random.choose(ask, from: &wanted)
         wanted.removeLast(wanted.count - ask)
@@ -65,7 +65,7 @@ extension GossipsubRouter {
             for id in ids {
                 guard remaining > 0 else { break outer }
                 remaining -= 1
-                guard !state.doesNotWant(id, now: now), sent.insert(id).inserted,
+                guard !doesNotWant(peer, id, now: now), sent.insert(id).inserted,
                     let message = cache.messageForRequest(id, from: peer, limit: config.gossipRetransmission)
                 else { continue }
                 outbox.message(message, size: ProtobufSize.field(message.encodedSize), to: peer)
@@ -106,7 +106,7 @@ extension GossipsubRouter {
                 addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
                 refused.append(topic)
                 violation(peer, "GRAFT during backoff on \(topic.prefix(64))", now: now)
-                if peers[peer] == nil { return }
+                if !isConnected(peer) { return }
                 continue
             }
             if peerScore < 0 {
@@ -158,7 +158,7 @@ extension GossipsubRouter {
         }
         for info in offered {
             guard let bytes = info.peerID, let candidate = try? PeerID(multihashBytes: bytes), candidate != local,
-                peers[candidate] == nil
+                !isConnected(candidate)
             else { continue }
             outbox.actions.append(.connect(candidate, signedRecord: info.signedRecord))
         }
@@ -167,12 +167,13 @@ extension GossipsubRouter {
     // MARK: IDONTWANT
 
     private mutating func handleIDontWant(_ lists: [[GossipsubMessageID]], from peer: PeerID, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         let until = now.advanced(bySeconds: config.idontwantTTL)
         for ids in lists {
             for id in ids {
                 // In place: a copy of the state would copy its IDONTWANT table.
-                peers[peer]?.addDontWant(id, until: until, now: now, limit: config.maxIDontWantMessages)
+                dontWant[peer, default: DontWantTable()].add(
+                    id, until: until, now: now, limit: config.maxIDontWantMessages)
             }
         }
     }

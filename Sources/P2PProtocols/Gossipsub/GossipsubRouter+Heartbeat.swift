@@ -54,6 +54,7 @@ extension GossipsubRouter {
     }
 
     private func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout [PeerID: Double]) -> Double {
+        guard score != nil else { return 0 }
         if let value = scores[peer] { return value }
         let value = peerScore(peer, now)
         scores[peer] = value

@@ -136,6 +136,8 @@ public struct GossipsubRouter: Sendable {
     var sequenceNumber: UInt64
 
     var peers: [PeerID: PeerState] = [:]
+    /// v1.2: what peers said they do not want (only peers that said so).
+    var dontWant: [PeerID: DontWantTable] = [:]
     var peerOrder = IndexedSet<PeerID>()
     var topicPeers: [String: IndexedSet<PeerID>] = [:]
     var subscribed = IndexedSet<String>()
@@ -198,7 +200,7 @@ public struct GossipsubRouter: Sendable {
         case .receivedRPC(let peer, let rpc, let size):
             receive(rpc, from: peer, size: size, now: now)
         case .malformed(let peer, let reason):
-            if peers[peer] != nil { disconnect(peer, reason: "malformed frame: \(reason)", now: now) }
+            if isConnected(peer) { disconnect(peer, reason: "malformed frame: \(reason)", now: now) }
         case .subscribe(let topic):
             join(topic, now: now)
         case .unsubscribe(let topic):
@@ -254,7 +256,7 @@ public struct GossipsubRouter: Sendable {
     private mutating func addPeer(
         _ peer: PeerID, version: GossipsubVersion, outbound: Bool, address: String?, now: Instant
     ) {
-        guard peer != local, peers[peer] == nil else { return }
+        guard peer != local, !isConnected(peer) else { return }
         peers[peer] = PeerState(version: version, outbound: outbound)
         peerOrder.insert(peer)
         score?.addPeer(peer, address: address, now: now)
@@ -267,6 +269,7 @@ public struct GossipsubRouter: Sendable {
     mutating func removePeer(_ peer: PeerID, now: Instant) {
         guard let state = peers.removeValue(forKey: peer) else { return }
         peerOrder.remove(peer)
+        dontWant[peer] = nil
         for topic in state.topics {
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
@@ -278,7 +281,7 @@ public struct GossipsubRouter: Sendable {
 
     /// Drops a peer that broke a bound: a penalty its retained score remembers, then the disconnect.
     mutating func disconnect(_ peer: PeerID, reason: String, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         score?.addPenalty(peer, count: 1)
         removePeer(peer, now: now)
         counters.disconnects += 1
@@ -287,13 +290,22 @@ public struct GossipsubRouter: Sendable {
 
     /// Counts a protocol violation; past `maxViolations` (net of one forgiven per heartbeat) the peer is dropped.
     mutating func violation(_ peer: PeerID, _ reason: String, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         peers[peer]?.forgive(tick: heartbeatTicks)
         peers[peer]?.violations += 1
         let count = peers[peer]?.violations ?? 0
         if count > config.maxViolations {
             disconnect(peer, reason: "too many protocol violations (\(count)); last: \(reason)", now: now)
         }
+    }
+
+    /// Whether the peer is connected (without copying its state out of the table).
+    func isConnected(_ peer: PeerID) -> Bool { peers.index(forKey: peer) != nil }
+
+    /// Whether the peer said IDONTWANT for `id` (and that still holds at `now`).
+    func doesNotWant(_ peer: PeerID, _ id: GossipsubMessageID, now: Instant) -> Bool {
+        guard !dontWant.isEmpty, let table = dontWant[peer] else { return false }
+        return table.contains(id, now: now)
     }
 
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
@@ -413,9 +425,6 @@ extension GossipsubRouter {
         let version: GossipsubVersion
         let outbound: Bool
         var topics: Set<String> = []
-        /// v1.2: ids the peer said it does not want, until when.
-        var dontWant: [GossipsubMessageID: Instant] = [:]
-        var dontWantOrder = FIFOQueue<Expiry>()
         /// The heartbeat the per-heartbeat counters below belong to.
         var counterTick: UInt64 = 0
         /// IHAVE RPCs received this heartbeat.
@@ -448,23 +457,29 @@ extension GossipsubRouter {
             violationTick = tick
         }
 
-        func doesNotWant(_ id: GossipsubMessageID, now: Instant) -> Bool {
-            guard let until = dontWant[id] else { return false }
+    }
+
+    /// v1.2: the ids one peer said it does not want, until when, at most `limit` of them (the oldest go first).
+    struct DontWantTable: Sendable {
+        var entries: [GossipsubMessageID: Instant] = [:]
+        var order = FIFOQueue<Expiry>()
+
+        func contains(_ id: GossipsubMessageID, now: Instant) -> Bool {
+            guard let until = entries[id] else { return false }
             return now < until
         }
 
-        /// Remembers an IDONTWANT, keeping at most `limit` ids (the oldest go first).
-        mutating func addDontWant(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
-            while let oldest = dontWantOrder.first, oldest.until <= now {
-                dontWantOrder.popFirst()
-                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+        mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
+            while let oldest = order.first, oldest.until <= now {
+                order.popFirst()
+                if entries[oldest.id] == oldest.until { entries[oldest.id] = nil }
             }
-            guard dontWant[id] == nil, limit > 0 else { return }
-            while dontWant.count >= limit, let oldest = dontWantOrder.popFirst() {
-                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+            guard entries[id] == nil, limit > 0 else { return }
+            while entries.count >= limit, let oldest = order.popFirst() {
+                if entries[oldest.id] == oldest.until { entries[oldest.id] = nil }
             }
-            dontWant[id] = until
-            dontWantOrder.push(Expiry(id: id, until: until))
+            entries[id] = until
+            order.push(Expiry(id: id, until: until))
         }
     }
 
