@@ -69,7 +69,7 @@ public struct GossipsubConfig: Sendable {
     /// The longest topic name, bytes.
     public var maxTopicLength = 512
     /// The longest message id, bytes.
-    public var maxMessageIDLength = 512
+    public var maxMessageIDLength = 256
     /// Topics whose messages the application validates (`.validate` / `.validated`); other topics' messages are
     /// delivered and forwarded once their signature checks.
     public var validatedTopics: Set<String> = []

@@ -24,7 +24,7 @@ extension GossipsubRPC {
         public init(
             maxSize: Int = 1 << 20, maxSubscriptions: Int = 1_024, maxMessages: Int = 10_000,
             maxControlEntries: Int = 5_000, maxMessageIDs: Int = 20_000, maxPeerInfos: Int = 1_024,
-            maxTopicLength: Int = 512, maxMessageIDLength: Int = 512
+            maxTopicLength: Int = 512, maxMessageIDLength: Int = 256
         ) {
             self.maxSize = maxSize
             self.maxSubscriptions = maxSubscriptions

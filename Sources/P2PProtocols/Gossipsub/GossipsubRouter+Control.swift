@@ -19,6 +19,7 @@ extension GossipsubRouter {
         state.ihaveRPCs += 1
         peers[peer] = state
         guard state.ihaveRPCs <= config.maxIHaveMessages else {
+            score?.addPenalty(peer, count: 1)
             violation(peer, "IHAVE flood (\(state.ihaveRPCs) IHAVE RPCs in one heartbeat)", now: now)
             return
         }
@@ -33,7 +34,10 @@ extension GossipsubRouter {
                 wanted.append(id)
             }
         }
-        if oversized { violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now) }
+        if oversized {
+            score?.addPenalty(peer, count: 1)
+            violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now)
+        }
         guard !wanted.isEmpty, isConnected(peer) else { return }
         let ask = min(wanted.count, config.maxIHaveLength - state.asked)
         random.choose(ask, from: &wanted)
@@ -73,6 +77,7 @@ extension GossipsubRouter {
             }
         }
         if total > budget {
+            score?.addPenalty(peer, count: 1)
             violation(peer, "IWANT flood (\(state.requested) ids in one heartbeat)", now: now)
         }
     }

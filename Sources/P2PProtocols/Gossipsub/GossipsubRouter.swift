@@ -460,26 +460,41 @@ extension GossipsubRouter {
     }
 
     /// v1.2: the ids one peer said it does not want, until when, at most `limit` of them (the oldest go first).
+    ///
+    /// Kept as 64-bit hashes, not ids: a collision could only withhold a message from the peer that filled the
+    /// table, and a hostile peer can do that with the real id anyway; it bounds the memory to a few words per id.
     struct DontWantTable: Sendable {
-        var entries: [GossipsubMessageID: Instant] = [:]
-        var order = FIFOQueue<Expiry>()
+        struct Entry: Sendable {
+            let key: Int
+            let until: Instant
+        }
+
+        var entries: [Int: Instant] = [:]
+        var order = FIFOQueue<Entry>()
+
+        static func key(_ id: GossipsubMessageID) -> Int {
+            var hasher = Hasher()
+            id.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+            return hasher.finalize()
+        }
 
         func contains(_ id: GossipsubMessageID, now: Instant) -> Bool {
-            guard let until = entries[id] else { return false }
+            guard let until = entries[Self.key(id)] else { return false }
             return now < until
         }
 
         mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
             while let oldest = order.first, oldest.until <= now {
                 order.popFirst()
-                if entries[oldest.id] == oldest.until { entries[oldest.id] = nil }
+                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
             }
-            guard entries[id] == nil, limit > 0 else { return }
+            let key = Self.key(id)
+            guard entries[key] == nil, limit > 0 else { return }
             while entries.count >= limit, let oldest = order.popFirst() {
-                if entries[oldest.id] == oldest.until { entries[oldest.id] = nil }
+                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
             }
-            entries[id] = until
-            order.push(Expiry(id: id, until: until))
+            entries[key] = until
+            order.push(Entry(key: key, until: until))
         }
     }
 
