@@ -41,7 +41,7 @@ extension GossipsubRPC {
             self.init(
                 maxSize: config.topicMaxRPCSize.values.reduce(config.maxRPCSize, max),
                 maxSubscriptions: config.maxTopics, maxControlEntries: config.maxControlMessages,
-                maxMessageIDs: config.maxMessageIDsPerRPC, maxPeerInfos: max(config.prunePeers, 1) * 4,
+                maxMessageIDs: config.maxMessageIDsPerRPC, maxPeerInfos: max(config.prunePeers, 16) * 64,
                 maxTopicLength: config.maxTopicLength, maxMessageIDLength: config.maxMessageIDLength)
         }
     }
