@@ -658,7 +658,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
 
 @Test func messageIDFunctionsArePerTopic() {
     var config = testConfig()
-    config.messageID = ["content": .sha256OfData]
+    config.messageID = ["content": .sha256OfData, "py": .seqnoAndFrom]
     let router = GossipsubRouter(local: gossipIdentity(1), config: config, random: SeededRandom(seed: 1))
     let author = gossipIdentity(3)
     let a = signedMessage(author, data: [1, 2], seqno: 1, on: "content")
@@ -667,6 +667,8 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     #expect(router.messageID(of: a).bytes == SHA256.hash([1, 2]))
     let c = signedMessage(author, data: [1, 2], seqno: 1)
     #expect(router.messageID(of: c).bytes == author.peerID.multihash.bytes + c.seqno!)
+    let d = signedMessage(author, data: [1, 2], seqno: 1, on: "py")
+    #expect(router.messageID(of: d).bytes == d.seqno! + author.peerID.multihash.bytes)
 }
 
 @Test func mutatedRPCBytesNeverCrashTheRouter() {

@@ -97,4 +97,7 @@ public enum GossipsubMessageIDFunction: Sendable {
     case fromAndSeqno
     /// SHA-256 of the data (content-addressed topics).
     case sha256OfData
+    /// py-libp2p's default: `seqno` ‖ `from` (the reverse of the spec's order; use it for topics shared with
+    /// py-libp2p peers, so that IHAVE, IWANT and IDONTWANT ids match theirs).
+    case seqnoAndFrom
 }

@@ -248,6 +248,7 @@ public struct GossipsubRouter: Sendable {
         switch config.messageID[message.topic] ?? config.defaultMessageID {
         case .fromAndSeqno: GossipsubMessageID((message.from ?? []) + (message.seqno ?? []))
         case .sha256OfData: GossipsubMessageID(SHA256.hash(message.data))
+        case .seqnoAndFrom: GossipsubMessageID((message.seqno ?? []) + (message.from ?? []))
         }
     }
 
