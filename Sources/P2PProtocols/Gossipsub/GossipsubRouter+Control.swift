@@ -4,11 +4,14 @@ import Runtime
 extension GossipsubRouter {
     /// IHAVE, IWANT, GRAFT, PRUNE and IDONTWANT of one RPC, in go-libp2p-pubsub's order.
     mutating func handleControl(_ control: GossipsubRPC.Control, from peer: PeerID, now: Instant) {
+        let drops = counters.disconnects
         if !control.ihave.isEmpty { handleIHave(control.ihave, from: peer, now: now) }
-        if !control.iwant.isEmpty, isConnected(peer) { handleIWant(control.iwant, from: peer, now: now) }
-        if !control.graft.isEmpty, isConnected(peer) { handleGraft(control.graft, from: peer, now: now) }
-        if !control.prune.isEmpty, isConnected(peer) { handlePrune(control.prune, from: peer, now: now) }
-        if !control.idontwant.isEmpty, isConnected(peer) { handleIDontWant(control.idontwant, from: peer, now: now) }
+        if !control.iwant.isEmpty, stillConnected(peer, drops) { handleIWant(control.iwant, from: peer, now: now) }
+        if !control.graft.isEmpty, stillConnected(peer, drops) { handleGraft(control.graft, from: peer, now: now) }
+        if !control.prune.isEmpty, stillConnected(peer, drops) { handlePrune(control.prune, from: peer, now: now) }
+        if !control.idontwant.isEmpty, stillConnected(peer, drops) {
+            handleIDontWant(control.idontwant, from: peer, now: now)
+        }
     }
 
     // MARK: IHAVE
@@ -69,7 +72,7 @@ extension GossipsubRouter {
             for id in ids {
                 guard remaining > 0 else { break outer }
                 remaining -= 1
-                guard !doesNotWant(peer, id, now: now), sent.insert(id).inserted,
+                guard !doesNotWant(peer, DontWantTable.key(id), now: now), sent.insert(id).inserted,
                     let message = cache.messageForRequest(id, from: peer, limit: config.gossipRetransmission)
                 else { continue }
                 outbox.message(message, size: ProtobufSize.field(message.encodedSize), to: peer)

@@ -56,14 +56,16 @@ extension GossipsubRouter {
             counters.graylistedRPCs += 1
             return
         }
+        let drops = counters.disconnects
         if !rpc.messages.isEmpty { receiveMessages(rpc.messages, from: peer, now: now) }
-        if let control = rpc.control, isConnected(peer) { handleControl(control, from: peer, now: now) }
+        if let control = rpc.control, stillConnected(peer, drops) { handleControl(control, from: peer, now: now) }
     }
 
     private mutating func receiveMessages(_ messages: [GossipsubMessage], from peer: PeerID, now: Instant) {
         var unknownTopics = 0
+        let drops = counters.disconnects
         for message in messages {
-            guard isConnected(peer) else { return }
+            guard stillConnected(peer, drops) else { return }
             let topic = message.topic
             guard subscribed.contains(topic) else {
                 if topicPeers[topic] == nil {
@@ -145,8 +147,9 @@ extension GossipsubRouter {
     /// v1.2: tells the v1.2 mesh peers (but the sender) not to send a large message we now have.
     private mutating func sendIDontWant(_ id: GossipsubMessageID, topic: String, except sender: PeerID, now: Instant) {
         guard let members = mesh[topic] else { return }
+        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
         for peer in members where peer != sender {
-            guard let version = peers[peer]?.version, version >= .v12, !doesNotWant(peer, id, now: now) else {
+            guard let version = peers[peer]?.version, version >= .v12, !doesNotWant(peer, key, now: now) else {
                 continue
             }
             outbox.idontwant(id, to: peer)
@@ -170,8 +173,9 @@ extension GossipsubRouter {
     ) {
         guard let members = mesh[message.topic] else { return }
         let size = ProtobufSize.field(message.encodedSize)
+        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
         for peer in members where peer != source && peer != author {
-            if doesNotWant(peer, id, now: now) {
+            if doesNotWant(peer, key, now: now) {
                 counters.idontwantSuppressed += 1
                 continue
             }

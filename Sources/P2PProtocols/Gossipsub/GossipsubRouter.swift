@@ -303,10 +303,13 @@ public struct GossipsubRouter: Sendable {
     /// Whether the peer is connected (without copying its state out of the table).
     func isConnected(_ peer: PeerID) -> Bool { peers.index(forKey: peer) != nil }
 
-    /// Whether the peer said IDONTWANT for `id` (and that still holds at `now`).
-    func doesNotWant(_ peer: PeerID, _ id: GossipsubMessageID, now: Instant) -> Bool {
-        guard !dontWant.isEmpty, let table = dontWant[peer] else { return false }
-        return table.contains(id, now: now)
+    /// Whether the peer is still connected, checked only when a disconnect happened since `drops` was read.
+    func stillConnected(_ peer: PeerID, _ drops: Int) -> Bool { counters.disconnects == drops || isConnected(peer) }
+
+    /// Whether the peer said IDONTWANT for the id of `key` (`DontWantTable.key`), and that still holds at `now`.
+    func doesNotWant(_ peer: PeerID, _ key: Int, now: Instant) -> Bool {
+        guard !dontWant.isEmpty, let until = dontWant[peer]?.entries[key] else { return false }
+        return now < until
     }
 
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
@@ -477,11 +480,6 @@ extension GossipsubRouter {
             var hasher = Hasher()
             id.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
             return hasher.finalize()
-        }
-
-        func contains(_ id: GossipsubMessageID, now: Instant) -> Bool {
-            guard let until = entries[Self.key(id)] else { return false }
-            return now < until
         }
 
         mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
