@@ -43,11 +43,11 @@ extension GossipsubRouter {
         }
         guard !wanted.isEmpty, isConnected(peer) else { return }
         let ask = min(wanted.count, config.maxIHaveLength - state.asked)
-        random.choose(ask, from: &wanted)
+        randomSource.choose(ask, from: &wanted)
         wanted.removeLast(wanted.count - ask)
         peers[peer]?.asked += ask
         // One promise per IWANT, on an id chosen at random (go-libp2p-pubsub's gossip tracer).
-        let promised = wanted[random.below(wanted.count)]
+        let promised = wanted[randomSource.below(wanted.count)]
         if promises[promised]?[peer] == nil {
             let until = now.advanced(bySeconds: config.iwantFollowupTime)
             promises[promised, default: [:]][peer] = until
@@ -161,7 +161,7 @@ extension GossipsubRouter {
     private mutating func connectExchanged(_ offered: [GossipsubRPC.PeerInfo]) {
         var offered = offered
         if offered.count > config.prunePeers {
-            random.choose(config.prunePeers, from: &offered)
+            randomSource.choose(config.prunePeers, from: &offered)
             offered.removeLast(offered.count - config.prunePeers)
         }
         for info in offered {

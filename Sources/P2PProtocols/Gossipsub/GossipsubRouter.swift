@@ -131,7 +131,7 @@ public struct GossipsubRouter: Sendable {
     let localPeerIDBytes: [UInt8]
     /// The author key field of own messages: only when the peer id does not embed the key.
     let localKeyField: [UInt8]?
-    var random: SeededRandom
+    var randomSource: SeededRandom
     var score: GossipsubPeerScore?
     var sequenceNumber: UInt64
 
@@ -181,9 +181,9 @@ public struct GossipsubRouter: Sendable {
         limits = GossipsubRPC.Limits(config: config)
         localPeerIDBytes = local.peerID.multihash.bytes
         localKeyField = local.peerID.publicKey == nil ? local.publicKey.protobuf : nil
-        var random = random
-        sequenceNumber = random.next()
-        self.random = random
+        var source = random
+        sequenceNumber = source.next()
+        randomSource = source
         cache = GossipsubMessageCache(historyLength: config.historyLength, historyGossip: config.historyGossip)
         outbox.budget = max(config.maxRPCSize - 1_024, 1)
     }
@@ -396,10 +396,10 @@ public struct GossipsubRouter: Sendable {
         guard let members = topicPeers[topic] else { return [] }
         var chosen = members.elements.filter { filter(self, $0) }
         if let count, count < chosen.count {
-            random.choose(count, from: &chosen)
+            randomSource.choose(count, from: &chosen)
             chosen.removeLast(chosen.count - count)
         } else {
-            random.shuffle(&chosen)
+            randomSource.shuffle(&chosen)
         }
         return chosen
     }
