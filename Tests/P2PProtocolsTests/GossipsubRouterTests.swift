@@ -696,3 +696,59 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     }
     #expect(disconnects > 0)
 }
+
+@Test func anOverfullMeshIsPrunedToDKeepingOutboundPeers() {
+    // 16 peers, the first 3 dialed by us (outbound), all GRAFT us.
+    var bench = Bench(fakes: 16)
+    let config = bench.router.config
+    var router = GossipsubRouter(local: gossipIdentity(1), config: testConfig(), random: SeededRandom(seed: 9))
+    for (index, fake) in bench.fakes.enumerated() {
+        _ = router.on(.peerConnected(fake.peerID, version: .v11, outbound: index < 3, address: nil), now: bench.now)
+    }
+    bench.router = router
+    for index in bench.fakes.indices {
+        _ = bench.rpc(from: index, GossipsubRPC(subscriptions: [.init(subscribe: true, topic: gossipTopic)]))
+    }
+    // Joining grafts D of the subscribers at once.
+    let joined = sends(bench.on(.subscribe(gossipTopic))).filter { $0.1.control?.graft == [gossipTopic] }
+    #expect(joined.count == config.d)
+    #expect(bench.router.meshPeers(gossipTopic).count == config.d)
+    // Inbound GRAFTs fill the mesh up to D_hi; past it only outbound ones are taken.
+    var refused: [PeerID] = []
+    for index in 3..<16 where !bench.router.meshPeers(gossipTopic).contains(bench.peer(index)) {
+        let actions = bench.rpc(from: index, control { $0.graft = [gossipTopic] })
+        refused += sends(actions).filter { $0.1.control?.prune.isEmpty == false }.map(\.0)
+    }
+    #expect(bench.router.meshPeers(gossipTopic).count == config.dHigh)
+    #expect(!refused.isEmpty)
+    for index in 0..<3 { _ = bench.rpc(from: index, control { $0.graft = [gossipTopic] }) }
+    let before = bench.router.meshPeers(gossipTopic).count
+    #expect(before > config.dHigh)
+    // The heartbeat prunes to D, keeps D_out outbound peers, and backs off from the pruned ones.
+    bench.advance(1)
+    let actions = bench.on(.heartbeat)
+    let mesh = bench.router.meshPeers(gossipTopic)
+    #expect(mesh.count == config.d)
+    let outbound = Set(bench.fakes.prefix(3).map(\.peerID))
+    #expect(mesh.filter { outbound.contains($0) }.count >= config.dOut)
+    let pruned = sends(actions).filter { $0.1.control?.prune.isEmpty == false }.map(\.0)
+    #expect(pruned.count == before - config.d)
+    for peer in pruned {
+        #expect(!mesh.contains(peer))
+        #expect(
+            bench.router.backoffExpiry(peer, topic: gossipTopic) == bench.now.advanced(bySeconds: config.pruneBackoff))
+    }
+}
+
+@Test func ourPeerExchangeOffersTheRecordsTheShellGave() {
+    var bench = Bench(fakes: 3, versions: [.v11, .v11, .v11])
+    bench.subscribeAll()
+    _ = bench.on(.peerRecord(bench.peer(1), signedRecord: [1, 2, 3]))
+    _ = bench.on(.heartbeat)
+    let actions = bench.on(.unsubscribe(gossipTopic))
+    let prune = sends(actions).first { $0.0 == bench.peer(0) }?.1.control?.prune.first
+    let offered = Dictionary(uniqueKeysWithValues: (prune?.peers ?? []).map { ($0.peerID!, $0.signedRecord) })
+    #expect(offered.count == 2)
+    #expect(offered[bench.peer(1).multihash.bytes] == .some([1, 2, 3]))
+    #expect(offered[bench.peer(2).multihash.bytes] == .some(nil))
+}

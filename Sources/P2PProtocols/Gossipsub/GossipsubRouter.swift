@@ -38,6 +38,8 @@ public struct GossipsubRouter: Sendable {
         case setApplicationScore(PeerID, Double)
         /// The heartbeat interval has passed (the shell schedules it every `config.heartbeatInterval`).
         case heartbeat
+        /// A connected peer's signed peer record (the envelope), offered with it in our PX; nil forgets it.
+        case peerRecord(PeerID, signedRecord: [UInt8]?)
     }
 
     /// What the shell must do.
@@ -213,6 +215,8 @@ public struct GossipsubRouter: Sendable {
             score?.setApplicationScore(peer, value)
         case .heartbeat:
             heartbeat(now: now)
+        case .peerRecord(let peer, let record):
+            if isConnected(peer) { peers[peer]?.signedRecord = record.flatMap { $0.count <= 4_096 ? $0 : nil } }
         }
         return outbox.drain(connected: peers)
     }
@@ -415,7 +419,9 @@ public struct GossipsubRouter: Sendable {
             let offered = candidates(topic, count: config.prunePeers) { router, other in
                 other != peer && router.peerScore(other, now) >= 0
             }
-            exchange = offered.map { GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: nil) }
+            exchange = offered.map {
+                GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: peers[$0]?.signedRecord)
+            }
         }
         return GossipsubRPC.Prune(topic: topic, peers: exchange, backoff: UInt64(max(0, seconds.rounded(.up))))
     }
@@ -429,6 +435,8 @@ extension GossipsubRouter {
         let version: GossipsubVersion
         let outbound: Bool
         var topics: Set<String> = []
+        /// Its signed peer record, for PX (at most 4 KiB; the shell gives it).
+        var signedRecord: [UInt8]?
         /// The heartbeat the per-heartbeat counters below belong to.
         var counterTick: UInt64 = 0
         /// IHAVE RPCs received this heartbeat.
