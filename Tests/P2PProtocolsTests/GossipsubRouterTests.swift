@@ -752,3 +752,28 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     #expect(offered[bench.peer(1).multihash.bytes] == .some([1, 2, 3]))
     #expect(offered[bench.peer(2).multihash.bytes] == .some(nil))
 }
+
+@Test func publishingRefusesWhatNoPeerWouldAccept() {
+    var config = testConfig()
+    config.maxRPCSize = 2_048
+    config.maxTopicLength = 32
+    var bench = Bench(config: config, fakes: 1)
+    bench.subscribeAll()
+    var actions = bench.on(.publish(topic: gossipTopic, data: Array(repeating: 0, count: 4_000)))
+    let failures = actions.compactMap { if case .publishFailed(_, let error) = $0 { error } else { nil } }
+    guard case .rpcTooLarge(_, 2_048)? = failures.first else {
+        Issue.record("expected rpcTooLarge, got \(failures)")
+        return
+    }
+    #expect(sends(actions).isEmpty)
+    actions = bench.on(.publish(topic: String(repeating: "x", count: 33), data: [1]))
+    #expect(
+        actions.contains {
+            if case .publishFailed(_, .fieldTooLong(field: "Message.topic", length: 33, limit: 32)) = $0 {
+                true
+            } else {
+                false
+            }
+        })
+    #expect(bench.router.counters.published == 0)
+}
