@@ -632,6 +632,17 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     network.advance(seconds: config.validationTimeout)
     network.heartbeats(1)
     #expect(network.routers[1].counters.ignored == 3)
+    // Late verdicts for timed-out messages change nothing.
+    network.answerValidation(1, .accept)
+    network.answerValidation(1, .accept)
+    #expect(network.deliveries[1].count == 1)
+    // A message accepted after the application left its topic is not delivered.
+    network.send(.publish(topic: gossipTopic, data: [9]), to: 0)
+    #expect(network.validationRequests[1].count == 1)
+    network.send(.unsubscribe(gossipTopic), to: 1)
+    network.answerValidation(1, .accept)
+    #expect(network.deliveries[1].count == 1)
+    #expect(network.routers[1].counters.ignored == 4)
 }
 
 // MARK: - Seen cache

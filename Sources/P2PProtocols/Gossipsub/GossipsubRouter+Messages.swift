@@ -187,6 +187,8 @@ extension GossipsubRouter {
     mutating func finishValidation(_ id: GossipsubMessageID, _ result: GossipsubValidationResult, now: Instant) {
         guard let entry = pending.removeValue(forKey: id) else { return }
         let topic = entry.message.topic
+        // The application left the topic while the message waited: nothing to deliver it to.
+        let result = subscribed.contains(topic) ? result : .ignore
         switch result {
         case .accept:
             accept(entry.message, id: id, from: entry.from, author: entry.author, now: now)
