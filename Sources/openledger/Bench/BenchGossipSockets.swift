@@ -2,8 +2,9 @@ import Foundation
 import Runtime
 import Synchronization
 
-/// Gossip over real sockets: `openledger p2p listen --topic` processes on loopback in a seeded random connected
-/// topology, one publisher at a fixed rate; delivery latency is the time from writing a line to the publisher's
+/// Gossip over real sockets: `openledger p2p listen --topic` processes on loopback, one publisher.
+///
+/// The listeners form a seeded random connected topology and the publisher sends at a fixed rate; delivery latency is the time from writing a line to the publisher's
 /// standard input to reading it from a receiver's standard output. The reference in the same run is the time a
 /// line takes through the same pipes and JSON printing with no network: the one-process floor.
 enum BenchGossipSockets {
