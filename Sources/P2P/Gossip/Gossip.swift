@@ -19,6 +19,13 @@ public final class Gossip: @unchecked Sendable {
         public var id: GossipsubMessageID
         /// The peer that forwarded it (the author for a direct neighbour's own message).
         public var from: PeerID
+        /// A delivery of `message` with id `id`, forwarded by `from`.
+        public init(message: GossipsubMessage, id: GossipsubMessageID, from: PeerID) {
+            self.message = message
+            self.id = id
+            self.from = from
+        }
+
         /// The author, from the message's `from` field.
         public var author: PeerID? { message.from.flatMap { try? PeerID(multihashBytes: $0) } }
     }
