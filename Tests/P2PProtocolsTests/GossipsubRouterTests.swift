@@ -788,3 +788,41 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
         })
     #expect(bench.router.counters.published == 0)
 }
+
+@Test func stateStaysBoundedUnderManyHostilePeers() {
+    var config = testConfig()
+    config.maxTopics = 32
+    config.maxIDontWantMessages = 50
+    var router = GossipsubRouter(local: gossipIdentity(1), config: config, random: SeededRandom(seed: 2))
+    var now = Instant(seconds: 1)
+    _ = router.on(.subscribe(gossipTopic), now: now)
+    var random = SeededRandom(seed: 8)
+    let hostile = (0..<300).map { gossipIdentity(10_000 + UInt64($0)).peerID }
+    for (index, peer) in hostile.enumerated() {
+        _ = router.on(.peerConnected(peer, version: .v12, outbound: false, address: nil), now: now)
+        // Each subscribes to as many fresh topics as it may, floods IDONTWANT and IHAVE of random ids.
+        let topics = (0..<config.maxTopics).map {
+            GossipsubRPC.Subscription(subscribe: true, topic: "junk-\(index)-\($0)")
+        }
+        let ids = (0..<200).map { _ in GossipsubMessageID(random.bytes(20)) }
+        var flood = GossipsubRPC(subscriptions: topics)
+        var control = GossipsubRPC.Control()
+        control.idontwant = [ids]
+        control.ihave = [.init(topic: gossipTopic, messageIDs: ids)]
+        flood.control = control
+        _ = router.on(.receivedRPC(from: peer, rpc: flood, size: flood.encodedSize), now: now)
+        if index % 50 == 0 {
+            now = now.advanced(bySeconds: 1)
+            _ = router.on(.heartbeat, now: now)
+        }
+    }
+    #expect(router.topicPeers.count <= config.maxTopics + 1)
+    #expect(router.dontWant.values.allSatisfy { $0.entries.count <= config.maxIDontWantMessages })
+    #expect(router.peers.values.allSatisfy { $0.topics.count <= config.maxTopics })
+    // Promises are one per IWANT, and they expire.
+    #expect(router.promises.count <= hostile.count)
+    now = now.advanced(bySeconds: config.iwantFollowupTime + 1)
+    _ = router.on(.heartbeat, now: now)
+    #expect(router.promises.isEmpty)
+    #expect(router.counters.brokenPromises == hostile.count)
+}
