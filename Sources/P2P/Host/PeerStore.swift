@@ -121,8 +121,9 @@ public final class PeerStore: Sendable {
         }
     }
 
-    /// Keeps a signed peer record that verified and names `peer`, unless a newer one is kept; its addresses become
-    /// dialable. False when it names another peer or is older than the one kept.
+    /// Keeps a signed peer record that verified and names `peer`, unless a newer one is kept.
+    ///
+    /// Its addresses become dialable. False when it names another peer or is older than the one kept.
     @discardableResult
     public func addSignedRecord(_ signed: SignedPeerRecord, for peer: PeerID) -> Bool {
         guard signed.peer == peer else { return false }
