@@ -227,6 +227,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     }
 
     /// Each node dials `degree` distinct random peers; components are then joined, so the graph is connected.
+    ///
     /// Sybils dial `2·degree` extra honest peers; an eclipse target's links all go to attackers.
     private func buildTopology(random: inout SeededRandom, attackers: [Int32]) {
         let n = count

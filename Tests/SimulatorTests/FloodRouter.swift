@@ -3,8 +3,9 @@ import P2PProtocols
 import Runtime
 import Simulator
 
-/// A tiny flood protocol speaking the gossipsub router's events and actions: it signs what it publishes, checks
-/// every signature through the verifier it is given, validates, delivers once and forwards to every other peer,
+/// A tiny flood protocol speaking the gossipsub router's events and actions.
+///
+/// It signs what it publishes, checks every signature through the verifier it is given, validates, delivers once and forwards to every other peer,
 /// and answers IWANT from everything it has seen. The engine's tests run on it, independently of the router.
 struct FloodRouter: SimulatedRouter {
     let identity: LibP2PIdentity

@@ -9,6 +9,11 @@ struct BenchFigure: Sendable {
         case milliseconds = "ms"
         case megabytes = "mb"
         case bytesPerByte = "bytes_per_byte"
+        // The gossip simulator's figures (BenchGossip).
+        case fraction = "fraction"
+        case perMessage = "per_message"
+        case timesBound = "x_bound"
+        case simulatedSecondsPerSecond = "sim_s_per_s"
     }
 
     let bench: String
