@@ -58,6 +58,28 @@ public struct GossipsubConfig: Sendable {
     public var maxTopics = 1_024
     /// The most control entries (IHAVE + IWANT + GRAFT + PRUNE + IDONTWANT) in one RPC.
     public var maxControlMessages = 5_000
+    /// v1.2: seconds a received IDONTWANT is honoured.
+    public var idontwantTTL = 3.0
+    /// Times one peer may ask for one message by IWANT.
+    public var gossipRetransmission = 3
+    /// Message ids a peer may ask for by IWANT per heartbeat; more is an IWANT flood.
+    public var maxIWantMessageIDs = 10_000
+    /// The most message ids in one RPC (decoding bound).
+    public var maxMessageIDsPerRPC = 20_000
+    /// The longest topic name, bytes.
+    public var maxTopicLength = 512
+    /// The longest message id, bytes.
+    public var maxMessageIDLength = 512
+    /// Topics whose messages the application validates (`.validate` / `.validated`); other topics' messages are
+    /// delivered and forwarded once their signature checks.
+    public var validatedTopics: Set<String> = []
+    /// Messages waiting for the application's verdict; more are dropped unvalidated (not marked seen).
+    public var maxPendingValidations = 1_024
+    /// Seconds a message waits for its verdict before it is dropped as ignored.
+    public var validationTimeout = 30.0
+    /// Protocol violations (floods, bad signatures, GRAFTs in backoff, unknown topics) a peer may accumulate before
+    /// it is disconnected; one is forgiven per heartbeat.
+    public var maxViolations = 20
     /// Score parameters and thresholds; nil disables scoring.
     public var score: GossipsubScoreParameters? = GossipsubScoreParameters()
     /// The message-id function per topic (`defaultMessageID` for topics not named).

@@ -55,6 +55,57 @@ public struct GossipsubRouter: Sendable {
         case connect(PeerID, signedRecord: [UInt8]?)
         /// A message the application published was signed and sent (its id).
         case published(GossipsubMessageID)
+        /// A message the application asked to publish was not sent (too large, bad topic, signing failed).
+        case publishFailed(topic: String, error: GossipsubError)
+    }
+
+    /// What the router has counted since it started (for logs, tests and the simulator).
+    public struct Counters: Sendable, Equatable {
+        /// Messages handed to the application.
+        public var delivered = 0
+        /// Own messages published.
+        public var published = 0
+        /// Messages forwarded, counted per receiving peer.
+        public var forwarded = 0
+        /// Messages that arrived again within the seen TTL.
+        public var duplicates = 0
+        /// Messages on topics neither we nor any peer subscribe to (dropped, counted against the sender).
+        public var unknownTopicMessages = 0
+        /// Messages on topics peers subscribe to but we do not (dropped).
+        public var unsubscribedTopicMessages = 0
+        /// Messages without a signature.
+        public var missingSignatures = 0
+        /// Messages with a bad signature, author or sequence number.
+        public var invalidSignatures = 0
+        /// Our own messages coming back.
+        public var selfOrigin = 0
+        /// Messages the application rejected.
+        public var rejected = 0
+        /// Messages the application ignored, or whose verdict timed out.
+        public var ignored = 0
+        /// Messages dropped because too many waited for validation.
+        public var validationThrottled = 0
+        /// RPCs dropped because their sender's score is below the graylist threshold.
+        public var graylistedRPCs = 0
+        /// RPCs from peers the router does not know (not connected, or already disconnected).
+        public var rpcsFromUnknownPeers = 0
+        /// Peers disconnected for breaking a bound.
+        public var disconnects = 0
+        /// Message ids sent in IDONTWANT.
+        public var idontwantSent = 0
+        /// Sends skipped because the peer said IDONTWANT.
+        public var idontwantSuppressed = 0
+        /// Message ids advertised in IHAVE.
+        public var ihaveSent = 0
+        /// Message ids asked for in IWANT.
+        public var iwantSent = 0
+        /// Messages sent in answer to IWANT.
+        public var iwantServed = 0
+        /// IWANT promises broken (the peer did not deliver in time).
+        public var brokenPromises = 0
+
+        /// All zero.
+        public init() {}
     }
 
     /// The local peer.
@@ -68,16 +119,373 @@ public struct GossipsubRouter: Sendable {
     /// check; the simulator passes a memoizing one (the answer is a pure function of the inputs).
     public typealias SignatureVerifier = @Sendable (LibP2PPublicKey, [UInt8], [UInt8]) -> Bool
 
+    /// What the router has counted.
+    public internal(set) var counters = Counters()
+
+    // MARK: State (internal: the router's extensions in other files share it)
+
+    let identity: LibP2PIdentity
+    let verifier: SignatureVerifier
+    let thresholds: GossipsubThresholds
+    let limits: GossipsubRPC.Limits
+    let localPeerIDBytes: [UInt8]
+    /// The author key field of own messages: only when the peer id does not embed the key.
+    let localKeyField: [UInt8]?
+    var random: SeededRandom
+    var score: GossipsubPeerScore?
+    var sequenceNumber: UInt64
+
+    var peers: [PeerID: PeerState] = [:]
+    var peerOrder = IndexedSet<PeerID>()
+    var topicPeers: [String: IndexedSet<PeerID>] = [:]
+    var subscribed = IndexedSet<String>()
+    var mesh: [String: IndexedSet<PeerID>] = [:]
+    var fanout: [String: IndexedSet<PeerID>] = [:]
+    var fanoutTopics = IndexedSet<String>()
+    var lastPublished: [String: Instant] = [:]
+    var backoff: [String: [PeerID: Instant]] = [:]
+    var cache: GossipsubMessageCache
+    var seen: [GossipsubMessageID: Instant] = [:]
+    var seenOrder = FIFOQueue<Expiry>()
+    var promises: [GossipsubMessageID: [PeerID: Instant]] = [:]
+    var promiseOrder = FIFOQueue<Promise>()
+    var pending: [GossipsubMessageID: PendingValidation] = [:]
+    var pendingOrder = FIFOQueue<Expiry>()
+    var heartbeatTicks: UInt64 = 0
+    var outbox = Outbox()
+
     /// A router for `local`, signing its messages with `local`'s key, drawing randomness from `random`.
     public init(
         local: LibP2PIdentity, config: GossipsubConfig, random: SeededRandom, verifier: SignatureVerifier? = nil
     ) {
         self.local = local.peerID
         self.config = config
+        identity = local
+        self.verifier = verifier ?? { key, signature, bytes in key.isValidSignature(signature, for: bytes) }
+        score = config.score.map { GossipsubPeerScore(parameters: $0) }
+        if let parameters = config.score {
+            thresholds = parameters.thresholds
+        } else {
+            // Without scoring every score is 0: nothing falls below a threshold, PX is accepted, and opportunistic
+            // grafting never finds a better peer.
+            var open = GossipsubThresholds()
+            open.gossip = -.infinity
+            open.publish = -.infinity
+            open.graylist = -.infinity
+            open.acceptPX = 0
+            open.opportunisticGraft = 0
+            thresholds = open
+        }
+        limits = GossipsubRPC.Limits(config: config)
+        localPeerIDBytes = local.peerID.multihash.bytes
+        localKeyField = local.peerID.publicKey == nil ? local.publicKey.protobuf : nil
+        var random = random
+        sequenceNumber = random.next()
+        self.random = random
+        cache = GossipsubMessageCache(historyLength: config.historyLength, historyGossip: config.historyGossip)
+        outbox.budget = max(config.maxRPCSize - 1_024, 1)
     }
 
     /// Handles one event at `now` and returns what to do, in order.
     public mutating func on(_ event: Event, now: Instant) -> [Action] {
-        []
+        switch event {
+        case .peerConnected(let peer, let version, let outbound, let address):
+            addPeer(peer, version: version, outbound: outbound, address: address, now: now)
+        case .peerDisconnected(let peer):
+            removePeer(peer, now: now)
+        case .received(let peer, let bytes):
+            receive(bytes: bytes, from: peer, now: now)
+        case .receivedRPC(let peer, let rpc, let size):
+            receive(rpc, from: peer, size: size, now: now)
+        case .malformed(let peer, let reason):
+            if peers[peer] != nil { disconnect(peer, reason: "malformed frame: \(reason)", now: now) }
+        case .subscribe(let topic):
+            join(topic, now: now)
+        case .unsubscribe(let topic):
+            leave(topic, now: now)
+        case .publish(let topic, let data):
+            publish(topic: topic, data: data, now: now)
+        case .validated(let id, let result):
+            finishValidation(id, result, now: now)
+        case .setApplicationScore(let peer, let value):
+            score?.setApplicationScore(peer, value)
+        case .heartbeat:
+            heartbeat(now: now)
+        }
+        return outbox.drain(connected: peers)
+    }
+
+    // MARK: Inspection (for the shell, tests and the simulator)
+
+    /// The peers in our mesh of `topic`, in the router's order.
+    public func meshPeers(_ topic: String) -> [PeerID] { mesh[topic]?.elements ?? [] }
+
+    /// The fanout peers of `topic` (a topic we publish to without subscribing).
+    public func fanoutPeers(_ topic: String) -> [PeerID] { fanout[topic]?.elements ?? [] }
+
+    /// The connected peers subscribed to `topic`.
+    public func subscribers(_ topic: String) -> [PeerID] { topicPeers[topic]?.elements ?? [] }
+
+    /// The topics the application subscribed to.
+    public var subscriptions: [String] { subscribed.elements }
+
+    /// The connected gossipsub peers.
+    public var connectedPeers: [PeerID] { peerOrder.elements }
+
+    /// The peer's score at `now` (0 when scoring is off).
+    public func score(of peer: PeerID, now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
+
+    /// When our backoff for `peer` on `topic` ends, if there is one.
+    public func backoffExpiry(_ peer: PeerID, topic: String) -> Instant? { backoff[topic]?[peer] }
+
+    /// Whether a message id is in the seen cache at `now`.
+    public func hasSeen(_ id: GossipsubMessageID, now: Instant) -> Bool { isSeen(id, now: now) }
+
+    /// The message id of `message` under this router's per-topic id functions.
+    public func messageID(of message: GossipsubMessage) -> GossipsubMessageID {
+        switch config.messageID[message.topic] ?? config.defaultMessageID {
+        case .fromAndSeqno: GossipsubMessageID((message.from ?? []) + (message.seqno ?? []))
+        case .sha256OfData: GossipsubMessageID(SHA256.hash(message.data))
+        }
+    }
+
+    // MARK: Peers
+
+    private mutating func addPeer(
+        _ peer: PeerID, version: GossipsubVersion, outbound: Bool, address: String?, now: Instant
+    ) {
+        guard peer != local, peers[peer] == nil else { return }
+        peers[peer] = PeerState(version: version, outbound: outbound)
+        peerOrder.insert(peer)
+        score?.addPeer(peer, address: address, now: now)
+        if !subscribed.isEmpty {
+            for topic in subscribed { outbox.subscription(.init(subscribe: true, topic: topic), to: peer) }
+        }
+    }
+
+    /// Forgets a peer that left or that we dropped; its score is retained by the score keeper.
+    mutating func removePeer(_ peer: PeerID, now: Instant) {
+        guard let state = peers.removeValue(forKey: peer) else { return }
+        peerOrder.remove(peer)
+        for topic in state.topics {
+            topicPeers[topic]?.remove(peer)
+            if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
+            mesh[topic]?.remove(peer)
+            fanout[topic]?.remove(peer)
+        }
+        score?.removePeer(peer, now: now)
+    }
+
+    /// Drops a peer that broke a bound: a penalty its retained score remembers, then the disconnect.
+    mutating func disconnect(_ peer: PeerID, reason: String, now: Instant) {
+        guard peers[peer] != nil else { return }
+        score?.addPenalty(peer, count: 1)
+        removePeer(peer, now: now)
+        counters.disconnects += 1
+        outbox.closing.append(.disconnect(peer, reason: reason))
+    }
+
+    /// Counts a protocol violation; past `maxViolations` (net of one forgiven per heartbeat) the peer is dropped.
+    mutating func violation(_ peer: PeerID, _ reason: String, now: Instant) {
+        guard peers[peer] != nil else { return }
+        peers[peer]?.forgive(tick: heartbeatTicks)
+        peers[peer]?.violations += 1
+        let count = peers[peer]?.violations ?? 0
+        if count > config.maxViolations {
+            disconnect(peer, reason: "too many protocol violations (\(count)); last: \(reason)", now: now)
+        }
+    }
+
+    func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
+
+    // MARK: Subscriptions
+
+    private mutating func join(_ topic: String, now: Instant) {
+        guard subscribed.insert(topic) else { return }
+        for peer in peerOrder { outbox.subscription(.init(subscribe: true, topic: topic), to: peer) }
+        var members = IndexedSet<PeerID>()
+        if let fanoutPeers = fanout.removeValue(forKey: topic) {
+            fanoutTopics.remove(topic)
+            lastPublished[topic] = nil
+            for peer in fanoutPeers where peerScore(peer, now) >= 0 && !isBackingOff(peer, topic, now) {
+                members.insert(peer)
+            }
+        }
+        if members.count < config.d {
+            let more = candidates(topic, count: config.d - members.count) { router, peer in
+                !members.contains(peer) && !router.isBackingOff(peer, topic, now) && router.peerScore(peer, now) >= 0
+            }
+            for peer in more { members.insert(peer) }
+        }
+        mesh[topic] = members
+        for peer in members {
+            score?.graft(peer, topic: topic, now: now)
+            outbox.graft(topic, to: peer)
+        }
+    }
+
+    private mutating func leave(_ topic: String, now: Instant) {
+        guard subscribed.remove(topic) else { return }
+        for peer in peerOrder { outbox.subscription(.init(subscribe: false, topic: topic), to: peer) }
+        guard let members = mesh.removeValue(forKey: topic) else { return }
+        for peer in members {
+            score?.prune(peer, topic: topic, now: now)
+            outbox.prune(makePrune(for: peer, topic: topic, px: config.doPX, unsubscribing: true, now: now), to: peer)
+            addBackoff(peer, topic, seconds: config.unsubscribeBackoff, now: now)
+        }
+    }
+
+    /// Records a peer's subscription change; false when the peer was dropped for it.
+    mutating func applySubscription(_ change: GossipsubRPC.Subscription, from peer: PeerID, now: Instant) -> Bool {
+        guard let state = peers[peer] else { return false }
+        let topic = change.topic
+        if change.subscribe {
+            guard !state.topics.contains(topic) else { return true }
+            guard state.topics.count < config.maxTopics else {
+                disconnect(peer, reason: "subscribed to more than \(config.maxTopics) topics", now: now)
+                return false
+            }
+            // The router's own table is bounded too: a topic nobody else knows is not tracked once it is full.
+            guard topicPeers[topic] != nil || subscribed.contains(topic) || topicPeers.count < config.maxTopics
+            else { return true }
+            peers[peer]?.topics.insert(topic)
+            topicPeers[topic, default: IndexedSet()].insert(peer)
+        } else {
+            guard peers[peer]?.topics.remove(topic) != nil else { return true }
+            topicPeers[topic]?.remove(peer)
+            if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
+            if mesh[topic]?.remove(peer) == true { score?.prune(peer, topic: topic, now: now) }
+            fanout[topic]?.remove(peer)
+        }
+        return true
+    }
+
+    // MARK: Backoff and peer selection
+
+    func isBackingOff(_ peer: PeerID, _ topic: String, _ now: Instant) -> Bool {
+        guard let expiry = backoff[topic]?[peer] else { return false }
+        return now < expiry
+    }
+
+    mutating func addBackoff(_ peer: PeerID, _ topic: String, seconds: Double, now: Instant) {
+        let expiry = now.advanced(bySeconds: seconds)
+        if let current = backoff[topic]?[peer], current >= expiry { return }
+        backoff[topic, default: [:]][peer] = expiry
+    }
+
+    /// Up to `count` peers of `topic` passing `filter`, chosen at random (all of them when `count` is nil).
+    mutating func candidates(
+        _ topic: String, count: Int?, where filter: (GossipsubRouter, PeerID) -> Bool
+    ) -> [PeerID] {
+        guard let members = topicPeers[topic] else { return [] }
+        var chosen = members.elements.filter { filter(self, $0) }
+        if let count, count < chosen.count {
+            random.choose(count, from: &chosen)
+            chosen.removeLast(chosen.count - count)
+        } else {
+            random.shuffle(&chosen)
+        }
+        return chosen
+    }
+
+    /// A PRUNE for `peer`: v1.0 peers get the bare topic; newer ones the backoff and, when `px`, peers to try.
+    mutating func makePrune(for peer: PeerID, topic: String, px: Bool, unsubscribing: Bool, now: Instant)
+        -> GossipsubRPC.Prune
+    {
+        guard let version = peers[peer]?.version, version >= .v11 else { return GossipsubRPC.Prune(topic: topic) }
+        let seconds = unsubscribing ? config.unsubscribeBackoff : config.pruneBackoff
+        var exchange: [GossipsubRPC.PeerInfo] = []
+        if px && config.prunePeers > 0 {
+            let offered = candidates(topic, count: config.prunePeers) { router, other in
+                other != peer && router.peerScore(other, now) >= 0
+            }
+            exchange = offered.map { GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: nil) }
+        }
+        return GossipsubRPC.Prune(topic: topic, peers: exchange, backoff: UInt64(max(0, seconds.rounded(.up))))
+    }
+}
+
+// MARK: - Per-peer and bookkeeping records
+
+extension GossipsubRouter {
+    /// What the router keeps per connected peer.
+    struct PeerState: Sendable {
+        let version: GossipsubVersion
+        let outbound: Bool
+        var topics: Set<String> = []
+        /// v1.2: ids the peer said it does not want, until when.
+        var dontWant: [GossipsubMessageID: Instant] = [:]
+        var dontWantOrder = FIFOQueue<Expiry>()
+        /// The heartbeat the per-heartbeat counters below belong to.
+        var counterTick: UInt64 = 0
+        /// IHAVE RPCs received this heartbeat.
+        var ihaveRPCs = 0
+        /// Ids we asked the peer for by IWANT this heartbeat.
+        var asked = 0
+        /// Ids the peer asked us for by IWANT this heartbeat.
+        var requested = 0
+        var violations = 0
+        var violationTick: UInt64 = 0
+
+        init(version: GossipsubVersion, outbound: Bool) {
+            self.version = version
+            self.outbound = outbound
+        }
+
+        /// Resets the per-heartbeat counters when a heartbeat has passed since they were last touched.
+        mutating func roll(tick: UInt64) {
+            guard counterTick != tick else { return }
+            counterTick = tick
+            ihaveRPCs = 0
+            asked = 0
+            requested = 0
+        }
+
+        /// Forgives one violation per heartbeat passed since the last one was counted.
+        mutating func forgive(tick: UInt64) {
+            let passed = tick &- violationTick
+            violations = passed >= UInt64(violations) ? 0 : violations - Int(passed)
+            violationTick = tick
+        }
+
+        func doesNotWant(_ id: GossipsubMessageID, now: Instant) -> Bool {
+            guard let until = dontWant[id] else { return false }
+            return now < until
+        }
+
+        /// Remembers an IDONTWANT, keeping at most `limit` ids (the oldest go first).
+        mutating func addDontWant(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
+            while let oldest = dontWantOrder.first, oldest.until <= now {
+                dontWantOrder.popFirst()
+                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+            }
+            guard dontWant[id] == nil, limit > 0 else { return }
+            while dontWant.count >= limit, let oldest = dontWantOrder.popFirst() {
+                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+            }
+            dontWant[id] = until
+            dontWantOrder.push(Expiry(id: id, until: until))
+        }
+    }
+
+    /// An id and when it expires.
+    struct Expiry: Sendable {
+        let id: GossipsubMessageID
+        let until: Instant
+    }
+
+    /// An IWANT promise: `peer` should deliver `id` by `until`.
+    struct Promise: Sendable {
+        let id: GossipsubMessageID
+        let peer: PeerID
+        let until: Instant
+    }
+
+    /// A message waiting for the application's verdict.
+    struct PendingValidation: Sendable {
+        let message: GossipsubMessage
+        let from: PeerID
+        let author: PeerID
+        let deadline: Instant
     }
 }

@@ -1,0 +1,65 @@
+import Codec
+
+/// The message cache of gossipsub: the last `historyLength` heartbeat windows of forwarded messages, the newest
+/// `historyGossip` of which are advertised by IHAVE; IWANT is answered from all of them.
+struct GossipsubMessageCache: Sendable {
+    struct Entry: Sendable {
+        var message: GossipsubMessage
+        /// How many times each peer asked for it by IWANT (bounded by gossipRetransmission).
+        var requests: [PeerID: Int] = [:]
+    }
+
+    private var entries: [GossipsubMessageID: Entry] = [:]
+    /// Windows, newest first: per topic, the ids in arrival order.
+    private var windows: [[String: [GossipsubMessageID]]]
+    private let gossipWindows: Int
+
+    init(historyLength: Int, historyGossip: Int) {
+        windows = Array(repeating: [:], count: max(historyLength, 1))
+        gossipWindows = min(max(historyGossip, 0), windows.count)
+    }
+
+    var count: Int { entries.count }
+
+    /// Adds a message to the newest window (once).
+    mutating func put(_ message: GossipsubMessage, id: GossipsubMessageID) {
+        guard entries[id] == nil else { return }
+        entries[id] = Entry(message: message)
+        windows[0][message.topic, default: []].append(id)
+    }
+
+    func message(_ id: GossipsubMessageID) -> GossipsubMessage? { entries[id]?.message }
+
+    /// The message for an IWANT from `peer`, counting the request; nil when not cached or asked too often.
+    mutating func messageForRequest(_ id: GossipsubMessageID, from peer: PeerID, limit: Int) -> GossipsubMessage? {
+        guard var entry = entries[id] else { return nil }
+        let asked = entry.requests[peer, default: 0] + 1
+        guard asked <= limit else { return nil }
+        entry.requests[peer] = asked
+        entries[id] = entry
+        return entry.message
+    }
+
+    /// The ids of `topic` in the gossip windows, oldest window first.
+    func gossipIDs(topic: String) -> [GossipsubMessageID] {
+        var ids: [GossipsubMessageID] = []
+        for window in windows.prefix(gossipWindows).reversed() {
+            if let topicIDs = window[topic] { ids += topicIDs }
+        }
+        return ids
+    }
+
+    /// Whether any gossip window holds an id of `topic`.
+    func hasGossip(topic: String) -> Bool {
+        windows.prefix(gossipWindows).contains { $0[topic] != nil }
+    }
+
+    /// Ends the newest window: the oldest is forgotten.
+    mutating func shift() {
+        let oldest = windows.removeLast()
+        for ids in oldest.values {
+            for id in ids { entries[id] = nil }
+        }
+        windows.insert([:], at: 0)
+    }
+}

@@ -1,0 +1,115 @@
+import Codec
+
+extension GossipsubRouter {
+    /// What one event makes the router send, coalesced into one RPC per peer (more when messages would pass the
+    /// RPC bound), in the order peers were first addressed; IDONTWANT goes first, in RPCs of its own, so that it is
+    /// not queued behind the messages it is about.
+    struct Outbox: Sendable {
+        struct Pending: Sendable {
+            let peer: PeerID
+            var rpc: GossipsubRPC
+            /// Bytes of the messages and control entries added so far (an estimate of the RPC's size).
+            var size: Int
+        }
+
+        /// The budget of one outgoing RPC (set by the router from `maxRPCSize`, with slack for the framing).
+        var budget = (1 << 20) - 1_024
+        var actions: [Action] = []
+        var closing: [Action] = []
+        private var urgent: [Pending] = []
+        private var urgentIndex: [PeerID: Int] = [:]
+        private var sends: [Pending] = []
+        private var index: [PeerID: Int] = [:]
+
+        /// Everything collected, in order: actions, IDONTWANT, other sends (to peers still connected), disconnects.
+        mutating func drain(connected: [PeerID: PeerState]) -> [Action] {
+            if urgent.isEmpty && sends.isEmpty && closing.isEmpty {
+                let result = actions
+                actions = []
+                return result
+            }
+            var result = actions
+            result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
+            for pending in urgent where connected[pending.peer] != nil {
+                result.append(.send(to: pending.peer, rpc: pending.rpc))
+            }
+            for pending in sends where connected[pending.peer] != nil {
+                result.append(.send(to: pending.peer, rpc: pending.rpc))
+            }
+            result += closing
+            actions = []
+            closing = []
+            urgent = []
+            urgentIndex = [:]
+            sends = []
+            index = [:]
+            return result
+        }
+
+        private mutating func slot(_ peer: PeerID, adding size: Int) -> Int {
+            if let position = index[peer] {
+                if sends[position].size + size <= budget || sends[position].size == 0 { return position }
+            }
+            sends.append(Pending(peer: peer, rpc: GossipsubRPC(), size: 0))
+            index[peer] = sends.count - 1
+            return sends.count - 1
+        }
+
+        mutating func message(_ message: GossipsubMessage, size: Int, to peer: PeerID) {
+            let position = slot(peer, adding: size)
+            sends[position].rpc.messages.append(message)
+            sends[position].size += size
+        }
+
+        mutating func subscription(_ change: GossipsubRPC.Subscription, to peer: PeerID) {
+            let position = slot(peer, adding: change.topic.utf8.count + 4)
+            sends[position].rpc.subscriptions.append(change)
+            sends[position].size += change.topic.utf8.count + 4
+        }
+
+        private mutating func control(
+            to peer: PeerID, size: Int, _ edit: (inout GossipsubRPC.Control) -> Void
+        ) {
+            let position = slot(peer, adding: size)
+            var control = sends[position].rpc.control ?? GossipsubRPC.Control()
+            sends[position].rpc.control = nil
+            edit(&control)
+            sends[position].rpc.control = control
+            sends[position].size += size
+        }
+
+        mutating func graft(_ topic: String, to peer: PeerID) {
+            control(to: peer, size: topic.utf8.count + 4) { $0.graft.append(topic) }
+        }
+
+        mutating func prune(_ prune: GossipsubRPC.Prune, to peer: PeerID) {
+            control(to: peer, size: prune.topic.utf8.count + 16 + prune.peers.count * 48) { $0.prune.append(prune) }
+        }
+
+        mutating func ihave(_ ihave: GossipsubRPC.IHave, to peer: PeerID) {
+            let size = ihave.topic.utf8.count + 4 + ProtobufSize.idList(ihave.messageIDs)
+            control(to: peer, size: size) { $0.ihave.append(ihave) }
+        }
+
+        mutating func iwant(_ ids: [GossipsubMessageID], to peer: PeerID) {
+            control(to: peer, size: ProtobufSize.idList(ids) + 4) { $0.iwant.append(ids) }
+        }
+
+        mutating func idontwant(_ id: GossipsubMessageID, to peer: PeerID) {
+            let position: Int
+            if let existing = urgentIndex[peer] {
+                position = existing
+            } else {
+                var control = GossipsubRPC.Control()
+                control.idontwant = [[]]
+                urgent.append(Pending(peer: peer, rpc: GossipsubRPC(control: control), size: 0))
+                position = urgent.count - 1
+                urgentIndex[peer] = position
+            }
+            var control = urgent[position].rpc.control!
+            urgent[position].rpc.control = nil
+            control.idontwant[0].append(id)
+            urgent[position].rpc.control = control
+        }
+    }
+}

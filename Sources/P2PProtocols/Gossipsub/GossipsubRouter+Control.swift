@@ -1,0 +1,179 @@
+import Codec
+import Runtime
+
+extension GossipsubRouter {
+    /// IHAVE, IWANT, GRAFT, PRUNE and IDONTWANT of one RPC, in go-libp2p-pubsub's order.
+    mutating func handleControl(_ control: GossipsubRPC.Control, from peer: PeerID, now: Instant) {
+        if !control.ihave.isEmpty { handleIHave(control.ihave, from: peer, now: now) }
+        if !control.iwant.isEmpty, peers[peer] != nil { handleIWant(control.iwant, from: peer, now: now) }
+        if !control.graft.isEmpty, peers[peer] != nil { handleGraft(control.graft, from: peer, now: now) }
+        if !control.prune.isEmpty, peers[peer] != nil { handlePrune(control.prune, from: peer, now: now) }
+        if !control.idontwant.isEmpty, peers[peer] != nil { handleIDontWant(control.idontwant, from: peer, now: now) }
+    }
+
+    // MARK: IHAVE
+
+    private mutating func handleIHave(_ entries: [GossipsubRPC.IHave], from peer: PeerID, now: Instant) {
+        guard peerScore(peer, now) >= thresholds.gossip, var state = peers[peer] else { return }
+        state.roll(tick: heartbeatTicks)
+        state.ihaveRPCs += 1
+        peers[peer] = state
+        guard state.ihaveRPCs <= config.maxIHaveMessages else {
+            violation(peer, "IHAVE flood (\(state.ihaveRPCs) IHAVE RPCs in one heartbeat)", now: now)
+            return
+        }
+        guard state.asked < config.maxIHaveLength else { return }
+        var wanted: [GossipsubMessageID] = []
+        var chosen = Set<GossipsubMessageID>()
+        var oversized = false
+        for entry in entries where mesh[entry.topic] != nil {
+            if entry.messageIDs.count > config.maxIHaveLength { oversized = true }
+            for id in entry.messageIDs.prefix(config.maxIHaveLength)
+            where !isSeen(id, now: now) && pending[id] == nil && chosen.insert(id).inserted {
+                wanted.append(id)
+            }
+        }
+        if oversized { violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now) }
+        guard !wanted.isEmpty, peers[peer] != nil else { return }
+        let ask = min(wanted.count, config.maxIHaveLength - state.asked)
+        random.choose(ask, from: &wanted)
+        wanted.removeLast(wanted.count - ask)
+        peers[peer]?.asked += ask
+        // One promise per IWANT, on an id chosen at random (go-libp2p-pubsub's gossip tracer).
+        let promised = wanted[random.below(wanted.count)]
+        if promises[promised]?[peer] == nil {
+            let until = now.advanced(bySeconds: config.iwantFollowupTime)
+            promises[promised, default: [:]][peer] = until
+            promiseOrder.push(Promise(id: promised, peer: peer, until: until))
+        }
+        counters.iwantSent += wanted.count
+        outbox.iwant(wanted, to: peer)
+    }
+
+    // MARK: IWANT
+
+    private mutating func handleIWant(_ lists: [[GossipsubMessageID]], from peer: PeerID, now: Instant) {
+        guard peerScore(peer, now) >= thresholds.gossip, var state = peers[peer] else { return }
+        state.roll(tick: heartbeatTicks)
+        let total = lists.reduce(0) { $0 + $1.count }
+        let budget = max(0, config.maxIWantMessageIDs - state.requested)
+        state.requested += total
+        peers[peer] = state
+        var remaining = min(total, budget)
+        var sent = Set<GossipsubMessageID>()
+        outer: for ids in lists {
+            for id in ids {
+                guard remaining > 0 else { break outer }
+                remaining -= 1
+                guard !state.doesNotWant(id, now: now), sent.insert(id).inserted,
+                    let message = cache.messageForRequest(id, from: peer, limit: config.gossipRetransmission)
+                else { continue }
+                outbox.message(message, size: ProtobufSize.field(message.encodedSize), to: peer)
+                counters.iwantServed += 1
+            }
+        }
+        if total > budget {
+            violation(peer, "IWANT flood (\(state.requested) ids in one heartbeat)", now: now)
+        }
+    }
+
+    // MARK: GRAFT
+
+    private mutating func handleGraft(_ topics: [String], from peer: PeerID, now: Instant) {
+        var doPX = config.doPX
+        var refused: [String] = []
+        let peerScore = peerScore(peer, now)
+        for topic in topics {
+            guard subscribed.contains(topic), mesh[topic] != nil else {
+                // Unknown topic: ignored, and no PX that would leak our peers.
+                doPX = false
+                continue
+            }
+            guard let state = peers[peer] else { return }
+            if mesh[topic]!.contains(peer) { continue }
+            if !state.topics.contains(topic) {
+                // A GRAFT implies the subscription (some peers send it first).
+                guard applySubscription(.init(subscribe: true, topic: topic), from: peer, now: now) else { return }
+                guard peers[peer]?.topics.contains(topic) == true else { continue }
+            }
+            if let expiry = backoff[topic]?[peer], now < expiry {
+                // GRAFT during our backoff: a penalty, a second one when it comes within the flood threshold.
+                var penalty = 1
+                let floodCutoff = expiry.advanced(bySeconds: config.graftFloodThreshold - config.pruneBackoff)
+                if now < floodCutoff { penalty += 1 }
+                score?.addPenalty(peer, count: penalty)
+                doPX = false
+                addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
+                refused.append(topic)
+                violation(peer, "GRAFT during backoff on \(topic.prefix(64))", now: now)
+                if peers[peer] == nil { return }
+                continue
+            }
+            if peerScore < 0 {
+                refused.append(topic)
+                doPX = false
+                addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
+                continue
+            }
+            if mesh[topic]!.count >= config.dHigh && !state.outbound {
+                refused.append(topic)
+                addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
+                continue
+            }
+            mesh[topic]!.insert(peer)
+            score?.graft(peer, topic: topic, now: now)
+        }
+        for topic in refused {
+            outbox.prune(makePrune(for: peer, topic: topic, px: doPX, unsubscribing: false, now: now), to: peer)
+        }
+    }
+
+    // MARK: PRUNE
+
+    private mutating func handlePrune(_ prunes: [GossipsubRPC.Prune], from peer: PeerID, now: Instant) {
+        guard let state = peers[peer] else { return }
+        let peerScore = peerScore(peer, now)
+        for prune in prunes {
+            let topic = prune.topic
+            guard mesh[topic] != nil else { continue }
+            if mesh[topic]!.remove(peer) { score?.prune(peer, topic: topic, now: now) }
+            // Obey the peer's backoff (bounded to a day), or apply ours.
+            if let seconds = prune.backoff, seconds > 0 {
+                addBackoff(peer, topic, seconds: Double(min(seconds, 86_400)), now: now)
+            } else {
+                addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
+            }
+            guard !prune.peers.isEmpty, config.doPX, state.version >= .v11, peerScore >= thresholds.acceptPX
+            else { continue }
+            connectExchanged(prune.peers)
+        }
+    }
+
+    /// PX: dials up to `prunePeers` of the offered peers that we are not connected to.
+    private mutating func connectExchanged(_ offered: [GossipsubRPC.PeerInfo]) {
+        var offered = offered
+        if offered.count > config.prunePeers {
+            random.choose(config.prunePeers, from: &offered)
+            offered.removeLast(offered.count - config.prunePeers)
+        }
+        for info in offered {
+            guard let bytes = info.peerID, let candidate = try? PeerID(multihashBytes: bytes), candidate != local,
+                peers[candidate] == nil
+            else { continue }
+            outbox.actions.append(.connect(candidate, signedRecord: info.signedRecord))
+        }
+    }
+
+    // MARK: IDONTWANT
+
+    private mutating func handleIDontWant(_ lists: [[GossipsubMessageID]], from peer: PeerID, now: Instant) {
+        guard peers[peer] != nil else { return }
+        let until = now.advanced(bySeconds: config.idontwantTTL)
+        for ids in lists {
+            for id in ids {
+                // In place: a copy of the state would copy its IDONTWANT table.
+                peers[peer]?.addDontWant(id, until: until, now: now, limit: config.maxIDontWantMessages)
+            }
+        }
+    }
+}
