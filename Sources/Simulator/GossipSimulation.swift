@@ -391,7 +391,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
                 if let other = indexOf[peer], other != node, !links[Int(node)].contains(other) {
                     queue.push(time: now + 2 * latency(node, other), kind: .connect, node: node, peer: other)
                 }
-            case .published:
+            case .published, .publishFailed:
                 break
             }
             index += 1
