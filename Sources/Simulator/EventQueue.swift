@@ -14,6 +14,8 @@ enum EventKind: UInt8 {
     case join = 5
     /// A byzantine `node` acts (spam, IWANT flood, GRAFT storm) and schedules its next round.
     case attack = 6
+    /// `node`'s uplink has finished an RPC: the next queued one starts.
+    case uplink = 7
 }
 
 /// One scheduled event: 32 bytes, no references, so the queue moves plain values.

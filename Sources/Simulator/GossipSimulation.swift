@@ -40,6 +40,14 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var online: [Bool]
     var role: [NodeRole]
     var uplinkFree: [UInt64]
+    var uplinkWake: [Bool]
+    var urgentQueue: [SendQueue]
+    var bulkQueue: [SendQueue]
+    var slotPeer: [Int32] = []
+    var dontWant: Set<UInt64> = []
+    var idNumber: [GossipsubMessageID: Int32] = [:]
+    var publishing: Int32 = -1
+    var queuedSuppressed = 0
     var links: [[Int32]]
     var initialLinks: [[Int32]] = []
     var cutOff: [Bool]
@@ -119,6 +127,9 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         online = Array(repeating: true, count: n)
         role = Array(repeating: .honest, count: n)
         uplinkFree = Array(repeating: 0, count: n)
+        uplinkWake = Array(repeating: false, count: n)
+        urgentQueue = Array(repeating: SendQueue(), count: n)
+        bulkQueue = Array(repeating: SendQueue(), count: n)
         links = Array(repeating: [], count: n)
         cutOff = Array(repeating: false, count: n)
         leftAt = Array(repeating: .max, count: n)
@@ -319,6 +330,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             freeSlots.append(event.slot)
             guard online[Int(node)], links[Int(node)].contains(event.peer) else { return }
             countCopies(node, rpc)
+            if let idontwant = rpc.control?.idontwant, !idontwant.isEmpty { noteDontWant(node, event.peer, idontwant) }
             let actions = routers[Int(node)].on(
                 .receivedRPC(from: peerIDs[Int(event.peer)], rpc: rpc, size: Int(event.size)), now: instant)
             perform(node, actions)
@@ -332,8 +344,11 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             publishedCount += 1
             guard online[Int(node)] else { return }
             publishedAt[message] = now
+            forgetDontWants(before: message - 16)
             let data = payload(message: UInt32(message), validity: .valid)
+            publishing = Int32(message)
             perform(node, routers[Int(node)].on(.publish(topic: config.topic, data: data), now: instant))
+            publishing = -1
         case .connect:
             guard online[Int(node)], online[Int(event.peer)], !links[Int(node)].contains(event.peer) else { return }
             links[Int(node)].append(event.peer)
@@ -343,6 +358,9 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             leave(node)
         case .join:
             join(node)
+        case .uplink:
+            uplinkWake[Int(node)] = false
+            startNext(node)
         case .attack:
             queue.push(time: now + 100_000_000, kind: .attack, node: node)
             guard online[Int(node)] else { return }
@@ -391,7 +409,9 @@ public final class GossipSimulation<Router: SimulatedRouter> {
                 if let other = indexOf[peer], other != node, !links[Int(node)].contains(other) {
                     queue.push(time: now + 2 * latency(node, other), kind: .connect, node: node, peer: other)
                 }
-            case .published, .publishFailed:
+            case .published(let id):
+                if publishing >= 0 { idNumber[id] = publishing }
+            case .publishFailed:
                 break
             }
             index += 1
@@ -426,37 +446,6 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         return rpc.subscriptions.isEmpty && rpc.control == nil ? nil : rpc
     }
 
-    /// Queues `rpc` on the sender's uplink and schedules its arrival, unless lost.
-    @inline(__always)
-    private func transmit(from node: Int32, to destination: Int32, _ rpc: GossipsubRPC) {
-        guard links[Int(node)].contains(destination) else { return }
-        let size = RPCSize.rpc(rpc)
-        rpcsSent += 1
-        if role[Int(node)] == .honest { honestBytes += UInt64(size) }
-        let start = max(now, uplinkFree[Int(node)])
-        let finish = start + UInt64(Double(size) * nanosecondsPerByte)
-        uplinkFree[Int(node)] = finish
-        if config.loss > 0, lossRandom.unit() < config.loss {
-            rpcsLost += 1
-            return
-        }
-        if now >= partitionStart, now < partitionEnd, cutOff[Int(node)] != cutOff[Int(destination)] {
-            rpcsLost += 1
-            return
-        }
-        let slot: Int32
-        if let free = freeSlots.popLast() {
-            slot = free
-            slots[Int(free)] = rpc
-        } else {
-            slot = Int32(slots.count)
-            slots.append(rpc)
-        }
-        queue.push(
-            time: finish + latency(node, destination), kind: .deliver, node: destination, peer: node, slot: slot,
-            size: Int32(clamping: size))
-    }
-
     /// Closes the connection between `a` and `b`; both routers hear of it.
     private func cut(_ a: Int32, _ b: Int32) {
         guard let position = links[Int(a)].firstIndex(of: b) else { return }
@@ -470,6 +459,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     private func leave(_ node: Int32) {
         guard online[Int(node)] else { return }
         for peer in links[Int(node)] { cut(node, peer) }
+        dropQueued(node)
         online[Int(node)] = false
         leftAt[Int(node)] = now
     }
@@ -646,7 +636,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             rpcsSent: rpcsSent, rpcsLost: rpcsLost, simulatedSeconds: Double(now) / 1e9, events: trace.events,
             traceHash: trace, invalidDelivered: invalidDelivered, invalidRejected: invalidRejected,
             targetDeliveryRatio: eclipseTarget < 0 ? nil : Double(targetDelivered) / Double(config.messages),
-            disconnects: disconnects, signatureChecks: (stats.checks, stats.verified))
+            queuedCopiesDropped: queuedSuppressed, disconnects: disconnects,
+            signatureChecks: (stats.checks, stats.verified))
     }
 
     /// Dijkstra from `source` over the topology at the start: each hop costs the link's latency plus the

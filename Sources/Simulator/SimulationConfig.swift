@@ -84,6 +84,8 @@ public struct SimulationConfig: Sendable {
     public var topic = "/openledger/sim/1"
     /// The router's configuration; `d`, `dLow`, `dHigh`, `dLazy` follow `degree` unless `keepRouterDegrees`.
     public var router = GossipsubConfig()
+    /// Drop a queued message copy when its receiver's IDONTWANT reaches the sender before the copy is sent.
+    public var cancelQueuedOnIDontWant = true
     /// Keep `router`'s D values as given instead of deriving them from `degree`.
     public var keepRouterDegrees = false
 
@@ -93,6 +95,8 @@ public struct SimulationConfig: Sendable {
     /// The router configuration the nodes run.
     public var effectiveRouter: GossipsubConfig {
         var config = router
+        // The simulated application validates every message of the topic.
+        config.validatedTopics.insert(topic)
         if !keepRouterDegrees {
             // go-libp2p's ratios around D = 6 (5, 12), scaled.
             config.d = degree

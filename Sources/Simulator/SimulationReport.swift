@@ -62,6 +62,8 @@ public struct SimulationReport: Sendable {
     public var invalidRejected: Int
     /// The eclipse target's delivery ratio (nil without an eclipse).
     public var targetDeliveryRatio: Double?
+    /// Message copies dropped from uplink queues because the receiver's IDONTWANT arrived first.
+    public var queuedCopiesDropped: Int
     /// Connections the routers closed.
     public var disconnects: Int
     /// Signature checks asked and real verifications done (the memo's effect).

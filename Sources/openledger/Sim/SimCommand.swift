@@ -142,7 +142,8 @@ enum SimCommand {
                 ("bound_p90_ms", number(r.lowerBound.p90)), ("bound_p99_ms", number(r.lowerBound.p99)),
                 ("duplicates_per_delivery", number(r.duplicatesPerDelivery)),
                 ("bytes_per_node_per_message", number(r.bytesPerNodePerMessage)),
-                ("rpcs_sent", "\(r.rpcsSent)"), ("rpcs_lost", "\(r.rpcsLost)"), ("disconnects", "\(r.disconnects)"),
+                ("rpcs_sent", "\(r.rpcsSent)"), ("rpcs_lost", "\(r.rpcsLost)"),
+                ("queued_copies_dropped", "\(r.queuedCopiesDropped)"), ("disconnects", "\(r.disconnects)"),
                 ("invalid_delivered", "\(r.invalidDelivered)"), ("invalid_rejected", "\(r.invalidRejected)"),
             ]
             if let target = r.targetDeliveryRatio { fields.append(("eclipse_target_delivery_ratio", number(target))) }
