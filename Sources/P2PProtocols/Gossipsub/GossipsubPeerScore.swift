@@ -4,6 +4,12 @@ import Runtime
 /// The peer score of gossipsub v1.1 (P1–P7 with decay), kept by the router and fed by it.
 ///
 /// API CONTRACT (the router is written against it; bodies are filled by the scoring work): every method below.
+///
+/// The score of a peer is the spec's
+/// `TopicCap(Σ tᵢ·(w₁P₁ + w₂P₂ + w₃P₃ + w₃bP₃b + w₄P₄)) + w₅P₅ + w₆P₆ + w₇P₇`, computed on demand from a small
+/// per-peer record: a dictionary look-up and a few multiplications per topic the peer has touched. The counters
+/// decay in `refresh(now:)`, once per whole decay interval elapsed. Time comes in as `now`; nothing here reads a
+/// clock or draws randomness. See docs/gossipsub-scoring.md.
 public struct GossipsubPeerScore: Sendable {
     /// Why a message was rejected; each counts against the peer that sent it (P4) except `ignored` and
     /// `selfOrigin`.
@@ -23,33 +29,404 @@ public struct GossipsubPeerScore: Sendable {
     /// The parameters.
     public let parameters: GossipsubScoreParameters
 
+    /// A peer's slot and its generation, packed: what delivery records hold instead of peer ids.
+    typealias PeerRef = UInt64
+
+    private var slotOfPeer: [PeerID: Int] = [:]
+    private var peers: [GossipsubPeerCounters] = []
+    private var freeSlots: [Int] = []
+
+    /// Scored topics: the named ones first (sorted), then those `defaultTopic` scores, as they come.
+    private var topicOfName: [String: Int] = [:]
+    private var topicParameters: [GossipsubTopicScoreParameters] = []
+    /// Each scored topic's decay factors for one interval (the usual refresh).
+    private var topicDecayFactors: [GossipsubTopicDecayFactors] = []
+
+    /// Connected peers per IP (P6), by IP slot.
+    private var slotOfIP: [String: Int] = [:]
+    private var addressOfIP: [String] = []
+    private var peersAtIP: [Int] = []
+    private var freeIPSlots: [Int] = []
+
+    /// Disconnected peers in the order they left, with the instant their counters expire.
+    private var retainedQueue = GossipsubScoreQueue<(peer: PeerRef, expire: Instant)>()
+    private var retainedCount = 0
+
+    private var deliveries: GossipsubScoreDeliveries
+    /// The instant the last decay was due (nil before the first refresh).
+    private var lastDecay: Instant?
+
     /// A score keeper with `parameters`.
-    public init(parameters: GossipsubScoreParameters) { self.parameters = parameters }
+    public init(parameters: GossipsubScoreParameters) {
+        self.parameters = parameters
+        deliveries = GossipsubScoreDeliveries(
+            ttl: parameters.deliveryRecordTTL, capacity: parameters.maxDeliveryRecords)
+        for name in parameters.topics.keys.sorted() {
+            addTopic(name, parameters.topics[name]!)
+        }
+    }
+
+    // MARK: - Peers and meshes
 
     /// A peer connected, from IP `address` when known.
-    public mutating func addPeer(_ peer: PeerID, address: String?, now: Instant) {}
+    public mutating func addPeer(_ peer: PeerID, address: String?, now: Instant) {
+        let slot: Int
+        if let known = slotOfPeer[peer] {
+            slot = known
+            if !peers[slot].connected {
+                peers[slot].connected = true
+                retainedCount -= 1
+            }
+            releaseIP(slot)
+        } else if let free = freeSlots.popLast() {
+            slot = free
+            let generation = peers[slot].generation
+            peers[slot] = GossipsubPeerCounters(peer: peer)
+            peers[slot].generation = generation
+            slotOfPeer[peer] = slot
+        } else {
+            slot = peers.count
+            peers.append(GossipsubPeerCounters(peer: peer))
+            slotOfPeer[peer] = slot
+        }
+        if let address, Self.countsForColocation(address) { peers[slot].ipSlot = holdIP(address) }
+    }
+
     /// A peer disconnected (its counters are retained for `retainScore`).
-    public mutating func removePeer(_ peer: PeerID, now: Instant) {}
+    ///
+    /// Leaving counts as a prune from every mesh it was in (P3b for a delivery deficit); the counters stop decaying
+    /// until it comes back, so neither a bad score nor a good one is shed by reconnecting.
+    public mutating func removePeer(_ peer: PeerID, now: Instant) {
+        guard let slot = slotOfPeer[peer], peers[slot].connected else { return }
+        for index in peers[slot].topics.indices { leaveMesh(slot, index, now: now) }
+        releaseIP(slot)
+        guard parameters.retainScore > 0 else { return forget(slot) }
+        peers[slot].connected = false
+        peers[slot].expire = now.advanced(bySeconds: parameters.retainScore)
+        retainedQueue.append((ref(slot), peers[slot].expire))
+        retainedCount += 1
+        trimRetained()
+    }
+
     /// The peer joined our mesh of `topic`.
-    public mutating func graft(_ peer: PeerID, topic: String, now: Instant) {}
+    public mutating func graft(_ peer: PeerID, topic: String, now: Instant) {
+        guard let slot = connectedSlot(peer), let index = topicIndex(slot, topic) else { return }
+        guard !peers[slot].topics[index].inMesh else { return }
+        peers[slot].topics[index].inMesh = true
+        peers[slot].topics[index].graftTime = now
+    }
+
     /// The peer left our mesh of `topic`.
-    public mutating func prune(_ peer: PeerID, topic: String, now: Instant) {}
+    public mutating func prune(_ peer: PeerID, topic: String, now: Instant) {
+        guard let slot = connectedSlot(peer), let topicSlot = scoredTopic(topic),
+            let index = peers[slot].topics.firstIndex(where: { $0.topic == topicSlot })
+        else { return }
+        leaveMesh(slot, index, now: now)
+    }
+
+    // MARK: - Messages
+
     /// A message passed signature checks and goes to validation (starts its delivery record).
-    public mutating func validateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {}
+    ///
+    /// Messages of unscored topics leave no record: nothing about them can change a score.
+    public mutating func validateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
+        guard scoredTopic(topic) != nil else { return }
+        deliveries.begin(id, now: now)
+    }
+
     /// A message was validated and delivered; `peer` delivered it first.
-    public mutating func deliverMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {}
+    ///
+    /// `peer` gains a first delivery (P2) and, in the mesh, a mesh delivery (P3); the mesh peers that forwarded it
+    /// while it was being validated gain a mesh delivery each. A second verdict on one message changes nothing.
+    public mutating func deliverMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
+        guard scoredTopic(topic) != nil else { return }
+        let first = slotOfPeer[peer]
+        guard let pending = deliveries.markValid(id, first: first.map(ref) ?? .max, now: now) else { return }
+        if let first, let index = topicIndex(first, topic) {
+            let parameters = topicParameters[peers[first].topics[index].topic]
+            peers[first].topics[index].firstMessageDeliveries = min(
+                peers[first].topics[index].firstMessageDeliveries + 1, parameters.firstMessageDeliveriesCap)
+            if peers[first].topics[index].inMesh { addMeshDelivery(first, index) }
+        }
+        for other in pending where other != first.map(ref) {
+            if let slot = slot(of: other), let index = topicIndex(slot, topic), peers[slot].topics[index].inMesh {
+                addMeshDelivery(slot, index)
+            }
+        }
+    }
+
     /// A message was rejected for `reason`.
+    ///
+    /// Signature failures count against `peer` alone (such a message has no trustworthy id); a failed validation
+    /// counts against `peer` and every peer that forwarded the message while it was pending, and later duplicates
+    /// count too; `ignored` settles the record without penalty; `selfOrigin` does nothing.
     public mutating func rejectMessage(
         from peer: PeerID, id: GossipsubMessageID?, topic: String, reason: RejectReason, now: Instant
-    ) {}
+    ) {
+        guard scoredTopic(topic) != nil else { return }
+        switch reason {
+        case .selfOrigin:
+            return
+        case .missingSignature, .invalidSignature:
+            if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+        case .ignored:
+            if let id { _ = deliveries.markRejected(id, status: .ignored, now: now) }
+        case .validationFailed:
+            guard let id else {
+                if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+                return
+            }
+            guard let pending = deliveries.markRejected(id, status: .invalid, now: now) else { return }
+            if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+            for other in pending {
+                if let slot = slot(of: other) { addInvalidDelivery(slot, topic: topic) }
+            }
+        }
+    }
+
     /// A message already seen arrived again from `peer`.
-    public mutating func duplicateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {}
+    ///
+    /// While the message is pending the peer is remembered for the verdict; once valid a mesh peer gains a mesh
+    /// delivery if it came within the window of validation (once per peer and message); an invalid message counts
+    /// against it each time; an ignored one changes nothing.
+    public mutating func duplicateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
+        guard let slot = slotOfPeer[peer], scoredTopic(topic) != nil else { return }
+        switch deliveries.duplicate(id, peer: ref(slot), now: now) {
+        case .nothing, .pending:
+            return
+        case .invalid:
+            addInvalidDelivery(slot, topic: topic)
+        case .valid(let validated):
+            guard let index = topicIndex(slot, topic), peers[slot].topics[index].inMesh else { return }
+            let window = topicParameters[peers[slot].topics[index].topic].meshMessageDeliveriesWindow
+            guard now.seconds(since: validated) <= window else { return }
+            addMeshDelivery(slot, index)
+        }
+    }
+
+    // MARK: - Penalties and the application
+
     /// Adds `count` behaviour penalties (P7): broken promises, GRAFT during backoff, floods.
-    public mutating func addPenalty(_ peer: PeerID, count: Int) {}
+    public mutating func addPenalty(_ peer: PeerID, count: Int) {
+        guard count > 0, let slot = slotOfPeer[peer] else { return }
+        peers[slot].behaviourPenalty += Double(count)
+    }
+
     /// Sets the application-specific score (P5).
-    public mutating func setApplicationScore(_ peer: PeerID, _ value: Double) {}
+    ///
+    /// Only for a peer the keeper knows (connected or retained); a value that is not finite is ignored.
+    public mutating func setApplicationScore(_ peer: PeerID, _ value: Double) {
+        guard value.isFinite, let slot = slotOfPeer[peer] else { return }
+        peers[slot].applicationScore = value
+    }
+
+    // MARK: - Time
+
     /// Decays the counters when a decay interval has passed and forgets expired peers (called each heartbeat).
-    public mutating func refresh(now: Instant) {}
+    ///
+    /// Applies as many decays as whole intervals elapsed since the last one was due; the first call only starts the
+    /// count. Disconnected peers do not decay.
+    public mutating func refresh(now: Instant) {
+        forgetExpired(now: now)
+        deliveries.expire(now: now)
+        guard let last = lastDecay else {
+            lastDecay = now
+            return
+        }
+        // Unvalidated parameters must not trap: a decay interval that is not a positive finite number means 1 s.
+        let seconds = parameters.decayInterval.isFinite && parameters.decayInterval > 0 ? parameters.decayInterval : 1
+        let interval = UInt64(min(max(1, seconds * 1e9), 1e18))
+        guard now.nanoseconds > last.nanoseconds else { return }
+        let elapsed = (now.nanoseconds - last.nanoseconds) / interval
+        guard elapsed > 0 else { return }
+        lastDecay = Instant(nanoseconds: last.nanoseconds + elapsed * interval)
+        decay(intervals: Int(min(elapsed, 1 << 20)))
+    }
+
+    // MARK: - The score
+
     /// The peer's score at `now`.
-    public func score(_ peer: PeerID, now: Instant) -> Double { 0 }
+    public func score(_ peer: PeerID, now: Instant) -> Double {
+        guard let slot = slotOfPeer[peer] else { return 0 }
+        let counters = peers[slot]
+        if !counters.connected && counters.expire < now { return 0 }
+        var topicScore = 0.0
+        for topic in counters.topics {
+            let parameters = topicParameters[topic.topic]
+            topicScore += topic.score(parameters, now: now) * parameters.topicWeight
+        }
+        var score = parameters.topicScoreCap > 0 ? min(topicScore, parameters.topicScoreCap) : topicScore
+        if parameters.appSpecificWeight != 0 { score += counters.applicationScore * parameters.appSpecificWeight }
+        if parameters.ipColocationFactorWeight != 0, let ip = counters.ipSlot {
+            let surplus = Double(peersAtIP[ip]) - Double(parameters.ipColocationFactorThreshold)
+            if surplus > 0 { score += surplus * surplus * parameters.ipColocationFactorWeight }
+        }
+        if parameters.behaviourPenaltyWeight != 0, counters.behaviourPenalty > parameters.behaviourPenaltyThreshold {
+            let excess = counters.behaviourPenalty - parameters.behaviourPenaltyThreshold
+            score += excess * excess * parameters.behaviourPenaltyWeight
+        }
+        return score
+    }
+
+    /// Whether the keeper holds counters for `peer` (connected, or disconnected and retained).
+    public func knows(_ peer: PeerID) -> Bool { slotOfPeer[peer] != nil }
+
+    /// Peers with counters: connected and retained.
+    public var peerCount: Int { slotOfPeer.count }
+
+    /// Message delivery records held.
+    public var deliveryRecordCount: Int { deliveries.count }
+
+    /// Entries in the retained-peer expiry queue (live and stale), for tests of its bound.
+    var retainedQueueCount: Int { retainedQueue.count }
+
+    // MARK: - Internals
+
+    private func ref(_ slot: Int) -> PeerRef { UInt64(slot) << 32 | UInt64(peers[slot].generation) }
+
+    /// The slot `ref` names, if it still names the peer it was taken for.
+    private func slot(of ref: PeerRef) -> Int? { Self.slot(of: ref, in: peers) }
+
+    private static func slot(of ref: PeerRef, in peers: [GossipsubPeerCounters]) -> Int? {
+        let slot = Int(ref >> 32)
+        guard slot < peers.count, peers[slot].generation == UInt32(truncatingIfNeeded: ref) else { return nil }
+        return slot
+    }
+
+    private func connectedSlot(_ peer: PeerID) -> Int? {
+        guard let slot = slotOfPeer[peer], peers[slot].connected else { return nil }
+        return slot
+    }
+
+    /// The topic table's index of `topic`, interning it when `defaultTopic` scores it (up to the bound).
+    private mutating func scoredTopic(_ topic: String) -> Int? {
+        if let index = topicOfName[topic] { return index }
+        guard let defaults = parameters.defaultTopic,
+            topicParameters.count - parameters.topics.count < parameters.maxDefaultScoredTopics
+        else { return nil }
+        return addTopic(topic, defaults)
+    }
+
+    @discardableResult
+    private mutating func addTopic(_ name: String, _ parameters: GossipsubTopicScoreParameters) -> Int {
+        topicOfName[name] = topicParameters.count
+        topicParameters.append(parameters)
+        topicDecayFactors.append(GossipsubTopicDecayFactors(parameters, intervals: 1))
+        return topicParameters.count - 1
+    }
+
+    /// The index of `topic`'s counters in the peer's list, added when missing; nil for an unscored topic.
+    private mutating func topicIndex(_ slot: Int, _ topic: String) -> Int? {
+        guard let topicSlot = scoredTopic(topic) else { return nil }
+        return peers[slot].topicIndex(topicSlot)
+    }
+
+    private mutating func addMeshDelivery(_ slot: Int, _ index: Int) {
+        let cap = topicParameters[peers[slot].topics[index].topic].meshMessageDeliveriesCap
+        peers[slot].topics[index].meshMessageDeliveries = min(peers[slot].topics[index].meshMessageDeliveries + 1, cap)
+    }
+
+    private mutating func addInvalidDelivery(_ slot: Int, topic: String) {
+        guard let index = topicIndex(slot, topic) else { return }
+        peers[slot].topics[index].invalidMessageDeliveries += 1
+    }
+
+    /// Takes the peer out of the topic's mesh, adding the squared delivery deficit to P3b when P3 was active.
+    private mutating func leaveMesh(_ slot: Int, _ index: Int, now: Instant) {
+        guard peers[slot].topics[index].inMesh else { return }
+        let parameters = topicParameters[peers[slot].topics[index].topic]
+        let deficit = peers[slot].topics[index].meshDeliveryDeficit(parameters, now: now)
+        peers[slot].topics[index].meshFailurePenalty += deficit * deficit
+        peers[slot].topics[index].inMesh = false
+    }
+
+    private mutating func decay(intervals: Int) {
+        let factors =
+            intervals == 1
+            ? topicDecayFactors : topicParameters.map { GossipsubTopicDecayFactors($0, intervals: intervals) }
+        let behaviourDecay = GossipsubScoreMath.power(parameters.behaviourPenaltyDecay, intervals)
+        let decayToZero = parameters.decayToZero
+        for slot in peers.indices where peers[slot].connected {
+            for index in peers[slot].topics.indices {
+                peers[slot].topics[index].decay(factors[peers[slot].topics[index].topic], decayToZero: decayToZero)
+            }
+            let penalty = peers[slot].behaviourPenalty * behaviourDecay
+            peers[slot].behaviourPenalty = penalty < decayToZero ? 0 : penalty
+        }
+    }
+
+    /// Forgets the retained peers whose time is up at `now`.
+    private mutating func forgetExpired(now: Instant) {
+        while let oldest = retainedQueue.first, oldest.expire < now {
+            retainedQueue.removeFirst()
+            forgetIfRetained(oldest)
+        }
+    }
+
+    /// Keeps the retained peers within `maxRetainedPeers`, forgetting the longest-gone first, and the queue within a
+    /// small multiple of that (reconnects leave stale entries).
+    private mutating func trimRetained() {
+        while retainedCount > max(0, parameters.maxRetainedPeers), let oldest = retainedQueue.removeFirst() {
+            forgetIfRetained(oldest)
+        }
+        if retainedQueue.count > 2 * max(64, retainedCount) {
+            let peers = peers
+            retainedQueue.retain { entry in
+                guard let slot = Self.slot(of: entry.peer, in: peers) else { return false }
+                return !peers[slot].connected && peers[slot].expire == entry.expire
+            }
+        }
+    }
+
+    /// Forgets the peer of a retained-queue entry unless it reconnected (or left again later) since.
+    private mutating func forgetIfRetained(_ entry: (peer: PeerRef, expire: Instant)) {
+        guard let slot = slot(of: entry.peer), !peers[slot].connected, peers[slot].expire == entry.expire else {
+            return
+        }
+        retainedCount -= 1
+        forget(slot)
+    }
+
+    private mutating func forget(_ slot: Int) {
+        releaseIP(slot)
+        slotOfPeer[peers[slot].peer] = nil
+        peers[slot].generation &+= 1
+        peers[slot].connected = false
+        peers[slot].topics = []
+        freeSlots.append(slot)
+    }
+
+    private mutating func holdIP(_ address: String) -> Int {
+        let ip: Int
+        if let known = slotOfIP[address] {
+            ip = known
+        } else if let free = freeIPSlots.popLast() {
+            ip = free
+            slotOfIP[address] = ip
+            addressOfIP[ip] = address
+        } else {
+            ip = peersAtIP.count
+            peersAtIP.append(0)
+            addressOfIP.append(address)
+            slotOfIP[address] = ip
+        }
+        peersAtIP[ip] += 1
+        return ip
+    }
+
+    private mutating func releaseIP(_ slot: Int) {
+        guard let ip = peers[slot].ipSlot else { return }
+        peers[slot].ipSlot = nil
+        peersAtIP[ip] -= 1
+        guard peersAtIP[ip] == 0 else { return }
+        slotOfIP[addressOfIP[ip]] = nil
+        addressOfIP[ip] = ""
+        freeIPSlots.append(ip)
+    }
+
+    /// Whether connections from `address` count for P6: loopback does not (local tests and tools run many peers on
+    /// one host), as in go-libp2p-pubsub.
+    static func countsForColocation(_ address: String) -> Bool {
+        !(address.hasPrefix("127.") || address == "::1" || address.hasPrefix("::ffff:127."))
+    }
 }

@@ -24,6 +24,14 @@ public struct GossipsubScoreParameters: Sendable {
     public var decayToZero = 0.01
     /// Seconds a disconnected peer's score is remembered.
     public var retainScore = 3_600.0
+    /// Disconnected peers remembered at most; past it the longest-gone are forgotten first.
+    public var maxRetainedPeers = 8_192
+    /// Seconds a message's delivery record is kept (go-libp2p-pubsub keeps it for the seen-cache TTL, 2 minutes).
+    public var deliveryRecordTTL = 120.0
+    /// Delivery records kept at most; past it the oldest are dropped first.
+    public var maxDeliveryRecords = 65_536
+    /// Topics scored by `defaultTopic` at most; topics past it go unscored.
+    public var maxDefaultScoredTopics = 1_024
     /// The thresholds that gate gossip, publishing, RPC handling, PX and opportunistic grafting.
     public var thresholds = GossipsubThresholds()
 
