@@ -36,7 +36,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var identities: [LibP2PIdentity] = []
     var peerIDs: [PeerID] = []
     var addresses: [String] = []
-    var indexOf: [PeerID: Int32] = [:]
+    var peerIndex = PeerIndex([])
     var online: [Bool]
     var role: [NodeRole]
     var uplinkFree: [UInt64]
@@ -152,14 +152,14 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         // Identities: Ed25519 keys from seeded seeds, so peer ids replay too.
         identities.reserveCapacity(n)
         peerIDs.reserveCapacity(n)
-        indexOf.reserveCapacity(n)
         for node in 0..<n {
             let identity = LibP2PIdentity.ed25519(try! Ed25519PrivateKey(seed: keyRandom.bytes(32)))
             identities.append(identity)
             peerIDs.append(identity.peerID)
-            indexOf[identity.peerID] = Int32(node)
             addresses.append("10.\(node >> 16 & 255).\(node >> 8 & 255).\(node & 255)")
         }
+
+        peerIndex = PeerIndex(peerIDs)
 
         // Roles: publishers are the first shuffled honest nodes, attackers the next ones.
         var order = Array(0..<n)
@@ -392,7 +392,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         while index < pending.count {
             switch pending[index] {
             case .send(let peer, let rpc):
-                if let destination = indexOf[peer] { send(from: node, to: destination, rpc) }
+                if let destination = peerIndex.find(peer, in: peerIDs) { send(from: node, to: destination, rpc) }
             case .deliver(let message, let id, _):
                 learn(node, id)
                 deliver(node, message)
@@ -401,12 +401,12 @@ public final class GossipSimulation<Router: SimulatedRouter> {
                 let verdict = validate(node, message)
                 pending += routers[Int(node)].on(.validated(id, verdict), now: instant)
             case .disconnect(let peer, _):
-                if let other = indexOf[peer] {
+                if let other = peerIndex.find(peer, in: peerIDs) {
                     disconnects += 1
                     cut(node, other)
                 }
             case .connect(let peer, _):
-                if let other = indexOf[peer], other != node, !links[Int(node)].contains(other) {
+                if let other = peerIndex.find(peer, in: peerIDs), other != node, !links[Int(node)].contains(other) {
                     queue.push(time: now + 2 * latency(node, other), kind: .connect, node: node, peer: other)
                 }
             case .published(let id):

@@ -58,6 +58,7 @@ enum BenchGossip {
             "bytes_per_node_per_message": String(format: "%.0f", r.bytesPerNodePerMessage),
             "simulated_s": String(format: "%.2f", r.simulatedSeconds),
             "wall_s": String(format: "%.2f", run.wallSeconds),
+            "cpu_s": String(format: "%.2f", run.cpuSeconds),
         ]
     }
 
@@ -134,6 +135,7 @@ enum BenchGossip {
             Setting(name: "speed", config: speed) { run in
                 var details = details(run)
                 details["target"] = ">= 10 on one core"
+                details["sim_s_per_cpu_s"] = String(format: "%.2f", run.simulatedPerCPU)
                 details["memory_per_node_kb"] = String(format: "%.1f", run.bytesPerNode / 1e3)
                 details["peak_memory_mb"] = String(format: "%.1f", Double(run.peakBytes) / 1e6)
                 details["events_per_wall_s"] = String(format: "%.0f", Double(run.report.events) / run.wallSeconds)

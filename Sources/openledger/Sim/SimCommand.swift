@@ -1,6 +1,10 @@
 import Foundation
 import Simulator
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// `openledger sim gossip`: thousands of real gossipsub routers in the deterministic simulator.
 enum SimCommand {
     static let command = CommandSpec(
@@ -123,10 +127,13 @@ enum SimCommand {
         let config: SimulationConfig
         let report: SimulationReport
         let wallSeconds: Double
+        let cpuSeconds: Double
         let peakBytes: Int
         let bytesPerNode: Double
 
         var simulatedPerWall: Double { wallSeconds > 0 ? report.simulatedSeconds / wallSeconds : 0 }
+        /// Simulated seconds per second of this process's CPU time: the speed on one core when the machine is shared.
+        var simulatedPerCPU: Double { cpuSeconds > 0 ? report.simulatedSeconds / cpuSeconds : 0 }
 
         /// The figures as (name, value) pairs, in print order.
         var fields: [(String, String)] {
@@ -153,6 +160,7 @@ enum SimCommand {
             fields += [
                 ("simulated_seconds", number(r.simulatedSeconds)), ("events", "\(r.events)"),
                 ("wall_seconds", number(wallSeconds)), ("simulated_seconds_per_wall_second", number(simulatedPerWall)),
+                ("cpu_seconds", number(cpuSeconds)), ("simulated_seconds_per_cpu_second", number(simulatedPerCPU)),
                 ("peak_memory_mb", number(Double(peakBytes) / 1e6)),
                 ("memory_per_node_kb", number(bytesPerNode / 1e3)),
                 ("signature_checks", "\(r.signatureChecks.asked)"),
@@ -176,6 +184,7 @@ enum SimCommand {
         let baseline = BenchAttribution.memory("VmRSS")
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
         let clock = ContinuousClock()
+        let cpuStart = processCPUSeconds()
         let start = clock.now
         let report: SimulationReport
         do {
@@ -185,9 +194,17 @@ enum SimCommand {
         }
         let elapsed = clock.now - start
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpu = processCPUSeconds() - cpuStart
         let peak = BenchAttribution.memory("VmHWM")
         return Measured(
-            config: config, report: report, wallSeconds: wall, peakBytes: peak,
+            config: config, report: report, wallSeconds: wall, cpuSeconds: cpu, peakBytes: peak,
             bytesPerNode: Double(max(0, peak - baseline)) / Double(config.nodes))
+    }
+
+    /// The CPU time this process has used (all threads; the simulator runs on one).
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 }
