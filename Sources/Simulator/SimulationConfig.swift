@@ -80,8 +80,11 @@ public struct SimulationConfig: Sendable {
     public var warmup = 3.0
     /// Seconds simulated after the last publication (gossip recovers losses within it).
     public var drain = 5.0
-    /// The topic every node joins.
-    public var topic = "/openledger/sim/1"
+    /// The topic every node joins: the network's blocks topic, scored as the network scores it.
+    public var topic = GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 1)
+    /// Score peers with the network's parameters (`GossipsubScoreParameters.openLedger`, one head per publication
+    /// interval); false keeps `router.score` as given.
+    public var networkScoring = true
     /// The router's configuration; `d`, `dLow`, `dHigh`, `dLazy` follow `degree` unless `keepRouterDegrees`.
     public var router = GossipsubConfig()
     /// Drop a queued message copy when its receiver's IDONTWANT reaches the sender before the copy is sent.
@@ -97,6 +100,10 @@ public struct SimulationConfig: Sendable {
         var config = router
         // The simulated application validates every message of the topic.
         config.validatedTopics.insert(topic)
+        if networkScoring {
+            config.score = .openLedger(
+                chainID: 1, headInterval: max(0.1, publishInterval), decayInterval: config.heartbeatInterval)
+        }
         if !keepRouterDegrees {
             // go-libp2p's ratios around D = 6 (5, 12), scaled.
             config.d = degree
