@@ -42,3 +42,28 @@ import Testing
         #expect(report.deliveryRatio > 0.99)
     }
 }
+
+extension RouterSimulationTests {
+    @Test func idontwantCancelsQueuedCopiesOfLargeMessages() throws {
+        var large = config()
+        large.messageBytes = 30_000
+        large.bandwidthMbps = 5
+        let cancelling = try GossipSimulator.run(large)
+        large.cancelQueuedOnIDontWant = false
+        let keeping = try GossipSimulator.run(large)
+        #expect(cancelling.queuedCopiesDropped > 0)
+        #expect(keeping.queuedCopiesDropped == 0)
+        #expect(cancelling.duplicatesPerDelivery < keeping.duplicatesPerDelivery)
+        #expect(cancelling.deliveryRatio == 1 && keeping.deliveryRatio == 1)
+    }
+
+    @Test func sybilsThatCensorCostHonestDeliveryLittle() throws {
+        var attacked = config()
+        attacked.attack = Attack(kind: .sybil, fraction: 0.3)
+        let report = try GossipSimulator.run(attacked)
+        #expect(report.deliveryRatio > 0.95)
+        let baseline = try GossipSimulator.run(config())
+        #expect(report.traceHash.value != baseline.traceHash.value)
+        #expect(report.rpcsSent != baseline.rpcsSent)
+    }
+}
