@@ -618,7 +618,9 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         bounds.reserveCapacity(config.messages * count)
         var duplicates = 0
         var targetDelivered = 0
+        var byMessage = Array(repeating: [Double](), count: config.messages)
         let expectedPairs = forEachExpectedPair { message, node, latency, bound in
+            byMessage[message].append(Double(latency) / 1e6)
             if node == Int(eclipseTarget) { targetDelivered += 1 }
             measured.append(Double(latency) / 1e6)
             bounds.append(Double(bound) / 1e6)
@@ -630,7 +632,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             nodes: count, messages: config.messages,
             deliveryRatio: expectedPairs == 0 ? 0 : Double(measured.count) / Double(expectedPairs),
             expectedDeliveries: expectedPairs, deliveries: measured.count, latency: LatencyPercentiles(measured),
-            lowerBound: LatencyPercentiles(bounds),
+            lowerBound: LatencyPercentiles(bounds), latencyByMessage: byMessage.map { LatencyPercentiles($0) },
             duplicatesPerDelivery: measured.isEmpty ? 0 : Double(duplicates) / Double(measured.count),
             bytesPerNodePerMessage: Double(honestBytes) / Double(honest) / Double(config.messages),
             rpcsSent: rpcsSent, rpcsLost: rpcsLost, simulatedSeconds: Double(now) / 1e9, events: trace.events,

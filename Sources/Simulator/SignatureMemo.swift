@@ -15,7 +15,14 @@ public final class SignatureMemo: Sendable {
         var valid: Bool
     }
 
-    private let entries = Mutex<[[UInt8]: [Entry]]>([:])
+    /// A signature as a table key, hashed in one pass.
+    private struct Signature: Hashable {
+        var bytes: [UInt8]
+
+        func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    }
+
+    private let entries = Mutex<[Signature: [Entry]]>([:])
     private let counts = Mutex<(checks: Int, verified: Int)>((0, 0))
 
     /// An empty memo.
@@ -27,14 +34,16 @@ public final class SignatureMemo: Sendable {
     /// Whether `signature` is `key`'s signature of `message`, verified once per distinct triple.
     public func verify(_ key: LibP2PPublicKey, _ signature: [UInt8], _ message: [UInt8]) -> Bool {
         let known = entries.withLock { table -> Bool? in
-            table[signature]?.first { $0.key == key && $0.message == message }?.valid
+            table[Signature(bytes: signature)]?.first { $0.key == key && $0.message == message }?.valid
         }
         if let known {
             counts.withLock { $0.checks += 1 }
             return known
         }
         let valid = key.isValidSignature(signature, for: message)
-        entries.withLock { $0[signature, default: []].append(Entry(key: key, message: message, valid: valid)) }
+        entries.withLock {
+            $0[Signature(bytes: signature), default: []].append(Entry(key: key, message: message, valid: valid))
+        }
         counts.withLock {
             $0.checks += 1
             $0.verified += 1

@@ -42,6 +42,8 @@ public struct SimulationReport: Sendable {
     /// The shortest-path lower bound of the same pairs: link latency plus one message's serialization per hop,
     /// over the topology at the start.
     public var lowerBound: LatencyPercentiles
+    /// Each message's latency percentiles (how dissemination changes over the run).
+    public var latencyByMessage: [LatencyPercentiles]
     /// Copies received beyond the first, per delivered pair.
     public var duplicatesPerDelivery: Double
     /// Bytes sent by honest nodes (every RPC: messages, control, subscriptions), per honest node per message.

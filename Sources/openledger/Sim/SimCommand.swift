@@ -44,6 +44,9 @@ enum SimCommand {
             OptionSpec(
                 name: "drain", valueName: "S", help: "Seconds simulated after the last publication.", defaultValue: "5"),
             OptionSpec(name: "seed", valueName: "S", help: "The seed of every random choice.", defaultValue: "1"),
+            OptionSpec(
+                name: "no-score", help: "Run the routers without peer scoring (the network's parameters are on)."),
+            OptionSpec(name: "per-message", help: "Also print each message's latency p50/p99 (ms)."),
             OptionSpec(name: "json", help: "Print one JSON object instead of text."),
         ],
         action: { arguments, output throws(CLIError) in
@@ -53,6 +56,13 @@ enum SimCommand {
                 output.line(run.json)
             } else {
                 for line in run.text { output.line(line) }
+            }
+            if arguments.flag("per-message") {
+                for (number, latency) in run.report.latencyByMessage.enumerated() {
+                    output.line(
+                        "message \(number): p50 \(String(format: "%.1f", latency.p50)) ms, "
+                            + "p99 \(String(format: "%.1f", latency.p99)) ms")
+                }
             }
         }
     )
@@ -70,6 +80,10 @@ enum SimCommand {
         config.loss = try arguments.double("loss", in: 0...0.999) ?? 0
         config.churn = try arguments.double("churn", in: 0...0.999) ?? 0
         config.drain = try arguments.double("drain", in: 0...3_600) ?? config.drain
+        if arguments.flag("no-score") {
+            config.networkScoring = false
+            config.router.score = nil
+        }
         if let text = arguments.string("seed") {
             guard let seed = UInt64(text) else {
                 throw .usage(
