@@ -573,14 +573,16 @@ public final class GossipSimulation<Router: SimulatedRouter> {
 
     // MARK: Metrics
 
-    /// Whether (message, node) is expected: an honest node, not the publisher, online at the end and when the
-    /// message was published.
-    func expected(message: Int, node: Int) -> Bool {
+    /// Whether (message, node) is expected: an honest node, not the publisher, online at the end and throughout
+    /// the `window` seconds after the publication (0: at the publication).
+    func expected(message: Int, node: Int, window: Double) -> Bool {
         guard role[node] == .honest, node != Int(publisherOf[message]), online[node],
             publishedAt[message] != .max
         else { return false }
-        let published = publishedAt[message]
-        return !(leftAt[node] <= published && joinedAt[node] > published)
+        // A churned node is away from leftAt to joinedAt (once).
+        let from = publishedAt[message]
+        let to = from + UInt64(window * 1e9)
+        return !(leftAt[node] <= to && joinedAt[node] > from)
     }
 
     /// Every delivered expected (message, node) pair's latency and its shortest-path bound, nanoseconds, message by
@@ -594,7 +596,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             let publisher = publisherOf[message]
             if boundCache[publisher] == nil { boundCache[publisher] = shortestPaths(from: publisher) }
             let bound = boundCache[publisher]!
-            for node in 0..<count where expected(message: message, node: node) {
+            for node in 0..<count where expected(message: message, node: node, window: config.presenceWindow) {
                 expectedPairs += 1
                 let index = message * count + node
                 guard deliveredAt[index] != .max else { continue }
@@ -626,11 +628,20 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             bounds.append(Double(bound) / 1e6)
             duplicates += max(0, Int(copies[message * count + node]) - 1)
         }
+        var strictExpected = 0
+        var strictDelivered = 0
+        for message in 0..<config.messages {
+            for node in 0..<count where expected(message: message, node: node, window: 0) {
+                strictExpected += 1
+                if deliveredAt[message * count + node] != .max { strictDelivered += 1 }
+            }
+        }
         let honest = max(1, role.lazy.filter { $0 == .honest }.count)
         let stats = memo.statistics
         return SimulationReport(
             nodes: count, messages: config.messages,
             deliveryRatio: expectedPairs == 0 ? 0 : Double(measured.count) / Double(expectedPairs),
+            strictDeliveryRatio: strictExpected == 0 ? 0 : Double(strictDelivered) / Double(strictExpected),
             expectedDeliveries: expectedPairs, deliveries: measured.count, latency: LatencyPercentiles(measured),
             lowerBound: LatencyPercentiles(bounds), latencyByMessage: byMessage.map { LatencyPercentiles($0) },
             duplicatesPerDelivery: measured.isEmpty ? 0 : Double(duplicates) / Double(measured.count),

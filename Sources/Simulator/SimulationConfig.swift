@@ -68,6 +68,9 @@ public struct SimulationConfig: Sendable {
     public var loss = 0.0
     /// The fraction of the nodes that leave once and come back (router state reset: a restart).
     public var churn = 0.0
+    /// Under churn, a (message, node) pair counts when the node was online throughout this many seconds after the
+    /// publication (the dissemination); nodes that left meanwhile are reported in `strictDeliveryRatio` only.
+    public var presenceWindow = 1.0
     /// Byzantine peers, if any.
     public var attack: Attack? = nil
     /// A partition that heals, if any.
@@ -139,8 +142,9 @@ public struct SimulationConfig: Sendable {
             try check(attack.fraction > 0 && attack.fraction < 1, "attack", "\(attack.fraction)", "0 < FRACTION < 1")
             let attackers = Int(Double(nodes) * attack.fraction)
             try check(
-                attackers >= 1 && nodes - attackers >= publishers + (attack.kind == .eclipse ? 1 : 0), "attack",
-                "\(attack.kind.rawValue):\(attack.fraction)", "at least one attacker and enough honest publishers")
+                attackers >= 1 && nodes - attackers >= publishers + 1 + (attack.kind == .eclipse ? 1 : 0), "attack",
+                "\(attack.kind.rawValue):\(attack.fraction)",
+                "at least one attacker, the honest publishers and one honest receiver")
         }
         if let partition {
             try check(

@@ -31,8 +31,10 @@ public struct SimulationReport: Sendable {
     /// Messages published.
     public var messages: Int
     /// Delivered (message, node) pairs over expected ones: honest nodes other than the publisher, online at the end
-    /// and at the message's publication.
+    /// and throughout the presence window after the message's publication.
     public var deliveryRatio: Double
+    /// The same with a window of zero: every node online at the end and at the publication.
+    public var strictDeliveryRatio: Double
     /// The pairs expected.
     public var expectedDeliveries: Int
     /// The pairs delivered.

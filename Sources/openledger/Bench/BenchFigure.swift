@@ -10,7 +10,7 @@ struct BenchFigure: Sendable {
         case megabytes = "mb"
         case bytesPerByte = "bytes_per_byte"
         // The gossip simulator's figures (BenchGossip).
-        case fraction = "fraction"
+        case percent = "percent"
         case perMessage = "per_message"
         case timesBound = "x_bound"
         case simulatedSecondsPerSecond = "sim_s_per_s"

@@ -157,6 +157,7 @@ enum SimCommand {
                 ("nodes", "\(r.nodes)"), ("degree", "\(config.degree)"), ("message_bytes", "\(config.messageBytes)"),
                 ("messages", "\(r.messages)"), ("seed", "\(config.seed)"),
                 ("delivery_ratio", String(format: "%.6f", r.deliveryRatio)),
+                ("strict_delivery_ratio", String(format: "%.6f", r.strictDeliveryRatio)),
                 ("deliveries", "\(r.deliveries)"), ("expected_deliveries", "\(r.expectedDeliveries)"),
                 ("latency_p50_ms", number(r.latency.p50)), ("latency_p90_ms", number(r.latency.p90)),
                 ("latency_p99_ms", number(r.latency.p99)), ("bound_p50_ms", number(r.lowerBound.p50)),
