@@ -11,9 +11,28 @@ public protocol SimulatedRouter {
         verifier: GossipsubRouter.SignatureVerifier?)
     /// Handles one event at `now` and returns what to do, in order.
     mutating func on(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action]
+    /// Named counters, summed over the honest nodes into the report.
+    var simulationCounters: [(String, Int)] { get }
 }
 
-extension GossipsubRouter: SimulatedRouter {}
+extension SimulatedRouter {
+    /// Named counters summed over the honest nodes in the report; none by default.
+    public var simulationCounters: [(String, Int)] { [] }
+}
+
+extension GossipsubRouter: SimulatedRouter {
+    /// The router's own counters that explain duplicates and gossip traffic.
+    public var simulationCounters: [(String, Int)] {
+        [
+            ("forwarded", counters.forwarded), ("duplicates", counters.duplicates),
+            ("idontwant_sent", counters.idontwantSent), ("idontwant_suppressed", counters.idontwantSuppressed),
+            ("ihave_sent", counters.ihaveSent), ("iwant_sent", counters.iwantSent),
+            ("iwant_served", counters.iwantServed), ("broken_promises", counters.brokenPromises),
+            ("rejected", counters.rejected), ("invalid_signatures", counters.invalidSignatures),
+            ("graylisted_rpcs", counters.graylistedRPCs), ("disconnects", counters.disconnects),
+        ]
+    }
+}
 
 /// What a node is in the run.
 enum NodeRole: UInt8 {
@@ -636,6 +655,17 @@ public final class GossipSimulation<Router: SimulatedRouter> {
                 if deliveredAt[message * count + node] != .max { strictDelivered += 1 }
             }
         }
+        var counterNames: [String] = []
+        var counterSums: [Int] = []
+        for node in 0..<count where role[node] == .honest && online[node] {
+            for (index, (name, value)) in routers[node].simulationCounters.enumerated() {
+                if index == counterNames.count {
+                    counterNames.append(name)
+                    counterSums.append(0)
+                }
+                counterSums[index] += value
+            }
+        }
         let honest = max(1, role.lazy.filter { $0 == .honest }.count)
         let stats = memo.statistics
         return SimulationReport(
@@ -649,7 +679,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             rpcsSent: rpcsSent, rpcsLost: rpcsLost, simulatedSeconds: Double(now) / 1e9, events: trace.events,
             traceHash: trace, invalidDelivered: invalidDelivered, invalidRejected: invalidRejected,
             targetDeliveryRatio: eclipseTarget < 0 ? nil : Double(targetDelivered) / Double(config.messages),
-            queuedCopiesDropped: queuedSuppressed, disconnects: disconnects,
+            routerCounters: Array(zip(counterNames, counterSums)), queuedCopiesDropped: queuedSuppressed,
+            disconnects: disconnects,
             signatureChecks: (stats.checks, stats.verified))
     }
 

@@ -66,6 +66,8 @@ public struct SimulationReport: Sendable {
     public var invalidRejected: Int
     /// The eclipse target's delivery ratio (nil without an eclipse).
     public var targetDeliveryRatio: Double?
+    /// The routers' counters summed over the honest nodes online at the end (forwarded, IHAVE, IWANT, …).
+    public var routerCounters: [(String, Int)]
     /// Message copies dropped from uplink queues because the receiver's IDONTWANT arrived first.
     public var queuedCopiesDropped: Int
     /// Connections the routers closed.

@@ -168,6 +168,7 @@ enum SimCommand {
                 ("queued_copies_dropped", "\(r.queuedCopiesDropped)"), ("disconnects", "\(r.disconnects)"),
                 ("invalid_delivered", "\(r.invalidDelivered)"), ("invalid_rejected", "\(r.invalidRejected)"),
             ]
+            fields += r.routerCounters.map { ("router_" + $0.0, "\($0.1)") }
             if let target = r.targetDeliveryRatio { fields.append(("eclipse_target_delivery_ratio", number(target))) }
             if let attack = config.attack {
                 fields.append(("attack", "\"\(attack.kind.rawValue):\(attack.fraction)\""))
