@@ -91,6 +91,13 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     /// The binary form in hex, without `0x`.
     public var description: String { Hex.encode(bytes, prefix: false) }
 
+    /// Hashes the code and the digest in one pass (the synthesized hash feeds the digest byte by byte, which
+    /// dominates dictionaries keyed by peer id).
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(code)
+        digest.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
     /// Reads a multihash at `position`, advancing past it.
     public static func read(_ bytes: [UInt8], at position: inout Int) throws(CodecError) -> Multihash {
         let code: UInt64

@@ -14,6 +14,40 @@ public protocol HeadSource: Sendable {
     func signedHeader(_ number: UInt64) throws(LightClientError) -> (rlp: [UInt8], signature: [UInt8])?
 }
 
+/// A signed head as `ol_getSignedHead` returns it and the blocks gossip topic carries it: a JSON object with
+/// `rlp`, `signature` and `chainId` (and the decoded `header`, which is not trusted).
+public enum SignedHeadJSON {
+    /// The most bytes a signed head may take.
+    public static let maxBytes = 64 * 1024
+
+    /// The head's parts from the JSON object's bytes; malformed or oversized input is a `malformedResponse`.
+    public static func decode(_ bytes: [UInt8]) throws(LightClientError) -> (
+        rlp: [UInt8], signature: [UInt8], chainId: UInt64?
+    ) {
+        guard bytes.count <= maxBytes else {
+            throw .malformedResponse("signed head of \(bytes.count) bytes exceeds \(maxBytes)")
+        }
+        let parsed: Any
+        do {
+            parsed = try JSONSerialization.jsonObject(with: Data(bytes))
+        } catch {
+            throw .malformedResponse("signed head is not JSON")
+        }
+        let object = try RPCValues.object(parsed, "signed head")
+        return (
+            try RPCValues.bytes(object["rlp"], "head rlp"), try RPCValues.bytes(object["signature"], "head signature"),
+            try object["chainId"].map { value throws(LightClientError) in try RPCValues.uint64(value, "head chainId") }
+        )
+    }
+
+    /// The JSON object's bytes for a head (the form `ol_getSignedHead` returns, without the decoded header).
+    public static func encode(rlp: [UInt8], signature: [UInt8], chainId: UInt64) -> [UInt8] {
+        Array(
+            "{\"rlp\":\"\(Hex.encode(rlp))\",\"signature\":\"\(Hex.encode(signature))\",\"chainId\":\"0x\(String(chainId, radix: 16))\"}"
+                .utf8)
+    }
+}
+
 /// Signed heads from `ol_getSignedHead` and `ol_getBlockSignature`.
 public struct RPCHeadSource: HeadSource {
     /// The server asked.
@@ -111,7 +145,16 @@ public final class LightClient: Sendable {
     /// parent links back to the verified chain (a head behind the verified one is refused as a replay).
     @discardableResult
     public func syncHead() throws(LightClientError) -> VerifiedHeader {
-        let signed = try headSource.latestSignedHead()
+        try accept(try headSource.latestSignedHead())
+    }
+
+    /// Verifies and records a signed head that arrived by any route (JSON-RPC, gossip) exactly as `syncHead`
+    /// does: chain id, sequencer signature, the trust anchor, parent links (missing parents are fetched from
+    /// `headSource`); a head behind the verified one is refused as a replay.
+    @discardableResult
+    public func accept(
+        _ signed: (rlp: [UInt8], signature: [UInt8], chainId: UInt64?)
+    ) throws(LightClientError) -> VerifiedHeader {
         if let claimed = signed.chainId, claimed != trust.chainId {
             throw .verificationFailed("head from chain id \(claimed), this client follows chain \(trust.chainId)")
         }

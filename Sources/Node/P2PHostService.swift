@@ -22,6 +22,9 @@ public final class P2PHostService: Service {
         self.logger = logger
     }
 
+    /// The host, once started (services started after this one use it).
+    public var host: P2PHost? { state.withLock { $0?.host } }
+
     /// The full listen address (ending in /p2p/<peer id>), once started.
     public var listenAddress: Multiaddr? { state.withLock { $0?.listening } }
 

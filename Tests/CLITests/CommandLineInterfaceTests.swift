@@ -37,6 +37,12 @@ private let sample = CommandSpec(
                 }
             }),
         CommandSpec(
+            name: "tag", summary: "Tags.",
+            options: [OptionSpec(name: "tag", valueName: "T", help: "A tag.", repeatable: true)],
+            action: { arguments, output throws(CLIError) in
+                output.line(arguments.strings("tag").joined(separator: ","))
+            }),
+        CommandSpec(
             name: "fail", summary: "Fails.",
             action: { _, _ throws(CLIError) in throw .failure("it broke") }),
     ])
@@ -83,4 +89,12 @@ func usageErrorsExit64WithUsage(arguments: [String]) {
     }
     #expect(run(["greet", "--help"]).stdout.contains("--times N"))
     #expect(run(["--version"]).stdout == "tool 9.9\n")
+}
+
+/// A repeatable option keeps every value in order; given none, there are none; the help says it repeats.
+@Test func repeatableOptionsKeepEveryValueInOrder() {
+    #expect(run(["tag", "--tag", "b", "--tag=a", "--tag", "c"]).stdout == "b,a,c\n")
+    #expect(run(["tag"]).stdout == "\n")
+    #expect(run(["tag", "--tag"]).status == 64)
+    #expect(run(["tag", "--help"]).stdout.contains("A tag. Repeatable."))
 }

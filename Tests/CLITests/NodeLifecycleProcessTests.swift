@@ -2,16 +2,13 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Waits (up to 20 s) until `process` has written `text` to standard output.
+/// Waits (up to `patientSeconds`) until `process` has written `text` to standard output.
 private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
-    let deadline = Date().addingTimeInterval(20)
-    while !process.output.contains(text) {
-        guard Date() < deadline, process.process.isRunning else {
-            throw NSError(
-                domain: "lifecycle", code: 1,
-                userInfo: [NSLocalizedDescriptionKey: "no '\(text)' in: \(process.output) \(process.errors)"])
-        }
-        usleep(20_000)
+    let seen = poll { process.output.contains(text) || !process.process.isRunning }
+    guard seen, process.output.contains(text) else {
+        throw NSError(
+            domain: "lifecycle", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "no '\(text)' in: \(process.output) \(process.errors)"])
     }
 }
 
@@ -26,7 +23,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
         ])
     try waitForOutput(node, "Listening. Ctrl-C stops the node.")
     node.process.terminate()
-    #expect(node.wait(timeout: 20) == 0, "\(node.errors)")
+    #expect(node.wait(timeout: patientSeconds) == 0, "\(node.errors)")
     let lines = node.errors.split(separator: "\n").map(String.init)
     #expect(lines.contains { $0.hasPrefix("time=") && $0.contains(#"level=info module=devnet msg="shutting down""#) })
     #expect(lines.contains { $0.contains("level=info module=devnet msg=stopped head=") })
@@ -44,7 +41,7 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
         ])
     try waitForOutput(node, "Listening.")
     kill(node.process.processIdentifier, SIGINT)
-    #expect(node.wait(timeout: 20) == 0, "\(node.errors)")
+    #expect(node.wait(timeout: patientSeconds) == 0, "\(node.errors)")
     let objects = try node.errors.split(separator: "\n").map {
         try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: String])
     }
@@ -59,10 +56,9 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
         ["p2p", "listen", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", DevnetProcess.temporaryDirectory("listen")])
     let address = try node.firstLine()
     #expect(address.hasPrefix("/ip4/127.0.0.1/tcp/") && address.contains("/p2p/12D3KooW"))
-    let deadline = Date().addingTimeInterval(20)
-    while !node.errors.contains("msg=listening") && Date() < deadline { usleep(20_000) }
+    #expect(poll { node.errors.contains("msg=listening") }, "never logged listening: \(node.errors)")
     node.process.terminate()
-    #expect(node.wait(timeout: 20) == 0, "\(node.errors)")
+    #expect(node.wait(timeout: patientSeconds) == 0, "\(node.errors)")
     let peer = address.split(separator: "/").last.map(String.init) ?? ""
     #expect(node.errors.contains("level=info module=p2p msg=listening peer=\(peer) protocols=/ipfs/id/1.0.0"))
     #expect(node.errors.contains(#"level=info module=p2p msg="shutting down""#))
@@ -76,12 +72,9 @@ private func waitForOutput(_ process: ChildProcess, _ text: String) throws {
     let follower = try ChildProcess(
         DevnetProcess.binary,
         ["light", "follow", "--rpc", "http://127.0.0.1:\(devnet.port)", "--interval", "20ms", "--config", config])
-    let deadline = Date().addingTimeInterval(20)
-    while follower.output.split(separator: "\n").count < 3 && Date() < deadline && follower.process.isRunning {
-        usleep(20_000)
-    }
+    poll { follower.output.split(separator: "\n").count >= 3 || !follower.process.isRunning }
     follower.process.terminate()
-    #expect(follower.wait(timeout: 20) == 0, "\(follower.errors)")
+    #expect(follower.wait(timeout: patientSeconds) == 0, "\(follower.errors)")
     let lines = follower.output.split(separator: "\n")
     #expect(lines.count >= 3, "\(follower.output) \(follower.errors)")
     let numbers = lines.compactMap { line -> Int? in

@@ -65,9 +65,9 @@ func killNineAndRestartLosesNothingAcknowledged() throws {
     let node = try DevnetProcess(dataDirectory: dataDirectory, blockTime: "50ms")
     let client = RPCTestClient(port: node.port)
     var unmined = unconfirmed
-    for _ in 0..<200 where !unmined.isEmpty {
+    poll {
         unmined = unmined.filter { (client.result("eth_getTransactionReceipt", [$0]) as? [String: Any]) == nil }
-        if !unmined.isEmpty { usleep(50_000) }
+        return unmined.isEmpty
     }
     #expect(unmined.isEmpty, "\(unmined.count) acknowledged transactions never mined")
     try checkHead(client, config: config)

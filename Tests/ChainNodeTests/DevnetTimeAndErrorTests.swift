@@ -27,7 +27,7 @@ import Testing
 }
 
 /// `stop` wakes a producer that is waiting out a long interval: it neither sleeps out the interval nor spins.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func stoppingTheProducerWakesItsWait() throws {
     let data = try Data(contentsOf: Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json"))
     let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -23,7 +23,7 @@ extension EventLoop {
     }
 }
 
-@Test(.timeLimit(.minutes(1))) func timersFireInDeadlineOrderOnTheLoopAndCancelledOnesDoNot() async throws {
+@Test(.timeLimit(.minutes(3))) func timersFireInDeadlineOrderOnTheLoopAndCancelledOnesDoNot() async throws {
     let clock = ManualClock()
     let loop = try EventLoop(name: "timers", clock: clock)
     defer { loop.stop() }
@@ -44,7 +44,7 @@ extension EventLoop {
     #expect(record.all == ["a", "btrue", "c", "d"])
 }
 
-@Test(.timeLimit(.minutes(1))) func aRepeatingTimerFiresOncePerIntervalUntilCancelled() async throws {
+@Test(.timeLimit(.minutes(3))) func aRepeatingTimerFiresOncePerIntervalUntilCancelled() async throws {
     let clock = ManualClock()
     let loop = try EventLoop(name: "repeating", clock: clock)
     defer { loop.stop() }
@@ -71,7 +71,7 @@ extension EventLoop {
     #expect(sentinel.all == ["sentinel"])
 }
 
-@Test(.timeLimit(.minutes(1))) func aTimerOnTheSystemClockFiresAfterItsDelay() async throws {
+@Test(.timeLimit(.minutes(3))) func aTimerOnTheSystemClockFiresAfterItsDelay() async throws {
     let loop = try EventLoop(name: "system-clock")
     defer { loop.stop() }
     let start = loop.now()
@@ -81,7 +81,7 @@ extension EventLoop {
     #expect(fired.seconds(since: start) >= 0.02)
 }
 
-@Test(.timeLimit(.minutes(1))) func executeFromOtherThreadsRunsEveryJobOnTheLoopThread() async throws {
+@Test(.timeLimit(.minutes(3))) func executeFromOtherThreadsRunsEveryJobOnTheLoopThread() async throws {
     let loop = try EventLoop(name: "execute")
     defer { loop.stop() }
     #expect(!loop.isLoopThread)
@@ -112,7 +112,7 @@ extension EventLoop {
     #expect(started.all.count == 4)
 }
 
-@Test(.timeLimit(.minutes(1))) func stopRunsTheFinalJobOnTheLoopClosesDescriptorsAndLateJobsRunAtOnce() throws {
+@Test(.timeLimit(.minutes(3))) func stopRunsTheFinalJobOnTheLoopClosesDescriptorsAndLateJobsRunAtOnce() throws {
     let loop = try EventLoop(name: "stop")
     let (left, right) = try socketPair()
     defer { close(right) }
@@ -139,7 +139,7 @@ final class Handler: LoopHandler, @unchecked Sendable {
 
 /// Bytes written to one end of a socket pair arrive through the other end's handler on the loop; write interest
 /// reports writable; the peer closing reports hang-up and the read then finds the end of the stream.
-@Test(.timeLimit(.minutes(1))) func aSocketPairReadsAndWritesThroughHandlers() async throws {
+@Test(.timeLimit(.minutes(3))) func aSocketPairReadsAndWritesThroughHandlers() async throws {
     let loop = try EventLoop(name: "socketpair")
     defer { loop.stop() }
     let (left, right) = try socketPair()
@@ -209,7 +209,7 @@ final class UnguardedCounter: @unchecked Sendable {
 
 /// After the end, late jobs run on their callers one at a time, and loop state changes nothing: `register` closes
 /// the descriptor, `setInterest`/`deregister` do nothing, a timer never fires and `cancel` is harmless.
-@Test(.timeLimit(.minutes(1))) func afterTheEndLateJobsRunAloneAndLoopStateIsLeftAlone() async throws {
+@Test(.timeLimit(.minutes(3))) func afterTheEndLateJobsRunAloneAndLoopStateIsLeftAlone() async throws {
     let loop = try EventLoop(name: "ended")
     loop.stop()
     let (left, right) = try socketPair()

@@ -60,15 +60,15 @@ import Testing
 
 @Test func serverClosesSlowClientsAndKeepsServingOthers() throws {
     var limits = HTTPLimits()
-    limits.requestTimeout = 0.5
+    limits.requestTimeout = 2
     let server = try HTTPServer(port: 0, limits: limits) { _ in HTTPResponse(status: 200, body: [1]) }
     defer { server.stop() }
-    let slow = try #require(HTTPTestClient(port: server.port, timeoutSeconds: 5))
+    let slow = try #require(HTTPTestClient(port: server.port, timeoutSeconds: 60))
     #expect(slow.send(Array("POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".utf8)))
     let other = try #require(HTTPTestClient(port: server.port))
     #expect(other.post([])?.status == 200)
-    // The slow one is dropped after its request timeout: the read ends without a response.
-    #expect(slow.readResponse() == nil)
+    // The slow one is dropped after its request timeout: the server closes it (a read timeout would be false).
+    #expect(slow.waitForClose())
     #expect(other.post([])?.status == 200)
 }
 
@@ -89,7 +89,7 @@ import Testing
 
 /// A client that sends far more than it reads is held back (its reads pause) without stalling others, and
 /// still receives every response in order once it reads.
-@Test(.timeLimit(.minutes(1))) func backpressureHoldsAFloodingClientWithoutStallingOthers() async throws {
+@Test(.timeLimit(.minutes(3))) func backpressureHoldsAFloodingClientWithoutStallingOthers() async throws {
     let server = try HTTPServer(port: 0) { request in
         HTTPResponse(status: 200, body: request.body + [UInt8](repeating: 0x2E, count: 64 * 1024))
     }
@@ -114,7 +114,7 @@ import Testing
 
 /// Deferred and streamed replies completed from other threads reach the loop in order: a pipelined request waits
 /// for the reply before it, and the chunks arrive as written.
-@Test(.timeLimit(.minutes(1))) func deferredAndStreamedRepliesFromOtherThreadsKeepPipelinedOrder() throws {
+@Test(.timeLimit(.minutes(3))) func deferredAndStreamedRepliesFromOtherThreadsKeepPipelinedOrder() throws {
     let server = try HTTPServer(port: 0) { request in
         switch request.target {
         case "/later":
@@ -150,7 +150,7 @@ import Testing
 
 /// The timeout sweep is a loop timer on the server's clock: an idle connection is closed once the injected clock
 /// passes the idle timeout, with no real minute going by.
-@Test(.timeLimit(.minutes(1))) func idleConnectionsCloseWhenTheInjectedClockPassesTheIdleTimeout() throws {
+@Test(.timeLimit(.minutes(3))) func idleConnectionsCloseWhenTheInjectedClockPassesTheIdleTimeout() throws {
     let clock = ManualClock()
     var limits = HTTPLimits()
     limits.idleTimeout = 60

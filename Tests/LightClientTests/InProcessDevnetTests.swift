@@ -71,7 +71,7 @@ private final class InProcessDevnet {
 
 /// Every storage layout read by the light client from proven storage gives what the predeploy wrote, read
 /// through the same layout type from the node's own state.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func provenLayoutReadsMatchWhatThePredeploysWrote() throws {
     let devnet = try InProcessDevnet()
     let config = devnet.config
@@ -133,7 +133,7 @@ func provenLayoutReadsMatchWhatThePredeploysWrote() throws {
 
 /// `waitForInclusion` polls on the client's clock: with a manual clock it gives up after the timeout without
 /// waiting for real, and returns without sleeping once the transaction is in a verified block.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func waitForInclusionPollsOnTheInjectedClock() throws {
     let devnet = try InProcessDevnet()
     let clock = ManualClock()
@@ -158,7 +158,7 @@ func waitForInclusionPollsOnTheInjectedClock() throws {
 }
 
 /// The devnet stamps blocks with its injected clock's wall time.
-@Test(.timeLimit(.minutes(1)))
+@Test(.timeLimit(.minutes(3)))
 func devnetBlocksCarryTheInjectedClocksTime() throws {
     let devnet = try InProcessDevnet()
     let first = try devnet.produce()
@@ -186,5 +186,52 @@ func devnetBlocksCarryTheInjectedClocksTime() throws {
         }
         #expect(sqlite.code == 14)  // SQLITE_CANTOPEN
         #expect("\(error)".hasPrefix("header store: SQLite error 14"))
+    }
+}
+
+/// A head that arrives as the blocks topic carries it (the JSON of `ol_getSignedHead`) is accepted exactly as one
+/// from JSON-RPC: verified and recorded, or refused with what failed.
+@Test(.timeLimit(.minutes(3)))
+func aGossipedHeadIsAcceptedOrRefusedLikeOneFromRPC() throws {
+    let devnet = try InProcessDevnet()
+    let client = try devnet.client()
+    try devnet.produce()
+    let first = try client.syncHead()
+    try devnet.produce()
+    try devnet.produce()
+    let source = RPCHeadSource(rpc: client.rpc)
+    let latest = try source.latestSignedHead()
+    let gossiped = SignedHeadJSON.encode(rlp: latest.rlp, signature: latest.signature, chainId: devnet.config.chainId)
+    let decoded = try SignedHeadJSON.decode(gossiped)
+    #expect(decoded.rlp == latest.rlp && decoded.signature == latest.signature)
+    #expect(decoded.chainId == devnet.config.chainId)
+    let head = try client.accept(decoded)
+    #expect(head.number == first.number + 2)
+    #expect(try client.knownHead() == head)
+
+    var forged = latest.signature
+    forged[5] ^= 1
+    #expect(throws: LightClientError.self) { try client.accept((latest.rlp, forged, devnet.config.chainId)) }
+    let old = try #require(try source.signedHeader(first.number))
+    do {
+        _ = try client.accept((old.rlp, old.signature, nil))
+        Issue.record("an old head was accepted")
+    } catch {
+        guard case .verificationFailed(let why) = error else { throw error }
+        #expect(why.contains("replayed old head"))
+    }
+    #expect(throws: LightClientError.self) { try client.accept((latest.rlp, latest.signature, 999)) }
+    #expect(try client.knownHead() == head)
+
+    for hostile in [
+        Array("not json".utf8), Array("{}".utf8), Array(#"{"rlp":"0x12","signature":7}"#.utf8),
+        [UInt8](repeating: 0x20, count: SignedHeadJSON.maxBytes + 1),
+    ] {
+        do {
+            _ = try SignedHeadJSON.decode(hostile)
+            Issue.record("accepted \(hostile.prefix(40))")
+        } catch {
+            guard case .malformedResponse = error else { throw error }
+        }
     }
 }

@@ -24,15 +24,17 @@ private func send(
         gasLimit: 2_000_000, to: to, value: value, data: data
     ).signed(with: key).encoded
     let hash = try #require(rpc.result("eth_sendRawTransaction", [Hex.encode(raw)]) as? String)
-    for _ in 0..<200 {
-        if let receipt = rpc.result("eth_getTransactionReceipt", [hash]) as? [String: Any] {
-            #expect(receipt["status"] as? String == "0x1")
-            return receipt
-        }
-        usleep(20_000)
+    var receipt: [String: Any]?
+    poll {
+        receipt = rpc.result("eth_getTransactionReceipt", [hash]) as? [String: Any]
+        return receipt != nil
     }
-    Issue.record("transaction \(hash) not mined")
-    return [:]
+    guard let receipt else {
+        Issue.record("transaction \(hash) not mined in \(patientSeconds) s")
+        return [:]
+    }
+    #expect(receipt["status"] as? String == "0x1")
+    return receipt
 }
 
 /// The chain the light client tests read: a Datanet with a batch, a base model and an adapter, a channel
@@ -86,7 +88,7 @@ private struct Seeded {
     }
 }
 
-@Test(.integration, .timeLimit(.minutes(2)))
+@Test(.integration, .timeLimit(.minutes(5)))
 func honestServerAnswersEqualTheNodesOwnState() throws {
     let seeded = try Seeded()
     let client = try seeded.client()
@@ -154,8 +156,17 @@ func lyingServerIsDetectedEveryWay() throws {
     let address = seeded.config.devAccounts[3].address
     // A head recorded now, replayed later.
     let recorder = RPCTestClient(port: seeded.node.port)
-    let oldHead = try JSONSerialization.data(withJSONObject: try #require(recorder.call("ol_getSignedHead")?["result"]))
-    usleep(300_000)
+    let recorded = try #require(recorder.call("ol_getSignedHead")?["result"] as? [String: Any])
+    let oldHead = try JSONSerialization.data(withJSONObject: recorded)
+    func headNumber(_ signed: [String: Any]?) -> UInt64? {
+        guard let rlp = signed?["rlp"] as? String, let bytes = try? Hex.decode(rlp) else { return nil }
+        return (try? BlockHeader(rlp: bytes))?.number
+    }
+    let oldNumber = try #require(headNumber(recorded))
+    // Replayed only once the chain has moved past it.
+    #expect(
+        poll { (headNumber(recorder.call("ol_getSignedHead")?["result"] as? [String: Any]) ?? 0) > oldNumber + 1 },
+        "the devnet produced no new head")
 
     let balanceRead: (LightClient) throws -> Void = { client in _ = try client.account(address) }
     let channelRead: (LightClient) throws -> Void = { client in
@@ -319,7 +330,7 @@ private func result(_ response: inout [String: Any], _ change: (inout [String: A
 
 /// The `openledger light` commands against a running devnet: verified output, and a nonzero exit with the
 /// reason when the server cannot be believed or reached.
-@Test(.integration, .timeLimit(.minutes(2)))
+@Test(.integration, .timeLimit(.minutes(5)))
 func lightCommandsPrintWhatTheyVerified() throws {
     let seeded = try Seeded()
     func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {

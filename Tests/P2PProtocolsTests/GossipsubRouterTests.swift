@@ -499,7 +499,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
         #expect(
             disconnectReasons(bench.rpc(from: 0, control { $0.idontwant = [Array(ids[chunk..<chunk + 500])] })).isEmpty)
     }
-    #expect(bench.router.peers[bench.peer(0)]!.dontWant.count <= limit)
+    #expect(bench.router.dontWant[bench.peer(0)]!.entries.count <= limit)
     // IDONTWANT back to the sender of the message, and replays of recent messages: no harm, no second delivery.
     let message = signedMessage(bench.fakes[1], data: Array(repeating: 3, count: 5_000), seqno: 1)
     let id = bench.router.messageID(of: message)
@@ -632,6 +632,17 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     network.advance(seconds: config.validationTimeout)
     network.heartbeats(1)
     #expect(network.routers[1].counters.ignored == 3)
+    // Late verdicts for timed-out messages change nothing.
+    network.answerValidation(1, .accept)
+    network.answerValidation(1, .accept)
+    #expect(network.deliveries[1].count == 1)
+    // A message accepted after the application left its topic is not delivered.
+    network.send(.publish(topic: gossipTopic, data: [9]), to: 0)
+    #expect(network.validationRequests[1].count == 1)
+    network.send(.unsubscribe(gossipTopic), to: 1)
+    network.answerValidation(1, .accept)
+    #expect(network.deliveries[1].count == 1)
+    #expect(network.routers[1].counters.ignored == 4)
 }
 
 // MARK: - Seen cache
@@ -658,7 +669,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
 
 @Test func messageIDFunctionsArePerTopic() {
     var config = testConfig()
-    config.messageID = ["content": .sha256OfData]
+    config.messageID = ["content": .sha256OfData, "py": .seqnoAndFrom]
     let router = GossipsubRouter(local: gossipIdentity(1), config: config, random: SeededRandom(seed: 1))
     let author = gossipIdentity(3)
     let a = signedMessage(author, data: [1, 2], seqno: 1, on: "content")
@@ -667,6 +678,8 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     #expect(router.messageID(of: a).bytes == SHA256.hash([1, 2]))
     let c = signedMessage(author, data: [1, 2], seqno: 1)
     #expect(router.messageID(of: c).bytes == author.peerID.multihash.bytes + c.seqno!)
+    let d = signedMessage(author, data: [1, 2], seqno: 1, on: "py")
+    #expect(router.messageID(of: d).bytes == d.seqno! + author.peerID.multihash.bytes)
 }
 
 @Test func mutatedRPCBytesNeverCrashTheRouter() {
@@ -693,4 +706,123 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
         }
     }
     #expect(disconnects > 0)
+}
+
+@Test func anOverfullMeshIsPrunedToDKeepingOutboundPeers() {
+    // 16 peers, the first 3 dialed by us (outbound), all GRAFT us.
+    var bench = Bench(fakes: 16)
+    let config = bench.router.config
+    var router = GossipsubRouter(local: gossipIdentity(1), config: testConfig(), random: SeededRandom(seed: 9))
+    for (index, fake) in bench.fakes.enumerated() {
+        _ = router.on(.peerConnected(fake.peerID, version: .v11, outbound: index < 3, address: nil), now: bench.now)
+    }
+    bench.router = router
+    for index in bench.fakes.indices {
+        _ = bench.rpc(from: index, GossipsubRPC(subscriptions: [.init(subscribe: true, topic: gossipTopic)]))
+    }
+    // Joining grafts D of the subscribers at once.
+    let joined = sends(bench.on(.subscribe(gossipTopic))).filter { $0.1.control?.graft == [gossipTopic] }
+    #expect(joined.count == config.d)
+    #expect(bench.router.meshPeers(gossipTopic).count == config.d)
+    // Inbound GRAFTs fill the mesh up to D_hi; past it only outbound ones are taken.
+    var refused: [PeerID] = []
+    for index in 3..<16 where !bench.router.meshPeers(gossipTopic).contains(bench.peer(index)) {
+        let actions = bench.rpc(from: index, control { $0.graft = [gossipTopic] })
+        refused += sends(actions).filter { $0.1.control?.prune.isEmpty == false }.map(\.0)
+    }
+    #expect(bench.router.meshPeers(gossipTopic).count == config.dHigh)
+    #expect(!refused.isEmpty)
+    for index in 0..<3 { _ = bench.rpc(from: index, control { $0.graft = [gossipTopic] }) }
+    let before = bench.router.meshPeers(gossipTopic).count
+    #expect(before > config.dHigh)
+    // The heartbeat prunes to D, keeps D_out outbound peers, and backs off from the pruned ones.
+    bench.advance(1)
+    let actions = bench.on(.heartbeat)
+    let mesh = bench.router.meshPeers(gossipTopic)
+    #expect(mesh.count == config.d)
+    let outbound = Set(bench.fakes.prefix(3).map(\.peerID))
+    #expect(mesh.filter { outbound.contains($0) }.count >= config.dOut)
+    let pruned = sends(actions).filter { $0.1.control?.prune.isEmpty == false }.map(\.0)
+    #expect(pruned.count == before - config.d)
+    for peer in pruned {
+        #expect(!mesh.contains(peer))
+        #expect(
+            bench.router.backoffExpiry(peer, topic: gossipTopic) == bench.now.advanced(bySeconds: config.pruneBackoff))
+    }
+}
+
+@Test func ourPeerExchangeOffersTheRecordsTheShellGave() {
+    var bench = Bench(fakes: 3, versions: [.v11, .v11, .v11])
+    bench.subscribeAll()
+    _ = bench.on(.peerRecord(bench.peer(1), signedRecord: [1, 2, 3]))
+    _ = bench.on(.heartbeat)
+    let actions = bench.on(.unsubscribe(gossipTopic))
+    let prune = sends(actions).first { $0.0 == bench.peer(0) }?.1.control?.prune.first
+    let offered = Dictionary(uniqueKeysWithValues: (prune?.peers ?? []).map { ($0.peerID!, $0.signedRecord) })
+    #expect(offered.count == 2)
+    #expect(offered[bench.peer(1).multihash.bytes] == .some([1, 2, 3]))
+    #expect(offered[bench.peer(2).multihash.bytes] == .some(nil))
+}
+
+@Test func publishingRefusesWhatNoPeerWouldAccept() {
+    var config = testConfig()
+    config.maxRPCSize = 2_048
+    config.maxTopicLength = 32
+    var bench = Bench(config: config, fakes: 1)
+    bench.subscribeAll()
+    var actions = bench.on(.publish(topic: gossipTopic, data: Array(repeating: 0, count: 4_000)))
+    let failures = actions.compactMap { if case .publishFailed(_, let error) = $0 { error } else { nil } }
+    guard case .rpcTooLarge(_, 2_048)? = failures.first else {
+        Issue.record("expected rpcTooLarge, got \(failures)")
+        return
+    }
+    #expect(sends(actions).isEmpty)
+    actions = bench.on(.publish(topic: String(repeating: "x", count: 33), data: [1]))
+    #expect(
+        actions.contains {
+            if case .publishFailed(_, .fieldTooLong(field: "Message.topic", length: 33, limit: 32)) = $0 {
+                true
+            } else {
+                false
+            }
+        })
+    #expect(bench.router.counters.published == 0)
+}
+
+@Test func stateStaysBoundedUnderManyHostilePeers() {
+    var config = testConfig()
+    config.maxTopics = 32
+    config.maxIDontWantMessages = 50
+    var router = GossipsubRouter(local: gossipIdentity(1), config: config, random: SeededRandom(seed: 2))
+    var now = Instant(seconds: 1)
+    _ = router.on(.subscribe(gossipTopic), now: now)
+    var random = SeededRandom(seed: 8)
+    let hostile = (0..<300).map { gossipIdentity(10_000 + UInt64($0)).peerID }
+    for (index, peer) in hostile.enumerated() {
+        _ = router.on(.peerConnected(peer, version: .v12, outbound: false, address: nil), now: now)
+        // Each subscribes to as many fresh topics as it may, floods IDONTWANT and IHAVE of random ids.
+        let topics = (0..<config.maxTopics).map {
+            GossipsubRPC.Subscription(subscribe: true, topic: "junk-\(index)-\($0)")
+        }
+        let ids = (0..<200).map { _ in GossipsubMessageID(random.bytes(20)) }
+        var flood = GossipsubRPC(subscriptions: topics)
+        var control = GossipsubRPC.Control()
+        control.idontwant = [ids]
+        control.ihave = [.init(topic: gossipTopic, messageIDs: ids)]
+        flood.control = control
+        _ = router.on(.receivedRPC(from: peer, rpc: flood, size: flood.encodedSize), now: now)
+        if index % 50 == 0 {
+            now = now.advanced(bySeconds: 1)
+            _ = router.on(.heartbeat, now: now)
+        }
+    }
+    #expect(router.topicPeers.count <= config.maxTopics + 1)
+    #expect(router.dontWant.values.allSatisfy { $0.entries.count <= config.maxIDontWantMessages })
+    #expect(router.peers.values.allSatisfy { $0.topics.count <= config.maxTopics })
+    // Promises are one per IWANT, and they expire.
+    #expect(router.promises.count <= hostile.count)
+    now = now.advanced(bySeconds: config.iwantFollowupTime + 1)
+    _ = router.on(.heartbeat, now: now)
+    #expect(router.promises.isEmpty)
+    #expect(router.counters.brokenPromises == hostile.count)
 }

@@ -452,6 +452,47 @@ private func invalidParameters() -> GossipsubScoreParameters {
     // A new connection starts clean.
     score.addPeer(peer(1), address: nil, now: at(122))
     #expect(score.score(peer(1), now: at(122)) == 0)
+    // So does one that comes after the retention ran out but before a refresh forgot the counters.
+    score.rejectMessage(from: peer(1), id: nil, topic: topic, reason: .invalidSignature, now: at(122))
+    score.removePeer(peer(1), now: at(123))
+    score.addPeer(peer(1), address: nil, now: at(224))
+    #expect(score.score(peer(1), now: at(224)) == 0)
+    #expect(score.peerCount == 1)
+}
+
+@Test func messageAndPeerKeysCompareWholeIds() {
+    let long = GossipsubMessageID(Array(repeating: 7, count: 30) + [1, 2, 3, 4, 5, 6, 7, 8])
+    var sameTail = long
+    sameTail.bytes[0] = 9
+    let short = GossipsubMessageID([1, 2, 3])
+    #expect(GossipsubScoreMessageKey(long) == GossipsubScoreMessageKey(GossipsubMessageID(long.bytes)))
+    #expect(GossipsubScoreMessageKey(long).hashValue == GossipsubScoreMessageKey(sameTail).hashValue)
+    #expect(GossipsubScoreMessageKey(long) != GossipsubScoreMessageKey(sameTail))
+    #expect(GossipsubScoreMessageKey(short) != GossipsubScoreMessageKey(GossipsubMessageID([0, 1, 2, 3])))
+    #expect(GossipsubScoreMessageKey(GossipsubMessageID([])) == GossipsubScoreMessageKey(GossipsubMessageID([])))
+    #expect(GossipsubScorePeerKey(peer(1)) == GossipsubScorePeerKey(peer(1)))
+    #expect(GossipsubScorePeerKey(peer(1)) != GossipsubScorePeerKey(peer(2)))
+}
+
+@Test func aRecordTracksABoundedNumberOfPeers() {
+    let parameters = meshDeliveryParameters()
+    var score = GossipsubPeerScore(parameters: parameters)
+    let crowd = GossipsubScoreDeliveries.maxPeersPerRecord + 10
+    for index in 0..<crowd {
+        score.addPeer(peer(index), address: nil, now: at(0))
+        score.graft(peer(index), topic: topic, now: at(0))
+    }
+    score.validateMessage(from: peer(0), id: message(0), topic: topic, now: at(20))
+    for index in 1..<crowd { score.duplicateMessage(from: peer(index), id: message(0), topic: topic, now: at(20)) }
+    score.deliverMessage(from: peer(0), id: message(0), topic: topic, now: at(20))
+    // The first deliverer and the first 64 forwarders are credited; the rest were not tracked.
+    let threshold = parameters.topics[topic]!.meshMessageDeliveriesThreshold
+    let weight = parameters.topics[topic]!.meshMessageDeliveriesWeight
+    let credited = (threshold - 1) * (threshold - 1) * weight
+    let uncredited = threshold * threshold * weight
+    let scores = (0..<crowd).map { score.score(peer($0), now: at(21)) }
+    #expect(scores.filter { $0 == credited }.count == 1 + GossipsubScoreDeliveries.maxPeersPerRecord)
+    #expect(scores.filter { $0 == uncredited }.count == crowd - 1 - GossipsubScoreDeliveries.maxPeersPerRecord)
 }
 
 @Test func retentionIsBoundedAndZeroRetainForgetsAtOnce() {

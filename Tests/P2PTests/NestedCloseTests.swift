@@ -74,7 +74,7 @@ final class Flag: Sendable {
 
 /// A connection that a nested event ends (a read's credit whose flush fails as the peer has gone) stops carrying
 /// out the outer event's actions: the stream the peer opened in the same bytes is neither made nor dispatched.
-@Test(.timeLimit(.minutes(1))) func aConnectionEndedByANestedEventMakesNoFurtherStreams() async throws {
+@Test(.timeLimit(.minutes(3))) func aConnectionEndedByANestedEventMakesNoFurtherStreams() async throws {
     // The test steps the peer by hand between loop jobs: no deadline of the host may end the connection meanwhile.
     var config = HostConfig()
     config.handshakeTimeout = 600

@@ -8,6 +8,7 @@ public final class ChildProcess: Sendable {
     public let process: Process
     private let stdout = TextSink()
     private let stderr = TextSink()
+    private let stdin = Pipe()
 
     private final class TextSink: Sendable {
         let text = Mutex<String>("")
@@ -17,6 +18,8 @@ public final class ChildProcess: Sendable {
 
     /// Starts `executable` with `arguments`, collecting both output streams.
     public init(_ executable: URL, _ arguments: [String]) throws {
+        // A child that exits early must not kill the test process when it is written to.
+        signal(SIGPIPE, SIG_IGN)
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -24,6 +27,7 @@ public final class ChildProcess: Sendable {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = stdin
         self.process = process
         out.fileHandleForReading.readabilityHandler = { [stdout] handle in
             stdout.append(handle.availableData)
@@ -36,13 +40,21 @@ public final class ChildProcess: Sendable {
 
     deinit { stop() }
 
+    /// Writes `text` to the process's standard input.
+    public func write(_ text: String) {
+        try? stdin.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Closes the process's standard input (it reads end of file).
+    public func closeInput() { try? stdin.fileHandleForWriting.close() }
+
     /// Everything the process has written to standard output so far.
     public var output: String { stdout.value }
     /// Everything the process has written to standard error so far.
     public var errors: String { stderr.value }
 
     /// The first complete line of standard output, waiting up to `timeout` seconds.
-    public func firstLine(timeout: Double = 20) throws -> String {
+    public func firstLine(timeout: Double = patientSeconds) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             let text = output

@@ -54,7 +54,7 @@ public final class DevnetProcess: @unchecked Sendable {
         }
         try process.run()
         let clock = SystemClock()
-        let deadline = clock.now().advanced(bySeconds: 20)
+        let deadline = clock.now().advanced(bySeconds: patientSeconds)
         while clock.now() < deadline {
             let text = output.withLock { $0 }
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("RPC URL:") }),

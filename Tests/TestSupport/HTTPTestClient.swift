@@ -13,7 +13,7 @@ public final class HTTPTestClient: @unchecked Sendable {
     private var buffer: [UInt8] = []
 
     /// Connects to 127.0.0.1:`port`; nil when nothing listens.
-    public init?(port: Int, timeoutSeconds: Int = 10) {
+    public init?(port: Int, timeoutSeconds: Int = 60) {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socketFD >= 0 else { return nil }
         var address = sockaddr_in()

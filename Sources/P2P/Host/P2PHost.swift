@@ -48,6 +48,17 @@ public final class P2PHost: @unchecked Sendable {
     /// What serves one inbound stream of a protocol; it runs in a task of its own.
     public typealias Handler = @Sendable (P2PStream) async -> Void
 
+    /// News of a peer: its first connection opened, or its last one closed.
+    public enum PeerEvent: Sendable, Equatable {
+        /// The first open connection to the peer; `outbound` when this host dialed it.
+        case connected(PeerID, outbound: Bool, address: Multiaddr)
+        /// The last connection to the peer closed.
+        case disconnected(PeerID)
+    }
+
+    /// Told of every `PeerEvent`, on the loop thread, in order; it must not block.
+    public typealias PeerObserver = @Sendable (PeerEvent) -> Void
+
     /// The key pair the host proves in every Noise handshake.
     public let identity: LibP2PIdentity
     /// The host's peer id, derived from `identity`.
@@ -68,6 +79,7 @@ public final class P2PHost: @unchecked Sendable {
     /// Bumped whenever a handler is added, so that connections refresh their protocol list cheaply.
     private let handlersChanged = Atomic<Int>(0)
     private let addresses = Mutex<[Multiaddr]>([])
+    private let peerObservers = Mutex<[PeerObserver]>([])
     private let counts = Mutex<(connections: Int, open: Int)>((0, 0))
 
     /// Set by `close()` (and `deinit`): `connect`, `listen` and `newStream` then throw, and jobs already queued
@@ -145,6 +157,22 @@ public final class P2PHost: @unchecked Sendable {
             $0.names = $0.byProtocol.keys.sorted()
         }
         handlersChanged.add(1, ordering: .releasing)
+    }
+
+    /// Tells `observer` of every peer connected or disconnected from now on (peers already connected are
+    /// reported as connected first).
+    public func observePeers(_ observer: @escaping PeerObserver) {
+        loop.execute { [self] in
+            peerObservers.withLock { $0.append(observer) }
+            for (peer, connections) in byPeer {
+                guard let first = connections.first(where: \.isOpen) else { continue }
+                observer(.connected(peer, outbound: first.isInitiator, address: first.remoteAddress))
+            }
+        }
+    }
+
+    private func notify(_ event: PeerEvent) {
+        for observer in peerObservers.withLock({ $0 }) { observer(event) }
     }
 
     var protocolNames: [String] { handlers.withLock { $0.names } }
@@ -338,15 +366,24 @@ public final class P2PHost: @unchecked Sendable {
         return message
     }
 
-    /// Closes every connection to `peer` gracefully.
-    public func disconnect(_ peer: PeerID) async {
+    /// Closes every connection to `peer` gracefully; `reason` goes into the connection's closing log line.
+    public func disconnect(_ peer: PeerID, reason: String = "closed by this host") async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             loop.execute { [self] in
-                for connection in byPeer[peer] ?? [] { connection.close(reason: "closed by this host") }
+                for connection in byPeer[peer] ?? [] { connection.close(reason: reason) }
                 continuation.resume()
             }
         }
     }
+
+    /// The peers with an open connection.
+    public func connectedPeers() async -> [PeerID] {
+        await withCheckedContinuation { continuation in
+            loop.execute { [self] in continuation.resume(returning: byPeer.keys.filter { self.isConnected($0) }) }
+        }
+    }
+
+    private func isConnected(_ peer: PeerID) -> Bool { byPeer[peer]?.contains(where: \.isOpen) ?? false }
 
     /// Closes every listener and connection (go-away first) and stops the loop.
     ///
@@ -377,7 +414,9 @@ public final class P2PHost: @unchecked Sendable {
 
     func established(_ connection: Connection) {
         guard let peer = connection.remotePeer else { return }
+        let first = byPeer[peer, default: []].isEmpty
         byPeer[peer, default: []].append(connection)
+        if first { notify(.connected(peer, outbound: connection.isInitiator, address: connection.remoteAddress)) }
         if connection.isInitiator { peerStore.addAddress(connection.remoteAddress, for: peer) }
         counts.withLock { $0.open += 1 }
         Task { [self] in
@@ -397,6 +436,7 @@ public final class P2PHost: @unchecked Sendable {
             list.remove(at: index)
             byPeer[peer] = list.isEmpty ? nil : list
             counts.withLock { $0.open -= 1 }
+            if list.isEmpty { notify(.disconnected(peer)) }
         }
         counts.withLock { $0.connections = sockets.connections.count }
     }

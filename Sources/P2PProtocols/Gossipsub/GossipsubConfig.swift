@@ -69,7 +69,7 @@ public struct GossipsubConfig: Sendable {
     /// The longest topic name, bytes.
     public var maxTopicLength = 512
     /// The longest message id, bytes.
-    public var maxMessageIDLength = 512
+    public var maxMessageIDLength = 256
     /// Topics whose messages the application validates (`.validate` / `.validated`); other topics' messages are
     /// delivered and forwarded once their signature checks.
     public var validatedTopics: Set<String> = []
@@ -97,4 +97,7 @@ public enum GossipsubMessageIDFunction: Sendable {
     case fromAndSeqno
     /// SHA-256 of the data (content-addressed topics).
     case sha256OfData
+    /// py-libp2p's default: `seqno` ‖ `from` (the reverse of the spec's order; use it for topics shared with
+    /// py-libp2p peers, so that IHAVE, IWANT and IDONTWANT ids match theirs).
+    case seqnoAndFrom
 }

@@ -30,10 +30,12 @@ extension GossipsubRouter {
             }
             var result = actions
             result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
-            for pending in urgent where connected[pending.peer] != nil {
+            // Only a disconnect in this call can have removed a peer addressed in it.
+            let checks = !closing.isEmpty
+            for pending in urgent where !checks || connected.index(forKey: pending.peer) != nil {
                 result.append(.send(to: pending.peer, rpc: pending.rpc))
             }
-            for pending in sends where connected[pending.peer] != nil {
+            for pending in sends where !checks || connected.index(forKey: pending.peer) != nil {
                 result.append(.send(to: pending.peer, rpc: pending.rpc))
             }
             result += closing

@@ -32,7 +32,7 @@ public struct GossipsubPeerScore: Sendable {
     /// A peer's slot and its generation, packed: what delivery records hold instead of peer ids.
     typealias PeerRef = UInt64
 
-    private var slotOfPeer: [PeerID: Int] = [:]
+    private var slotOfPeer: [GossipsubScorePeerKey: Int] = [:]
     private var peers: [GossipsubPeerCounters] = []
     private var freeSlots: [Int] = []
 
@@ -41,6 +41,8 @@ public struct GossipsubPeerScore: Sendable {
     private var topicParameters: [GossipsubTopicScoreParameters] = []
     /// Each scored topic's decay factors for one interval (the usual refresh).
     private var topicDecayFactors: [GossipsubTopicDecayFactors] = []
+    /// The topic the last call named, and its index (a one-entry cache in front of `topicOfName`).
+    private var lastTopic: (name: String, index: Int)?
 
     /// Connected peers per IP (P6), by IP slot.
     private var slotOfIP: [String: Int] = [:]
@@ -70,8 +72,13 @@ public struct GossipsubPeerScore: Sendable {
 
     /// A peer connected, from IP `address` when known.
     public mutating func addPeer(_ peer: PeerID, address: String?, now: Instant) {
+        // Counters whose retention ran out before a refresh could forget them are not restored.
+        if let known = knownSlot(peer), !peers[known].connected, peers[known].expire < now {
+            retainedCount -= 1
+            forget(known)
+        }
         let slot: Int
-        if let known = slotOfPeer[peer] {
+        if let known = knownSlot(peer) {
             slot = known
             if !peers[slot].connected {
                 peers[slot].connected = true
@@ -83,11 +90,11 @@ public struct GossipsubPeerScore: Sendable {
             let generation = peers[slot].generation
             peers[slot] = GossipsubPeerCounters(peer: peer)
             peers[slot].generation = generation
-            slotOfPeer[peer] = slot
+            slotOfPeer[GossipsubScorePeerKey(peer)] = slot
         } else {
             slot = peers.count
             peers.append(GossipsubPeerCounters(peer: peer))
-            slotOfPeer[peer] = slot
+            slotOfPeer[GossipsubScorePeerKey(peer)] = slot
         }
         if let address, Self.countsForColocation(address) { peers[slot].ipSlot = holdIP(address) }
     }
@@ -97,7 +104,7 @@ public struct GossipsubPeerScore: Sendable {
     /// Leaving counts as a prune from every mesh it was in (P3b for a delivery deficit); the counters stop decaying
     /// until it comes back, so neither a bad score nor a good one is shed by reconnecting.
     public mutating func removePeer(_ peer: PeerID, now: Instant) {
-        guard let slot = slotOfPeer[peer], peers[slot].connected else { return }
+        guard let slot = knownSlot(peer), peers[slot].connected else { return }
         for index in peers[slot].topics.indices { leaveMesh(slot, index, now: now) }
         releaseIP(slot)
         guard parameters.retainScore > 0 else { return forget(slot) }
@@ -110,7 +117,8 @@ public struct GossipsubPeerScore: Sendable {
 
     /// The peer joined our mesh of `topic`.
     public mutating func graft(_ peer: PeerID, topic: String, now: Instant) {
-        guard let slot = connectedSlot(peer), let index = topicIndex(slot, topic) else { return }
+        guard let slot = connectedSlot(peer), let topic = scoredTopic(topic) else { return }
+        let index = peers[slot].topicIndex(topic)
         guard !peers[slot].topics[index].inMesh else { return }
         peers[slot].topics[index].inMesh = true
         peers[slot].topics[index].graftTime = now
@@ -139,19 +147,21 @@ public struct GossipsubPeerScore: Sendable {
     /// `peer` gains a first delivery (P2) and, in the mesh, a mesh delivery (P3); the mesh peers that forwarded it
     /// while it was being validated gain a mesh delivery each. A second verdict on one message changes nothing.
     public mutating func deliverMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
-        guard scoredTopic(topic) != nil else { return }
-        let first = slotOfPeer[peer]
-        guard let pending = deliveries.markValid(id, first: first.map(ref) ?? .max, now: now) else { return }
-        if let first, let index = topicIndex(first, topic) {
-            let parameters = topicParameters[peers[first].topics[index].topic]
+        guard let topic = scoredTopic(topic) else { return }
+        let first = knownSlot(peer)
+        let firstRef = first.map(ref) ?? .max
+        guard let pending = deliveries.markValid(id, first: firstRef, now: now) else { return }
+        if let first {
+            let index = peers[first].topicIndex(topic)
             peers[first].topics[index].firstMessageDeliveries = min(
-                peers[first].topics[index].firstMessageDeliveries + 1, parameters.firstMessageDeliveriesCap)
+                peers[first].topics[index].firstMessageDeliveries + 1,
+                topicParameters[topic].firstMessageDeliveriesCap)
             if peers[first].topics[index].inMesh { addMeshDelivery(first, index) }
         }
-        for other in pending where other != first.map(ref) {
-            if let slot = slot(of: other), let index = topicIndex(slot, topic), peers[slot].topics[index].inMesh {
-                addMeshDelivery(slot, index)
-            }
+        for other in pending where other != firstRef {
+            guard let slot = slot(of: other) else { continue }
+            let index = peers[slot].topicIndex(topic)
+            if peers[slot].topics[index].inMesh { addMeshDelivery(slot, index) }
         }
     }
 
@@ -163,21 +173,21 @@ public struct GossipsubPeerScore: Sendable {
     public mutating func rejectMessage(
         from peer: PeerID, id: GossipsubMessageID?, topic: String, reason: RejectReason, now: Instant
     ) {
-        guard scoredTopic(topic) != nil else { return }
+        guard let topic = scoredTopic(topic) else { return }
         switch reason {
         case .selfOrigin:
             return
         case .missingSignature, .invalidSignature:
-            if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+            if let slot = knownSlot(peer) { addInvalidDelivery(slot, topic: topic) }
         case .ignored:
             if let id { _ = deliveries.markRejected(id, status: .ignored, now: now) }
         case .validationFailed:
             guard let id else {
-                if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+                if let slot = knownSlot(peer) { addInvalidDelivery(slot, topic: topic) }
                 return
             }
             guard let pending = deliveries.markRejected(id, status: .invalid, now: now) else { return }
-            if let slot = slotOfPeer[peer] { addInvalidDelivery(slot, topic: topic) }
+            if let slot = knownSlot(peer) { addInvalidDelivery(slot, topic: topic) }
             for other in pending {
                 if let slot = slot(of: other) { addInvalidDelivery(slot, topic: topic) }
             }
@@ -190,16 +200,17 @@ public struct GossipsubPeerScore: Sendable {
     /// delivery if it came within the window of validation (once per peer and message); an invalid message counts
     /// against it each time; an ignored one changes nothing.
     public mutating func duplicateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
-        guard let slot = slotOfPeer[peer], scoredTopic(topic) != nil else { return }
+        guard let slot = knownSlot(peer), let topic = scoredTopic(topic) else { return }
         switch deliveries.duplicate(id, peer: ref(slot), now: now) {
         case .nothing, .pending:
             return
         case .invalid:
             addInvalidDelivery(slot, topic: topic)
         case .valid(let validated):
-            guard let index = topicIndex(slot, topic), peers[slot].topics[index].inMesh else { return }
-            let window = topicParameters[peers[slot].topics[index].topic].meshMessageDeliveriesWindow
-            guard now.seconds(since: validated) <= window else { return }
+            let index = peers[slot].topicIndex(topic)
+            guard peers[slot].topics[index].inMesh,
+                now.seconds(since: validated) <= topicParameters[topic].meshMessageDeliveriesWindow
+            else { return }
             addMeshDelivery(slot, index)
         }
     }
@@ -208,7 +219,7 @@ public struct GossipsubPeerScore: Sendable {
 
     /// Adds `count` behaviour penalties (P7): broken promises, GRAFT during backoff, floods.
     public mutating func addPenalty(_ peer: PeerID, count: Int) {
-        guard count > 0, let slot = slotOfPeer[peer] else { return }
+        guard count > 0, let slot = knownSlot(peer) else { return }
         peers[slot].behaviourPenalty += Double(count)
     }
 
@@ -216,7 +227,7 @@ public struct GossipsubPeerScore: Sendable {
     ///
     /// Only for a peer the keeper knows (connected or retained); a value that is not finite is ignored.
     public mutating func setApplicationScore(_ peer: PeerID, _ value: Double) {
-        guard value.isFinite, let slot = slotOfPeer[peer] else { return }
+        guard value.isFinite, let slot = knownSlot(peer) else { return }
         peers[slot].applicationScore = value
     }
 
@@ -247,7 +258,7 @@ public struct GossipsubPeerScore: Sendable {
 
     /// The peer's score at `now`.
     public func score(_ peer: PeerID, now: Instant) -> Double {
-        guard let slot = slotOfPeer[peer] else { return 0 }
+        guard let slot = knownSlot(peer) else { return 0 }
         let counters = peers[slot]
         if !counters.connected && counters.expire < now { return 0 }
         var topicScore = 0.0
@@ -269,7 +280,7 @@ public struct GossipsubPeerScore: Sendable {
     }
 
     /// Whether the keeper holds counters for `peer` (connected, or disconnected and retained).
-    public func knows(_ peer: PeerID) -> Bool { slotOfPeer[peer] != nil }
+    public func knows(_ peer: PeerID) -> Bool { knownSlot(peer) != nil }
 
     /// Peers with counters: connected and retained.
     public var peerCount: Int { slotOfPeer.count }
@@ -293,14 +304,21 @@ public struct GossipsubPeerScore: Sendable {
         return slot
     }
 
+    private func knownSlot(_ peer: PeerID) -> Int? { slotOfPeer[GossipsubScorePeerKey(peer)] }
+
     private func connectedSlot(_ peer: PeerID) -> Int? {
-        guard let slot = slotOfPeer[peer], peers[slot].connected else { return nil }
+        guard let slot = knownSlot(peer), peers[slot].connected else { return nil }
         return slot
     }
 
     /// The topic table's index of `topic`, interning it when `defaultTopic` scores it (up to the bound).
     private mutating func scoredTopic(_ topic: String) -> Int? {
-        if let index = topicOfName[topic] { return index }
+        // Calls come in runs on one topic; a string comparison is cheaper than hashing it.
+        if let last = lastTopic, last.name == topic { return last.index }
+        if let index = topicOfName[topic] {
+            lastTopic = (topic, index)
+            return index
+        }
         guard let defaults = parameters.defaultTopic,
             topicParameters.count - parameters.topics.count < parameters.maxDefaultScoredTopics
         else { return nil }
@@ -315,19 +333,13 @@ public struct GossipsubPeerScore: Sendable {
         return topicParameters.count - 1
     }
 
-    /// The index of `topic`'s counters in the peer's list, added when missing; nil for an unscored topic.
-    private mutating func topicIndex(_ slot: Int, _ topic: String) -> Int? {
-        guard let topicSlot = scoredTopic(topic) else { return nil }
-        return peers[slot].topicIndex(topicSlot)
-    }
-
     private mutating func addMeshDelivery(_ slot: Int, _ index: Int) {
         let cap = topicParameters[peers[slot].topics[index].topic].meshMessageDeliveriesCap
         peers[slot].topics[index].meshMessageDeliveries = min(peers[slot].topics[index].meshMessageDeliveries + 1, cap)
     }
 
-    private mutating func addInvalidDelivery(_ slot: Int, topic: String) {
-        guard let index = topicIndex(slot, topic) else { return }
+    private mutating func addInvalidDelivery(_ slot: Int, topic: Int) {
+        let index = peers[slot].topicIndex(topic)
         peers[slot].topics[index].invalidMessageDeliveries += 1
     }
 
@@ -389,7 +401,7 @@ public struct GossipsubPeerScore: Sendable {
 
     private mutating func forget(_ slot: Int) {
         releaseIP(slot)
-        slotOfPeer[peers[slot].peer] = nil
+        slotOfPeer[GossipsubScorePeerKey(peers[slot].peer)] = nil
         peers[slot].generation &+= 1
         peers[slot].connected = false
         peers[slot].topics = []

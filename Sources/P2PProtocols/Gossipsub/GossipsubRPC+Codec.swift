@@ -24,7 +24,7 @@ extension GossipsubRPC {
         public init(
             maxSize: Int = 1 << 20, maxSubscriptions: Int = 1_024, maxMessages: Int = 10_000,
             maxControlEntries: Int = 5_000, maxMessageIDs: Int = 20_000, maxPeerInfos: Int = 1_024,
-            maxTopicLength: Int = 512, maxMessageIDLength: Int = 512
+            maxTopicLength: Int = 512, maxMessageIDLength: Int = 256
         ) {
             self.maxSize = maxSize
             self.maxSubscriptions = maxSubscriptions
@@ -41,7 +41,7 @@ extension GossipsubRPC {
             self.init(
                 maxSize: config.topicMaxRPCSize.values.reduce(config.maxRPCSize, max),
                 maxSubscriptions: config.maxTopics, maxControlEntries: config.maxControlMessages,
-                maxMessageIDs: config.maxMessageIDsPerRPC, maxPeerInfos: max(config.prunePeers, 1) * 4,
+                maxMessageIDs: config.maxMessageIDsPerRPC, maxPeerInfos: max(config.prunePeers, 16) * 64,
                 maxTopicLength: config.maxTopicLength, maxMessageIDLength: config.maxMessageIDLength)
         }
     }

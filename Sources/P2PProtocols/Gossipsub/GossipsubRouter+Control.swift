@@ -4,11 +4,14 @@ import Runtime
 extension GossipsubRouter {
     /// IHAVE, IWANT, GRAFT, PRUNE and IDONTWANT of one RPC, in go-libp2p-pubsub's order.
     mutating func handleControl(_ control: GossipsubRPC.Control, from peer: PeerID, now: Instant) {
+        let drops = counters.disconnects
         if !control.ihave.isEmpty { handleIHave(control.ihave, from: peer, now: now) }
-        if !control.iwant.isEmpty, peers[peer] != nil { handleIWant(control.iwant, from: peer, now: now) }
-        if !control.graft.isEmpty, peers[peer] != nil { handleGraft(control.graft, from: peer, now: now) }
-        if !control.prune.isEmpty, peers[peer] != nil { handlePrune(control.prune, from: peer, now: now) }
-        if !control.idontwant.isEmpty, peers[peer] != nil { handleIDontWant(control.idontwant, from: peer, now: now) }
+        if !control.iwant.isEmpty, stillConnected(peer, drops) { handleIWant(control.iwant, from: peer, now: now) }
+        if !control.graft.isEmpty, stillConnected(peer, drops) { handleGraft(control.graft, from: peer, now: now) }
+        if !control.prune.isEmpty, stillConnected(peer, drops) { handlePrune(control.prune, from: peer, now: now) }
+        if !control.idontwant.isEmpty, stillConnected(peer, drops) {
+            handleIDontWant(control.idontwant, from: peer, now: now)
+        }
     }
 
     // MARK: IHAVE
@@ -19,6 +22,7 @@ extension GossipsubRouter {
         state.ihaveRPCs += 1
         peers[peer] = state
         guard state.ihaveRPCs <= config.maxIHaveMessages else {
+            score?.addPenalty(peer, count: 1)
             violation(peer, "IHAVE flood (\(state.ihaveRPCs) IHAVE RPCs in one heartbeat)", now: now)
             return
         }
@@ -33,14 +37,17 @@ extension GossipsubRouter {
                 wanted.append(id)
             }
         }
-        if oversized { violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now) }
-        guard !wanted.isEmpty, peers[peer] != nil else { return }
+        if oversized {
+            score?.addPenalty(peer, count: 1)
+            violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now)
+        }
+        guard !wanted.isEmpty, isConnected(peer) else { return }
         let ask = min(wanted.count, config.maxIHaveLength - state.asked)
-        random.choose(ask, from: &wanted)
+        randomSource.choose(ask, from: &wanted)
         wanted.removeLast(wanted.count - ask)
         peers[peer]?.asked += ask
         // One promise per IWANT, on an id chosen at random (go-libp2p-pubsub's gossip tracer).
-        let promised = wanted[random.below(wanted.count)]
+        let promised = wanted[randomSource.below(wanted.count)]
         if promises[promised]?[peer] == nil {
             let until = now.advanced(bySeconds: config.iwantFollowupTime)
             promises[promised, default: [:]][peer] = until
@@ -65,7 +72,7 @@ extension GossipsubRouter {
             for id in ids {
                 guard remaining > 0 else { break outer }
                 remaining -= 1
-                guard !state.doesNotWant(id, now: now), sent.insert(id).inserted,
+                guard !doesNotWant(peer, DontWantTable.key(id), now: now), sent.insert(id).inserted,
                     let message = cache.messageForRequest(id, from: peer, limit: config.gossipRetransmission)
                 else { continue }
                 outbox.message(message, size: ProtobufSize.field(message.encodedSize), to: peer)
@@ -73,6 +80,7 @@ extension GossipsubRouter {
             }
         }
         if total > budget {
+            score?.addPenalty(peer, count: 1)
             violation(peer, "IWANT flood (\(state.requested) ids in one heartbeat)", now: now)
         }
     }
@@ -106,7 +114,7 @@ extension GossipsubRouter {
                 addBackoff(peer, topic, seconds: config.pruneBackoff, now: now)
                 refused.append(topic)
                 violation(peer, "GRAFT during backoff on \(topic.prefix(64))", now: now)
-                if peers[peer] == nil { return }
+                if !isConnected(peer) { return }
                 continue
             }
             if peerScore < 0 {
@@ -153,12 +161,12 @@ extension GossipsubRouter {
     private mutating func connectExchanged(_ offered: [GossipsubRPC.PeerInfo]) {
         var offered = offered
         if offered.count > config.prunePeers {
-            random.choose(config.prunePeers, from: &offered)
+            randomSource.choose(config.prunePeers, from: &offered)
             offered.removeLast(offered.count - config.prunePeers)
         }
         for info in offered {
             guard let bytes = info.peerID, let candidate = try? PeerID(multihashBytes: bytes), candidate != local,
-                peers[candidate] == nil
+                !isConnected(candidate)
             else { continue }
             outbox.actions.append(.connect(candidate, signedRecord: info.signedRecord))
         }
@@ -167,12 +175,13 @@ extension GossipsubRouter {
     // MARK: IDONTWANT
 
     private mutating func handleIDontWant(_ lists: [[GossipsubMessageID]], from peer: PeerID, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         let until = now.advanced(bySeconds: config.idontwantTTL)
         for ids in lists {
             for id in ids {
                 // In place: a copy of the state would copy its IDONTWANT table.
-                peers[peer]?.addDontWant(id, until: until, now: now, limit: config.maxIDontWantMessages)
+                dontWant[peer, default: DontWantTable()].add(
+                    id, until: until, now: now, limit: config.maxIDontWantMessages)
             }
         }
     }

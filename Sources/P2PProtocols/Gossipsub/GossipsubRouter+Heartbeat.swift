@@ -54,6 +54,7 @@ extension GossipsubRouter {
     }
 
     private func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout [PeerID: Double]) -> Double {
+        guard score != nil else { return 0 }
         if let value = scores[peer] { return value }
         let value = peerScore(peer, now)
         scores[peer] = value
@@ -85,12 +86,12 @@ extension GossipsubRouter {
         // Too many: keep the D_score best, the rest of D at random, with at least D_out outbound peers.
         if members.count > config.dHigh {
             var ranked = members.elements
-            random.shuffle(&ranked)
+            randomSource.shuffle(&ranked)
             let rankedScores = Dictionary(uniqueKeysWithValues: ranked.map { ($0, cachedScore($0, now, &scores)) })
             ranked.sort { rankedScores[$0]! > rankedScores[$1]! }
             let keepByScore = min(max(config.dScore, 0), ranked.count)
             var rest = Array(ranked[keepByScore...])
-            random.shuffle(&rest)
+            randomSource.shuffle(&rest)
             ranked.replaceSubrange(keepByScore..., with: rest)
             let keep = min(config.d, ranked.count)
             bubbleOutbound(&ranked, keep: keep)
@@ -217,13 +218,13 @@ extension GossipsubRouter {
         var ids = cache.gossipIDs(topic: topic)
         guard !ids.isEmpty else { return }
         let target = min(max(config.dLazy, Int(config.gossipFactor * Double(eligible.count))), eligible.count)
-        random.choose(target, from: &eligible)
-        random.shuffle(&ids)
+        randomSource.choose(target, from: &eligible)
+        randomSource.shuffle(&ids)
         for peer in eligible.prefix(target) {
             var advertised = ids
             if ids.count > config.maxIHaveLength {
                 // A different subset per peer spreads coverage when the list is truncated.
-                random.choose(config.maxIHaveLength, from: &ids)
+                randomSource.choose(config.maxIHaveLength, from: &ids)
                 advertised = Array(ids.prefix(config.maxIHaveLength))
             }
             counters.ihaveSent += advertised.count

@@ -5,7 +5,7 @@ extension GossipsubRouter {
     // MARK: Receiving
 
     mutating func receive(bytes: ArraySlice<UInt8>, from peer: PeerID, now: Instant) {
-        guard peers[peer] != nil else {
+        guard isConnected(peer) else {
             counters.rpcsFromUnknownPeers += 1
             return
         }
@@ -31,7 +31,7 @@ extension GossipsubRouter {
     }
 
     mutating func receive(_ rpc: GossipsubRPC, from peer: PeerID, size: Int, now: Instant) {
-        guard peers[peer] != nil else {
+        guard isConnected(peer) else {
             counters.rpcsFromUnknownPeers += 1
             return
         }
@@ -56,14 +56,16 @@ extension GossipsubRouter {
             counters.graylistedRPCs += 1
             return
         }
+        let drops = counters.disconnects
         if !rpc.messages.isEmpty { receiveMessages(rpc.messages, from: peer, now: now) }
-        if let control = rpc.control, peers[peer] != nil { handleControl(control, from: peer, now: now) }
+        if let control = rpc.control, stillConnected(peer, drops) { handleControl(control, from: peer, now: now) }
     }
 
     private mutating func receiveMessages(_ messages: [GossipsubMessage], from peer: PeerID, now: Instant) {
         var unknownTopics = 0
+        let drops = counters.disconnects
         for message in messages {
-            guard peers[peer] != nil else { return }
+            guard stillConnected(peer, drops) else { return }
             let topic = message.topic
             guard subscribed.contains(topic) else {
                 if topicPeers[topic] == nil {
@@ -89,16 +91,12 @@ extension GossipsubRouter {
             violation(peer, "unsigned message", now: now)
             return
         }
-        guard let seqno = message.seqno, seqno.count == 8, let fromBytes = message.from,
-            let author = try? PeerID(multihashBytes: fromBytes)
-        else {
-            counters.invalidSignatures += 1
-            score?.rejectMessage(from: peer, id: nil, topic: topic, reason: .invalidSignature, now: now)
-            violation(peer, "message without a valid author or sequence number", now: now)
+        guard let seqno = message.seqno, seqno.count == 8, let fromBytes = message.from else {
+            invalidAuthor(message, from: peer, now: now)
             return
         }
         let id = messageID(of: message)
-        if author == local {
+        if fromBytes == localPeerIDBytes {
             counters.selfOrigin += 1
             score?.rejectMessage(from: peer, id: id, topic: topic, reason: .selfOrigin, now: now)
             return
@@ -108,6 +106,10 @@ extension GossipsubRouter {
             score?.duplicateMessage(from: peer, id: id, topic: topic, now: now)
             return
         }
+        guard let author = try? PeerID(multihashBytes: fromBytes) else {
+            invalidAuthor(message, from: peer, now: now)
+            return
+        }
         // Verified before it is marked seen: a forged copy must not hide the real message.
         guard verifySignature(message, author: author) else {
             counters.invalidSignatures += 1
@@ -115,7 +117,7 @@ extension GossipsubRouter {
             violation(peer, "invalid message signature", now: now)
             return
         }
-        let needsValidation = config.validatedTopics.contains(topic)
+        let needsValidation = !config.validatedTopics.isEmpty && config.validatedTopics.contains(topic)
         if needsValidation && pending.count >= config.maxPendingValidations {
             counters.validationThrottled += 1
             return
@@ -136,11 +138,20 @@ extension GossipsubRouter {
         }
     }
 
+    private mutating func invalidAuthor(_ message: GossipsubMessage, from peer: PeerID, now: Instant) {
+        counters.invalidSignatures += 1
+        score?.rejectMessage(from: peer, id: nil, topic: message.topic, reason: .invalidSignature, now: now)
+        violation(peer, "message without a valid author or sequence number", now: now)
+    }
+
     /// v1.2: tells the v1.2 mesh peers (but the sender) not to send a large message we now have.
     private mutating func sendIDontWant(_ id: GossipsubMessageID, topic: String, except sender: PeerID, now: Instant) {
         guard let members = mesh[topic] else { return }
+        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
         for peer in members where peer != sender {
-            guard let state = peers[peer], state.version >= .v12, !state.doesNotWant(id, now: now) else { continue }
+            guard let version = peers[peer]?.version, version >= .v12, !doesNotWant(peer, key, now: now) else {
+                continue
+            }
             outbox.idontwant(id, to: peer)
             counters.idontwantSent += 1
         }
@@ -162,8 +173,9 @@ extension GossipsubRouter {
     ) {
         guard let members = mesh[message.topic] else { return }
         let size = ProtobufSize.field(message.encodedSize)
+        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
         for peer in members where peer != source && peer != author {
-            if let state = peers[peer], state.doesNotWant(id, now: now) {
+            if doesNotWant(peer, key, now: now) {
                 counters.idontwantSuppressed += 1
                 continue
             }
@@ -175,6 +187,8 @@ extension GossipsubRouter {
     mutating func finishValidation(_ id: GossipsubMessageID, _ result: GossipsubValidationResult, now: Instant) {
         guard let entry = pending.removeValue(forKey: id) else { return }
         let topic = entry.message.topic
+        // The application left the topic while the message waited: nothing to deliver it to.
+        let result = subscribed.contains(topic) ? result : .ignore
         switch result {
         case .accept:
             accept(entry.message, id: id, from: entry.from, author: entry.author, now: now)

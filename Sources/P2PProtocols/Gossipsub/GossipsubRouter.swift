@@ -38,6 +38,8 @@ public struct GossipsubRouter: Sendable {
         case setApplicationScore(PeerID, Double)
         /// The heartbeat interval has passed (the shell schedules it every `config.heartbeatInterval`).
         case heartbeat
+        /// A connected peer's signed peer record (the envelope), offered with it in our PX; nil forgets it.
+        case peerRecord(PeerID, signedRecord: [UInt8]?)
     }
 
     /// What the shell must do.
@@ -131,11 +133,13 @@ public struct GossipsubRouter: Sendable {
     let localPeerIDBytes: [UInt8]
     /// The author key field of own messages: only when the peer id does not embed the key.
     let localKeyField: [UInt8]?
-    var random: SeededRandom
+    var randomSource: SeededRandom
     var score: GossipsubPeerScore?
     var sequenceNumber: UInt64
 
     var peers: [PeerID: PeerState] = [:]
+    /// v1.2: what peers said they do not want (only peers that said so).
+    var dontWant: [PeerID: DontWantTable] = [:]
     var peerOrder = IndexedSet<PeerID>()
     var topicPeers: [String: IndexedSet<PeerID>] = [:]
     var subscribed = IndexedSet<String>()
@@ -179,9 +183,9 @@ public struct GossipsubRouter: Sendable {
         limits = GossipsubRPC.Limits(config: config)
         localPeerIDBytes = local.peerID.multihash.bytes
         localKeyField = local.peerID.publicKey == nil ? local.publicKey.protobuf : nil
-        var random = random
-        sequenceNumber = random.next()
-        self.random = random
+        var source = random
+        sequenceNumber = source.next()
+        randomSource = source
         cache = GossipsubMessageCache(historyLength: config.historyLength, historyGossip: config.historyGossip)
         outbox.budget = max(config.maxRPCSize - 1_024, 1)
     }
@@ -198,7 +202,7 @@ public struct GossipsubRouter: Sendable {
         case .receivedRPC(let peer, let rpc, let size):
             receive(rpc, from: peer, size: size, now: now)
         case .malformed(let peer, let reason):
-            if peers[peer] != nil { disconnect(peer, reason: "malformed frame: \(reason)", now: now) }
+            if isConnected(peer) { disconnect(peer, reason: "malformed frame: \(reason)", now: now) }
         case .subscribe(let topic):
             join(topic, now: now)
         case .unsubscribe(let topic):
@@ -211,6 +215,8 @@ public struct GossipsubRouter: Sendable {
             score?.setApplicationScore(peer, value)
         case .heartbeat:
             heartbeat(now: now)
+        case .peerRecord(let peer, let record):
+            if isConnected(peer) { peers[peer]?.signedRecord = record.flatMap { $0.count <= 4_096 ? $0 : nil } }
         }
         return outbox.drain(connected: peers)
     }
@@ -246,6 +252,7 @@ public struct GossipsubRouter: Sendable {
         switch config.messageID[message.topic] ?? config.defaultMessageID {
         case .fromAndSeqno: GossipsubMessageID((message.from ?? []) + (message.seqno ?? []))
         case .sha256OfData: GossipsubMessageID(SHA256.hash(message.data))
+        case .seqnoAndFrom: GossipsubMessageID((message.seqno ?? []) + (message.from ?? []))
         }
     }
 
@@ -254,7 +261,7 @@ public struct GossipsubRouter: Sendable {
     private mutating func addPeer(
         _ peer: PeerID, version: GossipsubVersion, outbound: Bool, address: String?, now: Instant
     ) {
-        guard peer != local, peers[peer] == nil else { return }
+        guard peer != local, !isConnected(peer) else { return }
         peers[peer] = PeerState(version: version, outbound: outbound)
         peerOrder.insert(peer)
         score?.addPeer(peer, address: address, now: now)
@@ -267,6 +274,7 @@ public struct GossipsubRouter: Sendable {
     mutating func removePeer(_ peer: PeerID, now: Instant) {
         guard let state = peers.removeValue(forKey: peer) else { return }
         peerOrder.remove(peer)
+        dontWant[peer] = nil
         for topic in state.topics {
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
@@ -278,7 +286,7 @@ public struct GossipsubRouter: Sendable {
 
     /// Drops a peer that broke a bound: a penalty its retained score remembers, then the disconnect.
     mutating func disconnect(_ peer: PeerID, reason: String, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         score?.addPenalty(peer, count: 1)
         removePeer(peer, now: now)
         counters.disconnects += 1
@@ -287,13 +295,25 @@ public struct GossipsubRouter: Sendable {
 
     /// Counts a protocol violation; past `maxViolations` (net of one forgiven per heartbeat) the peer is dropped.
     mutating func violation(_ peer: PeerID, _ reason: String, now: Instant) {
-        guard peers[peer] != nil else { return }
+        guard isConnected(peer) else { return }
         peers[peer]?.forgive(tick: heartbeatTicks)
         peers[peer]?.violations += 1
         let count = peers[peer]?.violations ?? 0
         if count > config.maxViolations {
             disconnect(peer, reason: "too many protocol violations (\(count)); last: \(reason)", now: now)
         }
+    }
+
+    /// Whether the peer is connected (without copying its state out of the table).
+    func isConnected(_ peer: PeerID) -> Bool { peers.index(forKey: peer) != nil }
+
+    /// Whether the peer is still connected, checked only when a disconnect happened since `drops` was read.
+    func stillConnected(_ peer: PeerID, _ drops: Int) -> Bool { counters.disconnects == drops || isConnected(peer) }
+
+    /// Whether the peer said IDONTWANT for the id of `key` (`DontWantTable.key`), and that still holds at `now`.
+    func doesNotWant(_ peer: PeerID, _ key: Int, now: Instant) -> Bool {
+        guard !dontWant.isEmpty, let until = dontWant[peer]?.entries[key] else { return false }
+        return now < until
     }
 
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
@@ -380,10 +400,10 @@ public struct GossipsubRouter: Sendable {
         guard let members = topicPeers[topic] else { return [] }
         var chosen = members.elements.filter { filter(self, $0) }
         if let count, count < chosen.count {
-            random.choose(count, from: &chosen)
+            randomSource.choose(count, from: &chosen)
             chosen.removeLast(chosen.count - count)
         } else {
-            random.shuffle(&chosen)
+            randomSource.shuffle(&chosen)
         }
         return chosen
     }
@@ -399,7 +419,9 @@ public struct GossipsubRouter: Sendable {
             let offered = candidates(topic, count: config.prunePeers) { router, other in
                 other != peer && router.peerScore(other, now) >= 0
             }
-            exchange = offered.map { GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: nil) }
+            exchange = offered.map {
+                GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: peers[$0]?.signedRecord)
+            }
         }
         return GossipsubRPC.Prune(topic: topic, peers: exchange, backoff: UInt64(max(0, seconds.rounded(.up))))
     }
@@ -413,9 +435,8 @@ extension GossipsubRouter {
         let version: GossipsubVersion
         let outbound: Bool
         var topics: Set<String> = []
-        /// v1.2: ids the peer said it does not want, until when.
-        var dontWant: [GossipsubMessageID: Instant] = [:]
-        var dontWantOrder = FIFOQueue<Expiry>()
+        /// Its signed peer record, for PX (at most 4 KiB; the shell gives it).
+        var signedRecord: [UInt8]?
         /// The heartbeat the per-heartbeat counters below belong to.
         var counterTick: UInt64 = 0
         /// IHAVE RPCs received this heartbeat.
@@ -448,23 +469,39 @@ extension GossipsubRouter {
             violationTick = tick
         }
 
-        func doesNotWant(_ id: GossipsubMessageID, now: Instant) -> Bool {
-            guard let until = dontWant[id] else { return false }
-            return now < until
+    }
+
+    /// v1.2: the ids one peer said it does not want, until when, at most `limit` of them (the oldest go first).
+    ///
+    /// Kept as 64-bit hashes, not ids: a collision could only withhold a message from the peer that filled the
+    /// table, and a hostile peer can do that with the real id anyway; it bounds the memory to a few words per id.
+    struct DontWantTable: Sendable {
+        struct Entry: Sendable {
+            let key: Int
+            let until: Instant
         }
 
-        /// Remembers an IDONTWANT, keeping at most `limit` ids (the oldest go first).
-        mutating func addDontWant(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
-            while let oldest = dontWantOrder.first, oldest.until <= now {
-                dontWantOrder.popFirst()
-                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+        var entries: [Int: Instant] = [:]
+        var order = FIFOQueue<Entry>()
+
+        static func key(_ id: GossipsubMessageID) -> Int {
+            var hasher = Hasher()
+            id.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+            return hasher.finalize()
+        }
+
+        mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
+            while let oldest = order.first, oldest.until <= now {
+                order.popFirst()
+                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
             }
-            guard dontWant[id] == nil, limit > 0 else { return }
-            while dontWant.count >= limit, let oldest = dontWantOrder.popFirst() {
-                if dontWant[oldest.id] == oldest.until { dontWant[oldest.id] = nil }
+            let key = Self.key(id)
+            guard entries[key] == nil, limit > 0 else { return }
+            while entries.count >= limit, let oldest = order.popFirst() {
+                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
             }
-            dontWant[id] = until
-            dontWantOrder.push(Expiry(id: id, until: until))
+            entries[key] = until
+            order.push(Entry(key: key, until: until))
         }
     }
 

@@ -44,8 +44,8 @@ struct GossipsubScoreDeliveries: Sendable {
     /// Peers tracked per record at most: more than a mesh and its gossip ever deliver honestly.
     static let maxPeersPerRecord = 64
 
-    private var records: [GossipsubMessageID: Record] = [:]
-    private var expiry = GossipsubScoreQueue<(id: GossipsubMessageID, expire: Instant)>()
+    private var records: [GossipsubScoreMessageKey: Record] = [:]
+    private var expiry = GossipsubScoreQueue<(id: GossipsubScoreMessageKey, expire: Instant)>()
     private let ttl: Double
     private let capacity: Int
 
@@ -58,59 +58,49 @@ struct GossipsubScoreDeliveries: Sendable {
     /// Records held.
     var count: Int { records.count }
 
-    /// The status of `id`'s record, if it has one.
-    func status(_ id: GossipsubMessageID) -> Status? { records[id]?.status }
-
     /// Makes sure `id` has a record (first seen at `now`).
-    mutating func begin(_ id: GossipsubMessageID, now: Instant) {
-        guard records[id] == nil else { return }
-        while records.count >= capacity, let oldest = expiry.removeFirst() { records[oldest.id] = nil }
-        records[id] = Record()
-        expiry.append((id, now.advanced(bySeconds: ttl)))
-    }
+    mutating func begin(_ id: GossipsubMessageID, now: Instant) { _ = index(id, now: now) }
 
     /// Marks `id` valid at `now` with `first` its first deliverer; returns the peers tracked while it was pending, or
     /// nil when it had a verdict already.
     mutating func markValid(_ id: GossipsubMessageID, first: UInt64, now: Instant) -> [UInt64]? {
-        begin(id, now: now)
-        guard records[id]?.status == .pending else { return nil }
-        return modify(id) { record in
-            let pending = record.peers
-            record.status = .valid
-            record.validated = now
-            if !record.peers.contains(first) {
-                if record.peers.count >= Self.maxPeersPerRecord { record.peers.removeLast() }
-                record.peers.append(first)
-            }
-            return pending
+        let index = index(id, now: now)
+        guard records.values[index].status == .pending else { return nil }
+        let pending = records.values[index].peers
+        records.values[index].status = .valid
+        records.values[index].validated = now
+        if !pending.contains(first) {
+            if pending.count >= Self.maxPeersPerRecord { records.values[index].peers.removeLast() }
+            records.values[index].peers.append(first)
         }
+        return pending
     }
 
     /// Marks `id` invalid (or ignored); returns the peers tracked while it was pending, or nil when it had a verdict
     /// already.
     mutating func markRejected(_ id: GossipsubMessageID, status: Status, now: Instant) -> [UInt64]? {
-        begin(id, now: now)
-        guard records[id]?.status == .pending else { return nil }
-        return modify(id) { record in
-            let pending = record.peers
-            record.status = status
-            record.peers = []
-            return pending
-        }
+        let index = index(id, now: now)
+        guard records.values[index].status == .pending else { return nil }
+        let pending = records.values[index].peers
+        records.values[index].status = status
+        records.values[index].peers = []
+        return pending
     }
 
     /// Records a duplicate of `id` from `peer` and says what it means.
     mutating func duplicate(_ id: GossipsubMessageID, peer: UInt64, now: Instant) -> Duplicate {
-        begin(id, now: now)
-        return modify(id) { record in
-            switch record.status {
-            case .ignored: return .nothing
-            case .invalid: return .invalid
-            case .pending, .valid:
-                guard !record.peers.contains(peer), record.peers.count < Self.maxPeersPerRecord else { return .nothing }
-                record.peers.append(peer)
-                return record.status == .pending ? .pending : .valid(validated: record.validated)
-            }
+        let index = index(id, now: now)
+        // Read in place: a copy of the record would share its peer list and make the append copy it.
+        let status = records.values[index].status
+        switch status {
+        case .ignored: return .nothing
+        case .invalid: return .invalid
+        case .pending, .valid:
+            guard !records.values[index].peers.contains(peer),
+                records.values[index].peers.count < Self.maxPeersPerRecord
+            else { return .nothing }
+            records.values[index].peers.append(peer)
+            return status == .pending ? .pending : .valid(validated: records.values[index].validated)
         }
     }
 
@@ -122,7 +112,13 @@ struct GossipsubScoreDeliveries: Sendable {
         }
     }
 
-    private mutating func modify<Result>(_ id: GossipsubMessageID, _ body: (inout Record) -> Result) -> Result {
-        body(&records[id, default: Record()])
+    /// The index of `id`'s record, made (first seen at `now`) when missing; the oldest records make room.
+    private mutating func index(_ id: GossipsubMessageID, now: Instant) -> [GossipsubScoreMessageKey: Record].Index {
+        let key = GossipsubScoreMessageKey(id)
+        if let index = records.index(forKey: key) { return index }
+        while records.count >= capacity, let oldest = expiry.removeFirst() { records[oldest.id] = nil }
+        records[key] = Record()
+        expiry.append((key, now.advanced(bySeconds: ttl)))
+        return records.index(forKey: key)!
     }
 }

@@ -34,6 +34,9 @@ public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
 
     /// The id in hex.
     public var description: String { Hex.encode(bytes) }
+
+    /// Hashes the bytes in one pass (the synthesized hash feeds them one by one).
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
 /// A pubsub message as the `Message` protobuf carries it (fields 1 from, 2 data, 3 seqno, 4 topic, 5 signature,

@@ -86,14 +86,19 @@ struct CommandLineInterface: Sendable {
             if option.isFlag {
                 guard inlineValue == nil else { throw .usage("flag '--\(name)' takes no value", command: path) }
                 parsed.flags.insert(name)
-            } else if let value = inlineValue {
-                parsed.values[name] = value
             } else {
-                guard index < arguments.count else {
-                    throw .usage("option '--\(name)' needs a value \(option.valueName ?? "")", command: path)
+                let value: String
+                if let inlineValue {
+                    value = inlineValue
+                } else {
+                    guard index < arguments.count else {
+                        throw .usage("option '--\(name)' needs a value \(option.valueName ?? "")", command: path)
+                    }
+                    value = arguments[index]
+                    index += 1
                 }
-                parsed.values[name] = arguments[index]
-                index += 1
+                parsed.values[name] = value
+                if option.repeatable { parsed.repeated[name, default: []].append(value) }
             }
         }
         let required = spec.arguments.filter { !$0.optional }.count
@@ -140,7 +145,8 @@ struct CommandLineInterface: Sendable {
         }
         for option in spec.options {
             let left = option.isFlag ? "--\(option.name)" : "--\(option.name) \(option.valueName!)"
-            let right = option.defaultValue.map { "\(option.help) (default: \($0))" } ?? option.help
+            let help = option.repeatable ? "\(option.help) Repeatable." : option.help
+            let right = option.defaultValue.map { "\(help) (default: \($0))" } ?? help
             rows.append((left, right))
         }
         rows.append(("-h, --help", "Show this help."))

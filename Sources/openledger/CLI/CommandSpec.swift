@@ -32,6 +32,8 @@ struct OptionSpec: Sendable {
     var valueName: String? = nil
     let help: String
     var defaultValue: String? = nil
+    /// Whether the option may be given more than once (every value is kept, in order).
+    var repeatable = false
 
     var isFlag: Bool { valueName == nil }
 }

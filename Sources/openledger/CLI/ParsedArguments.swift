@@ -4,11 +4,16 @@ struct ParsedArguments: Sendable {
     /// The command path, such as `["openledger", "bench", "crypto"]`.
     let command: [String]
     var values: [String: String] = [:]
+    /// Every value of a repeatable option, in command-line order.
+    var repeated: [String: [String]] = [:]
     var flags: Set<String> = []
     var positionals: [String] = []
 
     /// Whether the flag `--name` was given.
     func flag(_ name: String) -> Bool { flags.contains(name) }
+
+    /// Every value given for the repeatable option `--name`, in order (none when it was not given).
+    func strings(_ name: String) -> [String] { repeated[name] ?? [] }
 
     /// The value of `--name` (or its default), if any.
     func string(_ name: String) -> String? { values[name] }

@@ -39,32 +39,16 @@ enum P2PCommand {
                         defaultValue: "/ip4/127.0.0.1/tcp/4001"),
                     OptionSpec(
                         name: "max-connections", valueName: "N", help: "Connections at most.", defaultValue: "1024"),
+                    OptionSpec(
+                        name: "topic", valueName: "TOPIC",
+                        help:
+                            "Subscribe to TOPIC by gossipsub and print each message as a JSON line; lines read from "
+                            + "standard input are published to the first topic.",
+                        repeatable: true),
+                    OptionSpec(
+                        name: "bootstrap", valueName: "MULTIADDR", help: "Dial this peer at start.", repeatable: true),
                 ] + NodeOptions.logging,
-                action: { arguments, output throws(CLIError) in
-                    let logging = try NodeOptions.logging(arguments, output)
-                    let address = try multiaddr(arguments.string("listen") ?? "/ip4/127.0.0.1/tcp/4001", arguments)
-                    var config = HostConfig()
-                    config.maxConnections = try arguments.int("max-connections", in: 1...100_000) ?? 1_024
-                    let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
-                    let logger = logging.logger("p2p")
-                    let signals = TerminationSignals()
-                    let host = P2PHostService(identity: identity, config: config, listen: address, logger: logger)
-                    let group = ServiceGroup([host], logger: logger)
-                    do throws(NodeError) {
-                        try group.run(
-                            started: {
-                                output.line(host.listenAddress?.description ?? "")
-                                logger.info(
-                                    "listening",
-                                    [
-                                        "peer": identity.peerID.description,
-                                        "protocols": host.protocols.joined(separator: ","),
-                                    ])
-                            }, until: signals)
-                    } catch {
-                        throw NodeOptions.failure(error)
-                    }
-                }),
+                action: { arguments, output throws(CLIError) in try listen(arguments, output) }),
             CommandSpec(
                 name: "ping", summary: "Ping a peer over libp2p and print round-trip times.",
                 arguments: [ArgumentSpec(name: "multiaddr", help: "The peer: /ip4/…/tcp/…/p2p/<peer id>.")],
@@ -114,6 +98,66 @@ enum P2PCommand {
                     }
                 }),
         ])
+
+    /// `p2p listen`: the host, and gossip on it when topics or bootstrap peers are given.
+    static func listen(_ arguments: ParsedArguments, _ output: CommandOutput) throws(CLIError) {
+        let logging = try NodeOptions.logging(arguments, output)
+        let address = try multiaddr(arguments.string("listen") ?? "/ip4/127.0.0.1/tcp/4001", arguments)
+        var config = HostConfig()
+        config.maxConnections = try arguments.int("max-connections", in: 1...100_000) ?? 1_024
+        let topics = arguments.strings("topic")
+        for topic in topics where topic.isEmpty || topic.utf8.count > 1_024 {
+            throw .usage("option --topic expects a name of 1 to 1024 bytes", command: arguments.command)
+        }
+        var bootstrap: [Multiaddr] = []
+        for text in arguments.strings("bootstrap") {
+            let peer = try multiaddr(text, arguments)
+            guard peer.peerID != nil else {
+                throw .usage("bootstrap address '\(text)' must end in /p2p/<peer id>", command: arguments.command)
+            }
+            bootstrap.append(peer)
+        }
+        let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
+        let logger = logging.logger("p2p")
+        let signals = TerminationSignals()
+        let host = P2PHostService(identity: identity, config: config, listen: address, logger: logger)
+        var services: [any Service] = [host]
+        var gossip: GossipService?
+        if !topics.isEmpty || !bootstrap.isEmpty {
+            let printer = output
+            let service = GossipService(
+                host: host, topics: topics, bootstrap: bootstrap, logger: logging.logger("gossip"),
+                onDeliver: { printer.line(GossipLines.line($0)) })
+            services.append(service)
+            gossip = service
+        }
+        let group = ServiceGroup(services, logger: logger)
+        do throws(NodeError) {
+            try group.run(
+                started: {
+                    output.line(host.listenAddress?.description ?? "")
+                    logger.info(
+                        "listening",
+                        [
+                            "peer": identity.peerID.description,
+                            "protocols": host.protocols.joined(separator: ","),
+                        ])
+                    if let gossip, let topic = topics.first { publishStandardInput(gossip, topic: topic) }
+                }, until: signals)
+        } catch {
+            throw NodeOptions.failure(error)
+        }
+    }
+
+    /// Publishes each line of standard input (without its newline) to `topic`, from a thread of its own.
+    static func publishStandardInput(_ gossip: GossipService, topic: String) {
+        let thread = Thread {
+            while let line = readLine(strippingNewline: true) {
+                gossip.publish(topic: topic, data: Array(line.utf8))
+            }
+        }
+        thread.start()
+    }
 
     static let dataDirOption = NodeOptions.dataDirectory(
         "Node data directory holding identity.key (default: ~/.local/share/openledger/node).")
