@@ -57,12 +57,6 @@ public struct Multihash: Hashable, Sendable, CustomStringConvertible {
     /// The digest bytes, possibly truncated.
     public let digest: [UInt8]
 
-    /// Hashes the code and the digest's bytes in one pass (an array's own hash feeds the hasher byte by byte).
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        digest.withUnsafeBytes { hasher.combine(bytes: $0) }
-    }
-
     /// A multihash from its parts.
     public init(code: UInt64, digest: [UInt8]) {
         self.code = code

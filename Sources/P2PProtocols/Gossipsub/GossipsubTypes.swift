@@ -29,9 +29,6 @@ public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
     /// An id of `bytes`.
     public init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    /// Hashes the bytes in one pass (an array's own hash feeds the hasher byte by byte).
-    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-
     /// The id in hex.
     public var description: String { Hex.encode(bytes) }
 
