@@ -39,7 +39,8 @@ struct ScheduledEvent {
     }
 }
 
-/// The simulator's event queue: a binary min-heap keyed by (time, sequence) over a flat array of plain structs.
+/// The simulator's event queue: a 4-ary min-heap keyed by (time, sequence) over a flat array of plain structs
+/// (half the levels of a binary heap, and a node's four children share a cache line or two).
 ///
 /// The kind rides in the sequence's low byte so that an event stays 32 bytes; the sequence itself is the insertion
 /// counter shifted left by 8, so ties still resolve in insertion order.
@@ -62,7 +63,7 @@ struct EventQueue {
         var child = heap.count - 1
         heap.withUnsafeMutableBufferPointer { buffer in
             while child > 0 {
-                let parent = (child - 1) >> 1
+                let parent = (child - 1) >> 2
                 guard ScheduledEvent.precedes(event, buffer[parent]) else { break }
                 buffer[child] = buffer[parent]
                 child = parent
@@ -81,9 +82,13 @@ struct EventQueue {
             let count = buffer.count
             var parent = 0
             while true {
-                var child = 2 * parent + 1
-                guard child < count else { break }
-                if child + 1 < count, ScheduledEvent.precedes(buffer[child + 1], buffer[child]) { child += 1 }
+                let first = 4 * parent + 1
+                guard first < count else { break }
+                var child = first
+                for other in (first + 1)..<min(first + 4, count)
+                where ScheduledEvent.precedes(buffer[other], buffer[child]) {
+                    child = other
+                }
                 guard ScheduledEvent.precedes(buffer[child], last) else { break }
                 buffer[parent] = buffer[child]
                 parent = child

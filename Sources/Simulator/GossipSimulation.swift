@@ -349,7 +349,9 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             freeSlots.append(event.slot)
             guard online[Int(node)], links[Int(node)].contains(event.peer) else { return }
             countCopies(node, rpc)
-            if let idontwant = rpc.control?.idontwant, !idontwant.isEmpty { noteDontWant(node, event.peer, idontwant) }
+            if config.cancelQueuedOnIDontWant, let idontwant = rpc.control?.idontwant, !idontwant.isEmpty {
+                noteDontWant(node, event.peer, idontwant)
+            }
             let actions = routers[Int(node)].on(
                 .receivedRPC(from: peerIDs[Int(event.peer)], rpc: rpc, size: Int(event.size)), now: instant)
             perform(node, actions)
@@ -403,37 +405,44 @@ public final class GossipSimulation<Router: SimulatedRouter> {
                 now: start))
     }
 
-    /// Carries out a router's actions; validations are answered at once by the simulated application.
+    /// Carries out a router's actions; validations are answered at once by the simulated application, and the
+    /// actions of those answers are carried out in turn, in order.
     private func perform(_ node: Int32, _ actions: [GossipsubRouter.Action]) {
         guard !actions.isEmpty else { return }
-        var pending = actions
+        var later: [GossipsubRouter.Action] = []
+        for action in actions { carryOut(node, action, answers: &later) }
         var index = 0
-        while index < pending.count {
-            switch pending[index] {
-            case .send(let peer, let rpc):
-                if let destination = peerIndex.find(peer, in: peerIDs) { send(from: node, to: destination, rpc) }
-            case .deliver(let message, let id, _):
-                learn(node, id)
-                deliver(node, message)
-            case .validate(let message, let id, _):
-                learn(node, id)
-                let verdict = validate(node, message)
-                pending += routers[Int(node)].on(.validated(id, verdict), now: instant)
-            case .disconnect(let peer, _):
-                if let other = peerIndex.find(peer, in: peerIDs) {
-                    disconnects += 1
-                    cut(node, other)
-                }
-            case .connect(let peer, _):
-                if let other = peerIndex.find(peer, in: peerIDs), other != node, !links[Int(node)].contains(other) {
-                    queue.push(time: now + 2 * latency(node, other), kind: .connect, node: node, peer: other)
-                }
-            case .published(let id):
-                if publishing >= 0 { idNumber[id] = publishing }
-            case .publishFailed:
-                break
-            }
+        while index < later.count {
+            carryOut(node, later[index], answers: &later)
             index += 1
+        }
+    }
+
+    @inline(__always)
+    private func carryOut(_ node: Int32, _ action: GossipsubRouter.Action, answers: inout [GossipsubRouter.Action]) {
+        switch action {
+        case .send(let peer, let rpc):
+            if let destination = peerIndex.find(peer, in: peerIDs) { send(from: node, to: destination, rpc) }
+        case .deliver(let message, let id, _):
+            learn(node, id)
+            deliver(node, message)
+        case .validate(let message, let id, _):
+            learn(node, id)
+            let verdict = validate(node, message)
+            answers += routers[Int(node)].on(.validated(id, verdict), now: instant)
+        case .disconnect(let peer, _):
+            if let other = peerIndex.find(peer, in: peerIDs) {
+                disconnects += 1
+                cut(node, other)
+            }
+        case .connect(let peer, _):
+            if let other = peerIndex.find(peer, in: peerIDs), other != node, !links[Int(node)].contains(other) {
+                queue.push(time: now + 2 * latency(node, other), kind: .connect, node: node, peer: other)
+            }
+        case .published(let id):
+            if publishing >= 0 { idNumber[id] = publishing }
+        case .publishFailed:
+            break
         }
     }
 
