@@ -339,7 +339,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     }
 
     @inline(__always)
-    private var instant: Instant { Instant(nanoseconds: now) }
+    var instant: Instant { Instant(nanoseconds: now) }
 
     private func handle(_ event: ScheduledEvent, _ kind: EventKind) {
         let node = event.node
@@ -407,7 +407,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
 
     /// Carries out a router's actions; validations are answered at once by the simulated application, and the
     /// actions of those answers are carried out in turn, in order.
-    private func perform(_ node: Int32, _ actions: [GossipsubRouter.Action]) {
+    func perform(_ node: Int32, _ actions: [GossipsubRouter.Action]) {
         guard !actions.isEmpty else { return }
         var later: [GossipsubRouter.Action] = []
         for action in actions { carryOut(node, action, answers: &later) }
@@ -559,181 +559,6 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         }
     }
 
-    // MARK: Attacks
-
-    private func learn(_ node: Int32, _ id: GossipsubMessageID) {
-        guard role[Int(node)] == .iwantFlooder, knownIDs.count < 4_096, knownIDSet.insert(id).inserted else { return }
-        knownIDs.append(id)
-    }
-
-    /// A sybil GRAFTs into every peer's mesh, every heartbeat, whatever PRUNEs and backoffs it was given.
-    private func graftStorm(_ node: Int32) {
-        var control = GossipsubRPC.Control()
-        control.graft = [config.topic]
-        let rpc = GossipsubRPC(control: control)
-        for peer in links[Int(node)] where role[Int(peer)] == .honest { transmit(from: node, to: peer, rpc) }
-    }
-
-    /// A spammer publishes one message its peers' applications reject and sends one with a forged signature.
-    private func spam(_ node: Int32) {
-        perform(
-            node,
-            routers[Int(node)].on(
-                .publish(topic: config.topic, data: payload(message: .max, validity: .invalid)), now: instant))
-        spamSequence += 1
-        var seqno = [UInt8](repeating: 0, count: 8)
-        for byte in 0..<8 { seqno[byte] = UInt8(truncatingIfNeeded: spamSequence >> (56 - 8 * byte)) }
-        let forged = GossipsubMessage(
-            from: peerIDs[Int(node)].multihash.bytes, data: payload(message: .max, validity: .forgedSignature),
-            seqno: seqno, topic: config.topic, signature: attackRandom.bytes(64))
-        let rpc = GossipsubRPC(messages: [forged])
-        for peer in links[Int(node)] { transmit(from: node, to: peer, rpc) }
-    }
-
-    /// An IWANT flooder asks every peer for every message id it knows.
-    private func iwantFlood(_ node: Int32) {
-        guard !knownIDs.isEmpty else { return }
-        var control = GossipsubRPC.Control()
-        control.iwant = [Array(knownIDs.suffix(500))]
-        let rpc = GossipsubRPC(control: control)
-        for peer in links[Int(node)] { transmit(from: node, to: peer, rpc) }
-    }
-
-    // MARK: Metrics
-
-    /// Whether (message, node) is expected: an honest node, not the publisher, online at the end and throughout
-    /// the `window` seconds after the publication (0: at the publication).
-    func expected(message: Int, node: Int, window: Double) -> Bool {
-        guard role[node] == .honest, node != Int(publisherOf[message]), online[node],
-            publishedAt[message] != .max
-        else { return false }
-        // A churned node is away from leftAt to joinedAt (once).
-        let from = publishedAt[message]
-        let to = from + UInt64(window * 1e9)
-        return !(leftAt[node] <= to && joinedAt[node] > from)
-    }
-
-    /// Every delivered expected (message, node) pair's latency and its shortest-path bound, nanoseconds, message by
-    /// message; `expected` counts the pairs expected, `visit` sees the delivered ones.
-    private func forEachExpectedPair(
-        _ visit: (_ message: Int, _ node: Int, _ measured: UInt64, _ bound: UInt64) -> Void
-    ) -> Int {
-        var expectedPairs = 0
-        var boundCache: [Int32: [UInt64]] = [:]
-        for message in 0..<config.messages {
-            let publisher = publisherOf[message]
-            if boundCache[publisher] == nil { boundCache[publisher] = shortestPaths(from: publisher) }
-            let bound = boundCache[publisher]!
-            for node in 0..<count where expected(message: message, node: node, window: config.presenceWindow) {
-                expectedPairs += 1
-                let index = message * count + node
-                guard deliveredAt[index] != .max else { continue }
-                visit(message, node, deliveredAt[index] - publishedAt[message], bound[node])
-            }
-        }
-        return expectedPairs
-    }
-
-    /// After `run()`: each delivered expected pair's latency and its shortest-path bound, nanoseconds.
-    public func deliveryLatencies() -> [(measured: UInt64, bound: UInt64)] {
-        var pairs: [(measured: UInt64, bound: UInt64)] = []
-        _ = forEachExpectedPair { _, _, measured, bound in pairs.append((measured, bound)) }
-        return pairs
-    }
-
-    private func report() -> SimulationReport {
-        var measured: [Double] = []
-        var bounds: [Double] = []
-        measured.reserveCapacity(config.messages * count)
-        bounds.reserveCapacity(config.messages * count)
-        var duplicates = 0
-        var targetDelivered = 0
-        var byMessage = Array(repeating: [Double](), count: config.messages)
-        let expectedPairs = forEachExpectedPair { message, node, latency, bound in
-            byMessage[message].append(Double(latency) / 1e6)
-            if node == Int(eclipseTarget) { targetDelivered += 1 }
-            measured.append(Double(latency) / 1e6)
-            bounds.append(Double(bound) / 1e6)
-            duplicates += max(0, Int(copies[message * count + node]) - 1)
-        }
-        var strictExpected = 0
-        var strictDelivered = 0
-        for message in 0..<config.messages {
-            for node in 0..<count where expected(message: message, node: node, window: 0) {
-                strictExpected += 1
-                if deliveredAt[message * count + node] != .max { strictDelivered += 1 }
-            }
-        }
-        var counterNames: [String] = []
-        var counterSums: [Int] = []
-        for node in 0..<count where role[node] == .honest && online[node] {
-            for (index, (name, value)) in routers[node].simulationCounters.enumerated() {
-                if index == counterNames.count {
-                    counterNames.append(name)
-                    counterSums.append(0)
-                }
-                counterSums[index] += value
-            }
-        }
-        let honest = max(1, role.lazy.filter { $0 == .honest }.count)
-        let stats = memo.statistics
-        return SimulationReport(
-            nodes: count, messages: config.messages,
-            deliveryRatio: expectedPairs == 0 ? 0 : Double(measured.count) / Double(expectedPairs),
-            strictDeliveryRatio: strictExpected == 0 ? 0 : Double(strictDelivered) / Double(strictExpected),
-            expectedDeliveries: expectedPairs, deliveries: measured.count, latency: LatencyPercentiles(measured),
-            lowerBound: LatencyPercentiles(bounds), latencyByMessage: byMessage.map { LatencyPercentiles($0) },
-            duplicatesPerDelivery: measured.isEmpty ? 0 : Double(duplicates) / Double(measured.count),
-            bytesPerNodePerMessage: Double(honestBytes) / Double(honest) / Double(config.messages),
-            rpcsSent: rpcsSent, rpcsLost: rpcsLost, simulatedSeconds: Double(now) / 1e9, events: trace.events,
-            traceHash: trace, invalidDelivered: invalidDelivered, invalidRejected: invalidRejected,
-            targetDeliveryRatio: eclipseTarget < 0 ? nil : Double(targetDelivered) / Double(config.messages),
-            routerCounters: Array(zip(counterNames, counterSums)), queuedCopiesDropped: queuedSuppressed,
-            disconnects: disconnects,
-            signatureChecks: (stats.checks, stats.verified))
-    }
-
-    /// Dijkstra from `source` over the topology at the start: each hop costs the link's latency plus the
-    /// serialization of an RPC carrying one signed message of the run's size.
-    func shortestPaths(from source: Int32) -> [UInt64] {
-        let message = GossipsubMessage(
-            from: peerIDs[Int(source)].multihash.bytes, data: [UInt8](repeating: 0, count: config.messageBytes),
-            seqno: [UInt8](repeating: 0, count: 8), topic: config.topic,
-            signature: [UInt8](repeating: 0, count: 64))
-        let hopCost = UInt64(Double(RPCSize.rpc(GossipsubRPC(messages: [message]))) * nanosecondsPerByte)
-        var distance = [UInt64](repeating: .max, count: count)
-        distance[Int(source)] = 0
-        var heap: [(UInt64, Int32)] = [(0, source)]
-        func less(_ i: Int, _ j: Int) -> Bool { heap[i].0 < heap[j].0 }
-        while !heap.isEmpty {
-            heap.swapAt(0, heap.count - 1)
-            let (dist, node) = heap.removeLast()
-            var parent = 0
-            while true {
-                var child = 2 * parent + 1
-                guard child < heap.count else { break }
-                if child + 1 < heap.count, less(child + 1, child) { child += 1 }
-                guard less(child, parent) else { break }
-                heap.swapAt(child, parent)
-                parent = child
-            }
-            guard dist == distance[Int(node)] else { continue }
-            for peer in initialLinks[Int(node)] {
-                let candidate = dist + hopCost + latency(node, peer)
-                guard candidate < distance[Int(peer)] else { continue }
-                distance[Int(peer)] = candidate
-                heap.append((candidate, peer))
-                var child = heap.count - 1
-                while child > 0 {
-                    let up = (child - 1) / 2
-                    guard less(child, up) else { break }
-                    heap.swapAt(child, up)
-                    child = up
-                }
-            }
-        }
-        return distance
-    }
 }
 
 extension SeededRandom {
