@@ -86,6 +86,13 @@ let package = Package(
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
+        // The deterministic discrete-event simulator: thousands of real gossipsub routers on a seeded simulated
+        // network (latency, bandwidth, loss, partitions, churn, byzantine peers). Pure: no clocks, threads or IO.
+        // Compiled optimized even in debug builds: its tests run hundreds of routers.
+        .target(
+            name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
+
         // The composition root: data directory, configuration, logging setup, the service lifecycle, and the
         // OpenAI-compatible API over the inference engine (Sources/Node/OpenAI).
         .target(
@@ -98,7 +105,7 @@ let package = Package(
             name: "openledger",
             dependencies: [
                 "Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient",
-                "Attribution", "P2P", "Inference",
+                "Attribution", "P2P", "Inference", "Simulator",
             ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
@@ -125,6 +132,8 @@ let package = Package(
             name: "P2PProtocolsTests", dependencies: ["P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
         .testTarget(
             name: "P2PTests", dependencies: ["P2P", "P2PProtocols", "Crypto", "Codec", "Runtime", "TestSupport"]),
+        .testTarget(
+            name: "SimulatorTests", dependencies: ["Simulator", "P2PProtocols", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),

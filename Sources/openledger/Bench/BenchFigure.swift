@@ -10,6 +10,11 @@ struct BenchFigure: Sendable {
         case megabytes = "mb"
         case bytesPerByte = "bytes_per_byte"
         case fraction = "fraction"
+        // The gossip simulator's figures (BenchGossip).
+        case percent = "percent"
+        case perMessage = "per_message"
+        case timesBound = "x_bound"
+        case simulatedSecondsPerSecond = "sim_s_per_s"
     }
 
     let bench: String

@@ -1,0 +1,142 @@
+import P2PProtocols
+
+/// A first-in first-out queue of RPC slots waiting for a node's uplink.
+struct SendQueue {
+    var items: [Int32] = []
+    var head = 0
+
+    var isEmpty: Bool { head == items.count }
+
+    mutating func push(_ slot: Int32) { items.append(slot) }
+
+    mutating func pop() -> Int32? {
+        guard head < items.count else { return nil }
+        let slot = items[head]
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        }
+        return slot
+    }
+}
+
+/// The uplink: each node's RPCs go out one after another at its bandwidth. Control-only RPCs take an urgent lane
+/// ahead of RPCs that carry messages (as gossipsub implementations send control first), and a message copy still
+/// waiting when its receiver's IDONTWANT for it has reached the sender is dropped from the RPC, as the send queues
+/// of nim-libp2p and go-libp2p do.
+extension GossipSimulation {
+    /// Queues `rpc` from `node` to `destination` on `node`'s uplink; it starts at once when the uplink is idle.
+    func transmit(from node: Int32, to destination: Int32, _ rpc: GossipsubRPC) {
+        guard links[Int(node)].contains(destination) else { return }
+        let slot = store(rpc, to: destination)
+        let idle =
+            uplinkFree[Int(node)] <= now && urgentQueue[Int(node)].isEmpty && bulkQueue[Int(node)].isEmpty
+        if idle {
+            start(node, slot)
+            return
+        }
+        if rpc.messages.isEmpty {
+            urgentQueue[Int(node)].push(slot)
+        } else {
+            bulkQueue[Int(node)].push(slot)
+        }
+        wake(node)
+    }
+
+    private func store(_ rpc: GossipsubRPC, to destination: Int32) -> Int32 {
+        if let free = freeSlots.popLast() {
+            slots[Int(free)] = rpc
+            slotPeer[Int(free)] = destination
+            return free
+        }
+        slots.append(rpc)
+        slotPeer.append(destination)
+        return Int32(slots.count - 1)
+    }
+
+    private func release(_ slot: Int32) {
+        slots[Int(slot)] = nil
+        freeSlots.append(slot)
+    }
+
+    private func wake(_ node: Int32) {
+        guard !uplinkWake[Int(node)] else { return }
+        uplinkWake[Int(node)] = true
+        queue.push(time: max(now, uplinkFree[Int(node)]), kind: .uplink, node: node)
+    }
+
+    /// The uplink is free: starts the next queued RPC that still has something to send.
+    func startNext(_ node: Int32) {
+        while let slot = urgentQueue[Int(node)].pop() ?? bulkQueue[Int(node)].pop() {
+            let destination = slotPeer[Int(slot)]
+            guard links[Int(node)].contains(destination) else {
+                release(slot)
+                continue
+            }
+            if config.cancelQueuedOnIDontWant, var rpc = slots[Int(slot)], !rpc.messages.isEmpty {
+                let before = rpc.messages.count
+                rpc.messages.removeAll { message in
+                    guard let number = Self.number(message.data), number < config.messages else { return false }
+                    return dontWant.contains(Self.dontWantKey(node, destination, number))
+                }
+                if rpc.messages.count != before {
+                    queuedSuppressed += before - rpc.messages.count
+                    if rpc.messages.isEmpty && rpc.control == nil && rpc.subscriptions.isEmpty {
+                        release(slot)
+                        continue
+                    }
+                    slots[Int(slot)] = rpc
+                }
+            }
+            start(node, slot)
+            if !urgentQueue[Int(node)].isEmpty || !bulkQueue[Int(node)].isEmpty { wake(node) }
+            return
+        }
+    }
+
+    /// Puts the RPC in `slot` on the wire now: it takes its bytes over the bandwidth, then the link's latency.
+    private func start(_ node: Int32, _ slot: Int32) {
+        let destination = slotPeer[Int(slot)]
+        let size = RPCSize.rpc(slots[Int(slot)]!)
+        rpcsSent += 1
+        if role[Int(node)] == .honest { honestBytes += UInt64(size) }
+        let finish = max(now, uplinkFree[Int(node)]) + UInt64(Double(size) * nanosecondsPerByte)
+        uplinkFree[Int(node)] = finish
+        let partitioned =
+            now >= partitionStart && now < partitionEnd && cutOff[Int(node)] != cutOff[Int(destination)]
+        if partitioned || (config.loss > 0 && lossRandom.unit() < config.loss) {
+            rpcsLost += 1
+            release(slot)
+            return
+        }
+        queue.push(
+            time: finish + latency(node, destination), kind: .deliver, node: destination, peer: node, slot: slot,
+            size: Int32(clamping: size))
+    }
+
+    /// A node going offline loses what waits on its uplink.
+    func dropQueued(_ node: Int32) {
+        while let slot = urgentQueue[Int(node)].pop() ?? bulkQueue[Int(node)].pop() { release(slot) }
+    }
+
+    @inline(__always)
+    static func dontWantKey(_ sender: Int32, _ receiver: Int32, _ number: Int) -> UInt64 {
+        UInt64(UInt32(bitPattern: sender)) << 42 | UInt64(UInt32(bitPattern: receiver)) << 21 | UInt64(number)
+    }
+
+    /// `node` learned that `peer` does not want these messages (v1.2 IDONTWANT).
+    func noteDontWant(_ node: Int32, _ peer: Int32, _ lists: [[GossipsubMessageID]]) {
+        for list in lists {
+            for id in list {
+                if let number = idNumber[id] { dontWant.insert(Self.dontWantKey(node, peer, Int(number))) }
+            }
+        }
+    }
+
+    /// Forgets IDONTWANTs of messages older than `number` (their copies are long sent).
+    func forgetDontWants(before number: Int) {
+        guard number > 0, dontWant.count > 1 << 20 else { return }
+        dontWant = dontWant.filter { Int($0 & 0x1F_FFFF) >= number }
+    }
+}

@@ -1,0 +1,42 @@
+import Codec
+
+/// Peer id → node number, an open-addressing table keyed by the last 8 bytes of the peer id's digest (random bytes
+/// of a public key), checked against the full id on a hit: the lookup of every `.send` action.
+struct PeerIndex {
+    private var table: [Int32]
+    private let mask: Int
+
+    /// A table of `peers`, each at its position.
+    init(_ peers: [PeerID]) {
+        var capacity = 16
+        while capacity < peers.count * 2 { capacity <<= 1 }
+        mask = capacity - 1
+        table = Array(repeating: -1, count: capacity)
+        for (node, peer) in peers.enumerated() {
+            var bucket = Self.fingerprint(peer) & mask
+            while table[bucket] >= 0 { bucket = (bucket + 1) & mask }
+            table[bucket] = Int32(node)
+        }
+    }
+
+    @inline(__always)
+    private static func fingerprint(_ peer: PeerID) -> Int {
+        let word = peer.multihash.digest.withUnsafeBytes { bytes -> UInt64 in
+            guard bytes.count >= 8 else { return bytes.reduce(0) { $0 << 8 | UInt64($1) } }
+            return bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self)
+        }
+        return Int(truncatingIfNeeded: (word &* 0x9E37_79B9_7F4A_7C15) >> 20)
+    }
+
+    /// The node whose peer id is `peer`, if any.
+    @inline(__always)
+    func find(_ peer: PeerID, in peers: [PeerID]) -> Int32? {
+        var bucket = Self.fingerprint(peer) & mask
+        while true {
+            let node = table[bucket]
+            guard node >= 0 else { return nil }
+            if peers[Int(node)] == peer { return node }
+            bucket = (bucket + 1) & mask
+        }
+    }
+}

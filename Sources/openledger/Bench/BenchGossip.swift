@@ -1,0 +1,151 @@
+import Foundation
+import Simulator
+
+/// `openledger bench gossip`: the issue's gossip figures, each a run of the deterministic simulator with the real
+/// router, its reference the shortest-path lower bound measured on the same graph in the same run.
+enum BenchGossip {
+    static let command = CommandSpec(
+        name: "gossip",
+        summary: "Gossipsub in the simulator: duplicates, latency vs the shortest path, loss, churn, sybils, speed.",
+        discussion: """
+            One JSON line per figure. --quick runs every setting at 1,000 nodes with fewer messages (a first pass);
+            --only NAME runs one setting (large, small, loss-churn, sybil, speed).
+            """,
+        options: [
+            OptionSpec(name: "quick", help: "1,000 nodes and fewer messages in every setting."),
+            OptionSpec(
+                name: "only", valueName: "NAME", help: "Run one setting: large, small, loss-churn, sybil, speed."),
+            OptionSpec(name: "seed", valueName: "S", help: "The seed of every run.", defaultValue: "1"),
+        ],
+        action: { arguments, output throws(CLIError) in
+            let quick = arguments.flag("quick")
+            guard let seed = UInt64(arguments.string("seed") ?? "1") else {
+                throw .usage("option --seed expects an unsigned 64-bit integer", command: arguments.command)
+            }
+            let names = settings(quick: quick, seed: seed).map(\.name)
+            if let only = arguments.string("only"), !names.contains(only) {
+                throw .usage(
+                    "option --only expects one of \(names.joined(separator: ", ")), got '\(only)'",
+                    command: arguments.command)
+            }
+            for setting in settings(quick: quick, seed: seed)
+            where arguments.string("only").map({ $0 == setting.name }) ?? true {
+                let run = try SimCommand.measure(setting.config)
+                for figure in setting.figures(run) { output.line(figure.jsonLine(references: [])) }
+            }
+        }
+    )
+
+    /// One row of the issue's table: a simulation and the figures it yields.
+    struct Setting {
+        let name: String
+        let config: SimulationConfig
+        let figures: (SimCommand.Measured) -> [BenchFigure]
+    }
+
+    /// The run's common details: size, seed, wall time, the trace hash.
+    static func details(_ run: SimCommand.Measured) -> [String: String] {
+        let r = run.report
+        return [
+            "nodes": "\(r.nodes)", "degree": "\(run.config.degree)", "message_bytes": "\(run.config.messageBytes)",
+            "messages": "\(r.messages)", "seed": "\(run.config.seed)", "trace_hash": "h" + r.traceHash.hex,
+            "delivery_ratio": String(format: "%.6f", r.deliveryRatio),
+            "strict_delivery_ratio": String(format: "%.6f", r.strictDeliveryRatio),
+            "latency_p50_ms": String(format: "%.1f", r.latency.p50),
+            "latency_p99_ms": String(format: "%.1f", r.latency.p99),
+            "bound_p50_ms": String(format: "%.1f", r.lowerBound.p50),
+            "bound_p99_ms": String(format: "%.1f", r.lowerBound.p99),
+            "duplicates_per_delivery": String(format: "%.3f", r.duplicatesPerDelivery),
+            "bytes_per_node_per_message": String(format: "%.0f", r.bytesPerNodePerMessage),
+            "simulated_s": String(format: "%.2f", r.simulatedSeconds),
+            "wall_s": String(format: "%.2f", run.wallSeconds),
+            "cpu_s": String(format: "%.2f", run.cpuSeconds),
+        ]
+    }
+
+    static func settings(quick: Bool, seed: UInt64) -> [Setting] {
+        var base = SimulationConfig()
+        base.seed = seed
+        base.nodes = quick ? 1_000 : 10_000
+        base.degree = 8
+        base.latencyMilliseconds = 20...150
+        base.bandwidthMbps = 50
+
+        var large = base
+        large.messageBytes = 150_000
+        large.messages = quick ? 3 : 10
+        var small = base
+        small.messageBytes = 1_024
+        small.messages = quick ? 10 : 20
+        var lossy = base
+        lossy.nodes = 1_000
+        lossy.messages = quick ? 10 : 30
+        lossy.loss = 0.1
+        lossy.churn = 0.2
+        lossy.drain = 10
+        var sybil = base
+        sybil.nodes = 1_000
+        sybil.messages = quick ? 10 : 30
+        sybil.attack = Attack(kind: .sybil, fraction: 0.5)
+        sybil.publishers = 10
+        var speed = base
+        speed.messages = quick ? 20 : 100
+
+        return [
+            Setting(name: "large", config: large) { run in
+                var details = details(run)
+                details["target"] = "<= 2.0 with IDONTWANT, delivery 1.0"
+                return [
+                    BenchFigure(
+                        bench: "gossip_150kb_duplicates", unit: .perMessage, value: run.report.duplicatesPerDelivery,
+                        implementation: "openledger-sim", details: details)
+                ]
+            },
+            Setting(name: "small", config: small) { run in
+                var details = details(run)
+                details["target"] = "<= 1.5"
+                let bound = run.report.lowerBound.p99
+                return [
+                    BenchFigure(
+                        bench: "gossip_1kb_p99_over_bound", unit: .timesBound,
+                        value: bound > 0 ? run.report.latency.p99 / bound : 0, implementation: "openledger-sim",
+                        details: details)
+                ]
+            },
+            Setting(name: "loss-churn", config: lossy) { run in
+                var details = details(run)
+                details["target"] = ">= 99.9 % among nodes online at the end"
+                details["loss"] = "0.1"
+                details["churn"] = "0.2"
+                return [
+                    BenchFigure(
+                        bench: "gossip_loss_churn_delivery", unit: .percent, value: 100 * run.report.deliveryRatio,
+                        implementation: "openledger-sim", details: details)
+                ]
+            },
+            Setting(name: "sybil", config: sybil) { run in
+                var details = details(run)
+                details["target"] = ">= 99 % honest delivery"
+                details["attack"] = "sybil:0.5"
+                return [
+                    BenchFigure(
+                        bench: "gossip_sybil_honest_delivery", unit: .percent, value: 100 * run.report.deliveryRatio,
+                        implementation: "openledger-sim", details: details)
+                ]
+            },
+            Setting(name: "speed", config: speed) { run in
+                var details = details(run)
+                details["target"] = ">= 10 on one core"
+                details["sim_s_per_cpu_s"] = String(format: "%.2f", run.simulatedPerCPU)
+                details["memory_per_node_kb"] = String(format: "%.1f", run.bytesPerNode / 1e3)
+                details["peak_memory_mb"] = String(format: "%.1f", Double(run.peakBytes) / 1e6)
+                details["events_per_wall_s"] = String(format: "%.0f", Double(run.report.events) / run.wallSeconds)
+                return [
+                    BenchFigure(
+                        bench: "gossip_sim_speed", unit: .simulatedSecondsPerSecond, value: run.simulatedPerWall,
+                        implementation: "openledger-sim", details: details)
+                ]
+            },
+        ]
+    }
+}

@@ -1,0 +1,226 @@
+import Foundation
+import Simulator
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `openledger sim gossip`: thousands of real gossipsub routers in the deterministic simulator.
+enum SimCommand {
+    static let command = CommandSpec(
+        name: "sim",
+        summary: "Deterministic simulations of the network's protocols on a simulated network.",
+        subcommands: [gossip]
+    )
+
+    static let gossip = CommandSpec(
+        name: "gossip",
+        summary: "Simulate gossipsub: delivery, latency against the shortest-path bound, duplicates, bytes, speed.",
+        discussion: """
+            Runs the real gossipsub router for every node on a seeded simulated network: each node dials D random
+            peers (about 2·D connections), links have a fixed latency drawn uniformly from LO-HI ms, every node's
+            uplink serializes its RPCs at the bandwidth given, packets are lost with probability --loss, a --churn
+            fraction of the nodes restarts once. A run replays exactly from its seed: the trace hash says so.
+            """,
+        options: [
+            OptionSpec(name: "nodes", valueName: "N", help: "Nodes.", defaultValue: "1000"),
+            OptionSpec(
+                name: "degree", valueName: "D", help: "Mesh degree D; each node dials D peers.", defaultValue: "8"),
+            OptionSpec(name: "message-bytes", valueName: "B", help: "Payload bytes per message.", defaultValue: "1024"),
+            OptionSpec(name: "messages", valueName: "M", help: "Messages published.", defaultValue: "10"),
+            OptionSpec(name: "publishers", valueName: "P", help: "Distinct publishers, in turn.", defaultValue: "1"),
+            OptionSpec(name: "interval-ms", valueName: "MS", help: "Between two publications.", defaultValue: "1000"),
+            OptionSpec(
+                name: "latency-ms", valueName: "LO-HI", help: "One-way link latency range.", defaultValue: "20-150"),
+            OptionSpec(name: "bandwidth-mbps", valueName: "X", help: "Upload bandwidth per node.", defaultValue: "50"),
+            OptionSpec(name: "loss", valueName: "P", help: "Probability that a packet is lost.", defaultValue: "0"),
+            OptionSpec(name: "churn", valueName: "P", help: "Fraction of nodes that restart once.", defaultValue: "0"),
+            OptionSpec(
+                name: "attack", valueName: "KIND:FRACTION",
+                help: "Byzantine peers: silent, spam, iwant-flood, sybil or eclipse, and their fraction."),
+            OptionSpec(
+                name: "partition", valueName: "START-END",
+                help: "Cut half the nodes off from simulated second START to END."),
+            OptionSpec(
+                name: "drain", valueName: "S", help: "Seconds simulated after the last publication.", defaultValue: "5"),
+            OptionSpec(name: "seed", valueName: "S", help: "The seed of every random choice.", defaultValue: "1"),
+            OptionSpec(
+                name: "no-score", help: "Run the routers without peer scoring (the network's parameters are on)."),
+            OptionSpec(name: "per-message", help: "Also print each message's latency p50/p99 (ms)."),
+            OptionSpec(name: "json", help: "Print one JSON object instead of text."),
+        ],
+        action: { arguments, output throws(CLIError) in
+            let config = try configuration(arguments)
+            let run = try measure(config)
+            if arguments.flag("json") {
+                output.line(run.json)
+            } else {
+                for line in run.text { output.line(line) }
+            }
+            if arguments.flag("per-message") {
+                for (number, latency) in run.report.latencyByMessage.enumerated() {
+                    output.line(
+                        "message \(number): p50 \(String(format: "%.1f", latency.p50)) ms, "
+                            + "p99 \(String(format: "%.1f", latency.p99)) ms")
+                }
+            }
+        }
+    )
+
+    /// The simulation the options describe.
+    static func configuration(_ arguments: ParsedArguments) throws(CLIError) -> SimulationConfig {
+        var config = SimulationConfig()
+        config.nodes = try arguments.int("nodes", in: 2...1_000_000) ?? config.nodes
+        config.degree = try arguments.int("degree", in: 1...1_000) ?? config.degree
+        config.messageBytes = try arguments.int("message-bytes", in: 9...(16 << 20)) ?? config.messageBytes
+        config.messages = try arguments.int("messages", in: 1...1_000_000) ?? config.messages
+        config.publishers = try arguments.int("publishers", in: 1...1_000_000) ?? config.publishers
+        config.publishInterval = (try arguments.double("interval-ms", in: 0...3_600_000) ?? 1_000) / 1_000
+        config.bandwidthMbps = try arguments.double("bandwidth-mbps", in: 0.001...1_000_000) ?? config.bandwidthMbps
+        config.loss = try arguments.double("loss", in: 0...0.999) ?? 0
+        config.churn = try arguments.double("churn", in: 0...0.999) ?? 0
+        config.drain = try arguments.double("drain", in: 0...3_600) ?? config.drain
+        if arguments.flag("no-score") {
+            config.networkScoring = false
+            config.router.score = nil
+        }
+        if let text = arguments.string("seed") {
+            guard let seed = UInt64(text) else {
+                throw .usage(
+                    "option --seed expects an unsigned 64-bit integer, got '\(text)'", command: arguments.command)
+            }
+            config.seed = seed
+        }
+        if let text = arguments.string("latency-ms") {
+            guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
+                throw .usage(
+                    "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
+                    command: arguments.command)
+            }
+            config.latencyMilliseconds = low...high
+        }
+        if let text = arguments.string("partition") {
+            guard let (start, end) = range(text), start >= 0, end > start else {
+                throw .usage(
+                    "option --partition expects START-END simulated seconds with START < END, got '\(text)'",
+                    command: arguments.command)
+            }
+            config.partition = Partition(start: start, end: end)
+        }
+        if let text = arguments.string("attack") {
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            let kinds = AttackKind.allCases.map(\.rawValue).joined(separator: ", ")
+            guard parts.count == 2, let kind = AttackKind(rawValue: String(parts[0])), let fraction = Double(parts[1]),
+                fraction > 0, fraction < 1
+            else {
+                throw .usage(
+                    "option --attack expects KIND:FRACTION with KIND one of \(kinds) and 0 < FRACTION < 1, got '\(text)'",
+                    command: arguments.command)
+            }
+            config.attack = Attack(kind: kind, fraction: fraction)
+        }
+        do {
+            try config.validate()
+        } catch {
+            guard case .invalidParameter(let name, let value, let expected) = error else { throw .failure("\(error)") }
+            throw .usage("option --\(name): \(value) is out of range (\(expected))", command: arguments.command)
+        }
+        return config
+    }
+
+    /// "A-B" as two numbers.
+    private static func range(_ text: String) -> (Double, Double)? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let low = Double(parts[0]), let high = Double(parts[1]), low.isFinite, high.isFinite
+        else { return nil }
+        return (low, high)
+    }
+
+    /// A simulation's report with what the process measured around it: wall time and memory.
+    struct Measured {
+        let config: SimulationConfig
+        let report: SimulationReport
+        let wallSeconds: Double
+        let cpuSeconds: Double
+        let peakBytes: Int
+        let bytesPerNode: Double
+
+        var simulatedPerWall: Double { wallSeconds > 0 ? report.simulatedSeconds / wallSeconds : 0 }
+        /// Simulated seconds per second of this process's CPU time: the speed on one core when the machine is shared.
+        var simulatedPerCPU: Double { cpuSeconds > 0 ? report.simulatedSeconds / cpuSeconds : 0 }
+
+        /// The figures as (name, value) pairs, in print order.
+        var fields: [(String, String)] {
+            let r = report
+            func number(_ value: Double) -> String { String(format: "%.3f", value) }
+            var fields: [(String, String)] = [
+                ("nodes", "\(r.nodes)"), ("degree", "\(config.degree)"), ("message_bytes", "\(config.messageBytes)"),
+                ("messages", "\(r.messages)"), ("seed", "\(config.seed)"),
+                ("delivery_ratio", String(format: "%.6f", r.deliveryRatio)),
+                ("strict_delivery_ratio", String(format: "%.6f", r.strictDeliveryRatio)),
+                ("deliveries", "\(r.deliveries)"), ("expected_deliveries", "\(r.expectedDeliveries)"),
+                ("latency_p50_ms", number(r.latency.p50)), ("latency_p90_ms", number(r.latency.p90)),
+                ("latency_p99_ms", number(r.latency.p99)), ("bound_p50_ms", number(r.lowerBound.p50)),
+                ("bound_p90_ms", number(r.lowerBound.p90)), ("bound_p99_ms", number(r.lowerBound.p99)),
+                ("duplicates_per_delivery", number(r.duplicatesPerDelivery)),
+                ("bytes_per_node_per_message", number(r.bytesPerNodePerMessage)),
+                ("rpcs_sent", "\(r.rpcsSent)"), ("rpcs_lost", "\(r.rpcsLost)"),
+                ("queued_copies_dropped", "\(r.queuedCopiesDropped)"), ("disconnects", "\(r.disconnects)"),
+                ("invalid_delivered", "\(r.invalidDelivered)"), ("invalid_rejected", "\(r.invalidRejected)"),
+            ]
+            fields += r.routerCounters.map { ("router_" + $0.0, "\($0.1)") }
+            if let target = r.targetDeliveryRatio { fields.append(("eclipse_target_delivery_ratio", number(target))) }
+            if let attack = config.attack {
+                fields.append(("attack", "\"\(attack.kind.rawValue):\(attack.fraction)\""))
+            }
+            fields += [
+                ("simulated_seconds", number(r.simulatedSeconds)), ("events", "\(r.events)"),
+                ("wall_seconds", number(wallSeconds)), ("simulated_seconds_per_wall_second", number(simulatedPerWall)),
+                ("cpu_seconds", number(cpuSeconds)), ("simulated_seconds_per_cpu_second", number(simulatedPerCPU)),
+                ("peak_memory_mb", number(Double(peakBytes) / 1e6)),
+                ("memory_per_node_kb", number(bytesPerNode / 1e3)),
+                ("signature_checks", "\(r.signatureChecks.asked)"),
+                ("signature_verifications", "\(r.signatureChecks.verified)"),
+                ("trace_hash", "\"\(r.traceHash.hex)\""),
+            ]
+            return fields
+        }
+
+        var json: String { "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}" }
+
+        var text: [String] {
+            fields.map { name, value in
+                name.replacingOccurrences(of: "_", with: " ") + ": " + value.replacingOccurrences(of: "\"", with: "")
+            }
+        }
+    }
+
+    /// Runs `config` and measures the wall time and the process's peak memory (VmHWM) around it.
+    static func measure(_ config: SimulationConfig) throws(CLIError) -> Measured {
+        let baseline = BenchAttribution.memory("VmRSS")
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
+        let clock = ContinuousClock()
+        let cpuStart = processCPUSeconds()
+        let start = clock.now
+        let report: SimulationReport
+        do {
+            report = try GossipSimulator.run(config)
+        } catch {
+            throw .failure("\(error)")
+        }
+        let elapsed = clock.now - start
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let cpu = processCPUSeconds() - cpuStart
+        let peak = BenchAttribution.memory("VmHWM")
+        return Measured(
+            config: config, report: report, wallSeconds: wall, cpuSeconds: cpu, peakBytes: peak,
+            bytesPerNode: Double(max(0, peak - baseline)) / Double(config.nodes))
+    }
+
+    /// The CPU time this process has used (all threads; the simulator runs on one).
+    static func processCPUSeconds() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+
+@testable import openledger
+
+/// Runs `openledger ARGUMENTS` in this process, capturing its output.
+private func runSim(_ arguments: [String]) -> (status: Int32, stdout: String, stderr: String) {
+    let lock = NSLock()
+    nonisolated(unsafe) var out = ""
+    nonisolated(unsafe) var err = ""
+    var output = CommandOutput(
+        write: { text in lock.withLock { out += text } }, writeError: { text in lock.withLock { err += text } })
+    let status = CommandLineInterface(root: Commands.root, version: "test").run(arguments, output: &output)
+    return lock.withLock { (status, out, err) }
+}
+
+@Test(arguments: [
+    (["--attack", "flood:0.1"], "--attack"), (["--attack", "sybil:1.5"], "--attack"),
+    (["--latency-ms", "50-20"], "--latency-ms"), (["--latency-ms", "fast"], "--latency-ms"),
+    (["--loss", "1"], "--loss"), (["--nodes", "10", "--degree", "10"], "--degree"),
+    (["--partition", "5-2"], "--partition"), (["--seed", "-1"], "--seed"),
+])
+func simGossipRefusesBadOptionsByName(_ options: [String], _ named: String) {
+    let result = runSim(["sim", "gossip"] + options)
+    #expect(result.status == 64, "\(options)")
+    #expect(result.stderr.contains(named), "\(result.stderr)")
+}
+
+@Test func simGossipPrintsItsFiguresAsJSON() throws {
+    let result = runSim(["sim", "gossip", "--nodes", "30", "--degree", "4", "--messages", "2", "--seed", "5", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    #expect((object["delivery_ratio"] as? NSNumber)?.doubleValue == 1)
+    #expect((object["trace_hash"] as? String)?.count == 16)
+    for key in ["latency_p99_ms", "bound_p99_ms", "duplicates_per_delivery", "peak_memory_mb", "wall_seconds"] {
+        #expect(object[key] is NSNumber, "\(key)")
+    }
+    let again = runSim(["sim", "gossip", "--nodes", "30", "--degree", "4", "--messages", "2", "--seed", "5", "--json"])
+    let hash =
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])["trace_hash"] as? String
+    #expect(hash == object["trace_hash"] as? String)
+}
