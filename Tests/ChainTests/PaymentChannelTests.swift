@@ -19,10 +19,16 @@ struct TestChain {
     var state: WorldState
     var nonces: [Address: UInt64] = [:]
 
-    init() throws {
-        config = try devnetConfig()
+    /// The devnet with the channel and registry predeploys, or with every predeploy of the network (`standard`).
+    init(standard: Bool = false, adjust: (inout NetworkConfig) -> Void = { _ in }) throws {
+        var config = try devnetConfig()
+        adjust(&config)
+        self.config = config
         channels = PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds)
-        rules = StateTransition(config: config, predeploys: [channels, datanets, models])
+        rules =
+            standard
+            ? StateTransition.standard(config: config)
+            : StateTransition(config: config, predeploys: [channels, datanets, models])
         keys = try devKeys(config)
         let genesis = try rules.genesis()
         head = genesis.block.header

@@ -38,6 +38,23 @@ public struct ClaimItem: Equatable, Sendable {
         self.proof = proof
     }
 
+    /// An item signed by the payer (its voucher for `cumulativeAmount` on `channelID`) and the serving peer (its
+    /// receipt), as a peer builds it.
+    public static func signed(
+        channelID: [UInt8], cumulativeAmount: UInt256, payer: Secp256k1PrivateKey, receipt: ServingReceipt,
+        servingPeer: Secp256k1PrivateKey, response: [UInt8], proof: AttributionProof, chainId: UInt64,
+        channels: Address = PaymentChannels.defaultAddress, claims: Address = AttributionClaims.defaultAddress
+    ) throws(ChainError) -> ClaimItem {
+        let voucher = PaymentVoucher(
+            channelID: channelID, cumulativeAmount: cumulativeAmount, requestHash: receipt.requestHash)
+        return ClaimItem(
+            channelID: channelID, cumulativeAmount: cumulativeAmount,
+            voucherSignature: try voucher.sign(with: payer, chainId: chainId, verifyingContract: channels),
+            receipt: receipt,
+            receiptSignature: try receipt.sign(with: servingPeer, chainId: chainId, verifyingContract: claims),
+            response: response, proof: proof)
+    }
+
     /// The voucher the item redeems.
     public var voucher: PaymentVoucher {
         PaymentVoucher(channelID: channelID, cumulativeAmount: cumulativeAmount, requestHash: receipt.requestHash)

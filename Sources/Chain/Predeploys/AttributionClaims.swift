@@ -440,7 +440,7 @@ public struct AttributionClaims: Predeploy {
         let item = try ClaimItem(encoded: itemData)
         let evidence = try FraudEvidence(kind: kind, encoded: evidenceBytes)
         let verdict = Self.judge(item, evidence, claim: claim, chainId: call.context.chainId, claims: address)
-        guard case .fraud = verdict else { throw .refused(.challengeFailed("\(verdict)")) }
+        guard case .fraud = verdict else { throw .refused(.challengeFailed(verdict)) }
 
         // Void: fees back to the channels, the bond slashed half to the challenger and half burned, attesters penalized.
         for index in 0..<claim.refundCount {

@@ -1,3 +1,4 @@
+import AttributionRules
 import Codec
 
 /// Why `Staking`, `AttributionClaims`, `Governance` or `AgentRegistry` refused a call, with the values that broke the
@@ -63,8 +64,8 @@ public enum EconomyRejection: Error, Hashable, Sendable, CustomStringConvertible
     case itemMismatch(item: UInt64)
     /// The evidence does not decode for its fraud kind.
     case malformedEvidence(String)
-    /// The fraud check found no fraud, or did not admit the evidence: the challenge fails.
-    case challengeFailed(String)
+    /// The fraud check found no fraud, or did not admit the evidence: the challenge fails with its verdict.
+    case challengeFailed(FraudVerdict)
     /// Nothing is owed to the caller.
     case noRewards
     /// A parameter number that names no governed parameter.
@@ -132,7 +133,7 @@ public enum EconomyRejection: Error, Hashable, Sendable, CustomStringConvertible
         case .noSuchItem(let id, let item): "claim \(id) has no item \(item)"
         case .itemMismatch(let item): "item \(item) bytes differ from the claim's"
         case .malformedEvidence(let why): "malformed evidence: \(why)"
-        case .challengeFailed(let why): "challenge failed: \(why)"
+        case .challengeFailed(let verdict): "challenge failed: \(verdict)"
         case .noRewards: "no rewards to withdraw"
         case .unknownParameter(let id): "no parameter \(id)"
         case .parameterOutOfBounds(let parameter, let value): "\(parameter) = \(value) is out of bounds"
