@@ -208,9 +208,10 @@ extension TestChain {
         config.genesisBalances.map(\.0) + Array(rules.predeploys.keys) + [config.sequencer]
     }
 
-    /// Runs a call as dev account `from` would in the next block, on a copy of the state, and returns the economy's
-    /// typed refusal (nil when the call succeeds or fails otherwise). Then includes it as a transaction and checks
-    /// that it failed and changed no module account and no other account than the sender's and the fee recipient's.
+    /// The economy's typed refusal of a call as dev account `from` would make it in the next block, on a copy.
+    ///
+    /// Nil when the call succeeds or fails otherwise. Then includes it as a transaction and checks that it failed and
+    /// changed no module account and no other account than the sender's and the fee recipient's.
     mutating func refusal(from: Int, to: Address, _ function: String, _ arguments: [ABIValue], value: UInt256 = .zero)
         throws -> EconomyRejection?
     {
