@@ -203,9 +203,9 @@ extension TestChain {
         try send(from: 9, to: address(9), function: "noop()", [], secondsLater: seconds).expectSuccess()
     }
 
-    /// Every account whose balance the economy moves: genesis balances, predeploys, the fee recipient.
+    /// Every account whose balance the economy moves, once each: genesis balances, predeploys, the fee recipient.
     var accounts: [Address] {
-        config.genesisBalances.map(\.0) + Array(rules.predeploys.keys) + [config.sequencer]
+        Array(Set(config.genesisBalances.map(\.0) + Array(rules.predeploys.keys) + [config.sequencer])).sorted()
     }
 
     /// The economy's typed refusal of a call as dev account `from` would make it in the next block, on a copy.

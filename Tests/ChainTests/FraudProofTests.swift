@@ -14,9 +14,11 @@ struct FraudCase {
     var honestItem: ClaimItem
     var honestEvidence: FraudEvidence
 
-    static func make(_ kind: FraudKind, _ f: inout EconomyFixture) throws -> FraudCase {
+    static func make(_ kind: FraudKind, _ f: inout EconomyFixture, honest known: AttributionProof? = nil) throws
+        -> FraudCase
+    {
         let response = f.standardAnswer
-        let honest = try f.honestProof(response)
+        let honest = try known ?? f.honestProof(response)
         var wrong = honest
         let wrongEvidence: FraudEvidence
         let honestEvidence: FraudEvidence
