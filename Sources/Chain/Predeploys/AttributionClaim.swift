@@ -6,8 +6,9 @@ import Crypto
 /// proof.
 ///
 /// Binary form (RLP): [channelId, cumulativeAmount, voucherSignature, receipt, receiptSignature, response, proof],
-/// the receipt as `ServingReceipt`'s ten fields and the proof as `AttributionProof.encoded`; the voucher's request hash
-/// is the receipt's. A claim is the RLP list of its items' encodings.
+/// the receipt as `ServingReceipt`'s ten fields and the proof as `AttributionProof.encoded` with every Merkle path node
+/// that is the empty subtree of its level (`SnapshotMerkleTree.zeroHashes`) written as the empty string; the voucher's
+/// request hash is the receipt's. A claim is the RLP list of its items' encodings.
 public struct ClaimItem: Equatable, Sendable {
     /// The channel the voucher draws on.
     public var channelID: [UInt8]
@@ -55,6 +56,9 @@ public struct ClaimItem: Equatable, Sendable {
             response: response, proof: proof)
     }
 
+    /// The bytes the item's proof takes in the claim (its compact form).
+    public var proofBytes: Int { ClaimCodec.compact(proof).count }
+
     /// The voucher the item redeems.
     public var voucher: PaymentVoucher {
         PaymentVoucher(channelID: channelID, cumulativeAmount: cumulativeAmount, requestHash: receipt.requestHash)
@@ -65,7 +69,7 @@ public struct ClaimItem: Equatable, Sendable {
         RLP.encode(
             .list([
                 .bytes(channelID), .bytes(cumulativeAmount.minimalBigEndianBytes), .bytes(voucherSignature),
-                receipt.rlp, .bytes(receiptSignature), .bytes(response), .bytes(proof.encoded),
+                receipt.rlp, .bytes(receiptSignature), .bytes(response), .bytes(ClaimCodec.compact(proof)),
             ]))
     }
 
@@ -91,11 +95,7 @@ public struct ClaimItem: Equatable, Sendable {
         guard response.count <= ClaimCodec.maxResponseBytes else {
             throw .refused(.malformedClaim("response of \(response.count) bytes"))
         }
-        do {
-            proof = try AttributionProof(encoded: try ClaimCodec.bytes(fields[6], "proof"))
-        } catch {
-            throw .refused(.malformedClaim("\(error)"))
-        }
+        proof = try ClaimCodec.expand(try ClaimCodec.bytes(fields[6], "proof"))
     }
 
     /// The RLP form of a claim of `items`.
@@ -252,6 +252,53 @@ public enum FraudEvidence: Equatable, Sendable {
 
 /// Strict RLP field readers for claims and evidence: each failure is a typed `malformedClaim`.
 enum ClaimCodec {
+    /// The proof's binary form with each path node that is its level's empty-subtree hash written as the empty string:
+    /// a path in a snapshot of n records carries about log2(n) real nodes of its 32, so this keeps only those.
+    static func compact(_ proof: AttributionProof) -> [UInt8] {
+        RLP.encode(
+            mapPaths(try! RLP.decode(proof.encoded)) { level, node in
+                node == SnapshotMerkleTree.zeroHashes[level] ? [] : node
+            })
+    }
+
+    /// The proof of its compact form (the empty string at level d is the empty-subtree hash Z_d).
+    static func expand(_ bytes: [UInt8]) throws(ChainError) -> AttributionProof {
+        do {
+            let expanded = mapPaths(try RLP.decode(bytes)) { level, node in
+                node.isEmpty ? SnapshotMerkleTree.zeroHashes[level] : node
+            }
+            return try AttributionProof(encoded: RLP.encode(expanded))
+        } catch {
+            throw .refused(.malformedClaim("proof: \(error)"))
+        }
+    }
+
+    /// The proof's RLP with `change` applied to each node of each credited record's path (by level); any other shape is
+    /// left as it is for `AttributionProof(encoded:)` to refuse.
+    private static func mapPaths(_ item: RLPItem, _ change: (Int, [UInt8]) -> [UInt8]) -> RLPItem {
+        guard case .list(var fields) = item, fields.count == 9, case .list(let spans) = fields[7] else { return item }
+        fields[7] = .list(
+            spans.map { span in
+                guard case .list(var parts) = span, parts.count == 3, case .list(let records) = parts[2] else {
+                    return span
+                }
+                parts[2] = .list(
+                    records.map { record in
+                        guard case .list(var values) = record, values.count == 5, case .list(let path) = values[4],
+                            path.count <= SnapshotMerkleTree.depth
+                        else { return record }
+                        values[4] = .list(
+                            path.enumerated().map { level, node in
+                                guard case .bytes(let bytes) = node else { return node }
+                                return .bytes(change(level, bytes))
+                            })
+                        return .list(values)
+                    })
+                return .list(parts)
+            })
+        return .list(fields)
+    }
+
     /// The longest response an item may carry.
     static let maxResponseBytes = 65_536
     /// The longest record a witness may carry.

@@ -439,7 +439,9 @@ public struct AttributionClaims: Predeploy {
         }
         let item = try ClaimItem(encoded: itemData)
         let evidence = try FraudEvidence(kind: kind, encoded: evidenceBytes)
-        let verdict = Self.judge(item, evidence, claim: claim, chainId: call.context.chainId, claims: address)
+        let rules = AttributionParameters(minSpan: Int(claim.minSpan), maxRecords: Int(claim.maxRecords))
+        let verdict = Self.judge(
+            item, evidence, parameters: rules, claimant: claim.claimant, chainId: call.context.chainId, claims: address)
         guard case .fraud = verdict else { throw .refused(.challengeFailed(verdict)) }
 
         // Void: fees back to the channels, the bond slashed half to the challenger and half burned, attesters penalized.
@@ -475,11 +477,11 @@ public struct AttributionClaims: Predeploy {
     /// The verdict of a fraud proof against one item of a claim, judged with the PoA rules against the snapshot the
     /// item's proof cites (committed at submission) and the claim's L and K.
     public static func judge(
-        _ item: ClaimItem, _ evidence: FraudEvidence, claim: Claim, chainId: UInt64, claims: Address = defaultAddress
+        _ item: ClaimItem, _ evidence: FraudEvidence, parameters: AttributionParameters, claimant: Address,
+        chainId: UInt64, claims: Address = defaultAddress
     ) -> FraudVerdict {
         let commitment = AttributionCommitment(
-            snapshotRoot: item.proof.snapshotRoot, recordCount: item.proof.recordCount,
-            parameters: AttributionParameters(minSpan: Int(claim.minSpan), maxRecords: Int(claim.maxRecords)))
+            snapshotRoot: item.proof.snapshotRoot, recordCount: item.proof.recordCount, parameters: parameters)
         let proof = item.proof
         let response = item.response
         switch evidence {
@@ -500,7 +502,7 @@ public struct AttributionClaims: Predeploy {
                 claimedRequest: item.receipt.requestHash, claimedResponse: item.receipt.responseHash,
                 otherRequest: receipt.requestHash, otherResponse: receipt.responseHash,
                 signedByServingPeer: receipt.signer(of: signature, chainId: chainId, verifyingContract: claims)
-                    == claim.claimant)
+                    == claimant)
         }
     }
 

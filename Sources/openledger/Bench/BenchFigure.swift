@@ -9,6 +9,7 @@ struct BenchFigure: Sendable {
         case milliseconds = "ms"
         case megabytes = "mb"
         case bytesPerByte = "bytes_per_byte"
+        case bytes = "bytes"
     }
 
     let bench: String
