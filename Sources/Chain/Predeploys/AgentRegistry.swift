@@ -11,8 +11,11 @@ public struct AgentRegistry: Predeploy {
 
     /// An agent's standing.
     public enum Status: UInt8, Sendable {
+        /// Never registered.
         case none = 0
+        /// Registered and bonded.
         case active = 1
+        /// Deregistered; its stake unbonds.
         case deregistered = 2
     }
 

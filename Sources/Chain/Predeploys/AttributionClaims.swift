@@ -17,9 +17,13 @@ public struct AttributionClaims: Predeploy {
 
     /// Where a claim is in its life.
     public enum Status: UInt8, Sendable {
+        /// No such claim.
         case none = 0
+        /// Submitted, open to attestations and challenges.
         case pending = 1
+        /// Paid out into rewards.
         case finalized = 2
+        /// Proven wrong: fees refunded, bond slashed.
         case voided = 3
     }
 

@@ -24,8 +24,11 @@ public struct Governance: Predeploy {
 
     /// How a vote counts.
     public enum Support: UInt8, Sendable {
+        /// Against the proposal.
         case against = 0
+        /// For the proposal.
         case inFavor = 1
+        /// Counted for the quorum only.
         case abstain = 2
     }
 
