@@ -66,7 +66,8 @@ public enum FraudVerdict: Hashable, Sendable {
 }
 
 /// The four one-witness fraud checks of PoA-SA v1 (DESIGN.md §8), each a pure function of the claim (proof and
-/// response), at most one record with its Merkle path, and the commitment the chain holds.
+/// response), at most one record with its Merkle path, and the commitment the chain holds; and the wrong-response
+/// check of a serving peer's two receipts.
 public enum AttributionFraudCheck {
     /// Bad span: `witness` is credited for span `spanIndex`, but does not hold the span's bytes at the offset the
     /// proof names, or holds them first at a lower offset (the proof must name the first).
