@@ -155,6 +155,18 @@ def item(payer, peer, channel_id, cumulative, receipt, response, proof_bytes):
             sign_receipt(peer.key, receipt), response, proof_bytes]
 
 
+def send_refused(wallet, function):
+    """Sends a call the chain refuses (no gas estimate, which would fail) and returns its receipt, status 0."""
+    w3 = wallet.w3
+    tx = {"to": function.address, "data": function._encode_transaction_data(), "value": 0, "type": 2, "gas": 2_000_000,
+          "chainId": w3.eth.chain_id, "nonce": w3.eth.get_transaction_count(wallet.account.address, "pending"),
+          "maxFeePerGas": 10 * 10**9, "maxPriorityFeePerGas": 10**9}
+    tx_hash = w3.eth.send_raw_transaction(wallet.account.sign_transaction(tx).raw_transaction)
+    receipt = w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.1)
+    check(receipt["status"] == 0, f"transaction {tx_hash.hex()} was refused")
+    return receipt
+
+
 def fee_of(receipt):
     return receipt["gasUsed"] * receipt["effectiveGasPrice"]
 
@@ -217,6 +229,15 @@ def main():
     claim_id = claims.events.ClaimSubmitted().process_receipt(receipt)[0]["args"]["claimId"]
     check(claims.functions.getClaim(claim_id).call()[6] == price, "the claim escrows the voucher's increment")
     check(w3.eth.get_balance(CLAIMS) == price, "the escrow holds it")
+
+    # The correct claim survives a wrong-arithmetic challenge: the challenger pays its gas and nothing else moves.
+    challenger_before = w3.eth.get_balance(challenger.account.address)
+    stake_before = staking.functions.stakeOf(peer.account.address, 0).call()
+    receipt = send_refused(challenger, claims.functions.challenge(claim_id, 0, 3, rlp.encode(first), rlp.encode([])))
+    check(w3.eth.get_balance(challenger.account.address) == challenger_before - fee_of(receipt),
+          "a failed challenge costs only the challenger's gas")
+    check(claims.functions.getClaim(claim_id).call()[1] == 1, "the correct claim is still pending")
+    check(staking.functions.stakeOf(peer.account.address, 0).call() == stake_before, "and its bond untouched")
 
     attester_a.call(claims.functions.attest(claim_id))
     attester_b.call(claims.functions.attest(claim_id))
