@@ -205,8 +205,16 @@ private func passedProposal(_ f: inout EconomyFixture, _ function: String, _ arg
     try f.chain.send(from: 8, to: governance, function: Call.execute, [.uint(id)]).expectSuccess()
     #expect(try f.stake(5, .agent).staked == 1_500 * oneOpen)
     #expect(try f.chain.state.account(governance).balance == treasury + 500 * oneOpen)
-    // Deregistering starts the unbonding of the agent stake.
+    try f.chain.send(from: 5, to: agents, function: "update(bytes)", [.bytes([8])]).expectSuccess()
+    #expect(try AgentRegistry.AgentLayout.read(f.chain.address(5), from: f.chain.state)?.metadataCID == [8])
+    #expect(
+        try f.chain.refusal(from: 6, to: agents, "update(bytes)", [.bytes([8])]) == .notAnAgent(f.chain.address(6)))
+    // Deregistering starts the unbonding of the agent stake; registering again needs the minimum staked again.
     try f.chain.send(from: 5, to: agents, function: Call.deregister, []).expectSuccess()
+    #expect(
+        try f.chain.refusal(from: 5, to: agents, Call.register, [.bytes([9])])
+            == .belowMinimumStake(role: .agent, minimum: 1_000 * oneOpen))
+    #expect(try f.chain.refusal(from: 5, to: agents, Call.deregister, []) == .notAnAgent(f.chain.address(5)))
     #expect(try !AgentRegistry.isAgent(f.chain.address(5), f.chain.state))
     #expect(try f.stake(5, .agent).unbonding == 1_500 * oneOpen)
     #expect(
