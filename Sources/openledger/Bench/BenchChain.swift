@@ -416,16 +416,16 @@ private struct ClaimScenario {
             ("wrong_response", try item(0), .wrongResponse(receipt: other, signature: signature)),
         ]
         // Wrong credit: a span crediting two records, with the second left out.
-        if let (spanIndex, twice) = honest.spans.enumerated().first(where: { $0.element.records.count >= 2 }) {
-            var wrongCredit = honest
-            let dropped = wrongCredit.spans[spanIndex].records.removeLast()
-            cases.insert(
-                (
-                    "wrong_credit", try item(0, proof: wrongCredit),
-                    .wrongCredit(span: spanIndex, offset: dropped.offset, witness: witness(dropped.index))
-                ), at: 2)
-            _ = twice
+        guard let spanIndex = honest.spans.firstIndex(where: { $0.records.count >= 2 }) else {
+            throw .invalidBlock("bench answer has no span crediting two records")
         }
+        var wrongCredit = honest
+        let dropped = wrongCredit.spans[spanIndex].records.removeLast()
+        cases.insert(
+            (
+                "wrong_credit", try item(0, proof: wrongCredit),
+                .wrongCredit(span: spanIndex, offset: dropped.offset, witness: witness(dropped.index))
+            ), at: 2)
         return cases
     }
 }
