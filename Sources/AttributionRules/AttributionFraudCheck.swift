@@ -31,6 +31,8 @@ public enum AttributionFraud: Hashable, Sendable {
     case wrongCredit(span: Int, record: UInt64)
     /// The weights recomputed from the proof's own span list differ from the claimed ones (or are out of order).
     case wrongArithmetic
+    /// The serving peer also signed another response for the same request.
+    case wrongResponse
 }
 
 /// Why evidence offered to a fraud check does not count.
@@ -49,6 +51,8 @@ public enum InadmissibleEvidence: Error, Hashable, Sendable {
     case witnessDoesNotHold
     /// The span list cannot be evaluated: a span outside the response, or an index no snapshot has.
     case malformedSpans
+    /// Wrong response: the other receipt is not signed by the serving peer, or is for another request.
+    case notTheServingPeersReceipt
 }
 
 /// The outcome of a fraud check.
@@ -62,7 +66,8 @@ public enum FraudVerdict: Hashable, Sendable {
 }
 
 /// The four one-witness fraud checks of PoA-SA v1 (DESIGN.md §8), each a pure function of the claim (proof and
-/// response), at most one record with its Merkle path, and the commitment the chain holds.
+/// response), at most one record with its Merkle path, and the commitment the chain holds; and the wrong-response
+/// check of a serving peer's two receipts.
 public enum AttributionFraudCheck {
     /// Bad span: `witness` is credited for span `spanIndex`, but does not hold the span's bytes at the offset the
     /// proof names, or holds them first at a lower offset (the proof must name the first).
@@ -147,6 +152,20 @@ public enum AttributionFraudCheck {
         let claimed = Dictionary(proof.contributors.map { ($0.address, $0.weight) }, uniquingKeysWith: +)
         let ordered = zip(addresses, addresses.dropFirst()).allSatisfy { $0 < $1 }
         return claimed == expected && ordered ? .noFraud : .fraud(.wrongArithmetic)
+    }
+
+    /// Wrong response: a receipt the serving peer signed (`signedByServingPeer`, checked by the caller, which knows the
+    /// signature domain) for the claimed request, naming another response hash than the claimed receipt.
+    ///
+    /// Needs no record: the peer contradicts itself.
+    public static func wrongResponse(
+        claimedRequest: [UInt8], claimedResponse: [UInt8], otherRequest: [UInt8], otherResponse: [UInt8],
+        signedByServingPeer: Bool
+    ) -> FraudVerdict {
+        guard signedByServingPeer, otherRequest == claimedRequest else {
+            return .inadmissible(.notTheServingPeersReceipt)
+        }
+        return otherResponse == claimedResponse ? .noFraud : .fraud(.wrongResponse)
     }
 
     /// Why the claim and witness cannot be judged, or nil when they can: the response must be the proof's, the

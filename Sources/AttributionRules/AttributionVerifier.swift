@@ -28,12 +28,27 @@ public enum AttributionVerifier {
         }
     }
 
-    /// Everything the chain can check of a claim without record bytes: the response, the committed snapshot and the
-    /// network's parameters, the span list's shape (inside the response, at least L long, starts and ends rising, 1 … K
-    /// records by rising index), every Merkle path, and the arithmetic.
+    /// Everything the chain can check of a claim without record bytes: `checkSubmission`, and the arithmetic
+    /// recomputed from the span list.
     ///
     /// Throws naming the first problem.
     public static func checkClaim(
+        _ proof: AttributionProof, response: [UInt8], against commitment: AttributionCommitment
+    ) throws(AttributionProofError) {
+        try checkSubmission(proof, response: response, against: commitment)
+        guard AttributionFraudCheck.wrongArithmetic(proof) == .noFraud else {
+            throw .invalidProof("contributor weights differ")
+        }
+    }
+
+    /// What the ledger checks when a claim is submitted: the response, the committed snapshot and the network's
+    /// parameters, the span list's shape (inside the response, at least L long, starts and ends rising, 1 … K records by
+    /// rising index), every Merkle path, and the bounds of the arithmetic (contributors by strictly rising address,
+    /// weights summing to at most SCALE), so that no claim can pay out more than its fee.
+    ///
+    /// The weights themselves are left to the wrong-arithmetic fraud proof (`AttributionFraudCheck.wrongArithmetic`).
+    /// Throws naming the first problem.
+    public static func checkSubmission(
         _ proof: AttributionProof, response: [UInt8], against commitment: AttributionCommitment
     ) throws(AttributionProofError) {
         func fail(_ why: String) -> AttributionProofError { .invalidProof(why) }
@@ -68,7 +83,16 @@ public enum AttributionVerifier {
             }
         }
         try checkPaths(proof)
-        guard AttributionFraudCheck.wrongArithmetic(proof) == .noFraud else { throw fail("contributor weights differ") }
+        let addresses = proof.contributors.map(\.address)
+        guard zip(addresses, addresses.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw fail("contributors are not in rising address order")
+        }
+        var total: UInt128 = 0
+        for contributor in proof.contributors {
+            let (sum, overflow) = total.addingReportingOverflow(contributor.weight)
+            guard !overflow, sum <= AttributionCredit.scale else { throw fail("weights sum above SCALE") }
+            total = sum
+        }
     }
 
     /// Requires `claimed` to equal `expected`, the proof recomputed from the snapshot's records; throws naming the

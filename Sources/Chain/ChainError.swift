@@ -25,6 +25,8 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
     case contractNotPayable(contract: String)
     /// A predeploy call that needed more gas than the transaction left it.
     case outOfGas
+    /// A call an economy predeploy refused by one of its rules (a revert with a typed reason).
+    case refused(EconomyRejection)
 
     /// The reason of a revert (what follows "execution reverted: "), or nil when the error is not a revert.
     public var revertReason: String? {
@@ -34,6 +36,7 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notPayable(let function): "\(function) does not accept OPEN"
         case .contractNotPayable(let contract): "\(contract) does not accept OPEN"
         case .outOfGas: "out of gas"
+        case .refused(let rejection): rejection.description
         default: nil
         }
     }
@@ -46,7 +49,7 @@ public enum ChainError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidTransaction(let why): "invalid transaction: \(why)"
         case .transactionRejected(let rejection): "invalid transaction: \(rejection)"
         case .invalidBlock(let why): "invalid block: \(why)"
-        case .reverted, .unknownSelector, .notPayable, .contractNotPayable, .outOfGas:
+        case .reverted, .unknownSelector, .notPayable, .contractNotPayable, .outOfGas, .refused:
             "execution reverted: \(revertReason ?? "")"
         }
     }

@@ -31,7 +31,9 @@ private func declarations(_ file: String) throws -> [(canonical: String, isFunct
 /// The Solidity interfaces under netconfig/abi/ declare exactly what the predeploys implement.
 @Test(arguments: [
     ("IPaymentChannels.sol", PaymentChannels.interface), ("IDatanetRegistry.sol", DatanetRegistry.interface),
-    ("IModelRegistry.sol", ModelRegistry.interface),
+    ("IModelRegistry.sol", ModelRegistry.interface), ("IStaking.sol", Staking.interface),
+    ("IAttributionClaims.sol", AttributionClaims.interface), ("IGovernance.sol", Governance.interface),
+    ("IAgentRegistry.sol", AgentRegistry.interface),
 ])
 func solidityInterfacesMatchThePredeploys(file: String, implemented: Set<String>) throws {
     #expect(Set(try declarations(file).map(\.canonical)) == implemented)
@@ -41,6 +43,8 @@ func solidityInterfacesMatchThePredeploys(file: String, implemented: Set<String>
 @Test(arguments: [
     ("IPaymentChannels.sol", PaymentChannels.payableFunctions),
     ("IDatanetRegistry.sol", DatanetRegistry.payableFunctions), ("IModelRegistry.sol", ModelRegistry.payableFunctions),
+    ("IStaking.sol", Staking.payableFunctions), ("IAttributionClaims.sol", AttributionClaims.payableFunctions),
+    ("IGovernance.sol", Governance.payableFunctions), ("IAgentRegistry.sol", AgentRegistry.payableFunctions),
 ])
 func solidityPayabilityMatchesThePredeploys(file: String, payable: Set<String>) throws {
     let declared = try declarations(file).filter { $0.isFunction && $0.modifiers.contains("payable") }

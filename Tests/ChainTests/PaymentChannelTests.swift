@@ -18,11 +18,19 @@ struct TestChain {
     var head: BlockHeader
     var state: WorldState
     var nonces: [Address: UInt64] = [:]
+    /// Whether each built block is also applied as a validator would (long randomized runs skip it).
+    var validates = true
 
-    init() throws {
-        config = try devnetConfig()
+    /// The devnet with the channel and registry predeploys, or with every predeploy of the network (`standard`).
+    init(standard: Bool = false, adjust: (inout NetworkConfig) -> Void = { _ in }) throws {
+        var config = try devnetConfig()
+        adjust(&config)
+        self.config = config
         channels = PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds)
-        rules = StateTransition(config: config, predeploys: [channels, datanets, models])
+        rules =
+            standard
+            ? StateTransition.standard(config: config)
+            : StateTransition(config: config, predeploys: [channels, datanets, models])
         keys = try devKeys(config)
         let genesis = try rules.genesis()
         head = genesis.block.header
@@ -48,7 +56,7 @@ struct TestChain {
             parent: head, state: state, transactions: [transaction], timestamp: head.timestamp + secondsLater,
             beneficiary: config.sequencer)
         #expect(built.skipped.isEmpty)
-        _ = try rules.apply(built.block, parent: head, state: state)
+        if validates { _ = try rules.apply(built.block, parent: head, state: state) }
         head = built.block.header
         state = built.state
         nonces[sender] = nonce + 1

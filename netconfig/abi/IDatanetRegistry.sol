@@ -27,4 +27,7 @@ interface IDatanetRegistry {
     /// 0 none, 1 pending, 2 approved, 3 rejected.
     function batchStatus(uint256 datanetId, uint256 batchId) external view returns (uint8);
     function contributorOf(uint256 datanetId, uint64 index) external view returns (address);
+    /// The id of the Datanet that committed `snapshotRoot` at some approval (0 when none ever did): the roots
+    /// attribution claims may cite.
+    function committedRoot(bytes32 snapshotRoot) external view returns (uint256 datanetId);
 }

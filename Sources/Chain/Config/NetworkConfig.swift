@@ -107,10 +107,13 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
     public var devMnemonic: String?
     /// The protocol parameters.
     public var parameters: Parameters
+    /// Genesis values of the economy's parameters beyond `parameters` (the `economy` object: name → amount); the
+    /// rest take their defaults (`ProtocolParameter.defaultValue`).
+    public var economyParameters: [ProtocolParameter: UInt256] = [:]
 
     enum CodingKeys: String, CodingKey {
         case name, chainId, sequencer, blockTimeMilliseconds, gasLimit, genesisTimestamp, initialBaseFee
-        case allocations, devMnemonic, devAccountCount, devAccountBalance, devFundingSource, parameters
+        case allocations, devMnemonic, devAccountCount, devAccountBalance, devFundingSource, parameters, economy
     }
 
     /// Reads the JSON form and checks every rule of docs/netconfig.md.
@@ -142,6 +145,12 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
         }
         devFundingSource = try container.decodeIfPresent(String.self, forKey: .devFundingSource)
         parameters = try container.decode(Parameters.self, forKey: .parameters)
+        for (name, text) in try container.decodeIfPresent([String: String].self, forKey: .economy) ?? [:] {
+            guard let parameter = ProtocolParameter(name: name) else {
+                throw ChainError.malformed(what: "network config", why: "economy names no parameter '\(name)'")
+            }
+            economyParameters[parameter] = try Self.openAmount(text, key: name)
+        }
         try validate()
     }
 
@@ -169,6 +178,9 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
         }
         guard parameters.attributionMinSpan >= 1, parameters.attributionMaxRecords >= 1 else {
             throw fail("attribution L and K must be positive")
+        }
+        for (parameter, value) in economyParameters where !parameter.isAllowed(value) {
+            throw fail("economy \(parameter) = \(value) is out of bounds")
         }
         let total = allocations.reduce(UInt256.zero) { $0 + $1.balance }
         guard total == Self.totalSupply else {

@@ -180,6 +180,25 @@ public struct DatanetRegistry: Predeploy {
         }
     }
 
+    /// Every snapshot root the registry ever committed: the mapping at slot 5 from the root to the Datanet's id
+    /// (zero for a root never committed), so a claim may cite any snapshot a Datanet has had.
+    public enum CommittedRootLayout: StorageLayout {
+        /// The registry at its default address.
+        public static var contract: Address { DatanetRegistry.defaultAddress }
+        static let datanet = StorageField<UInt256>(0)
+
+        /// `committedRoots[root]` of the mapping at slot 5.
+        public static func base(_ root: [UInt8]) -> UInt256 { ContractStorage.mappingSlot(5, key: root) }
+
+        /// The id of the Datanet that committed the root, or nil.
+        public static func read(_ record: StorageRecord, from reader: some StorageReader) throws(ChainError)
+            -> UInt256?
+        {
+            let id = try record.get(datanet, from: reader)
+            return id == .zero ? nil : id
+        }
+    }
+
     /// The module's address.
     public let address: Address
 
@@ -200,6 +219,7 @@ public struct DatanetRegistry: Predeploy {
         .init("snapshotSize(uint256 datanetId)", returns: "uint64", .view, handler: snapshotSize),
         .init("batchStatus(uint256 datanetId, uint256 batchId)", returns: "uint8", .view, handler: batchStatus),
         .init("contributorOf(uint256 datanetId, uint64 index)", returns: "address", .view, handler: contributorOf),
+        .init("committedRoot(bytes32 snapshotRoot)", returns: "uint256", .view, handler: committedRoot),
     ]
     /// Every event.
     public static let events = [created, contributed, approved, rejected]
@@ -354,6 +374,7 @@ public struct DatanetRegistry: Predeploy {
             tree.append(Self.leaf(contributor: contributor, recordHash: hash.bytes))
         }
         SnapshotLayout.write(tree, to: snapshot, in: &call.state)
+        CommittedRootLayout.record(tree.snapshotRoot, in: address).set(CommittedRootLayout.datanet, id, in: &call.state)
         batch.set(BatchLayout.status, UInt256(BatchStatus.approved.rawValue), in: &call.state)
         call.gas += count * Self.gasPerLeaf
         call.logs.append(
@@ -380,5 +401,9 @@ public struct DatanetRegistry: Predeploy {
     {
         guard index < (try snapshot(id, state: call.state).count) else { throw .reverted("leaf index out of range") }
         return [.address(try LeafContributorLayout.read((id, index), in: address, from: call.state))]
+    }
+
+    private func committedRoot(_ call: inout PredeployInvocation, root: [UInt8]) throws(ChainError) -> [ABIValue] {
+        [.uint(try CommittedRootLayout.read(root, in: address, from: call.state) ?? .zero)]
     }
 }

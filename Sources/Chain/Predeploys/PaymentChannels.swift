@@ -258,4 +258,36 @@ public struct PaymentChannels: Predeploy {
         }
         try state.updateAccount(recipient) { account throws(ChainError) in account.balance += amount }
     }
+
+    // MARK: Escrow for AttributionClaims
+
+    /// Redeems a voucher of `channel` into `escrow` instead of paying the payee; returns the increment.
+    ///
+    /// The channel's redeemed amount rises to the voucher's cumulative amount and the increment moves to `escrow`.
+    ///
+    /// The caller has checked the payer's signature and that the payee is the claimant.
+    static func redeemToEscrow(
+        _ id: [UInt8], _ channel: inout Channel, cumulativeAmount: UInt256, escrow: Address, state: inout WorldState
+    ) throws(ChainError) -> UInt256 {
+        let paid = cumulativeAmount - channel.redeemed
+        channel.redeemed = cumulativeAmount
+        ChannelLayout.write(channel, to: ChannelLayout.record(id), in: &state)
+        try state.transfer(paid, from: defaultAddress, to: escrow)
+        return paid
+    }
+
+    /// Returns `amount` held in `escrow` to channel `id`: an open or closing channel's deposit grows by it (its redeemed
+    /// high-water mark stays, so the voucher cannot be redeemed again); a closed channel's payer is paid directly.
+    static func refundFromEscrow(_ id: [UInt8], _ amount: UInt256, escrow: Address, state: inout WorldState)
+        throws(ChainError)
+    {
+        guard var channel = try ChannelLayout.read(id, from: state) else { throw .reverted("no channel to refund") }
+        if channel.status == .closed {
+            try state.transfer(amount, from: escrow, to: channel.payer)
+            return
+        }
+        channel.deposit += amount
+        ChannelLayout.write(channel, to: ChannelLayout.record(id), in: &state)
+        try state.transfer(amount, from: escrow, to: defaultAddress)
+    }
 }

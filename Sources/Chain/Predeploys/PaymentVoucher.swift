@@ -30,8 +30,17 @@ public struct PaymentVoucher: Hashable, Sendable {
 
     /// The domain separator for the channels contract on chain `chainId`.
     public static func domainSeparator(chainId: UInt64, verifyingContract: Address) -> [UInt8] {
+        domainSeparator(
+            name: domainName, version: domainVersion, chainId: chainId, verifyingContract: verifyingContract)
+    }
+
+    /// The EIP-712 domain separator of {name, version, chainId, verifyingContract}: the one encoding of the domains of
+    /// vouchers and serving receipts.
+    static func domainSeparator(name: String, version: String, chainId: UInt64, verifyingContract: Address)
+        -> [UInt8]
+    {
         Keccak256.hash(
-            domainTypeHash + Keccak256.hash(Array(domainName.utf8)) + Keccak256.hash(Array(domainVersion.utf8))
+            domainTypeHash + Keccak256.hash(Array(name.utf8)) + Keccak256.hash(Array(version.utf8))
                 + UInt256(chainId).bigEndianBytes + [UInt8](repeating: 0, count: 12) + verifyingContract.bytes)
     }
 

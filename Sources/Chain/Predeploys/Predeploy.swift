@@ -52,6 +52,8 @@ public protocol Predeploy: Sendable {
     func call(_ calldata: [UInt8], context: CallContext, state: inout WorldState) throws(ChainError) -> CallOutcome
     /// Answers a view function for `eth_call` without changing state.
     func view(_ calldata: [UInt8], state: WorldState, context: CallContext) throws(ChainError) -> [UInt8]
+    /// Writes the module's genesis state (parameters, allocations it holds); most modules have none.
+    func genesis(config: NetworkConfig, state: inout WorldState) throws(ChainError)
 }
 
 /// What a method handler works on: the call's context, the state it changes, and the logs and gas it adds.
@@ -144,6 +146,9 @@ public struct PredeployMethod<Contract: Predeploy>: Sendable {
 }
 
 extension Predeploy {
+    /// No genesis state.
+    public func genesis(config: NetworkConfig, state: inout WorldState) throws(ChainError) {}
+
     /// Executes a transaction's calldata: the one place that refuses OPEN sent to a non-payable function.
     public func call(_ calldata: [UInt8], context: CallContext, state: inout WorldState) throws(ChainError)
         -> CallOutcome

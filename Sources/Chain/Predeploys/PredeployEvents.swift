@@ -25,6 +25,10 @@ public enum PredeployEvents {
         DatanetRegistry.events.map { (DatanetRegistry.defaultAddress, $0) }
         + ModelRegistry.events.map { (ModelRegistry.defaultAddress, $0) }
         + PaymentChannels.events.map { (PaymentChannels.defaultAddress, $0) }
+        + Staking.events.map { (Staking.defaultAddress, $0) }
+        + AttributionClaims.events.map { (AttributionClaims.defaultAddress, $0) }
+        + Governance.events.map { (Governance.defaultAddress, $0) }
+        + AgentRegistry.events.map { (AgentRegistry.defaultAddress, $0) }
 
     /// The decoded event of a log emitted by a predeploy; nil for any other log.
     ///

@@ -32,7 +32,8 @@ public struct StateTransition: Sendable {
             config: config,
             predeploys: [
                 DatanetRegistry(), ModelRegistry(),
-                PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds),
+                PaymentChannels(minimumSettleDelay: config.parameters.minimumSettleDelaySeconds), Staking(),
+                AttributionClaims(), Governance(), AgentRegistry(),
             ])
     }
 
@@ -50,6 +51,7 @@ public struct StateTransition: Sendable {
                 account.codeHash = Keccak256.hash(Self.predeployCode)
             }
         }
+        for address in predeploys.keys.sorted() { try predeploys[address]!.genesis(config: config, state: &state) }
         var header = BlockHeader(
             parentHash: [UInt8](repeating: 0, count: 32), beneficiary: .zero, stateRoot: try state.commit(),
             number: 0, gasLimit: config.gasLimit, timestamp: config.genesisTimestamp)

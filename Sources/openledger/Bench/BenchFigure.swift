@@ -15,6 +15,7 @@ struct BenchFigure: Sendable {
         case perMessage = "per_message"
         case timesBound = "x_bound"
         case simulatedSecondsPerSecond = "sim_s_per_s"
+        case bytes = "bytes"
     }
 
     let bench: String
