@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["openledger", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["openledger", "P2P", "TestSupport"]),
         .testTarget(
             name: "NodeTests",
             dependencies: [

@@ -1,4 +1,5 @@
 import Foundation
+import P2P
 import Testing
 
 @testable import openledger
@@ -97,4 +98,19 @@ func usageErrorsExit64WithUsage(arguments: [String]) {
     #expect(run(["tag"]).stdout == "\n")
     #expect(run(["tag", "--tag"]).status == 64)
     #expect(run(["tag", "--help"]).stdout.contains("A tag. Repeatable."))
+}
+
+/// A delivered message's JSON line: text payloads as text (escaped), other bytes as base64, the author and the
+/// decimal sequence number.
+@Test func gossipLinesPrintTextOrBase64() throws {
+    let author = LibP2PIdentity.ed25519(.generate()).peerID
+    func line(_ data: [UInt8]) -> [String: String]? {
+        let message = GossipsubMessage(
+            from: author.multihash.bytes, data: data, seqno: [0, 0, 0, 0, 0, 0, 1, 2], topic: "/t/\"q\"")
+        let text = GossipLines.line(Gossip.Delivery(message: message, id: GossipsubMessageID([1]), from: author))
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: String]
+    }
+    let text = line(Array("hé \"x\"\n\u{1}".utf8))
+    #expect(text == ["topic": "/t/\"q\"", "from": author.description, "seqno": "258", "data": "hé \"x\"\n\u{1}"])
+    #expect(line([0xFF, 0xFE])?["data"] == "base64://4=")
 }

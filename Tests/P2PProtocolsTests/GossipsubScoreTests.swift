@@ -596,7 +596,7 @@ private func invalidParameters() -> GossipsubScoreParameters {
 
 @Test func defaultAndNetworkParametersValidate() throws {
     try GossipsubScoreParameters().validate()
-    let network = GossipsubScoreParameters.openLedger(chainID: 1_337)
+    let network = GossipsubScoreParameters.openLedger(chainID: 1_337, meshDeliveries: true)
     try network.validate()
     let blocks = try #require(network.topics[GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 1_337)])
     let announce = try #require(network.topics["/openledger/1337/announce/1"])
@@ -616,6 +616,12 @@ private func invalidParameters() -> GossipsubScoreParameters {
     for _ in 0..<10_000 { counter = (counter + network.decayInterval / 2) * decay }
     #expect(close(counter, blocks.firstMessageDeliveriesCap, tolerance: 1e-6))
     #expect(announce.meshMessageDeliveriesWeight == 0)
+    // By default the blocks topic has no P3 or P3b (heads have one origin) and still validates.
+    let plain = GossipsubScoreParameters.openLedger(chainID: 1_337)
+    try plain.validate()
+    let plainBlocks = try #require(plain.topics[GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 1_337)])
+    #expect(plainBlocks.meshMessageDeliveriesWeight == 0 && plainBlocks.meshFailurePenaltyWeight == 0)
+    #expect(plainBlocks.invalidMessageDeliveriesWeight == blocks.invalidMessageDeliveriesWeight)
     // Twice the free behaviour penalties reach the gossip threshold.
     let excess = network.behaviourPenaltyThreshold
     #expect(close(excess * excess * network.behaviourPenaltyWeight, network.thresholds.gossip))
@@ -752,7 +758,7 @@ func validationNamesTheBrokenParameter(_ broken: BrokenScoreParameter) {
 // MARK: - The whole score
 
 @Test func theTermsAddUp() {
-    var parameters = GossipsubScoreParameters.openLedger(chainID: 7)
+    var parameters = GossipsubScoreParameters.openLedger(chainID: 7, meshDeliveries: true)
     parameters.ipColocationFactorThreshold = 1
     let blocksTopic = GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 7)
     let blocks = parameters.topics[blocksTopic]!
@@ -779,7 +785,7 @@ func validationNamesTheBrokenParameter(_ broken: BrokenScoreParameter) {
 }
 
 @Test func theBlocksPresetToleratesTwentyHeadsOfSilenceThenCostsTheCap() {
-    let parameters = GossipsubScoreParameters.openLedger(chainID: 9)
+    let parameters = GossipsubScoreParameters.openLedger(chainID: 9, meshDeliveries: true)
     let blocksTopic = GossipsubScoreParameters.openLedgerBlocksTopic(chainID: 9)
     let blocks = parameters.topics[blocksTopic]!
     var score = GossipsubPeerScore(parameters: parameters)

@@ -34,6 +34,7 @@ import Testing
         #expect((identify?["protocols"] as? [String])?.contains(EchoProtocol.protocolID) == true)
         #expect(identify?["agent_version"] as? String == "openledger/0.1.0")
         #expect(identify?["public_key_matches"] as? Bool == true)
+        #expect(identify?["has_signed_peer_record"] as? Bool == true)
     }
     #expect(node.process.isRunning)
 }
@@ -52,6 +53,10 @@ import Testing
     #expect(identify.agentVersion?.hasPrefix("py-libp2p") == true)
     #expect(identify.protocols.contains(EchoProtocol.protocolID))
     #expect(identify.listenAddresses.contains(address.withoutPeer))
+    // py-libp2p signs its addresses; the record verifies and names it.
+    let signed = try #require(host.peerStore.record(peer)?.signedRecord)
+    #expect(signed.peer == peer && !signed.addresses.isEmpty, "\(signed.addresses)")
+    #expect(signed.addresses.allSatisfy { $0.value(of: .tcp) == address.value(of: .tcp) }, "\(signed.addresses)")
     let times = try await host.ping(peer, count: 100)
     #expect(times.count == 100)
     let payload = bulkPayload(10 << 20, seed: 3)

@@ -19,6 +19,13 @@ public final class Gossip: @unchecked Sendable {
         public var id: GossipsubMessageID
         /// The peer that forwarded it (the author for a direct neighbour's own message).
         public var from: PeerID
+        /// A delivery of `message` with id `id`, forwarded by `from`.
+        public init(message: GossipsubMessage, id: GossipsubMessageID, from: PeerID) {
+            self.message = message
+            self.id = id
+            self.from = from
+        }
+
         /// The author, from the message's `from` field.
         public var author: PeerID? { message.from.flatMap { try? PeerID(multihashBytes: $0) } }
     }
@@ -157,7 +164,11 @@ public final class Gossip: @unchecked Sendable {
         case .disconnect(let peer, let reason):
             logger.warning("gossip peer dropped", ["peer": "\(peer)", "reason": reason])
             Task { [host] in await host.disconnect(peer, reason: "gossipsub: \(reason)") }
-        case .connect(let peer, _):
+        case .connect(let peer, let envelope):
+            // A PX record is believed only when it verifies and names the peer offered.
+            if let envelope, let record = try? SignedPeerRecord(envelope: envelope) {
+                host.peerStore.addSignedRecord(record, for: peer)
+            }
             guard let address = host.peerStore.record(peer)?.addresses.first else { return }
             Task { [host, logger] in
                 do {
@@ -217,6 +228,7 @@ public final class Gossip: @unchecked Sendable {
             return
         }
         let outbox = announce(peer, version: version, outbound: outbound, address: address)
+        Task { [weak self] in await self?.offerRecord(of: peer) }
         while let batch = await outbox.next() {
             do {
                 try await stream.write(batch)
@@ -226,6 +238,23 @@ public final class Gossip: @unchecked Sendable {
             }
         }
         stream.reset()
+    }
+
+    /// Gives the router the peer's signed record once identify has brought one (for our PX), waiting at most
+    /// 30 s for identify.
+    private func offerRecord(of peer: PeerID) async {
+        let store = host.peerStore
+        let record = await withTaskGroup(of: SignedPeerRecord?.self) { group in
+            group.addTask { await store.identified(peer)?.signedRecord }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(30))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let record { handle(.peerRecord(peer, signedRecord: record.envelope)) }
     }
 
     /// Reads RPC frames from a peer's sending stream until it ends or breaks a bound.

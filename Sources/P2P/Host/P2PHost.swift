@@ -80,6 +80,7 @@ public final class P2PHost: @unchecked Sendable {
     private let handlersChanged = Atomic<Int>(0)
     private let addresses = Mutex<[Multiaddr]>([])
     private let peerObservers = Mutex<[PeerObserver]>([])
+    private let selfRecord = Mutex<SignedPeerRecord?>(nil)
     private let counts = Mutex<(connections: Int, open: Int)>((0, 0))
 
     /// Set by `close()` (and `deinit`): `connect`, `listen` and `newStream` then throw, and jobs already queued
@@ -184,7 +185,21 @@ public final class P2PHost: @unchecked Sendable {
     public func identifyMessage(observed: Multiaddr?) -> IdentifyMessage {
         IdentifyMessage(
             agentVersion: config.agentVersion, publicKey: identity.publicKey,
-            listenAddresses: listenAddresses.map(\.withoutPeer), observedAddress: observed, protocols: protocolNames)
+            listenAddresses: listenAddresses.map(\.withoutPeer), observedAddress: observed, protocols: protocolNames,
+            signedPeerRecord: signedRecord?.envelope)
+    }
+
+    /// The host's own signed peer record of its listen addresses (nil before it listens), re-signed with a newer
+    /// sequence number (the wall clock in ms) whenever they change.
+    public var signedRecord: SignedPeerRecord? { selfRecord.withLock { $0 } }
+
+    private func resignRecord() {
+        let addresses = listenAddresses.map(\.withoutPeer)
+        let sequence = UInt64(max(0, loop.clock.wallNow().millisecondsSinceEpoch))
+        selfRecord.withLock { current in
+            let next = max(sequence, (current?.sequence ?? 0) + 1)
+            current = try? SignedPeerRecord(identity: identity, sequence: next, addresses: addresses)
+        }
     }
 
     // MARK: Listening
@@ -221,6 +236,7 @@ public final class P2PHost: @unchecked Sendable {
             throw error
         }
         addresses.withLock { $0.append(bound) }
+        resignRecord()
         loop.execute { [self] in
             // Closed meanwhile: the final job has run (or runs after this), nothing would close the socket.
             guard !isClosed else {

@@ -18,6 +18,8 @@ public final class PeerStore: Sendable {
         public var publicKey: LibP2PPublicKey?
         /// Whether identify has told something about the peer (its protocols, agent and key are then known).
         public var identified = false
+        /// The newest signed peer record of the peer that verified (from identify or gossipsub PX).
+        public var signedRecord: SignedPeerRecord?
         var updated: UInt64 = 0
     }
 
@@ -113,7 +115,32 @@ public final class PeerStore: Sendable {
                 if !record.addresses.contains(plain) { record.addresses.append(plain) }
             }
             record.addresses = Array(record.addresses.prefix(Self.maxAddressesPerPeer))
+            if let envelope = message.signedPeerRecord, let signed = try? SignedPeerRecord(envelope: envelope) {
+                Self.keep(signed, for: peer, in: &record)
+            }
         }
+    }
+
+    /// Keeps a signed peer record that verified and names `peer`, unless a newer one is kept.
+    ///
+    /// Its addresses become dialable. False when it names another peer or is older than the one kept.
+    @discardableResult
+    public func addSignedRecord(_ signed: SignedPeerRecord, for peer: PeerID) -> Bool {
+        guard signed.peer == peer else { return false }
+        var kept = false
+        update(peer) { record in kept = Self.keep(signed, for: peer, in: &record) }
+        return kept
+    }
+
+    @discardableResult
+    private static func keep(_ signed: SignedPeerRecord, for peer: PeerID, in record: inout Record) -> Bool {
+        guard signed.peer == peer, signed.sequence >= record.signedRecord?.sequence ?? 0 else { return false }
+        record.signedRecord = signed
+        for address in signed.addresses.prefix(maxAddressesPerPeer) where !record.addresses.contains(address) {
+            record.addresses.append(address)
+        }
+        record.addresses = Array(record.addresses.prefix(maxAddressesPerPeer))
+        return true
     }
 
     private func update(_ peer: PeerID, _ change: (inout Record) -> Void) {

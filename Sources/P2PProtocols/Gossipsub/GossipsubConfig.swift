@@ -97,7 +97,7 @@ public enum GossipsubMessageIDFunction: Sendable {
     case fromAndSeqno
     /// SHA-256 of the data (content-addressed topics).
     case sha256OfData
-    /// py-libp2p's default: `seqno` ‖ `from` (the reverse of the spec's order; use it for topics shared with
-    /// py-libp2p peers, so that IHAVE, IWANT and IDONTWANT ids match theirs).
+    /// `seqno` ‖ `from`: the reverse of the spec's order, for a network that chose it (py-libp2p 0.8.1, like
+    /// go-libp2p-pubsub, uses the spec's `from` ‖ `seqno`: its `get_peer_and_seqno_msg_id` and message cache).
     case seqnoAndFrom
 }

@@ -27,15 +27,18 @@ extension GossipsubScoreParameters {
     /// the thresholds set against `openLedgerTopicScoreCap` (docs/gossipsub-scoring.md gives the reasons).
     ///
     /// `headInterval` is the seconds between signed heads (the devnet's 2); `decayInterval` should be the
-    /// heartbeat's.
-    public static func openLedger(chainID: UInt64, headInterval: Double = 2, decayInterval: Double = 1)
-        -> GossipsubScoreParameters
-    {
+    /// heartbeat's. `meshDeliveries` turns on P3 and P3b for the blocks topic: off by default, because heads enter
+    /// the network at one point (the sequencer), so a mesh peer downstream of us is never first or near-first, and
+    /// IDONTWANT stops it from sending what we already have: honest peers fall into deficit and meshes churn
+    /// (docs/gossipsub-scoring.md, measured in the simulator).
+    public static func openLedger(
+        chainID: UInt64, headInterval: Double = 2, decayInterval: Double = 1, meshDeliveries: Bool = false
+    ) -> GossipsubScoreParameters {
         let cap = openLedgerTopicScoreCap
         var parameters = GossipsubScoreParameters()
         parameters.topics = [
             openLedgerBlocksTopic(chainID: chainID): .openLedgerBlocks(
-                headInterval: headInterval, decayInterval: decayInterval),
+                headInterval: headInterval, decayInterval: decayInterval, meshDeliveries: meshDeliveries),
             openLedgerAnnounceTopic(chainID: chainID): .openLedgerAnnounce(decayInterval: decayInterval),
         ]
         parameters.topicScoreCap = cap
@@ -62,8 +65,13 @@ extension GossipsubScoreParameters {
 
 extension GossipsubTopicScoreParameters {
     /// The blocks topic's parameters for a signed head every `headInterval` seconds (weight 1): time in mesh,
-    /// first deliveries, mesh deliveries with a low threshold, the sticky mesh failure penalty, and invalid heads.
-    public static func openLedgerBlocks(headInterval: Double = 2, decayInterval: Double = 1) -> Self {
+    /// first deliveries and invalid heads; with `meshDeliveries`, also mesh deliveries with a low threshold and the
+    /// sticky mesh failure penalty (off by default: see `openLedger(chainID:headInterval:decayInterval:meshDeliveries:)`).
+    public static func openLedgerBlocks(
+        headInterval: Double = 2, decayInterval: Double = 1, meshDeliveries: Bool = false
+    )
+        -> Self
+    {
         let cap = GossipsubScoreParameters.openLedgerTopicScoreCap
         let headsPerInterval = decayInterval / headInterval
         var topic = GossipsubTopicScoreParameters()
@@ -94,6 +102,10 @@ extension GossipsubTopicScoreParameters {
         topic.meshFailurePenaltyDecay = GossipsubScoreParameters.decayFactor(
             toZeroAfter: 300, decayInterval: decayInterval)
         topic.setInvalidMessages(decayInterval: decayInterval)
+        if !meshDeliveries {
+            topic.meshMessageDeliveriesWeight = 0
+            topic.meshFailurePenaltyWeight = 0
+        }
         return topic
     }
 

@@ -21,12 +21,16 @@ public struct IdentifyMessage: Equatable, Sendable {
     public var observedAddress: Multiaddr?
     /// The protocol ids the peer supports (field 3).
     public var protocols: [String]
+    /// The peer's signed peer record envelope (field 8), as sent; `SignedPeerRecord(envelope:)` checks it.
+    public var signedPeerRecord: [UInt8]?
 
     /// A message with the given fields; the protocol version defaults to `ipfs/0.1.0`.
     public init(
         protocolVersion: String? = "ipfs/0.1.0", agentVersion: String? = nil, publicKey: LibP2PPublicKey? = nil,
-        listenAddresses: [Multiaddr] = [], observedAddress: Multiaddr? = nil, protocols: [String] = []
+        listenAddresses: [Multiaddr] = [], observedAddress: Multiaddr? = nil, protocols: [String] = [],
+        signedPeerRecord: [UInt8]? = nil
     ) {
+        self.signedPeerRecord = signedPeerRecord
         self.protocolVersion = protocolVersion
         self.agentVersion = agentVersion
         self.publicKey = publicKey
@@ -44,13 +48,14 @@ public struct IdentifyMessage: Equatable, Sendable {
         if let observedAddress { writer.bytes(4, observedAddress.bytes) }
         if let protocolVersion { writer.string(5, protocolVersion) }
         if let agentVersion { writer.string(6, agentVersion) }
+        if let signedPeerRecord { writer.bytes(8, signedPeerRecord) }
         return writer.bytes
     }
 
     /// The length-prefixed wire form.
     public var framed: [UInt8] { Varint.encode(UInt64(protobuf.count)) + protobuf }
 
-    /// Decodes the protobuf; unknown fields (such as signed peer records) are skipped.
+    /// Decodes the protobuf; unknown fields are skipped.
     ///
     /// Unparseable listen addresses are dropped rather than failing the whole message, as other implementations do.
     public init(protobuf bytes: [UInt8]) throws(CodecError) {
@@ -79,6 +84,8 @@ public struct IdentifyMessage: Equatable, Sendable {
                 protocolVersion = field.bytes.flatMap { String(validating: $0, as: UTF8.self) }
             case 6:
                 agentVersion = field.bytes.flatMap { String(validating: $0, as: UTF8.self) }
+            case 8:
+                signedPeerRecord = field.bytes
             default:
                 continue
             }

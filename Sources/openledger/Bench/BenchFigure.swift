@@ -9,6 +9,7 @@ struct BenchFigure: Sendable {
         case milliseconds = "ms"
         case megabytes = "mb"
         case bytesPerByte = "bytes_per_byte"
+        case fraction = "fraction"
         // The gossip simulator's figures (BenchGossip).
         case percent = "percent"
         case perMessage = "per_message"

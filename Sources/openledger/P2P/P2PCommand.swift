@@ -142,18 +142,43 @@ enum P2PCommand {
                             "peer": identity.peerID.description,
                             "protocols": host.protocols.joined(separator: ","),
                         ])
-                    if let gossip, let topic = topics.first { publishStandardInput(gossip, topic: topic) }
+                    if let gossip, let topic = topics.first {
+                        publishStandardInput(gossip, topic: topic, output: output)
+                    }
                 }, until: signals)
         } catch {
             throw NodeOptions.failure(error)
         }
     }
 
-    /// Publishes each line of standard input (without its newline) to `topic`, from a thread of its own.
-    static func publishStandardInput(_ gossip: GossipService, topic: String) {
+    /// Publishes each line of standard input (its bytes as they are, without the newline) to `topic`, from a
+    /// thread of its own; a line longer than `maxLine` is dropped with a message on standard error.
+    static func publishStandardInput(
+        _ gossip: GossipService, topic: String, output: CommandOutput, maxLine: Int = (1 << 20) - 4_096
+    ) {
         let thread = Thread {
-            while let line = readLine(strippingNewline: true) {
-                gossip.publish(topic: topic, data: Array(line.utf8))
+            var line: [UInt8] = []
+            var overlong = false
+            var chunk = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count > 0 else { break }
+                for byte in chunk[..<count] {
+                    if byte == UInt8(ascii: "\n") {
+                        if overlong {
+                            output.errorLine("error: a line of standard input over \(maxLine) bytes was not published")
+                        } else {
+                            gossip.publish(topic: topic, data: line)
+                        }
+                        line.removeAll(keepingCapacity: true)
+                        overlong = false
+                    } else if line.count < maxLine {
+                        line.append(byte)
+                    } else {
+                        overlong = true
+                    }
+                }
             }
         }
         thread.start()
