@@ -128,6 +128,10 @@ public struct SimulationConfig: Sendable {
         try check(degree >= 1 && degree < nodes, "degree", "\(degree)", "1...\(nodes - 1)")
         try check((9...(16 << 20)).contains(messageBytes), "message-bytes", "\(messageBytes)", "9...16777216")
         try check((1...1_000_000).contains(messages), "messages", "\(messages)", "1...1000000")
+        // Ten bytes of metrics per (message, node) pair: at most a gigabyte of them.
+        try check(
+            nodes * messages <= 100_000_000, "messages", "\(messages)",
+            "at most \(100_000_000 / nodes) with \(nodes) nodes (messages x nodes <= 100000000)")
         try check(publishers >= 1 && publishers <= nodes, "publishers", "\(publishers)", "1...\(nodes)")
         let latency = latencyMilliseconds
         try check(
