@@ -116,7 +116,8 @@ let package = Package(
         .testTarget(name: "CryptoTests", dependencies: ["Crypto", "Codec", "TestSupport"]),
         .testTarget(name: "CodecTests", dependencies: ["Codec", "Crypto", "TestSupport"]),
         .testTarget(
-            name: "ChainTests", dependencies: ["Chain", "AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
+            name: "ChainTests",
+            dependencies: ["Chain", "AttributionRules", "Attribution", "Codec", "Crypto", "TestSupport"]),
         .testTarget(
             name: "ChainNodeTests",
             dependencies: ["ChainNode", "Chain", "Codec", "Crypto", "HTTP", "Runtime", "TestSupport"]),

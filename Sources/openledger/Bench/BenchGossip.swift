@@ -9,12 +9,15 @@ enum BenchGossip {
         summary: "Gossipsub in the simulator: duplicates, latency vs the shortest path, loss, churn, sybils, speed.",
         discussion: """
             One JSON line per figure. --quick runs every setting at 1,000 nodes with fewer messages (a first pass);
-            --only NAME runs one setting (large, small, loss-churn, sybil, speed).
+            --only NAME runs one setting (large, small, loss-churn, sybil, speed, sockets). The last, sockets, is no
+            simulation: ten real `openledger p2p listen` processes on loopback, one publishing 1 KB messages at
+            1,000 a second, with delivery latency from one's standard input to the others' standard output.
             """,
         options: [
             OptionSpec(name: "quick", help: "1,000 nodes and fewer messages in every setting."),
             OptionSpec(
-                name: "only", valueName: "NAME", help: "Run one setting: large, small, loss-churn, sybil, speed."),
+                name: "only", valueName: "NAME",
+                help: "Run one setting: large, small, loss-churn, sybil, speed, sockets."),
             OptionSpec(name: "seed", valueName: "S", help: "The seed of every run.", defaultValue: "1"),
         ],
         action: { arguments, output throws(CLIError) in
@@ -22,7 +25,7 @@ enum BenchGossip {
             guard let seed = UInt64(arguments.string("seed") ?? "1") else {
                 throw .usage("option --seed expects an unsigned 64-bit integer", command: arguments.command)
             }
-            let names = settings(quick: quick, seed: seed).map(\.name)
+            let names = settings(quick: quick, seed: seed).map(\.name) + ["sockets"]
             if let only = arguments.string("only"), !names.contains(only) {
                 throw .usage(
                     "option --only expects one of \(names.joined(separator: ", ")), got '\(only)'",
@@ -32,6 +35,20 @@ enum BenchGossip {
             where arguments.string("only").map({ $0 == setting.name }) ?? true {
                 let run = try SimCommand.measure(setting.config)
                 for figure in setting.figures(run) { output.line(figure.jsonLine(references: [])) }
+            }
+            if arguments.string("only").map({ $0 == "sockets" }) ?? true {
+                let messages = quick ? 300 : 1_000
+                do {
+                    let result = try BenchGossipSockets.measure(
+                        processes: 10, messages: messages, bytes: 1_024, rate: 1_000, seed: seed)
+                    for line in BenchGossipSockets.figures(result, processes: 10, rate: 1_000, bytes: 1_024) {
+                        output.line(line)
+                    }
+                } catch let error as CLIError {
+                    throw error
+                } catch {
+                    throw .failure("sockets: \(error)")
+                }
             }
         }
     )

@@ -188,31 +188,3 @@ enum BenchGossipSockets {
         return lines
     }
 }
-
-extension BenchGossipSockets {
-    static let command = CommandSpec(
-        name: "gossip-sockets",
-        summary: "Gossip over real sockets: p2p listen processes, one publisher, delivery p50/p99 (JSON lines).",
-        options: [
-            OptionSpec(name: "processes", valueName: "N", help: "Listener processes.", defaultValue: "10"),
-            OptionSpec(name: "messages", valueName: "N", help: "Messages published.", defaultValue: "1000"),
-            OptionSpec(name: "rate", valueName: "R", help: "Messages per second.", defaultValue: "1000"),
-            OptionSpec(name: "message-bytes", valueName: "B", help: "Bytes per message.", defaultValue: "1024"),
-            OptionSpec(name: "seed", valueName: "S", help: "Seed of the topology.", defaultValue: "1"),
-        ],
-        action: { arguments, output throws(CLIError) in
-            let processes = try arguments.int("processes", in: 2...64) ?? 10
-            let messages = try arguments.int("messages", in: 1...1_000_000) ?? 1_000
-            let rate = try arguments.double("rate", in: 1...100_000) ?? 1_000
-            let bytes = try arguments.int("message-bytes", in: 32...(512 << 10)) ?? 1_024
-            let seed = UInt64(try arguments.int("seed", in: 0...Int.max) ?? 1)
-            do {
-                let result = try measure(processes: processes, messages: messages, bytes: bytes, rate: rate, seed: seed)
-                for line in figures(result, processes: processes, rate: rate, bytes: bytes) { output.line(line) }
-            } catch let error as CLIError {
-                throw error
-            } catch {
-                throw .failure("\(error)")
-            }
-        })
-}
