@@ -33,6 +33,9 @@ public final class Gossip: @unchecked Sendable {
     /// Decides on one message of a topic (run in a task; it may be async).
     public typealias Validator = @Sendable (GossipsubMessage, PeerID) async -> GossipsubValidationResult
 
+    /// The tag under which the host's connection manager protects the mesh peers from trims.
+    public static let meshProtectionTag = "gossip-mesh"
+
     /// The protocol ids served and offered, newest first.
     public static let protocols = GossipsubVersion.allCases.map(\.rawValue)
 
@@ -84,6 +87,7 @@ public final class Gossip: @unchecked Sendable {
         host.observePeers { [weak self] event in self?.peerEvent(event) }
         let timer = host.loop.scheduleRepeating(every: config.heartbeatInterval) { [weak self] now in
             self?.handle(.heartbeat, now: now)
+            self?.protectMesh()
         }
         heartbeat.withLock { $0 = timer }
     }
@@ -114,6 +118,16 @@ public final class Gossip: @unchecked Sendable {
             return Array(state.peers.values)
         }
         for outbox in outboxes { outbox.close() }
+        host.connectionManager.protectOnly([], tag: Self.meshProtectionTag)
+    }
+
+    /// Protects the mesh peers of every topic from the connection manager's trims, and unprotects those that left
+    /// (after each heartbeat, which is when the mesh changes most).
+    private func protectMesh() {
+        let mesh = state.withLock { state -> Set<PeerID>? in
+            state.closed ? nil : Set(state.router.subscriptions.flatMap { state.router.meshPeers($0) })
+        }
+        if let mesh { host.connectionManager.protectOnly(mesh, tag: Self.meshProtectionTag) }
     }
 
     deinit { close() }

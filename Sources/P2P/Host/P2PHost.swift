@@ -34,6 +34,8 @@ public struct HostConfig: Sendable {
     public var connectionReceiveBudget = 16 << 20
     /// The agent version this host announces in identify.
     public var agentVersion = "openledger/0.1.0"
+    /// Connection manager: watermarks, grace period and per-IP limit (docs/connection-manager.md).
+    public var connectionManager = ConnectionManagerConfig()
 
     /// The default limits and timeouts.
     public init() {}
@@ -67,6 +69,8 @@ public final class P2PHost: @unchecked Sendable {
     public let config: HostConfig
     /// What the host learned of other peers: dialed addresses and what identify told.
     public let peerStore = PeerStore()
+    /// Connection manager: trims past the high watermark, refuses past the per-IP limit, keeps protected peers.
+    public let connectionManager: ConnectionManager
     let loop: EventLoop
     let staticKey = X25519PrivateKey.generate()
     let noisePayload: [UInt8]
@@ -123,6 +127,14 @@ public final class P2PHost: @unchecked Sendable {
         connectionConfig = connection
         noisePayload = try NoiseHandshakePayload(identity: identity, staticPublicKey: staticKey.publicKey).encoded
         loop = try EventLoop(name: "p2p", clock: clock)
+        connectionManager = ConnectionManager(config: config.connectionManager, logger: logger)
+        // Connection manager: attached before any loop job can report to it; trims on a repeating loop timer.
+        connectionManager.attach(self)
+        if config.connectionManager.trimInterval > 0 {
+            loop.scheduleRepeating(every: config.connectionManager.trimInterval) { [weak self] now in
+                self?.connectionManager.trim(now: now)
+            }
+        }
         handle(PingProtocol.protocolID) { stream in await PingProtocol.serve(stream) }
         handle(IdentifyMessage.protocolID) { [weak self] stream in
             guard let message = self?.identifyMessage(observed: stream.connection.remoteAddress) else { return }
@@ -262,9 +274,16 @@ public final class P2PHost: @unchecked Sendable {
                 continue
             }
             let peer = Socket.address(fd, peer: true)
-            let ip = peer?.ip ?? [0, 0, 0, 0]
+            let ip = (peer?.ip ?? [0, 0, 0, 0]).map(String.init).joined(separator: ".")
             let port = peer?.port ?? 0
-            let remote = (try? Self.multiaddr(ip: ip.map(String.init).joined(separator: "."), port: port))
+            // Connection manager: the per-IP limit.
+            if let refusal = connectionManager.opened(fd, ip: ip, outbound: false) {
+                logger.info(
+                    "refused a connection from \(ip):\(port): \(refusal)", ["address": "\(ip)", "reason": "\(refusal)"])
+                Glibc.close(fd)
+                continue
+            }
+            let remote = (try? Self.multiaddr(ip: ip, port: port))
             adoptInbound(fd, remoteAddress: remote ?? (try! Multiaddr("/ip4/0.0.0.0/tcp/0")))
         }
     }
@@ -322,6 +341,7 @@ public final class P2PHost: @unchecked Sendable {
                     fd: fd, host: self, expectedPeer: expected, dialing: true, remoteAddress: address.withoutPeer)
                 connection.addWaiter(continuation)
                 add(connection)
+                _ = connectionManager.opened(fd, ip: ip, outbound: true)  // Connection manager: counted, never refused.
                 loop.register(fd, connection, interest: .writable)
             }
         }
@@ -386,7 +406,7 @@ public final class P2PHost: @unchecked Sendable {
     public func disconnect(_ peer: PeerID, reason: String = "closed by this host") async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             loop.execute { [self] in
-                for connection in byPeer[peer] ?? [] { connection.close(reason: reason) }
+                closeConnections(of: peer, reason: reason)
                 continuation.resume()
             }
         }
@@ -422,6 +442,11 @@ public final class P2PHost: @unchecked Sendable {
 
     // MARK: Connection bookkeeping (loop thread)
 
+    /// Closes every connection to `peer` gracefully, with `reason` in each closing log line.
+    func closeConnections(of peer: PeerID, reason: String) {
+        for connection in byPeer[peer] ?? [] { connection.close(reason: reason) }
+    }
+
     /// Why a new connection to `peer` is refused (the per-peer limit), or nil to admit it.
     func admissionRefusal(for peer: PeerID) -> String? {
         let open = byPeer[peer, default: []].filter(\.isOpen).count
@@ -433,6 +458,7 @@ public final class P2PHost: @unchecked Sendable {
         let first = byPeer[peer, default: []].isEmpty
         byPeer[peer, default: []].append(connection)
         if first { notify(.connected(peer, outbound: connection.isInitiator, address: connection.remoteAddress)) }
+        connectionManager.connected(connection.fd, peer: peer)
         if connection.isInitiator { peerStore.addAddress(connection.remoteAddress, for: peer) }
         counts.withLock { $0.open += 1 }
         Task { [self] in
@@ -446,6 +472,7 @@ public final class P2PHost: @unchecked Sendable {
 
     func removed(_ connection: Connection) {
         sockets.connections[connection.fd] = nil
+        connectionManager.disconnected(connection.fd)
         if let peer = connection.remotePeer, var list = byPeer[peer],
             let index = list.firstIndex(where: { $0 === connection })
         {
