@@ -80,8 +80,9 @@ public struct KademliaKey: Hashable, Comparable, Sendable, CustomStringConvertib
     }
 }
 
-/// Keys whose SHA-256 starts with a given 16-bit prefix, for bucket refresh: a random walk into bucket `cpl`
-/// needs a key the remote side hashes into that bucket, so the key's preimage must be found, as go-libp2p does with
+/// Keys whose SHA-256 starts with a given 16-bit prefix, for bucket refresh.
+///
+/// A random walk into bucket `cpl` needs a key the remote side hashes into that bucket, so the key's preimage must be found, as go-libp2p does with
 /// its generated table. Built once per process, lazily (about 730,000 SHA-256 of 6 bytes).
 enum KademliaRefreshKeys {
     /// The deepest bucket a refresh reaches (the prefix table covers 16 bits).

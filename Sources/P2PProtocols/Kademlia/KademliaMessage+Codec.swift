@@ -39,7 +39,9 @@ extension KademliaMessage {
         return writer.bytes
     }
 
-    /// Decodes a message within `limits`. Unknown fields (py-libp2p's `senderRecord`, 11) are skipped; peers with an
+    /// Decodes a message within `limits`.
+    ///
+    /// Unknown fields (py-libp2p's `senderRecord`, 11) are skipped; peers with an
     /// invalid id are skipped, as are addresses that do not parse and addresses beyond the bound.
     public init(decoding bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(KademliaError) {
         guard bytes.count <= limits.maxSize else { throw .messageTooLarge(size: bytes.count, limit: limits.maxSize) }

@@ -8,7 +8,9 @@ public protocol KademliaRecordValidator: Sendable {
     func select(key: [UInt8], values: [[UInt8]]) -> Int
 }
 
-/// The namespaces a DHT serves: `/openledger/<name>/…` keys, each with its validator. Every other key is refused.
+/// The namespaces a DHT serves: `/openledger/<name>/…` keys, each with its validator.
+///
+/// Every other key is refused.
 public struct KademliaNamespaces: Sendable {
     /// The prefix every served key starts with.
     public static let root = Array("/openledger/".utf8)

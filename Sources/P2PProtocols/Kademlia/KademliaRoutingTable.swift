@@ -148,7 +148,9 @@ public struct KademliaRoutingTable: Sendable {
         if buckets[index].pinging == peer { buckets[index].pinging = nil }
     }
 
-    /// Counts a failed request to `peer`; at `limit` consecutive failures it is removed. Returns whether it was.
+    /// Counts a failed request to `peer`; at `limit` consecutive failures (or a failed ping) it is removed.
+    ///
+    /// Returns whether it was.
     public mutating func recordFailure(_ peer: PeerID, limit: Int) -> Bool {
         guard let index = bucketOf[peer], let position = buckets[index].entries.firstIndex(where: { $0.peer == peer })
         else { return false }
@@ -161,13 +163,13 @@ public struct KademliaRoutingTable: Sendable {
     }
 
     /// Removes `peer` (also from the caches); the newest replacement that fits the /24 limit takes its place.
+    ///
     /// Returns the promoted entry.
     @discardableResult
     public mutating func remove(_ peer: PeerID) -> Entry? {
-        for index in buckets.indices where buckets[index].replacements.contains(where: { $0.peer == peer }) {
-            buckets[index].replacements.removeAll { $0.peer == peer }
-        }
-        guard let index = bucketOf.removeValue(forKey: peer) else { return nil }
+        let index = bucketOf.removeValue(forKey: peer) ?? bucketIndex(KademliaKey(peer: peer))
+        buckets[index].replacements.removeAll { $0.peer == peer }
+        guard buckets[index].entries.contains(where: { $0.peer == peer }) else { return nil }
         buckets[index].entries.removeAll { $0.peer == peer }
         if buckets[index].pinging == peer { buckets[index].pinging = nil }
         var cache = buckets[index].replacements

@@ -1,8 +1,9 @@
 import Codec
 import Runtime
 
-/// Provider records a server holds: for each key, the peers that announced they provide it, with their addresses
-/// and an expiry. Bounded in keys, providers per key and records in all; the oldest record goes first when full.
+/// Provider records a server holds: for each key, the peers that announced they provide it.
+///
+/// Each has its addresses and an expiry. Bounded in keys, providers per key and records in all; the oldest record goes first when full.
 public struct KademliaProviderStore: Sendable {
     /// One provider of a key.
     public struct Provider: Sendable, Equatable {
