@@ -81,6 +81,24 @@ public struct KademliaLookupResult: Sendable, Equatable {
     public var stored: Int
     /// Seconds from start to end.
     public var duration: Double
+
+    /// A result of these values.
+    public init(
+        id: KademliaLookupID, kind: KademliaLookupKind, key: [UInt8], outcome: Outcome, closest: [PeerID], hops: Int,
+        queried: Int, failed: Int, found: Bool, stored: Int, duration: Double
+    ) {
+        self.id = id
+        self.kind = kind
+        self.key = key
+        self.outcome = outcome
+        self.closest = closest
+        self.hops = hops
+        self.queried = queried
+        self.failed = failed
+        self.found = found
+        self.stored = stored
+        self.duration = duration
+    }
 }
 
 /// A dropped input worth a log line (the peer's request or answer was refused; only that stream is affected).
