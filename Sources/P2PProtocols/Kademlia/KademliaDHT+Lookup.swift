@@ -156,7 +156,12 @@ extension KademliaDHT {
     /// Sends queries while fewer than α are in flight, and ends the walk once the k nearest live candidates have
     /// answered.
     mutating func advance(_ id: KademliaLookupID, now: Instant, _ actions: inout [Action]) {
-        guard var lookup = lookups[id], !lookup.storing else { return }
+        // Taken out of the dictionary while changed, so that changing it does not copy its candidates.
+        guard var lookup = lookups.removeValue(forKey: id) else { return }
+        guard !lookup.storing else {
+            lookups[id] = lookup
+            return
+        }
         var live = 0
         var allAnswered = true
         let message = lookup.query
@@ -181,9 +186,11 @@ extension KademliaDHT {
     mutating func queryAnswered(
         _ id: KademliaLookupID, peer: PeerID, message: KademliaMessage?, now: Instant, _ actions: inout [Action]
     ) {
-        guard var lookup = lookups[id], let index = lookup.index(of: peer),
-            lookup.candidates[index].state == .inFlight
-        else { return }
+        guard var lookup = lookups.removeValue(forKey: id) else { return }
+        guard let index = lookup.index(of: peer), lookup.candidates[index].state == .inFlight else {
+            lookups[id] = lookup
+            return
+        }
         lookup.candidates[index].state = .answered
         lookup.inFlight -= 1
         let hop = lookup.candidates[index].hop
@@ -248,8 +255,11 @@ extension KademliaDHT {
     }
 
     mutating func queryFailed(_ id: KademliaLookupID, peer: PeerID, now: Instant, _ actions: inout [Action]) {
-        guard var lookup = lookups[id], let index = lookup.index(of: peer), lookup.candidates[index].state == .inFlight
-        else { return }
+        guard var lookup = lookups.removeValue(forKey: id) else { return }
+        guard let index = lookup.index(of: peer), lookup.candidates[index].state == .inFlight else {
+            lookups[id] = lookup
+            return
+        }
         lookup.candidates[index].state = .failed
         lookup.inFlight -= 1
         lookup.failed += 1
@@ -289,7 +299,7 @@ extension KademliaDHT {
     }
 
     mutating func storeAnswered(_ id: KademliaLookupID, success: Bool, now: Instant, _ actions: inout [Action]) {
-        guard var lookup = lookups[id], lookup.storing else { return }
+        guard lookups[id]?.storing == true, var lookup = lookups.removeValue(forKey: id) else { return }
         lookup.storePending -= 1
         if success { lookup.stored += 1 }
         lookups[id] = lookup

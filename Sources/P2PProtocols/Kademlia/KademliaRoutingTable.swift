@@ -57,7 +57,8 @@ public struct KademliaRoutingTable: Sendable {
     public let pingAfter: Double
 
     var buckets: [Bucket]
-    var bucketOf: [PeerID: Int] = [:]
+    /// Each peer's bucket and point: scans compare points (four words), not peer id bytes.
+    var bucketOf: [PeerID: (bucket: Int, key: KademliaKey)] = [:]
 
     /// An empty table around `local`.
     public init(
@@ -80,8 +81,8 @@ public struct KademliaRoutingTable: Sendable {
 
     /// The entry of `peer`.
     public func entry(_ peer: PeerID) -> Entry? {
-        guard let index = bucketOf[peer] else { return nil }
-        return buckets[index].entries.first { $0.peer == peer }
+        guard let (index, key) = bucketOf[peer] else { return nil }
+        return buckets[index].entries.first { $0.key == key }
     }
 
     /// The bucket index (common prefix length with the local key) of a point.
@@ -105,7 +106,7 @@ public struct KademliaRoutingTable: Sendable {
     ) -> AddOutcome {
         guard key != local else { return .isLocal }
         let index = bucketIndex(key)
-        if let position = buckets[index].entries.firstIndex(where: { $0.peer == peer }) {
+        if bucketOf[peer] != nil, let position = buckets[index].entries.firstIndex(where: { $0.key == key }) {
             var entry = buckets[index].entries.remove(at: position)
             if !addresses.isEmpty { entry.addresses = addresses }
             entry.lastSeen = now
@@ -117,12 +118,12 @@ public struct KademliaRoutingTable: Sendable {
         if let subnet, subnetCount(subnet, in: buckets[index].entries) >= maxPerSubnet { return .subnetFull }
         if buckets[index].entries.count < bucketSize {
             buckets[index].entries.append(entry)
-            bucketOf[peer] = index
-            buckets[index].replacements.removeAll { $0.peer == peer }
+            bucketOf[peer] = (index, key)
+            buckets[index].replacements.removeAll { $0.key == key }
             return .added
         }
         var cache = buckets[index].replacements
-        cache.removeAll { $0.peer == peer }
+        cache.removeAll { $0.key == key }
         if let subnet, subnetCount(subnet, in: cache) >= maxPerSubnet { return .subnetFull }
         cache.append(entry)
         if cache.count > replacementSize { cache.removeFirst(cache.count - replacementSize) }
@@ -139,7 +140,8 @@ public struct KademliaRoutingTable: Sendable {
 
     /// Marks `peer` as seen now (it answered, or asked us something): it moves to the end of its bucket.
     public mutating func markSeen(_ peer: PeerID, now: Instant) {
-        guard let index = bucketOf[peer], let position = buckets[index].entries.firstIndex(where: { $0.peer == peer })
+        guard let (index, key) = bucketOf[peer],
+            let position = buckets[index].entries.firstIndex(where: { $0.key == key })
         else { return }
         var entry = buckets[index].entries.remove(at: position)
         entry.lastSeen = now
@@ -152,7 +154,8 @@ public struct KademliaRoutingTable: Sendable {
     ///
     /// Returns whether it was.
     public mutating func recordFailure(_ peer: PeerID, limit: Int) -> Bool {
-        guard let index = bucketOf[peer], let position = buckets[index].entries.firstIndex(where: { $0.peer == peer })
+        guard let (index, key) = bucketOf[peer],
+            let position = buckets[index].entries.firstIndex(where: { $0.key == key })
         else { return false }
         buckets[index].entries[position].failures += 1
         guard buckets[index].entries[position].failures >= limit || buckets[index].pinging == peer else {
@@ -167,10 +170,11 @@ public struct KademliaRoutingTable: Sendable {
     /// Returns the promoted entry.
     @discardableResult
     public mutating func remove(_ peer: PeerID) -> Entry? {
-        let index = bucketOf.removeValue(forKey: peer) ?? bucketIndex(KademliaKey(peer: peer))
-        buckets[index].replacements.removeAll { $0.peer == peer }
-        guard buckets[index].entries.contains(where: { $0.peer == peer }) else { return nil }
-        buckets[index].entries.removeAll { $0.peer == peer }
+        let key = bucketOf.removeValue(forKey: peer)?.key ?? KademliaKey(peer: peer)
+        let index = bucketIndex(key)
+        buckets[index].replacements.removeAll { $0.key == key }
+        guard buckets[index].entries.contains(where: { $0.key == key }) else { return nil }
+        buckets[index].entries.removeAll { $0.key == key }
         if buckets[index].pinging == peer { buckets[index].pinging = nil }
         var cache = buckets[index].replacements
         for position in cache.indices.reversed() {
@@ -181,7 +185,7 @@ public struct KademliaRoutingTable: Sendable {
             cache.remove(at: position)
             buckets[index].replacements = cache
             buckets[index].entries.append(candidate)
-            bucketOf[candidate.peer] = index
+            bucketOf[candidate.peer] = (index, candidate.key)
             return candidate
         }
         return nil
@@ -194,26 +198,30 @@ public struct KademliaRoutingTable: Sendable {
     public func closest(to target: KademliaKey, count: Int, excluding: PeerID? = nil) -> [Entry] {
         guard count > 0 else { return [] }
         let c = bucketIndex(target)
-        var result: [Entry] = []
-        result.reserveCapacity(count)
-        func take(_ group: [Entry]) {
-            let sorted = group.filter { $0.peer != excluding }.sorted {
-                $0.key.distance(to: target) < $1.key.distance(to: target)
+        // Sorted as (distance, bucket, position) triples: sorting entries themselves would retain their arrays.
+        let excluded = excluding.map { KademliaKey(peer: $0) }
+        var picked: [(distance: KademliaKey, bucket: Int, position: Int)] = []
+        picked.reserveCapacity(count)
+        var group: [(distance: KademliaKey, bucket: Int, position: Int)] = []
+        func take(_ range: some Sequence<Int>) {
+            group.removeAll(keepingCapacity: true)
+            for bucket in range {
+                for position in buckets[bucket].entries.indices {
+                    let key = buckets[bucket].entries[position].key
+                    if key != excluded { group.append((key.distance(to: target), bucket, position)) }
+                }
             }
-            result.append(contentsOf: sorted.prefix(count - result.count))
+            group.sort { $0.distance < $1.distance }
+            picked.append(contentsOf: group.prefix(count - picked.count))
         }
-        take(buckets[c].entries)
-        if result.count < count, c + 1 < buckets.count {
-            var above: [Entry] = []
-            for index in (c + 1)..<buckets.count { above.append(contentsOf: buckets[index].entries) }
-            take(above)
-        }
+        take(c...c)
+        if picked.count < count, c + 1 < buckets.count { take((c + 1)..<buckets.count) }
         var index = c - 1
-        while result.count < count && index >= 0 {
-            take(buckets[index].entries)
+        while picked.count < count && index >= 0 {
+            take(index...index)
             index -= 1
         }
-        return result
+        return picked.map { buckets[$0.bucket].entries[$0.position] }
     }
 
     /// When bucket `index` was last refreshed (a lookup into its range).
