@@ -130,7 +130,7 @@ public struct KademliaDHT: Sendable {
     }
 
     let localIDBytes: [UInt8]
-    var random: SeededRandom
+    var randomSource: SeededRandom
     var localAddresses: [Multiaddr] = []
     var connected: [PeerID: Multiaddr?] = [:]
     var pending: [KademliaRequestID: PendingRequest] = [:]
@@ -153,7 +153,7 @@ public struct KademliaDHT: Sendable {
         localIDBytes = local.multihash.bytes
         self.config = config
         self.namespaces = namespaces
-        self.random = random
+        randomSource = random
         self.localAddresses = localAddresses
         table = KademliaRoutingTable(
             local: localKey, bucketSize: config.k, replacementSize: config.replacementCacheSize,
@@ -327,7 +327,7 @@ public struct KademliaDHT: Sendable {
         guard let deepest = table.deepestBucket else { return }
         for index in 0...min(deepest, KademliaRefreshKeys.maxCommonPrefixLength)
         where now.seconds(since: table.lastRefreshed(index)) >= config.refreshInterval {
-            let key = KademliaRefreshKeys.key(commonPrefixLength: index, with: localKey, randomBits: random.next())
+            let key = KademliaRefreshKeys.key(commonPrefixLength: index, with: localKey, randomBits: randomSource.next())
             table.markRefreshed(index, now: now)
             startLookup(nextMaintenanceID(), kind: .closestPeers, key: key, now: now, &actions)
         }
