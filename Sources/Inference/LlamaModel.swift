@@ -155,7 +155,7 @@ public final class LlamaModel: @unchecked Sendable {
             for matrix in [
                 layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down,
             ]
-            where matrix.type == .f32 || matrix.type == .f16 {
+            where matrix.type == .f32 || matrix.type == .f16 || matrix.type == .bf16 {
                 throw .unsupported("\(matrix.type) weight matrices (quantized Q4_0, Q4_1 or Q8_0 only)")
             }
         }
