@@ -141,3 +141,12 @@ void olk_lora_apply(const float *a, const float *b, int rank, int n_in, int n_ou
         }
     }
 }
+
+void olk_matmul_f32(const float *w, int row_start, int row_end, int n, const float *x, int count, int prompt,
+                    float *out, size_t out_stride) {
+    const int tiny = prompt && n % 16 == 0;
+    for (int r = row_start; r < row_end; r++) {
+        const float *row = w + (size_t)r * n;
+        for (int t = 0; t < count; t++) out[(size_t)t * out_stride + r] = lora_dot(row, x + (size_t)t * n, n, 0, tiny);
+    }
+}

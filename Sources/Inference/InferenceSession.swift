@@ -91,6 +91,10 @@ public final class InferenceSession: @unchecked Sendable {
     let loraBase: LoRABase
     /// Room for one low-rank update (grown to the largest adapter seen).
     var loraScratch: [Float] = []
+    /// The input of the next F32 matrix product (F32 weights read floats, not quantized activations).
+    private var floatInput: UnsafeMutablePointer<Float>
+    /// Whether this forward pass sums in the order of a batch of several tokens of one sequence.
+    private var batchedOrder = false
 
     /// `cacheCapacity`: positions of the session's own cache (default: `capacity`); a session that only computes
     /// for other caches (a server's) keeps a token-sized one.
@@ -134,6 +138,7 @@ public final class InferenceSession: @unchecked Sendable {
         queryHalf = halves(config.headDimension * self.threads)
         valueHalves = halves(config.kvDimension)
         logitsBuffer = floats(config.vocabulary)
+        floatInput = logitsBuffer
         batchLogits = floats(batch * config.vocabulary)
         rope = floats(batch * config.ropeDimensions)
         activationStride = max(config.embedding, config.feedForward) / 32 * 36
@@ -235,6 +240,7 @@ public final class InferenceSession: @unchecked Sendable {
         let count = tokens.count
         let d = config.embedding
         let kv = config.kvDimension
+        batchedOrder = prompt
         for (t, token) in tokens.enumerated() {
             Kernels.dequantizeRow(
                 model.embeddings.row(Int(token)), type: model.embeddings.type, count: d, into: x + t * d)
@@ -400,6 +406,10 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Quantizes `count` rows of `width` values into the activation format paired with weights of `type`.
     private func quantize(_ input: UnsafeMutablePointer<Float>, width: Int, count: Int, for type: GGMLType) {
+        if type == .f32 {
+            floatInput = input
+            return
+        }
         for t in 0..<count {
             olk_quantize_activation(
                 Int32(type.rawValue), input + t * width, Int32(width), activations + t * activationStride)
@@ -418,6 +428,20 @@ public final class InferenceSession: @unchecked Sendable {
         let stride = activationStride
         let parts = threads == 1 || rows * count < 512 ? 1 : threads
         let chunk = ((rows + parts - 1) / parts + 15) / 16 * 16
+        if matrix.type == .f32 {
+            let input = SendablePointer(floatInput)
+            let batched = batchedOrder
+            let work = { @Sendable (index: Int) in
+                let start = index * chunk
+                let end = min(rows, start + chunk)
+                guard start < end else { return }
+                olk_matmul_f32(
+                    weights.pointer.assumingMemoryBound(to: Float.self), Int32(start), Int32(end), columns,
+                    input.pointer, Int32(count), batched ? 1 : 0, result.pointer, rows)
+            }
+            if parts == 1 { work(0) } else { pool.run(work) }
+            return
+        }
         let work = { @Sendable (index: Int) in
             let start = index * chunk
             let end = min(rows, start + chunk)

@@ -84,7 +84,10 @@ func expectLoRAParity(modelPath: String, python: URL, directory: String) throws 
     ]
     let stdin = try JSONSerialization.data(withJSONObject: prompts.map { $0.map(Int.init) })
     for (label, stack) in cases {
-        let arguments = stack.flatMap { ["--lora", "\($0.0.path):\($0.1)"] }
+        // llama.cpp keeps the active adapters in an unordered_map and sums them in its iteration order, which for
+        // two adapters under libstdc++ is the reverse of the order they were set in (measured: set [a, b], it
+        // adds b, then a). Ours adds them in the order listed, so llama.cpp is given the list reversed.
+        let arguments = stack.reversed().flatMap { ["--lora", "\($0.0.path):\($0.1)"] }
         let reference = try #require(
             try loraInterop(
                 python, ["reference", "--model", modelPath, "--max-tokens", "48"] + arguments, stdin: stdin)
@@ -115,4 +118,39 @@ func expectLoRAParity(modelPath: String, python: URL, directory: String) throws 
     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: directory) }
     try expectLoRAParity(modelPath: path, python: python, directory: directory)
+}
+
+/// The same on an F32 copy of the default model (dequantized with gguf), where near-ties are rarer; and there a
+/// PEFT folder written by the script (its own inverse of the q/k permutation) gives logits within 1e-4 of the
+/// GGUF-LoRA file, while the same folder read without the permutation is off by far more.
+@Test(.integration, .timeLimit(.minutes(30))) func loraGreedyTokensMatchLlamaCppOnAnF32CopyAndPEFTMatchesGGUF() throws {
+    guard let path = defaultModelPath(), let python = Fixtures.python() else { return }
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("openledger-lora-f32-\(getpid())")
+        .path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: directory) }
+    let f32 = directory + "/model-f32.gguf"
+    _ = try loraInterop(python, ["dequantize", "--model", path, "--out", f32])
+    let model = try LlamaModel(path: f32)
+    #expect(model.file.tensors["blk.0.attn_q.weight"]?.type == .f32)
+    let made = try #require(
+        try loraInterop(python, ["make", "--model", f32, "--out", directory, "--name", "peftcheck", "--seed", "7"])
+            as? [String: String])
+    let base = LoRABase(model: model)
+    let gguf = try LoRAAdapter.load(path: try #require(made["gguf"]), base: base)
+    let peft = try LoRAAdapter.load(path: try #require(made["peft"]), base: base)
+    let unpermuted = try PEFTReader.read(folder: try #require(made["peft"]), name: "naive", base: base, permute: false)
+    let prompt = try loraPrompts(model)[0]
+    func logits(_ adapter: LoRAAdapter) throws -> [Float] {
+        let session = InferenceSession(model: model, capacity: 64, threads: 2)
+        session.adapters = [LoRAUse(adapter)]
+        try session.evaluate(prompt)
+        return session.logits
+    }
+    let expected = try logits(gguf)
+    let fromPEFT = try logits(peft)
+    let wrong = try logits(unpermuted)
+    #expect(zip(expected, fromPEFT).map { abs($0 - $1) }.max()! <= 1e-4)
+    #expect(zip(expected, wrong).map { abs($0 - $1) }.max()! > 1)
+    try expectLoRAParity(modelPath: f32, python: python, directory: directory)
 }

@@ -195,3 +195,269 @@ func theLowRankKernelComputesScaleTimesBTimesAX(rank: Int, inputs: Int, outputs:
     }
     #expect(Array(y[outputs..<(2 * outputs)]) == Array(before[outputs..<(2 * outputs)]))
 }
+
+/// One decode step holds 32 sequences over 8 adapters (and none, and two stacked); every row's scores equal
+/// those of its sequence run alone with its adapters, bit for bit, step after step.
+@Test func thirtyTwoSequencesOverEightAdaptersInOneBatchEqualEachRunAlone() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    let base = LoRABase(model: model)
+    var adapters: [LoRAAdapter] = []
+    var paths: [String] = []
+    defer { for path in paths { try? FileManager.default.removeItem(atPath: path) } }
+    for index in 0..<8 {
+        let path = writeTemporary(
+            TinyLoRA(seed: UInt64(100 + index), rank: [2, 4, 8, 16][index % 4], alpha: 16).gguf(), name: "lora\(index)")
+        paths.append(path)
+        adapters.append(try LoRAAdapter.load(path: path, base: base))
+    }
+    func uses(_ sequence: Int) -> [LoRAUse] {
+        switch sequence % 10 {
+        case 8: []
+        case 9: [LoRAUse(adapters[sequence % 8], scale: 0.5), LoRAUse(adapters[(sequence + 3) % 8], scale: 1.25)]
+        default: [LoRAUse(adapters[sequence % 8], scale: sequence % 3 == 0 ? 0.5 : 1)]
+        }
+    }
+    let count = 32
+    let prompts = (0..<count).map { model.tokenizer.encode("the theme \($0) in a thin thread", addSpecial: false) }
+    let compute = InferenceSession(model: model, capacity: 96, threads: 2, maxBatch: 64, cacheCapacity: 1)
+    let caches = (0..<count).map { _ in KVCache(config: model.config, capacity: 96) }
+    var next: [Int32] = []
+    var batched: [[[Float]]] = Array(repeating: [], count: count)
+    for sequence in 0..<count {
+        try compute.evaluate(prompts[sequence], into: caches[sequence], adapters: uses(sequence))
+        batched[sequence].append(compute.logits)
+        next.append(Int32(compute.logits.indices.max { compute.logits[$0] < compute.logits[$1] }!))
+    }
+    let vocabulary = model.config.vocabulary
+    for _ in 0..<5 {
+        let rows = try compute.decode(
+            (0..<count).map { (caches[$0], next[$0]) }, adapters: (0..<count).map(uses)
+        ) { Array($0) }
+        for sequence in 0..<count {
+            let row = Array(rows[(sequence * vocabulary)..<((sequence + 1) * vocabulary)])
+            batched[sequence].append(row)
+            next[sequence] = Int32(row.indices.max { row[$0] < row[$1] }!)
+        }
+    }
+    var distinct = Set<[Float]>()
+    for sequence in 0..<count {
+        let alone = InferenceSession(model: model, capacity: 96, threads: 1, maxBatch: 64)
+        alone.adapters = uses(sequence)
+        try alone.evaluate(prompts[sequence])
+        #expect(alone.logits == batched[sequence][0], "sequence \(sequence) after its prompt")
+        for step in 1..<batched[sequence].count {
+            let previous = batched[sequence][step - 1]
+            try alone.evaluate(Int32(previous.indices.max { previous[$0] < previous[$1] }!))
+            #expect(alone.logits == batched[sequence][step], "sequence \(sequence), step \(step)")
+        }
+        distinct.insert(batched[sequence][0])
+    }
+    #expect(distinct.count == count)
+}
+
+/// A PEFT folder holding the same adapter (B of q and k in Hugging Face row order) gives the GGUF-LoRA file's
+/// scores; the folder written without the inverse permutation does not, so the permutation is what makes them
+/// agree.
+@Test func aPEFTAdapterGivesTheScoresOfTheSameAdapterAsGGUFLoRA() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    let base = LoRABase(model: model)
+    let lora = TinyLoRA(seed: 9, rank: 4, alpha: 8)
+    let gguf = writeTemporary(lora.gguf(), name: "lora")
+    let folder = temporaryFolder("peft")
+    let naive = temporaryFolder("peft-naive")
+    defer { for path in [gguf, folder, naive] { try? FileManager.default.removeItem(atPath: path) } }
+    try lora.peft(in: folder)
+    try lora.peft(in: naive, unpermuted: false)
+    let fromGGUF = try LoRAAdapter.load(path: gguf, base: base)
+    let fromPEFT = try LoRAAdapter.load(path: folder, base: base)
+    let fromNaive = try LoRAAdapter.load(path: naive, base: base)
+    #expect(fromPEFT.format == .peft && fromPEFT.name == URL(fileURLWithPath: folder).lastPathComponent)
+    #expect(fromPEFT.weights.count == fromGGUF.weights.count)
+    let prompt = model.tokenizer.encode("the theme in a thin thread ", addSpecial: false)
+    func logits(_ adapter: LoRAAdapter) throws -> [Float] {
+        let session = InferenceSession(model: model, capacity: 64, threads: 1)
+        session.adapters = [LoRAUse(adapter)]
+        try session.evaluate(prompt)
+        return session.logits
+    }
+    let expected = try logits(fromGGUF)
+    let peft = try logits(fromPEFT)
+    let wrong = try logits(fromNaive)
+    #expect(zip(expected, peft).map { abs($0 - $1) }.max()! <= 1e-4)
+    #expect(zip(expected, wrong).map { abs($0 - $1) }.max()! > 1e-2)
+    // The reader's permutation undoes the test's inverse exactly.
+    for target in [LoRATarget.query, .key] {
+        #expect(
+            fromPEFT.weight(layer: 1, target: target)?.matrixB == fromGGUF.weight(layer: 1, target: target)?.matrixB)
+        #expect(
+            fromNaive.weight(layer: 1, target: target)?.matrixB != fromGGUF.weight(layer: 1, target: target)?.matrixB)
+    }
+}
+
+@Test func peftScalingHonoursRsLoRAAndThePatterns() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    let lora = TinyLoRA(seed: 11, rank: 4, alpha: 8)
+    let folder = temporaryFolder("peft-patterns")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try lora.peft(
+        in: folder,
+        config: [
+            "peft_type": "LORA", "r": 16, "lora_alpha": 8, "use_rslora": true,
+            "rank_pattern": [
+                "q_proj": 4, "k_proj": 4, "v_proj": 4, "o_proj": 4, "gate_proj": 4, "up_proj": 4, "down_proj": 4,
+            ],
+            "alpha_pattern": ["layers.1.mlp.down_proj": 2],
+            "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+        ])
+    let adapter = try LoRAAdapter.load(path: folder, base: LoRABase(model: model))
+    let query = try #require(adapter.weight(layer: 0, target: .query))
+    #expect(query.scale(1) == 4)
+    #expect(adapter.weight(layer: 1, target: .down)?.scale(1) == 1)
+    #expect(adapter.weight(layer: 0, target: .down)?.scale(0.5) == 2)
+    // Without the rank pattern, r 16 does not fit tensors of rank 4: an error naming the tensor.
+    try lora.peft(in: folder, config: ["r": 16, "lora_alpha": 8])
+    #expect {
+        try LoRAAdapter.load(path: folder, base: LoRABase(model: model))
+    } throws: { "\($0)".contains("lora_A.weight") && "\($0)".contains("rank 4, adapter_config.json says 16") }
+}
+
+@Test func brokenOrHostileAdaptersGiveErrorsThatNameTheTensor() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    let base = LoRABase(model: model)
+    let lora = TinyLoRA(seed: 13)
+    func expectError(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let path = writeTemporary(bytes, name: "bad-lora")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        do {
+            _ = try LoRAAdapter.load(path: path, base: base)
+            Issue.record("loaded a broken adapter", sourceLocation: sourceLocation)
+        } catch {
+            #expect("\(error)".contains(text), "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+    expectError(lora.gguf(architecture: "mamba"), "architecture mamba")
+    expectError(GGUFWriter.tinyLlama().build(), "general.type is not \"adapter\"")
+    expectError(
+        lora.gguf { $0.addF32("blk.0.attn_q.weight.lora_c", shape: [4], values: [0, 0, 0, 0]) },
+        "blk.0.attn_q.weight.lora_c: unexpected suffix")
+    expectError(
+        lora.gguf { $0.addF32("blk.5.attn_q.weight.lora_a", shape: [64, 4], values: .init(repeating: 0, count: 256)) },
+        "blk.5.attn_q.weight: has only one of lora_a and lora_b")
+    expectError(
+        lora.gguf {
+            $0.addF32("blk.5.attn_q.weight.lora_a", shape: [64, 4], values: .init(repeating: 0, count: 256))
+            $0.addF32("blk.5.attn_q.weight.lora_b", shape: [4, 64], values: .init(repeating: 0, count: 256))
+        }, "blk.5.attn_q.weight.lora_a: block 5 does not exist in a model of 2 blocks")
+    expectError(
+        lora.gguf {
+            $0.addF32("blk.0.ffn_norm2.weight.lora_a", shape: [64, 1], values: .init(repeating: 0, count: 64))
+            $0.addF32("blk.0.ffn_norm2.weight.lora_b", shape: [1, 64], values: .init(repeating: 0, count: 64))
+        }, "not an adaptable base tensor")
+    expectError(
+        lora.gguf {
+            $0.addF32("token_embd.weight.lora_a", shape: [4, 269], values: .init(repeating: 0, count: 4 * 269))
+            $0.addF32("token_embd.weight.lora_b", shape: [4, 64], values: .init(repeating: 0, count: 256))
+        }, "embedding adapters are not supported")
+    expectError(
+        lora.gguf {
+            $0.addF32("output.weight.lora_a", shape: [64, 4], values: .init(repeating: 0, count: 256))
+            $0.addF32("output.weight.lora_b", shape: [4, 269], values: .init(repeating: 0, count: 4 * 269))
+        }, "tied embeddings")
+    var wrongShape = lora
+    wrongShape.matrices["blk.0.attn_k.weight"] = (
+        Array(repeating: 0.1, count: 4 * 64), Array(repeating: 0.1, count: 64 * 4), 64, 64
+    )
+    expectError(wrongShape.gguf(), "blk.0.attn_k.weight.lora_b: shape [64, 4], expected [32, 4]")
+    let good = lora.gguf()
+    expectError(Array(good.prefix(good.count - 100)), "truncated")
+    // PEFT: DoRA, biases, embeddings are refused with the reason.
+    let folder = temporaryFolder("peft-bad")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    for (config, text) in [
+        (["r": 4, "lora_alpha": 8, "use_dora": true] as [String: Any], "DoRA"),
+        (["r": 4, "lora_alpha": 8, "bias": "lora_only"], "LoRA biases"),
+        (["r": 4, "lora_alpha": 8, "modules_to_save": ["lm_head"]], "modules_to_save"),
+        (["r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]], "not among target_modules"),
+        (["lora_alpha": 8], "r missing"),
+    ] {
+        try lora.peft(in: folder, config: config)
+        #expect(throws: LoRAError.self) { try LoRAAdapter.load(path: folder, base: base) }
+        do { _ = try LoRAAdapter.load(path: folder, base: base) } catch {
+            #expect("\(error)".contains(text), "\(error)")
+        }
+    }
+    let tensors = TinyLoRA.safetensors([
+        ("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight", [4, 64], .init(repeating: 0, count: 256)),
+        ("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight", [64, 4], .init(repeating: 0, count: 256)),
+        ("base_model.model.model.embed_tokens.lora_embedding_A", [4, 269], .init(repeating: 0, count: 4 * 269)),
+    ])
+    try Data(tensors).write(to: URL(fileURLWithPath: folder + "/adapter_model.safetensors"))
+    try JSONSerialization.data(withJSONObject: ["r": 4, "lora_alpha": 8]).write(
+        to: URL(fileURLWithPath: folder + "/adapter_config.json"))
+    do {
+        _ = try LoRAAdapter.load(path: folder, base: base)
+        Issue.record("loaded an embedding adapter")
+    } catch {
+        #expect("\(error)".contains("lora_embedding_A: embedding adapters are not supported"), "\(error)")
+    }
+}
+
+@Test func theSafetensorsReaderChecksEveryRangeAgainstTheFile() throws {
+    let good = TinyLoRA.safetensors([("a", [2, 3], [1, 2, 3, 4, 5, 6]), ("b", [1], [7])])
+    let path = writeTemporary(good, name: "st")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let file = try SafetensorsFile(path: path)
+    #expect(
+        file.tensors["a"]?.shape == [2, 3] && file.tensors["a"]?.byteCount == 24 && file.tensors["b"]?.byteCount == 4)
+    func expectError(_ bytes: [UInt8], _ text: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        let path = writeTemporary(bytes, name: "bad-st")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(sourceLocation: sourceLocation) { try SafetensorsFile(path: path) } throws: { "\($0)".contains(text) }
+    }
+    expectError(Array(good.prefix(good.count - 4)), "outside the")
+    expectError([0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0] + good.dropFirst(8), "header of")
+    expectError([1, 2, 3], "too short")
+    let header = #"{"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}}"#
+    expectError(
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian, Array.init) + Array(header.utf8)
+            + [UInt8](repeating: 0, count: 24), "20 bytes for 6 F32 values")
+    let deep = String(repeating: "[", count: 100_000)
+    expectError(
+        withUnsafeBytes(of: UInt64(deep.utf8.count).littleEndian, Array.init) + Array(deep.utf8), "not a JSON object")
+}
+
+/// 10,000 seeded mutations of a GGUF-LoRA file and of a PEFT safetensors file: each loads or fails with a
+/// `LoRAError`, never a crash.
+@Test func tenThousandMutatedAdapterFilesNeverCrash() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    let base = LoRABase(model: model)
+    var small = TinyLoRA(seed: 21, rank: 2, alpha: 4, layers: 1)
+    small.matrices = small.matrices.filter { $0.key.contains("attn_q") || $0.key.contains("attn_k") }
+    let gguf = small.gguf()
+    let folder = temporaryFolder("peft-fuzz")
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    try small.peft(in: folder, config: ["r": 2, "lora_alpha": 4])
+    let safetensors = try [UInt8](Data(contentsOf: URL(fileURLWithPath: folder + "/adapter_model.safetensors")))
+    let path = writeTemporary([], name: "fuzz-lora")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    var random = SeededRandom(seed: 2026)
+    var loaded = 0
+    var failed = 0
+    for round in 0..<10_000 {
+        let mutated = random.mutate(round % 2 == 0 ? gguf : safetensors)
+        let target = round % 2 == 0 ? path : folder + "/adapter_model.safetensors"
+        try Data(mutated).write(to: URL(fileURLWithPath: target))
+        do {
+            _ = try LoRAAdapter.load(path: round % 2 == 0 ? path : folder, base: base)
+            loaded += 1
+        } catch {
+            failed += 1
+        }
+    }
+    #expect(loaded + failed == 10_000 && failed > 1_000)
+}

@@ -56,6 +56,12 @@ void olk_lora_apply(const float *a, const float *b, int rank, int n_in, int n_ou
                     int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
                     const float *scales, int count, float *scratch);
 
+/* out[t * out_stride + r] = row r of the F32 matrix w (rows of n floats) · x_t (x rows n apart), for r in
+ * [row_start, row_end): tinyBLAS's order for a batch of two or more tokens of one sequence (prompt, n a multiple
+ * of 16), ggml_vec_dot_f32's otherwise. */
+void olk_matmul_f32(const float *w, int row_start, int row_end, int n, const float *x, int count, int prompt,
+                    float *out, size_t out_stride);
+
 /* 1 when the AVX2 path is in use (the portable one gives the same results, slower). */
 int olk_has_avx2(void);
 #endif
