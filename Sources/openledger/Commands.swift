@@ -5,7 +5,7 @@ enum Commands {
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
         subcommands: [
             DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
-            InferCommand.infer, InferCommand.tokenize, ServeCommand.command, bench,
+            InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, bench,
         ]
     )
 

@@ -88,11 +88,13 @@ struct CommandLineInterface: Sendable {
                 parsed.flags.insert(name)
             } else if let value = inlineValue {
                 parsed.values[name] = value
+                parsed.repeated[name, default: []].append(value)
             } else {
                 guard index < arguments.count else {
                     throw .usage("option '--\(name)' needs a value \(option.valueName ?? "")", command: path)
                 }
                 parsed.values[name] = arguments[index]
+                parsed.repeated[name, default: []].append(arguments[index])
                 index += 1
             }
         }

@@ -4,6 +4,8 @@ struct ParsedArguments: Sendable {
     /// The command path, such as `["openledger", "bench", "crypto"]`.
     let command: [String]
     var values: [String: String] = [:]
+    /// Every value of each option given on the command line, in order (for repeatable options).
+    var repeated: [String: [String]] = [:]
     var flags: Set<String> = []
     var positionals: [String] = []
 
