@@ -14,7 +14,7 @@ enum Commands {
         summary: "Measure the node's building blocks against reference implementations.",
         subcommands: [
             BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command, BenchAttribution.command,
-            BenchP2P.command, BenchInference.command,
+            BenchP2P.command, BenchInference.command, BenchLoRA.command,
         ]
     )
 }

@@ -12,6 +12,8 @@
       set through llama_adapter_lora_init + llama_set_adapters_lora (the KV cache is not invalidated when
       adapters change, so every prompt starts from reset()). It does not stop at end-of-generation tokens.
       Prints [{"tokens": [...], "gaps": [...]}...] (gap: best minus runner-up logit at each step).
+  lora_parity.py bench --model PATH [--lora FILE:SCALE ...] [--threads 2]
+      Prefill tok/s (512 tokens) and decode tok/s (128) of llama.cpp with the adapters, best of three.
   lora_parity.py dequantize --model PATH --out FILE
       Writes an F32 copy of the model (every tensor dequantized with gguf.quants).
 """
@@ -150,6 +152,41 @@ def reference(args):
     print(json.dumps(out))
 
 
+def bench(args, prompt_len=512, decode_len=128, repeats=3):
+    """Prefill and decode tok/s of llama.cpp with the adapters set (as llama_reference.py bench, best of three)."""
+    import time
+    import llama_cpp
+    from llama_cpp import Llama
+    llm = Llama(model_path=args.model, n_ctx=2048, seed=0, verbose=False, n_threads=args.threads,
+                n_threads_batch=args.threads, n_batch=prompt_len, n_ubatch=prompt_len, logits_all=False)
+    adapters, scales = [], []
+    for spec in args.lora or []:
+        path, _, scale = spec.rpartition(":")
+        handle = llama_cpp.llama_adapter_lora_init(llm._model.model, path.encode())
+        if not handle:
+            raise SystemExit(f"llama.cpp could not load {path}")
+        adapters.append(handle)
+        scales.append(float(scale))
+    if adapters:
+        n = len(adapters)
+        llama_cpp.llama_set_adapters_lora(llm._ctx.ctx, (llama_cpp.llama_adapter_lora_p_ctypes * n)(*adapters), n,
+                                          (ctypes.c_float * n)(*scales))
+    text = "The ledger records every inference, every payment and every attribution proof. " * 64
+    prompt = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)[:prompt_len]
+    best_prefill = best_decode = float("inf")
+    for _ in range(repeats):
+        llm.reset()
+        start = time.perf_counter()
+        llm.eval(prompt)
+        best_prefill = min(best_prefill, time.perf_counter() - start)
+        start = time.perf_counter()
+        for i in range(decode_len):
+            llm.eval([prompt[i]])
+        best_decode = min(best_decode, time.perf_counter() - start)
+    print(json.dumps({"prefill_tok_s": round(prompt_len / best_prefill, 2),
+                      "decode_tok_s": round(decode_len / best_decode, 2), "threads": args.threads}))
+
+
 def dequantize(args):
     import gguf
     reader = gguf.GGUFReader(args.model)
@@ -196,11 +233,15 @@ def main():
     r.add_argument("--max-tokens", type=int, default=48)
     r.add_argument("--threads", type=int, default=2)
     r.add_argument("--logits", help="also save the first prompt's next-token logits (.npy) here")
+    b = sub.add_parser("bench")
+    b.add_argument("--model", required=True)
+    b.add_argument("--lora", action="append")
+    b.add_argument("--threads", type=int, default=2)
     d = sub.add_parser("dequantize")
     d.add_argument("--model", required=True)
     d.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"make": make, "reference": reference, "dequantize": dequantize}[args.command](args)
+    {"make": make, "reference": reference, "bench": bench, "dequantize": dequantize}[args.command](args)
 
 
 if __name__ == "__main__":
