@@ -165,8 +165,9 @@ public final class InferenceSession: @unchecked Sendable {
         try decode(items, adapters: [], body)
     }
 
-    /// The same with adapters: row i applies `adapters[i]` (none when the list is empty or shorter). The base
-    /// products run once for all rows; then each adapter's low-rank update runs for the rows that use it.
+    /// The same with adapters: row i applies `adapters[i]` (none when the list is empty or shorter).
+    ///
+    /// The base products run once for all rows; then each adapter's low-rank update runs for the rows that use it.
     public func decode<Result>(
         _ items: [(cache: KVCache, token: Int32)], adapters: [[LoRAUse]],
         _ body: (UnsafeBufferPointer<Float>) -> Result

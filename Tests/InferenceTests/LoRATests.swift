@@ -461,3 +461,27 @@ func theLowRankKernelComputesScaleTimesBTimesAX(rank: Int, inputs: Int, outputs:
     }
     #expect(loaded + failed == 10_000 && failed > 1_000)
 }
+
+/// Q8_0 and BF16 halves read as their values (dequantized once, at load).
+@Test func q8AndBF16AdapterTensorsReadAsTheirValues() throws {
+    let (model, modelPath) = try tinyModel()
+    defer { try? FileManager.default.removeItem(atPath: modelPath) }
+    var writer = GGUFWriter()
+    writer.set("general.architecture", .string("llama"))
+    writer.set("general.type", .string("adapter"))
+    writer.set("adapter.type", .string("lora"))
+    writer.set("adapter.lora.alpha", .f32(4))
+    let a = (0..<128).map { Float($0 % 17) / 16 - 0.5 }
+    let b = (0..<128).map { Float($0 % 9) / 4 - 1 }
+    writer.addQ8_0("blk.1.attn_q.weight.lora_a", shape: [64, 2], values: a)
+    let halves = b.flatMap { withUnsafeBytes(of: UInt16($0.bitPattern >> 16).littleEndian, Array.init) }
+    writer.tensors.append(("blk.1.attn_q.weight.lora_b", [2, 64], 30, halves))
+    let path = writeTemporary(writer.build(), name: "lora-q8")
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let adapter = try LoRAAdapter.load(path: path, base: LoRABase(model: model))
+    let weight = try #require(adapter.weight(layer: 1, target: .query))
+    #expect(weight.typeA == .q8_0 && weight.typeB == .bf16 && weight.rank == 2 && weight.scale(1) == 2)
+    #expect(zip(weight.matrixA, a).allSatisfy { abs($0 - $1) <= 0.5 / 127 })
+    #expect(weight.matrixB == b)
+    #expect(adapter.weight(layer: 0, target: .query) == nil)
+}

@@ -59,8 +59,9 @@ public final class AdapterLease: Sendable {
     deinit { cache.release(adapter.name) }
 }
 
-/// Adapters loaded on first use into a byte budget, least recently used evicted first, never one that a lease
-/// holds. Concurrent requests for a cold adapter wait for one load.
+/// Adapters loaded on first use into a byte budget, least recently used evicted first, never one a lease holds.
+///
+/// Concurrent requests for a cold adapter wait for one load.
 ///
 /// When every cached adapter is in use, a new one is admitted over the budget (a running sequence is never
 /// refused or broken for the cache's sake) and the excess is evicted as leases end.

@@ -1,8 +1,9 @@
 import CInferenceKernels
 
-/// Which rows of a batch use which adapter, by stack position: level p holds, for each adapter that some row
-/// stacks p-th, the rows and their user scales. Updates are added level by level, so every row gets its adapters
-/// in the order it stacked them, whatever the other rows use.
+/// Which rows of a batch use which adapter, by stack position.
+///
+/// Level p holds, for each adapter that some row stacks p-th, the rows and their user scales. Updates are added
+/// level by level, so every row gets its adapters in the order it stacked them, whatever the other rows use.
 struct LoRAPlan {
     struct Group {
         let adapter: LoRAAdapter
@@ -54,9 +55,10 @@ extension InferenceSession {
         }
     }
 
-    /// Adds every planned adapter's update of `target` in block `layer` (the output matrix when both are nil) to
-    /// `output`, reading `input`; rows are `weight.inputs` resp. `weight.outputs` apart. `prompt`: the products
-    /// sum in the order llama.cpp uses for a batch of several tokens (else that of a single token).
+    /// Adds every planned adapter's update of `target` in block `layer` (the output matrix when both are nil).
+    ///
+    /// Reads `input` and adds to `output`, rows `weight.inputs` and `weight.outputs` apart. `prompt`: the
+    /// products sum in the order llama.cpp uses for a batch of several tokens (else that of a single token).
     func applyLoRA(
         _ plan: LoRAPlan, layer: Int?, target: LoRATarget?, input: UnsafeMutablePointer<Float>,
         output: UnsafeMutablePointer<Float>, prompt: Bool

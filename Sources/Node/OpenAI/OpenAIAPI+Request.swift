@@ -101,9 +101,10 @@ extension OpenAIAPI {
         return completion
     }
 
-    /// The adapters a request asks for: its `model` naming an adapter (or the base model), then the entries of
-    /// the `lora` extension field (`[{"name": …, "scale": …}]`, as llama-server's per-request `lora`). An
-    /// adapter the cache does not know is a 404 naming it.
+    /// The adapters a request asks for, and the model name its response carries.
+    ///
+    /// Its `model` names an adapter (or the base model); then come the entries of the `lora` extension field
+    /// (`[{"name": …, "scale": …}]`, as llama-server's per-request `lora`). An unknown adapter is a 404 naming it.
     func adapterChoice(_ body: [String: Any]) throws(Failure) -> (
         model: String, adapters: [(name: String, scale: Float)]
     ) {

@@ -50,7 +50,10 @@ enum BenchLoRA {
             output.line(
                 BenchFigure(
                     bench: "lora_cold_load", unit: .milliseconds, value: loads.sorted()[2],
-                    details: ["bytes": "\(adapterBytes)", "runs": loads.map { String(format: "%.1f", $0) }.joined(separator: " ")]
+                    details: [
+                        "bytes": "\(adapterBytes)",
+                        "runs": loads.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                    ]
                 ).jsonLine(references: []))
 
             // Resident memory of 64 cached adapters against their bytes.
@@ -79,7 +82,8 @@ enum BenchLoRA {
             _ = try aggregate(
                 engine: engine, prompt: prompt, tokens: tokens, cache: cache, adapters: Array(repeating: nil, count: 4))
             let plain = try aggregate(
-                engine: engine, prompt: prompt, tokens: tokens, cache: cache, adapters: Array(repeating: nil, count: 32))
+                engine: engine, prompt: prompt, tokens: tokens, cache: cache, adapters: Array(repeating: nil, count: 32)
+            )
             let plainFigure = BenchFigure(
                 bench: "lora_aggregate_decode", unit: .operationsPerSecond, value: plain,
                 implementation: "openledger, no adapter", details: details.merging(["streams": "32"]) { $1 })
@@ -128,8 +132,11 @@ enum BenchLoRA {
                     ["make", "--model", modelPath, "--out", directory + "-ref", "--rank", "8", "--name", "bench"])
                 defer { try? FileManager.default.removeItem(atPath: directory + "-ref") }
                 guard let gguf = made["gguf"] as? String else { throw .failure("the adapter script failed") }
-                reference = try numbers(runScript(python, ["bench", "--model", modelPath, "--lora", gguf + ":1", "--threads", "\(threads)"]))
-                baseReference = try numbers(runScript(python, ["bench", "--model", modelPath, "--threads", "\(threads)"]))
+                reference = try numbers(
+                    runScript(
+                        python, ["bench", "--model", modelPath, "--lora", gguf + ":1", "--threads", "\(threads)"]))
+                baseReference = try numbers(
+                    runScript(python, ["bench", "--model", modelPath, "--threads", "\(threads)"]))
             }
             let text = String(
                 repeating: "The ledger records every inference, every payment and every attribution proof. ", count: 64)
@@ -155,29 +162,32 @@ enum BenchLoRA {
                     decode = min(decode, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                 }
                 for (name, value, key) in [
-                    ("lora_prefill_512", 512 / prefill, "prefill_tok_s"), ("lora_decode_128", 128 / decode, "decode_tok_s"),
+                    ("lora_prefill_512", 512 / prefill, "prefill_tok_s"),
+                    ("lora_decode_128", 128 / decode, "decode_tok_s"),
                 ] {
                     var references: [BenchFigure] = []
                     if let value = theirs[key] {
                         references.append(
                             BenchFigure(
-                                bench: name, unit: .operationsPerSecond, value: value, implementation: "llama.cpp, \(label)",
+                                bench: name, unit: .operationsPerSecond, value: value,
+                                implementation: "llama.cpp, \(label)",
                                 details: details.merging(["unit": "tok/s"]) { $1 }))
                         output.line(references[0].jsonLine(references: []))
                     }
                     output.line(
                         BenchFigure(
-                            bench: name, unit: .operationsPerSecond, value: value, implementation: "openledger, \(label)",
+                            bench: name, unit: .operationsPerSecond, value: value,
+                            implementation: "openledger, \(label)",
                             details: details.merging(["unit": "tok/s"]) { $1 }
                         ).jsonLine(references: references))
                 }
             }
         })
 
-
-    /// Aggregate decode tok/s of one request per entry (an adapter to lease, or none), 32 at a time: decoded tokens
-    /// over the time from the first decode step to the last stream's end. Leases are taken as requests are
-    /// submitted (cold loads included) and held until their generation ends.
+    /// Aggregate decode tok/s of one request per entry (an adapter to lease, or none), 32 at a time.
+    ///
+    /// Decoded tokens over the time from the first decode step to the last stream's end. Leases are taken as
+    /// requests are submitted (cold loads included) and held until their generation ends.
     static func aggregate(
         engine: InferenceEngine, prompt: [Int32], tokens: Int, cache: AdapterCache, adapters: [String?]
     ) throws(CLIError) -> Double {
@@ -217,8 +227,9 @@ enum BenchLoRA {
         return Double(runs.reduce(0) { $0 + $1.tokens }) / (end - start)
     }
 
-    /// `count` rank-8 PEFT folders adapting all seven linear maps of every block: one seeded safetensors file,
-    /// hard-linked into every folder (the same bytes, separate adapters once loaded). Returns the first name.
+    /// Writes `count` rank-8 PEFT folders adapting all seven linear maps of every block; returns the first name.
+    ///
+    /// One seeded safetensors file, hard-linked into every folder (the same bytes, separate adapters once loaded).
     static func writeAdapters(directory: String, model: LlamaModel, count: Int) throws(CLIError) -> String {
         let config = model.config
         let rank = 8
@@ -230,7 +241,8 @@ enum BenchLoRA {
             ("self_attn.k_proj", config.embedding, config.kvDimension),
             ("self_attn.v_proj", config.embedding, config.kvDimension),
             ("self_attn.o_proj", config.embedding, config.embedding),
-            ("mlp.gate_proj", config.embedding, config.feedForward), ("mlp.up_proj", config.embedding, config.feedForward),
+            ("mlp.gate_proj", config.embedding, config.feedForward),
+            ("mlp.up_proj", config.embedding, config.feedForward),
             ("mlp.down_proj", config.feedForward, config.embedding),
         ]
         func add(_ name: String, rows: Int, columns: Int, sigma: Float) {
