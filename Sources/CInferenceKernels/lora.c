@@ -112,13 +112,66 @@ static inline float lora_dot(const float *a, const float *b, int n, int half, in
     return tiny ? dot_tiny_portable(a, b, n) : dot_vec_portable(a, b, n, half);
 }
 
-void olk_lora_apply(const float *a, const float *b, int rank, int n_in, int n_out, int half_in, int half_mid,
+#if defined(__x86_64__)
+/* B·m for 16 outputs at a time from Bᵀ, in lora_dot's order for each output (rank < 64): tinyBLAS's sixteen
+ * fused lanes and their reduction, or ggml_vec_dot's in-order leftovers (float, or double for F16). */
+LORA512 static int up_products_512(const float *bt, int rank, int n_out, const float *m, int half, int tiny,
+                                   float *out) {
+    int i = 0;
+    for (; i + 16 <= n_out; i += 16) {
+        if (tiny) {
+            __m512 lanes[16];
+            for (int l = 0; l < 16; l++) lanes[l] = _mm512_setzero_ps();
+            for (int s = 0; s < rank; s += 16)
+                for (int l = 0; l < 16; l++)
+                    lanes[l] = _mm512_fmadd_ps(_mm512_loadu_ps(bt + (size_t)(s + l) * n_out + i),
+                                               _mm512_set1_ps(m[s + l]), lanes[l]);
+            __m512 t8[8], t4[4];
+            for (int k = 0; k < 8; k++) t8[k] = _mm512_add_ps(lanes[k + 8], lanes[k]);
+            for (int k = 0; k < 4; k++) t4[k] = _mm512_add_ps(t8[k + 4], t8[k]);
+            _mm512_storeu_ps(out + i, _mm512_add_ps(_mm512_add_ps(t4[0], t4[2]), _mm512_add_ps(t4[1], t4[3])));
+        } else if (!half) {
+            __m512 sum = _mm512_setzero_ps();
+            for (int j = 0; j < rank; j++)
+                sum = _mm512_add_ps(sum, _mm512_mul_ps(_mm512_loadu_ps(bt + (size_t)j * n_out + i), _mm512_set1_ps(m[j])));
+            _mm512_storeu_ps(out + i, sum);
+        } else {
+            __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+            for (int j = 0; j < rank; j++) {
+                const __m512 p = _mm512_mul_ps(_mm512_loadu_ps(bt + (size_t)j * n_out + i), _mm512_set1_ps(m[j]));
+                lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(p)));
+                hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(p), 1))));
+            }
+            _mm256_storeu_ps(out + i, _mm512_cvtpd_ps(lo));
+            _mm256_storeu_ps(out + i + 8, _mm512_cvtpd_ps(hi));
+        }
+    }
+    return i;
+}
+#endif
+
+/* out[i] = B row i · m for every output, B given transposed (rank rows of n_out); column: rank floats. */
+static void up_products(const float *bt, int rank, int n_out, const float *m, int half, int tiny, float *out,
+                        float *column) {
+    int i = 0;
+#if defined(__x86_64__)
+    if (lora_has_avx512() && rank < 64) i = up_products_512(bt, rank, n_out, m, half, tiny, out);
+#endif
+    for (; i < n_out; i++) {
+        for (int j = 0; j < rank; j++) column[j] = bt[(size_t)j * n_out + i];
+        out[i] = lora_dot(column, m, rank, half, tiny);
+    }
+}
+
+void olk_lora_apply(const float *a, const float *bt, int rank, int n_in, int n_out, int half_in, int half_mid,
                     int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
                     const float *scales, int count, float *scratch) {
     const int tiny_a = prompt && n_in % 16 == 0 && rank % 4 == 0;
     const int tiny_b = prompt && rank % 16 == 0 && n_out % 4 == 0;
-    float *input = scratch;             /* n_in */
-    float *mid = scratch + n_in;        /* count × rank */
+    float *input = scratch;                              /* n_in */
+    float *mid = input + n_in;                           /* count × rank */
+    float *products = mid + (size_t)count * rank;        /* n_out */
+    float *column = products + n_out;                    /* rank */
     for (int t = 0; t < count; t++) {
         const float *row = x + (size_t)rows[t] * x_stride;
         const float *in = row;
@@ -131,13 +184,13 @@ void olk_lora_apply(const float *a, const float *b, int rank, int n_in, int n_ou
             mid[(size_t)t * rank + j] = half_mid ? half_round(v) : v;
         }
     }
-    for (int i = 0; i < n_out; i++) {
-        const float *brow = b + (size_t)i * rank;
-        for (int t = 0; t < count; t++) {
-            const float product = lora_dot(brow, mid + (size_t)t * rank, rank, half_mid, tiny_b);
-            const float scaled = product * scales[t];
-            float *out = y + (size_t)rows[t] * y_stride + i;
-            *out = *out + scaled;
+    for (int t = 0; t < count; t++) {
+        up_products(bt, rank, n_out, mid + (size_t)t * rank, half_mid, tiny_b, products, column);
+        const float scale = scales[t];
+        float *out = y + (size_t)rows[t] * y_stride;
+        for (int i = 0; i < n_out; i++) {
+            const float scaled = products[i] * scale;
+            out[i] = out[i] + scaled;
         }
     }
 }

@@ -175,9 +175,11 @@ func theLowRankKernelComputesScaleTimesBTimesAX(rank: Int, inputs: Int, outputs:
     let before = y
     let rows: [Int32] = [2, 0]
     let scales: [Float] = [0.75, 1.5]
-    var scratch = [Float](repeating: 0, count: inputs + rows.count * rank)
+    var scratch = [Float](repeating: 0, count: inputs + rows.count * rank + outputs + rank)
+    var bt = [Float](repeating: 0, count: outputs * rank)
+    for i in 0..<outputs { for j in 0..<rank { bt[j * outputs + i] = b[i * rank + j] } }
     olk_lora_apply(
-        a, b, Int32(rank), Int32(inputs), Int32(outputs), Int32(halfIn), Int32(halfMid), 1, x, inputs, &y, outputs,
+        a, bt, Int32(rank), Int32(inputs), Int32(outputs), Int32(halfIn), Int32(halfMid), 1, x, inputs, &y, outputs,
         rows,
         scales, Int32(rows.count), &scratch)
     for (row, scale) in zip(rows.map(Int.init), scales) {
@@ -484,4 +486,85 @@ func theLowRankKernelComputesScaleTimesBTimesAX(rank: Int, inputs: Int, outputs:
     #expect(zip(weight.matrixA, a).allSatisfy { abs($0 - $1) <= 0.5 / 127 })
     #expect(weight.matrixB == b)
     #expect(adapter.weight(layer: 0, target: .query) == nil)
+}
+
+/// llama.cpp's two dot orders, written out plainly: tinyBLAS (sixteen fused lanes, then _mm512_reduce_add_ps's
+/// pairing) and ggml_vec_dot (four fused 16-lane accumulators over 64-value steps, their pairing, then in-order
+/// leftovers: unfused in float, or in double for F16).
+enum LlamaDotOrder {
+    static func reduce16(_ lanes: [Float]) -> Float {
+        let t8 = (0..<8).map { lanes[$0 + 8] + lanes[$0] }
+        let t4 = (0..<4).map { t8[$0 + 4] + t8[$0] }
+        return (t4[0] + t4[2]) + (t4[1] + t4[3])
+    }
+
+    static func tiny(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        var lanes = [Float](repeating: 0, count: 16)
+        let (a, b) = (Array(a), Array(b))
+        for i in stride(from: 0, to: a.count, by: 16) {
+            for k in 0..<16 { lanes[k] = lanes[k].addingProduct(a[i + k], b[i + k]) }
+        }
+        return reduce16(lanes)
+    }
+
+    static func vec(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>, half: Bool) -> Float {
+        let (a, b) = (Array(a), Array(b))
+        let n = a.count
+        let np = n & ~63
+        var s = [[Float]](repeating: [Float](repeating: 0, count: 16), count: 4)
+        for i in stride(from: 0, to: np, by: 64) {
+            for j in 0..<4 { for k in 0..<16 { s[j][k] = s[j][k].addingProduct(a[i + 16 * j + k], b[i + 16 * j + k]) } }
+        }
+        let reduced = reduce16((0..<16).map { (s[0][$0] + s[2][$0]) + (s[1][$0] + s[3][$0]) })
+        if half {
+            var sum = Double(reduced)
+            for i in np..<n { sum += Double(a[i] * b[i]) }
+            return Float(sum)
+        }
+        var sum = reduced
+        for i in np..<n { sum = sum + a[i] * b[i] }
+        return sum
+    }
+}
+
+/// The kernel (vectorized across outputs, B transposed) gives, bit for bit, the update written out in llama.cpp's
+/// orders, for prompt and single-token orders, F32 and F16 rounding, ranks below and above 64.
+@Test(arguments: [
+    (8, 576, 192, false, false), (8, 576, 192, false, true), (16, 576, 1536, true, true), (16, 576, 1536, true, false),
+    (16, 1536, 576, false, true), (32, 64, 40, false, true), (3, 40, 24, true, false), (72, 128, 96, false, true),
+    (64, 128, 96, true, false),
+])
+func theLowRankKernelSumsInLlamaCppsOrders(rank: Int, inputs: Int, outputs: Int, half: Bool, prompt: Bool) {
+    var random = SeededRandom(seed: UInt64(rank * 7_919 + inputs + outputs))
+    func halfRound(_ x: Float) -> Float { half ? Float(Float16(x)) : x }
+    let a = (0..<(rank * inputs)).map { _ in halfRound(random.nextUnitFloat() - 0.5) }
+    let b = (0..<(outputs * rank)).map { _ in halfRound(random.nextUnitFloat() - 0.5) }
+    let x = (0..<(2 * inputs)).map { _ in random.nextUnitFloat() * 2 - 1 }
+    var y = (0..<(2 * outputs)).map { _ in random.nextUnitFloat() }
+    var expected = y
+    let scales: [Float] = [0.375, 1.25]
+    let tinyA = prompt && inputs % 16 == 0 && rank % 4 == 0
+    let tinyB = prompt && rank % 16 == 0 && outputs % 4 == 0
+    for t in 0..<2 {
+        let input = x[(t * inputs)..<((t + 1) * inputs)].map(halfRound)
+        let mid = (0..<rank).map { j in
+            let row = a[(j * inputs)..<((j + 1) * inputs)]
+            return halfRound(
+                tinyA ? LlamaDotOrder.tiny(row, input[...]) : LlamaDotOrder.vec(row, input[...], half: half))
+        }
+        for i in 0..<outputs {
+            let row = b[(i * rank)..<((i + 1) * rank)]
+            let product = tinyB ? LlamaDotOrder.tiny(row, mid[...]) : LlamaDotOrder.vec(row, mid[...], half: half)
+            let scaled = product * scales[t]
+            expected[t * outputs + i] = expected[t * outputs + i] + scaled
+        }
+    }
+    var bt = [Float](repeating: 0, count: outputs * rank)
+    for i in 0..<outputs { for j in 0..<rank { bt[j * outputs + i] = b[i * rank + j] } }
+    var scratch = [Float](repeating: 0, count: inputs + 2 * rank + outputs + rank)
+    let rows: [Int32] = [0, 1]
+    olk_lora_apply(
+        a, bt, Int32(rank), Int32(inputs), Int32(outputs), half ? 1 : 0, half ? 1 : 0, prompt ? 1 : 0, x, inputs, &y,
+        outputs, rows, scales, 2, &scratch)
+    #expect(y == expected)
 }

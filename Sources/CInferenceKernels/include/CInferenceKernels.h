@@ -50,9 +50,10 @@ void olk_attention_scores(const uint16_t *keys, size_t stride, int count, const 
 /* The low-rank update of a LoRA adapter for `count` rows of a batch, as llama.cpp's build_lora_mm computes it:
  * for each t, with x_t = x + rows[t]·x_stride (rounded to f16 first when half_in) and y_t = y + rows[t]·y_stride,
  * m = A·x_t (rank values, rounded to f16 when half_mid), then y_t[i] = y_t[i] + (B row i · m)·scales[t].
- * A is rank rows of n_in floats, B n_out rows of rank floats. prompt: the dot order of a batch of several tokens
- * of one sequence (else of a single token). scratch holds n_in + count·rank floats. */
-void olk_lora_apply(const float *a, const float *b, int rank, int n_in, int n_out, int half_in, int half_mid,
+ * A is rank rows of n_in floats; B is given transposed, bt: rank rows of n_out floats. prompt: the dot order of a
+ * batch of several tokens of one sequence (else of a single token). scratch holds n_in + count·rank + n_out + rank
+ * floats. */
+void olk_lora_apply(const float *a, const float *bt, int rank, int n_in, int n_out, int half_in, int half_mid,
                     int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
                     const float *scales, int count, float *scratch);
 

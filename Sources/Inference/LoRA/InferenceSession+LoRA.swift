@@ -73,11 +73,11 @@ extension InferenceSession {
                 }
                 guard let weight = found else { continue }
                 let scales = group.scales.map { weight.scale($0) }
-                let needed = weight.inputs + group.rows.count * weight.rank
+                let needed = weight.inputs + group.rows.count * weight.rank + weight.outputs + weight.rank
                 if loraScratch.count < needed { loraScratch = [Float](repeating: 0, count: needed) }
                 loraScratch.withUnsafeMutableBufferPointer { scratch in
                     olk_lora_apply(
-                        weight.a, weight.b, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
+                        weight.a, weight.bt, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
                         weight.typeA == .f16 ? 1 : 0, weight.typeB == .f16 ? 1 : 0, prompt ? 1 : 0, input,
                         weight.inputs, output,
                         weight.outputs, group.rows, scales, Int32(group.rows.count), scratch.baseAddress!)

@@ -115,7 +115,11 @@ public final class LoRAWeight: @unchecked Sendable {
     /// llama.cpp's rule: alpha 0 means the scale is the user's scale alone (GGUF); PEFT means 0.
     let zeroAlphaIsUnit: Bool
     let a: UnsafeMutablePointer<Float>
-    let b: UnsafeMutablePointer<Float>
+    /// B while the readers fill and permute it (row-major), then Bᵀ (`transpose()`), which the kernel reads.
+    private(set) var b: UnsafeMutablePointer<Float>
+    private(set) var isTransposed = false
+    /// Bᵀ: rank rows of `outputs` (valid once the adapter is built).
+    var bt: UnsafeMutablePointer<Float> { b }
 
     init(
         name: String, rank: Int, inputs: Int, outputs: Int, typeA: GGMLType, typeB: GGMLType, alpha: Float,
@@ -153,7 +157,22 @@ public final class LoRAWeight: @unchecked Sendable {
     /// A copy of A, row-major (rank rows of `inputs`).
     public var matrixA: [Float] { Array(UnsafeBufferPointer(start: a, count: rank * inputs)) }
     /// A copy of B, row-major (`outputs` rows of rank).
-    public var matrixB: [Float] { Array(UnsafeBufferPointer(start: b, count: outputs * rank)) }
+    public var matrixB: [Float] {
+        guard isTransposed else { return Array(UnsafeBufferPointer(start: b, count: outputs * rank)) }
+        var out = [Float](repeating: 0, count: outputs * rank)
+        for i in 0..<outputs { for j in 0..<rank { out[i * rank + j] = b[j * outputs + i] } }
+        return out
+    }
+
+    /// Stores B transposed (rank rows of `outputs`), the layout the kernel reads across outputs.
+    func transpose() {
+        guard !isTransposed else { return }
+        let transposed = UnsafeMutablePointer<Float>.allocate(capacity: outputs * rank)
+        for i in 0..<outputs { for j in 0..<rank { transposed[j * outputs + i] = b[i * rank + j] } }
+        b.deallocate()
+        b = transposed
+        isTransposed = true
+    }
 }
 
 /// A LoRA adapter read from a GGUF-LoRA file or a PEFT folder, checked against a base model: for every block and

@@ -138,6 +138,7 @@ struct LoRAParsed {
                 Self.permuteRows(
                     weight.b, rows: outputs, columns: rank, heads: target == .query ? base.heads : base.kvHeads)
             }
+            weight.transpose()
             if let slot {
                 guard weights[slot] == nil else { throw .tensor(path, pair.nameA, "adapts \(pair.baseName) twice") }
                 weights[slot] = weight
