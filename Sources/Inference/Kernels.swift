@@ -12,7 +12,7 @@ enum Kernels {
     ) {
         switch type {
         case .f32:
-            for i in 0..<count { out[i] = row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+            UnsafeMutableRawPointer(out).copyMemory(from: row, byteCount: 4 * count)
         case .f16:
             for i in 0..<count { out[i] = half(row, 2 * i) }
         case .bf16:

@@ -23,8 +23,16 @@ public struct AdapterDirectory: AdapterSource {
 
     /// Reads the adapter `name` of the directory.
     public func load(_ name: String, base: LoRABase) throws(LoRAError) -> LoRAAdapter {
-        guard let file = entries()[name] else { throw .unknownAdapter(name) }
-        return try LoRAAdapter.load(path: file, name: name, base: base)
+        guard !name.isEmpty, !name.hasPrefix("."), !name.contains("/") else { throw .unknownAdapter(name) }
+        let folder = (path as NSString).appendingPathComponent(name)
+        let file = folder + ".gguf"
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue {
+            return try LoRAAdapter.load(path: file, name: name, base: base)
+        }
+        let config = (folder as NSString).appendingPathComponent("adapter_config.json")
+        guard FileManager.default.fileExists(atPath: config) else { throw .unknownAdapter(name) }
+        return try LoRAAdapter.load(path: folder, name: name, base: base)
     }
 
     private func entries() -> [String: String] {

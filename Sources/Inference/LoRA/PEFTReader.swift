@@ -13,7 +13,10 @@ enum PEFTReader {
     struct Config {
         var rank: Int
         var alpha: Float
+        /// A list: module names matched exactly or as a dotted suffix (PEFT's rule for lists).
         var targetModules: [String]?
+        /// A string other than `all-linear`: a regular expression the whole module name must match.
+        var targetPattern: String?
         var rsLoRA: Bool
         var rankPattern: [String: Int]
         var alphaPattern: [String: Float]
@@ -51,13 +54,17 @@ enum PEFTReader {
             throw .malformed(path, "lora_alpha missing or not a number")
         }
         var targets: [String]?
+        var pattern: String?
         if let list = json["target_modules"] as? [Any] {
             targets = try list.map { item throws(LoRAError) in
                 guard let text = item as? String else { throw .malformed(path, "target_modules holds \(item)") }
                 return text
             }
         } else if let text = json["target_modules"] as? String, text != "all-linear" {
-            targets = [text]
+            guard (try? NSRegularExpression(pattern: "^(?:\(text))$")) != nil else {
+                throw .malformed(path, "target_modules \(text) is not a regular expression")
+            }
+            pattern = text
         }
         var rankPattern: [String: Int] = [:]
         for (key, value) in json["rank_pattern"] as? [String: Any] ?? [:] {
@@ -74,15 +81,22 @@ enum PEFTReader {
             alphaPattern[key] = number.floatValue
         }
         return Config(
-            rank: Int(rank), alpha: Float(alpha), targetModules: targets, rsLoRA: json["use_rslora"] as? Bool ?? false,
+            rank: Int(rank), alpha: Float(alpha), targetModules: targets, targetPattern: pattern, rsLoRA: json["use_rslora"] as? Bool ?? false,
             rankPattern: rankPattern, alphaPattern: alphaPattern)
     }
 
-    /// PEFT's pattern rule: a key matches a module whose name is the key or ends in `.key` (keys are regexes).
+    /// PEFT's pattern rule: a key matches a module whose name is the key or ends in `.key`; a key with regular
+    /// expression syntax matches as `(.*\.)?(key)$`.
     static func matches(_ key: String, _ module: String) -> Bool {
         if module == key || module.hasSuffix("." + key) { return true }
-        guard let regex = try? NSRegularExpression(pattern: "^(.*\\.)?(\(key))$") else { return false }
-        return regex.firstMatch(in: module, range: NSRange(module.startIndex..., in: module)) != nil
+        guard key.contains(where: { "\\^$.|?*+()[]{}".contains($0) }) else { return false }
+        return fullMatch("(.*\\.)?(\(key))", module)
+    }
+
+    /// Whether the whole of `text` matches the regular expression `pattern`.
+    static func fullMatch(_ pattern: String, _ text: String) -> Bool {
+        guard let regex = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return false }
+        return regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) != nil
     }
 
     static func parse(folder: String) throws(LoRAError) -> LoRAParsed {
@@ -140,10 +154,11 @@ enum PEFTReader {
                 }
                 baseName = "blk.\(layer).\(target.ggufName).weight"
             }
-            if let targets = config.targetModules,
-                !targets.contains(where: { matches($0, module) || module.hasSuffix(".\($0)") })
-            {
+            if let targets = config.targetModules, !targets.contains(where: { module == $0 || module.hasSuffix(".\($0)") }) {
                 throw .tensor(tensorsPath, a.name, "module \(module) is not among target_modules \(targets)")
+            }
+            if let pattern = config.targetPattern, !fullMatch(pattern, module) {
+                throw .tensor(tensorsPath, a.name, "module \(module) does not match target_modules \(pattern)")
             }
             pairs.append(
                 LoRAPair(

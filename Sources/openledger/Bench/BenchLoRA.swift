@@ -186,8 +186,9 @@ enum BenchLoRA {
 
     /// Aggregate decode tok/s of one request per entry (an adapter to lease, or none), 32 at a time.
     ///
-    /// Decoded tokens over the time from the first decode step to the last stream's end. Leases are taken as
-    /// requests are submitted (cold loads included) and held until their generation ends.
+    /// Decoded tokens over the time from the moment the last stream has its prompt evaluated to the last stream's
+    /// end (as `bench inference` counts its batching figure). Leases are taken as requests are submitted (cold
+    /// loads included) and held until their generation ends.
     static func aggregate(
         engine: InferenceEngine, prompt: [Int32], tokens: Int, cache: AdapterCache, adapters: [String?]
     ) throws(CLIError) -> Double {
@@ -221,7 +222,7 @@ enum BenchLoRA {
         }
         for _ in adapters { done.wait() }
         let runs = finished.withLock { $0 }
-        guard runs.count == adapters.count, let start = runs.map(\.start).min(), let end = runs.map(\.end).max() else {
+        guard runs.count == adapters.count, let start = runs.map(\.start).max(), let end = runs.map(\.end).max() else {
             throw .failure("a stream failed")
         }
         return Double(runs.reduce(0) { $0 + $1.tokens }) / (end - start)
