@@ -84,7 +84,7 @@ public final class InferenceSession: @unchecked Sendable {
     private let activationStride: Int
     private let rope: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutableRawPointer] = []
-    private let pool: WorkerPool
+    let pool: WorkerPool
     /// The adapters this session's own evaluations apply (`evaluate`, `generate`), with their scales.
     public var adapters: [LoRAUse] = []
     /// The base model's shape, which every adapter used must have been checked against.

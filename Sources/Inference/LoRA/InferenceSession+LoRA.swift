@@ -64,6 +64,10 @@ extension InferenceSession {
         output: UnsafeMutablePointer<Float>, prompt: Bool
     ) {
         for level in plan.levels {
+            // Jobs: a group's rows in up to `threads` slices. Rows of one level are distinct, so the jobs write
+            // disjoint rows and run on the worker threads at once; each row's arithmetic is the same either way.
+            var jobs: [LoRAJob] = []
+            var largest = 0
             for group in level {
                 let found: LoRAWeight?
                 if let layer, let target {
@@ -73,16 +77,58 @@ extension InferenceSession {
                 }
                 guard let weight = found else { continue }
                 let scales = group.scales.map { weight.scale($0) }
-                let needed = weight.inputs + group.rows.count * weight.rank + weight.outputs + weight.rank
-                if loraScratch.count < needed { loraScratch = [Float](repeating: 0, count: needed) }
-                loraScratch.withUnsafeMutableBufferPointer { scratch in
-                    olk_lora_apply(
-                        weight.a, weight.bt, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
-                        weight.typeA == .f16 ? 1 : 0, weight.typeB == .f16 ? 1 : 0, prompt ? 1 : 0, input,
-                        weight.inputs, output,
-                        weight.outputs, group.rows, scales, Int32(group.rows.count), scratch.baseAddress!)
+                let slice = (group.rows.count + threads - 1) / threads
+                for start in stride(from: 0, to: group.rows.count, by: slice) {
+                    let end = min(group.rows.count, start + slice)
+                    jobs.append(
+                        LoRAJob(
+                            weight: weight, rows: Array(group.rows[start..<end]), scales: Array(scales[start..<end])))
+                    largest = max(largest, weight.inputs + (end - start) * weight.rank + weight.outputs + weight.rank)
                 }
             }
+            guard !jobs.isEmpty else { continue }
+            let parts = min(threads, jobs.count)
+            if loraScratch.count < parts * largest { loraScratch = [Float](repeating: 0, count: parts * largest) }
+            loraScratch.withUnsafeMutableBufferPointer { scratch in
+                let shared = LoRAJobs(
+                    jobs: jobs, input: input, output: output, scratch: scratch.baseAddress!, stride: largest,
+                    prompt: prompt)
+                if parts == 1 {
+                    shared.run(part: 0, parts: 1)
+                } else {
+                    pool.run { part in if part < parts { shared.run(part: part, parts: parts) } }
+                }
+            }
+        }
+    }
+}
+
+/// One slice of a group: an adapted matrix, the batch rows it updates and their scales.
+struct LoRAJob {
+    let weight: LoRAWeight
+    let rows: [Int32]
+    let scales: [Float]
+}
+
+/// The jobs of one level, shared by the worker threads (each part runs every `parts`-th job in its own scratch).
+struct LoRAJobs: @unchecked Sendable {
+    let jobs: [LoRAJob]
+    let input: UnsafeMutablePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    let scratch: UnsafeMutablePointer<Float>
+    let stride: Int
+    let prompt: Bool
+
+    func run(part: Int, parts: Int) {
+        var index = part
+        while index < jobs.count {
+            let job = jobs[index]
+            let weight = job.weight
+            olk_lora_apply(
+                weight.a, weight.bt, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
+                weight.typeA == .f16 ? 1 : 0, weight.typeB == .f16 ? 1 : 0, prompt ? 1 : 0, input, weight.inputs,
+                output, weight.outputs, job.rows, job.scales, Int32(job.rows.count), scratch + part * stride)
+            index += parts
         }
     }
 }

@@ -81,7 +81,8 @@ enum PEFTReader {
             alphaPattern[key] = number.floatValue
         }
         return Config(
-            rank: Int(rank), alpha: Float(alpha), targetModules: targets, targetPattern: pattern, rsLoRA: json["use_rslora"] as? Bool ?? false,
+            rank: Int(rank), alpha: Float(alpha), targetModules: targets, targetPattern: pattern,
+            rsLoRA: json["use_rslora"] as? Bool ?? false,
             rankPattern: rankPattern, alphaPattern: alphaPattern)
     }
 
@@ -154,7 +155,9 @@ enum PEFTReader {
                 }
                 baseName = "blk.\(layer).\(target.ggufName).weight"
             }
-            if let targets = config.targetModules, !targets.contains(where: { module == $0 || module.hasSuffix(".\($0)") }) {
+            if let targets = config.targetModules,
+                !targets.contains(where: { module == $0 || module.hasSuffix(".\($0)") })
+            {
                 throw .tensor(tensorsPath, a.name, "module \(module) is not among target_modules \(targets)")
             }
             if let pattern = config.targetPattern, !fullMatch(pattern, module) {
