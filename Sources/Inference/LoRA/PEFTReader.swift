@@ -138,7 +138,7 @@ enum PEFTReader {
             halves[module] = entry
         }
         var pairs: [LoRAPair] = []
-        for module in halves.keys.sorted(by: moduleOrder) {
+        for module in halves.keys.map({ (moduleKey($0), $0) }).sorted(by: { $0.0 < $1.0 }).map(\.1) {
             let entry = halves[module]!
             guard let a = entry.a, let b = entry.b else {
                 throw .tensor(tensorsPath, module, "has only one of lora_A and lora_B")
@@ -190,14 +190,11 @@ enum PEFTReader {
     }
 
     /// Modules by block number, then target order (the order llama.cpp's converter writes them in).
-    static func moduleOrder(_ a: String, _ b: String) -> Bool {
-        func key(_ module: String) -> (Int, Int, String) {
-            let parts = module.split(separator: ".")
-            let layer = parts.count > 2 ? Int(parts[2]) ?? Int.max : Int.max
-            let target = parts.last.flatMap { modules[String($0)]?.rawValue } ?? Int.max
-            return (layer, target, module)
-        }
-        return key(a) < key(b)
+    static func moduleKey(_ module: String) -> (Int, Int, String) {
+        let parts = module.split(separator: ".")
+        let layer = parts.count > 2 ? Int(parts[2]) ?? Int.max : Int.max
+        let target = parts.last.flatMap { modules[String($0)]?.rawValue } ?? Int.max
+        return (layer, target, module)
     }
 
     static func type(_ dtype: String) -> GGMLType {
