@@ -36,14 +36,16 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
     /// Blocks of 32 8-bit values with one f16 scale.
     // swift-format-ignore: AlwaysUseLowerCamelCase
     case q8_0 = 8
+    /// 16-bit brain floats (the upper half of an f32).
+    case bf16 = 30
 
     /// Elements per block.
-    public var blockSize: Int { self == .f32 || self == .f16 ? 1 : 32 }
+    public var blockSize: Int { self == .f32 || self == .f16 || self == .bf16 ? 1 : 32 }
     /// Bytes per block.
     public var blockBytes: Int {
         switch self {
         case .f32: 4
-        case .f16: 2
+        case .f16, .bf16: 2
         case .q4_0: 18
         case .q4_1: 20
         case .q8_0: 34
@@ -55,6 +57,7 @@ public enum GGMLType: UInt32, Sendable, CustomStringConvertible {
         switch self {
         case .f32: "F32"
         case .f16: "F16"
+        case .bf16: "BF16"
         case .q4_0: "Q4_0"
         case .q4_1: "Q4_1"
         case .q8_0: "Q8_0"

@@ -22,11 +22,15 @@ public struct GenerationRequest: Sendable {
     public var stop: [String]
     /// Generate exactly `maxTokens` tokens, end-of-generation tokens included (llama.cpp's ignore_eos).
     public var ignoreEndOfGeneration: Bool
+    /// The LoRA adapters applied, stacked in this order, with their scales (none: the base model).
+    public var adapters: [LoRAUse]
 
     /// A request for up to `maxTokens` tokens after `prompt`.
     public init(
-        prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = [], ignoreEndOfGeneration: Bool = false
+        prompt: [Int32], maxTokens: Int, sampler: Sampler, stop: [String] = [], ignoreEndOfGeneration: Bool = false,
+        adapters: [LoRAUse] = []
     ) {
+        self.adapters = adapters
         self.prompt = prompt
         self.maxTokens = maxTokens
         self.sampler = sampler
@@ -200,6 +204,9 @@ extension InferenceSession {
             )
         }
         reset()
+        let saved = adapters
+        adapters = request.adapters
+        defer { adapters = saved }
         var generator = Generator(request, tokenizer: model.tokenizer)
         let start = DispatchTime.now().uptimeNanoseconds
         try evaluate(request.prompt)

@@ -126,7 +126,9 @@ public final class InferenceEngine: Sendable {
             if !stepping.isEmpty {
                 do {
                     let vocabulary = model.config.vocabulary
-                    try compute.decode(stepping.map { ($0.cache, $0.next!) }) { rows in
+                    try compute.decode(
+                        stepping.map { ($0.cache, $0.next!) }, adapters: stepping.map(\.pending.request.adapters)
+                    ) { rows in
                         for (index, sequence) in stepping.enumerated() {
                             let row = UnsafeBufferPointer(
                                 rebasing: rows[(index * vocabulary)..<((index + 1) * vocabulary)])
@@ -158,7 +160,8 @@ public final class InferenceEngine: Sendable {
         do {
             sequence.cache.reset()
             let start = DispatchTime.now().uptimeNanoseconds
-            try compute.evaluate(sequence.pending.request.prompt, into: sequence.cache)
+            try compute.evaluate(
+                sequence.pending.request.prompt, into: sequence.cache, adapters: sequence.pending.request.adapters)
             sequence.logits = compute.logits
             sequence.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             sequence.prefilled = true

@@ -84,7 +84,17 @@ public final class InferenceSession: @unchecked Sendable {
     private let activationStride: Int
     private let rope: UnsafeMutablePointer<Float>
     private var allocations: [UnsafeMutableRawPointer] = []
-    private let pool: WorkerPool
+    let pool: WorkerPool
+    /// The adapters this session's own evaluations apply (`evaluate`, `generate`), with their scales.
+    public var adapters: [LoRAUse] = []
+    /// The base model's shape, which every adapter used must have been checked against.
+    let loraBase: LoRABase
+    /// Room for one low-rank update (grown to the largest adapter seen).
+    var loraScratch: [Float] = []
+    /// The input of the next F32 matrix product (F32 weights read floats, not quantized activations).
+    private var floatInput: UnsafeMutablePointer<Float>
+    /// Whether this forward pass sums in the order of a batch of several tokens of one sequence.
+    private var batchedOrder = false
 
     /// `cacheCapacity`: positions of the session's own cache (default: `capacity`); a session that only computes
     /// for other caches (a server's) keeps a token-sized one.
@@ -93,6 +103,7 @@ public final class InferenceSession: @unchecked Sendable {
     ) {
         let config = model.config
         self.model = model
+        loraBase = LoRABase(model: model)
         self.capacity = max(1, min(capacity ?? config.contextLength, config.contextLength))
         self.threads = max(1, threads)
         self.maxBatch = max(1, maxBatch)
@@ -127,6 +138,7 @@ public final class InferenceSession: @unchecked Sendable {
         queryHalf = halves(config.headDimension * self.threads)
         valueHalves = halves(config.kvDimension)
         logitsBuffer = floats(config.vocabulary)
+        floatInput = logitsBuffer
         batchLogits = floats(batch * config.vocabulary)
         rope = floats(batch * config.ropeDimensions)
         activationStride = max(config.embedding, config.feedForward) / 32 * 36
@@ -150,7 +162,18 @@ public final class InferenceSession: @unchecked Sendable {
     public func decode<Result>(
         _ items: [(cache: KVCache, token: Int32)], _ body: (UnsafeBufferPointer<Float>) -> Result
     ) throws(ModelError) -> Result {
+        try decode(items, adapters: [], body)
+    }
+
+    /// The same with adapters: row i applies `adapters[i]` (none when the list is empty or shorter).
+    ///
+    /// The base products run once for all rows; then each adapter's low-rank update runs for the rows that use it.
+    public func decode<Result>(
+        _ items: [(cache: KVCache, token: Int32)], adapters: [[LoRAUse]],
+        _ body: (UnsafeBufferPointer<Float>) -> Result
+    ) throws(ModelError) -> Result {
         let config = model.config
+        try checkAdapters(adapters.flatMap { $0 })
         guard items.count <= maxBatch else {
             throw .unsupported("\(items.count) sequences exceed the batch of \(maxBatch)")
         }
@@ -162,7 +185,10 @@ public final class InferenceSession: @unchecked Sendable {
                 throw .unsupported("context of \(item.cache.capacity) tokens is full")
             }
         }
-        forward(items.map(\.token)[...], rows: items.map { ($0.cache, $0.cache.position) }, logits: .all, prompt: false)
+        let plan = LoRAPlan(rows: items.indices.map { $0 < adapters.count ? adapters[$0] : [] })
+        forward(
+            items.map(\.token)[...], rows: items.map { ($0.cache, $0.cache.position) }, logits: .all, prompt: false,
+            lora: plan)
         for item in items { item.cache.position += 1 }
         return body(UnsafeBufferPointer(start: batchLogits, count: items.count * config.vocabulary))
     }
@@ -175,12 +201,16 @@ public final class InferenceSession: @unchecked Sendable {
     /// Feeds tokens at the next positions (in batches of `maxBatch`); with `computeLogits`, `logits` then holds
     /// the scores after the last one.
     public func evaluate(_ tokens: [Int32], computeLogits: Bool = true) throws(ModelError) {
-        try evaluate(tokens, computeLogits: computeLogits, into: cache)
+        try evaluate(tokens, computeLogits: computeLogits, into: cache, adapters: adapters)
     }
 
-    /// The same into another sequence's cache (no larger than this session's), such as one slot of a server.
-    public func evaluate(_ tokens: [Int32], computeLogits: Bool = true, into target: KVCache) throws(ModelError) {
+    /// The same into another sequence's cache (no larger than this session's), such as one slot of a server, with
+    /// `adapters` applied to every token.
+    public func evaluate(
+        _ tokens: [Int32], computeLogits: Bool = true, into target: KVCache, adapters: [LoRAUse] = []
+    ) throws(ModelError) {
         let config = model.config
+        try checkAdapters(adapters)
         for token in tokens where token < 0 || Int(token) >= config.vocabulary {
             throw .malformed("token \(token) out of range")
         }
@@ -194,7 +224,7 @@ public final class InferenceSession: @unchecked Sendable {
             let rows = (start..<end).map { (target, target.position + $0 - start) }
             forward(
                 tokens[start..<end], rows: rows, logits: computeLogits && end == tokens.count ? .last : .none,
-                prompt: tokens.count > 1)
+                prompt: tokens.count > 1, lora: LoRAPlan(rows: Array(repeating: adapters, count: end - start)))
             target.position += end - start
             start = end
         }
@@ -204,12 +234,14 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Row t of the batch is `tokens[t]` at `rows[t].position` of `rows[t].cache`.
     private func forward(
-        _ tokens: ArraySlice<Int32>, rows: [(cache: KVCache, position: Int)], logits: Logits, prompt: Bool
+        _ tokens: ArraySlice<Int32>, rows: [(cache: KVCache, position: Int)], logits: Logits, prompt: Bool,
+        lora: LoRAPlan
     ) {
         let config = model.config
         let count = tokens.count
         let d = config.embedding
         let kv = config.kvDimension
+        batchedOrder = prompt
         for (t, token) in tokens.enumerated() {
             Kernels.dequantizeRow(
                 model.embeddings.row(Int(token)), type: model.embeddings.type, count: d, into: x + t * d)
@@ -224,6 +256,11 @@ public final class InferenceSession: @unchecked Sendable {
             matmul(layer.key, count: count, into: key)
             if layer.value.type != layer.key.type { quantize(normed, width: d, count: count, for: layer.value.type) }
             matmul(layer.value, count: count, into: value)
+            if !lora.isEmpty {
+                applyLoRA(lora, layer: index, target: .query, input: normed, output: query, prompt: prompt)
+                applyLoRA(lora, layer: index, target: .key, input: normed, output: key, prompt: prompt)
+                applyLoRA(lora, layer: index, target: .value, input: normed, output: value, prompt: prompt)
+            }
             for t in 0..<count {
                 let angles = rope + t * config.ropeDimensions
                 olk_rope(
@@ -242,15 +279,26 @@ public final class InferenceSession: @unchecked Sendable {
             attendAll(layer: index, rows: rows, batched: prompt)
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
             matmul(layer.attentionOutput, count: count, into: projected)
+            if !lora.isEmpty {
+                applyLoRA(
+                    lora, layer: index, target: .attentionOutput, input: attention, output: projected, prompt: prompt)
+            }
             for i in 0..<(count * d) { x[i] += projected[i] }
             for t in 0..<count { rmsNorm(x + t * d, layer.feedForwardNorm, into: normed + t * d) }
             quantize(normed, width: d, count: count, for: layer.gate.type)
             matmul(layer.gate, count: count, into: gate)
             if layer.up.type != layer.gate.type { quantize(normed, width: d, count: count, for: layer.up.type) }
             matmul(layer.up, count: count, into: up)
+            if !lora.isEmpty {
+                applyLoRA(lora, layer: index, target: .gate, input: normed, output: gate, prompt: prompt)
+                applyLoRA(lora, layer: index, target: .up, input: normed, output: up, prompt: prompt)
+            }
             olk_swiglu(Int32(count * config.feedForward), gate, gate, up)
             quantize(gate, width: config.feedForward, count: count, for: layer.down.type)
             matmul(layer.down, count: count, into: projected)
+            if !lora.isEmpty {
+                applyLoRA(lora, layer: index, target: .down, input: gate, output: projected, prompt: prompt)
+            }
             for i in 0..<(count * d) { x[i] += projected[i] }
         }
         switch logits {
@@ -260,10 +308,16 @@ public final class InferenceSession: @unchecked Sendable {
             rmsNorm(x + (count - 1) * d, model.outputNorm, into: normed)
             quantize(normed, width: d, count: 1, for: model.output.type)
             matmul(model.output, count: 1, into: logitsBuffer)
+            if !lora.isEmpty {
+                applyLoRA(lora.lastRow, layer: nil, target: nil, input: normed, output: logitsBuffer, prompt: prompt)
+            }
         case .all:
             for t in 0..<count { rmsNorm(x + t * d, model.outputNorm, into: normed + t * d) }
             quantize(normed, width: d, count: count, for: model.output.type)
             matmul(model.output, count: count, into: batchLogits)
+            if !lora.isEmpty {
+                applyLoRA(lora, layer: nil, target: nil, input: normed, output: batchLogits, prompt: prompt)
+            }
         }
     }
 
@@ -353,6 +407,10 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Quantizes `count` rows of `width` values into the activation format paired with weights of `type`.
     private func quantize(_ input: UnsafeMutablePointer<Float>, width: Int, count: Int, for type: GGMLType) {
+        if type == .f32 {
+            floatInput = input
+            return
+        }
         for t in 0..<count {
             olk_quantize_activation(
                 Int32(type.rawValue), input + t * width, Int32(width), activations + t * activationStride)
@@ -371,6 +429,20 @@ public final class InferenceSession: @unchecked Sendable {
         let stride = activationStride
         let parts = threads == 1 || rows * count < 512 ? 1 : threads
         let chunk = ((rows + parts - 1) / parts + 15) / 16 * 16
+        if matrix.type == .f32 {
+            let input = SendablePointer(floatInput)
+            let batched = batchedOrder
+            let work = { @Sendable (index: Int) in
+                let start = index * chunk
+                let end = min(rows, start + chunk)
+                guard start < end else { return }
+                olk_matmul_f32(
+                    weights.pointer.assumingMemoryBound(to: Float.self), Int32(start), Int32(end), columns,
+                    input.pointer, Int32(count), batched ? 1 : 0, result.pointer, rows)
+            }
+            if parts == 1 { work(0) } else { pool.run(work) }
+            return
+        }
         let work = { @Sendable (index: Int) in
             let start = index * chunk
             let end = min(rows, start + chunk)

@@ -12,9 +12,14 @@ enum Kernels {
     ) {
         switch type {
         case .f32:
-            for i in 0..<count { out[i] = row.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+            UnsafeMutableRawPointer(out).copyMemory(from: row, byteCount: 4 * count)
         case .f16:
             for i in 0..<count { out[i] = half(row, 2 * i) }
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(row.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self).littleEndian) << 16
+                out[i] = Float(bitPattern: bits)
+            }
         case .q8_0:
             for block in 0..<(count / 32) {
                 let d = half(row, block * 34)

@@ -155,11 +155,11 @@ public final class LlamaModel: @unchecked Sendable {
             for matrix in [
                 layer.query, layer.key, layer.value, layer.attentionOutput, layer.gate, layer.up, layer.down,
             ]
-            where matrix.type == .f32 || matrix.type == .f16 {
-                throw .unsupported("\(matrix.type) weight matrices (quantized Q4_0, Q4_1 or Q8_0 only)")
+            where matrix.type == .f16 || matrix.type == .bf16 {
+                throw .unsupported("\(matrix.type) weight matrices (F32, Q4_0, Q4_1 or Q8_0 only)")
             }
         }
-        guard output.type == .q8_0 || output.type == .q4_0 || output.type == .q4_1 else {
+        guard output.type == .q8_0 || output.type == .q4_0 || output.type == .q4_1 || output.type == .f32 else {
             throw .unsupported("\(output.type) output matrix")
         }
         self.layers = layers

@@ -5,7 +5,8 @@ enum Commands {
         summary: "OpenLedger light node: ledger light client, peer-to-peer exchange, inference and attribution.",
         subcommands: [
             DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
-            InferCommand.infer, InferCommand.tokenize, ServeCommand.command, SimCommand.command, bench,
+            InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, SimCommand.command,
+            bench,
         ]
     )
 
@@ -14,7 +15,7 @@ enum Commands {
         summary: "Measure the node's building blocks against reference implementations.",
         subcommands: [
             BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command, BenchAttribution.command,
-            BenchP2P.command, BenchInference.command, BenchGossip.command,
+            BenchP2P.command, BenchInference.command, BenchLoRA.command, BenchGossip.command,
         ]
     )
 }

@@ -47,6 +47,22 @@ void olk_rope(float *v, int heads, int head_dim, int rope_dims, const float *ang
 void olk_attention_scores(const uint16_t *keys, size_t stride, int count, const uint16_t *q, int n, float scale,
                           int batched, float *scores, float *maximum);
 
+/* The low-rank update of a LoRA adapter for `count` rows of a batch, as llama.cpp's build_lora_mm computes it:
+ * for each t, with x_t = x + rows[t]·x_stride (rounded to f16 first when half_in) and y_t = y + rows[t]·y_stride,
+ * m = A·x_t (rank values, rounded to f16 when half_mid), then y_t[i] = y_t[i] + (B row i · m)·scales[t].
+ * A is rank rows of n_in floats; B is given transposed, bt: rank rows of n_out floats. prompt: the dot order of a
+ * batch of several tokens of one sequence (else of a single token). scratch holds n_in + count·rank + n_out + rank
+ * floats. */
+void olk_lora_apply(const float *a, const float *bt, int rank, int n_in, int n_out, int half_in, int half_mid,
+                    int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
+                    const float *scales, int count, float *scratch);
+
+/* out[t * out_stride + r] = row r of the F32 matrix w (rows of n floats) · x_t (x rows n apart), for r in
+ * [row_start, row_end): tinyBLAS's order for a batch of two or more tokens of one sequence (prompt, n a multiple
+ * of 16), ggml_vec_dot_f32's otherwise. */
+void olk_matmul_f32(const float *w, int row_start, int row_end, int n, const float *x, int count, int prompt,
+                    float *out, size_t out_stride);
+
 /* 1 when the AVX2 path is in use (the portable one gives the same results, slower). */
 int olk_has_avx2(void);
 #endif

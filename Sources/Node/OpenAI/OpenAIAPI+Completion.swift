@@ -22,11 +22,41 @@ extension OpenAIAPI {
     /// Runs a prepared completion on the engine and writes its reply: one JSON response, or server-sent events
     /// (a chunk per text delta, a last chunk with the finish reason and usage, then `data: [DONE]`).
     func run(_ completion: Completion, writer: any OpenAIReplyWriter) {
+        guard !completion.adapters.isEmpty, let cache = adapters else {
+            run(completion, leases: [], writer: writer)
+            return
+        }
+        // A cold adapter is read from disk: off the server's loop thread.
+        DispatchQueue.global().async {
+            var leases: [AdapterLease] = []
+            do throws(LoRAError) {
+                for entry in completion.adapters { leases.append(try cache.acquire(entry.name)) }
+            } catch {
+                let failure: Failure =
+                    switch error {
+                    case .unknownAdapter(let name):
+                        Failure(
+                            status: 404, message: "The model or adapter '\(name)' does not exist", param: "model",
+                            code: "model_not_found")
+                    default: Failure(status: 500, message: "\(error)")
+                    }
+                logger.debug("adapter refused", ["id": completion.id, "reason": failure.message])
+                writer.respond(Self.error(failure))
+                return
+            }
+            run(completion, leases: leases, writer: writer)
+        }
+    }
+
+    /// The same with the adapters loaded; the leases live as long as the generation, so the cache keeps them.
+    private func run(_ prepared: Completion, leases: [AdapterLease], writer: any OpenAIReplyWriter) {
+        var completion = prepared
+        completion.generation.adapters = zip(leases, completion.adapters).map { LoRAUse($0.adapter, scale: $1.scale) }
         let chat = completion.chat
         let stream = completion.stream
         let id = completion.id
         let created = completion.created
-        let model = modelName
+        let model = completion.model.isEmpty ? modelName : completion.model
         let logger = self.logger
         @Sendable func chunk(_ delta: String?, finish: String?) -> [String: Any] {
             var choice: [String: Any] = ["index": 0, "finish_reason": finish ?? NSNull()]
@@ -54,6 +84,7 @@ extension OpenAIAPI {
         }
         do {
             try engine.submit(completion.generation) { update in
+                withExtendedLifetime(leases) {}
                 switch update {
                 case .text(let delta):
                     guard stream else { return !writer.isClientGone }

@@ -9,11 +9,15 @@ extension OpenAIAPI {
         /// Answer with server-sent events as tokens come.
         let stream: Bool
         /// The prompt's tokens, limits, sampler and stop strings.
-        let generation: GenerationRequest
+        var generation: GenerationRequest
         /// The response's id (`chatcmpl-…` or `cmpl-…`).
         let id: String
         /// The response's `created` field, seconds since the epoch.
         let created: Int
+        /// The response's `model` field: the base model's name or the adapter the request named.
+        var model: String = ""
+        /// The adapters to stack, by name, with their scales (loaded through the cache when the request runs).
+        var adapters: [(name: String, scale: Float)] = []
     }
 
     /// Parses and checks a request body against the model and the context; refuses at once when the queue is full,
@@ -92,7 +96,47 @@ extension OpenAIAPI {
         guard load.waiting < engine.queueLimit else {
             throw Failure(status: 429, message: "too many requests waiting (\(load.waiting)); retry later")
         }
-        return Completion(chat: chat, stream: stream, generation: generation, id: id, created: created)
+        var completion = Completion(chat: chat, stream: stream, generation: generation, id: id, created: created)
+        (completion.model, completion.adapters) = try adapterChoice(body)
+        return completion
+    }
+
+    /// The adapters a request asks for, and the model name its response carries.
+    ///
+    /// Its `model` names an adapter (or the base model); then come the entries of the `lora` extension field
+    /// (`[{"name": …, "scale": …}]`, as llama-server's per-request `lora`). An unknown adapter is a 404 naming it.
+    func adapterChoice(_ body: [String: Any]) throws(Failure) -> (
+        model: String, adapters: [(name: String, scale: Float)]
+    ) {
+        var chosen: [(name: String, scale: Float)] = []
+        let known = Set(adapters?.known ?? [])
+        func check(_ name: String, param: String) throws(Failure) {
+            guard known.contains(name) else {
+                throw Failure(
+                    status: 404, message: "The model or adapter '\(name)' does not exist", param: param,
+                    code: "model_not_found")
+            }
+        }
+        var model = modelName
+        if let name = try field(body, "model", String.self), !name.isEmpty, name != modelName {
+            try check(name, param: "model")
+            chosen.append((name, 1))
+            model = name
+        }
+        if let value = body["lora"], !(value is NSNull) {
+            guard let list = value as? [Any], list.count <= 16 else {
+                throw Failure(status: 400, message: "'lora' must be an array of {name, scale}", param: "lora")
+            }
+            for item in list {
+                guard let entry = item as? [String: Any], let name = entry["name"] as? String else {
+                    throw Failure(status: 400, message: "each 'lora' entry needs a string name", param: "lora")
+                }
+                let scale = try number(entry, "scale", in: -100...100) ?? 1
+                try check(name, param: "lora")
+                chosen.append((name, Float(scale)))
+            }
+        }
+        return (model, chosen)
     }
 
     /// JSON booleans come back from JSONSerialization as NSNumbers of type "c"; numbers are "i", "q" or "d".

@@ -17,13 +17,18 @@ public struct OpenAIAPI: Sendable {
     public let clock: any Clock
     /// Where requests that fail and generations that end are logged (at debug level).
     public let logger: Logger
+    /// The LoRA adapters a request may name (its `model`, or the `lora` extension field); nil serves the base alone.
+    public let adapters: AdapterCache?
 
-    /// An API serving `engine`'s model under `modelName`.
-    public init(engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger) {
+    /// An API serving `engine`'s model under `modelName`, and the adapters of `adapters`.
+    public init(
+        engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger, adapters: AdapterCache? = nil
+    ) {
         self.engine = engine
         self.modelName = modelName
         self.clock = clock
         self.logger = logger
+        self.adapters = adapters
     }
 
     /// A request the API refuses: the HTTP status, the message, and the parameter at fault.
@@ -31,6 +36,7 @@ public struct OpenAIAPI: Sendable {
         let status: Int
         let message: String
         var param: String? = nil
+        var code: String? = nil
     }
 
     /// Answers one HTTP request (on the server's loop thread; generations answer later from the engine thread).
@@ -43,7 +49,13 @@ public struct OpenAIAPI: Sendable {
                     status: 200, headers: [("Content-Type", "application/json")],
                     body: Self.json([
                         "object": "list",
-                        "data": [["id": modelName, "object": "model", "created": 0, "owned_by": "openledger"]],
+                        "data": [["id": modelName, "object": "model", "created": 0, "owned_by": "openledger"]]
+                            + (adapters?.known ?? []).map {
+                                [
+                                    "id": $0, "object": "model", "created": 0, "owned_by": "openledger",
+                                    "parent": modelName,
+                                ] as [String: Any]
+                            },
                     ])))
         case ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"):
             do {
@@ -73,7 +85,7 @@ public struct OpenAIAPI: Sendable {
         let type =
             failure.status == 429
             ? "rate_limit_error" : failure.status >= 500 ? "server_error" : "invalid_request_error"
-        var object: [String: Any] = ["message": failure.message, "type": type, "code": NSNull()]
+        var object: [String: Any] = ["message": failure.message, "type": type, "code": failure.code ?? NSNull()]
         object["param"] = failure.param ?? NSNull()
         return HTTPResponse(
             status: failure.status, headers: [("Content-Type", "application/json")], body: json(["error": object]))

@@ -43,6 +43,10 @@ enum InferCommand {
             OptionSpec(name: "seed", valueName: "S", help: "Sampler seed.", defaultValue: "0"),
             OptionSpec(name: "threads", valueName: "N", help: "Threads for the matrix products.", defaultValue: "2"),
             OptionSpec(name: "json", help: "Print tokens, text, counts and speeds as JSON."),
+            OptionSpec(
+                name: "lora", valueName: "FILE[:SCALE]",
+                help: "A LoRA adapter (GGUF-LoRA file or PEFT folder) at SCALE (default 1); repeat to stack adapters.",
+                repeatable: true),
         ],
         action: { arguments, output throws(CLIError) in
             let prompt = arguments.string("prompt")
@@ -58,6 +62,7 @@ enum InferCommand {
                 seed: UInt64(try arguments.int("seed", in: 0...Int.max) ?? 0))
             let threads = try arguments.int("threads", in: 1...256) ?? 2
             let model = try loadModel(arguments)
+            let adapters = try loadAdapters(arguments.strings("lora"), model: model)
             let tokens: [Int32]
             if let chat {
                 do {
@@ -76,8 +81,9 @@ enum InferCommand {
             let printer = output
             let result: Generation
             do {
-                result = try session.generate(GenerationRequest(prompt: tokens, maxTokens: maxTokens, sampler: sampler))
-                { delta in
+                result = try session.generate(
+                    GenerationRequest(prompt: tokens, maxTokens: maxTokens, sampler: sampler, adapters: adapters)
+                ) { delta in
                     if !json { printer.write(delta) }
                     return true
                 }
@@ -98,6 +104,27 @@ enum InferCommand {
                 output.line("")
             }
         })
+
+    /// Reads each `FILE[:SCALE]` of `--lora` for `model`.
+    static func loadAdapters(_ specs: [String], model: LlamaModel) throws(CLIError) -> [LoRAUse] {
+        let base = LoRABase(model: model)
+        var uses: [LoRAUse] = []
+        for spec in specs {
+            var path = spec
+            var scale: Float = 1
+            if let colon = spec.lastIndex(of: ":"), let value = Float(spec[spec.index(after: colon)...]) {
+                guard value.isFinite else { throw .failure("--lora \(spec): scale \(value)") }
+                path = String(spec[..<colon])
+                scale = value
+            }
+            do {
+                uses.append(LoRAUse(try LoRAAdapter.load(path: path, base: base), scale: scale))
+            } catch {
+                throw .failure("\(error)")
+            }
+        }
+        return uses
+    }
 
     static let tokenize = CommandSpec(
         name: "tokenize", summary: "Print the token ids of a text (special tokens in the text are parsed).",

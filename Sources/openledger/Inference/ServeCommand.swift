@@ -18,6 +18,12 @@ enum ServeCommand {
             OptionSpec(name: "context", valueName: "N", help: "Context length per generation.", defaultValue: "2048"),
             OptionSpec(name: "threads", valueName: "N", help: "Threads for the matrix products.", defaultValue: "2"),
             OptionSpec(name: "queue", valueName: "N", help: "Requests waiting at most (then 429).", defaultValue: "64"),
+            OptionSpec(
+                name: "adapters", valueName: "DIR",
+                help: "LoRA adapters a request may name: every *.gguf GGUF-LoRA file and PEFT folder of DIR."),
+            OptionSpec(
+                name: "adapter-cache-mb", valueName: "MB", help: "Memory for loaded adapters (least recently used go).",
+                defaultValue: "512"),
         ] + NodeOptions.logging,
         action: { arguments, output throws(CLIError) in
             let logger = try NodeOptions.logging(arguments, output).logger("openai")
@@ -28,7 +34,20 @@ enum ServeCommand {
                 contextLength: try arguments.int("context", in: 16...1_048_576) ?? 2_048,
                 threads: try arguments.int("threads", in: 1...256) ?? 2,
                 queueLimit: try arguments.int("queue", in: 1...100_000) ?? 64)
-            let api = OpenAIAPI(engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger)
+            var cache: AdapterCache?
+            if let directory = arguments.string("adapters") {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
+                    isDirectory.boolValue
+                else {
+                    throw .failure("--adapters \(directory) is not a directory")
+                }
+                let megabytes = try arguments.int("adapter-cache-mb", in: 1...1_048_576) ?? 512
+                cache = AdapterCache(
+                    source: AdapterDirectory(path: directory), base: LoRABase(model: model), budget: megabytes << 20)
+            }
+            let api = OpenAIAPI(
+                engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger, adapters: cache)
             let server = OpenAIServer(api: api, host: arguments.string("host") ?? "127.0.0.1", port: port)
             let signals = TerminationSignals()
             do throws(NodeError) {
@@ -37,6 +56,9 @@ enum ServeCommand {
                         output.line("OpenAI-compatible API on \(server.baseURL)")
                         output.line(
                             "Model: \(api.modelName) (\(model.config.layers) layers, context \(engine.contextLength))")
+                        if let cache {
+                            output.line("Adapters: \(cache.known.count) in \(arguments.string("adapters") ?? "")")
+                        }
                     }, until: signals)
             } catch {
                 throw NodeOptions.failure(error)
