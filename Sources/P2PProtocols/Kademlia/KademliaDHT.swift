@@ -327,7 +327,8 @@ public struct KademliaDHT: Sendable {
         guard let deepest = table.deepestBucket else { return }
         for index in 0...min(deepest, KademliaRefreshKeys.maxCommonPrefixLength)
         where now.seconds(since: table.lastRefreshed(index)) >= config.refreshInterval {
-            let key = KademliaRefreshKeys.key(commonPrefixLength: index, with: localKey, randomBits: randomSource.next())
+            let key = KademliaRefreshKeys.key(
+                commonPrefixLength: index, with: localKey, randomBits: randomSource.next())
             table.markRefreshed(index, now: now)
             startLookup(nextMaintenanceID(), kind: .closestPeers, key: key, now: now, &actions)
         }
