@@ -48,10 +48,12 @@ release: deps
 TEST_ENV = OPENLEDGER_INTEROP_DIR=$(CURDIR)/$(INTEROP_DIR) OPENLEDGER_PYTHON=$(CURDIR)/$(PYTHON) \
 	OPENLEDGER_MODEL=$$(tail -n 1 $(BUILD)/model-path)
 
+# The integration tests run one at a time: most block on child processes or long computations, and a blocked test
+# holds one of the few threads that async tests need to resume on.
 test: deps interop model
 	$(SWIFT) build --build-tests
 	OPENLEDGER_UNIT_ONLY=1 $(TEST_ENV) $(SWIFT) test --skip-build
-	$(TEST_ENV) $(SWIFT) test --skip-build --filter "$$(tools/integration-tests.sh)"
+	$(TEST_ENV) $(SWIFT) test --skip-build --no-parallel --filter "$$(tools/integration-tests.sh)"
 
 # The unit tests alone: no child processes, no Python (tests marked `.integration` are left out). The inner loop.
 # It uses the fixtures and the model of an earlier `make test` when they are there, and fetches nothing.
