@@ -1,7 +1,7 @@
 import Foundation
 import Simulator
 
-/// `openledger bench gossip`: the gossip figures, each a run of the deterministic simulator with the real
+/// `openledger bench gossip`: the network's gossip figures, each a run of the deterministic simulator with the real
 /// router, its reference the shortest-path lower bound measured on the same graph in the same run.
 enum BenchGossip {
     static let command = CommandSpec(
@@ -53,7 +53,7 @@ enum BenchGossip {
         }
     )
 
-    /// One row of the table: a simulation and the figures it yields.
+    /// One setting of the figures: a simulation and the figures it yields.
     struct Setting {
         let name: String
         let config: SimulationConfig
