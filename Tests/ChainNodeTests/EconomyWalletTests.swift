@@ -9,19 +9,8 @@ import Testing
 func realWalletRunsAClaimsLifeOnARunningDevnet() throws {
     guard let python = Fixtures.python() else { return }
     let node = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("economy"))
-    let script = Process()
-    script.executableURL = python
-    script.arguments = [
-        Fixtures.packageRoot.appendingPathComponent("tools/interop/economy_wallet.py").path,
-        "--rpc", "http://127.0.0.1:\(node.port)",
-    ]
-    let pipe = Pipe()
-    script.standardOutput = pipe
-    script.standardError = pipe
-    try script.run()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    script.waitUntilExit()
-    #expect(script.terminationStatus == 0, "\(output)")
+    let (status, output) = try runWalletScript("economy_wallet.py", python: python, port: node.port)
+    #expect(status == 0, "\(output)")
     #expect(output.contains("economy wallet checks passed"))
     #expect(node.interrupt() == 0)
 }

@@ -8,6 +8,29 @@ import Synchronization
 /// file as llama.cpp (llama-cpp-python, tools/interop/llama_reference.py) measured in the same run when
 /// `--python` is given. Best of three, as the reference does.
 enum BenchInference {
+    /// The best of three: seconds to prefill `prompt` (512 tokens) into a reset `session`, and to decode 128 tokens
+    /// after it.
+    static func bestPrefillAndDecode(_ session: InferenceSession, _ prompt: [Int32]) throws(CLIError) -> (
+        prefill: Double, decode: Double
+    ) {
+        var prefill = Double.infinity
+        var decode = Double.infinity
+        for _ in 0..<3 {
+            session.reset()
+            var start = DispatchTime.now().uptimeNanoseconds
+            do {
+                try session.evaluate(prompt)
+                prefill = min(prefill, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                start = DispatchTime.now().uptimeNanoseconds
+                for i in 0..<128 { try session.evaluate(prompt[i]) }
+            } catch {
+                throw .failure("\(error)")
+            }
+            decode = min(decode, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return (prefill, decode)
+    }
+
     static let command = CommandSpec(
         name: "inference",
         summary: "Inference: prefill and decode tok/s at 1 and 2 threads against llama.cpp (JSON lines).",
@@ -42,21 +65,7 @@ enum BenchInference {
                     reference = try runReference(python: python, model: modelPath, threads: threads)
                 }
                 let session = InferenceSession(model: model, capacity: 1024, threads: threads)
-                var prefill = Double.infinity
-                var decode = Double.infinity
-                for _ in 0..<3 {
-                    session.reset()
-                    var start = DispatchTime.now().uptimeNanoseconds
-                    do {
-                        try session.evaluate(prompt)
-                        prefill = min(prefill, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                        start = DispatchTime.now().uptimeNanoseconds
-                        for i in 0..<128 { try session.evaluate(prompt[i]) }
-                    } catch {
-                        throw .failure("\(error)")
-                    }
-                    decode = min(decode, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                }
+                let (prefill, decode) = try bestPrefillAndDecode(session, prompt)
                 for (name, value, key) in [
                     ("inference_prefill_512", 512 / prefill, "prefill_tok_s"),
                     ("inference_decode_128", 128 / decode, "decode_tok_s"),

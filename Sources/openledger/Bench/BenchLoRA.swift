@@ -158,21 +158,7 @@ enum BenchLoRA {
             ] {
                 let session = InferenceSession(model: model, capacity: 1024, threads: threads)
                 session.adapters = uses
-                var prefill = Double.infinity
-                var decode = Double.infinity
-                for _ in 0..<3 {
-                    session.reset()
-                    var start = DispatchTime.now().uptimeNanoseconds
-                    do {
-                        try session.evaluate(long)
-                        prefill = min(prefill, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                        start = DispatchTime.now().uptimeNanoseconds
-                        for i in 0..<128 { try session.evaluate(long[i]) }
-                    } catch {
-                        throw .failure("\(error)")
-                    }
-                    decode = min(decode, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                }
+                let (prefill, decode) = try BenchInference.bestPrefillAndDecode(session, long)
                 for (name, value, key) in [
                     ("lora_prefill_512", 512 / prefill, "prefill_tok_s"),
                     ("lora_decode_128", 128 / decode, "decode_tok_s"),
