@@ -3,7 +3,8 @@
 set -euo pipefail
 
 # g++ builds llama.cpp for the inference parity tests (llama-cpp-python compiles it on install).
-packages=(pkg-config libsodium-dev libsecp256k1-dev libsqlite3-dev libdivsufsort-dev g++)
+# libssl-dev: RSA and ECDSA peer keys (kubo's default identity is RSA); liblz4-dev: the content store's block compression.
+packages=(pkg-config libsodium-dev libsecp256k1-dev libsqlite3-dev libdivsufsort-dev libssl-dev liblz4-dev g++)
 # The interop tests need a Python with venv and pip; Debian splits venv into its own package.
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     packages+=(python3-venv)
