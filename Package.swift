@@ -32,13 +32,23 @@ let package = Package(
             pkgConfig: "libdivsufsort",
             providers: [.apt(["libdivsufsort-dev"])]
         ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
 
         // Time, seeded randomness and structured logs, injected into everything above. No dependencies.
         .target(name: "Runtime"),
         // The one memory-mapped file type and the one atomic file writer.
         .target(name: "FileIO"),
         // Hashes, keys, signatures, AEAD.
-        .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1"]),
+        .target(name: "Crypto", dependencies: ["CSodium", "CSecp256k1", "COpenSSL"]),
         // epoll and sockets for the event loops (Glibc does not export epoll).
         .target(name: "CEventLoop"),
         // The one epoll event loop (readiness handlers, timers, cross-thread jobs) and the one syscall helper.
@@ -92,6 +102,9 @@ let package = Package(
         .target(
             name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto"],
             swiftSettings: [.unsafeFlags(["-O"])]),
+
+        // The content store: UnixFS blobs as verified blocks (LZ4 where it pays) indexed in SQLite, pins, quota, GC.
+        .target(name: "Content", dependencies: ["Codec", "Crypto", "SQLite", "FileIO", "Runtime", "CLZ4"]),
 
         // The composition root: data directory, configuration, logging setup, the service lifecycle, and the
         // OpenAI-compatible API over the inference engine (Sources/Node/OpenAI).
