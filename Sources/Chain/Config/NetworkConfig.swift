@@ -110,10 +110,16 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
     /// Genesis values of the economy's parameters beyond `parameters` (the `economy` object: name → amount); the
     /// rest take their defaults (`ProtocolParameter.defaultValue`).
     public var economyParameters: [ProtocolParameter: UInt256] = [:]
+    /// libp2p peers a new node joins the network through (the `bootstrap` list: multiaddrs ending in
+    /// `/p2p/<peer id>`, at most `maxBootstrapPeers`); empty on the devnet, whose peers find each other locally.
+    public var bootstrap: [Multiaddr] = []
+    /// The most bootstrap peers a config may list.
+    public static let maxBootstrapPeers = 64
 
     enum CodingKeys: String, CodingKey {
         case name, chainId, sequencer, blockTimeMilliseconds, gasLimit, genesisTimestamp, initialBaseFee
         case allocations, devMnemonic, devAccountCount, devAccountBalance, devFundingSource, parameters, economy
+        case bootstrap
     }
 
     /// Reads the JSON form and checks every rule of docs/netconfig.md.
@@ -150,6 +156,19 @@ public struct NetworkConfig: Sendable, Equatable, Decodable {
                 throw ChainError.malformed(what: "network config", why: "economy names no parameter '\(name)'")
             }
             economyParameters[parameter] = try Self.openAmount(text, key: name)
+        }
+        let peers = try container.decodeIfPresent([String].self, forKey: .bootstrap) ?? []
+        guard peers.count <= Self.maxBootstrapPeers else {
+            throw ChainError.malformed(
+                what: "network config", why: "bootstrap lists more than \(Self.maxBootstrapPeers) peers")
+        }
+        bootstrap = try peers.map { text in
+            let address = try Multiaddr(text)
+            guard address.peerID != nil else {
+                throw ChainError.malformed(
+                    what: "network config", why: "bootstrap address '\(text)' does not end in /p2p/<peer id>")
+            }
+            return address
         }
         try validate()
     }

@@ -27,6 +27,7 @@ public final class Kademlia: @unchecked Sendable {
         var peer: KademliaPeerInfo?
         var providers: [KademliaPeerInfo] = []
         var value: KademliaRecord?
+        var onProvider: (@Sendable (KademliaPeerInfo) -> Void)?
         let continuation: CheckedContinuation<Outcome, Never>
     }
 
@@ -42,7 +43,11 @@ public final class Kademlia: @unchecked Sendable {
         var nextLookup: UInt64 = 1
         var nextStream: UInt64 = 1
         var closed = false
+        var protectedClosest: Set<PeerID> = []
     }
+
+    /// The connection manager's tag on the k peers of the table closest to our own id (never trimmed).
+    public static let protectionTag = "dht-closest"
 
     /// The host it runs on.
     public let host: P2PHost
@@ -69,7 +74,10 @@ public final class Kademlia: @unchecked Sendable {
             host.handle(KademliaMessage.protocolID) { [weak self] stream in await self?.serve(stream) }
         }
         host.observePeers { [weak self] event in self?.peerEvent(event) }
-        let timer = host.loop.scheduleRepeating(every: 1) { [weak self] now in self?.handle(.tick, now: now) }
+        let timer = host.loop.scheduleRepeating(every: 1) { [weak self] now in
+            self?.handle(.tick, now: now)
+            self?.protectClosest()
+        }
         ticker.withLock { $0 = timer }
     }
 
@@ -104,8 +112,11 @@ public final class Kademlia: @unchecked Sendable {
     public func findPeer(_ peer: PeerID) async -> Outcome { await lookup { .findPeer(peer, lookup: $0) } }
 
     /// Looks for up to `count` providers of `key` (a CID's multihash bytes).
-    public func findProviders(_ key: [UInt8], count: Int = 20) async -> Outcome {
-        await lookup { .findProviders(key: key, count: count, lookup: $0) }
+    /// `onProvider` hears of each provider as soon as it is found.
+    public func findProviders(
+        _ key: [UInt8], count: Int = 20, onProvider: (@Sendable (KademliaPeerInfo) -> Void)? = nil
+    ) async -> Outcome {
+        await lookup(onProvider: onProvider) { .findProviders(key: key, count: count, lookup: $0) }
     }
 
     /// Announces this host as a provider of `key` to the k closest peers (republished every 22 h).
@@ -122,11 +133,13 @@ public final class Kademlia: @unchecked Sendable {
         await lookup { .putValue(key: key, value: value, lookup: $0) }
     }
 
-    private func lookup(_ event: @escaping (UInt64) -> KademliaDHT.Event) async -> Outcome {
+    private func lookup(
+        onProvider: (@Sendable (KademliaPeerInfo) -> Void)? = nil, _ event: @escaping (UInt64) -> KademliaDHT.Event
+    ) async -> Outcome {
         await withCheckedContinuation { continuation in
             let number = state.withLock { state -> UInt64 in
                 defer { state.nextLookup += 1 }
-                state.waiters[state.nextLookup] = Waiter(continuation: continuation)
+                state.waiters[state.nextLookup] = Waiter(onProvider: onProvider, continuation: continuation)
                 return state.nextLookup
             }
             handle(event(number))
@@ -166,7 +179,12 @@ public final class Kademlia: @unchecked Sendable {
         case .peerFound(let id, let info, _):
             update(id) { $0.peer = info }
         case .providerFound(let id, let info, _):
-            update(id) { $0.providers.append(info) }
+            var listener: (@Sendable (KademliaPeerInfo) -> Void)?
+            update(id) {
+                $0.providers.append(info)
+                listener = $0.onProvider
+            }
+            listener?(info)
         case .valueFound(let id, let record):
             update(id) { $0.value = record }
         case .lookupFinished(let result):
@@ -179,6 +197,18 @@ public final class Kademlia: @unchecked Sendable {
         case .dropped(let drop):
             logger.debug("kademlia: answer dropped", ["peer": "\(drop.peer)", "reason": "\(drop.reason)"])
         }
+    }
+
+    /// Protects the k table peers closest to our own id from the connection manager's trimming (they keep the
+    /// table's neighbourhood, which every lookup of nearby keys passes through); only a change is sent.
+    private func protectClosest() {
+        let closest = state.withLock { state -> Set<PeerID>? in
+            let peers = Set(state.dht.table.closest(to: state.dht.localKey, count: config.k).map(\.peer))
+            guard peers != state.protectedClosest else { return nil }
+            state.protectedClosest = peers
+            return peers
+        }
+        if let closest { host.connectionManager.protectOnly(closest, tag: Self.protectionTag) }
     }
 
     private func update(_ id: KademliaLookupID, _ change: (inout Waiter) -> Void) {

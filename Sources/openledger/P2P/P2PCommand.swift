@@ -8,7 +8,7 @@ import P2P
 enum P2PCommand {
     static let command = CommandSpec(
         name: "p2p",
-        summary: "libp2p identity, a host that answers ping, identify and echo, and a ping client.",
+        summary: "libp2p identity, a host that answers ping, identify, echo and the DHT, and clients for them.",
         subcommands: [
             CommandSpec(
                 name: "id", summary: "Print the peer id (creating the identity key in the data directory if needed).",
@@ -29,7 +29,9 @@ enum P2PCommand {
                 }),
             CommandSpec(
                 name: "listen",
-                summary: "Run a libp2p host (TCP, Noise, Yamux) answering ping, identify and /openledger/echo/1.0.0.",
+                summary:
+                    "Run a libp2p host (TCP, Noise, Yamux) answering ping, identify, /openledger/echo/1.0.0 and the "
+                    + "Kademlia DHT.",
                 discussion:
                     "Prints each full listen multiaddr (ending in /p2p/<peer id>) on its own line, then logs to standard error until Ctrl-C.",
                 options: [
@@ -45,10 +47,10 @@ enum P2PCommand {
                             "Subscribe to TOPIC by gossipsub and print each message as a JSON line; lines read from "
                             + "standard input are published to the first topic.",
                         repeatable: true),
-                    OptionSpec(
-                        name: "bootstrap", valueName: "MULTIADDR", help: "Dial this peer at start.", repeatable: true),
+                    DHTCommands.bootstrap, DHTCommands.dhtMode, DHTCommands.provide, NodeOptions.config,
                 ] + NodeOptions.logging,
                 action: { arguments, output throws(CLIError) in try listen(arguments, output) }),
+            DHTCommands.findProviders, DHTCommands.findPeer,
             CommandSpec(
                 name: "ping", summary: "Ping a peer over libp2p and print round-trip times.",
                 arguments: [ArgumentSpec(name: "multiaddr", help: "The peer: /ip4/…/tcp/…/p2p/<peer id>.")],
@@ -109,24 +111,27 @@ enum P2PCommand {
         for topic in topics where topic.isEmpty || topic.utf8.count > 1_024 {
             throw .usage("option --topic expects a name of 1 to 1024 bytes", command: arguments.command)
         }
-        var bootstrap: [Multiaddr] = []
-        for text in arguments.strings("bootstrap") {
-            let peer = try multiaddr(text, arguments)
-            guard peer.peerID != nil else {
-                throw .usage("bootstrap address '\(text)' must end in /p2p/<peer id>", command: arguments.command)
-            }
-            bootstrap.append(peer)
+        let bootstrap = try DHTCommands.bootstrapPeers(arguments)
+        var dhtConfig = KademliaConfig()
+        dhtConfig.mode = try DHTCommands.mode(arguments)
+        let provide = try arguments.strings("provide").map { text throws(CLIError) in
+            try DHTCommands.parseCID(text, arguments)
         }
         let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
         let logger = logging.logger("p2p")
         let signals = TerminationSignals()
         let host = P2PHostService(identity: identity, config: config, listen: address, logger: logger)
-        var services: [any Service] = [host]
+        // The DHT dials the bootstrap peers (gossip meets them there) and joins through them.
+        var services: [any Service] = [
+            host,
+            DHTService(
+                host: host, config: dhtConfig, bootstrap: bootstrap, provide: provide, logger: logging.logger("dht")),
+        ]
         var gossip: GossipService?
-        if !topics.isEmpty || !bootstrap.isEmpty {
+        if !topics.isEmpty {
             let printer = output
             let service = GossipService(
-                host: host, topics: topics, bootstrap: bootstrap, logger: logging.logger("gossip"),
+                host: host, topics: topics, bootstrap: [], logger: logging.logger("gossip"),
                 onDeliver: { printer.line(GossipLines.line($0)) })
             services.append(service)
             gossip = service
