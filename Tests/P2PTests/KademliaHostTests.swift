@@ -60,3 +60,24 @@ private func kademliaHost(seed: UInt64, mode: KademliaConfig.Mode = .server) thr
     #expect(foreign.value == nil)
     #expect(dhtB.dht.counters.refused >= 1)
 }
+
+/// The DHT's k closest peers to our own id are protected from the connection manager's trimming; a client, in no
+/// table, is not.
+@Test func kademliaProtectsItsClosestPeersFromTrimming() async throws {
+    let (hostA, dhtA, addressA) = try kademliaHost(seed: 21)
+    let (hostB, dhtB, _) = try kademliaHost(seed: 22)
+    let (hostC, dhtC, _) = try kademliaHost(seed: 23, mode: .client)
+    defer {
+        for dht in [dhtA, dhtB, dhtC] { dht.close() }
+        for host in [hostA, hostB, hostC] { host.close() }
+    }
+    let a = KademliaPeerInfo(id: hostA.peerID, addresses: [addressA])
+    _ = await dhtB.bootstrap([a])
+    _ = await dhtC.bootstrap([a])
+    let protected = try await onOwnThread {
+        poll { hostA.connectionManager.isProtected(hostB.peerID) && hostB.connectionManager.isProtected(hostA.peerID) }
+    }
+    #expect(protected, "A's table: \(dhtA.dht.table.allPeers.map(\.peer))")
+    // C, a client, is in no table, so nobody protects it.
+    #expect(!hostA.connectionManager.isProtected(hostC.peerID))
+}

@@ -72,6 +72,16 @@ private struct DHTParties {
     func stopAll() { for process in running { process.stop() } }
 }
 
+/// The devnet's network config with `bootstrap` as its bootstrap list, in a file of its own.
+private func networkConfig(bootstrap: [String]) throws -> String {
+    let devnet = Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json")
+    var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: devnet)) as? [String: Any])
+    object["bootstrap"] = bootstrap
+    let path = DevnetProcess.temporaryDirectory("dht-config") + "/network.json"
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
 private func peerID(of address: String) -> String { String(address.split(separator: "/").last ?? "") }
 
 /// CIDv1 raw-leaf CIDs of distinct bytes (as `ipfs add --cid-version=1` names a file of under 256 KiB).
@@ -88,7 +98,9 @@ private let cidC = "bafkreifeak5o3eyx7crxeft236gqmw2jlg5qoblljgqko7phccwsjkmwoq"
     defer { parties.stopAll() }
     let (_, py1) = try parties.pyServer(provide: [cidA])
 
-    let found = try parties.run(DevnetProcess.binary, ["p2p", "find-providers", cidA, "--bootstrap", py1])
+    // Joined through the network config's bootstrap list.
+    let config = try networkConfig(bootstrap: [py1])
+    let found = try parties.run(DevnetProcess.binary, ["p2p", "find-providers", cidA, "--config", config])
     #expect(found.status == 0, "find-providers: \(found.errors.suffix(2_000))")
     let lines = found.output.split(separator: "\n")
     #expect(lines.contains { $0.hasPrefix(peerID(of: py1) + " ") && $0.hasSuffix("/p2p/" + peerID(of: py1)) })

@@ -289,6 +289,7 @@ public final class Kademlia: @unchecked Sendable {
         case .success(nil): return .failure(.reset)
         case .failure(let error):
             stream.reset()
+            punish(peer, error)
             return .failure(.malformed(error))
         }
     }
@@ -302,8 +303,8 @@ public final class Kademlia: @unchecked Sendable {
             stream.reset()
             return
         case .failure(let error):
-            logger.debug("kademlia: bad request", ["peer": "\(stream.remotePeer)", "reason": "\(error)"])
             stream.reset()
+            punish(stream.remotePeer, error)
             return
         }
         let answer = await withCheckedContinuation { (continuation: CheckedContinuation<Answer, Never>) in
@@ -322,9 +323,29 @@ public final class Kademlia: @unchecked Sendable {
         case .respond(let message):
             if let message { try? await stream.write(KademliaFraming.frame(message)) }
             await stream.closeWrite()
-        case .reset:
+        case .reset(let drop):
             stream.reset()
+            if Self.costsConnection(drop.reason, request: request.type) { punish(drop.peer, drop.reason) }
         }
+    }
+
+    /// Whether a refused request is hostile enough to close the sender's connection: a provider flood, a provider
+    /// that is not the sender, a record put in a foreign namespace or over the size bound. A stale record, a full
+    /// store or a read of a foreign namespace (other IPFS peers ask for /pk and /ipns) only cost the stream.
+    static func costsConnection(_ reason: KademliaError, request: KademliaMessage.MessageType) -> Bool {
+        switch reason {
+        case .rateLimited, .invalidProvider: true
+        case .foreignNamespace, .fieldTooLong: request == .putValue
+        default: false
+        }
+    }
+
+    /// Closes `peer`'s connections with a logged reason: it sent what no honest peer sends (undecodable or
+    /// oversized messages, floods). Only that peer is affected.
+    private func punish(_ peer: PeerID, _ reason: KademliaError) {
+        logger.warning("kademlia: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
+        let host = host
+        Task { await host.disconnect(peer, reason: "\(reason)") }
     }
 
     /// Reads one framed message (nil at a clean end before any byte), within `limits`.
