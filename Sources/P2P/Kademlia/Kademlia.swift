@@ -112,6 +112,7 @@ public final class Kademlia: @unchecked Sendable {
     public func findPeer(_ peer: PeerID) async -> Outcome { await lookup { .findPeer(peer, lookup: $0) } }
 
     /// Looks for up to `count` providers of `key` (a CID's multihash bytes).
+    ///
     /// `onProvider` hears of each provider as soon as it is found.
     public func findProviders(
         _ key: [UInt8], count: Int = 20, onProvider: (@Sendable (KademliaPeerInfo) -> Void)? = nil
@@ -329,8 +330,10 @@ public final class Kademlia: @unchecked Sendable {
         }
     }
 
-    /// Whether a refused request is hostile enough to close the sender's connection: a provider flood, a provider
-    /// that is not the sender, a record put in a foreign namespace or over the size bound. A stale record, a full
+    /// Whether a refused request is hostile enough to close the sender's connection.
+    ///
+    /// It is for a provider flood, a provider that is not the sender, a record put in a foreign namespace or over
+    /// the size bound. A stale record, a full
     /// store or a read of a foreign namespace (other IPFS peers ask for /pk and /ipns) only cost the stream.
     static func costsConnection(_ reason: KademliaError, request: KademliaMessage.MessageType) -> Bool {
         switch reason {
@@ -340,8 +343,9 @@ public final class Kademlia: @unchecked Sendable {
         }
     }
 
-    /// Closes `peer`'s connections with a logged reason: it sent what no honest peer sends (undecodable or
-    /// oversized messages, floods). Only that peer is affected.
+    /// Closes `peer`'s connections with a logged reason.
+    ///
+    /// The peer sent what no honest peer sends (undecodable or oversized messages, floods); only it is affected.
     private func punish(_ peer: PeerID, _ reason: KademliaError) {
         logger.warning("kademlia: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
         let host = host
