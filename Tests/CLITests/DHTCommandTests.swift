@@ -37,6 +37,8 @@ private let peer = "12D3KooWATV9LN92W7iJoFuNa5YEfjY8Xxhqb83WMRyuM8HQAwRY"
     (["p2p", "find-peer", peer, "--timeout", "0", "--bootstrap", "/ip4/127.0.0.1/tcp/1/p2p/\(peer)"], "timeout"),
     (["p2p", "listen", "--dht", "sometimes"], "expects server or client"),
     (["p2p", "listen", "--provide", "Qm-nope"], "invalid CID"),
+    (["p2p", "listen", "--conn-low", "50", "--conn-high", "40"], "below --conn-high"),
+    (["p2p", "listen", "--max-per-ip", "0"], "max-per-ip"),
 ])
 func dhtCommandsRefuseBadArguments(arguments: [String], message: String) {
     let result = runCommand(arguments)

@@ -42,6 +42,19 @@ enum P2PCommand {
                     OptionSpec(
                         name: "max-connections", valueName: "N", help: "Connections at most.", defaultValue: "1024"),
                     OptionSpec(
+                        name: "conn-low", valueName: "N", help: "Connection manager: trim down to N connections.",
+                        defaultValue: "160"),
+                    OptionSpec(
+                        name: "conn-high", valueName: "N", help: "Connection manager: trim when over N connections.",
+                        defaultValue: "192"),
+                    OptionSpec(
+                        name: "conn-grace", valueName: "SECONDS",
+                        help: "Connection manager: a new connection is never trimmed this young.", defaultValue: "20"),
+                    OptionSpec(
+                        name: "max-per-ip", valueName: "N",
+                        help: "Connection manager: inbound connections per remote IP (loopback exempt).",
+                        defaultValue: "8"),
+                    OptionSpec(
                         name: "topic", valueName: "TOPIC",
                         help:
                             "Subscribe to TOPIC by gossipsub and print each message as a JSON line; lines read from "
@@ -107,6 +120,13 @@ enum P2PCommand {
         let address = try multiaddr(arguments.string("listen") ?? "/ip4/127.0.0.1/tcp/4001", arguments)
         var config = HostConfig()
         config.maxConnections = try arguments.int("max-connections", in: 1...100_000) ?? 1_024
+        config.connectionManager.lowWater = try arguments.int("conn-low", in: 0...100_000) ?? 160
+        config.connectionManager.highWater = try arguments.int("conn-high", in: 1...100_000) ?? 192
+        config.connectionManager.gracePeriod = try arguments.double("conn-grace", in: 0...86_400) ?? 20
+        config.connectionManager.maxConnectionsPerIP = try arguments.int("max-per-ip", in: 1...100_000) ?? 8
+        guard config.connectionManager.lowWater < config.connectionManager.highWater else {
+            throw .usage("option --conn-low must be below --conn-high", command: arguments.command)
+        }
         let topics = arguments.strings("topic")
         for topic in topics where topic.isEmpty || topic.utf8.count > 1_024 {
             throw .usage("option --topic expects a name of 1 to 1024 bytes", command: arguments.command)
