@@ -109,7 +109,7 @@ public final class DHTService: Service {
     }
 
     /// Waits until identify with `peer` has finished, at most `seconds`.
-    static func identified(_ peer: PeerID, on host: P2PHost, within seconds: Double) async -> Bool {
+    public static func identified(_ peer: PeerID, on host: P2PHost, within seconds: Double) async -> Bool {
         let store = host.peerStore
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await store.identified(peer) != nil }
