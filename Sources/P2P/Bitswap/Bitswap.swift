@@ -1,0 +1,332 @@
+import Codec
+import EventLoop
+import Runtime
+import Synchronization
+
+/// Where the exchange reads and writes blocks (the content store, or memory in tests).
+///
+/// Calls may block on disk: the shell makes them off the host's loop.
+public protocol BitswapBlockStore: Sendable {
+    /// The size of the block when held, else nil.
+    func size(of cid: CID) -> Int?
+    /// The block's bytes, verified against `cid`, when held.
+    func block(_ cid: CID) -> [UInt8]?
+    /// Stores a block the exchange has verified against `cid`.
+    func put(_ cid: CID, _ data: [UInt8]) throws
+}
+
+/// Bitswap 1.2 (also answering 1.1.0 and 1.0.0) on a `P2PHost`: the IO shell around `BitswapEngine`.
+///
+/// Every message goes out on one long-lived outbound stream per peer (go-style: kubo treats Bitswap streams as
+/// one-way and reads answers only on streams the server opens). Every stream, inbound or our own outbound one, is
+/// read for messages (py-libp2p answers on the stream the wantlist came on). A stream that sends what does not
+/// decode costs the peer its connection, as does a bad block. Store lookups run off the loop.
+public final class Bitswap: @unchecked Sendable {
+    /// What a fetch produced.
+    public struct FetchResult: Sendable {
+        /// Blocks received and stored.
+        public var blocks: Int
+        /// Their bytes.
+        public var bytes: Int
+        /// Blocks already held when the walk reached them (a resumed fetch).
+        public var alreadyHeld: Int
+        /// Whether every block of the walk is now held.
+        public var complete: Bool
+    }
+
+    private final class Fetch: @unchecked Sendable {
+        let expand: @Sendable (CID, [UInt8]) -> [CID]
+        let progress: (@Sendable (CID, Int, PeerID) -> Void)?
+        let onNeedProviders: (@Sendable () -> Void)?
+        /// Guards the walk: blocks arrive on several tasks at once.
+        let lock = Mutex<Void>(())
+        var outstanding = Set<CID>()
+        var result = FetchResult(blocks: 0, bytes: 0, alreadyHeld: 0, complete: false)
+        var continuation: CheckedContinuation<FetchResult, Never>?
+        var failure: String?
+
+        init(
+            expand: @escaping @Sendable (CID, [UInt8]) -> [CID], progress: (@Sendable (CID, Int, PeerID) -> Void)?,
+            onNeedProviders: (@Sendable () -> Void)?
+        ) {
+            self.expand = expand
+            self.progress = progress
+            self.onNeedProviders = onNeedProviders
+        }
+    }
+
+    private struct State {
+        var engine: BitswapEngine
+        var writers: [PeerID: Writer] = [:]
+        var fetches: [BitswapSessionID: Fetch] = [:]
+        var nextSession: UInt64 = 1
+        var closed = false
+    }
+
+    /// One peer's outbound stream and the messages waiting for it, written in order by one task.
+    private final class Writer: @unchecked Sendable {
+        var queue: [BitswapMessage] = []
+        var queuedBytes = 0
+        var running = false
+    }
+
+    /// The host it runs on.
+    public let host: P2PHost
+    /// The store it serves from and fetches into.
+    public let store: any BitswapBlockStore
+    /// The engine's configuration.
+    public let config: BitswapConfig
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let ticker = Mutex<TimerHandle?>(nil)
+    private let streams = Mutex<[PeerID: P2PStream]>([:])
+
+    /// Bytes queued for one peer at most; past it, messages to the peer are dropped with a log line.
+    public static let maxQueuedBytesPerPeer = 32 * 1024 * 1024
+
+    /// The exchange on `host` over `store`.
+    public init(
+        host: P2PHost, store: any BitswapBlockStore, config: BitswapConfig = .init(), logger: Logger = .discarding
+    ) {
+        self.host = host
+        self.store = store
+        self.config = config
+        self.logger = logger
+        state = Mutex(State(engine: BitswapEngine(config: config, now: host.loop.now())))
+        for id in BitswapMessage.protocolIDs {
+            host.handle(id) { [weak self] stream in await self?.readMessages(stream) }
+        }
+        host.observePeers { [weak self] event in
+            switch event {
+            case .connected(let peer, _, _): self?.handle(.peerConnected(peer))
+            case .disconnected(let peer):
+                _ = self?.streams.withLock { $0.removeValue(forKey: peer) }
+                self?.handle(.peerDisconnected(peer))
+            }
+        }
+        let timer = host.loop.scheduleRepeating(every: 1) { [weak self] now in self?.handle(.tick, now: now) }
+        ticker.withLock { $0 = timer }
+    }
+
+    /// What the engine has counted.
+    public var counters: BitswapEngine.Counters { state.withLock { $0.engine.counters } }
+
+    /// Stops the ticks; running fetches end incomplete.
+    public func close() {
+        if let timer = ticker.withLock({ $0 }) { host.loop.cancel(timer) }
+        let fetches = state.withLock { state -> [Fetch] in
+            state.closed = true
+            defer { state.fetches = [:] }
+            return Array(state.fetches.values)
+        }
+        for fetch in fetches { finish(fetch) }
+        for stream in streams.withLock({ Array($0.values) }) { stream.reset() }
+    }
+
+    deinit { close() }
+
+    /// Announces that a block entered the store (peers waiting for it get it).
+    public func blockAdded(_ cid: CID) { handle(.blockAdded(cid)) }
+
+    /// Fetches `roots` and every block `expand` names from each fetched or held block (the DAG's links), from
+    /// `peers` and any peer added later; blocks already held are not fetched again (a fetch resumes). Returns when
+    /// every block is held, or when the task is cancelled.
+    public func fetch(
+        _ roots: [CID], from peers: [PeerID], expand: @escaping @Sendable (CID, [UInt8]) -> [CID],
+        progress: (@Sendable (CID, Int, PeerID) -> Void)? = nil, onNeedProviders: (@Sendable () -> Void)? = nil
+    ) async -> FetchResult {
+        let fetch = Fetch(expand: expand, progress: progress, onNeedProviders: onNeedProviders)
+        let id = state.withLock { state -> BitswapSessionID in
+            defer { state.nextSession += 1 }
+            return BitswapSessionID(state.nextSession)
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                fetch.lock.withLock { _ in fetch.continuation = continuation }
+                state.withLock { $0.fetches[id] = fetch }
+                let missing = fetch.lock.withLock { _ in walkHeld(roots, fetch) }
+                if missing.isEmpty {
+                    self.complete(id)
+                } else {
+                    handle(.want(id, cids: missing, peers: peers))
+                }
+            }
+        } onCancel: {
+            self.handle(.closeSession(id))
+            if let fetch = self.state.withLock({ $0.fetches.removeValue(forKey: id) }) { self.finish(fetch) }
+        }
+    }
+
+    /// Adds providers to the fetches running (found later, e.g. by the DHT).
+    public func addPeers(_ peers: [PeerID]) {
+        let ids = state.withLock { Array($0.fetches.keys) }
+        for id in ids { handle(.addPeers(id, peers)) }
+    }
+
+    /// Expands held blocks depth-first from `cids`; returns those not held, recording them as outstanding (under
+    /// the fetch's lock).
+    private func walkHeld(_ cids: [CID], _ fetch: Fetch) -> [CID] {
+        var missing: [CID] = []
+        var stack = cids.reversed() as [CID]
+        var seen = Set<CID>()
+        while let cid = stack.popLast() {
+            guard seen.insert(cid).inserted else { continue }
+            if let data = store.block(cid) {
+                fetch.result.alreadyHeld += 1
+                stack += fetch.expand(cid, data).reversed()
+            } else {
+                if fetch.outstanding.insert(cid).inserted { missing.append(cid) }
+            }
+        }
+        return missing
+    }
+
+    private func complete(_ id: BitswapSessionID) {
+        handle(.closeSession(id))
+        guard let fetch = state.withLock({ $0.fetches.removeValue(forKey: id) }) else { return }
+        fetch.lock.withLock { _ in fetch.result.complete = true }
+        finish(fetch)
+    }
+
+    private func finish(_ fetch: Fetch) {
+        let (continuation, result) = fetch.lock.withLock {
+            _ -> (CheckedContinuation<FetchResult, Never>?, FetchResult) in
+            defer { fetch.continuation = nil }
+            return (fetch.continuation, fetch.result)
+        }
+        continuation?.resume(returning: result)
+    }
+
+    // MARK: Events and actions
+
+    private func handle(_ event: BitswapEngine.Event, now: Instant? = nil) {
+        let time = now ?? host.loop.now()
+        let actions = state.withLock { state -> [BitswapEngine.Action] in
+            state.closed ? [] : state.engine.on(event, now: time)
+        }
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: BitswapEngine.Action) {
+        switch action {
+        case .send(let peer, let message):
+            send(message, to: peer)
+        case .lookup(let id, _, let wants):
+            let store = store
+            Task.detached { [weak self] in
+                let answers: [BitswapBlockLookup] = wants.map { entry in
+                    switch entry.wantType {
+                    case .block: store.block(entry.cid).map { .block($0) } ?? .missing
+                    case .have: store.size(of: entry.cid).map { .have(size: $0) } ?? .missing
+                    }
+                }
+                self?.handle(.lookedUp(id, answers))
+            }
+        case .received(let cid, let data, let peer, let sessions):
+            Task.detached { [weak self] in self?.stored(cid, data, from: peer, sessions: sessions) }
+        case .punish(let peer, let reason):
+            logger.warning("bitswap: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
+            let host = host
+            Task { await host.disconnect(peer, reason: "\(reason)") }
+        case .needProviders(let id):
+            let fetch = state.withLock { $0.fetches[id] }
+            fetch?.onNeedProviders?()
+        }
+    }
+
+    /// A verified block: stored, announced, and walked for the fetches that wanted it.
+    private func stored(_ cid: CID, _ data: [UInt8], from peer: PeerID, sessions: [BitswapSessionID]) {
+        do {
+            try store.put(cid, data)
+        } catch {
+            logger.error("bitswap: storing a block failed", ["cid": "\(cid)", "reason": "\(error)"])
+            return
+        }
+        handle(.blockAdded(cid))
+        for id in sessions {
+            guard let fetch = state.withLock({ $0.fetches[id] }) else { continue }
+            fetch.progress?(cid, data.count, peer)
+            let (children, done) = fetch.lock.withLock { _ -> ([CID], Bool) in
+                fetch.result.blocks += 1
+                fetch.result.bytes += data.count
+                let children = walkHeld(fetch.expand(cid, data), fetch)
+                fetch.outstanding.remove(cid)
+                return (children, fetch.outstanding.isEmpty)
+            }
+            if !children.isEmpty { handle(.want(id, cids: children, peers: [])) }
+            if done { complete(id) }
+        }
+    }
+
+    // MARK: Streams
+
+    private func send(_ message: BitswapMessage, to peer: PeerID) {
+        let size = message.blocks.reduce(0) { $0 + $1.data.count } + 64 * message.wants.count
+        let start = state.withLock { state -> Writer? in
+            let writer = state.writers[peer] ?? Writer()
+            state.writers[peer] = writer
+            guard writer.queuedBytes + size <= Self.maxQueuedBytesPerPeer else { return nil }
+            writer.queue.append(message)
+            writer.queuedBytes += size
+            if writer.running { return nil }
+            writer.running = true
+            return writer
+        }
+        if let start { Task { [weak self] in await self?.drain(start, to: peer) } }
+    }
+
+    /// Writes the peer's queued messages in order on its outbound stream (opened on first use, and again after
+    /// it fails).
+    private func drain(_ writer: Writer, to peer: PeerID) async {
+        while true {
+            let next = state.withLock { _ -> BitswapMessage? in
+                guard !writer.queue.isEmpty else {
+                    writer.running = false
+                    return nil
+                }
+                let message = writer.queue.removeFirst()
+                writer.queuedBytes -= message.blocks.reduce(0) { $0 + $1.data.count } + 64 * message.wants.count
+                return message
+            }
+            guard let message = next else { return }
+            guard let stream = await outbound(to: peer) else { continue }
+            do {
+                try await stream.write(BitswapFraming.frame(message))
+            } catch {
+                streams.withLock { if $0[peer] === stream { $0[peer] = nil } }
+                logger.debug("bitswap: write failed", ["peer": "\(peer)", "reason": "\(error)"])
+            }
+        }
+    }
+
+    private func outbound(to peer: PeerID) async -> P2PStream? {
+        if let stream = streams.withLock({ $0[peer] }) { return stream }
+        guard let stream = try? await host.newStream(to: peer, protocols: BitswapMessage.protocolIDs) else {
+            return nil
+        }
+        streams.withLock { $0[peer] = stream }
+        Task { [weak self] in await self?.readMessages(stream) }
+        return stream
+    }
+
+    /// Reads framed messages from a stream until it ends; one that does not decode costs the peer its
+    /// connection.
+    private func readMessages(_ stream: P2PStream) async {
+        let peer = stream.remotePeer
+        var buffer: [UInt8] = []
+        while true {
+            do throws(BitswapError) {
+                while let parsed = try BitswapFraming.parse(buffer, limits: config.limits) {
+                    buffer.removeFirst(parsed.consumed)
+                    handle(.message(from: peer, parsed.message))
+                }
+            } catch {
+                stream.reset()
+                perform(.punish(peer, error))
+                return
+            }
+            guard let chunk = try? await stream.read(maxBytes: 256 * 1024), !chunk.isEmpty else { return }
+            buffer += chunk
+        }
+    }
+}
