@@ -128,9 +128,10 @@ public final class Bitswap: @unchecked Sendable {
     /// Announces that a block entered the store (peers waiting for it get it).
     public func blockAdded(_ cid: CID) { handle(.blockAdded(cid)) }
 
-    /// Fetches `roots` and every block `expand` names from each fetched or held block (the DAG's links), from
-    /// `peers` and any peer added later; blocks already held are not fetched again (a fetch resumes). Returns when
-    /// every block is held, or when the task is cancelled.
+    /// Fetches `roots` and every block `expand` names from each fetched or held block (the DAG's links).
+    ///
+    /// Blocks come from `peers` and any peer added later; blocks already held are not fetched again (a fetch
+    /// resumes). Returns when every block is held, or when the task is cancelled.
     public func fetch(
         _ roots: [CID], from peers: [PeerID], expand: @escaping @Sendable (CID, [UInt8]) -> [CID],
         progress: (@Sendable (CID, Int, PeerID) -> Void)? = nil, onNeedProviders: (@Sendable () -> Void)? = nil
@@ -157,7 +158,7 @@ public final class Bitswap: @unchecked Sendable {
         }
     }
 
-    /// Adds providers to the fetches running (found later, e.g. by the DHT).
+    /// Adds providers to the fetches running (found later, by the DHT for one).
     public func addPeers(_ peers: [PeerID]) {
         let ids = state.withLock { Array($0.fetches.keys) }
         for id in ids { handle(.addPeers(id, peers)) }
