@@ -463,7 +463,13 @@ public final class P2PHost: @unchecked Sendable {
         counts.withLock { $0.open += 1 }
         Task { [self] in
             do {
-                _ = try await identify(peer)
+                let message = try await identify(peer)
+                logger.debug(
+                    "identified \(peer)",
+                    [
+                        "peer": "\(peer)", "agent": message.agentVersion ?? "",
+                        "protocols": message.protocols.joined(separator: ","),
+                    ])
             } catch {
                 logger.info("identify of \(peer) failed: \(error)", ["peer": "\(peer)", "reason": "\(error)"])
             }
