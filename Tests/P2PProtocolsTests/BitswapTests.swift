@@ -295,8 +295,8 @@ private struct Network {
     #expect(to == client)
     #expect(reply.blocks.isEmpty)
     #expect(reply.presences == [.init(cid: content[0].0, kind: .have), .init(cid: content[1].0, kind: .dontHave)])
-    // The want without send-dont-have waits; the block arriving in the store answers it.
-    #expect(engine.wants(of: client) == [content[2].0])
+    // The wants of missing blocks wait, answered or not; the block arriving in the store answers them.
+    #expect(Set(engine.wants(of: client)) == [content[1].0, content[2].0])
     let added = engine.on(.blockAdded(content[2].0), now: now)
     guard case .lookup(let second, _, let again)? = added.first else {
         Issue.record("\(added)")
@@ -309,7 +309,10 @@ private struct Network {
         return
     }
     #expect(delivery.blocks.map(\.cid) == [content[2].0] && delivery.blocks[0].data == content[2].1)
+    #expect(engine.wants(of: client) == [content[1].0])
+    _ = engine.on(.message(from: client, BitswapMessage(wants: [.init(cid: content[1].0, cancel: true)])), now: now)
     #expect(engine.wants(of: client).isEmpty)
+    #expect(engine.on(.blockAdded(content[1].0), now: now).isEmpty)
     // A full wantlist replaces the one held.
     _ = engine.on(.message(from: client, BitswapMessage(wants: [.init(cid: content[0].0)])), now: now)
     _ = engine.on(.message(from: client, BitswapMessage(wants: [.init(cid: content[1].0)], full: true)), now: now)

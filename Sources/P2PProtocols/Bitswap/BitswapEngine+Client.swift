@@ -31,9 +31,15 @@ extension BitswapEngine {
             if session.inFlight[cid] != nil { remember(cid) }
             wantedBy[cid]?.removeAll { $0 == id }
             if wantedBy[cid]?.isEmpty == true { wantedBy[cid] = nil }
+            var asked = session.askedHave[cid] ?? []
             if let flight = session.inFlight[cid] {
                 release(flight.peer)
-                if wantedBy[cid] == nil { out.want(BitswapMessage.Entry(cid: cid, cancel: true), to: flight.peer) }
+                asked.insert(flight.peer)
+            }
+            if wantedBy[cid] == nil {
+                for peer in session.peers.elements where asked.contains(peer) {
+                    out.want(BitswapMessage.Entry(cid: cid, cancel: true), to: peer)
+                }
             }
         }
     }
@@ -124,9 +130,14 @@ extension BitswapEngine {
                 session.wanted.remove(cid)
                 session.dontHave[cid] = nil
                 session.haves[cid] = nil
+                var cancel = session.askedHave.removeValue(forKey: cid) ?? []
                 if let flight = session.inFlight.removeValue(forKey: cid) {
                     release(flight.peer)
-                    if flight.peer != peer { out.want(BitswapMessage.Entry(cid: cid, cancel: true), to: flight.peer) }
+                    cancel.insert(flight.peer)
+                }
+                cancel.remove(peer)
+                for other in session.peers.elements where cancel.contains(other) {
+                    out.want(BitswapMessage.Entry(cid: cid, cancel: true), to: other)
                 }
                 sessions[id] = session
                 if !touched.contains(id) { touched.append(id) }
@@ -143,11 +154,16 @@ extension BitswapEngine {
                     session.peers.insert(peer)
                 case .dontHave:
                     session.dontHave[presence.cid, default: []].insert(peer)
+                    if session.haves[presence.cid] == peer { session.haves[presence.cid] = nil }
                     if let flight = session.inFlight[presence.cid], flight.peer == peer {
                         session.inFlight[presence.cid] = nil
                         release(peer)
                         counters.reassigned += 1
                         requeue(presence.cid, in: &session)
+                        // The peer keeps the want; as a want-have it answers HAVE, not the block, once it has it.
+                        if session.askedHave[presence.cid, default: []].insert(peer).inserted {
+                            out.want(BitswapMessage.Entry(cid: presence.cid, priority: 1, wantType: .have), to: peer)
+                        }
                     }
                 }
                 sessions[id] = session

@@ -10,10 +10,11 @@ import Runtime
 /// actions. It reads no clock, store or socket. Output order depends only on the events.
 ///
 /// Server: a want-block of a held block is answered with the block, a want-have with HAVE, a block not held with
-/// DONT_HAVE when asked for, else the want waits for `.blockAdded`. Client: each wanted block is asked as a
-/// want-block (send-dont-have) of the session peer with the best observed throughput per block in flight, at most
-/// `maxOutstandingPerPeer` per peer; a DONT_HAVE, a timeout or a disconnect moves it to another peer; a block is
-/// accepted only when its bytes hash to a CID some session wants.
+/// DONT_HAVE when asked for; a want of a block not held waits for `.blockAdded`. Client: each wanted block is
+/// asked as a want-block (send-dont-have) of the session peer with the best observed throughput per block in
+/// flight, at most `maxOutstandingPerPeer` per peer; a DONT_HAVE turns the want into a want-have at that peer (it
+/// says HAVE when the block reaches it) and moves the block to another peer, as do a timeout and a disconnect; a
+/// block is accepted only when its bytes hash to a CID some session wants.
 public struct BitswapEngine: Sendable {
     /// What the shell reports.
     public enum Event: Sendable {
@@ -103,6 +104,9 @@ public struct BitswapEngine: Sendable {
         var inFlight: [CID: InFlight] = [:]
         var dontHave: [CID: Set<PeerID>] = [:]
         var haves: [CID: PeerID] = [:]
+        /// Peers asked with want-have (after their DONT_HAVE): they say HAVE when the block reaches them, and are
+        /// sent a cancel once it is received.
+        var askedHave: [CID: Set<PeerID>] = [:]
         var stalled = false
     }
 
