@@ -151,6 +151,8 @@ extension BitswapEngine {
                 switch presence.kind {
                 case .have:
                     session.haves[presence.cid] = peer
+                    session.dontHave[presence.cid]?.remove(peer)
+                    session.askedHave[presence.cid]?.remove(peer)
                     session.peers.insert(peer)
                 case .dontHave:
                     session.dontHave[presence.cid, default: []].insert(peer)
@@ -160,10 +162,9 @@ extension BitswapEngine {
                         release(peer)
                         counters.reassigned += 1
                         requeue(presence.cid, in: &session)
-                        // The peer keeps the want; as a want-have it answers HAVE, not the block, once it has it.
-                        if session.askedHave[presence.cid, default: []].insert(peer).inserted {
-                            out.want(BitswapMessage.Entry(cid: presence.cid, priority: 1, wantType: .have), to: peer)
-                        }
+                        // The peer keeps the want as a want-have: it says HAVE once it has the block. Our own
+                        // server does so; a peer that keeps it as a want-block may push the block, which is fine.
+                        session.askedHave[presence.cid, default: []].insert(peer)
                     }
                 }
                 sessions[id] = session
@@ -171,6 +172,12 @@ extension BitswapEngine {
             }
         }
         for id in touched { assign(id, now: now, &out) }
+    }
+
+    /// Whether the peer delivered a block after `time`.
+    func deliveredSince(_ peer: PeerID, _ time: Instant) -> Bool {
+        guard let last = peers[peer]?.lastDelivery else { return false }
+        return last > time
     }
 
     func requeue(_ cid: CID, in session: inout Session) {
@@ -248,7 +255,11 @@ extension BitswapEngine {
                     session.dontHave[cid, default: []].insert(flight.peer)
                     out.want(BitswapMessage.Entry(cid: cid, cancel: true), to: flight.peer)
                     requeue(cid, in: &session)
-                } else if rebroadcast && now.seconds(since: flight.resent) >= config.rebroadcastInterval {
+                } else if rebroadcast && now.seconds(since: flight.resent) >= config.rebroadcastInterval
+                    && !deliveredSince(flight.peer, flight.resent)
+                {
+                    // Sent again only to a peer gone quiet: one that delivers is busy, and a re-sent want would
+                    // make it send the block twice.
                     session.inFlight[cid]?.resent = now
                     out.want(
                         BitswapMessage.Entry(cid: cid, priority: 1, wantType: .block, sendDontHave: true),

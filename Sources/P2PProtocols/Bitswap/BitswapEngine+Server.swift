@@ -48,8 +48,8 @@ extension BitswapEngine {
     /// The store's answers, turned into blocks, HAVEs and DONT_HAVEs.
     ///
     /// Blocks answer want-blocks, HAVE want-haves, DONT_HAVE a missing block when asked for. A want of a missing
-    /// block stays in the peer's list (until cancelled) and is answered when `.blockAdded` says the block arrived;
-    /// answered wants leave the list.
+    /// block stays in the peer's list until cancelled (as a want-have once DONT_HAVE was sent) and is answered when
+    /// `.blockAdded` says the block arrived; answered wants leave the list.
     mutating func answer(_ id: BitswapLookupID, _ answers: [BitswapBlockLookup], _ out: inout Outbox) {
         guard let (peer, wants) = lookups.removeValue(forKey: id), var state = peers[peer] else { return }
         var blocks: [BitswapMessage.Block] = []
@@ -76,9 +76,12 @@ extension BitswapEngine {
             case (.have, .have), (.have, .block):
                 presences.append(BitswapMessage.Presence(cid: entry.cid, kind: .have))
             case (_, .missing) where entry.sendDontHave:
-                // Answered now, and kept: when the block arrives the peer gets it (or a HAVE), as boxo does.
+                // Answered now, and kept as a want-have: when the block arrives the peer hears HAVE and asks for it
+                // if it still wants it (a block pushed then would often cross a block from another peer).
                 presences.append(BitswapMessage.Presence(cid: entry.cid, kind: .dontHave))
                 answered = false
+                state.theirWants[entry.cid] = BitswapMessage.Entry(
+                    cid: entry.cid, priority: entry.priority, wantType: .have, sendDontHave: false)
                 waitingFor[entry.cid, default: IndexedSet()].insert(peer)
             case (.block, .have):
                 // Held but not loaded: ask again for the bytes.

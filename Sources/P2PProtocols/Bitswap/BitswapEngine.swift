@@ -12,9 +12,9 @@ import Runtime
 /// Server: a want-block of a held block is answered with the block, a want-have with HAVE, a block not held with
 /// DONT_HAVE when asked for; a want of a block not held waits for `.blockAdded`. Client: each wanted block is
 /// asked as a want-block (send-dont-have) of the session peer with the best observed throughput per block in
-/// flight, at most `maxOutstandingPerPeer` per peer; a DONT_HAVE turns the want into a want-have at that peer (it
-/// says HAVE when the block reaches it) and moves the block to another peer, as do a timeout and a disconnect; a
-/// block is accepted only when its bytes hash to a CID some session wants.
+/// flight, at most `maxOutstandingPerPeer` per peer; a DONT_HAVE moves the block to another peer (the refusing
+/// one keeps the want as a want-have and says HAVE when the block reaches it), as do a timeout and a disconnect;
+/// a block is accepted only when its bytes hash to a CID some session wants.
 public struct BitswapEngine: Sendable {
     /// What the shell reports.
     public enum Event: Sendable {

@@ -36,7 +36,7 @@ public struct BitswapConfig: Sendable, Equatable {
     /// Wants of one peer held at once (go's default wantlist bound is 1,024 per message; we hold up to this many).
     public var maxWantsPerPeer = 4_096
     /// Our want-blocks in flight to one peer (256 KiB blocks: 8 MiB).
-    public var maxOutstandingPerPeer = 32
+    public var maxOutstandingPerPeer = 16
     /// Blocks one session still wants, at most.
     public var maxWantsPerSession = 1 << 20
     /// Sessions at once.
