@@ -40,6 +40,13 @@ private func blocks(_ count: Int, size: Int, seed: UInt64) -> [(CID, [UInt8])] {
     var old = ProtobufWriter()
     old.bytes(2, data)
     #expect(try BitswapMessage(decoding: old.bytes).blocks.map(\.cid) == [v0])
+    // py-libp2p's CIDv0 blocks come with an empty prefix: read as CIDv0 too.
+    var empty = ProtobufWriter()
+    var payload = ProtobufWriter()
+    payload.bytes(1, [UInt8]())
+    payload.bytes(2, data)
+    empty.bytes(3, payload.bytes)
+    #expect(try BitswapMessage(decoding: empty.bytes).blocks.map(\.cid) == [v0])
     // Framing.
     let framed = BitswapFraming.frame(message) + [0x01]
     let parsed = try #require(try BitswapFraming.parse(framed))

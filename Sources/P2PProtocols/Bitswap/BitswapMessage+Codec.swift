@@ -93,12 +93,15 @@ extension BitswapMessage {
                 var data: [UInt8] = []
                 while let part = try Self.next(&item) {
                     switch part.number {
-                    case 1: prefix = try CIDPrefix(bytes: try Self.payload(part, "Block.prefix"))
+                    case 1:
+                        let bytes = try Self.payload(part, "Block.prefix")
+                        // py-libp2p sends CIDv0 blocks with an empty prefix: read as 00 70 12 20.
+                        prefix = bytes.isEmpty ? .v0 : try CIDPrefix(bytes: bytes)
                     case 2: data = try Self.payload(part, "Block.data")
                     default: continue
                     }
                 }
-                guard let prefix else { throw .malformedProtobuf("a block without its CID prefix") }
+                guard let prefix else { throw .malformedProtobuf("a block without its CID prefix field") }
                 try Self.countBlock(&blocks, data.count, limits)
                 blocks.append(Block(prefix: prefix, data: data))
             case 4:

@@ -123,6 +123,9 @@ public struct CIDPrefix: Sendable, Equatable, Hashable {
     /// The digest length.
     public var digestLength: UInt64
 
+    /// The prefix of every CIDv0: dag-pb, sha2-256, 32 bytes.
+    public static let v0 = CIDPrefix(version: 0, codec: 0x70, hashFunction: 0x12, digestLength: 32)
+
     /// The prefix of `cid`.
     public init(_ cid: CID) {
         version = UInt64(cid.version)
