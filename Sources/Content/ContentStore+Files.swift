@@ -1,0 +1,154 @@
+import Codec
+import Glibc
+
+/// Adds one file to a store from bytes given in pieces: builds it as kubo does, writes its blocks in batches as
+/// they complete, and keeps them from collection until the root is pinned.
+///
+/// Memory is one batch of blocks plus the builder's open nodes. Used from one thread at a time. Blocks already in
+/// the store are not written again, so adding a file again after a kill goes on from the blocks already stored.
+public final class ContentAdder {
+    private let store: ContentStore
+    private var builder: UnixFSFileBuilder
+    private var batch: [VerifiedBlock] = []
+    private var protected = Set<[UInt8]>()
+    private var finished = false
+    /// Blocks of the file written by this add (not counting those the store held already).
+    public private(set) var newBlocks = 0
+
+    init(store: ContentStore, parameters: UnixFSFileBuilder.Parameters) {
+        self.store = store
+        builder = UnixFSFileBuilder(parameters: parameters)
+    }
+
+    deinit { store.release(protected) }
+
+    /// The bytes taken so far.
+    public var byteCount: UInt64 { builder.byteCount }
+
+    /// Takes the next bytes of the file.
+    public func append(_ bytes: UnsafeRawBufferPointer) throws(ContentError) {
+        precondition(!finished, "append after finish")
+        try builder.append(bytes) { (block: VerifiedBlock) throws(ContentError) in try take(block) }
+    }
+
+    /// Takes the next bytes of the file.
+    public func append(_ bytes: [UInt8]) throws(ContentError) {
+        let outcome = bytes.withUnsafeBytes { buffer in
+            Result { () throws(ContentError) in try append(buffer) }
+        }
+        try outcome.get()
+    }
+
+    /// Ends the file: writes the last blocks, pins the root for `pin` (unless nil) and returns the root's CID.
+    public func finish(pin: PinReason? = .user) throws(ContentError) -> CID {
+        precondition(!finished, "finish twice")
+        finished = true
+        let root = try builder.finish { (block: VerifiedBlock) throws(ContentError) in try take(block) }
+        try flush()
+        if let pin { try store.pin(root, reason: pin) }
+        store.release(protected)
+        protected.removeAll()
+        return root
+    }
+
+    private func take(_ block: VerifiedBlock) throws(ContentError) {
+        batch.append(block)
+        if batch.count >= store.options.batchBlocks { try flush() }
+    }
+
+    private func flush() throws(ContentError) {
+        guard !batch.isEmpty else { return }
+        let keys = batch.map { ContentStore.key($0.cid) }.filter { protected.insert($0).inserted }
+        store.protect(keys)
+        newBlocks += try store.store(batch)
+        batch.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A file read back out of a store by its root, piece by piece, every block verified as it is read.
+public struct ContentFileStream {
+    private let store: ContentStore
+    private var reader: UnixFSFileReader
+
+    init(store: ContentStore, root: CID) {
+        self.store = store
+        reader = UnixFSFileReader(root: root)
+    }
+
+    /// The bytes handed out so far.
+    public var bytesRead: UInt64 { reader.bytesRead }
+
+    /// The next bytes of the file (at most one block's worth), or nil at its end.
+    public mutating func next() throws(ContentError) -> [UInt8]? {
+        while true {
+            switch reader.next() {
+            case .need(let cid):
+                guard let block = try store.get(cid) else { throw .missingBlock(cid: cid.description) }
+                do {
+                    try reader.provide(block)
+                } catch {
+                    throw .invalidFile(root: reader.root.description, reason: error)
+                }
+            case .data(let bytes):
+                return bytes
+            case .end:
+                return nil
+            }
+        }
+    }
+}
+
+extension ContentStore {
+    /// An add of one file built with `parameters` (kubo's `ipfs add --cid-version=1` by default).
+    public func makeAdder(parameters: UnixFSFileBuilder.Parameters = .kuboCIDv1) -> ContentAdder {
+        ContentAdder(store: self, parameters: parameters)
+    }
+
+    /// Adds `bytes` as one file, pins it for `pin` (unless nil) and returns its root.
+    public func add(
+        _ bytes: [UInt8], parameters: UnixFSFileBuilder.Parameters = .kuboCIDv1, pin: PinReason? = .user
+    ) throws(ContentError) -> CID {
+        let adder = makeAdder(parameters: parameters)
+        try adder.append(bytes)
+        return try adder.finish(pin: pin)
+    }
+
+    /// Adds what can be read from `descriptor` until its end (a file, a pipe, standard input).
+    public func add(
+        readingFrom descriptor: Int32, name: String = "input", parameters: UnixFSFileBuilder.Parameters = .kuboCIDv1,
+        pin: PinReason? = .user
+    ) throws(ContentError) -> CID {
+        let adder = makeAdder(parameters: parameters)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        while true {
+            let count = read(descriptor, buffer.baseAddress!, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw .io(path: name, operation: "read", errno: errno) }
+            if count == 0 { break }
+            try adder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+        }
+        return try adder.finish(pin: pin)
+    }
+
+    /// Adds the file at `path`.
+    public func add(
+        path: String, parameters: UnixFSFileBuilder.Parameters = .kuboCIDv1, pin: PinReason? = .user
+    ) throws(ContentError) -> CID {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw .io(path: path, operation: "open", errno: errno) }
+        defer { close(descriptor) }
+        return try add(readingFrom: descriptor, name: path, parameters: parameters, pin: pin)
+    }
+
+    /// The file at `root`, read back as a stream of verified pieces.
+    public func openFile(_ root: CID) -> ContentFileStream { ContentFileStream(store: self, root: root) }
+
+    /// The whole file at `root` in memory (for small files and tests; `openFile` streams).
+    public func readFile(_ root: CID) throws(ContentError) -> [UInt8] {
+        var stream = openFile(root)
+        var out: [UInt8] = []
+        while let piece = try stream.next() { out += piece }
+        return out
+    }
+}
