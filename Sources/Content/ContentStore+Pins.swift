@@ -22,8 +22,11 @@ extension ContentStore {
                     "SELECT 1 FROM pins WHERE root = ? AND reason = ?", [.blob(Self.key(root)), .text(reason.rawValue)])
                 guard existing == nil else { return false }
                 try database.query(
-                    "INSERT INTO pins(root, reason, pinned) VALUES (?, ?, ?)",
-                    [.blob(Self.key(root)), .text(reason.rawValue), .integer(clock.wallNow().millisecondsSinceEpoch)])
+                    "INSERT INTO pins(root, reason, pinned, cid) VALUES (?, ?, ?, ?)",
+                    [
+                        .blob(Self.key(root)), .text(reason.rawValue), .integer(clock.wallNow().millisecondsSinceEpoch),
+                        .blob(root.bytes),
+                    ])
                 return true
             }
         }
@@ -51,7 +54,7 @@ extension ContentStore {
     /// Every pin, oldest first.
     public func pins() throws(ContentError) -> [Pin] {
         let rows = try Self.indexed { () throws(SQLiteError) in
-            try database.query("SELECT root, reason, pinned FROM pins ORDER BY pinned, root")
+            try database.query("SELECT cid, reason, pinned FROM pins ORDER BY pinned, root")
         }
         var pins: [Pin] = []
         for row in rows {

@@ -122,7 +122,7 @@ public final class ContentStore: Sendable {
             PRIMARY KEY(parent, position)) WITHOUT ROWID;
         CREATE INDEX IF NOT EXISTS links_by_child ON links(child);
         CREATE TABLE IF NOT EXISTS pins(
-            root BLOB NOT NULL, reason TEXT NOT NULL, pinned INTEGER NOT NULL,
+            root BLOB NOT NULL, reason TEXT NOT NULL, pinned INTEGER NOT NULL, cid BLOB NOT NULL,
             PRIMARY KEY(root, reason)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);
         """
@@ -247,7 +247,8 @@ public final class ContentStore: Sendable {
     func prepare(_ block: VerifiedBlock) throws(ContentError) -> Prepared {
         guard block.bytes.count <= VerifiedBlock.maxSize else {
             throw .invalidBlock(
-                cid: block.cid.description, reason: .blockTooLarge(size: block.bytes.count, limit: VerifiedBlock.maxSize))
+                cid: block.cid.description,
+                reason: .blockTooLarge(size: block.bytes.count, limit: VerifiedBlock.maxSize))
         }
         let node: PBNode?
         do {
