@@ -183,11 +183,18 @@ struct BlockFiles: Sendable {
     /// Removes the file of `cid`, if there is one.
     func remove(_ cid: CID) { unlink(path(cid)) }
 
-    /// Creates the directories and removes temporaries a killed writer left behind.
+    /// Creates the directories (all 1,024 shards of a new store at once, so that adds never pay for a `mkdir`) and
+    /// removes temporaries a killed writer left behind.
     func prepare() throws(ContentError) {
-        for directory in [blocksDirectory, temporaryDirectory] {
-            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
-                throw .io(path: directory, operation: "create", errno: errno)
+        let created = mkdir(blocksDirectory, 0o755) == 0
+        guard created || errno == EEXIST else { throw .io(path: blocksDirectory, operation: "create", errno: errno) }
+        guard mkdir(temporaryDirectory, 0o755) == 0 || errno == EEXIST else {
+            throw .io(path: temporaryDirectory, operation: "create", errno: errno)
+        }
+        if created {
+            let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+            for first in alphabet {
+                for second in alphabet { mkdir(blocksDirectory + "/" + String(first) + String(second), 0o755) }
             }
         }
         for name in Self.entries(temporaryDirectory) { unlink(temporaryDirectory + "/" + name) }

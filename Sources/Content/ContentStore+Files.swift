@@ -1,29 +1,46 @@
 import Codec
+import Dispatch
 import Glibc
+import Synchronization
 
 /// Adds one file to a store from bytes given in pieces: builds it as kubo does, writes its blocks in batches as
 /// they complete, and keeps them from collection until the root is pinned.
 ///
-/// Memory is one batch of blocks plus the builder's open nodes. Used from one thread at a time. Blocks already in
-/// the store are not written again, so adding a file again after a kill goes on from the blocks already stored.
+/// Hashing and writing overlap: the calling thread chunks and hashes, a writer thread compresses and stores the
+/// previous batch meanwhile (at most two batches wait, so memory stays bounded at a few batches plus the builder's
+/// open nodes). Used from one thread at a time. Blocks already in the store are not written again, so adding a file
+/// again after a kill goes on from the blocks already stored.
 public final class ContentAdder {
+    /// What the writer thread reports back.
+    private final class Pipeline: Sendable {
+        let failure = Mutex<ContentError?>(nil)
+        let newBlocks = Mutex(0)
+        let slots = DispatchSemaphore(value: 2)
+        let queue = DispatchQueue(label: "content-add")
+    }
+
     private let store: ContentStore
     private var builder: UnixFSFileBuilder
     private var batch: [VerifiedBlock] = []
     private var protected = Set<[UInt8]>()
     private var finished = false
-    /// Blocks of the file written by this add (not counting those the store held already).
-    public private(set) var newBlocks = 0
+    private let pipeline = Pipeline()
 
     init(store: ContentStore, parameters: UnixFSFileBuilder.Parameters) {
         self.store = store
         builder = UnixFSFileBuilder(parameters: parameters)
     }
 
-    deinit { store.release(protected) }
+    deinit {
+        pipeline.queue.sync {}
+        store.release(protected)
+    }
 
     /// The bytes taken so far.
     public var byteCount: UInt64 { builder.byteCount }
+
+    /// Blocks of the file written by this add so far (not counting those the store held already).
+    public var newBlocks: Int { pipeline.newBlocks.withLock { $0 } }
 
     /// Takes the next bytes of the file.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(ContentError) {
@@ -45,6 +62,8 @@ public final class ContentAdder {
         finished = true
         let root = try builder.finish { (block: VerifiedBlock) throws(ContentError) in try take(block) }
         try flush()
+        pipeline.queue.sync {}
+        if let failure = pipeline.failure.withLock({ $0 }) { throw failure }
         if let pin { try store.pin(root, reason: pin) }
         store.release(protected)
         protected.removeAll()
@@ -56,12 +75,26 @@ public final class ContentAdder {
         if batch.count >= store.options.batchBlocks { try flush() }
     }
 
+    /// Hands the batch to the writer thread (waiting while two are already queued).
     private func flush() throws(ContentError) {
+        if let failure = pipeline.failure.withLock({ $0 }) { throw failure }
         guard !batch.isEmpty else { return }
         let keys = batch.map { ContentStore.key($0.cid) }.filter { protected.insert($0).inserted }
         store.protect(keys)
-        newBlocks += try store.store(batch)
+        let blocks = batch
         batch.removeAll(keepingCapacity: true)
+        let (store, pipeline) = (self.store, self.pipeline)
+        pipeline.slots.wait()
+        pipeline.queue.async {
+            defer { pipeline.slots.signal() }
+            guard pipeline.failure.withLock({ $0 }) == nil else { return }
+            do throws(ContentError) {
+                let count = try store.store(blocks)
+                pipeline.newBlocks.withLock { $0 += count }
+            } catch {
+                pipeline.failure.withLock { $0 = error }
+            }
+        }
     }
 }
 
