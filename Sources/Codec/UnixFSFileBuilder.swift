@@ -100,17 +100,37 @@ public struct UnixFSFileBuilder: Sendable {
         return (root, blocks)
     }
 
+    /// The leaf block of one chunk under `parameters`: pure, so a caller may build the leaves of several full chunks
+    /// at once (on several threads) and hand them over in order with `append(leaf:)`.
+    public static func leaf(_ chunk: [UInt8], parameters: Parameters) -> VerifiedBlock {
+        if parameters.rawLeaves { return VerifiedBlock(computed: CID.raw(sha256Of: chunk), bytes: chunk) }
+        // An empty file's leaf has no Data field at all, as go-unixfs writes it.
+        let data = UnixFSData(type: .file, data: chunk.isEmpty ? nil : chunk, fileSize: UInt64(chunk.count))
+        return dagProtobufBlock(PBNode(data: data.encoded).encoded, cidVersion: parameters.cidVersion)
+    }
+
+    /// Takes the next full chunk of the file as the leaf `leaf(_:parameters:)` made of it.
+    ///
+    /// Only between chunks: no partial chunk may be pending from `append(_:emit:)`, and `chunkSize` is the chunk's
+    /// size (a shorter last chunk goes through `append(_:emit:)`).
+    public mutating func append<E: Error>(
+        leaf: VerifiedBlock, chunkSize: Int, emit: (VerifiedBlock) throws(E) -> Void
+    ) throws(E) {
+        precondition(chunk.isEmpty && chunkSize == parameters.chunkSize, "a leaf must be a whole chunk")
+        byteCount += UInt64(chunkSize)
+        try takeLeaf(leaf, size: UInt64(chunkSize), emit)
+    }
+
     private mutating func flushChunk<E: Error>(_ emit: (VerifiedBlock) throws(E) -> Void) throws(E) {
+        let block = Self.leaf(chunk, parameters: parameters)
         let size = UInt64(chunk.count)
-        let block: VerifiedBlock
-        if parameters.rawLeaves {
-            block = VerifiedBlock(computed: CID.raw(sha256Of: chunk), bytes: chunk)
-        } else {
-            // An empty file's leaf has no Data field at all, as go-unixfs writes it.
-            let data = UnixFSData(type: .file, data: chunk.isEmpty ? nil : chunk, fileSize: size)
-            block = dagProtobufBlock(PBNode(data: data.encoded).encoded)
-        }
         chunk.removeAll(keepingCapacity: true)
+        try takeLeaf(block, size: size, emit)
+    }
+
+    private mutating func takeLeaf<E: Error>(
+        _ block: VerifiedBlock, size: UInt64, _ emit: (VerifiedBlock) throws(E) -> Void
+    ) throws(E) {
         leafCount += 1
         try emit(block)
         try push(Child(cid: block.cid, tsize: UInt64(block.bytes.count), fileSize: size), level: 0, emit)
@@ -130,16 +150,16 @@ public struct UnixFSFileBuilder: Sendable {
         let fileSize = children.reduce(0) { $0 + $1.fileSize }
         let data = UnixFSData(type: .file, fileSize: fileSize, blockSizes: children.map(\.fileSize))
         let node = PBNode(links: children.map { PBLink(hash: $0.cid, name: "", tsize: $0.tsize) }, data: data.encoded)
-        let block = dagProtobufBlock(node.encoded)
+        let block = Self.dagProtobufBlock(node.encoded, cidVersion: parameters.cidVersion)
         let tsize = children.reduce(UInt64(block.bytes.count)) { $0 + $1.tsize }
         try emit(block)
         try push(Child(cid: block.cid, tsize: tsize, fileSize: fileSize), level: level + 1, emit)
     }
 
-    private func dagProtobufBlock(_ bytes: [UInt8]) -> VerifiedBlock {
+    private static func dagProtobufBlock(_ bytes: [UInt8], cidVersion: Int) -> VerifiedBlock {
         let multihash = Multihash.sha256(bytes)
         let cid =
-            parameters.cidVersion == 0
+            cidVersion == 0
             ? try! CID(v0: multihash) : CID(codec: CID.Codec.dagProtobuf.rawValue, multihash: multihash)
         return VerifiedBlock(computed: cid, bytes: bytes)
     }

@@ -6,9 +6,9 @@ import Synchronization
 /// Adds one file to a store from bytes given in pieces: builds it as kubo does, writes its blocks in batches as
 /// they complete, and keeps them from collection until the root is pinned.
 ///
-/// Hashing and writing overlap: the calling thread chunks and hashes, a writer thread compresses and stores the
-/// previous batch meanwhile (at most two batches wait, so memory stays bounded at a few batches plus the builder's
-/// open nodes). Used from one thread at a time. Blocks already in the store are not written again, so adding a file
+/// The work is spread over the cores: eight full chunks at a time are hashed in parallel, and a writer thread
+/// compresses and stores the previous batch meanwhile (at most two batches wait, so memory stays bounded at a few
+/// batches plus the builder's open nodes). Used from one thread at a time. Blocks already in the store are not written again, so adding a file
 /// again after a kill goes on from the blocks already stored.
 public final class ContentAdder {
     /// What the writer thread reports back.
@@ -19,8 +19,14 @@ public final class ContentAdder {
         let queue = DispatchQueue(label: "content-add")
     }
 
+    /// Full chunks hashed together, spread over the cores.
+    private static let chunksPerRound = 8
+
     private let store: ContentStore
     private var builder: UnixFSFileBuilder
+    private let parameters: UnixFSFileBuilder.Parameters
+    private var chunk: [UInt8] = []
+    private var fullChunks: [[UInt8]] = []
     private var batch: [VerifiedBlock] = []
     private var protected = Set<[UInt8]>()
     private var finished = false
@@ -28,7 +34,9 @@ public final class ContentAdder {
 
     init(store: ContentStore, parameters: UnixFSFileBuilder.Parameters) {
         self.store = store
+        self.parameters = parameters
         builder = UnixFSFileBuilder(parameters: parameters)
+        chunk.reserveCapacity(parameters.chunkSize)
     }
 
     deinit {
@@ -37,7 +45,7 @@ public final class ContentAdder {
     }
 
     /// The bytes taken so far.
-    public var byteCount: UInt64 { builder.byteCount }
+    public private(set) var byteCount: UInt64 = 0
 
     /// Blocks of the file written by this add so far (not counting those the store held already).
     public var newBlocks: Int { pipeline.newBlocks.withLock { $0 } }
@@ -45,7 +53,37 @@ public final class ContentAdder {
     /// Takes the next bytes of the file.
     public func append(_ bytes: UnsafeRawBufferPointer) throws(ContentError) {
         precondition(!finished, "append after finish")
-        try builder.append(bytes) { (block: VerifiedBlock) throws(ContentError) in try take(block) }
+        var offset = 0
+        while offset < bytes.count {
+            let take = min(parameters.chunkSize - chunk.count, bytes.count - offset)
+            chunk.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + take]))
+            offset += take
+            guard chunk.count == parameters.chunkSize else { continue }
+            fullChunks.append(chunk)
+            chunk = []
+            chunk.reserveCapacity(parameters.chunkSize)
+            if fullChunks.count == Self.chunksPerRound { try buildLeaves() }
+        }
+        byteCount += UInt64(bytes.count)
+    }
+
+    /// Hashes the full chunks waiting, several at once, and hands their leaves to the builder in file order.
+    private func buildLeaves() throws(ContentError) {
+        guard !fullChunks.isEmpty else { return }
+        let chunks = fullChunks
+        fullChunks.removeAll(keepingCapacity: true)
+        let leaves = Mutex([VerifiedBlock?](repeating: nil, count: chunks.count))
+        let parameters = self.parameters
+        DispatchQueue.concurrentPerform(iterations: chunks.count) { index in
+            let leaf = UnixFSFileBuilder.leaf(chunks[index], parameters: parameters)
+            leaves.withLock { $0[index] = leaf }
+        }
+        for leaf in leaves.withLock({ $0 }) {
+            try builder.append(leaf: leaf!, chunkSize: parameters.chunkSize) {
+                (block: VerifiedBlock) throws(ContentError) in
+                try take(block)
+            }
+        }
     }
 
     /// Takes the next bytes of the file.
@@ -60,6 +98,8 @@ public final class ContentAdder {
     public func finish(pin: PinReason? = .user) throws(ContentError) -> CID {
         precondition(!finished, "finish twice")
         finished = true
+        try buildLeaves()
+        try builder.append(chunk) { (block: VerifiedBlock) throws(ContentError) in try take(block) }
         let root = try builder.finish { (block: VerifiedBlock) throws(ContentError) in try take(block) }
         try flush()
         pipeline.queue.sync {}
