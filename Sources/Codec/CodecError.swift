@@ -12,7 +12,9 @@ public enum CodecError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidCID(String)
     case invalidMultiaddr(String)
     case invalidPeerID(String)
+    /// A dag-pb node that breaks the strict encoding (field order, duplicates, a missing Hash, too many links).
     case invalidDagPB(String)
+    /// UnixFS Data that does not decode, or a file DAG whose nodes contradict each other.
     case invalidUnixFS(String)
     /// A block larger than the limit it was read under.
     case blockTooLarge(size: Int, limit: Int)

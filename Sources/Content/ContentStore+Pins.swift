@@ -130,8 +130,10 @@ extension ContentStore {
         return collected
     }
 
-    /// The blocks of the DAG at `root` that the store lacks, in file order, found by walking the held nodes' links:
-    /// what a fetch still has to ask for. At most `limit` are returned; empty means the DAG is complete.
+    /// The blocks of the DAG at `root` that the store lacks, in file order: what a fetch still has to ask for.
+    ///
+    /// Found by walking the held nodes' links from the root; at most `limit` are returned; empty means the DAG is
+    /// complete.
     public func missing(_ root: CID, limit: Int = .max) throws(ContentError) -> [CID] {
         var missing: [CID] = []
         var stack = [root]

@@ -3,8 +3,10 @@ import Glibc
 import SQLite
 
 extension ContentStore {
-    /// Re-reads and re-hashes every block; with `repair`, removes the blocks that fail and the files the index does
-    /// not know. The store stays usable meanwhile: blocks are checked a page at a time outside the store's lock.
+    /// Re-reads and re-hashes every block, reporting (and with `repair`, removing) what fails.
+    ///
+    /// What fails: blocks whose file is missing or does not verify, and files the index does not know. The store
+    /// stays usable meanwhile: blocks are checked a page at a time outside the store's lock.
     public func verify(repair: Bool) throws(ContentError) -> VerifyReport {
         var report = VerifyReport()
         var after: [UInt8] = []

@@ -15,7 +15,8 @@ enum BenchContent {
             Each pair of figures is the round with the median ratio of --rounds rounds, each round timing the reference and the add back to back. `content_add` adds the bytes to a fresh store in a temporary
             directory (kubo's CIDv1 layout, the standard LZ4 policy); `sha256` hashes the same bytes in 262,144-byte
             pieces with the same SHA-256; the ratio is add over hash. `lz4_whole_block` adds the incompressible bytes
-            with every block tried whole, to show what sampling saves.
+            with every block tried whole, to show what sampling saves. `cpu_ratio` is the hash's CPU time over the
+            add's (user and system, all threads): what the ratio would be with the cores to itself.
             """,
         options: [
             OptionSpec(name: "megabytes", valueName: "N", help: "MiB added per run.", defaultValue: "128"),
@@ -51,7 +52,7 @@ enum BenchContent {
         defer { try? FileManager.default.removeItem(atPath: runDirectory) }
         var lines: [String] = []
         for (label, bytes) in [("incompressible", incompressible), ("compressible", compressible)] {
-            let (hash, add, stats) = try paired(rounds) {
+            let (hash, add, stats, cpuRatio) = try paired(rounds) {
                 (sha256(bytes), try addToFreshStore(bytes, compression: .standard))
             }
             let reference = BenchFigure(
@@ -62,11 +63,12 @@ enum BenchContent {
                 "megabytes": "\(megabytes)",
                 "stored_fraction": String(format: "%.3f", Double(stats.storedBytes) / Double(size)),
                 "compressed_blocks": "\(stats.compressedBlocks)", "blocks": "\(stats.blocks)",
+                "cpu_ratio": String(format: "%.3f", cpuRatio),
             ]
             lines.append(reference.jsonLine(references: []))
             lines.append(figure.jsonLine(references: [reference]))
         }
-        let (whole, sampled, _) = try paired(rounds) {
+        let (whole, sampled, _, _) = try paired(rounds) {
             (
                 try addToFreshStore(incompressible, compression: CompressionPolicy(sampleSize: 0)).seconds,
                 try addToFreshStore(incompressible, compression: .standard)
@@ -85,11 +87,11 @@ enum BenchContent {
     /// ratio: on a shared machine the load drifts over seconds, so each ratio compares two runs a moment apart.
     private static func paired(
         _ rounds: Int, _ body: () throws -> (reference: Double, measured: (seconds: Double, stats: ContentStats))
-    ) rethrows -> (reference: Double, measured: Double, stats: ContentStats) {
-        var results: [(Double, Double, ContentStats)] = []
+    ) rethrows -> (reference: Double, measured: Double, stats: ContentStats, cpuRatio: Double) {
+        var results: [(Double, Double, ContentStats, Double)] = []
         for _ in 0..<rounds {
             let (reference, measured) = try body()
-            results.append((reference, measured.seconds, measured.stats))
+            results.append((reference, measured.seconds, measured.stats, lastCPU.reference / lastCPU.measured))
         }
         results.sort { $0.0 / $0.1 < $1.0 / $1.1 }
         return results[results.count / 2]
@@ -98,6 +100,8 @@ enum BenchContent {
     private static func rate(_ size: Int, _ seconds: Double) -> Double { Double(size) / 1e6 / seconds }
 
     private static func sha256(_ bytes: [UInt8]) -> Double {
+        let cpu = cpuSeconds()
+        defer { lastCPU.reference = cpuSeconds() - cpu }
         let start = DispatchTime.now().uptimeNanoseconds
         var sink: UInt8 = 0
         bytes.withUnsafeBufferPointer { buffer in
@@ -120,6 +124,8 @@ enum BenchContent {
         storeCount += 1
         let directory = runDirectory + "/store-\(storeCount)"
         let store = try ContentStore(directory: directory, options: .init(compression: compression))
+        let cpu = cpuSeconds()
+        defer { lastCPU.measured = cpuSeconds() - cpu }
         let start = DispatchTime.now().uptimeNanoseconds
         let adder = store.makeAdder()
         try bytes.withUnsafeBytes { buffer in
@@ -136,6 +142,16 @@ enum BenchContent {
     }
 
     nonisolated(unsafe) private static var storeCount = 0
+    /// The CPU seconds (user and system, every thread) of the last reference and measured runs.
+    nonisolated(unsafe) private static var lastCPU = (reference: 0.0, measured: 0.0)
+
+    /// CPU seconds this process has used so far, on every thread.
+    private static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    }
     private static let runDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
         "openledger-bench-content-\(getpid())"
     ).path
