@@ -77,6 +77,23 @@ func readBack(_ root: CID, _ blocks: [VerifiedBlock]) throws -> [UInt8] {
     #expect(builder.byteCount == UInt64(bytes.count))
 }
 
+@Test(arguments: [UnixFSFileBuilder.Parameters.kuboCIDv1, .kuboCIDv0])
+func leavesBuiltApartMakeTheSameFile(parameters: UnixFSFileBuilder.Parameters) throws {
+    var random = SeededRandom(seed: 12)
+    let bytes = random.bytes(4 * 262_144 + 777)
+    let (root, blocks) = UnixFSFileBuilder.build(bytes, parameters: parameters)
+    var builder = UnixFSFileBuilder(parameters: parameters)
+    var emitted: [VerifiedBlock] = []
+    for index in 0..<4 {
+        let chunk = Array(bytes[index * 262_144..<(index + 1) * 262_144])
+        let leaf = UnixFSFileBuilder.leaf(chunk, parameters: parameters)
+        builder.append(leaf: leaf, chunkSize: 262_144) { emitted.append($0) }
+    }
+    builder.append(Array(bytes[(4 * 262_144)...])) { emitted.append($0) }
+    #expect(builder.finish { emitted.append($0) } == root)
+    #expect(emitted == blocks)
+}
+
 /// Small chunks and fanout make deep balanced trees cheap: every count of leaves from 0 to 30 with 3 links per node
 /// (trees of depth 0 to 4, partial right edges, nodes with a single child) builds, reads back, and has the shape of
 /// boxo's balanced layout.
