@@ -116,6 +116,7 @@ private func vectorBytes(seed: String, size: Int) -> [UInt8] {
 /// and files agree, and from which the add goes on without writing again what it had stored.
 @Test(.integration) func killNineMidAddLeavesAVerifiedStoreThatResumes() throws {
     let directory = DevnetProcess.temporaryDirectory("content-kill")
+    defer { try? FileManager.default.removeItem(atPath: directory) }
     var random = SeededRandom(seed: 21)
     let bytes = random.bytes(64 << 20)
     let path = directory + "/input"
