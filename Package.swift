@@ -118,7 +118,7 @@ let package = Package(
             name: "openledger",
             dependencies: [
                 "Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient",
-                "Attribution", "P2P", "Inference", "Simulator",
+                "Attribution", "P2P", "Inference", "Simulator", "Content",
             ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
@@ -152,6 +152,7 @@ let package = Package(
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
+        .testTarget(name: "ContentTests", dependencies: ["Content", "Codec", "SQLite", "Runtime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["openledger", "P2P", "TestSupport"]),
         .testTarget(
             name: "NodeTests",

@@ -6,6 +6,7 @@ enum Commands {
         subcommands: [
             DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
             InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, SimCommand.command,
+            ContentCommand.command,
             bench,
         ]
     )
@@ -16,6 +17,7 @@ enum Commands {
         subcommands: [
             BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command, BenchAttribution.command,
             BenchP2P.command, BenchInference.command, BenchLoRA.command, BenchGossip.command,
+            BenchContent.command,
         ]
     )
 }

@@ -76,8 +76,9 @@ struct CommandLineInterface: Sendable {
                 onlyPositionals = true
                 continue
             }
-            guard word.hasPrefix("--") else { throw .usage("unknown option '\(word)'", command: path) }
-            let body = word.dropFirst(2)
+            let short = spec.options.first { $0.short.map { "-\($0)" } == word }
+            guard word.hasPrefix("--") || short != nil else { throw .usage("unknown option '\(word)'", command: path) }
+            let body = short.map { Substring($0.name) } ?? word.dropFirst(2)
             let name = String(body.prefix { $0 != "=" })
             let inlineValue = body.contains("=") ? String(body.drop { $0 != "=" }.dropFirst()) : nil
             guard let option = spec.options.first(where: { $0.name == name }) else {

@@ -34,6 +34,8 @@ struct OptionSpec: Sendable {
     var defaultValue: String? = nil
     /// Whether the option may be given more than once (every value is kept, in order).
     var repeatable = false
+    /// A one-letter alias (`o` for `-o`).
+    var short: Character? = nil
 
     var isFlag: Bool { valueName == nil }
 }

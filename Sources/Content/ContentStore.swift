@@ -1,0 +1,407 @@
+import Codec
+import Glibc
+import Runtime
+import SQLite
+import Synchronization
+
+/// The content store: verified blocks in files under one directory, indexed in SQLite, with pins, a disk quota and
+/// least-recently-used collection of unpinned blocks.
+///
+/// Every block is checked against its CID before it is stored and again every time it is read, so no caller ever
+/// sees bytes that do not hash to what they asked for. A block becomes visible only once its file is whole: the
+/// index row is written as `writing` before the file, turned `present` after it, and a store opened after a kill
+/// settles every `writing` row against its file (docs/content.md gives the whole argument). One process at a time
+/// holds the store (an exclusive lock on `lock`); inside it every method may be called from any thread.
+public final class ContentStore: Sendable {
+    /// How the store compresses, batches and bounds itself.
+    public struct Options: Sendable {
+        /// The disk quota in bytes; nil keeps the quota recorded in the store (none at first).
+        public var quota: UInt64?
+        /// When blocks are kept LZ4-compressed.
+        public var compression: CompressionPolicy
+        /// Blocks an add collects before writing them in one pair of index transactions.
+        public var batchBlocks: Int
+
+        /// Options with `quota`, `compression` and `batchBlocks`.
+        public init(quota: UInt64? = nil, compression: CompressionPolicy = .standard, batchBlocks: Int = 32) {
+            self.quota = quota
+            self.compression = compression
+            self.batchBlocks = max(1, batchBlocks)
+        }
+    }
+
+    /// Row states: a file being written, a whole verified file, a file being removed.
+    enum RowState: Int64 {
+        case writing = 0
+        case present = 1
+        case removing = 2
+    }
+
+    /// What the store knows that the index does not say by itself.
+    struct State {
+        var storedBytes: UInt64 = 0
+        var quota: UInt64?
+        /// Blocks of adds in progress, which collection must not remove before their root is pinned.
+        var protected: [[UInt8]: Int] = [:]
+    }
+
+    /// The directory the store lives in.
+    public let directory: String
+    let database: Database
+    let files: BlockFiles
+    let options: Options
+    let clock: any Clock
+    let state: Mutex<State>
+    private let accesses = Mutex<(last: Int64, pending: [[UInt8]: Int64])>((0, [:]))
+    private let lockDescriptor: Int32
+
+    /// Opens (creating if needed) the store in `directory`, settles what a killed process left, and applies `options`.
+    public init(directory: String, options: Options = Options(), clock: any Clock = SystemClock())
+        throws(ContentError)
+    {
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw .io(path: directory, operation: "create", errno: errno)
+        }
+        let lockPath = directory + "/lock"
+        let descriptor = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw .io(path: lockPath, operation: "open", errno: errno) }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw .storeInUse(path: directory)
+        }
+        self.directory = directory
+        self.lockDescriptor = descriptor
+        self.options = options
+        self.clock = clock
+        files = BlockFiles(root: directory)
+        state = Mutex(State())
+        do {
+            database = try Database(path: directory + "/index.sqlite")
+            try database.execute(Self.schema)
+        } catch {
+            close(descriptor)
+            throw .index(error)
+        }
+        do {
+            try files.prepare()
+            try recover()
+            let stored = try Self.indexed { () throws(SQLiteError) in
+                try database.first("SELECT COALESCE(SUM(stored), 0) FROM blocks")?.first?.integer ?? 0
+            }
+            if let quota = options.quota {
+                try Self.indexed { () throws(SQLiteError) in
+                    try database.query(
+                        "INSERT OR REPLACE INTO meta(key, value) VALUES ('quota', ?)", [.integer(Int64(quota))])
+                }
+            }
+            let quota = try Self.indexed { () throws(SQLiteError) in
+                try database.first("SELECT value FROM meta WHERE key = 'quota'")?.first?.integer
+            }
+            state.withLock {
+                $0.storedBytes = UInt64(stored)
+                $0.quota = quota.map { UInt64($0) }
+            }
+        } catch {
+            close(descriptor)
+            throw error
+        }
+    }
+
+    deinit {
+        try? flushAccesses()
+        close(lockDescriptor)
+    }
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS blocks(
+            cid BLOB PRIMARY KEY, size INTEGER NOT NULL, stored INTEGER NOT NULL, compressed INTEGER NOT NULL,
+            state INTEGER NOT NULL, accessed INTEGER NOT NULL) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS blocks_by_access ON blocks(accessed);
+        CREATE TABLE IF NOT EXISTS links(
+            parent BLOB NOT NULL, position INTEGER NOT NULL, child BLOB NOT NULL, target BLOB NOT NULL,
+            PRIMARY KEY(parent, position)) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS links_by_child ON links(child);
+        CREATE TABLE IF NOT EXISTS pins(
+            root BLOB NOT NULL, reason TEXT NOT NULL, pinned INTEGER NOT NULL, cid BLOB NOT NULL,
+            PRIMARY KEY(root, reason)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER);
+        """
+
+    /// Runs index statements, turning SQLite's error into the store's.
+    @discardableResult
+    static func indexed<R>(_ body: () throws(SQLiteError) -> R) throws(ContentError) -> R {
+        do {
+            return try body()
+        } catch {
+            throw .index(error)
+        }
+    }
+
+    /// The index key of a block: its CIDv1 bytes (a CIDv0 and its CIDv1 are one block).
+    static func key(_ cid: CID) -> [UInt8] { cid.normalized.bytes }
+
+    /// The CID an index key holds.
+    static func cid(_ value: SQLiteValue?) throws(ContentError) -> CID {
+        guard let bytes = value?.blob, let cid = try? CID(bytes: bytes) else {
+            throw .index(.corrupt("a CID column that does not decode"))
+        }
+        return cid
+    }
+
+    // MARK: Reading
+
+    /// Whether the store holds the block of `cid`.
+    public func has(_ cid: CID) throws(ContentError) -> Bool {
+        try Self.indexed { () throws(SQLiteError) in
+            try database.first("SELECT state FROM blocks WHERE cid = ?", [.blob(Self.key(cid))])?.first?.integer
+                == RowState.present.rawValue
+        }
+    }
+
+    /// The block of `cid`, verified against it; nil when the store does not hold it.
+    ///
+    /// A block whose file no longer verifies is removed and reported as `corruptBlock`.
+    public func get(_ cid: CID) throws(ContentError) -> VerifiedBlock? {
+        guard try has(cid) else { return nil }
+        switch files.read(cid) {
+        case .bytes(let bytes):
+            if let block = try? VerifiedBlock(cid: cid, bytes: bytes) {
+                recordAccess(Self.key(cid))
+                return block
+            }
+        case .missing, .malformed:
+            break
+        }
+        // Collection may have removed the block between the two reads; otherwise the file is bad.
+        return try state.withLock { state throws(ContentError) -> VerifiedBlock? in
+            guard try has(cid) else { return nil }
+            try removeLocked(&state, [Self.key(cid)])
+            throw .corruptBlock(cid: cid.description)
+        }
+    }
+
+    private func recordAccess(_ key: [UInt8]) {
+        let due = accesses.withLock { accesses -> Bool in
+            accesses.pending[key] = nextTick(&accesses.last)
+            return accesses.pending.count >= 512
+        }
+        if due { try? state.withLock { _ throws(ContentError) in try flushAccesses() } }
+    }
+
+    /// A strictly increasing access time: wall milliseconds, bumped past the previous one.
+    private func nextTick(_ last: inout Int64) -> Int64 {
+        last = max(last + 1, clock.wallNow().millisecondsSinceEpoch)
+        return last
+    }
+
+    func tick() -> Int64 { accesses.withLock { nextTick(&$0.last) } }
+
+    /// Writes the access times recorded since the last flush (the caller holds `state`).
+    func flushAccesses() throws(ContentError) {
+        let pending = accesses.withLock { accesses in
+            defer { accesses.pending.removeAll() }
+            return accesses.pending
+        }
+        guard !pending.isEmpty else { return }
+        try Self.indexed { () throws(SQLiteError) in
+            try database.transaction { () throws(SQLiteError) in
+                for (key, time) in pending {
+                    try database.query(
+                        "UPDATE blocks SET accessed = MAX(accessed, ?) WHERE cid = ?", [.integer(time), .blob(key)])
+                }
+            }
+        }
+    }
+
+    // MARK: Writing
+
+    /// Verifies `bytes` against `cid` (at most 2 MiB) and stores them; true when the block is new.
+    @discardableResult
+    public func put(_ cid: CID, _ bytes: [UInt8]) throws(ContentError) -> Bool {
+        let block: VerifiedBlock
+        do {
+            block = try VerifiedBlock(cid: cid, bytes: bytes)
+        } catch {
+            throw .invalidBlock(cid: cid.description, reason: error)
+        }
+        return try put([block]) == 1
+    }
+
+    /// Stores verified blocks; returns how many were new.
+    @discardableResult
+    public func put(_ blocks: [VerifiedBlock]) throws(ContentError) -> Int {
+        try store(blocks)
+    }
+
+    /// A block ready for the index: key, file form and the keys of its children.
+    struct Prepared {
+        let key: [UInt8]
+        let cid: CID
+        let size: Int
+        let encoded: BlockFiles.Encoded
+        /// Each link's child: its index key and the CID bytes as the link wrote them.
+        let children: [(key: [UInt8], cid: [UInt8])]
+    }
+
+    /// Checks that a block is well formed for its codec, compresses it, and reads its links.
+    func prepare(_ block: VerifiedBlock) throws(ContentError) -> Prepared {
+        guard block.bytes.count <= VerifiedBlock.maxSize else {
+            throw .invalidBlock(
+                cid: block.cid.description,
+                reason: .blockTooLarge(size: block.bytes.count, limit: VerifiedBlock.maxSize))
+        }
+        let node: PBNode?
+        do {
+            node = try block.node()
+        } catch {
+            throw .invalidBlock(cid: block.cid.description, reason: error)
+        }
+        return Prepared(
+            key: Self.key(block.cid), cid: block.cid, size: block.bytes.count,
+            encoded: BlockFiles.encode(block.bytes, policy: options.compression),
+            children: node?.links.map { (Self.key($0.hash), $0.hash.bytes) } ?? [])
+    }
+
+    /// Writes the blocks the store does not hold yet: `writing` rows and links, the files, then `present`; returns
+    /// how many were new.
+    func store(_ blocks: [VerifiedBlock]) throws(ContentError) -> Int {
+        var prepared: [Prepared] = []
+        for block in blocks { prepared.append(try prepare(block)) }
+        return try state.withLock { state throws(ContentError) -> Int in
+            var seen = Set<[UInt8]>()
+            var fresh: [Prepared] = []
+            let now = tick()
+            for block in prepared where seen.insert(block.key).inserted {
+                let row = try Self.indexed { () throws(SQLiteError) in
+                    try database.first("SELECT state FROM blocks WHERE cid = ?", [.blob(block.key)])
+                }
+                if row?.first?.integer == RowState.present.rawValue {
+                    accesses.withLock { $0.pending[block.key] = now }
+                } else {
+                    fresh.append(block)
+                }
+            }
+            guard !fresh.isEmpty else { return 0 }
+            let needed = fresh.reduce(UInt64(0)) { $0 + UInt64($1.encoded.storedSize) }
+            if let quota = state.quota, state.storedBytes + needed > quota {
+                try evictLocked(&state, target: quota >= needed ? quota - needed : 0)
+                guard state.storedBytes + needed <= quota else {
+                    throw .quotaExceeded(needed: needed, quota: quota)
+                }
+            }
+            try Self.indexed { () throws(SQLiteError) in
+                try database.transaction { () throws(SQLiteError) in
+                    for block in fresh {
+                        try database.query(
+                            "INSERT OR REPLACE INTO blocks(cid, size, stored, compressed, state, accessed) "
+                                + "VALUES (?, ?, ?, ?, 0, ?)",
+                            [
+                                .blob(block.key), .integer(Int64(block.size)),
+                                .integer(Int64(block.encoded.storedSize)),
+                                .integer(block.encoded.compressed ? 1 : 0), .integer(now),
+                            ])
+                        try database.query("DELETE FROM links WHERE parent = ?", [.blob(block.key)])
+                        for (position, child) in block.children.enumerated() {
+                            try database.query(
+                                "INSERT INTO links(parent, position, child, target) VALUES (?, ?, ?, ?)",
+                                [.blob(block.key), .integer(Int64(position)), .blob(child.key), .blob(child.cid)])
+                        }
+                    }
+                }
+            }
+            do throws(ContentError) {
+                for block in fresh { try files.write(block.encoded, for: block.cid) }
+            } catch {
+                for block in fresh { files.remove(block.cid) }
+                try? forget(fresh.map(\.key))
+                throw error
+            }
+            try flushAccesses()
+            try Self.indexed { () throws(SQLiteError) in
+                try database.transaction { () throws(SQLiteError) in
+                    for block in fresh {
+                        try database.query("UPDATE blocks SET state = 1 WHERE cid = ?", [.blob(block.key)])
+                    }
+                }
+            }
+            state.storedBytes += needed
+            return fresh.count
+        }
+    }
+
+    /// Keeps blocks from collection until `release` (an add protects its blocks until its root is pinned).
+    func protect(_ keys: some Sequence<[UInt8]>) {
+        state.withLock { state in
+            for key in keys { state.protected[key, default: 0] += 1 }
+        }
+    }
+
+    /// Lets go of blocks `protect` kept.
+    func release(_ keys: some Sequence<[UInt8]>) {
+        state.withLock { state in
+            for key in keys {
+                guard let count = state.protected[key] else { continue }
+                state.protected[key] = count > 1 ? count - 1 : nil
+            }
+        }
+    }
+
+    /// Deletes index rows and their links (their files are already gone or never were).
+    private func forget(_ keys: [[UInt8]]) throws(ContentError) {
+        try Self.indexed { () throws(SQLiteError) in
+            try database.transaction { () throws(SQLiteError) in
+                for key in keys {
+                    try database.query("DELETE FROM blocks WHERE cid = ?", [.blob(key)])
+                    try database.query("DELETE FROM links WHERE parent = ?", [.blob(key)])
+                }
+            }
+        }
+    }
+
+    /// Removes blocks: rows marked `removing`, files unlinked, rows deleted (the caller holds `state`).
+    func removeLocked(_ state: inout State, _ keys: [[UInt8]]) throws(ContentError) {
+        guard !keys.isEmpty else { return }
+        var freed: UInt64 = 0
+        try Self.indexed { () throws(SQLiteError) in
+            try database.transaction { () throws(SQLiteError) in
+                for key in keys {
+                    if let stored = try database.first("SELECT stored FROM blocks WHERE cid = ?", [.blob(key)])?
+                        .first?.integer
+                    {
+                        freed += UInt64(stored)
+                    }
+                    try database.query("UPDATE blocks SET state = 2 WHERE cid = ?", [.blob(key)])
+                }
+            }
+        }
+        for key in keys { if let cid = try? CID(bytes: key) { files.remove(cid) } }
+        try forget(keys)
+        state.storedBytes -= min(freed, state.storedBytes)
+    }
+
+    /// Settles what a killed process left: `writing` rows become `present` when their file verifies and disappear
+    /// otherwise; `removing` rows lose their file and disappear.
+    private func recover() throws(ContentError) {
+        let rows = try Self.indexed { () throws(SQLiteError) in
+            try database.query("SELECT cid, state FROM blocks WHERE state != 1")
+        }
+        for row in rows {
+            let cid = try Self.cid(row.first)
+            let key = Self.key(cid)
+            var keep = false
+            if row.last?.integer == RowState.writing.rawValue, case .bytes(let bytes) = files.read(cid),
+                Self.verifies(cid, bytes)
+            {
+                keep = true
+            }
+            if keep {
+                try Self.indexed { () throws(SQLiteError) in
+                    try database.query("UPDATE blocks SET state = 1 WHERE cid = ?", [.blob(key)])
+                }
+            } else {
+                files.remove(cid)
+                try forget([key])
+            }
+        }
+    }
+}
