@@ -158,6 +158,17 @@ public final class ContentStore: Sendable {
         }
     }
 
+    /// The size in bytes of the block of `cid` from the index, nil when the store does not hold it (enough to
+    /// answer a want-have without reading the block).
+    public func size(of cid: CID) throws(ContentError) -> Int? {
+        try Self.indexed { () throws(SQLiteError) in
+            guard let row = try database.first("SELECT state, size FROM blocks WHERE cid = ?", [.blob(Self.key(cid))]),
+                row.count == 2, row[0].integer == RowState.present.rawValue, let size = row[1].integer
+            else { return nil }
+            return Int(size)
+        }
+    }
+
     /// The block of `cid`, verified against it; nil when the store does not hold it.
     ///
     /// A block whose file no longer verifies is removed and reported as `corruptBlock`.

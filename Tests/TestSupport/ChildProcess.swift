@@ -11,9 +11,15 @@ public final class ChildProcess: Sendable {
     private let stdin = Pipe()
 
     private final class TextSink: Sendable {
-        let text = Mutex<String>("")
-        func append(_ data: Data) { text.withLock { $0 += String(decoding: data, as: UTF8.self) } }
-        var value: String { text.withLock { $0 } }
+        let text = Mutex<(text: String, ended: Bool)>(("", false))
+        /// Appends a chunk; an empty one is the end of the stream.
+        func append(_ data: Data) {
+            text.withLock { state in
+                if data.isEmpty { state.ended = true } else { state.text += String(decoding: data, as: UTF8.self) }
+            }
+        }
+        var value: String { text.withLock { $0.text } }
+        var ended: Bool { text.withLock { $0.ended } }
     }
 
     /// Starts `executable` with `arguments`, collecting both output streams.
@@ -30,10 +36,14 @@ public final class ChildProcess: Sendable {
         process.standardInput = stdin
         self.process = process
         out.fileHandleForReading.readabilityHandler = { [stdout] handle in
-            stdout.append(handle.availableData)
+            let data = handle.availableData
+            stdout.append(data)
+            if data.isEmpty { handle.readabilityHandler = nil }
         }
         err.fileHandleForReading.readabilityHandler = { [stderr] handle in
-            stderr.append(handle.availableData)
+            let data = handle.availableData
+            stderr.append(data)
+            if data.isEmpty { handle.readabilityHandler = nil }
         }
         try process.run()
     }
@@ -67,13 +77,16 @@ public final class ChildProcess: Sendable {
             userInfo: [NSLocalizedDescriptionKey: "no output line; stderr: \(errors.suffix(2_000))"])
     }
 
-    /// Waits for the process to exit (killing it after `timeout` seconds); returns its status.
+    /// Waits for the process to exit (killing it after `timeout` seconds) and for its output to be read to the
+    /// end (a few seconds at most: a grandchild may hold the pipes); returns its status.
     @discardableResult
     public func wait(timeout: Double) -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         if process.isRunning { stop() }
         process.waitUntilExit()
+        let drained = Date().addingTimeInterval(5)
+        while !(stdout.ended && stderr.ended) && Date() < drained { usleep(5_000) }
         return process.terminationStatus
     }
 

@@ -109,7 +109,8 @@ def main() -> int:
             emit({"connect": bool(node.peers.connect(words[1]))})
         elif words[0] == "add":
             with contextlib.redirect_stdout(sys.stderr):
-                emit({"cid": node.files.publish(words[1])})
+                cid = node.files.publish(words[1])
+            emit({"cid": cid})
         elif words[0] == "get":
             cid, dest, limit = words[1], words[2], float(words[3])
             outcome = {}

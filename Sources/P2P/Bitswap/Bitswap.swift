@@ -32,6 +32,14 @@ public final class Bitswap: @unchecked Sendable {
         public var alreadyHeld: Int
         /// Whether every block of the walk is now held.
         public var complete: Bool
+
+        /// A result of these values.
+        public init(blocks: Int, bytes: Int, alreadyHeld: Int, complete: Bool) {
+            self.blocks = blocks
+            self.bytes = bytes
+            self.alreadyHeld = alreadyHeld
+            self.complete = complete
+        }
     }
 
     private final class Fetch: @unchecked Sendable {

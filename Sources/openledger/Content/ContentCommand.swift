@@ -7,7 +7,7 @@ import Node
 enum ContentCommand {
     static let command = CommandSpec(
         name: "content", summary: "The content store: files as verified blocks, addressed as kubo addresses them.",
-        subcommands: [add, cat, ls, pin, unpin, gc, stat, verify])
+        subcommands: [add, cat, ls, pin, unpin, gc, stat, verify, ContentNetwork.get, ContentNetwork.serve])
 
     static let dataDirectory = NodeOptions.dataDirectory(
         "Node data directory; the store is its content/ folder (default: ~/.local/share/openledger/node).")
@@ -197,7 +197,7 @@ enum ContentCommand {
         return UInt64(text)
     }
 
-    private static func cid(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> CID {
+    static func cid(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> CID {
         do {
             return try CID(string: text)
         } catch {
@@ -216,7 +216,7 @@ enum ContentCommand {
     }
 
     /// Runs store calls, turning the store's error into a failure with its message.
-    private static func run<R>(_ body: () throws(ContentError) -> R) throws(CLIError) -> R {
+    static func run<R>(_ body: () throws(ContentError) -> R) throws(CLIError) -> R {
         do {
             return try body()
         } catch {
@@ -224,7 +224,7 @@ enum ContentCommand {
         }
     }
 
-    private static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
