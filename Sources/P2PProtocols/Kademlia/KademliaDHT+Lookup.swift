@@ -222,7 +222,7 @@ extension KademliaDHT {
         let hop = lookup.candidates[index].hop
         actions.append(.lookupProgress(id, peer: peer, hop: hop, queried: lookup.queried))
         guard let message else {
-            lookups[id] = lookup
+            lookups[id] = consume lookup
             advance(id, now: now, &actions)
             return
         }
@@ -257,8 +257,9 @@ extension KademliaDHT {
             }
         case .closestPeers, .putValue: break
         }
-        lookups[id] = lookup
-        if done, lookup.kind == .provide {
+        let isProvide = lookup.kind == .provide
+        lookups[id] = consume lookup
+        if done, isProvide {
             walkDone(id, now: now, &actions)
         } else if done {
             finish(id, outcome: .completed, now: now, &actions)
@@ -297,7 +298,7 @@ extension KademliaDHT {
         if lookup.candidates[index].state == .inFlight { lookup.inFlight -= 1 }
         lookup.candidates[index].state = .failed
         lookup.failed += 1
-        lookups[id] = lookup
+        lookups[id] = consume lookup
         advance(id, now: now, &actions)
     }
 
@@ -311,7 +312,7 @@ extension KademliaDHT {
         }
         lookup.candidates[index].state = .slow
         lookup.inFlight -= 1
-        lookups[id] = lookup
+        lookups[id] = consume lookup
         advance(id, now: now, &actions)
     }
 
@@ -388,10 +389,10 @@ extension KademliaDHT {
                     message, to: candidate.peer, addresses: candidate.addresses, purpose: .store(id),
                     expectsResponse: false, now: now))
         }
-        lookups[id] = lookup
-        if lookup.storePending == 0 {
-            finish(id, outcome: lookup.storedTo.isEmpty ? .noPeers : .completed, now: now, &actions)
-        }
+        let outcome: KademliaLookupResult.Outcome? =
+            lookup.storePending == 0 ? (lookup.storedTo.isEmpty ? .noPeers : .completed) : nil
+        lookups[id] = consume lookup
+        if let outcome { finish(id, outcome: outcome, now: now, &actions) }
     }
 
     mutating func storeAnswered(_ id: KademliaLookupID, success: Bool, now: Instant, _ actions: inout [Action]) {
@@ -400,9 +401,10 @@ extension KademliaDHT {
         else { return }
         lookup.storePending -= 1
         if success { lookup.stored += 1 }
-        lookups[id] = lookup
         let enough = lookup.optimistic.map { lookup.stored >= $0.returnAfter } ?? false
-        if (lookup.storing && lookup.storePending == 0) || enough { finish(id, outcome: .completed, now: now, &actions) }
+        let ends = (lookup.storing && lookup.storePending == 0) || enough
+        lookups[id] = consume lookup
+        if ends { finish(id, outcome: .completed, now: now, &actions) }
     }
 
     /// Ends a lookup: getValue's value, then the result.
