@@ -150,7 +150,8 @@ public final class DHTSimulation {
         dhts.reserveCapacity(n)
         for node in 0..<n { dhts.append(makeDHT(node, at: 0)) }
         for node in 0..<n {
-            queue.push(time: seconds(Double(node) * config.joinInterval), rawKind: Kind.join.rawValue, node: Int32(node))
+            queue.push(
+                time: seconds(Double(node) * config.joinInterval), rawKind: Kind.join.rawValue, node: Int32(node))
         }
 
         var order = Array(0..<n)

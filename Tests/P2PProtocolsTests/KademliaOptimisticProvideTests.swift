@@ -65,7 +65,10 @@ private func network(count: Int, seed: UInt64, _ configure: @escaping (inout Kad
     // Most of the 20 servers closest to the key hold the record.
     let target = KademliaKey(hashing: key)
     let closest = net.peerIDs.indices.filter { $0 != 42 }
-        .sorted { KademliaKey(peer: net.peerIDs[$0]).distance(to: target) < KademliaKey(peer: net.peerIDs[$1]).distance(to: target) }
+        .sorted {
+            KademliaKey(peer: net.peerIDs[$0]).distance(to: target)
+                < KademliaKey(peer: net.peerIDs[$1]).distance(to: target)
+        }
         .prefix(20)
     let holders = closest.filter { !net.nodes[$0].providerStore.providers(of: key, now: net.now).isEmpty }
     #expect(holders.count >= 15, "\(holders.count)")

@@ -104,7 +104,8 @@ extension KademliaDHT {
                 networkSize: size, k: config.k, individualCertainty: config.optimisticProvideCertainty,
                 setCertainty: config.optimisticProvideSetCertainty, returnRatio: config.optimisticProvideReturnRatio)
             if config.mode == .server {
-                providerStore.add(key: key, info: localProviderInfo, expires: now.advanced(bySeconds: config.providerTTL))
+                providerStore.add(
+                    key: key, info: localProviderInfo, expires: now.advanced(bySeconds: config.providerTTL))
             }
         }
         guard lookups[id] == nil, lookups.count < config.maxConcurrentLookups else {

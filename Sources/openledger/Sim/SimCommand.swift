@@ -92,6 +92,9 @@ enum SimCommand {
                 name: "churn", valueName: "P", help: "Fraction of nodes that leave and restart empty.",
                 defaultValue: "0"),
             OptionSpec(name: "alpha", valueName: "A", help: "Concurrent queries per lookup.", defaultValue: "10"),
+            OptionSpec(
+                name: "classic-provide", help: "Provide the classic way: store on the k closest after the whole walk."),
+            OptionSpec(name: "no-slow-queries", help: "Let a slow query hold its slot until it answers or times out."),
             OptionSpec(name: "seed", valueName: "S", help: "The seed of every random choice.", defaultValue: "1"),
             OptionSpec(name: "json", help: "Print one JSON object instead of text."),
         ],
@@ -115,6 +118,8 @@ enum SimCommand {
         config.loss = try arguments.double("loss", in: 0...0.999) ?? 0
         config.churn = try arguments.double("churn", in: 0...0.999) ?? 0
         config.dht.alpha = try arguments.int("alpha", in: 1...256) ?? config.dht.alpha
+        if arguments.flag("classic-provide") { config.dht.optimisticProvide = false }
+        if arguments.flag("no-slow-queries") { config.dht.slowQueryAfter = nil }
         config.seed = try seed(arguments) ?? config.seed
         if let text = arguments.string("latency-ms") {
             guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
@@ -157,6 +162,8 @@ enum SimCommand {
             return [
                 ("nodes", "\(r.nodes)"), ("seed", "\(config.seed)"), ("loss", number(config.loss)),
                 ("churn", number(config.churn)), ("alpha", "\(config.dht.alpha)"), ("k", "\(config.dht.k)"),
+                ("optimistic_provide", "\(config.dht.optimisticProvide)"),
+                ("slow_query_after_s", config.dht.slowQueryAfter.map(number) ?? "null"),
                 ("lookups", "\(r.lookups)"), ("hops_p50", number(r.hops.p50)), ("hops_p90", number(r.hops.p90)),
                 ("hops_max", number(r.hops.max)),
                 ("lookup_latency_p50_ms", number(r.lookupLatency.p50)),
