@@ -10,6 +10,8 @@ public struct DHTSimulationReport: Sendable {
     public var findProviders: Int
     /// Of those, the fraction that found a provider.
     public var findProvidersSuccess: Double
+    /// Of those that found none, the ones the whole-lookup timeout ended (the others' walks ended empty-handed).
+    public var findProvidersTimedOut: Int
     /// findPeer lookups started.
     public var findPeers: Int
     /// Of those, the fraction that found the peer's addresses.
@@ -63,6 +65,7 @@ extension DHTSimulation {
         var stored = 0.0
         var finders = 0
         var found = 0
+        var timedOut = 0
         var peerSearches = 0
         var peersFound = 0
         var provides = 0
@@ -80,7 +83,10 @@ extension DHTSimulation {
                 continue
             case .findProviders:
                 finders += 1
-                guard success else { continue }
+                guard success else {
+                    if result?.outcome == .timedOut { timedOut += 1 }
+                    continue
+                }
                 found += 1
                 if firstFoundAt[index] != .max {
                     firstProvider.append(Double(firstFoundAt[index] - startedAt[index]) / 1e6)
@@ -108,7 +114,7 @@ extension DHTSimulation {
         func ratio(_ part: Int, _ whole: Int) -> Double { whole == 0 ? 0 : Double(part) / Double(whole) }
         return DHTSimulationReport(
             nodes: count, lookups: finders + peerSearches, findProviders: finders,
-            findProvidersSuccess: ratio(found, finders), findPeers: peerSearches,
+            findProvidersSuccess: ratio(found, finders), findProvidersTimedOut: timedOut, findPeers: peerSearches,
             findPeerSuccess: ratio(peersFound, peerSearches), hops: LatencyPercentiles(hops),
             lookupLatency: LatencyPercentiles(latency), firstProviderLatency: LatencyPercentiles(firstProvider),
             provides: provides, provideSuccess: ratio(provided, provides),

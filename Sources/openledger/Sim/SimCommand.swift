@@ -171,6 +171,7 @@ enum SimCommand {
                 ("lookup_latency_p99_ms", number(r.lookupLatency.p99)),
                 ("find_providers", "\(r.findProviders)"),
                 ("find_providers_success", String(format: "%.6f", r.findProvidersSuccess)),
+                ("find_providers_timed_out", "\(r.findProvidersTimedOut)"),
                 ("first_provider_latency_p50_ms", number(r.firstProviderLatency.p50)),
                 ("first_provider_latency_p90_ms", number(r.firstProviderLatency.p90)),
                 ("first_provider_latency_p99_ms", number(r.firstProviderLatency.p99)),
