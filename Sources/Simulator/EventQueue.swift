@@ -56,9 +56,15 @@ struct EventQueue {
     /// Schedules an event of `kind` at `time`.
     @inline(__always)
     mutating func push(time: UInt64, kind: EventKind, node: Int32, peer: Int32 = -1, slot: Int32 = 0, size: Int32 = 0) {
+        push(time: time, rawKind: kind.rawValue, node: node, peer: peer, slot: slot, size: size)
+    }
+
+    /// Schedules an event whose kind is a raw byte (a simulation with kinds of its own, such as the DHT's).
+    @inline(__always)
+    mutating func push(time: UInt64, rawKind: UInt8, node: Int32, peer: Int32 = -1, slot: Int32 = 0, size: Int32 = 0) {
         counter &+= 1
         let event = ScheduledEvent(
-            time: time, sequence: counter << 8 | UInt64(kind.rawValue), node: node, peer: peer, slot: slot, size: size)
+            time: time, sequence: counter << 8 | UInt64(rawKind), node: node, peer: peer, slot: slot, size: size)
         heap.append(event)
         var child = heap.count - 1
         heap.withUnsafeMutableBufferPointer { buffer in
@@ -75,8 +81,15 @@ struct EventQueue {
     /// The earliest event and its kind, removed from the queue; nil when empty.
     @inline(__always)
     mutating func pop() -> (ScheduledEvent, EventKind)? {
+        guard let event = popRaw() else { return nil }
+        return (event, Self.kind(of: event))
+    }
+
+    /// The earliest event, removed from the queue (its raw kind is `rawKind(of:)`); nil when empty.
+    @inline(__always)
+    mutating func popRaw() -> ScheduledEvent? {
         guard let last = heap.popLast() else { return nil }
-        guard !heap.isEmpty else { return (last, Self.kind(of: last)) }
+        guard !heap.isEmpty else { return last }
         let top = heap[0]
         heap.withUnsafeMutableBufferPointer { buffer in
             let count = buffer.count
@@ -95,8 +108,12 @@ struct EventQueue {
             }
             buffer[parent] = last
         }
-        return (top, Self.kind(of: top))
+        return top
     }
+
+    /// The raw kind byte of an event.
+    @inline(__always)
+    static func rawKind(of event: ScheduledEvent) -> UInt8 { UInt8(truncatingIfNeeded: event.sequence) }
 
     @inline(__always)
     private static func kind(of event: ScheduledEvent) -> EventKind {

@@ -42,3 +42,36 @@ func simGossipRefusesBadOptionsByName(_ options: [String], _ named: String) {
             try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])["trace_hash"] as? String
     #expect(hash == object["trace_hash"] as? String)
 }
+
+@Test(arguments: [
+    (["--nodes", "1"], "--nodes"), (["--loss", "1"], "--loss"), (["--churn", "2"], "--churn"),
+    (["--lookups", "0"], "--lookups"), (["--latency-ms", "9-3"], "--latency-ms"), (["--seed", "x"], "--seed"),
+    (["--nodes", "10", "--providers", "9"], "--providers"),
+])
+func simDHTRefusesBadOptionsByName(_ options: [String], _ named: String) {
+    let result = runSim(["sim", "dht"] + options)
+    #expect(result.status == 64, "\(options)")
+    #expect(result.stderr.contains(named), "\(result.stderr)")
+}
+
+@Test func simDHTPrintsItsFiguresAsJSONAndReplays() throws {
+    let arguments = ["sim", "dht", "--nodes", "60", "--lookups", "30", "--seed", "9", "--json"]
+    let result = runSim(arguments)
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    #expect((object["find_providers_success"] as? NSNumber)?.doubleValue == 1)
+    #expect((object["nodes"] as? NSNumber)?.intValue == 60)
+    #expect((object["trace_hash"] as? String)?.count == 16)
+    for key in ["hops_p50", "hops_p90", "lookup_latency_p99_ms", "provide_latency_p90_ms", "wall_seconds"] {
+        #expect(object[key] is NSNumber, "\(key)")
+    }
+    let again = runSim(arguments)
+    let hash =
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Any])["trace_hash"] as? String
+    #expect(hash == object["trace_hash"] as? String)
+    let text = runSim(["sim", "dht", "--nodes", "60", "--lookups", "30", "--seed", "9"])
+    #expect(text.status == 0)
+    #expect(text.stdout.contains("find providers success"))
+}

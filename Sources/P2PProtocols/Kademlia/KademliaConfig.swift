@@ -18,6 +18,20 @@ public struct KademliaConfig: Sendable {
     public var queryTimeout = 10.0
     /// Seconds a whole lookup may take.
     public var lookupTimeout = 60.0
+    /// Seconds after which a query still in flight stops holding one of the α slots and one of the k places of the
+    /// walk (go-libp2p's "move on when a query is slow"); its answer is still used if it comes. nil: never.
+    public var slowQueryAfter: Double? = nil
+    /// Optimistic Provide: during a provide's walk, store on every peer found whose distance puts it among the k
+    /// closest with `optimisticProvideCertainty` (by the network size estimate), end the walk once the k nearest
+    /// known peers are close enough, and finish once `optimisticProvideReturnRatio` of k stores succeeded.
+    public var optimisticProvide = false
+    /// How sure a peer must be, by its distance alone, to be among the k closest before it gets an early store.
+    public var optimisticProvideCertainty = 0.9
+    /// The walk ends early when the k nearest known peers are within the distance the true k-th closest exceeds
+    /// with this probability.
+    public var optimisticProvideSetCertainty = 0.9
+    /// The fraction of k successful stores after which an optimistic provide reports back (the rest go on).
+    public var optimisticProvideReturnRatio = 0.75
     /// Seconds between random-walk refreshes of one bucket.
     public var refreshInterval = 600.0
     /// A contested bucket's least recently seen entry is pinged when not seen for this many seconds.

@@ -5,7 +5,8 @@ import Runtime
 /// that have not failed, done when those k have all answered.
 struct Lookup: Sendable {
     struct Candidate: Sendable {
-        enum State: Sendable { case waiting, inFlight, answered, failed }
+        /// `slow`: in flight past `slowQueryAfter`; it holds neither an α slot nor a place among the k.
+        enum State: Sendable { case waiting, inFlight, slow, answered, failed }
         let peer: PeerID
         let distance: KademliaKey
         var addresses: [Multiaddr]
@@ -31,6 +32,11 @@ struct Lookup: Sendable {
     var foundHop: Int?
     var best: KademliaRecord?
     var record: KademliaRecord?
+    /// Optimistic Provide: the normalized distances under which a peer gets an early store, and under which the k
+    /// nearest known end the walk; nil when the provide runs the classic way.
+    var optimistic: (individual: Double, set: Double, returnAfter: Int)?
+    /// Peers already sent an ADD_PROVIDER / PUT_VALUE.
+    var storedTo: Set<PeerID> = []
 
     /// The message every query of this lookup sends.
     var query: KademliaMessage {
@@ -62,6 +68,16 @@ struct Lookup: Sendable {
 
     func index(of peer: PeerID) -> Int? { candidates.firstIndex { $0.peer == peer } }
 
+    /// The nearest `k` candidates that have not failed, whatever their state.
+    func closestLive(_ k: Int) -> [Candidate] {
+        var out: [Candidate] = []
+        for candidate in candidates where candidate.state != .failed {
+            out.append(candidate)
+            if out.count == k { break }
+        }
+        return out
+    }
+
     /// The nearest `k` candidates that answered.
     func closestAnswered(_ k: Int) -> [Candidate] {
         var out: [Candidate] = []
@@ -83,6 +99,15 @@ extension KademliaDHT {
             id: id, kind: kind, key: key, target: target, started: now,
             deadline: now.advanced(bySeconds: config.lookupTimeout))
         lookup.record = record
+        if kind == .provide, config.optimisticProvide, let size = networkSize.estimate {
+            lookup.optimistic = KademliaNetworkSize.thresholds(
+                networkSize: size, k: config.k, individualCertainty: config.optimisticProvideCertainty,
+                setCertainty: config.optimisticProvideSetCertainty, returnRatio: config.optimisticProvideReturnRatio)
+            if config.mode == .server {
+                providerStore.add(
+                    key: key, info: localProviderInfo, expires: now.advanced(bySeconds: config.providerTTL))
+            }
+        }
         guard lookups[id] == nil, lookups.count < config.maxConcurrentLookups else {
             // A duplicate id or too many lookups: this one ends at once, the running ones are untouched.
             actions.append(.lookupFinished(result(lookup, outcome: .noPeers, now: now)))
@@ -167,7 +192,7 @@ extension KademliaDHT {
         let message = lookup.query
         for index in lookup.candidates.indices {
             let candidate = lookup.candidates[index]
-            if candidate.state == .failed { continue }
+            if candidate.state == .failed || candidate.state == .slow { continue }
             live += 1
             if candidate.state == .waiting && lookup.inFlight < config.alpha {
                 lookup.candidates[index].state = .inFlight
@@ -187,16 +212,18 @@ extension KademliaDHT {
         _ id: KademliaLookupID, peer: PeerID, message: KademliaMessage?, now: Instant, _ actions: inout [Action]
     ) {
         guard var lookup = lookups.removeValue(forKey: id) else { return }
-        guard let index = lookup.index(of: peer), lookup.candidates[index].state == .inFlight else {
+        guard let index = lookup.index(of: peer),
+            lookup.candidates[index].state == .inFlight || lookup.candidates[index].state == .slow
+        else {
             lookups[id] = lookup
             return
         }
+        if lookup.candidates[index].state == .inFlight { lookup.inFlight -= 1 }
         lookup.candidates[index].state = .answered
-        lookup.inFlight -= 1
         let hop = lookup.candidates[index].hop
         actions.append(.lookupProgress(id, peer: peer, hop: hop, queried: lookup.queried))
         guard let message else {
-            lookups[id] = lookup
+            lookups[id] = consume lookup
             advance(id, now: now, &actions)
             return
         }
@@ -225,10 +252,17 @@ extension KademliaDHT {
             done = lookup.providers.count >= count
         case .getValue:
             if let record = message.record { consider(record, from: peer, hop: hop, in: &lookup, &actions) }
-        case .closestPeers, .provide, .putValue: break
+        case .provide:
+            if lookup.optimistic != nil, !lookup.storing {
+                done = optimisticStores(&lookup, now: now, &actions)
+            }
+        case .closestPeers, .putValue: break
         }
-        lookups[id] = lookup
-        if done {
+        let isProvide = lookup.kind == .provide
+        lookups[id] = consume lookup
+        if done, isProvide {
+            walkDone(id, now: now, &actions)
+        } else if done {
             finish(id, outcome: .completed, now: now, &actions)
         } else {
             advance(id, now: now, &actions)
@@ -256,20 +290,65 @@ extension KademliaDHT {
 
     mutating func queryFailed(_ id: KademliaLookupID, peer: PeerID, now: Instant, _ actions: inout [Action]) {
         guard var lookup = lookups.removeValue(forKey: id) else { return }
+        guard let index = lookup.index(of: peer),
+            lookup.candidates[index].state == .inFlight || lookup.candidates[index].state == .slow
+        else {
+            lookups[id] = lookup
+            return
+        }
+        if lookup.candidates[index].state == .inFlight { lookup.inFlight -= 1 }
+        lookup.candidates[index].state = .failed
+        lookup.failed += 1
+        lookups[id] = consume lookup
+        advance(id, now: now, &actions)
+    }
+
+    /// A query in flight for `slowQueryAfter`: it frees its α slot and its place among the k (the walk moves on), and
+    /// its answer still counts if it comes.
+    mutating func querySlow(_ id: KademliaLookupID, peer: PeerID, now: Instant, _ actions: inout [Action]) {
+        guard var lookup = lookups.removeValue(forKey: id) else { return }
         guard let index = lookup.index(of: peer), lookup.candidates[index].state == .inFlight else {
             lookups[id] = lookup
             return
         }
-        lookup.candidates[index].state = .failed
+        lookup.candidates[index].state = .slow
         lookup.inFlight -= 1
-        lookup.failed += 1
-        lookups[id] = lookup
+        lookups[id] = consume lookup
         advance(id, now: now, &actions)
+    }
+
+    /// Optimistic Provide during the walk: an ADD_PROVIDER to every live candidate within the individual threshold
+    /// not yet sent one. Returns whether the walk may end: the k nearest live candidates are all within the set
+    /// threshold.
+    mutating func optimisticStores(_ lookup: inout Lookup, now: Instant, _ actions: inout [Action]) -> Bool {
+        guard let thresholds = lookup.optimistic else { return false }
+        let message = KademliaMessage(type: .addProvider, key: lookup.key, providerPeers: [localProviderInfo])
+        var live = 0
+        var farthest = 0.0
+        for candidate in lookup.candidates where candidate.state != .failed {
+            live += 1
+            let distance = KademliaNetworkSize.normalized(candidate.distance)
+            farthest = distance
+            if distance <= thresholds.individual, lookup.storedTo.insert(candidate.peer).inserted {
+                lookup.storePending += 1
+                actions.append(
+                    send(
+                        message, to: candidate.peer, addresses: candidate.addresses, purpose: .store(lookup.id),
+                        expectsResponse: false, now: now))
+            }
+            if live == config.k { break }
+        }
+        return live == config.k && farthest <= thresholds.set
     }
 
     /// The walk is over: provide and putValue now store on the k closest; the others end.
     mutating func walkDone(_ id: KademliaLookupID, now: Instant, _ actions: inout [Action]) {
         guard var lookup = lookups[id] else { return }
+        if lookup.kind == .closestPeers {
+            let closest = lookup.closestAnswered(config.k)
+            if closest.count == config.k { networkSize.record(closest.map(\.distance)) }
+        }
+        if lookup.optimistic != nil { return optimisticWalkDone(id, now: now, &actions) }
         let closest = lookup.closestAnswered(config.k)
         let message: KademliaMessage
         switch lookup.kind {
@@ -298,12 +377,35 @@ extension KademliaDHT {
         }
     }
 
+    /// An optimistic provide's walk is over: the k nearest live candidates (answered or not) not yet sent a store get
+    /// one; it finishes when enough stores succeeded (or none is left).
+    private mutating func optimisticWalkDone(_ id: KademliaLookupID, now: Instant, _ actions: inout [Action]) {
+        guard var lookup = lookups.removeValue(forKey: id) else { return }
+        let message = KademliaMessage(type: .addProvider, key: lookup.key, providerPeers: [localProviderInfo])
+        lookup.storing = true
+        for candidate in lookup.closestLive(config.k) where lookup.storedTo.insert(candidate.peer).inserted {
+            lookup.storePending += 1
+            actions.append(
+                send(
+                    message, to: candidate.peer, addresses: candidate.addresses, purpose: .store(id),
+                    expectsResponse: false, now: now))
+        }
+        let outcome: KademliaLookupResult.Outcome? =
+            lookup.storePending == 0 ? (lookup.storedTo.isEmpty ? .noPeers : .completed) : nil
+        lookups[id] = consume lookup
+        if let outcome { finish(id, outcome: outcome, now: now, &actions) }
+    }
+
     mutating func storeAnswered(_ id: KademliaLookupID, success: Bool, now: Instant, _ actions: inout [Action]) {
-        guard lookups[id]?.storing == true, var lookup = lookups.removeValue(forKey: id) else { return }
+        guard let running = lookups[id], running.storing || running.optimistic != nil,
+            var lookup = lookups.removeValue(forKey: id)
+        else { return }
         lookup.storePending -= 1
         if success { lookup.stored += 1 }
-        lookups[id] = lookup
-        if lookup.storePending == 0 { finish(id, outcome: .completed, now: now, &actions) }
+        let enough = lookup.optimistic.map { lookup.stored >= $0.returnAfter } ?? false
+        let ends = (lookup.storing && lookup.storePending == 0) || enough
+        lookups[id] = consume lookup
+        if ends { finish(id, outcome: .completed, now: now, &actions) }
     }
 
     /// Ends a lookup: getValue's value, then the result.

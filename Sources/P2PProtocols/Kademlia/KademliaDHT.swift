@@ -44,6 +44,9 @@ public struct KademliaDHT: Sendable {
         case localAddresses([Multiaddr])
         /// Time passed (the shell ticks every second or so): timeouts, expiry, refresh, republish.
         case tick
+        /// Time passed, request timers only (query timeouts, slow queries, lookup timeouts): a shell that wakes the
+        /// DHT at `nextTimer()` sends this between ticks.
+        case timers
     }
 
     /// What the shell must do.
@@ -135,6 +138,9 @@ public struct KademliaDHT: Sendable {
     var connected: [PeerID: Multiaddr?] = [:]
     var pending: [KademliaRequestID: PendingRequest] = [:]
     var deadlines = FIFOQueue<(id: KademliaRequestID, deadline: Instant)>()
+    var slowDeadlines = FIFOQueue<(id: KademliaRequestID, deadline: Instant)>()
+    /// Network size estimates from finished walks (Optimistic Provide).
+    public internal(set) var networkSize = KademliaNetworkSize()
     var lookups: [KademliaLookupID: Lookup] = [:]
     var lookupOrder = IndexedSet<KademliaLookupID>()
     var provided: [[UInt8]: Instant] = [:]
@@ -208,6 +214,8 @@ public struct KademliaDHT: Sendable {
             localAddresses = addresses
         case .tick:
             tick(now: now, &actions)
+        case .timers:
+            expireTimers(now: now, &actions)
         }
         return actions
     }
@@ -247,6 +255,9 @@ public struct KademliaDHT: Sendable {
         nextRequest += 1
         pending[id] = PendingRequest(peer: peer, purpose: purpose, expected: message.type)
         deadlines.push((id, now.advanced(bySeconds: config.queryTimeout)))
+        if case .query = purpose, let slow = config.slowQueryAfter {
+            slowDeadlines.push((id, now.advanced(bySeconds: slow)))
+        }
         counters.sent += 1
         return .request(id, to: peer, addresses: addresses, message: message, expectsResponse: expectsResponse)
     }
@@ -301,12 +312,7 @@ public struct KademliaDHT: Sendable {
     // MARK: Time
 
     mutating func tick(now: Instant, _ actions: inout [Action]) {
-        while let first = deadlines.first, first.deadline <= now {
-            deadlines.popFirst()
-            if pending[first.id] != nil { failed(first.id, .timeout, now: now, &actions) }
-        }
-        let expired = lookupOrder.elements.filter { lookups[$0].map { $0.deadline <= now } ?? false }
-        for id in expired { finish(id, outcome: .timedOut, now: now, &actions) }
+        expireTimers(now: now, &actions)
         providerStore.expire(now: now)
         recordStore.expire(now: now)
         if !addProviderWindows.isEmpty {
@@ -319,6 +325,35 @@ public struct KademliaDHT: Sendable {
             guard let last = provided[key], now.seconds(since: last) >= config.republishInterval else { continue }
             provided[key] = now
             startLookup(nextMaintenanceID(), kind: .provide, key: key, now: now, &actions)
+        }
+    }
+
+    /// Query timeouts, slow queries and lookup timeouts due by `now`.
+    mutating func expireTimers(now: Instant, _ actions: inout [Action]) {
+        while let first = deadlines.first, first.deadline <= now {
+            deadlines.popFirst()
+            if pending[first.id] != nil { failed(first.id, .timeout, now: now, &actions) }
+        }
+        while let first = slowDeadlines.first, first.deadline <= now {
+            slowDeadlines.popFirst()
+            if let request = pending[first.id], case .query(let lookup) = request.purpose {
+                querySlow(lookup, peer: request.peer, now: now, &actions)
+            }
+        }
+        let expired = lookupOrder.elements.filter { lookups[$0].map { $0.deadline <= now } ?? false }
+        for id in expired { finish(id, outcome: .timedOut, now: now, &actions) }
+    }
+
+    /// The next instant a request timer (query timeout or slow query) is due, nil when none is: a shell may send
+    /// `.timers` then instead of waiting for the next tick. Lookup timeouts are left to the tick.
+    public mutating func nextTimer() -> Instant? {
+        while let first = deadlines.first, pending[first.id] == nil { deadlines.popFirst() }
+        while let first = slowDeadlines.first, pending[first.id] == nil { slowDeadlines.popFirst() }
+        switch (deadlines.first?.deadline, slowDeadlines.first?.deadline) {
+        case (let a?, let b?): return min(a, b)
+        case (let a?, nil): return a
+        case (nil, let b?): return b
+        case (nil, nil): return nil
         }
     }
 

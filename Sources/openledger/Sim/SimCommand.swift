@@ -5,12 +5,13 @@ import Simulator
     import Glibc
 #endif
 
-/// `openledger sim gossip`: thousands of real gossipsub routers in the deterministic simulator.
+/// `openledger sim gossip` and `sim dht`: thousands of real gossipsub routers, or Kademlia DHTs, in the
+/// deterministic simulator.
 enum SimCommand {
     static let command = CommandSpec(
         name: "sim",
         summary: "Deterministic simulations of the network's protocols on a simulated network.",
-        subcommands: [gossip]
+        subcommands: [gossip, dht]
     )
 
     static let gossip = CommandSpec(
@@ -66,6 +67,161 @@ enum SimCommand {
             }
         }
     )
+
+    static let dht = CommandSpec(
+        name: "dht",
+        summary: "Simulate the Kademlia DHT: lookup hops and latency, provide latency, find-provider success.",
+        discussion: """
+            Runs the real Kademlia DHT for every node on a seeded simulated network: nodes join one after another
+            through three earlier nodes and refresh their buckets once; then providers announce keys and other nodes
+            look them up (findProviders, and every fifth lookup a findPeer). Links have a fixed latency drawn
+            uniformly from LO-HI ms and a first request costs a one-round-trip handshake; requests and answers are
+            lost with probability --loss; a --churn fraction of the nodes leaves during the provides and restarts
+            empty later. A run replays exactly from its seed: the trace hash says so.
+            """,
+        options: [
+            OptionSpec(name: "nodes", valueName: "N", help: "DHT servers.", defaultValue: "1000"),
+            OptionSpec(name: "lookups", valueName: "L", help: "Lookups measured.", defaultValue: "1000"),
+            OptionSpec(name: "providers", valueName: "P", help: "Keys provided, one provider each (default: L / 10)."),
+            OptionSpec(
+                name: "latency-ms", valueName: "LO-HI", help: "One-way link latency range.", defaultValue: "20-150"),
+            OptionSpec(
+                name: "loss", valueName: "P", help: "Probability that a request or an answer is lost.",
+                defaultValue: "0"),
+            OptionSpec(
+                name: "churn", valueName: "P", help: "Fraction of nodes that leave and restart empty.",
+                defaultValue: "0"),
+            OptionSpec(name: "alpha", valueName: "A", help: "Concurrent queries per lookup.", defaultValue: "10"),
+            OptionSpec(
+                name: "classic-provide", help: "Provide the classic way: store on the k closest after the whole walk."),
+            OptionSpec(name: "no-slow-queries", help: "Let a slow query hold its slot until it answers or times out."),
+            OptionSpec(name: "seed", valueName: "S", help: "The seed of every random choice.", defaultValue: "1"),
+            OptionSpec(name: "json", help: "Print one JSON object instead of text."),
+        ],
+        action: { arguments, output throws(CLIError) in
+            let config = try dhtConfiguration(arguments)
+            let run = try measureDHT(config)
+            if arguments.flag("json") {
+                output.line(run.json)
+            } else {
+                for line in run.text { output.line(line) }
+            }
+        }
+    )
+
+    /// The DHT simulation the options describe.
+    static func dhtConfiguration(_ arguments: ParsedArguments) throws(CLIError) -> DHTSimulationConfig {
+        var config = DHTSimulationConfig()
+        config.nodes = try arguments.int("nodes", in: 2...200_000) ?? config.nodes
+        config.lookups = try arguments.int("lookups", in: 1...1_000_000) ?? config.lookups
+        config.providers = try arguments.int("providers", in: 1...100_000) ?? 0
+        config.loss = try arguments.double("loss", in: 0...0.999) ?? 0
+        config.churn = try arguments.double("churn", in: 0...0.999) ?? 0
+        config.dht.alpha = try arguments.int("alpha", in: 1...256) ?? config.dht.alpha
+        if arguments.flag("classic-provide") { config.dht.optimisticProvide = false }
+        if arguments.flag("no-slow-queries") { config.dht.slowQueryAfter = nil }
+        config.seed = try seed(arguments) ?? config.seed
+        if let text = arguments.string("latency-ms") {
+            guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
+                throw .usage(
+                    "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
+                    command: arguments.command)
+            }
+            config.latencyMilliseconds = low...high
+        }
+        do {
+            try config.validate()
+        } catch {
+            guard case .invalidParameter(let name, let value, let expected) = error else { throw .failure("\(error)") }
+            throw .usage("option --\(name): \(value) is out of range (\(expected))", command: arguments.command)
+        }
+        return config
+    }
+
+    /// --seed as an unsigned 64-bit integer.
+    private static func seed(_ arguments: ParsedArguments) throws(CLIError) -> UInt64? {
+        guard let text = arguments.string("seed") else { return nil }
+        guard let seed = UInt64(text) else {
+            throw .usage("option --seed expects an unsigned 64-bit integer, got '\(text)'", command: arguments.command)
+        }
+        return seed
+    }
+
+    /// A DHT simulation's report with the wall and CPU time the process measured around it.
+    struct DHTMeasured {
+        let config: DHTSimulationConfig
+        let report: DHTSimulationReport
+        let wallSeconds: Double
+        let cpuSeconds: Double
+        let peakBytes: Int
+
+        /// The figures as (name, value) pairs, in print order.
+        var fields: [(String, String)] {
+            let r = report
+            func number(_ value: Double) -> String { String(format: "%.3f", value) }
+            return [
+                ("nodes", "\(r.nodes)"), ("seed", "\(config.seed)"), ("loss", number(config.loss)),
+                ("churn", number(config.churn)), ("alpha", "\(config.dht.alpha)"), ("k", "\(config.dht.k)"),
+                ("optimistic_provide", "\(config.dht.optimisticProvide)"),
+                ("slow_query_after_s", config.dht.slowQueryAfter.map(number) ?? "null"),
+                ("lookups", "\(r.lookups)"), ("hops_p50", number(r.hops.p50)), ("hops_p90", number(r.hops.p90)),
+                ("hops_max", number(r.hops.max)),
+                ("lookup_latency_p50_ms", number(r.lookupLatency.p50)),
+                ("lookup_latency_p90_ms", number(r.lookupLatency.p90)),
+                ("lookup_latency_p99_ms", number(r.lookupLatency.p99)),
+                ("find_providers", "\(r.findProviders)"),
+                ("find_providers_success", String(format: "%.6f", r.findProvidersSuccess)),
+                ("find_providers_timed_out", "\(r.findProvidersTimedOut)"),
+                ("first_provider_latency_p50_ms", number(r.firstProviderLatency.p50)),
+                ("first_provider_latency_p90_ms", number(r.firstProviderLatency.p90)),
+                ("first_provider_latency_p99_ms", number(r.firstProviderLatency.p99)),
+                ("find_peer", "\(r.findPeers)"), ("find_peer_success", String(format: "%.6f", r.findPeerSuccess)),
+                ("provides", "\(r.provides)"), ("provide_success", String(format: "%.6f", r.provideSuccess)),
+                ("provide_latency_p50_ms", number(r.provideLatency.p50)),
+                ("provide_latency_p90_ms", number(r.provideLatency.p90)),
+                ("provide_latency_p99_ms", number(r.provideLatency.p99)),
+                ("provide_stored_mean", number(r.provideStoredMean)),
+                ("k_closest_holding_record", number(r.kClosestHeld)),
+                ("network_size_estimate", number(r.networkSizeEstimate)),
+                ("requests", "\(r.requests)"), ("requests_lost", "\(r.requestsLost)"),
+                ("answers_lost", "\(r.answersLost)"), ("requests_vanished", "\(r.vanished)"),
+                ("query_timeouts", "\(r.timeouts)"), ("connections", "\(r.connections)"),
+                ("restarts", "\(r.restarts)"), ("simulated_seconds", number(r.simulatedSeconds)),
+                ("events", "\(r.events)"), ("wall_seconds", number(wallSeconds)), ("cpu_seconds", number(cpuSeconds)),
+                ("peak_memory_mb", number(Double(peakBytes) / 1e6)), ("trace_hash", "\"\(r.traceHash.hex)\""),
+            ]
+        }
+
+        var json: String { "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}" }
+
+        var text: [String] {
+            let width = fields.map(\.0.count).max() ?? 0
+            return fields.map { name, value in
+                let label = name.replacingOccurrences(of: "_", with: " ")
+                return label + String(repeating: " ", count: width - label.count) + "  "
+                    + value.replacingOccurrences(of: "\"", with: "")
+            }
+        }
+    }
+
+    /// Runs `config` and measures the wall and CPU time and the peak memory around it.
+    static func measureDHT(_ config: DHTSimulationConfig) throws(CLIError) -> DHTMeasured {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
+        let clock = ContinuousClock()
+        let cpuStart = processCPUSeconds()
+        let start = clock.now
+        let report: DHTSimulationReport
+        do {
+            report = try DHTSimulator.run(config)
+        } catch {
+            throw .failure("\(error)")
+        }
+        let elapsed = clock.now - start
+        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return DHTMeasured(
+            config: config, report: report, wallSeconds: wall, cpuSeconds: processCPUSeconds() - cpuStart,
+            peakBytes: BenchAttribution.memory("VmHWM"))
+    }
 
     /// The simulation the options describe.
     static func configuration(_ arguments: ParsedArguments) throws(CLIError) -> SimulationConfig {
