@@ -75,3 +75,19 @@ func simDHTRefusesBadOptionsByName(_ options: [String], _ named: String) {
     #expect(text.status == 0)
     #expect(text.stdout.contains("find providers success"))
 }
+
+/// `sim content` prints its figures as JSON, every peer completes, and the same seed replays the same trace.
+@Test func simContentReportsAndReplays() throws {
+    let arguments = ["sim", "content", "--nodes", "40", "--megabytes", "2", "--degree", "5", "--json"]
+    let first = runSim(arguments)
+    #expect(first.status == 0, "\(first.stderr)")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+    #expect(object["completed"] as? Int == 40)
+    #expect(object["blocks"] as? Int == 9)
+    let hash = try #require(object["trace_hash"] as? String)
+    let again = try #require(
+        try JSONSerialization.jsonObject(with: Data(runSim(arguments).stdout.utf8)) as? [String: Any])
+    #expect(again["trace_hash"] as? String == hash)
+    let bad = runSim(["sim", "content", "--latency-ms", "9-1"])
+    #expect(bad.status == 64 && bad.stderr.contains("--latency-ms"))
+}

@@ -5,13 +5,13 @@ import Simulator
     import Glibc
 #endif
 
-/// `openledger sim gossip` and `sim dht`: thousands of real gossipsub routers, or Kademlia DHTs, in the
-/// deterministic simulator.
+/// `openledger sim gossip`, `sim dht` and `sim content`: thousands of real gossipsub routers, Kademlia DHTs or
+/// Bitswap engines in the deterministic simulator.
 enum SimCommand {
     static let command = CommandSpec(
         name: "sim",
         summary: "Deterministic simulations of the network's protocols on a simulated network.",
-        subcommands: [gossip, dht]
+        subcommands: [gossip, dht, content]
     )
 
     static let gossip = CommandSpec(
@@ -139,7 +139,7 @@ enum SimCommand {
     }
 
     /// --seed as an unsigned 64-bit integer.
-    private static func seed(_ arguments: ParsedArguments) throws(CLIError) -> UInt64? {
+    static func seed(_ arguments: ParsedArguments) throws(CLIError) -> UInt64? {
         guard let text = arguments.string("seed") else { return nil }
         guard let seed = UInt64(text) else {
             throw .usage("option --seed expects an unsigned 64-bit integer, got '\(text)'", command: arguments.command)
@@ -285,7 +285,7 @@ enum SimCommand {
     }
 
     /// "A-B" as two numbers.
-    private static func range(_ text: String) -> (Double, Double)? {
+    static func range(_ text: String) -> (Double, Double)? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, let low = Double(parts[0]), let high = Double(parts[1]), low.isFinite, high.isFinite
         else { return nil }
