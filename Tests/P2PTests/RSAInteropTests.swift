@@ -1,6 +1,8 @@
 import Codec
 import Crypto
 import Foundation
+import Runtime
+import Synchronization
 import TestSupport
 import Testing
 
@@ -74,4 +76,60 @@ import Testing
     let echoed = try await echoRoundTrip(stream, payload)
     #expect(SHA256.hash(echoed) == SHA256.hash(payload))
     #expect(listener.process.isRunning)
+}
+
+/// What our gossip delivered: payload and author.
+private final class RSADeliveries: Sendable {
+    let list = Mutex<[(data: String, from: PeerID, key: [UInt8]?)]>([])
+    func add(_ delivery: Gossip.Delivery) {
+        let message = delivery.message
+        guard let author = try? PeerID(multihashBytes: message.from ?? []) else { return }
+        list.withLock { $0.append((String(decoding: message.data, as: UTF8.self), author, message.key)) }
+    }
+    var all: [(data: String, from: PeerID, key: [UInt8]?)] { list.withLock { $0 } }
+}
+
+/// Gossipsub StrictSign between RSA authors, as kubo's pubsub signs: a py-libp2p peer with an RSA identity and our
+/// host with one exchange messages both ways; each side verifies the other's signatures with the key carried in
+/// the message's `key` field, since neither peer id holds its key.
+@Test(.integration, .timeLimit(.minutes(3))) func gossipsubBetweenRSAAuthorsWithPyLibp2p() async throws {
+    guard let python = Fixtures.python() else { return }
+    let topic = "/openledger/interop/rsa"
+    let host = try P2PHost(identity: .rsa(try .generate()))
+    let address = try host.listen(try Multiaddr("/ip4/127.0.0.1/tcp/0"))
+    let delivered = RSADeliveries()
+    let gossip = Gossip(host: host, random: SeededRandom(seed: 41), logger: .discarding) { delivered.add($0) }
+    defer {
+        gossip.close()
+        host.close()
+    }
+    gossip.subscribe(topic)
+    let script = Fixtures.packageRoot.appendingPathComponent("tools/interop/gossip_peer.py").path
+    let py = try ChildProcess(
+        python, [script, "--topic", topic, "--connect", "\(address)/p2p/\(host.identity.peerID)", "--key-type", "rsa"])
+    let ready = try await onOwnThread {
+        poll { py.output.contains("\"ready\": true") || !py.process.isRunning }
+    }
+    try #require(ready && py.output.contains("\"ready\": true"), "py-libp2p never ready: \(py.errors.suffix(3_000))")
+    py.write("burst 20 py 20\n")
+    for index in 0..<20 { gossip.publish(topic: topic, data: Array("ours\(index)".utf8)) }
+    let all = try await onOwnThread {
+        poll {
+            let ours = delivered.all.map(\.data)
+            return (0..<20).allSatisfy { ours.contains("py\($0)") }
+                && (0..<20).allSatisfy { py.output.contains("\"data\": \"ours\($0)\"") }
+        }
+    }
+    #expect(all, "we got \(delivered.all.count), py-libp2p: \(py.output.suffix(1_000)) \(py.errors.suffix(2_000))")
+    // Their messages: an RSA author whose key came in the `key` field and hashes to its peer id.
+    let theirs = delivered.all.filter { $0.data.hasPrefix("py") }
+    let author = try #require(theirs.first?.from)
+    #expect(author.description.hasPrefix("Qm") && Set(theirs.map(\.from)) == [author])
+    let key = try LibP2PPublicKey(protobuf: try #require(theirs.first?.key))
+    #expect(key.type == .rsa && PeerID(publicKey: key) == author)
+    // Ours, as py-libp2p saw them: from our hashed peer id.
+    let ourLines = py.output.split(separator: "\n").filter { $0.contains("\"data\": \"ours") }
+    #expect(ourLines.count == 20)
+    #expect(ourLines.allSatisfy { $0.contains("\"from\": \"\(host.identity.peerID)\"") })
+    py.write("quit\n")
 }
