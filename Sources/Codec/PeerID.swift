@@ -29,18 +29,28 @@ public struct LibP2PPublicKey: Hashable, Sendable {
         return writer.bytes
     }
 
-    /// Decodes the protobuf form: exactly field 1 then field 2, each once.
+    /// Decodes the protobuf form: field 1 then field 2, each once.
+    ///
+    /// Field 1 may be missing only as a proto3 encoder leaves out a zero, for RSA (type 0): py-libp2p writes the key
+    /// in its signed envelopes that way. `protobuf` always writes both, and peer ids hash that form.
     public init(protobuf bytes: [UInt8]) throws(CodecError) {
         var reader = ProtobufReader(bytes)
-        let fields: [ProtobufField]
+        var fields: [ProtobufField]
         do {
             fields = try reader.readAll()
         } catch {
             throw .invalidPeerID("public key: \(error)")
         }
-        guard fields.count == 2, fields[0].number == 1, let code = fields[0].varint, fields[1].number == 2,
-            let data = fields[1].bytes
-        else { throw .invalidPeerID("public key must hold a key type (1) and key data (2)") }
+        let code: UInt64
+        if fields.count == 2, fields[0].number == 1, let value = fields[0].varint {
+            code = value
+            fields.removeFirst()
+        } else {
+            code = KeyType.rsa.rawValue
+        }
+        guard fields.count == 1, fields[0].number == 2, let data = fields[0].bytes else {
+            throw .invalidPeerID("public key must hold a key type (1) and key data (2)")
+        }
         guard let type = KeyType(rawValue: code) else { throw .invalidPeerID("unknown key type \(code)") }
         self.init(type: type, data: data)
     }

@@ -10,6 +10,14 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
     case authenticationFailed
     /// An input to a primitive had the wrong size.
     case invalidLength(String)
+    /// A DER structure (a PKIX public key, a PKCS#1 or SEC1 private key) that does not parse as the expected key.
+    case malformedDER(String)
+    /// An RSA key whose modulus size is outside the accepted range.
+    case rsaKeySize(bits: Int, allowed: ClosedRange<Int>)
+    /// An elliptic-curve key on a curve that is not accepted (the curve's OpenSSL name).
+    case unsupportedCurve(String)
+    /// libcrypto failed an operation it should not fail (key generation, signing), named here.
+    case libraryFailure(String)
 
     /// The kind of failure and what was wrong, as a user reads it.
     public var description: String {
@@ -19,6 +27,11 @@ public enum CryptoError: Error, Equatable, Sendable, CustomStringConvertible {
         case .recoveryFailed: "public key recovery failed"
         case .authenticationFailed: "authentication failed"
         case .invalidLength(let why): "invalid length: \(why)"
+        case .malformedDER(let why): "malformed DER: \(why)"
+        case .rsaKeySize(let bits, let allowed):
+            "RSA key of \(bits) bits, accepted are \(allowed.lowerBound)–\(allowed.upperBound)"
+        case .unsupportedCurve(let name): "unsupported elliptic curve \(name)"
+        case .libraryFailure(let what): "libcrypto failed: \(what)"
         }
     }
 }

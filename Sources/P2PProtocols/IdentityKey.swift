@@ -3,7 +3,7 @@ import Crypto
 
 extension LibP2PIdentity {
     /// The libp2p private-key protobuf {1: key type, 2: key bytes}: Ed25519 as seed ‖ public key (64 bytes),
-    /// secp256k1 as the 32-byte scalar — the form go-libp2p and py-libp2p store.
+    /// secp256k1 as the 32-byte scalar, RSA as PKCS#1 DER, ECDSA as SEC1 DER — the forms go-libp2p stores.
     public var privateKeyProtobuf: [UInt8] {
         var writer = ProtobufWriter()
         switch self {
@@ -13,11 +13,17 @@ extension LibP2PIdentity {
         case .secp256k1(let key):
             writer.varint(1, LibP2PPublicKey.KeyType.secp256k1.rawValue)
             writer.bytes(2, key.withUnsafeSecretBytes { Array($0) })
+        case .rsa(let key):
+            writer.varint(1, LibP2PPublicKey.KeyType.rsa.rawValue)
+            writer.bytes(2, key.derRepresentation)
+        case .ecdsa(let key):
+            writer.varint(1, LibP2PPublicKey.KeyType.ecdsa.rawValue)
+            writer.bytes(2, key.derRepresentation)
         }
         return writer.bytes
     }
 
-    /// Reads a private-key protobuf; RSA and ECDSA identities are not supported.
+    /// Reads a private-key protobuf of any of the four key types, in the forms `privateKeyProtobuf` writes.
     public init(privateKeyProtobuf bytes: [UInt8]) throws(NoiseError) {
         var reader = ProtobufReader(bytes)
         let fields: [ProtobufField]
@@ -42,7 +48,11 @@ extension LibP2PIdentity {
                 self = .ed25519(key)
             case .secp256k1:
                 self = .secp256k1(try Secp256k1PrivateKey(bytes: data))
-            default:
+            case .rsa:
+                self = .rsa(try RSAPrivateKey(derRepresentation: data))
+            case .ecdsa:
+                self = .ecdsa(try ECDSAPrivateKey(derRepresentation: data))
+            case nil:
                 throw NoiseError.invalidKey("unsupported identity key type \(type)")
             }
         } catch let error as NoiseError {

@@ -2,12 +2,15 @@
 """py-libp2p 0.8.1 GossipSub peer for interop tests (trio based).
 
   gossip_peer.py --topic T [--connect MULTIADDR]... [--protocols 1.2|1.1]
+                 [--key-type ed25519|secp256k1|rsa]
       Listens on 127.0.0.1 (first stdout line: the full multiaddr), connects to
       each --connect peer, subscribes to T with GossipSub (heartbeat 1 s,
       StrictSign, spam protection off), then prints one JSON line per message
       received on T: {"from": <peer id>, "seqno": <decimal>, "data": <text>}.
       When the mesh holds every --connect peer it prints {"ready": true,
-      "protocols": {<peer id>: <negotiated protocol>}}.
+      "protocols": {<peer id>: <negotiated protocol>}}. With --key-type rsa the
+      identity is RSA-2048 (kubo's default): its peer id hashes the key, so its
+      messages carry the key in their `key` field.
       Commands on standard input, one per line:
         publish TEXT         publish TEXT on T
         burst N PREFIX RATE  publish PREFIX0 .. PREFIX(N-1) at RATE per second
@@ -23,7 +26,7 @@ import multiaddr
 import trio
 
 from libp2p import new_host
-from libp2p.crypto import ed25519
+from libp2p.crypto import ed25519, rsa, secp256k1
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
@@ -35,6 +38,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_ID, Yamux
 from libp2p.tools.anyio_service import background_trio_service
 
 log = logging.getLogger("gossip_peer")
+KEY_TYPES = {"ed25519": ed25519, "secp256k1": secp256k1, "rsa": rsa}
 
 
 def emit(obj) -> None:
@@ -43,7 +47,7 @@ def emit(obj) -> None:
 
 
 async def main(args) -> None:
-    key_pair = ed25519.create_new_key_pair()
+    key_pair = KEY_TYPES[args.key_type].create_new_key_pair()
     noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)
     listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
     host = new_host(key_pair=key_pair, sec_opt={NOISE_ID: noise},
@@ -110,6 +114,7 @@ if __name__ == "__main__":
     parser.add_argument("--topic", required=True)
     parser.add_argument("--connect", action="append", default=[])
     parser.add_argument("--protocols", choices=["1.2", "1.1"], default="1.2")
+    parser.add_argument("--key-type", choices=sorted(KEY_TYPES), default="ed25519")
     parser.add_argument("--verbose", action="store_true")
     arguments = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.WARNING, stream=sys.stderr)

@@ -6,11 +6,16 @@ TCP + multistream-select 1.0 + Noise (/noise, XX_25519_ChaChaPoly_SHA256)
 + Yamux (/yamux/1.0.0), with identify (/ipfs/id/1.0.0) and ping
 (/ipfs/ping/1.0.0) from py-libp2p's defaults plus a streaming echo protocol.
 
-  p2p_peer.py listen [--port 0] [--key-type ed25519|secp256k1]
+  p2p_peer.py listen [--port 0] [--key-type ed25519|secp256k1|rsa]
       First stdout line: /ip4/127.0.0.1/tcp/PORT/p2p/<peer id>; serves forever.
   p2p_peer.py dial MULTIADDR [--pings 100] [--payload-mib 10] [--timeout 120]
       Runs identify, N pings and an N MiB echo; prints JSON lines to stdout and
       exits 0 only if everything matched.
+
+--key-type rsa makes a 2048-bit RSA identity (libp2p.crypto.rsa, PKCS#1 v1.5
+over SHA-256, peer id Qm...), kubo's default. ECDSA is not offered: py-libp2p
+0.8.1 cannot deserialize ECDSA public keys, so its Noise can neither verify an
+ECDSA peer nor be one.
 
 Echo framing (/openledger/echo/1.0.0): FIN based. The dialer writes the whole
 payload and half-closes its write side; the listener echoes every chunk as it
@@ -34,7 +39,7 @@ import multiaddr
 import trio
 
 from libp2p import new_host
-from libp2p.crypto import ed25519, secp256k1
+from libp2p.crypto import ed25519, rsa, secp256k1
 from libp2p.crypto.serialization import deserialize_public_key
 from libp2p.crypto.x25519 import create_new_key_pair as new_x25519_key_pair
 from libp2p.custom_types import TProtocol
@@ -50,6 +55,7 @@ from libp2p.stream_muxer.yamux.yamux import PROTOCOL_ID as YAMUX_ID, Yamux
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 ECHO_ID = TProtocol("/openledger/echo/1.0.0")
+KEY_TYPES = {"ed25519": ed25519, "secp256k1": secp256k1, "rsa": rsa}
 CHUNK = 64 * 1024
 log = logging.getLogger("p2p_peer")
 
@@ -62,8 +68,7 @@ def make_host(key_type: str, port: int):
     Identify, identify-push and ping handlers are registered by BasicHost itself
     (libp2p.host.defaults.get_default_protocols).
     """
-    mod = ed25519 if key_type == "ed25519" else secp256k1
-    key_pair = mod.create_new_key_pair()
+    key_pair = KEY_TYPES[key_type].create_new_key_pair()
     noise = NoiseTransport(key_pair, noise_privkey=new_x25519_key_pair().private_key)
     listen = [multiaddr.Multiaddr(f"/ip4/127.0.0.1/tcp/{port}")]
     host = new_host(key_pair=key_pair, sec_opt={NOISE_ID: noise},
@@ -119,6 +124,7 @@ async def do_identify(host, peer_id: ID) -> dict:
         "has_signed_peer_record": bool(msg.signedPeerRecord),
         "public_key_matches": bool(msg.public_key)
         and ID.from_pubkey(deserialize_public_key(msg.public_key)) == peer_id,
+        "public_key_type": deserialize_public_key(msg.public_key).get_type().name if msg.public_key else None,
     }
     return info
 
@@ -185,7 +191,7 @@ async def run_dial(args) -> int:
     # identify requests coming from the remote peer.
     host, listen = make_host(args.key_type, 0)
     info = info_from_p2p_addr(multiaddr.Multiaddr(args.multiaddr))
-    result: dict = {"ok": False}
+    result: dict = {"ok": False, "peer_id": str(host.get_id())}
     t0 = time.perf_counter()
     try:
         with trio.fail_after(args.timeout):
@@ -232,7 +238,7 @@ async def run_dial(args) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--key-type", choices=["ed25519", "secp256k1"], default="ed25519")
+    common.add_argument("--key-type", choices=sorted(KEY_TYPES), default="ed25519")
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_listen = sub.add_parser("listen", parents=[common], help="serve echo/identify/ping")
     p_listen.add_argument("--port", type=int, default=0)

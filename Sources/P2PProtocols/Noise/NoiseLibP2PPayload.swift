@@ -1,32 +1,43 @@
 import Codec
 import Crypto
 
-/// A libp2p identity: the long-term key a peer id is derived from (Ed25519 or secp256k1).
+/// A libp2p identity: the long-term key a peer id is derived from (Ed25519, secp256k1, RSA or ECDSA).
 public enum LibP2PIdentity: Sendable {
+    /// An Ed25519 key (peer ids `12D3KooW…`), the default.
     case ed25519(Ed25519PrivateKey)
+    /// A secp256k1 key (peer ids `16Uiu2…`).
     case secp256k1(Secp256k1PrivateKey)
+    /// An RSA key of 2048–8192 bits (peer ids `Qm…`), kubo's default identity.
+    case rsa(RSAPrivateKey)
+    /// An ECDSA key on P-256, P-384 or P-521 (peer ids `Qm…`).
+    case ecdsa(ECDSAPrivateKey)
 
-    /// The public key as libp2p encodes it (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
+    /// The public key as libp2p encodes it (Ed25519: 32 bytes; secp256k1: 33-byte compressed; RSA and ECDSA: PKIX
+    /// DER).
     public var publicKey: LibP2PPublicKey {
         switch self {
         case .ed25519(let key): LibP2PPublicKey(type: .ed25519, data: key.publicKey.bytes)
         case .secp256k1(let key): LibP2PPublicKey(type: .secp256k1, data: key.publicKey.compressed)
+        case .rsa(let key): LibP2PPublicKey(type: .rsa, data: key.publicKey.derRepresentation)
+        case .ecdsa(let key): LibP2PPublicKey(type: .ecdsa, data: key.publicKey.derRepresentation)
         }
     }
 
     /// The peer id of this identity's public key.
     public var peerID: PeerID { PeerID(publicKey: publicKey) }
 
-    /// libp2p's signature: Ed25519 over the message, or DER ECDSA over SHA-256(message) for secp256k1.
+    /// libp2p's signature: Ed25519 over the message; for the others over SHA-256(message): DER ECDSA for secp256k1
+    /// and ECDSA, PKCS#1 v1.5 for RSA.
     public func sign(_ message: [UInt8]) throws(NoiseError) -> [UInt8] {
-        switch self {
-        case .ed25519(let key): return key.signature(for: message)
-        case .secp256k1(let key):
-            do {
-                return try key.signDER(message: message)
-            } catch {
-                throw .invalidKey("\(error)")
+        do {
+            switch self {
+            case .ed25519(let key): return key.signature(for: message)
+            case .secp256k1(let key): return try key.signDER(message: message)
+            case .rsa(let key): return try key.signature(for: message)
+            case .ecdsa(let key): return try key.signature(for: message)
             }
+        } catch {
+            throw .invalidKey("\(error)")
         }
     }
 }
@@ -34,7 +45,8 @@ public enum LibP2PIdentity: Sendable {
 extension LibP2PPublicKey {
     /// Whether `signature` is this key's libp2p signature of `message`.
     ///
-    /// RSA and ECDSA keys are not accepted.
+    /// A key that does not parse, or is outside the accepted bounds (RSA 2048–8192 bits; ECDSA on P-256, P-384 or
+    /// P-521), verifies nothing.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
         switch type {
         case .ed25519:
@@ -43,8 +55,12 @@ extension LibP2PPublicKey {
         case .secp256k1:
             guard let key = try? Secp256k1PublicKey(bytes: data) else { return false }
             return key.isValidDERSignature(signature, message: message)
-        case .rsa, .ecdsa:
-            return false
+        case .rsa:
+            guard let key = try? RSAPublicKey(derRepresentation: data) else { return false }
+            return key.isValidSignature(signature, for: message)
+        case .ecdsa:
+            guard let key = try? ECDSAPublicKey(derRepresentation: data) else { return false }
+            return key.isValidSignature(signature, for: message)
         }
     }
 }

@@ -2,17 +2,20 @@ import Codec
 import Crypto
 import Foundation
 
-/// `openledger bench crypto`: throughput of Keccak-256, secp256k1 signing and recovery, and RLP, each printed
-/// as one JSON line, with the ratio to a reference implementation when reference figures are supplied
-/// (`tools/bench/crypto_reference.py` measures pycryptodome and coincurve, `tools/bench/secp256k1_baseline.c` the
-/// system libsecp256k1 from C; `make bench` runs them all).
+/// `openledger bench crypto`: throughput of Keccak-256, secp256k1 signing and recovery, RLP, ChaCha20-Poly1305 and
+/// the RSA and ECDSA peer keys, each printed as one JSON line, with the ratio to a reference implementation when
+/// reference figures are supplied (`tools/bench/crypto_reference.py` measures pycryptodome and coincurve,
+/// `tools/bench/secp256k1_baseline.c` the system libsecp256k1 from C; `make bench` runs them all).
+/// ChaCha20-Poly1305 (libcrypto, what Noise seals with) always carries its ratio to libsodium's, measured in the same
+/// run.
 enum BenchCrypto {
     static let command = CommandSpec(
         name: "crypto",
-        summary: "Keccak-256, secp256k1 and RLP throughput (JSON lines).",
+        summary: "Keccak-256, secp256k1, RLP, ChaCha20-Poly1305, RSA and ECDSA throughput (JSON lines).",
         discussion: """
             Each line is one figure. With --reference FILE (JSON lines from tools/bench/crypto_reference.py,
             measured in the same run by `make bench`), lines also carry the reference figure and the ratio.
+            ChaCha20-Poly1305 lines carry the ratio to libsodium's, measured in the same run.
             """,
         options: [
             OptionSpec(name: "seconds", valueName: "S", help: "Minimum time per figure.", defaultValue: "1"),
@@ -27,11 +30,105 @@ enum BenchCrypto {
             for figure in run(seconds: seconds) {
                 output.line(figure.jsonLine(references: references[figure.bench] ?? []))
             }
+            for (figure, sameRun) in chaCha20Poly1305(seconds: seconds) {
+                output.line(sameRun.jsonLine(references: []))
+                output.line(figure.jsonLine(references: [sameRun] + (references[figure.bench] ?? [])))
+            }
+            for figure in peerKeys(seconds: seconds) {
+                output.line(figure.jsonLine(references: references[figure.bench] ?? []))
+            }
         }
     )
 
     static func run(seconds: Double) -> [BenchFigure] {
         [keccak(seconds: seconds)] + secp256k1(seconds: seconds) + rlp(seconds: seconds)
+    }
+
+    /// Sealing and opening 64 KiB messages (Noise's frame size) on one core: libcrypto's EVP implementation, which
+    /// the package uses, each paired with libsodium's figure from the same run.
+    private static func chaCha20Poly1305(seconds: Double) -> [(BenchFigure, BenchFigure)] {
+        let size = 65_519  // the largest Noise frame plaintext: 65,535 bytes with the tag
+        let key = [UInt8](repeating: 0x42, count: 32)
+        let nonce = [UInt8](repeating: 0, count: 12)
+        let plaintext = [UInt8](repeating: 0x5A, count: size)
+        var sealed = [UInt8](repeating: 0, count: size + ChaCha20Poly1305.tagLength)
+        var opened = [UInt8](repeating: 0, count: size)
+        typealias Seal = (
+            UnsafeRawBufferPointer, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafeMutableRawBufferPointer
+        )
+            -> Void
+        typealias Open = (
+            UnsafeRawBufferPointer, UnsafePointer<UInt8>, UnsafePointer<UInt8>, UnsafeMutableRawBufferPointer
+        )
+            -> Bool
+        func measure(_ seal: Seal, _ open: Open) -> (seal: Double, open: Double) {
+            let (sealCount, sealElapsed) = BenchTimer.repeatFor(seconds: seconds) {
+                plaintext.withUnsafeBytes { input in sealed.withUnsafeMutableBytes { seal(input, key, nonce, $0) } }
+            }
+            var valid = true
+            let (openCount, openElapsed) = BenchTimer.repeatFor(seconds: seconds) {
+                valid =
+                    valid
+                    && sealed.withUnsafeBytes { input in opened.withUnsafeMutableBytes { open(input, key, nonce, $0) } }
+            }
+            precondition(valid && opened == plaintext, "ChaCha20-Poly1305 round trip failed in the benchmark")
+            return (Double(sealCount * size) / 1e6 / sealElapsed, Double(openCount * size) / 1e6 / openElapsed)
+        }
+        let sodium = measure(
+            { ChaCha20Poly1305.Libsodium.seal($0, key: $1, nonce: $2, into: $3) },
+            { ChaCha20Poly1305.Libsodium.open($0, key: $1, nonce: $2, into: $3) })
+        let ours = measure(
+            { ChaCha20Poly1305.seal($0, key: $1, nonce: $2, into: $3) },
+            { ChaCha20Poly1305.open($0, key: $1, nonce: $2, into: $3) })
+        let details = ["where": "one core, \(size)-byte messages", "backend": "libcrypto"]
+        return [
+            (
+                BenchFigure(
+                    bench: "chacha20poly1305_seal", unit: .megabytesPerSecond, value: ours.seal, details: details),
+                BenchFigure(
+                    bench: "chacha20poly1305_seal", unit: .megabytesPerSecond, value: sodium.seal,
+                    implementation: "libsodium")
+            ),
+            (
+                BenchFigure(
+                    bench: "chacha20poly1305_open", unit: .megabytesPerSecond, value: ours.open, details: details),
+                BenchFigure(
+                    bench: "chacha20poly1305_open", unit: .megabytesPerSecond, value: sodium.open,
+                    implementation: "libsodium")
+            ),
+        ]
+    }
+
+    /// Signing and verifying with the RSA-2048 and ECDSA P-256 keys libp2p peers (kubo among them) identify with.
+    private static func peerKeys(seconds: Double) -> [BenchFigure] {
+        let rsa = try! RSAPrivateKey.generate(bits: 2048)
+        let ecdsa = try! ECDSAPrivateKey.generate(curve: .p256)
+        let message = [UInt8](repeating: 0x17, count: 256)
+        var sink = 0
+        func rate(_ body: () -> Void) -> Double {
+            let (count, elapsed) = BenchTimer.repeatFor(seconds: seconds, body)
+            return Double(count) / elapsed
+        }
+        let rsaSignature = try! rsa.signature(for: message)
+        let ecdsaSignature = try! ecdsa.signature(for: message)
+        let rsaPublic = rsa.publicKey
+        let ecdsaPublic = ecdsa.publicKey
+        let figures = [
+            BenchFigure(
+                bench: "rsa2048_sign", unit: .operationsPerSecond,
+                value: rate { sink &+= Int((try! rsa.signature(for: message))[0]) }),
+            BenchFigure(
+                bench: "rsa2048_verify", unit: .operationsPerSecond,
+                value: rate { sink &+= rsaPublic.isValidSignature(rsaSignature, for: message) ? 1 : 0 }),
+            BenchFigure(
+                bench: "ecdsa_p256_sign", unit: .operationsPerSecond,
+                value: rate { sink &+= Int((try! ecdsa.signature(for: message))[0]) }),
+            BenchFigure(
+                bench: "ecdsa_p256_verify", unit: .operationsPerSecond,
+                value: rate { sink &+= ecdsaPublic.isValidSignature(ecdsaSignature, for: message) ? 1 : 0 }),
+        ]
+        blackHole(sink)
+        return figures
     }
 
     private static func secp256k1(seconds: Double) -> [BenchFigure] {
