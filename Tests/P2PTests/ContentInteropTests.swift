@@ -45,17 +45,18 @@ private func serve(_ dataDir: String) throws -> (ChildProcess, String) {
     return (process, address)
 }
 
-/// kubo v0.22.0 and ours, each a process: our `content add --cid-version 0` gives kubo's own CID for the shared
-/// vectors' sizes; kubo fetches a multi-block file from our `content serve`, byte-exact; our `content get`
-/// fetches kubo's CIDv0 file from kubo, byte-exact.
-@Test(.integration, .timeLimit(.minutes(6))) func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther() throws {
+/// kubo v0.22.0 and ours, each a process, with kubo's RSA identity and with an Ed25519 one: our `content add
+/// --cid-version 0` gives kubo's own CID for the shared vectors' sizes; kubo fetches a multi-block file from our
+/// `content serve`, byte-exact; our `content get` fetches kubo's CIDv0 file from kubo, byte-exact.
+@Test(.integration, .timeLimit(.minutes(6)), arguments: ["rsa", "ed25519"])
+func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther(identity: String) throws {
     guard let python = Fixtures.python(), let vectors = Fixtures.vector("unixfs/kubo-files.json") else { return }
     let object = try #require(try Fixtures.json(vectors) as? [String: Any])
     let seed = try #require(object["seed"] as? String)
     let sizes = try #require(object["vectors"] as? [[String: Any]]).compactMap { ($0["size"] as? NSNumber)?.intValue }
     let script = Fixtures.packageRoot.appendingPathComponent("tools/interop/kubo_peer.py").path
     let kubo = try ChildProcess(
-        python, [script, "--repo", DevnetProcess.temporaryDirectory("kubo-content") + "/repo", "--identity", "ed25519"])
+        python, [script, "--repo", DevnetProcess.temporaryDirectory("kubo-content") + "/repo", "--identity", identity])
     defer { kubo.stop() }
     let kuboAddress = try kubo.firstLine()
     try #require(kuboAddress.hasPrefix("/ip4/127.0.0.1/tcp/"), "kubo: \(kubo.errors.suffix(2_000))")

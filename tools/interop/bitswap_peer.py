@@ -68,7 +68,7 @@ async def main(args) -> int:
                 root = await dag.add_file(path, chunk_size=CHUNK)
                 emit({"cid": cid_text(root), "path": path})
             if args.lie:
-                for cid in list(await store.get_all_cids()):
+                for cid in list(store.get_all_cids()):
                     data = await store.get_block(cid)
                     await store.put_block(cid, bytes(b ^ 0xFF for b in data[:64]) + data[64:])
                 emit({"lying": True})
