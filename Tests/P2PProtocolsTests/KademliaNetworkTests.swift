@@ -74,6 +74,15 @@ private func trueClosest(_ net: KademliaTestNetwork, to key: [UInt8], k: Int = 2
     // A request reaching a client anyway is refused.
     net.send(.request(from: net.peerIDs[0], stream: KademliaStreamID(1), message: KademliaMessage(type: .ping)), to: 9)
     #expect(net.drops[9].last?.reason == .clientMode)
+    // A client is in no table, yet it can be found: a server connected to it names it in FIND_NODE answers.
+    let client = 19
+    let servedIt = net.nodes.indices.filter { $0 != client && net.isLinked($0, client) && $0 % 10 != 9 }
+    try #require(!servedIt.isEmpty)
+    let asker = try #require(net.nodes.indices.first { $0 % 10 != 9 && !net.isLinked($0, client) })
+    net.send(.findPeer(net.peerIDs[client], lookup: 77), to: asker)
+    let found = try #require(net.result(asker, lookup: 77))
+    #expect(found.found, "\(found)")
+    #expect(net.peersFound[asker].last?.peer.addresses == [net.addresses[client]])
 }
 
 @Test func kademliaProvidersAreStoredOnTheClosestAndFound() throws {

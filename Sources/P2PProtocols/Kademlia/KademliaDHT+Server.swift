@@ -29,6 +29,13 @@ extension KademliaDHT {
             guard !message.key.isEmpty else { throw .missingField("Message.key") }
             var closer = closerPeers(message.key, excluding: peer)
             if message.key == localIDBytes { closer.insert(localProviderInfo, at: 0) }
+            // The target itself when we are connected to it, even as a client outside every table (go does so).
+            if let target = try? PeerID(multihashBytes: message.key), target != peer,
+                !closer.contains(where: { $0.id == target }), let addresses = connectedAddresses[target],
+                !addresses.isEmpty
+            {
+                closer.insert(KademliaPeerInfo(id: target, addresses: addresses, connection: .connected), at: 0)
+            }
             return KademliaMessage(type: .findNode, key: message.key, closerPeers: Array(closer.prefix(config.k)))
         case .getProviders:
             guard !message.key.isEmpty else { throw .missingField("Message.key") }

@@ -136,6 +136,7 @@ public struct KademliaDHT: Sendable {
     var randomSource: SeededRandom
     var localAddresses: [Multiaddr] = []
     var connected: [PeerID: Multiaddr?] = [:]
+    var connectedAddresses: [PeerID: [Multiaddr]] = [:]
     var pending: [KademliaRequestID: PendingRequest] = [:]
     var deadlines = FIFOQueue<(id: KademliaRequestID, deadline: Instant)>()
     var slowDeadlines = FIFOQueue<(id: KademliaRequestID, deadline: Instant)>()
@@ -185,6 +186,7 @@ public struct KademliaDHT: Sendable {
             identified(peer, protocols: protocols, addresses: addresses, now: now, &actions)
         case .peerDisconnected(let peer):
             connected[peer] = nil
+            connectedAddresses[peer] = nil
         case .request(let peer, let stream, let message):
             serve(message, from: peer, stream: stream, now: now, &actions)
         case .response(let id, let message):
@@ -226,6 +228,11 @@ public struct KademliaDHT: Sendable {
         _ peer: PeerID, protocols: [String], addresses: [Multiaddr], now: Instant, _ actions: inout [Action]
     ) {
         guard peer != local else { return }
+        // Every connected peer's listen addresses, table member or not: a FIND_NODE for a client we are connected
+        // to names it, as go-libp2p does, so that edge devices can be found.
+        if connected[peer] != nil {
+            connectedAddresses[peer] = Array(addresses.prefix(config.maxAddressesPerPeer))
+        }
         guard protocols.contains(KademliaMessage.protocolID) else {
             if table.contains(peer) {
                 table.remove(peer)
