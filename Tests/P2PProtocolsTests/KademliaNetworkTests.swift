@@ -8,7 +8,11 @@ import Testing
 
 /// A bootstrapped network of `count` nodes, every tenth a client.
 private func network(count: Int = 300, seed: UInt64 = 30, encodes: Bool = false) -> KademliaTestNetwork {
+    // The classic walk (α = 3, no slow-query release, provide after the walk): these tests count its steps.
     var net = KademliaTestNetwork(count: count, seed: seed) { node, config in
+        config.alpha = 3
+        config.slowQueryAfter = nil
+        config.optimisticProvide = false
         if node % 10 == 9 { config.mode = .client }
     }
     net.encodesMessages = encodes

@@ -10,7 +10,14 @@ import Testing
 private func network(count: Int, seed: UInt64, _ configure: @escaping (inout KademliaConfig) -> Void)
     -> KademliaTestNetwork
 {
-    var net = KademliaTestNetwork(count: count, seed: seed) { _, config in configure(&config) }
+    // From the classic walk (α = 3, no slow-query release, provide after the walk); each test turns on what it
+    // measures.
+    var net = KademliaTestNetwork(count: count, seed: seed) { _, config in
+        config.alpha = 3
+        config.slowQueryAfter = nil
+        config.optimisticProvide = false
+        configure(&config)
+    }
     net.bootstrapAll()
     return net
 }
@@ -118,6 +125,7 @@ private func network(count: Int, seed: UInt64, _ configure: @escaping (inout Kad
 @Test func kademliaASlowQueryThatAnswersLateStillCounts() throws {
     var random = SeededRandom(seed: 56)
     var config = KademliaConfig()
+    config.alpha = 3
     config.slowQueryAfter = 1
     let start = Instant(seconds: 100)
     var dht = KademliaDHT(local: kademliaPeer(&random), config: config, random: random.split(label: 1), now: start)

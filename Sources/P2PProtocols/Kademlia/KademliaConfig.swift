@@ -1,4 +1,4 @@
-/// The DHT's parameters (defaults follow the spec and go-libp2p-kad-dht, except α = 3 as the paper has it).
+/// The DHT's parameters (defaults follow the spec and go-libp2p-kad-dht, with Optimistic Provide on).
 public struct KademliaConfig: Sendable {
     /// Whether the node answers requests (server) or only asks (client: edge devices).
     public enum Mode: Sendable, Equatable {
@@ -13,18 +13,18 @@ public struct KademliaConfig: Sendable {
     /// Bucket size, replication factor and lookup width (k).
     public var k = 20
     /// Concurrent queries per lookup (α).
-    public var alpha = 3
+    public var alpha = 10
     /// Seconds a single query may take.
     public var queryTimeout = 10.0
     /// Seconds a whole lookup may take.
     public var lookupTimeout = 60.0
     /// Seconds after which a query still in flight stops holding one of the α slots and one of the k places of the
     /// walk (go-libp2p's "move on when a query is slow"); its answer is still used if it comes. nil: never.
-    public var slowQueryAfter: Double? = nil
+    public var slowQueryAfter: Double? = 1.0
     /// Optimistic Provide: during a provide's walk, store on every peer found whose distance puts it among the k
     /// closest with `optimisticProvideCertainty` (by the network size estimate), end the walk once the k nearest
     /// known peers are close enough, and finish once `optimisticProvideReturnRatio` of k stores succeeded.
-    public var optimisticProvide = false
+    public var optimisticProvide = true
     /// How sure a peer must be, by its distance alone, to be among the k closest before it gets an early store.
     public var optimisticProvideCertainty = 0.9
     /// The walk ends early when the k nearest known peers are within the distance the true k-th closest exceeds
