@@ -41,7 +41,7 @@ final class OpenSSLKey: @unchecked Sendable {
         return OpenSSLKey(key)
     }
 
-    /// `EVP_PKEY_RSA`, `EVP_PKEY_EC`, …
+    /// The key's type: `EVP_PKEY_RSA` or `EVP_PKEY_EC`.
     var baseID: Int32 { EVP_PKEY_get_base_id(pointer) }
 
     /// The key size in bits (the modulus for RSA, the group order for EC).

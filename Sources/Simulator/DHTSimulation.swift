@@ -381,8 +381,10 @@ public final class DHTSimulation {
         }
     }
 
-    /// The time the connection between `a` and `b` is (or will be) usable: a handshake of one round trip starts now
-    /// when there is none. nil when `b` is offline (the dial goes unanswered).
+    /// The time the connection between `a` and `b` is (or will be) usable.
+    ///
+    /// A handshake of one round trip starts now when there is none; nil when `b` is offline (the dial goes
+    /// unanswered).
     private func connect(_ a: Int32, _ b: Int32) -> UInt64? {
         let key = pair(a, b)
         if let ready = linkReady[key] { return ready }

@@ -204,7 +204,9 @@ func gossipsubStrictSignWithHashedKeyAuthors(kind: HashedKeyKind) throws {
 }
 
 /// A public-key protobuf without its key type field is an RSA key (proto3 leaves out the zero, as py-libp2p's signed
-/// envelopes do); the key re-encodes with the field, so its peer id is the usual one. Any other shape is refused.
+/// envelopes do); the key re-encodes with the field, so its peer id is the usual one.
+///
+/// Any other shape is refused.
 @Test func publicKeyProtobufWithoutTypeIsRSA() throws {
     let identity = LibP2PIdentity.rsa(try .generate())
     let der = identity.publicKey.data

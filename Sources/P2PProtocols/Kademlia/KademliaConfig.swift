@@ -18,8 +18,10 @@ public struct KademliaConfig: Sendable {
     public var queryTimeout = 10.0
     /// Seconds a whole lookup may take.
     public var lookupTimeout = 60.0
-    /// Seconds after which a query still in flight stops holding one of the α slots and one of the k places of the
-    /// walk (go-libp2p's "move on when a query is slow"); its answer is still used if it comes. nil: never.
+    /// Seconds after which a query still in flight stops holding the walk (nil: never).
+    ///
+    /// It frees one of the α slots and one of the k places (go-libp2p's "move on when a query is slow"); its answer
+    /// is still used if it comes.
     public var slowQueryAfter: Double? = 1.0
     /// Optimistic Provide: during a provide's walk, store on every peer found whose distance puts it among the k
     /// closest with `optimisticProvideCertainty` (by the network size estimate), end the walk once the k nearest

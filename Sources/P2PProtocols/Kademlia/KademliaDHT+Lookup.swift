@@ -318,7 +318,9 @@ extension KademliaDHT {
     }
 
     /// Optimistic Provide during the walk: an ADD_PROVIDER to every live candidate within the individual threshold
-    /// not yet sent one. Returns whether the walk may end: the k nearest live candidates are all within the set
+    /// not yet sent one.
+    ///
+    /// Returns whether the walk may end: the k nearest live candidates are all within the set
     /// threshold.
     mutating func optimisticStores(_ lookup: inout Lookup, now: Instant, _ actions: inout [Action]) -> Bool {
         guard let thresholds = lookup.optimistic else { return false }

@@ -352,7 +352,9 @@ public struct KademliaDHT: Sendable {
     }
 
     /// The next instant a request timer (query timeout or slow query) is due, nil when none is: a shell may send
-    /// `.timers` then instead of waiting for the next tick. Lookup timeouts are left to the tick.
+    /// `.timers` then instead of waiting for the next tick.
+    ///
+    /// Lookup timeouts are left to the tick.
     public mutating func nextTimer() -> Instant? {
         while let first = deadlines.first, pending[first.id] == nil { deadlines.popFirst() }
         while let first = slowDeadlines.first, pending[first.id] == nil { slowDeadlines.popFirst() }

@@ -2,9 +2,10 @@ import Codec
 import Crypto
 import Foundation
 
-/// `openledger bench crypto`: throughput of Keccak-256, secp256k1 signing and recovery, RLP, ChaCha20-Poly1305 and
-/// the RSA and ECDSA peer keys, each printed as one JSON line, with the ratio to a reference implementation when
-/// reference figures are supplied (`tools/bench/crypto_reference.py` measures pycryptodome and coincurve,
+/// `openledger bench crypto`: throughput of the node's cryptography, one JSON line per figure.
+///
+/// Keccak-256, secp256k1 signing and recovery, RLP, ChaCha20-Poly1305 and the RSA and ECDSA peer keys, each with
+/// the ratio to a reference implementation when reference figures are supplied (`tools/bench/crypto_reference.py` measures pycryptodome and coincurve,
 /// `tools/bench/secp256k1_baseline.c` the system libsecp256k1 from C; `make bench` runs them all).
 /// ChaCha20-Poly1305 (libcrypto, what Noise seals with) always carries its ratio to libsodium's, measured in the same
 /// run.
