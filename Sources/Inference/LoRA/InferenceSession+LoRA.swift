@@ -124,10 +124,14 @@ struct LoRAJobs: @unchecked Sendable {
         while index < jobs.count {
             let job = jobs[index]
             let weight = job.weight
-            olk_lora_apply(
-                weight.a, weight.bt, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
-                weight.typeA == .f16 ? 1 : 0, weight.typeB == .f16 ? 1 : 0, prompt ? 1 : 0, input, weight.inputs,
-                output, weight.outputs, job.rows, job.scales, Int32(job.rows.count), scratch + part * stride)
+            // The weights this part reads next are fetched into the cache while this update runs.
+            let next = index + parts < jobs.count ? jobs[index + parts].weight : nil
+            olk_lora_apply_stored(
+                weight.storage, weight.halfA ? 1 : 0, weight.storedBT, weight.halfB ? 1 : 0, Int32(LoRAWeight.panel),
+                Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs), weight.halfA ? 1 : 0,
+                weight.halfB ? 1 : 0, prompt ? 1 : 0, input, weight.inputs, output, weight.outputs, job.rows,
+                job.scales, Int32(job.rows.count), scratch + part * stride, next.map { UnsafeRawPointer($0.storage) },
+                next === weight ? 0 : next?.byteCount ?? 0)
             index += parts
         }
     }
