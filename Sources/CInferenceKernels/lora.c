@@ -220,7 +220,7 @@ static void up_products(const void *bt, int b_f16, int panel, int rank, int n_ou
 void olk_lora_apply_stored(const void *a, int a_f16, const void *bt, int b_f16, int panel, int rank, int n_in,
                            int n_out, int half_in, int half_mid, int prompt, const float *x, size_t x_stride,
                            float *y, size_t y_stride, const int32_t *rows, const float *scales, int count,
-                           float *scratch, const void *next, size_t next_bytes) {
+                           float *scratch, const void *next, size_t next_bytes, int accumulate) {
     const int tiny_a = prompt && n_in % 16 == 0 && rank % 4 == 0;
     const int tiny_b = prompt && rank % 16 == 0 && n_out % 4 == 0;
     if (panel < 1) panel = n_out;
@@ -255,7 +255,7 @@ void olk_lora_apply_stored(const void *a, int a_f16, const void *bt, int b_f16, 
         float *out = y + (size_t)rows[t] * y_stride;
         for (int i = 0; i < n_out; i++) {
             const float scaled = products[i] * scale;
-            out[i] = out[i] + scaled;
+            out[i] = accumulate ? out[i] + scaled : scaled;
         }
     }
 }
@@ -264,7 +264,7 @@ void olk_lora_apply(const float *a, const float *bt, int rank, int n_in, int n_o
                     int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
                     const float *scales, int count, float *scratch) {
     olk_lora_apply_stored(a, 0, bt, 0, n_out, rank, n_in, n_out, half_in, half_mid, prompt, x, x_stride, y, y_stride,
-                          rows, scales, count, scratch, NULL, 0);
+                          rows, scales, count, scratch, NULL, 0, 1);
 }
 
 void olk_lora_pack_bt(const float *b, int rank, int n_out, int panel, int f16, void *out) {

@@ -117,7 +117,7 @@ func f16StorageGivesTheF32WidenedKernelBitForBit(rank: Int, inputs: Int, outputs
                 olk_lora_apply_stored(
                     aPointer, storedA ? 1 : 0, bPointer, storedB ? 1 : 0, 16, Int32(rank), Int32(inputs),
                     Int32(outputs), Int32(halfIn), Int32(halfMid), prompt ? 1 : 0, x, inputs, &y, outputs, rows,
-                    scales, Int32(rows.count), &scratch, bPointer, 64)
+                    scales, Int32(rows.count), &scratch, bPointer, 64, 1)
             }
             let aBytes: [UInt8] =
                 storedA ? halvesA.withUnsafeBytes { Array($0) } : wideA.withUnsafeBytes { Array($0) }
@@ -128,6 +128,13 @@ func f16StorageGivesTheF32WidenedKernelBitForBit(rank: Int, inputs: Int, outputs
             }
             #expect(y == expected, "A f16 \(storedA), B f16 \(storedB), rounding \(halfIn)\(halfMid)")
         }
+        // Written alone (accumulate 0) and added afterwards: the same two roundings as adding in place.
+        var deltas = [Float](repeating: .nan, count: 3 * outputs)
+        olk_lora_apply_stored(
+            halvesA, 1, packedHalves, 1, 16, Int32(rank), Int32(inputs), Int32(outputs), Int32(halfIn),
+            Int32(halfMid), prompt ? 1 : 0, x, inputs, &deltas, outputs, rows, scales, Int32(rows.count), &scratch,
+            nil, 0, 0)
+        #expect((0..<(3 * outputs)).map { start[$0] + deltas[$0] } == expected)
     }
 }
 

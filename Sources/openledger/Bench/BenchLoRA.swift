@@ -102,25 +102,32 @@ enum BenchLoRA {
             }
             var plains: [Double] = []
             var owns: [Double] = []
+            var plainCPU: [Double] = []
+            var ownCPU: [Double] = []
             for _ in 0..<rounds {
-                plains.append(
-                    try aggregate(
-                        engine: engine, prompt: prompt, tokens: tokens, cache: cache,
-                        adapters: Array(repeating: nil, count: 32)))
-                owns.append(
-                    try aggregate(
-                        engine: engine, prompt: prompt, tokens: tokens, cache: cache,
-                        adapters: names.prefix(32).map { $0 }))
+                let plain = try aggregate(
+                    engine: engine, prompt: prompt, tokens: tokens, cache: cache,
+                    adapters: Array(repeating: nil, count: 32))
+                let own = try aggregate(
+                    engine: engine, prompt: prompt, tokens: tokens, cache: cache, adapters: names.prefix(32).map { $0 })
+                plains.append(plain.rate)
+                plainCPU.append(plain.perCPUSecond)
+                owns.append(own.rate)
+                ownCPU.append(own.perCPUSecond)
             }
             let plainFigure = BenchFigure(
                 bench: "lora_aggregate_decode", unit: .operationsPerSecond, value: plains.max()!,
                 implementation: "openledger, no adapter",
-                details: details.merging(["streams": "32", "rounds": format(plains)]) { $1 })
+                details: details.merging(["streams": "32", "rounds": format(plains), "per_cpu_s": format(plainCPU)]) {
+                    $1
+                })
             output.line(plainFigure.jsonLine(references: []))
             output.line(
                 BenchFigure(
                     bench: "lora_aggregate_decode", unit: .operationsPerSecond, value: owns.max()!,
-                    details: details.merging(["streams": "32", "adapters": "32 distinct", "rounds": format(owns)]) {
+                    details: details.merging([
+                        "streams": "32", "adapters": "32 distinct", "rounds": format(owns), "per_cpu_s": format(ownCPU),
+                    ]) {
                         $1
                     }
                 ).jsonLine(references: [plainFigure]))
@@ -138,18 +145,22 @@ enum BenchLoRA {
             var plainWalls: [Double] = []
             var zipfs: [Double] = []
             var coldLoads: [Int] = []
+            var plainWallCPU: [Double] = []
+            var zipfCPU: [Double] = []
             for _ in 0..<rounds {
-                plainWalls.append(
-                    try aggregate(
-                        engine: engine, prompt: prompt, tokens: tokens, cache: cache,
-                        adapters: Array(repeating: nil, count: 96), wall: true))
+                let plainWall = try aggregate(
+                    engine: engine, prompt: prompt, tokens: tokens, cache: cache,
+                    adapters: Array(repeating: nil, count: 96), wall: true)
+                plainWalls.append(plainWall.rate)
+                plainWallCPU.append(plainWall.perCPUSecond)
                 // Each round starts from an empty cache of 64 adapters' bytes.
                 let zipfCache = AdapterCache(
                     source: AdapterDirectory(path: directory), base: base, budget: 64 * adapterBytes)
-                zipfs.append(
-                    try aggregate(
-                        engine: engine, prompt: prompt, tokens: tokens, cache: zipfCache, adapters: drawn.map { $0 },
-                        wall: true))
+                let zipf = try aggregate(
+                    engine: engine, prompt: prompt, tokens: tokens, cache: zipfCache, adapters: drawn.map { $0 },
+                    wall: true)
+                zipfs.append(zipf.rate)
+                zipfCPU.append(zipf.perCPUSecond)
                 coldLoads.append(zipfCache.loads)
             }
             let plainWallFigure = BenchFigure(
@@ -157,7 +168,7 @@ enum BenchLoRA {
                 implementation: "openledger, no adapter",
                 details: details.merging([
                     "streams": "32", "requests": "96", "clock": "first submit to last end",
-                    "rounds": format(plainWalls),
+                    "rounds": format(plainWalls), "per_cpu_s": format(plainWallCPU),
                 ]) { $1 })
             output.line(plainWallFigure.jsonLine(references: []))
             output.line(
@@ -166,7 +177,7 @@ enum BenchLoRA {
                     details: details.merging([
                         "streams": "32", "adapters": "200 known, 64 cached, Zipf(1.0)", "requests": "96",
                         "cold_loads": coldLoads.map(String.init).joined(separator: " "),
-                        "clock": "first submit to last end", "rounds": format(zipfs),
+                        "clock": "first submit to last end", "rounds": format(zipfs), "per_cpu_s": format(zipfCPU),
                     ]) { $1 }
                 ).jsonLine(references: [plainWallFigure]))
 
@@ -234,7 +245,8 @@ enum BenchLoRA {
     static func aggregate(
         engine: InferenceEngine, prompt: [Int32], tokens: Int, cache: AdapterCache, adapters: [String?],
         wall: Bool = false
-    ) throws(CLIError) -> Double {
+    ) throws(CLIError) -> (rate: Double, perCPUSecond: Double) {
+        let cpuBefore = cpuSeconds()
         let submitted = Double(DispatchTime.now().uptimeNanoseconds) / 1e9
         let done = DispatchSemaphore(value: 0)
         let finished = Mutex<[(tokens: Int, start: Double, end: Double)]>([])
@@ -282,7 +294,16 @@ enum BenchLoRA {
         guard runs.count == adapters.count, let start = runs.map(\.start).max(), let end = runs.map(\.end).max() else {
             throw .failure("a stream failed")
         }
-        return Double(runs.reduce(0) { $0 + $1.tokens }) / (end - (wall ? submitted : start))
+        let decoded = Double(runs.reduce(0) { $0 + $1.tokens })
+        return (decoded / (end - (wall ? submitted : start)), decoded / max(1e-9, cpuSeconds() - cpuBefore))
+    }
+
+    /// User and system CPU seconds of the process so far.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        return user + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     }
 
     /// Writes `count` rank-8 PEFT folders adapting all seven linear maps of every block; returns the first name.
