@@ -89,8 +89,12 @@ public final class InferenceSession: @unchecked Sendable {
     public var adapters: [LoRAUse] = []
     /// The base model's shape, which every adapter used must have been checked against.
     let loraBase: LoRABase
-    /// Room for one low-rank update (grown to the largest adapter seen).
-    var loraScratch: [Float] = []
+    /// Room for one low-rank update per thread (grown to the largest adapter seen).
+    var loraScratch: UnsafeMutablePointer<Float>?
+    var loraScratchCount = 0
+    /// The scaled low-rank products of the first stack position, added after the base product.
+    var loraDeltas: UnsafeMutablePointer<Float>?
+    var loraDeltaCount = 0
     /// The input of the next F32 matrix product (F32 weights read floats, not quantized activations).
     private var floatInput: UnsafeMutablePointer<Float>
     /// Whether this forward pass sums in the order of a batch of several tokens of one sequence.
@@ -149,7 +153,11 @@ public final class InferenceSession: @unchecked Sendable {
         self.allocations = allocations
     }
 
-    deinit { for pointer in allocations { pointer.deallocate() } }
+    deinit {
+        for pointer in allocations { pointer.deallocate() }
+        loraScratch?.deallocate()
+        loraDeltas?.deallocate()
+    }
 
     /// Forgets the sequence.
     public func reset() { cache.reset() }
@@ -250,17 +258,24 @@ public final class InferenceSession: @unchecked Sendable {
         for (index, layer) in model.layers.enumerated() {
             for t in 0..<count { rmsNorm(x + t * d, layer.attentionNorm, into: normed + t * d) }
             // One quantization serves every matrix of the same type that reads the same input.
-            quantize(normed, width: d, count: count, for: layer.query.type)
-            matmul(layer.query, count: count, into: query)
-            if layer.key.type != layer.query.type { quantize(normed, width: d, count: count, for: layer.key.type) }
-            matmul(layer.key, count: count, into: key)
-            if layer.value.type != layer.key.type { quantize(normed, width: d, count: count, for: layer.value.type) }
-            matmul(layer.value, count: count, into: value)
-            if !lora.isEmpty {
-                applyLoRA(lora, layer: index, target: .query, input: normed, output: query, prompt: prompt)
-                applyLoRA(lora, layer: index, target: .key, input: normed, output: key, prompt: prompt)
-                applyLoRA(lora, layer: index, target: .value, input: normed, output: value, prompt: prompt)
+            // Each adapted product's first low-rank updates run in the base product's parallel pass.
+            func adapted(
+                _ matrix: Matrix, _ target: LoRATarget, input: UnsafeMutablePointer<Float>,
+                into out: UnsafeMutablePointer<Float>
+            ) {
+                let pass =
+                    lora.isEmpty ? nil : loraPass(lora, layer: index, target: target, input: input, prompt: prompt)
+                matmul(matrix, count: count, into: out, lora: pass)
+                if !lora.isEmpty {
+                    finishLoRA(pass, lora, layer: index, target: target, input: input, output: out, prompt: prompt)
+                }
             }
+            quantize(normed, width: d, count: count, for: layer.query.type)
+            adapted(layer.query, .query, input: normed, into: query)
+            if layer.key.type != layer.query.type { quantize(normed, width: d, count: count, for: layer.key.type) }
+            adapted(layer.key, .key, input: normed, into: key)
+            if layer.value.type != layer.key.type { quantize(normed, width: d, count: count, for: layer.value.type) }
+            adapted(layer.value, .value, input: normed, into: value)
             for t in 0..<count {
                 let angles = rope + t * config.ropeDimensions
                 olk_rope(
@@ -278,27 +293,16 @@ public final class InferenceSession: @unchecked Sendable {
             }
             attendAll(layer: index, rows: rows, batched: prompt)
             quantize(attention, width: d, count: count, for: layer.attentionOutput.type)
-            matmul(layer.attentionOutput, count: count, into: projected)
-            if !lora.isEmpty {
-                applyLoRA(
-                    lora, layer: index, target: .attentionOutput, input: attention, output: projected, prompt: prompt)
-            }
+            adapted(layer.attentionOutput, .attentionOutput, input: attention, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
             for t in 0..<count { rmsNorm(x + t * d, layer.feedForwardNorm, into: normed + t * d) }
             quantize(normed, width: d, count: count, for: layer.gate.type)
-            matmul(layer.gate, count: count, into: gate)
+            adapted(layer.gate, .gate, input: normed, into: gate)
             if layer.up.type != layer.gate.type { quantize(normed, width: d, count: count, for: layer.up.type) }
-            matmul(layer.up, count: count, into: up)
-            if !lora.isEmpty {
-                applyLoRA(lora, layer: index, target: .gate, input: normed, output: gate, prompt: prompt)
-                applyLoRA(lora, layer: index, target: .up, input: normed, output: up, prompt: prompt)
-            }
+            adapted(layer.up, .up, input: normed, into: up)
             olk_swiglu(Int32(count * config.feedForward), gate, gate, up)
             quantize(gate, width: config.feedForward, count: count, for: layer.down.type)
-            matmul(layer.down, count: count, into: projected)
-            if !lora.isEmpty {
-                applyLoRA(lora, layer: index, target: .down, input: gate, output: projected, prompt: prompt)
-            }
+            adapted(layer.down, .down, input: gate, into: projected)
             for i in 0..<(count * d) { x[i] += projected[i] }
         }
         switch logits {
@@ -418,7 +422,8 @@ public final class InferenceSession: @unchecked Sendable {
     }
 
     /// out[t][r] = W row r · activation t for the quantized activations; rows split over threads.
-    private func matmul(_ matrix: Matrix, count: Int, into out: UnsafeMutablePointer<Float>) {
+    /// `lora`: low-rank updates that each part runs after its share of the product.
+    private func matmul(_ matrix: Matrix, count: Int, into out: UnsafeMutablePointer<Float>, lora: LoRAJobs? = nil) {
         let type = Int32(matrix.type.rawValue)
         let columns = Int32(matrix.columns)
         let rows = matrix.rows
@@ -433,6 +438,7 @@ public final class InferenceSession: @unchecked Sendable {
             let input = SendablePointer(floatInput)
             let batched = batchedOrder
             let work = { @Sendable (index: Int) in
+                defer { lora?.run(part: index, parts: parts) }
                 let start = index * chunk
                 let end = min(rows, start + chunk)
                 guard start < end else { return }
@@ -444,6 +450,7 @@ public final class InferenceSession: @unchecked Sendable {
             return
         }
         let work = { @Sendable (index: Int) in
+            defer { lora?.run(part: index, parts: parts) }
             let start = index * chunk
             let end = min(rows, start + chunk)
             guard start < end else { return }

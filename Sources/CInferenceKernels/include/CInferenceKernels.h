@@ -57,6 +57,25 @@ void olk_lora_apply(const float *a, const float *bt, int rank, int n_in, int n_o
                     int prompt, const float *x, size_t x_stride, float *y, size_t y_stride, const int32_t *rows,
                     const float *scales, int count, float *scratch);
 
+/* The same with A and Bᵀ stored as f32 (a_f16 / b_f16 = 0) or f16 (1; widened exactly in registers), Bᵀ in
+ * panels of `panel` outputs (olk_lora_pack_bt's layout; panel = n_out is plain Bᵀ, rank rows of n_out). next:
+ * next_bytes of the weights used next, prefetched into the cache while this update runs (NULL: none).
+ * accumulate 0: y_t[i] = (B row i · m)·scales[t], the scaled product alone, for the caller to add. */
+void olk_lora_apply_stored(const void *a, int a_f16, const void *bt, int b_f16, int panel, int rank, int n_in,
+                           int n_out, int half_in, int half_mid, int prompt, const float *x, size_t x_stride,
+                           float *y, size_t y_stride, const int32_t *rows, const float *scales, int count,
+                           float *scratch, const void *next, size_t next_bytes, int accumulate);
+
+/* Writes B (n_out rows of rank floats) as Bᵀ in panels of `panel` outputs: panel p holds rank rows of its width,
+ * outputs contiguous; as f16 (round to nearest even) when f16, else f32. */
+void olk_lora_pack_bt(const float *b, int rank, int n_out, int panel, int f16, void *out);
+
+/* The same layout by moving elements of `size` bytes (4: f32, 2: f16) unchanged, from B (n_out rows of rank). */
+void olk_lora_pack_bt_raw(const void *b, int size, int rank, int n_out, int panel, void *out);
+
+/* The inverse of olk_lora_pack_bt: B, n_out rows of rank floats. */
+void olk_lora_unpack_bt(const void *bt, int f16, int rank, int n_out, int panel, float *b);
+
 /* out[t * out_stride + r] = row r of the F32 matrix w (rows of n floats) · x_t (x rows n apart), for r in
  * [row_start, row_end): tinyBLAS's order for a batch of two or more tokens of one sequence (prompt, n a multiple
  * of 16), ggml_vec_dot_f32's otherwise. */

@@ -55,51 +55,100 @@ extension InferenceSession {
         }
     }
 
-    /// Adds every planned adapter's update of `target` in block `layer` (the output matrix when both are nil).
+    /// Adds every planned adapter's update of `target` in block `layer` (the output matrix when both are nil),
+    /// from stack position `first` on.
     ///
     /// Reads `input` and adds to `output`, rows `weight.inputs` and `weight.outputs` apart. `prompt`: the
     /// products sum in the order llama.cpp uses for a batch of several tokens (else that of a single token).
     func applyLoRA(
         _ plan: LoRAPlan, layer: Int?, target: LoRATarget?, input: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>, prompt: Bool, from first: Int = 0
+    ) {
+        for level in plan.levels.dropFirst(first) {
+            guard let jobs = loraJobs(level, layer: layer, target: target, input: input, output: output, prompt: prompt)
+            else { continue }
+            let parts = min(threads, jobs.jobs.count)
+            if parts == 1 {
+                jobs.run(part: 0, parts: 1)
+            } else {
+                pool.run { part in if part < parts { jobs.run(part: part, parts: parts) } }
+            }
+        }
+    }
+
+    /// The first stack position's updates of `target` in block `layer`, to run inside the base product's parallel
+    /// pass (no pass of their own): each writes its rows' scaled products into `loraDeltas`, which
+    /// `finishLoRA` then adds to the output, the same two roundings as adding them in place.
+    func loraPass(
+        _ plan: LoRAPlan, layer: Int, target: LoRATarget, input: UnsafeMutablePointer<Float>, prompt: Bool
+    ) -> LoRAJobs? {
+        guard let level = plan.levels.first else { return nil }
+        let width = loraBase.shape(of: target).outputs
+        let rows = level.reduce(0) { max($0, Int($1.rows.max() ?? 0) + 1) }
+        if loraDeltaCount < rows * width {
+            loraDeltas?.deallocate()
+            loraDeltaCount = rows * width
+            loraDeltas = .allocate(capacity: loraDeltaCount)
+        }
+        return loraJobs(level, layer: layer, target: target, input: input, output: loraDeltas!, prompt: prompt)
+            .map { $0.assigning() }
+    }
+
+    /// Adds the deltas of `pass` to `output`, then the updates of the later stack positions.
+    func finishLoRA(
+        _ pass: LoRAJobs?, _ plan: LoRAPlan, layer: Int, target: LoRATarget, input: UnsafeMutablePointer<Float>,
         output: UnsafeMutablePointer<Float>, prompt: Bool
     ) {
-        for level in plan.levels {
-            // Jobs: a group's rows in up to `threads` slices. Rows of one level are distinct, so the jobs write
-            // disjoint rows and run on the worker threads at once; each row's arithmetic is the same either way.
-            var jobs: [LoRAJob] = []
-            var largest = 0
-            for group in level {
-                let found: LoRAWeight?
-                if let layer, let target {
-                    found = group.adapter.weight(layer: layer, target: target)
-                } else {
-                    found = group.adapter.output
-                }
-                guard let weight = found else { continue }
-                let scales = group.scales.map { weight.scale($0) }
-                let slice = (group.rows.count + threads - 1) / threads
-                for start in stride(from: 0, to: group.rows.count, by: slice) {
-                    let end = min(group.rows.count, start + slice)
-                    jobs.append(
-                        LoRAJob(
-                            weight: weight, rows: Array(group.rows[start..<end]), scales: Array(scales[start..<end])))
-                    largest = max(largest, weight.inputs + (end - start) * weight.rank + weight.outputs + weight.rank)
-                }
-            }
-            guard !jobs.isEmpty else { continue }
-            let parts = min(threads, jobs.count)
-            if loraScratch.count < parts * largest { loraScratch = [Float](repeating: 0, count: parts * largest) }
-            loraScratch.withUnsafeMutableBufferPointer { scratch in
-                let shared = LoRAJobs(
-                    jobs: jobs, input: input, output: output, scratch: scratch.baseAddress!, stride: largest,
-                    prompt: prompt)
-                if parts == 1 {
-                    shared.run(part: 0, parts: 1)
-                } else {
-                    pool.run { part in if part < parts { shared.run(part: part, parts: parts) } }
+        if let pass {
+            for job in pass.jobs {
+                let width = job.weight.outputs
+                for row in job.rows {
+                    let delta = pass.output + Int(row) * width
+                    let out = output + Int(row) * width
+                    for i in 0..<width { out[i] = out[i] + delta[i] }
                 }
             }
         }
+        if plan.levels.count > 1 {
+            applyLoRA(plan, layer: layer, target: target, input: input, output: output, prompt: prompt, from: 1)
+        }
+    }
+
+    /// The jobs of one stack position: a group's rows in up to `threads` slices. Rows of one level are distinct, so
+    /// the jobs write disjoint rows and run on the worker threads at once; each row's arithmetic is the same
+    /// either way.
+    private func loraJobs(
+        _ level: [LoRAPlan.Group], layer: Int?, target: LoRATarget?, input: UnsafeMutablePointer<Float>,
+        output: UnsafeMutablePointer<Float>, prompt: Bool
+    ) -> LoRAJobs? {
+        var jobs: [LoRAJob] = []
+        var largest = 0
+        for group in level {
+            let found: LoRAWeight?
+            if let layer, let target {
+                found = group.adapter.weight(layer: layer, target: target)
+            } else {
+                found = group.adapter.output
+            }
+            guard let weight = found else { continue }
+            let scales = group.scales.map { weight.scale($0) }
+            let slice = (group.rows.count + threads - 1) / threads
+            for start in stride(from: 0, to: group.rows.count, by: slice) {
+                let end = min(group.rows.count, start + slice)
+                jobs.append(
+                    LoRAJob(weight: weight, rows: Array(group.rows[start..<end]), scales: Array(scales[start..<end])))
+                largest = max(largest, weight.inputs + (end - start) * weight.rank + weight.outputs + weight.rank)
+            }
+        }
+        guard !jobs.isEmpty else { return nil }
+        if loraScratchCount < threads * largest {
+            loraScratch?.deallocate()
+            loraScratchCount = threads * largest
+            loraScratch = .allocate(capacity: loraScratchCount)
+        }
+        return LoRAJobs(
+            jobs: jobs, input: input, output: output, scratch: loraScratch!, stride: largest, prompt: prompt,
+            accumulate: true)
     }
 }
 
@@ -118,16 +167,30 @@ struct LoRAJobs: @unchecked Sendable {
     let scratch: UnsafeMutablePointer<Float>
     let stride: Int
     let prompt: Bool
+    /// Whether the updates are added to `output` (else written there alone).
+    let accumulate: Bool
 
+    /// The same jobs writing their scaled products alone.
+    func assigning() -> LoRAJobs {
+        LoRAJobs(
+            jobs: jobs, input: input, output: output, scratch: scratch, stride: stride, prompt: prompt,
+            accumulate: false)
+    }
+
+    /// Runs every `parts`-th job from `part` on, in scratch of its own.
     func run(part: Int, parts: Int) {
         var index = part
         while index < jobs.count {
             let job = jobs[index]
             let weight = job.weight
-            olk_lora_apply(
-                weight.a, weight.bt, Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs),
-                weight.typeA == .f16 ? 1 : 0, weight.typeB == .f16 ? 1 : 0, prompt ? 1 : 0, input, weight.inputs,
-                output, weight.outputs, job.rows, job.scales, Int32(job.rows.count), scratch + part * stride)
+            // The weights this part reads next are fetched into the cache while this update runs.
+            let next = index + parts < jobs.count ? jobs[index + parts].weight : nil
+            olk_lora_apply_stored(
+                weight.storage, weight.halfA ? 1 : 0, weight.storedBT, weight.halfB ? 1 : 0, Int32(LoRAWeight.panel),
+                Int32(weight.rank), Int32(weight.inputs), Int32(weight.outputs), weight.halfA ? 1 : 0,
+                weight.halfB ? 1 : 0, prompt ? 1 : 0, input, weight.inputs, output, weight.outputs, job.rows,
+                job.scales, Int32(job.rows.count), scratch + part * stride, next.map { UnsafeRawPointer($0.storage) },
+                next === weight ? 0 : next?.byteCount ?? 0, accumulate ? 1 : 0)
             index += parts
         }
     }

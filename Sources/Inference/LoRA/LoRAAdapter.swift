@@ -1,3 +1,4 @@
+import CInferenceKernels
 import Foundation
 
 /// The linear maps of a llama block that an adapter may change (the output matrix is `LoRAAdapter.output`).
@@ -93,9 +94,15 @@ public struct LoRABase: Sendable, Equatable {
     }
 }
 
-/// One adapted matrix: A (rank × inputs) and B (outputs × rank) as floats, the storage types they came in (which
-/// decide the rounding llama.cpp applies: F16 weights see their input rounded to f16) and the scale's parts.
+/// One adapted matrix: A (rank × inputs) and B (outputs × rank), the storage types they came in (which decide the
+/// rounding llama.cpp applies: F16 weights see their input rounded to f16) and the scale's parts.
+///
+/// F16 halves stay f16 in memory (the kernel widens them in registers, exactly); F32, BF16 and Q8_0 halves are
+/// held as f32. A and Bᵀ share one allocation, A first (rank rows of `inputs`), then Bᵀ in panels of
+/// `LoRAWeight.panel` outputs (`olk_lora_pack_bt`), so one update reads its weights front to back.
 public final class LoRAWeight: @unchecked Sendable {
+    /// Outputs per panel of the stored Bᵀ.
+    static let panel = 16
     /// The name of the adapted tensor (`blk.3.attn_q.weight`).
     public let name: String
     /// The rank r.
@@ -114,12 +121,16 @@ public final class LoRAWeight: @unchecked Sendable {
     public let divisor: Float
     /// llama.cpp's rule: alpha 0 means the scale is the user's scale alone (GGUF); PEFT means 0.
     let zeroAlphaIsUnit: Bool
-    let a: UnsafeMutablePointer<Float>
-    /// B while the readers fill and permute it (row-major), then Bᵀ (`transpose()`), which the kernel reads.
-    private(set) var b: UnsafeMutablePointer<Float>
-    private(set) var isTransposed = false
-    /// Bᵀ: rank rows of `outputs` (valid once the adapter is built).
-    var bt: UnsafeMutablePointer<Float> { b }
+    /// A then the paneled Bᵀ, each f16 when its half is F16 (filled by the readers).
+    let storage: UnsafeMutableRawPointer
+    /// Whether A is held as f16.
+    var halfA: Bool { typeA == .f16 }
+    /// Whether B is held as f16.
+    var halfB: Bool { typeB == .f16 }
+    /// Bytes of A in `storage`.
+    var bytesA: Int { rank * inputs * (halfA ? 2 : 4) }
+    /// Where Bᵀ starts.
+    var storedBT: UnsafeRawPointer { UnsafeRawPointer(storage) + bytesA }
 
     init(
         name: String, rank: Int, inputs: Int, outputs: Int, typeA: GGMLType, typeB: GGMLType, alpha: Float,
@@ -134,16 +145,12 @@ public final class LoRAWeight: @unchecked Sendable {
         self.alpha = alpha
         self.divisor = divisor
         self.zeroAlphaIsUnit = zeroAlphaIsUnit
-        a = .allocate(capacity: rank * inputs)
-        a.initialize(repeating: 0, count: rank * inputs)
-        b = .allocate(capacity: outputs * rank)
-        b.initialize(repeating: 0, count: outputs * rank)
+        let bytes = rank * inputs * (typeA == .f16 ? 2 : 4) + rank * outputs * (typeB == .f16 ? 2 : 4)
+        storage = .allocate(byteCount: max(1, bytes), alignment: 64)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: max(1, bytes))
     }
 
-    deinit {
-        a.deallocate()
-        b.deallocate()
-    }
+    deinit { storage.deallocate() }
 
     /// The factor B·A·x is multiplied by, for the user's scale: user × alpha / r (llama.cpp's order of operations).
     public func scale(_ user: Float) -> Float {
@@ -151,27 +158,24 @@ public final class LoRAWeight: @unchecked Sendable {
         return user * alpha / divisor
     }
 
-    /// Bytes held for A and B.
-    public var byteCount: Int { 4 * rank * (inputs + outputs) }
+    /// Bytes held for A and B (2 per value of an F16 half, 4 otherwise).
+    public var byteCount: Int { bytesA + rank * outputs * (halfB ? 2 : 4) }
 
-    /// A copy of A, row-major (rank rows of `inputs`).
-    public var matrixA: [Float] { Array(UnsafeBufferPointer(start: a, count: rank * inputs)) }
-    /// A copy of B, row-major (`outputs` rows of rank).
-    public var matrixB: [Float] {
-        guard isTransposed else { return Array(UnsafeBufferPointer(start: b, count: outputs * rank)) }
-        var out = [Float](repeating: 0, count: outputs * rank)
-        for i in 0..<outputs { for j in 0..<rank { out[i * rank + j] = b[j * outputs + i] } }
-        return out
+    /// A copy of A as floats, row-major (rank rows of `inputs`).
+    public var matrixA: [Float] {
+        let count = rank * inputs
+        guard halfA else {
+            return Array(UnsafeBufferPointer(start: storage.assumingMemoryBound(to: Float.self), count: count))
+        }
+        let halves = storage.assumingMemoryBound(to: UInt16.self)
+        return (0..<count).map { Float(Float16(bitPattern: UInt16(littleEndian: halves[$0]))) }
     }
 
-    /// Stores B transposed (rank rows of `outputs`), the layout the kernel reads across outputs.
-    func transpose() {
-        guard !isTransposed else { return }
-        let transposed = UnsafeMutablePointer<Float>.allocate(capacity: outputs * rank)
-        for i in 0..<outputs { for j in 0..<rank { transposed[j * outputs + i] = b[i * rank + j] } }
-        b.deallocate()
-        b = transposed
-        isTransposed = true
+    /// A copy of B as floats, row-major (`outputs` rows of rank).
+    public var matrixB: [Float] {
+        var out = [Float](repeating: 0, count: outputs * rank)
+        olk_lora_unpack_bt(storedBT, halfB ? 1 : 0, Int32(rank), Int32(outputs), Int32(Self.panel), &out)
+        return out
     }
 }
 

@@ -1,3 +1,4 @@
+import CInferenceKernels
 import Foundation
 
 /// One A/B pair as found in a file, before it is checked against a base model: the adapted tensor's GGUF name,
@@ -17,6 +18,9 @@ struct LoRAPair {
     let module: String?
     let readA: (UnsafeMutablePointer<Float>) -> Void
     let readB: (UnsafeMutablePointer<Float>) -> Void
+    /// The little-endian halves of an F16 A (or B), which are kept as they are, not widened.
+    var halvesA: UnsafeRawPointer? = nil
+    var halvesB: UnsafeRawPointer? = nil
 }
 
 /// What `openledger lora inspect` prints: the format, alpha, and each adapted tensor's rank, types and shape.
@@ -126,19 +130,24 @@ struct LoRAParsed {
             let weight = LoRAWeight(
                 name: pair.baseName, rank: rank, inputs: inputs, outputs: outputs, typeA: pair.typeA, typeB: pair.typeB,
                 alpha: alpha, divisor: divisor, zeroAlphaIsUnit: zeroAlphaIsUnit)
-            pair.readA(weight.a)
-            pair.readB(weight.b)
-            for value in UnsafeBufferPointer(start: weight.a, count: rank * inputs) where !value.isFinite {
-                throw .tensor(path, pair.nameA, "holds a value that is not finite")
-            }
-            for value in UnsafeBufferPointer(start: weight.b, count: rank * outputs) where !value.isFinite {
-                throw .tensor(path, pair.nameB, "holds a value that is not finite")
-            }
+            // A straight into the weight's storage; B staged in the file's order (outputs rows of rank), then
+            // permuted and packed. F16 halves are copied as they are.
+            guard
+                Self.fill(
+                    weight.storage, count: rank * inputs, halves: weight.halfA ? pair.halvesA : nil, read: pair.readA)
+            else { throw .tensor(path, pair.nameA, "holds a value that is not finite") }
+            let size = weight.halfB ? 2 : 4
+            let staged = UnsafeMutableRawPointer.allocate(byteCount: max(1, outputs * rank * size), alignment: 64)
+            defer { staged.deallocate() }
+            guard Self.fill(staged, count: outputs * rank, halves: weight.halfB ? pair.halvesB : nil, read: pair.readB)
+            else { throw .tensor(path, pair.nameB, "holds a value that is not finite") }
             if permute && permuteQueryKey, let target, target == .query || target == .key {
                 Self.permuteRows(
-                    weight.b, rows: outputs, columns: rank, heads: target == .query ? base.heads : base.kvHeads)
+                    staged, rows: outputs, rowBytes: rank * size, heads: target == .query ? base.heads : base.kvHeads)
             }
-            weight.transpose()
+            olk_lora_pack_bt_raw(
+                staged, Int32(size), Int32(rank), Int32(outputs), Int32(LoRAWeight.panel),
+                weight.storage + weight.bytesA)
             if let slot {
                 guard weights[slot] == nil else { throw .tensor(path, pair.nameA, "adapts \(pair.baseName) twice") }
                 weights[slot] = weight
@@ -152,20 +161,41 @@ struct LoRAParsed {
             name: name, path: path, format: format, alpha: alpha, base: base, weights: weights, output: output)
     }
 
+    /// Writes `count` values into `out`: the halves as they are (when given), else the floats `read` gives.
+    /// False when one of them is not finite.
+    static func fill(
+        _ out: UnsafeMutableRawPointer, count: Int, halves: UnsafeRawPointer?,
+        read: (UnsafeMutablePointer<Float>) -> Void
+    ) -> Bool {
+        if let halves {
+            out.copyMemory(from: halves, byteCount: 2 * count)
+            // An f16 of exponent 31 is an infinity or a NaN.
+            for bits in UnsafeBufferPointer(start: out.assumingMemoryBound(to: UInt16.self), count: count)
+            where UInt16(littleEndian: bits) & 0x7C00 == 0x7C00 {
+                return false
+            }
+            return true
+        }
+        let floats = out.assumingMemoryBound(to: Float.self)
+        read(floats)
+        for value in UnsafeBufferPointer(start: floats, count: count) where !value.isFinite { return false }
+        return true
+    }
+
     /// convert_hf_to_gguf.py's `LlamaModel.permute` on the rows of B: within each head, the rows
     /// [first half; second half] become interleaved pairs (row h·hd + 2i + j ← h·hd + j·hd/2 + i).
-    static func permuteRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, heads: Int) {
+    static func permuteRows(_ matrix: UnsafeMutableRawPointer, rows: Int, rowBytes: Int, heads: Int) {
         let headRows = rows / heads
         let half = headRows / 2
-        var copy = [Float](UnsafeBufferPointer(start: matrix, count: rows * columns))
-        copy.withUnsafeMutableBufferPointer { source in
-            for head in 0..<heads {
-                for i in 0..<half {
-                    for j in 0..<2 {
-                        let to = head * headRows + 2 * i + j
-                        let from = head * headRows + j * half + i
-                        (matrix + to * columns).update(from: source.baseAddress! + from * columns, count: columns)
-                    }
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, rows * rowBytes), alignment: 64)
+        defer { copy.deallocate() }
+        copy.copyMemory(from: matrix, byteCount: rows * rowBytes)
+        for head in 0..<heads {
+            for i in 0..<half {
+                for j in 0..<2 {
+                    let to = head * headRows + 2 * i + j
+                    let from = head * headRows + j * half + i
+                    (matrix + to * rowBytes).copyMemory(from: copy + from * rowBytes, byteCount: rowBytes)
                 }
             }
         }
@@ -247,7 +277,8 @@ enum GGUFLoRAReader {
                 LoRAPair(
                     baseName: baseName, nameA: a.name, nameB: b.name, shapeA: [a.shape[1], a.shape[0]],
                     shapeB: [b.shape[1], b.shape[0]], typeA: a.type, typeB: b.type, module: nil,
-                    readA: { out in dequantize(file, a, into: out) }, readB: { out in dequantize(file, b, into: out) }))
+                    readA: { out in dequantize(file, a, into: out) }, readB: { out in dequantize(file, b, into: out) },
+                    halvesA: a.type == .f16 ? file.data(a) : nil, halvesB: b.type == .f16 ? file.data(b) : nil))
         }
         return LoRAParsed(
             format: .gguf, path: path, alpha: alpha, notes: ["general.architecture": architecture], pairs: pairs,

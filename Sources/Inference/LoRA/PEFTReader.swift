@@ -167,7 +167,8 @@ enum PEFTReader {
                 LoRAPair(
                     baseName: baseName, nameA: a.name, nameB: b.name, shapeA: a.shape, shapeB: b.shape,
                     typeA: type(a.dtype), typeB: type(b.dtype), module: module,
-                    readA: { read(file, a, into: $0) }, readB: { read(file, b, into: $0) }))
+                    readA: { read(file, a, into: $0) }, readB: { read(file, b, into: $0) },
+                    halvesA: a.dtype == "F16" ? file.data(a) : nil, halvesB: b.dtype == "F16" ? file.data(b) : nil))
         }
         var notes = ["use_rslora": "\(config.rsLoRA)", "r": "\(config.rank)"]
         if !config.rankPattern.isEmpty { notes["rank_pattern"] = "\(config.rankPattern.sorted { $0.key < $1.key })" }
