@@ -114,9 +114,10 @@ extension InferenceSession {
         }
     }
 
-    /// The jobs of one stack position: a group's rows in up to `threads` slices. Rows of one level are distinct, so
-    /// the jobs write disjoint rows and run on the worker threads at once; each row's arithmetic is the same
-    /// either way.
+    /// The jobs of one stack position: a group's rows in up to `threads` slices.
+    ///
+    /// Rows of one level are distinct, so the jobs write disjoint rows and run on the worker threads at once; each
+    /// row's arithmetic is the same either way.
     private func loraJobs(
         _ level: [LoRAPlan.Group], layer: Int?, target: LoRATarget?, input: UnsafeMutablePointer<Float>,
         output: UnsafeMutablePointer<Float>, prompt: Bool

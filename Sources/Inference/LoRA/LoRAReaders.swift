@@ -162,6 +162,7 @@ struct LoRAParsed {
     }
 
     /// Writes `count` values into `out`: the halves as they are (when given), else the floats `read` gives.
+    ///
     /// False when one of them is not finite.
     static func fill(
         _ out: UnsafeMutableRawPointer, count: Int, halves: UnsafeRawPointer?,
