@@ -422,6 +422,7 @@ public final class InferenceSession: @unchecked Sendable {
     }
 
     /// out[t][r] = W row r · activation t for the quantized activations; rows split over threads.
+    ///
     /// `lora`: low-rank updates that each part runs after its share of the product.
     private func matmul(_ matrix: Matrix, count: Int, into out: UnsafeMutablePointer<Float>, lora: LoRAJobs? = nil) {
         let type = Int32(matrix.type.rawValue)
