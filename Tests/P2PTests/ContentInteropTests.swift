@@ -171,3 +171,58 @@ func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther(identity: String) throws {
     #expect(mixed.errors.contains("closing a hostile peer's connection"), "\(mixed.errors.suffix(2_000))")
     #expect(mixed.errors.contains(String(liarAddress.split(separator: "/").last ?? "")))
 }
+
+/// A `content get` of 256 MiB killed with -9 part way: the next `content get` resumes from the blocks already in
+/// the store (it does not start over) and ends with the right SHA-256; the store verifies clean.
+@Test(.integration, .timeLimit(.minutes(8))) func aKilledFetchOf256MiBResumesAndEndsWithTheRightHash() throws {
+    var random = SeededRandom(seed: 46)
+    var file: [UInt8] = []
+    file.reserveCapacity(256 << 20)
+    for _ in 0..<(256 << 10) { file += random.bytes(1_024) }
+    let expected = SHA256.hash(file)
+    let path = try write(file, "big.bin")
+    file = []
+    let seeder = DevnetProcess.temporaryDirectory("content-seed")
+    let added = try openledger(["content", "add", path, "--data-dir", seeder])
+    let cid = added.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    try #require(added.status == 0, "\(added.errors)")
+    let (server, address) = try serve(seeder)
+    defer { server.stop() }
+
+    let fetcher = DevnetProcess.temporaryDirectory("content-resume")
+    let blocksDirectory = fetcher + "/content/blocks"
+    func storedBlocks() -> Int {
+        let names = (try? FileManager.default.subpathsOfDirectory(atPath: blocksDirectory)) ?? []
+        return names.filter { $0.contains("/") }.count
+    }
+    let first = try ChildProcess(
+        DevnetProcess.binary,
+        ["content", "get", cid, "--peer", address, "--no-output", "--timeout", "300", "--data-dir", fetcher])
+    // Killed once a quarter of the 1,024 leaves is stored, well before the end.
+    let partWay = poll { storedBlocks() >= 256 || !first.process.isRunning }
+    kill(first.process.processIdentifier, SIGKILL)
+    first.process.waitUntilExit()
+    try #require(
+        partWay && storedBlocks() < 1_000, "the first fetch ended before it could be killed: \(storedBlocks())")
+
+    let out = DevnetProcess.temporaryDirectory("content-resumed") + "/file"
+    let second = try openledger([
+        "content", "get", cid, "--peer", address, "-o", out, "--timeout", "300", "--log-level", "info",
+        "--data-dir", fetcher,
+    ])
+    #expect(second.status == 0, "\(second.errors.suffix(2_000))")
+    // The resumed fetch found blocks already held and fetched fewer than the whole file.
+    let held = second.errors.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("held=") }.flatMap {
+        Int($0.dropFirst(5))
+    }
+    let fetched = second.errors.split(whereSeparator: \.isWhitespace).first { $0.hasPrefix("blocks=") }.flatMap {
+        Int($0.dropFirst(7))
+    }
+    #expect((fetched ?? 2_000) < 1_000, "\(second.errors.suffix(1_000))")
+    #expect((held ?? 0) >= 200, "\(second.errors.suffix(1_000))")
+    let got = try Data(contentsOf: URL(fileURLWithPath: out))
+    #expect(got.count == 256 << 20)
+    #expect(SHA256.hash(got) == expected)
+    let verified = try openledger(["content", "verify", "--data-dir", fetcher])
+    #expect(verified.status == 0 && verified.output.contains("0 corrupt, 0 stray"), "\(verified.output)")
+}
