@@ -22,15 +22,39 @@ enum BenchContent {
             OptionSpec(name: "megabytes", valueName: "N", help: "MiB added per run.", defaultValue: "128"),
             OptionSpec(
                 name: "rounds", valueName: "N", help: "Rounds per figure (the median ratio counts).", defaultValue: "5"),
+            OptionSpec(
+                name: "fetch-megabytes", valueName: "N",
+                help: "Also fetch N MiB over loopback (one peer, four peers, against one encrypted stream); 0: no.",
+                defaultValue: "0"),
+            OptionSpec(
+                name: "memory-megabytes", valueName: "N",
+                help: "With the fetch: the peak RSS of a content get process fetching N MiB; 0: no.", defaultValue: "0"),
+            OptionSpec(
+                name: "python", valueName: "PATH",
+                help: "With the fetch: the interop Python, to measure kubo → kubo in the same run."),
+            OptionSpec(name: "no-add", help: "Skip the add figures."),
         ],
         action: { arguments, output throws(CLIError) in
             let megabytes = try arguments.int("megabytes", in: 1...4096) ?? 128
             let rounds = try arguments.int("rounds", in: 1...20) ?? 5
+            let fetchMegabytes = try arguments.int("fetch-megabytes", in: 0...8192) ?? 0
+            let memoryMegabytes = try arguments.int("memory-megabytes", in: 0...16384) ?? 0
             do {
-                for line in try run(megabytes: megabytes, rounds: rounds) { output.line(line) }
+                if !arguments.flag("no-add") {
+                    for line in try run(megabytes: megabytes, rounds: rounds) { output.line(line) }
+                }
             } catch {
                 throw .failure("\(error)")
             }
+            guard fetchMegabytes > 0 else { return }
+            let python = arguments.string("python")
+            let printer = output
+            let result = P2PCommand.runBlocking(timeout: 3_600) {
+                try await BenchContentFetch.run(
+                    megabytes: fetchMegabytes, python: python, memoryMegabytes: memoryMegabytes,
+                    emit: { printer.line($0) })
+            }
+            if case .failure(let error) = result { throw .failure("\(error)") }
         }
     )
 
