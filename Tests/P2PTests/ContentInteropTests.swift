@@ -36,10 +36,12 @@ private func openledger(_ arguments: [String]) throws -> (status: Int32, output:
     return (status, process.output, process.errors)
 }
 
-/// A `content serve` process over `dataDir`; returns it and its address.
-private func serve(_ dataDir: String) throws -> (ChildProcess, String) {
+/// A `content serve` process over `dataDir` (or `p2p listen --content`, which serves the same way); returns it and
+/// its address.
+private func serve(_ dataDir: String, asListen: Bool = false) throws -> (ChildProcess, String) {
+    let command = asListen ? ["p2p", "listen", "--content"] : ["content", "serve"]
     let process = try ChildProcess(
-        DevnetProcess.binary, ["content", "serve", "--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", dataDir])
+        DevnetProcess.binary, command + ["--listen", "/ip4/127.0.0.1/tcp/0", "--data-dir", dataDir])
     let address = try process.firstLine()
     #expect(address.hasPrefix("/ip4/127.0.0.1/tcp/"), "content serve: \(process.errors.suffix(2_000))")
     return (process, address)
@@ -114,7 +116,7 @@ func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther(identity: String) throws {
 }
 
 /// py-libp2p 0.8.1's Bitswap (MerkleDag over BitswapClient) and ours, each a process: we fetch py's file, py
-/// fetches ours; with a lying py peer beside an honest one, our fetch refuses every bad block, disconnects the liar
+/// fetches ours (served by `p2p listen --content`); with a lying py peer beside an honest one, our fetch refuses every bad block, disconnects the liar
 /// and completes from the honest peer.
 @Test(.integration, .timeLimit(.minutes(6))) func pyLibp2pAndOursFetchFilesFromEachOtherAndLiesAreRefused() throws {
     guard let python = Fixtures.python() else { return }
@@ -146,7 +148,7 @@ func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther(identity: String) throws {
         let added = try openledger(["content", "add", try write(bytes, name), "--data-dir", ours])
         cids.append(added.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
-    let (server, address) = try serve(ours)
+    let (server, address) = try serve(ours, asListen: true)
     defer { server.stop() }
     for (cid, bytes) in zip(cids, [file, small]) {
         let target = DevnetProcess.temporaryDirectory("py-got") + "/file"

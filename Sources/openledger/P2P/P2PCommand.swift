@@ -1,4 +1,5 @@
 import Codec
+import Content
 import Crypto
 import Foundation
 import Node
@@ -61,6 +62,9 @@ enum P2PCommand {
                             + "standard input are published to the first topic.",
                         repeatable: true),
                     DHTCommands.bootstrap, DHTCommands.dhtMode, DHTCommands.provide, NodeOptions.config,
+                    OptionSpec(
+                        name: "content",
+                        help: "Serve the data directory's content store over Bitswap and provide its pins on the DHT."),
                 ] + NodeOptions.logging,
                 action: { arguments, output throws(CLIError) in try listen(arguments, output) }),
             DHTCommands.findProviders, DHTCommands.findPeer,
@@ -134,9 +138,11 @@ enum P2PCommand {
         let bootstrap = try DHTCommands.bootstrapPeers(arguments)
         var dhtConfig = KademliaConfig()
         dhtConfig.mode = try DHTCommands.mode(arguments)
-        let provide = try arguments.strings("provide").map { text throws(CLIError) in
+        var provide = try arguments.strings("provide").map { text throws(CLIError) in
             try DHTCommands.parseCID(text, arguments)
         }
+        let store = arguments.flag("content") ? try ContentCommand.open(arguments) : nil
+        if let store { provide += try ContentCommand.run { () throws(ContentError) in try store.pins().map(\.root) } }
         let identity = try loadOrCreateIdentity(NodeOptions.dataDirectory(arguments), keyType: .ed25519)
         let logger = logging.logger("p2p")
         let signals = TerminationSignals()
@@ -147,6 +153,7 @@ enum P2PCommand {
             DHTService(
                 host: host, config: dhtConfig, bootstrap: bootstrap, provide: provide, logger: logging.logger("dht")),
         ]
+        if let store { services.append(ContentService(host: host, store: store, logger: logging.logger("content"))) }
         var gossip: GossipService?
         if !topics.isEmpty {
             let printer = output
