@@ -18,6 +18,19 @@ public struct VerifiedBlock: Hashable, Sendable {
         self.bytes = bytes
     }
 
+    /// The block of `bytes` under a CID prefix: the CID is computed from the bytes (one hash), so the block is
+    /// verified by construction. Throws for a hash the node does not compute or bytes over `maxSize`.
+    public static func hashing(
+        _ bytes: [UInt8], version: Int, codec: UInt64, function: Multihash.Function, digestLength: Int,
+        maxSize: Int = VerifiedBlock.maxSize
+    ) throws(CodecError) -> VerifiedBlock {
+        guard bytes.count <= maxSize else { throw .blockTooLarge(size: bytes.count, limit: maxSize) }
+        guard function != .identity else { throw .unsupportedHash(code: function.rawValue) }
+        let multihash = Multihash(hashing: bytes, with: function, length: digestLength)
+        let cid = version == 0 ? try CID(v0: multihash) : CID(codec: codec, multihash: multihash)
+        return VerifiedBlock(computed: cid, bytes: bytes)
+    }
+
     /// A block whose CID was just computed from `bytes` by the caller in this module.
     init(computed cid: CID, bytes: [UInt8]) {
         self.cid = cid

@@ -20,8 +20,8 @@ public struct ContentBlockSource: BitswapBlockStore {
     /// The block's bytes, verified by the store.
     public func block(_ cid: CID) -> [UInt8]? { (try? store.get(cid))??.bytes }
 
-    /// Stores a block (the store checks it against `cid` once more).
-    public func put(_ cid: CID, _ data: [UInt8]) throws { _ = try store.put(cid, data) }
+    /// Stores a block verified on arrival (the store takes it as verified: no second hash).
+    public func put(_ block: VerifiedBlock) throws { _ = try store.put([block]) }
 }
 
 /// The links of a block of a UnixFS DAG: a dag-pb node's children; a raw block has none.

@@ -255,14 +255,14 @@ public struct BitswapSimulation {
                             ? .block(blockData[block]) : .have(size: config.blockBytes)
                     }
                     queue.append((target, .lookedUp(id, answers)))
-                case .received(let cid, let data, _, _):
+                case .received(let block, _, _):
+                    let cid = block.cid
                     guard let block = blockOf[cid], !held[Int(target)][block] else { continue }
                     held[Int(target)][block] = true
                     heldCount[Int(target)] += 1
                     if block == 0 {
                         // The root names the leaves: the walk goes on with them.
                         let leaves = Array(cids.dropFirst())
-                        _ = data
                         queue.append((target, .want(BitswapSessionID(1), cids: leaves, peers: [])))
                     }
                     queue.append((target, .blockAdded(cid)))

@@ -147,7 +147,8 @@ private struct Network {
                     return entry.wantType == .block ? .block(data) : .have(size: data.count)
                 }
                 handle(node, .lookedUp(id, answers))
-            case .received(let cid, let data, let from, _):
+            case .received(let block, let from, _):
+                let (cid, data) = (block.cid, block.bytes)
                 stores[node, default: [:]][cid] = data
                 received[node, default: []].append((cid, from))
                 handle(node, .blockAdded(cid))

@@ -22,7 +22,7 @@ private final class MemoryStore: BitswapBlockStore {
         if liar { data[0] ^= 0xFF }
         return data
     }
-    func put(_ cid: CID, _ data: [UInt8]) throws { blocks.withLock { $0[cid] = data } }
+    func put(_ block: VerifiedBlock) throws { blocks.withLock { $0[block.cid] = block.bytes } }
     var count: Int { blocks.withLock { $0.count } }
 }
 
@@ -81,8 +81,8 @@ private func bitswapHost(_ store: MemoryStore) throws -> (P2PHost, Bitswap, Mult
 
     // Half held: only the other half is fetched.
     let (root2, content2) = dag(count: 100, size: 32 * 1024, seed: 2)
-    for (cid, data) in content2 { try seedA.put(cid, data) }
-    for (cid, data) in content2.prefix(51) { try mine.put(cid, data) }
+    for (cid, data) in content2 { try seedA.put(try VerifiedBlock(cid: cid, bytes: data)) }
+    for (cid, data) in content2.prefix(51) { try mine.put(try VerifiedBlock(cid: cid, bytes: data)) }
     let resumed = await swap.fetch([root2], from: [hostA.peerID], expand: expand)
     #expect(resumed.complete)
     #expect(resumed.alreadyHeld == 51 && resumed.blocks == 50)

@@ -11,8 +11,8 @@ public protocol BitswapBlockStore: Sendable {
     func size(of cid: CID) -> Int?
     /// The block's bytes, verified against `cid`, when held.
     func block(_ cid: CID) -> [UInt8]?
-    /// Stores a block the exchange has verified against `cid`.
-    func put(_ cid: CID, _ data: [UInt8]) throws
+    /// Stores a block the exchange has verified (its CID computed from its bytes on arrival).
+    func put(_ block: VerifiedBlock) throws
 }
 
 /// Bitswap 1.2 (also answering 1.1.0 and 1.0.0) on a `P2PHost`: the IO shell around `BitswapEngine`.
@@ -231,8 +231,8 @@ public final class Bitswap: @unchecked Sendable {
                 }
                 self?.handle(.lookedUp(id, answers))
             }
-        case .received(let cid, let data, let peer, let sessions):
-            Task.detached { [weak self] in self?.stored(cid, data, from: peer, sessions: sessions) }
+        case .received(let block, let peer, let sessions):
+            Task.detached { [weak self] in self?.stored(block, from: peer, sessions: sessions) }
         case .punish(let peer, let reason):
             logger.warning("bitswap: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
             let host = host
@@ -244,9 +244,11 @@ public final class Bitswap: @unchecked Sendable {
     }
 
     /// A verified block: stored, announced, and walked for the fetches that wanted it.
-    private func stored(_ cid: CID, _ data: [UInt8], from peer: PeerID, sessions: [BitswapSessionID]) {
+    private func stored(_ block: VerifiedBlock, from peer: PeerID, sessions: [BitswapSessionID]) {
+        let cid = block.cid
+        let data = block.bytes
         do {
-            try store.put(cid, data)
+            try store.put(block)
         } catch {
             logger.error("bitswap: storing a block failed", ["cid": "\(cid)", "reason": "\(error)"])
             return

@@ -112,7 +112,12 @@ extension BitswapEngine {
     mutating func clientReceived(_ message: BitswapMessage, from peer: PeerID, now: Instant, _ out: inout Outbox) {
         var touched: [BitswapSessionID] = []
         for block in message.blocks {
-            let cid = block.cid
+            // The one hash of the block: its CID is computed from its bytes, and the block is kept as verified.
+            guard let verified = block.verified else {
+                penalize(peer, .invalidCID("a block the node cannot verify"), now: now, &out)
+                return
+            }
+            let cid = verified.cid
             guard let ids = wantedBy.removeValue(forKey: cid) else {
                 if recent.contains(cid) {
                     counters.duplicateBlocks += 1
@@ -142,7 +147,7 @@ extension BitswapEngine {
                 sessions[id] = session
                 if !touched.contains(id) { touched.append(id) }
             }
-            out.actions.append(.received(cid, block.data, from: peer, sessions: ids))
+            out.actions.append(.received(verified, from: peer, sessions: ids))
         }
         for presence in message.presences {
             guard let ids = wantedBy[presence.cid] else { continue }

@@ -46,8 +46,8 @@ public struct BitswapEngine: Sendable {
         /// Look these wants of the peer up in the store and report `.lookedUp` with one answer per entry (a
         /// block's bytes for a want-block, its size for a want-have).
         case lookup(BitswapLookupID, peer: PeerID, wants: [BitswapMessage.Entry])
-        /// A verified block for these sessions: store it.
-        case received(CID, [UInt8], from: PeerID, sessions: [BitswapSessionID])
+        /// A verified block for these sessions (its CID computed from its bytes): store it.
+        case received(VerifiedBlock, from: PeerID, sessions: [BitswapSessionID])
         /// The peer sent what no honest peer sends: disconnect it.
         case punish(PeerID, BitswapError)
         /// A session has wants no peer of it can serve: look for more providers.

@@ -60,6 +60,15 @@ public struct BitswapMessage: Sendable, Equatable {
 
         /// The CID these bytes have under the prefix.
         public var cid: CID { prefix.cid(of: data) }
+
+        /// The bytes as a verified block: its CID computed from them under the prefix (one hash); nil when the
+        /// prefix names a hash the node does not compute or the block is over the size bound.
+        public var verified: VerifiedBlock? {
+            guard let function = Multihash.Function(rawValue: prefix.hashFunction) else { return nil }
+            return try? VerifiedBlock.hashing(
+                data, version: Int(prefix.version), codec: prefix.codec, function: function,
+                digestLength: Int(prefix.digestLength))
+        }
     }
 
     /// A HAVE or DONT_HAVE answer.

@@ -64,7 +64,8 @@ enum BenchContentFetch {
             guard result.complete, result.bytes >= size else {
                 throw CLIError.failure("fetch incomplete: \(result.blocks) blocks")
             }
-            try? FileManager.default.removeItem(atPath: directory + "/fetch-\(fetchCount)")
+            // The store stays until the end of the run: removing it now would have the file system discard its
+            // blocks while the next round runs.
             return seconds
         }
 
