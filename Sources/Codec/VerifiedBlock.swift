@@ -18,8 +18,9 @@ public struct VerifiedBlock: Hashable, Sendable {
         self.bytes = bytes
     }
 
-    /// The block of `bytes` under a CID prefix: the CID is computed from the bytes (one hash), so the block is
-    /// verified by construction. Throws for a hash the node does not compute or bytes over `maxSize`.
+    /// The block of `bytes` under a CID prefix, verified by construction: its CID is computed from the bytes.
+    ///
+    /// One hash; throws for a hash the node does not compute or bytes over `maxSize`.
     public static func hashing(
         _ bytes: [UInt8], version: Int, codec: UInt64, function: Multihash.Function, digestLength: Int,
         maxSize: Int = VerifiedBlock.maxSize
