@@ -238,3 +238,27 @@ private func treeDepth(_ cid: CID, _ blocks: [VerifiedBlock]) throws -> Int {
     }
     #expect(decoded > 0)
 }
+
+/// A block hashed under a prefix is the block of the CID its bytes have; the identity hash and oversize blocks are
+/// refused.
+@Test func verifiedBlocksHashedUnderAPrefixCarryTheirOwnCID() throws {
+    let bytes = Array("a block of bytes".utf8)
+    let raw = try VerifiedBlock.hashing(
+        bytes, version: 1, codec: CID.Codec.raw.rawValue, function: .sha2x256, digestLength: 32)
+    #expect(raw.cid == CID.raw(sha256Of: bytes))
+    #expect(raw.bytes == bytes)
+    let v0 = try VerifiedBlock.hashing(
+        bytes, version: 0, codec: CID.Codec.dagProtobuf.rawValue, function: .sha2x256, digestLength: 32)
+    #expect(v0.cid == (try CID(v0: .sha256(bytes))))
+    #expect(throws: CodecError.self) {
+        try VerifiedBlock.hashing(
+            bytes, version: 1, codec: CID.Codec.raw.rawValue, function: .identity, digestLength: bytes.count)
+    }
+    #expect(throws: CodecError.self) {
+        try VerifiedBlock.hashing(
+            bytes, version: 1, codec: CID.Codec.raw.rawValue, function: .sha2x256, digestLength: 32, maxSize: 4)
+    }
+    // The check a receiver makes agrees: the block verifies against its CID, and a flipped byte does not.
+    #expect(throws: Never.self) { try raw.cid.verify(bytes) }
+    #expect(throws: CodecError.self) { try raw.cid.verify(Array("a block of bytez".utf8)) }
+}
