@@ -9,4 +9,7 @@ public enum SecureRandom {
         randombytes_buf(&out, count)
         return out
     }
+
+    /// A random 64-bit seed (for a `SeededRandom` whose runs need not replay).
+    public static func seed() -> UInt64 { bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) } }
 }

@@ -43,34 +43,14 @@ public final class DHTService: Service {
         guard let host = hostService.host else {
             throw .serviceFailed(service: name, reason: P2PError.connectionClosed("the libp2p host is not running"))
         }
-        let seed = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let dht = Kademlia(host: host, config: config, random: SeededRandom(seed: seed), logger: logger)
+        let dht = Kademlia(host: host, config: config, random: SeededRandom(seed: SecureRandom.seed()), logger: logger)
         let peers = Self.peerInfos(bootstrap)
-        let addresses = bootstrap
         let keys = provide
         let logger = logger
         let onProvided = onProvided
         let task = Task {
-            await withTaskGroup(of: Void.self) { group in
-                for address in addresses {
-                    group.addTask {
-                        do {
-                            let peer = try await host.connect(address)
-                            logger.info("bootstrap peer connected", ["peer": "\(peer)", "address": "\(address)"])
-                        } catch {
-                            logger.warning("bootstrap dial failed", ["address": "\(address)", "reason": "\(error)"])
-                        }
-                    }
-                }
-            }
             if !peers.isEmpty {
-                // Identify admits the bootstrap peers to the table (bounded: one that never answers is left out).
-                await withTaskGroup(of: Void.self) { group in
-                    for peer in peers {
-                        group.addTask { _ = await Self.identified(peer.id, on: host, within: 10) }
-                    }
-                }
-                let outcome = await dht.bootstrap(peers)
+                let outcome = await dht.join(peers)
                 logger.info(
                     "dht bootstrapped",
                     [
@@ -106,21 +86,6 @@ public final class DHTService: Service {
         let (dht, task) = state.withLock { $0 }
         task?.cancel()
         dht?.close()
-    }
-
-    /// Waits until identify with `peer` has finished, at most `seconds`.
-    public static func identified(_ peer: PeerID, on host: P2PHost, within seconds: Double) async -> Bool {
-        let store = host.peerStore
-        return await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await store.identified(peer) != nil }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(seconds))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
     }
 
     /// The bootstrap addresses as peers (addresses without their /p2p/<id> ending stay as they are: the host

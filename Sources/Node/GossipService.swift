@@ -42,9 +42,9 @@ public final class GossipService: Service {
         guard let host = hostService.host else {
             throw .serviceFailed(service: name, reason: P2PError.connectionClosed("the libp2p host is not running"))
         }
-        let seed = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         let gossip = Gossip(
-            host: host, config: config, validators: validators, random: SeededRandom(seed: seed), logger: logger,
+            host: host, config: config, validators: validators, random: SeededRandom(seed: SecureRandom.seed()),
+            logger: logger,
             onDeliver: onDeliver)
         for topic in topics { gossip.subscribe(topic) }
         state.withLock { $0 = gossip }

@@ -106,7 +106,7 @@ private func bitswapHost(_ store: MemoryStore) throws -> (P2PHost, Bitswap, Mult
     #expect(result.complete)
     for (cid, data) in content { #expect(mine.block(cid) == data) }
     #expect(swap.counters.penalties >= 1)
-    let dropped = try await onOwnThread { poll { !syncConnected(host).contains(liarHost.peerID) } }
+    let dropped = try await onOwnThread { poll { !host.connectedPeersBlocking().contains(liarHost.peerID) } }
     #expect(dropped, "the liar is still connected")
 }
 
@@ -122,18 +122,6 @@ private func bitswapHost(_ store: MemoryStore) throws -> (P2PHost, Bitswap, Mult
     _ = try await attacker.connect(address)
     let stream = try await attacker.newStream(to: server.peerID, protocols: [BitswapMessage.protocolIDs[0]])
     try await stream.write(Varint.encode(6) + [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
-    let dropped = try await onOwnThread { poll { !syncConnected(attacker).contains(server.peerID) } }
+    let dropped = try await onOwnThread { poll { !attacker.connectedPeersBlocking().contains(server.peerID) } }
     #expect(dropped)
-}
-
-private func syncConnected(_ host: P2PHost) -> [PeerID] {
-    let box = Mutex<[PeerID]?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let peers = await host.connectedPeers()
-        box.withLock { $0 = peers }
-        done.signal()
-    }
-    done.wait()
-    return box.withLock { $0 } ?? []
 }

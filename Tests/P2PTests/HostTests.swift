@@ -74,6 +74,19 @@ final class LogLines: Sendable {
 }
 
 extension P2PHost {
+    /// The peers the host is connected to, asked from a blocking context (a poll on a thread of its own).
+    func connectedPeersBlocking() -> [PeerID] {
+        let box = Mutex<[PeerID]?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let peers = await connectedPeers()
+            box.withLock { $0 = peers }
+            done.signal()
+        }
+        done.wait()
+        return box.withLock { $0 } ?? []
+    }
+
     /// Returns once the host's loop has run a job queued now: whatever the loop was doing has finished.
     func loopBarrier() async {
         await withCheckedContinuation { continuation in loop.execute { continuation.resume() } }

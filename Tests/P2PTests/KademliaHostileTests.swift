@@ -91,7 +91,7 @@ private func hostileRequests(attacker: PeerID, address: Multiaddr) -> [(name: St
     }
     for (name, attacker) in attackers {
         let dropped = try await onOwnThread {
-            poll { runBlockingConnected(attacker).isEmpty }
+            poll { attacker.connectedPeersBlocking().isEmpty }
         }
         #expect(dropped, "the sender of \(name) is still connected")
     }
@@ -115,19 +115,6 @@ private func hostileRequests(attacker: PeerID, address: Multiaddr) -> [(name: St
     #expect(found.providers.first?.id == honest.peerID)
     #expect(found.providers.first?.addresses == [honestAddress])
     #expect(await server.connectedPeers().contains(honest.peerID))
-}
-
-/// The peers a host is connected to, from a blocking context.
-private func runBlockingConnected(_ host: P2PHost) -> [PeerID] {
-    let box = Mutex<[PeerID]?>(nil)
-    let done = DispatchSemaphore(value: 0)
-    Task {
-        let peers = await host.connectedPeers()
-        box.withLock { $0 = peers }
-        done.signal()
-    }
-    done.wait()
-    return box.withLock { $0 } ?? []
 }
 
 /// A peer that answers our lookups with a thousand closer peers, or with garbage: our lookup ends, its connection
@@ -161,7 +148,7 @@ private func runBlockingConnected(_ host: P2PHost) -> [PeerID] {
         liars.append(liar)
         let outcome = await ourDHT.bootstrap([KademliaPeerInfo(id: liar.peerID, addresses: [address])])
         #expect(!outcome.result.closest.contains(liar.peerID), "a liar counted as having answered")
-        let dropped = try await onOwnThread { poll { !runBlockingConnected(ours).contains(liar.peerID) } }
+        let dropped = try await onOwnThread { poll { !ours.connectedPeersBlocking().contains(liar.peerID) } }
         #expect(dropped, "the liar is still connected")
     }
     #expect(logs.contains("more than 100 peers") && logs.contains("malformed protobuf"))

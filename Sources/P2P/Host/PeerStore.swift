@@ -57,6 +57,20 @@ public final class PeerStore: Sendable {
         }
     }
 
+    /// `identified(_:)` bounded: nil when identify has not finished within `seconds`.
+    public func identified(_ peer: PeerID, within seconds: Double) async -> Record? {
+        await withTaskGroup(of: Record?.self) { group in
+            group.addTask { await self.identified(peer) }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
     /// Waits until identify has told something about `peer` (returns at once when it already has); nil when the
     /// task is cancelled or the host closes first.
     ///

@@ -103,6 +103,32 @@ public final class Kademlia: @unchecked Sendable {
 
     deinit { close() }
 
+    /// Joins the network through `peers`: each is dialed (every success and failure logged) and its identify
+    /// awaited for at most `identifyWithin` seconds, so that it is in the table the walk starts from; then our own
+    /// id is looked up through them.
+    public func join(_ peers: [KademliaPeerInfo], identifyWithin: Double = 10) async -> Outcome {
+        let host = host
+        let logger = logger
+        await withTaskGroup(of: Void.self) { group in
+            for peer in peers {
+                group.addTask {
+                    for address in peer.addresses {
+                        let full = address.peerID == nil ? address.appending(peer: peer.id) : address
+                        do {
+                            guard try await host.connect(full) == peer.id else { continue }
+                            logger.info("bootstrap peer connected", ["peer": "\(peer.id)", "address": "\(full)"])
+                            _ = await host.peerStore.identified(peer.id, within: identifyWithin)
+                            return
+                        } catch {
+                            logger.warning("bootstrap dial failed", ["address": "\(full)", "reason": "\(error)"])
+                        }
+                    }
+                }
+            }
+        }
+        return await bootstrap(peers)
+    }
+
     /// Dials `peers` and looks up our own id through them.
     public func bootstrap(_ peers: [KademliaPeerInfo]) async -> Outcome {
         await lookup { .bootstrap(peers, lookup: $0) }
@@ -234,18 +260,7 @@ public final class Kademlia: @unchecked Sendable {
 
     /// Hands the peer's identify result to the DHT (bounded: a peer that never answers identify is left out).
     private func awaitIdentify(_ peer: PeerID) async {
-        let store = host.peerStore
-        let record = await withTaskGroup(of: PeerStore.Record?.self) { group in
-            group.addTask { await store.identified(peer) }
-            group.addTask {
-                try? await Task.sleep(for: .seconds(30))
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
-        guard let record else { return }
+        guard let record = await host.peerStore.identified(peer, within: 30) else { return }
         handle(.peerIdentified(peer, protocols: record.protocols, addresses: record.addresses))
     }
 

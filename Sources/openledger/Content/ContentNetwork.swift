@@ -161,17 +161,9 @@ enum ContentNetwork {
     ) async {
         var config = KademliaConfig()
         config.mode = .client
-        let seed = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        let dht = Kademlia(host: host, config: config, random: SeededRandom(seed: seed))
+        let dht = Kademlia(host: host, config: config, random: SeededRandom(seed: SecureRandom.seed()))
         defer { dht.close() }
-        let infos = DHTService.peerInfos(bootstrap)
-        for info in infos {
-            for address in info.addresses where (try? await host.connect(address)) == info.id {
-                _ = await DHTService.identified(info.id, on: host, within: 10)
-                break
-            }
-        }
-        _ = await dht.bootstrap(infos)
+        _ = await dht.join(DHTService.peerInfos(bootstrap))
         _ = await dht.findProviders(root.multihash.bytes, count: 20) { provider in
             Task {
                 for address in provider.addresses {

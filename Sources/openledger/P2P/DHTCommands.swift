@@ -147,22 +147,10 @@ enum DHTCommands {
         let result = P2PCommand.runBlocking(timeout: timeout) { () async throws -> Bool in
             let host = try P2PHost(identity: identity, logger: logger)
             defer { host.close() }
-            let seed = SecureRandom.bytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let dht = Kademlia(host: host, config: dhtConfig, random: SeededRandom(seed: seed), logger: logger)
+            let dht = Kademlia(
+                host: host, config: dhtConfig, random: SeededRandom(seed: SecureRandom.seed()), logger: logger)
             defer { dht.close() }
-            let infos = DHTService.peerInfos(peers)
-            // Connected and identified first, so that the bootstrap peers are in the table the lookup starts from.
-            await withTaskGroup(of: Void.self) { group in
-                for info in infos {
-                    group.addTask {
-                        for address in info.addresses where (try? await host.connect(address)) == info.id {
-                            _ = await DHTService.identified(info.id, on: host, within: min(10, timeout))
-                            break
-                        }
-                    }
-                }
-            }
-            let joined = await dht.bootstrap(infos)
+            let joined = await dht.join(DHTService.peerInfos(peers), identifyWithin: min(10, timeout))
             logger.debug("bootstrapped", ["queried": "\(joined.result.queried)", "table": "\(dht.dht.table.count)"])
             return await body(dht)
         }

@@ -121,14 +121,7 @@ enum SimCommand {
         if arguments.flag("classic-provide") { config.dht.optimisticProvide = false }
         if arguments.flag("no-slow-queries") { config.dht.slowQueryAfter = nil }
         config.seed = try seed(arguments) ?? config.seed
-        if let text = arguments.string("latency-ms") {
-            guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
-                throw .usage(
-                    "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
-                    command: arguments.command)
-            }
-            config.latencyMilliseconds = low...high
-        }
+        if let latency = try latencyMilliseconds(arguments) { config.latencyMilliseconds = latency }
         do {
             try config.validate()
         } catch {
@@ -247,14 +240,7 @@ enum SimCommand {
             }
             config.seed = seed
         }
-        if let text = arguments.string("latency-ms") {
-            guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
-                throw .usage(
-                    "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
-                    command: arguments.command)
-            }
-            config.latencyMilliseconds = low...high
-        }
+        if let latency = try latencyMilliseconds(arguments) { config.latencyMilliseconds = latency }
         if let text = arguments.string("partition") {
             guard let (start, end) = range(text), start >= 0, end > start else {
                 throw .usage(
@@ -282,6 +268,17 @@ enum SimCommand {
             throw .usage("option --\(name): \(value) is out of range (\(expected))", command: arguments.command)
         }
         return config
+    }
+
+    /// `--latency-ms LO-HI` as a range of milliseconds, nil when not given.
+    static func latencyMilliseconds(_ arguments: ParsedArguments) throws(CLIError) -> ClosedRange<Double>? {
+        guard let text = arguments.string("latency-ms") else { return nil }
+        guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
+            throw .usage(
+                "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
+                command: arguments.command)
+        }
+        return low...high
     }
 
     /// "A-B" as two numbers.

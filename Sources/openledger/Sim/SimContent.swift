@@ -30,14 +30,7 @@ extension SimCommand {
             config.uplinkBytesPerSecond =
                 (try arguments.double("bandwidth-mbps", in: 0.001...1_000_000) ?? 100) * 125_000
             config.seed = try seed(arguments) ?? config.seed
-            if let text = arguments.string("latency-ms") {
-                guard let (low, high) = range(text), low >= 0, low <= high, high <= 60_000 else {
-                    throw .usage(
-                        "option --latency-ms expects LO-HI milliseconds with 0 <= LO <= HI <= 60000, got '\(text)'",
-                        command: arguments.command)
-                }
-                config.latencyMilliseconds = low...high
-            }
+            if let latency = try latencyMilliseconds(arguments) { config.latencyMilliseconds = latency }
             var simulation: BitswapSimulation
             do throws(SimulatorError) {
                 simulation = try BitswapSimulation(config)
