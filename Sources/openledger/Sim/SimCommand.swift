@@ -199,21 +199,29 @@ enum SimCommand {
 
     /// Runs `config` and measures the wall and CPU time and the peak memory around it.
     static func measureDHT(_ config: DHTSimulationConfig) throws(CLIError) -> DHTMeasured {
+        let run = try timed { () throws(SimulatorError) in try DHTSimulator.run(config) }
+        return DHTMeasured(
+            config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak)
+    }
+
+    /// Runs `body` with the wall clock, the process's CPU time and its peak resident memory (VmHWM, reset first)
+    /// measured around it; a simulator error becomes a failure.
+    static func timed<R>(
+        _ body: () throws(SimulatorError) -> R
+    ) throws(CLIError) -> (result: R, wall: Double, cpu: Double, peak: Int) {
         try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
         let clock = ContinuousClock()
         let cpuStart = processCPUSeconds()
         let start = clock.now
-        let report: DHTSimulationReport
-        do {
-            report = try DHTSimulator.run(config)
+        let result: R
+        do throws(SimulatorError) {
+            result = try body()
         } catch {
             throw .failure("\(error)")
         }
         let elapsed = clock.now - start
         let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return DHTMeasured(
-            config: config, report: report, wallSeconds: wall, cpuSeconds: processCPUSeconds() - cpuStart,
-            peakBytes: BenchAttribution.memory("VmHWM"))
+        return (result, wall, processCPUSeconds() - cpuStart, BenchAttribution.memory("VmHWM"))
     }
 
     /// The simulation the options describe.
@@ -351,23 +359,10 @@ enum SimCommand {
     /// Runs `config` and measures the wall time and the process's peak memory (VmHWM) around it.
     static func measure(_ config: SimulationConfig) throws(CLIError) -> Measured {
         let baseline = BenchAttribution.memory("VmRSS")
-        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)  // resets VmHWM
-        let clock = ContinuousClock()
-        let cpuStart = processCPUSeconds()
-        let start = clock.now
-        let report: SimulationReport
-        do {
-            report = try GossipSimulator.run(config)
-        } catch {
-            throw .failure("\(error)")
-        }
-        let elapsed = clock.now - start
-        let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        let cpu = processCPUSeconds() - cpuStart
-        let peak = BenchAttribution.memory("VmHWM")
+        let run = try timed { () throws(SimulatorError) in try GossipSimulator.run(config) }
         return Measured(
-            config: config, report: report, wallSeconds: wall, cpuSeconds: cpu, peakBytes: peak,
-            bytesPerNode: Double(max(0, peak - baseline)) / Double(config.nodes))
+            config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak,
+            bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes))
     }
 
     /// The CPU time this process has used (all threads; the simulator runs on one).

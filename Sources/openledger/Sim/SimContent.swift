@@ -40,12 +40,8 @@ extension SimCommand {
                 }
                 throw .usage("option --\(name): \(value) is out of range (\(expected))", command: arguments.command)
             }
-            let clock = ContinuousClock()
-            let cpuStart = processCPUSeconds()
-            let start = clock.now
-            let report = simulation.run()
-            let elapsed = clock.now - start
-            let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let run = try timed { () throws(SimulatorError) in simulation.run() }
+            let report = run.result
             func number(_ value: Double) -> String { String(format: "%.3f", value) }
             let fields: [(String, String)] = [
                 ("nodes", "\(report.nodes)"), ("seed", "\(config.seed)"), ("blocks", "\(report.blocks)"),
@@ -56,7 +52,7 @@ extension SimCommand {
                 ("upload_overhead", number(report.uploadOverhead)), ("duplicate_blocks", "\(report.duplicateBlocks)"),
                 ("penalties", "\(report.penalties)"), ("messages", "\(report.messages)"),
                 ("simulated_seconds", number(report.simulatedSeconds)), ("events", "\(report.events)"),
-                ("wall_seconds", number(wall)), ("cpu_seconds", number(processCPUSeconds() - cpuStart)),
+                ("wall_seconds", number(run.wall)), ("cpu_seconds", number(run.cpu)),
                 ("trace_hash", "\"\(report.traceHash)\""),
             ]
             if arguments.flag("json") {
