@@ -10,6 +10,9 @@ import Foundation
 ///       light-headers.sqlite   the light client's verified headers (the last 1,024)
 ///       content/               reserved: the content store (blocks exchanged with peers)
 ///       adapters/              reserved: the adapter cache (LoRA weights fetched by CID)
+///       wallet.key             the account key (secp256k1, hex), mode 0600: pays vouchers, signs receipts
+///       payer.sqlite           the payer's channels and the vouchers it signed
+///       serving.sqlite         the serving peer's channel ledger, vouchers and signed receipts
 ///
 /// Every file of one node sits under one root, so `--data-dir DIR` moves all of them at once. Attribution
 /// indexes are not kept here: `attribute index --out DIR` names their directory. docs/node.md says the same.
@@ -69,6 +72,12 @@ public struct DataDirectory: Sendable, Equatable {
     public var contentStore: String { root + "/content" }
     /// Reserved for the adapter cache: root/adapters.
     public var adapterCache: String { root + "/adapters" }
+    /// The account key (secp256k1 private key as hex), mode 0600: root/wallet.key.
+    public var walletKey: String { root + "/wallet.key" }
+    /// The payer's channels and the vouchers it signed: root/payer.sqlite.
+    public var payerStore: String { root + "/payer.sqlite" }
+    /// The serving peer's channel ledger, accepted vouchers and signed receipts: root/serving.sqlite.
+    public var servingStore: String { root + "/serving.sqlite" }
 
     /// Creates the root (and its parents) if it does not exist.
     public func create() throws(NodeError) {
