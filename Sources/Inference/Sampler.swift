@@ -19,6 +19,8 @@ public struct Sampler: Sendable {
     public var repetitionPenalty: Float = 1
     /// How many recent tokens the repetition penalty looks at.
     public var repetitionWindow = 64
+    /// The seed the draws started from (receipts name it, so an answer can be recomputed).
+    public let seed: UInt64
     /// The draws: the one seeded source, so a seed replays the same tokens.
     private var random: SeededRandom
 
@@ -32,6 +34,7 @@ public struct Sampler: Sendable {
         self.topP = topP
         self.minP = minP
         self.repetitionPenalty = repetitionPenalty
+        self.seed = seed
         random = SeededRandom(seed: seed)
     }
 

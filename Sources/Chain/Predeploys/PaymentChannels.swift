@@ -31,6 +31,20 @@ public struct PaymentChannels: Predeploy {
         public var closesAt: UInt64
         /// Where the channel is in its lifecycle.
         public var status: Status
+
+        /// A channel from its fields.
+        public init(
+            payer: Address, payee: Address, deposit: UInt256, redeemed: UInt256, settleDelay: UInt64, closesAt: UInt64,
+            status: Status
+        ) {
+            self.payer = payer
+            self.payee = payee
+            self.deposit = deposit
+            self.redeemed = redeemed
+            self.settleDelay = settleDelay
+            self.closesAt = closesAt
+            self.status = status
+        }
     }
 
     /// Where and how a channel is stored: slot 0 holds the channel counter, slot 1 the mapping

@@ -115,6 +115,20 @@ public struct ServingReceipt: Hashable, Sendable {
         return try? Address(bytes: recovered.ethereumAddress)
     }
 
+    /// The receipt's RLP form: its ten fields in type order, integers minimal big-endian (as a claim item holds it).
+    public var encoded: [UInt8] { RLP.encode(rlp) }
+
+    /// Decodes a receipt's RLP form strictly.
+    public init(encoded bytes: [UInt8]) throws(ChainError) {
+        let item: RLPItem
+        do {
+            item = try RLP.decode(bytes)
+        } catch {
+            throw .refused(.malformedClaim("receipt: \(error)"))
+        }
+        try self.init(rlp: item)
+    }
+
     /// RLP fields: [requestHash, responseHash, adapterId, promptTokens, completionTokens, price, temperatureMillis,
     /// topPMillis, topK, seed].
     var rlp: RLPItem {

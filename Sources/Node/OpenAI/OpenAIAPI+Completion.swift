@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Inference
+import Synchronization
 
 /// Where a completion's reply goes: the HTTP server's stream writer, or a test's recorder.
 protocol OpenAIReplyWriter: Sendable {
@@ -72,6 +73,23 @@ extension OpenAIAPI {
             ]
         }
         @Sendable func event(_ object: Any) -> [UInt8] { Array("data: ".utf8) + Self.json(object) + Array("\n\n".utf8) }
+        let ticket = completion.ticket
+        let payments = self.payments
+        let sampler = completion.generation.sampler
+        let promptCount = completion.generation.prompt.count
+        let produced = Mutex<(text: String, tokens: Int)>(("", 0))
+        /// Signs the receipt of a paid answer; nil for a free one (or when the ledger failed, logged).
+        @Sendable func settle(text: String, completionTokens: Int) -> PaymentGate.Settlement? {
+            guard let ticket, let payments else { return nil }
+            do {
+                return try payments.finish(
+                    ticket, response: text, promptTokens: promptCount, completionTokens: completionTokens,
+                    temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, seed: sampler.seed)
+            } catch {
+                logger.error("receipt not stored", ["id": id, "error": "\(error)"])
+                return nil
+            }
+        }
         if stream {
             writer.start(status: 200, headers: [("Content-Type", "text/event-stream"), ("Cache-Control", "no-cache")])
             if chat {
@@ -87,6 +105,7 @@ extension OpenAIAPI {
                 withExtendedLifetime(leases) {}
                 switch update {
                 case .text(let delta):
+                    if ticket != nil { produced.withLock { $0.text += delta } }
                     guard stream else { return !writer.isClientGone }
                     return writer.write(event(chunk(delta, finish: nil)))
                 case .finished(let result):
@@ -95,6 +114,7 @@ extension OpenAIAPI {
                         "total_tokens": result.promptTokens.count + result.tokens.count,
                     ]
                     let reason = result.finishReason == .length ? "length" : "stop"
+                    let settlement = settle(text: result.text, completionTokens: result.tokens.count)
                     logger.debug(
                         "completion finished",
                         [
@@ -105,6 +125,7 @@ extension OpenAIAPI {
                     if stream {
                         var last = chunk(nil, finish: reason)
                         last["usage"] = usage
+                        if let settlement { last["openledger"] = Self.paymentFields(settlement) }
                         writer.write(event(last))
                         writer.write(Array("data: [DONE]\n\n".utf8))
                         writer.finish()
@@ -116,17 +137,22 @@ extension OpenAIAPI {
                             choice["text"] = result.text
                             choice["logprobs"] = NSNull()
                         }
-                        writer.respond(
-                            HTTPResponse(
-                                status: 200, headers: [("Content-Type", "application/json")],
-                                body: Self.json([
-                                    "id": id, "object": chat ? "chat.completion" : "text_completion",
-                                    "created": created, "model": model, "choices": [choice], "usage": usage,
-                                ])))
+                        var body: [String: Any] = [
+                            "id": id, "object": chat ? "chat.completion" : "text_completion",
+                            "created": created, "model": model, "choices": [choice], "usage": usage,
+                        ]
+                        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+                        if let settlement {
+                            body["openledger"] = Self.paymentFields(settlement)
+                            headers.append((SignedReceipt.headerName, settlement.receipt.headerValue))
+                        }
+                        writer.respond(HTTPResponse(status: 200, headers: headers, body: Self.json(body)))
                     }
                     return true
                 case .failed(let error):
                     logger.debug("completion failed", ["id": id, "error": "\(error)"])
+                    let partial = produced.withLock { $0 }
+                    _ = settle(text: partial.text, completionTokens: partial.tokens)
                     if stream {
                         writer.write(event(["error": ["message": "\(error)", "type": "server_error"]]))
                         writer.finish()
@@ -144,6 +170,7 @@ extension OpenAIAPI {
                 case .tooLong(let why): Failure(status: 400, message: why, param: "max_tokens")
                 }
             logger.debug("completion refused", ["id": id, "status": "\(failure.status)", "reason": failure.message])
+            _ = settle(text: "", completionTokens: 0)
             if stream {
                 writer.write(event(["error": ["message": failure.message]]))
                 writer.finish()
@@ -151,5 +178,18 @@ extension OpenAIAPI {
                 writer.respond(Self.error(failure))
             }
         }
+    }
+}
+
+extension OpenAIAPI {
+    /// The `openledger` field of a paid answer: the signed receipt and the channel's account after it.
+    static func paymentFields(_ settlement: PaymentGate.Settlement) -> [String: Any] {
+        [
+            "receipt": settlement.receipt.object,
+            "payment": [
+                "cost": settlement.cost.description, "price": settlement.receipt.receipt.price.description,
+                "spent": settlement.credit.spent.description, "authorized": settlement.credit.authorized.description,
+            ],
+        ]
     }
 }

@@ -18,6 +18,8 @@ extension OpenAIAPI {
         var model: String = ""
         /// The adapters to stack, by name, with their scales (loaded through the cache when the request runs).
         var adapters: [(name: String, scale: Float)] = []
+        /// The accepted voucher of a paid request: its answer gets a signed receipt.
+        var ticket: PaymentGate.Ticket?
     }
 
     /// Parses and checks a request body against the model and the context; refuses at once when the queue is full,

@@ -19,16 +19,21 @@ public struct OpenAIAPI: Sendable {
     public let logger: Logger
     /// The LoRA adapters a request may name (its `model`, or the `lora` extension field); nil serves the base alone.
     public let adapters: AdapterCache?
+    /// The check of paid requests and the signer of their receipts; nil serves for free.
+    public let payments: PaymentGate?
 
-    /// An API serving `engine`'s model under `modelName`, and the adapters of `adapters`.
+    /// An API serving `engine`'s model under `modelName`, and the adapters of `adapters`; paid through `payments`
+    /// when given.
     public init(
-        engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger, adapters: AdapterCache? = nil
+        engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger, adapters: AdapterCache? = nil,
+        payments: PaymentGate? = nil
     ) {
         self.engine = engine
         self.modelName = modelName
         self.clock = clock
         self.logger = logger
         self.adapters = adapters
+        self.payments = payments
     }
 
     /// A request the API refuses: the HTTP status, the message, and the parameter at fault.
@@ -49,18 +54,14 @@ public struct OpenAIAPI: Sendable {
                     status: 200, headers: [("Content-Type", "application/json")],
                     body: Self.json([
                         "object": "list",
-                        "data": [["id": modelName, "object": "model", "created": 0, "owned_by": "openledger"]]
-                            + (adapters?.known ?? []).map {
-                                [
-                                    "id": $0, "object": "model", "created": 0, "owned_by": "openledger",
-                                    "parent": modelName,
-                                ] as [String: Any]
-                            },
+                        "data": [model(modelName, parent: nil)]
+                            + (adapters?.known ?? []).map { model($0, parent: modelName) },
                     ])))
         case ("POST", "/v1/chat/completions"), ("POST", "/v1/completions"):
             do {
                 let completion = try prepare(request.body, chat: path == "/v1/chat/completions")
-                return .deferred { writer in run(completion, writer: writer) }
+                guard let payments else { return .deferred { writer in run(completion, writer: writer) } }
+                return pay(completion, request: request, payments: payments)
             } catch {
                 logger.debug("request refused", ["path": path, "status": "\(error.status)", "reason": error.message])
                 return .response(Self.error(error))
@@ -71,6 +72,21 @@ public struct OpenAIAPI: Sendable {
         default:
             return .response(Self.error(Failure(status: 404, message: "no route \(request.method) \(path)")))
         }
+    }
+
+    /// A /v1/models entry, with its price and payee when serving is paid.
+    private func model(_ id: String, parent: String?) -> [String: Any] {
+        var entry: [String: Any] = ["id": id, "object": "model", "created": 0, "owned_by": "openledger"]
+        if let parent { entry["parent"] = parent }
+        if let payments {
+            let price = payments.terms.price(of: id)
+            entry["openledger"] = [
+                "promptWeiPerToken": price.promptWei.description,
+                "completionWeiPerToken": price.completionWei.description, "payee": payments.terms.payee.checksummed,
+                "chainId": String(payments.terms.chainId),
+            ]
+        }
+        return entry
     }
 
     /// JSON with sorted keys and unescaped slashes, the bytes every response carries.

@@ -1,0 +1,168 @@
+import Chain
+import Codec
+import SQLite
+
+/// The serving peer's payment ledger in SQLite (`DIR/serving.sqlite`): each channel's account, every accepted
+/// voucher, and every signed receipt with its response.
+///
+/// A voucher is committed before its answer starts and its receipt when the answer ends, each in one transaction,
+/// so a kill -9 loses neither. WAL with `synchronous=NORMAL`: a commit survives the process dying, which is what a
+/// crash of the node is; a power loss may drop the last commits (docs/payments.md).
+public final class ServingLedger: Sendable {
+    private let database: Database
+
+    /// A receipt as stored: the voucher that paid for it, the receipt, its signature and the response's bytes.
+    public struct StoredReceipt: Sendable, Equatable {
+        /// The voucher the request carried.
+        public var voucher: SignedVoucher
+        /// The signed receipt.
+        public var receipt: ServingReceipt
+        /// The peer's signature over it.
+        public var signature: [UInt8]
+        /// The response's UTF-8 bytes (keccak256 of them is the receipt's response hash).
+        public var response: [UInt8]
+        /// Whether a claim has carried it.
+        public var claimed: Bool
+    }
+
+    /// Opens (or creates) the ledger at `path` (`:memory:` for a test's).
+    public init(path: String) throws(SQLiteError) {
+        database = try Database(path: path)
+        try database.execute(
+            """
+            CREATE TABLE IF NOT EXISTS channels (id BLOB PRIMARY KEY, authorized TEXT NOT NULL, spent TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS vouchers (request_hash BLOB PRIMARY KEY, channel BLOB NOT NULL,
+                cumulative BLOB NOT NULL, signature BLOB NOT NULL, price TEXT NOT NULL, maximum_cost TEXT NOT NULL,
+                state TEXT NOT NULL, accepted_at INTEGER NOT NULL);
+            CREATE INDEX IF NOT EXISTS vouchers_by_channel ON vouchers (channel, cumulative);
+            CREATE TABLE IF NOT EXISTS receipts (request_hash BLOB PRIMARY KEY, receipt BLOB NOT NULL,
+                signature BLOB NOT NULL, response BLOB NOT NULL, created_at INTEGER NOT NULL,
+                claimed INTEGER NOT NULL DEFAULT 0);
+            """)
+    }
+
+    /// Every channel's account as stored; nothing is reserved after a restart.
+    public func credits() throws(SQLiteError) -> [[UInt8]: ChannelCredit] {
+        var result: [[UInt8]: ChannelCredit] = [:]
+        for row in try database.query("SELECT id, authorized, spent FROM channels") {
+            guard let id = row[0].blob, let authorized = Self.wei(row[1]),
+                let spent = Self.wei(row[2])
+            else { throw .corrupt("a channel row of the serving ledger does not decode") }
+            result[id] = ChannelCredit(authorized: authorized, spent: spent)
+        }
+        return result
+    }
+
+    /// Whether a voucher for `requestHash` was already accepted.
+    public func hasRequest(_ requestHash: [UInt8]) throws(SQLiteError) -> Bool {
+        try database.first("SELECT 1 FROM vouchers WHERE request_hash = ?", [.blob(requestHash)]) != nil
+    }
+
+    /// Records an accepted voucher and the channel's account after it, in one transaction.
+    public func accept(
+        _ voucher: SignedVoucher, acceptance: ChannelCredit.Acceptance, credit: ChannelCredit, at seconds: Int64
+    ) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            try database.query(
+                """
+                INSERT INTO vouchers (request_hash, channel, cumulative, signature, price, maximum_cost, state,
+                    accepted_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)
+                """,
+                [
+                    .blob(voucher.voucher.requestHash), .blob(voucher.voucher.channelID),
+                    .blob(voucher.voucher.cumulativeAmount.bigEndianBytes), .blob(voucher.signature),
+                    .text(acceptance.price.description), .text(acceptance.maximumCost.description),
+                    .integer(seconds),
+                ])
+            try storeCredit(voucher.voucher.channelID, credit)
+        }
+    }
+
+    /// Records the signed receipt of an answered (or interrupted) request and the channel's account after it.
+    public func finish(
+        channelID: [UInt8], receipt: ServingReceipt, signature: [UInt8], response: [UInt8], credit: ChannelCredit,
+        at seconds: Int64
+    ) throws(SQLiteError) {
+        try database.transaction { () throws(SQLiteError) in
+            try database.query(
+                "INSERT OR REPLACE INTO receipts (request_hash, receipt, signature, response, created_at) VALUES (?, ?, ?, ?, ?)",
+                [
+                    .blob(receipt.requestHash), .blob(SignedReceipt.encode(receipt)), .blob(signature),
+                    .blob(response), .integer(seconds),
+                ])
+            try database.query(
+                "UPDATE vouchers SET state = 'answered' WHERE request_hash = ?", [.blob(receipt.requestHash)])
+            try storeCredit(channelID, credit)
+        }
+    }
+
+    /// The vouchers accepted whose answer never got a receipt (the process died while generating), oldest first:
+    /// (voucher, price) pairs.
+    public func unanswered() throws(SQLiteError) -> [(voucher: SignedVoucher, price: UInt256)] {
+        try database.query(
+            "SELECT channel, cumulative, request_hash, signature, price FROM vouchers WHERE state = 'running' ORDER BY accepted_at"
+        ).map { row throws(SQLiteError) in
+            guard let channel = row[0].blob, let cumulative = row[1].blob.flatMap({ UInt256(bigEndian: $0) }),
+                let request = row[2].blob, let signature = row[3].blob,
+                let price = Self.wei(row[4])
+            else { throw .corrupt("a voucher row of the serving ledger does not decode") }
+            return (
+                SignedVoucher(
+                    voucher: PaymentVoucher(channelID: channel, cumulativeAmount: cumulative, requestHash: request),
+                    signature: signature), price
+            )
+        }
+    }
+
+    /// The stored receipt of `requestHash`, with its voucher.
+    public func receipt(_ requestHash: [UInt8]) throws(SQLiteError) -> StoredReceipt? {
+        guard
+            let row = try database.first(
+                """
+                SELECT r.receipt, r.signature, r.response, r.claimed, v.channel, v.cumulative, v.signature
+                FROM receipts r JOIN vouchers v ON v.request_hash = r.request_hash WHERE r.request_hash = ?
+                """, [.blob(requestHash)])
+        else { return nil }
+        return try stored(row, requestHash: requestHash)
+    }
+
+    /// Receipts no claim has carried yet, by channel and cumulative amount (the order a claim needs).
+    public func unclaimedReceipts(limit: Int = 256) throws(SQLiteError) -> [StoredReceipt] {
+        try database.query(
+            """
+            SELECT r.receipt, r.signature, r.response, r.claimed, v.channel, v.cumulative, v.signature, r.request_hash
+            FROM receipts r JOIN vouchers v ON v.request_hash = r.request_hash WHERE r.claimed = 0
+            ORDER BY v.channel, v.cumulative LIMIT ?
+            """, [.integer(Int64(limit))]
+        ).map { row throws(SQLiteError) in try stored(row, requestHash: row[7].blob ?? []) }
+    }
+
+    /// The number of stored receipts.
+    public func receiptCount() throws(SQLiteError) -> Int {
+        Int(try database.first("SELECT COUNT(*) FROM receipts")?[0].integer ?? 0)
+    }
+
+    private func stored(_ row: [SQLiteValue], requestHash: [UInt8]) throws(SQLiteError) -> StoredReceipt {
+        guard let encoded = row[0].blob, let receipt = SignedReceipt.decode(encoded), let signature = row[1].blob,
+            let response = row[2].blob, let channel = row[4].blob,
+            let cumulative = row[5].blob.flatMap({ UInt256(bigEndian: $0) }), let voucherSignature = row[6].blob
+        else { throw .corrupt("a receipt row of the serving ledger does not decode") }
+        return StoredReceipt(
+            voucher: SignedVoucher(
+                voucher: PaymentVoucher(channelID: channel, cumulativeAmount: cumulative, requestHash: requestHash),
+                signature: voucherSignature),
+            receipt: receipt, signature: signature, response: response, claimed: (row[3].integer ?? 0) != 0)
+    }
+
+    /// A wei amount stored as decimal text.
+    private static func wei(_ value: SQLiteValue) -> UInt256? {
+        guard case .text(let text) = value else { return nil }
+        return UInt256(decimal: text)
+    }
+
+    private func storeCredit(_ id: [UInt8], _ credit: ChannelCredit) throws(SQLiteError) {
+        try database.query(
+            "INSERT OR REPLACE INTO channels (id, authorized, spent) VALUES (?, ?, ?)",
+            [.blob(id), .text(credit.authorized.description), .text(credit.spent.description)])
+    }
+}
