@@ -11,7 +11,7 @@ import Testing
 func startServer(_ extra: [String] = []) throws -> (ChildProcess, Int)? {
     guard let path = defaultModelPath() else { return nil }
     let server = try ChildProcess(
-        DevnetProcess.binary, ["serve", "--model", path, "--port", "0", "--slots", "4"] + extra)
+        DevnetProcess.binary, ["serve", "--free", "--model", path, "--port", "0", "--slots", "4"] + extra)
     let line = try server.firstLine()
     guard let port = Int(line.split(separator: ":").last?.split(separator: "/").first ?? "") else {
         Issue.record("no port in \(line)")

@@ -1,12 +1,16 @@
+import Chain
+import Codec
 import Foundation
 import Inference
+import LightClient
 import Node
 import Runtime
 
 /// `openledger serve`: the OpenAI-compatible HTTP API of `Node` (`OpenAIServer`) over the inference engine.
 ///
 /// The command parses its options, builds the engine and the server, runs it as a service until SIGINT or SIGTERM, and
-/// prints where it listens.
+/// prints where it listens. Serving is paid unless `--free`: then it follows the ledger at `--rpc` through the light
+/// client, signs receipts with the data directory's wallet key, and keeps its books in `serving.sqlite` there.
 enum ServeCommand {
     static let command = CommandSpec(
         name: "serve", summary: "Serve the model over an OpenAI-compatible HTTP API.",
@@ -24,6 +28,25 @@ enum ServeCommand {
             OptionSpec(
                 name: "adapter-cache-mb", valueName: "MB", help: "Memory for loaded adapters (least recently used go).",
                 defaultValue: "512"),
+            OptionSpec(name: "free", help: "Serve without payment (no vouchers, no receipts, no ledger)."),
+            OptionSpec(
+                name: "rpc", valueName: "URL",
+                help: "The ledger's JSON-RPC endpoint, followed through the light client.",
+                defaultValue: "http://127.0.0.1:8545"),
+            OptionSpec(
+                name: "prompt-price", valueName: "AMOUNT",
+                help: "Price per prompt token: wei, or OPEN as '0.000001 OPEN'.",
+                defaultValue: PaidServing.defaultPromptPrice),
+            OptionSpec(
+                name: "completion-price", valueName: "AMOUNT", help: "Price per completion token: wei, or OPEN.",
+                defaultValue: PaidServing.defaultCompletionPrice),
+            OptionSpec(
+                name: "prices", valueName: "FILE",
+                help:
+                    "JSON prices by model or adapter: {\"NAME\": {\"prompt\": AMOUNT, \"completion\": AMOUNT, \"adapterId\": N}}."
+            ),
+            NodeOptions.config,
+            NodeOptions.dataDirectory("Holds the wallet key and the serving ledger (vouchers, receipts)."),
         ] + NodeOptions.logging,
         action: { arguments, output throws(CLIError) in
             let logger = try NodeOptions.logging(arguments, output).logger("openai")
@@ -46,18 +69,35 @@ enum ServeCommand {
                 cache = AdapterCache(
                     source: AdapterDirectory(path: directory), base: LoRABase(model: model), budget: megabytes << 20)
             }
+            var services: [any Service] = []
+            var payments: PaymentGate?
+            if !arguments.flag("free") {
+                let paid = try PaidServing.make(arguments, output, logger: logger)
+                payments = paid.gate
+                services.append(paid.follower)
+            }
             let api = OpenAIAPI(
-                engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger, adapters: cache)
+                engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger, adapters: cache,
+                payments: payments)
             let server = OpenAIServer(api: api, host: arguments.string("host") ?? "127.0.0.1", port: port)
+            services.append(server)
             let signals = TerminationSignals()
             do throws(NodeError) {
-                try ServiceGroup([server], logger: logger).run(
+                try ServiceGroup(services, logger: logger).run(
                     started: {
                         output.line("OpenAI-compatible API on \(server.baseURL)")
                         output.line(
                             "Model: \(api.modelName) (\(model.config.layers) layers, context \(engine.contextLength))")
                         if let cache {
                             output.line("Adapters: \(cache.known.count) in \(arguments.string("adapters") ?? "")")
+                        }
+                        if let payments {
+                            let price = payments.terms.defaultPrice
+                            output.line(
+                                "Paid: payee \(payments.terms.payee), chain \(payments.terms.chainId), \(price.promptWei) wei per prompt token, \(price.completionWei) wei per completion token"
+                            )
+                        } else {
+                            output.line("Free: no payment asked")
                         }
                     }, until: signals)
             } catch {

@@ -1,0 +1,70 @@
+import Chain
+import Codec
+import Foundation
+import Node
+import Runtime
+
+/// The options of a paid `serve`, turned into `Node`'s paid serving.
+enum PaidServing {
+    /// The default price per prompt token: 1,000 gwei.
+    static let defaultPromptPrice = "1000000000000"
+    /// The default price per completion token: 4,000 gwei.
+    static let defaultCompletionPrice = "4000000000000"
+    /// The largest prices file read.
+    static let maximumPricesFileBytes = 1 << 20
+
+    /// Builds the gate and its head follower from `--rpc`, `--config`, `--data-dir` and the price options.
+    static func make(_ arguments: ParsedArguments, _ output: CommandOutput, logger: Logger) throws(CLIError)
+        -> PaidServingSetup.Parts
+    {
+        func amount(_ text: String, _ what: String) throws(CLIError) -> UInt256 {
+            guard let value = OpenAmount.parse(text) else {
+                throw .usage("\(what) expects wei or an OPEN amount, got '\(text)'", command: arguments.command)
+            }
+            return value
+        }
+        let defaultPrice = ServingPrice(
+            promptWei: try amount(arguments.string("prompt-price") ?? defaultPromptPrice, "--prompt-price"),
+            completionWei: try amount(
+                arguments.string("completion-price") ?? defaultCompletionPrice, "--completion-price"))
+        var prices: [String: ServingPrice] = [:]
+        var adapterIDs: [String: UInt256] = [:]
+        if let path = arguments.string("prices") {
+            guard let data = FileManager.default.contents(atPath: path), data.count <= maximumPricesFileBytes,
+                let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+            else { throw .failure("--prices \(path): not a readable JSON object of at most 1 MiB") }
+            for (name, value) in object {
+                guard let entry = value as? [String: Any] else {
+                    throw .failure("--prices \(path): '\(name)' must be an object")
+                }
+                func field(_ key: String, _ fallback: UInt256) throws(CLIError) -> UInt256 {
+                    guard let raw = entry[key] else { return fallback }
+                    let text = (raw as? String) ?? (raw as? NSNumber).map { $0.stringValue } ?? ""
+                    guard let value = OpenAmount.parse(text) else {
+                        throw .failure("--prices \(path): '\(name).\(key)' must be wei or an OPEN amount")
+                    }
+                    return value
+                }
+                prices[name] = ServingPrice(
+                    promptWei: try field("prompt", defaultPrice.promptWei),
+                    completionWei: try field("completion", defaultPrice.completionWei))
+                if let raw = entry["adapterId"] {
+                    let text = (raw as? String) ?? (raw as? NSNumber).map { $0.stringValue } ?? ""
+                    guard let id = UInt256(decimal: text) else {
+                        throw .failure("--prices \(path): '\(name).adapterId' must be a decimal number")
+                    }
+                    adapterIDs[name] = id
+                }
+            }
+        }
+        let configuration = try NodeOptions.configuration(arguments)
+        do throws(NodeError) {
+            return try PaidServingSetup.make(
+                configuration: configuration, rpcURL: arguments.string("rpc") ?? "http://127.0.0.1:8545",
+                directory: NodeOptions.dataDirectory(arguments), defaultPrice: defaultPrice, prices: prices,
+                adapterIDs: adapterIDs, logger: logger)
+        } catch {
+            throw .failure("paid serving cannot start: \(error.description) (or serve with --free)")
+        }
+    }
+}
