@@ -149,6 +149,25 @@ public final class PaymentGate: Sendable {
         header: String?, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int, channelHint: String?,
         mayProve: Bool
     ) -> Result<Ticket, Refusal>? {
+        check(
+            header: header, body: body, model: model, promptTokens: promptTokens, maxTokens: maxTokens,
+            channelHint: channelHint, mayProve: mayProve, commit: true)
+    }
+
+    /// Runs every check `authorize` runs — header, request hash, signature, channel, replay, credit — and commits
+    /// nothing: what a voucher's verification costs, as `bench payments` measures it.
+    public func verify(header: String, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int) -> Result<
+        Ticket, Refusal
+    >? {
+        check(
+            header: header, body: body, model: model, promptTokens: promptTokens, maxTokens: maxTokens,
+            channelHint: nil, mayProve: false, commit: false)
+    }
+
+    private func check(
+        header: String?, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int, channelHint: String?,
+        mayProve: Bool, commit: Bool
+    ) -> Result<Ticket, Refusal>? {
         let price = terms.price(of: model)
         let maximumCost = price.cost(promptTokens: promptTokens, completionTokens: maxTokens)
         let hint = channelHint.flatMap { try? Hex.decode($0) }.flatMap { $0.count == 32 ? $0 : nil }
@@ -189,6 +208,7 @@ public final class PaymentGate: Sendable {
                 let acceptance = try credit.accept(
                     signed.voucher, signer: payer, channel: entry?.channel, payee: terms.payee,
                     maximumCost: maximumCost)
+                guard commit else { return .success(acceptance) }
                 try ledger.accept(signed, acceptance: acceptance, credit: credit, at: now)
                 credits[id] = credit
                 return .success(acceptance)

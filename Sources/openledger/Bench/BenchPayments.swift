@@ -1,0 +1,252 @@
+import Chain
+import ChainNode
+import Codec
+import Crypto
+import Foundation
+import HTTP
+import Inference
+import LightClient
+import Node
+import Runtime
+
+/// `openledger bench payments`: vouchers verified per second on one core against secp256k1 recovery alone (the
+/// bound), vouchers accepted per second with their SQLite commits, and the latency a paid request adds to a free one.
+///
+/// Everything is real and in this process: a devnet on loopback, a channel opened through the light client, the
+/// gate proving it, and two OpenAI servers (free and paid) on one engine with the default model.
+enum BenchPayments {
+    static let command = CommandSpec(
+        name: "payments",
+        summary:
+            "Vouchers verified/s (vs secp256k1 recovery), accepted/s, added latency of a paid request (JSON lines).",
+        options: [
+            OptionSpec(name: "seconds", valueName: "S", help: "Time per throughput figure.", defaultValue: "2"),
+            OptionSpec(name: "requests", valueName: "N", help: "Requests per latency figure.", defaultValue: "200"),
+            InferCommand.modelOption, NodeOptions.config,
+        ],
+        action: { arguments, output throws(CLIError) in
+            let seconds = try arguments.double("seconds", in: 0.1...600) ?? 2
+            let requests = try arguments.int("requests", in: 10...100_000) ?? 200
+            let configuration = try NodeOptions.configuration(arguments)
+            let model = try InferCommand.loadModel(arguments)
+            do {
+                try run(
+                    configuration: configuration, model: model, seconds: seconds, requests: requests,
+                    print: { output.line($0) })
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                throw .failure("\(error)")
+            }
+        })
+
+    static let price = ServingPrice(promptWei: 1_000, completionWei: 3_000)
+
+    static func run(
+        configuration: NodeConfiguration, model: LlamaModel, seconds: Double, requests: Int,
+        print: (String) -> Void
+    ) throws {
+        let config = configuration.network
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "openledger-bench-payments-\(getpid())"
+        ).path
+        try? FileManager.default.removeItem(atPath: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let node = try DevnetNode(
+            config: config, sequencerKey: try configuration.sequencerKey(), dataDirectory: directory + "/chain")
+        let rpc = JSONRPCServer(methods: EthereumRPC(node: node).methods)
+        let rpcServer = try HTTPServer(port: 0) { rpc.handle($0) }
+        defer { rpcServer.stop() }
+        let producer = BlockProducer(node: node, intervalMilliseconds: 50) { _ in }
+        defer { producer.stop() }
+        let light = try LightClient(
+            trust: try TrustRoot(config: config), rpc: try RPCClient(url: "http://127.0.0.1:\(rpcServer.port)"))
+        let payerKey = try Secp256k1PrivateKey(bytes: config.devAccounts[1].privateKey)
+        let payeeKey = try Secp256k1PrivateKey(bytes: config.devAccounts[2].privateKey)
+        let payee = WalletKeyFile.address(of: payeeKey)
+        let channels = ChannelClient(client: light, key: payerKey)
+        let deposit = UInt256(decimal: "100000000000000000000")!
+        let (channel, _) = try channels.open(
+            payee: payee, deposit: deposit, settleDelay: config.parameters.minimumSettleDelaySeconds)
+        func gate(_ ledger: String) throws -> PaymentGate {
+            try PaymentGate(
+                terms: .init(payee: payee, chainId: config.chainId, defaultPrice: price), key: payeeKey,
+                ledger: try ServingLedger(path: ledger), channels: ChannelCache(reader: light, clock: SystemClock()),
+                clock: SystemClock())
+        }
+
+        // Verification: parse, request hash, signature recovery, the proven channel (cached), replay and credit.
+        let verifier = try gate(":memory:")
+        _ = try verifier.channels.prove(channel)
+        let prompt = 20
+        let maxTokens = 100
+        let maximumCost = price.cost(promptTokens: prompt, completionTokens: maxTokens)!
+        var vouchers: [(header: String, body: [UInt8], digest: [UInt8], signature: [UInt8])] = []
+        for index in 0..<1_000 {
+            let body = Array("{\"messages\":[{\"role\":\"user\",\"content\":\"question \(index)\"}]}".utf8)
+            let voucher = PaymentVoucher(
+                channelID: channel, cumulativeAmount: maximumCost, requestHash: Keccak256.hash(body))
+            let signature = try voucher.sign(
+                with: payerKey, chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress)
+            vouchers.append(
+                (
+                    SignedVoucher(voucher: voucher, signature: signature).headerValue, body,
+                    voucher.digest(chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress),
+                    signature
+                ))
+        }
+        let recovery = rate(seconds: seconds) { index in
+            let entry = vouchers[index % vouchers.count]
+            return (try? RecoverableSignature(rsv: entry.signature).recoverPublicKey(digest: entry.digest)) != nil
+        }
+        let verified = rate(seconds: seconds) { index in
+            let entry = vouchers[index % vouchers.count]
+            guard
+                case .success = verifier.verify(
+                    header: entry.header, body: entry.body, model: "m", promptTokens: prompt, maxTokens: maxTokens)
+            else { return false }
+            return true
+        }
+        let recoveryFigure = BenchFigure(
+            bench: "payments_vouchers_verified", unit: .operationsPerSecond, value: recovery,
+            implementation: "secp256k1 recovery alone", details: ["threads": "1"])
+        print(recoveryFigure.jsonLine(references: []))
+        print(
+            BenchFigure(
+                bench: "payments_vouchers_verified", unit: .operationsPerSecond, value: verified,
+                details: ["threads": "1", "target": ">= 25000"]
+            ).jsonLine(references: [recoveryFigure]))
+
+        // Acceptance: the same checks, then the voucher and, after a one-token answer, the receipt committed to
+        // SQLite (WAL, synchronous=NORMAL) in a file.
+        let acceptor = try gate(directory + "/serving.sqlite")
+        _ = try acceptor.channels.prove(channel)
+        var accepted: [(String, [UInt8])] = []
+        for index in 0..<50_000 {
+            let body = Array("{\"messages\":[{\"role\":\"user\",\"content\":\"accept \(index)\"}]}".utf8)
+            let cumulative =
+                price.cost(promptTokens: prompt, completionTokens: 1)! * UInt256(index)
+                + maximumCost
+            let voucher = PaymentVoucher(
+                channelID: channel, cumulativeAmount: cumulative, requestHash: Keccak256.hash(body))
+            let signature = try voucher.sign(
+                with: payerKey, chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress)
+            accepted.append((SignedVoucher(voucher: voucher, signature: signature).headerValue, body))
+            if index >= 20_000 { break }
+        }
+        let acceptance = rate(seconds: seconds, limit: accepted.count) { index in
+            let (header, body) = accepted[index]
+            guard
+                case .success(let ticket) = acceptor.authorize(
+                    header: header, body: body, model: "m", promptTokens: prompt, maxTokens: maxTokens,
+                    channelHint: nil, mayProve: false),
+                (try? acceptor.finish(
+                    ticket, response: "x", promptTokens: prompt, completionTokens: 1, temperature: 0, topP: 1, topK: 0,
+                    seed: 0)) != nil
+            else { return false }
+            return true
+        }
+        print(
+            BenchFigure(
+                bench: "payments_vouchers_accepted", unit: .operationsPerSecond, value: acceptance,
+                details: ["threads": "1", "commits": "voucher and receipt"]
+            ).jsonLine(references: [recoveryFigure]))
+
+        // Added latency: the same one-token chat request to a free and a paid server on one engine, alternating.
+        let engine = InferenceEngine(model: model, slots: 2, contextLength: 512, threads: 2)
+        let paidGate = try gate(directory + "/latency.sqlite")
+        let free = OpenAIServer(
+            api: OpenAIAPI(engine: engine, modelName: "bench", clock: SystemClock(), logger: .discarding),
+            host: "127.0.0.1", port: 0)
+        let paid = OpenAIServer(
+            api: OpenAIAPI(
+                engine: engine, modelName: "bench", clock: SystemClock(), logger: .discarding, payments: paidGate),
+            host: "127.0.0.1", port: 0)
+        try free.start()
+        defer { free.stop() }
+        try paid.start()
+        defer { paid.stop() }
+        func body(_ index: Int) -> [UInt8] {
+            Array(
+                "{\"messages\":[{\"role\":\"user\",\"content\":\"Hi\"}],\"max_tokens\":1,\"temperature\":0,\"openledger_nonce\":\(index)}"
+                    .utf8)
+        }
+        let freeClient = HTTPClient(host: "127.0.0.1", port: free.port)
+        let paidClient = HTTPClient(host: "127.0.0.1", port: paid.port)
+        let quote = try paidClient.send(
+            method: "POST", path: "/v1/chat/completions", headers: [("X-OpenLedger-Channel", Hex.encode(channel))],
+            body: body(-1))
+        let (_, quoted) = PayingClient.refusal(quote.body)
+        guard quote.status == 402, let cost = quoted?["maximumCost"].flatMap({ UInt256(decimal: $0) }) else {
+            throw CLIError.failure("the paid server gave no quote (\(quote.status))")
+        }
+        var headers: [String] = []
+        for index in 0..<requests {
+            let voucher = PaymentVoucher(
+                channelID: channel, cumulativeAmount: cost * UInt256(index + 1),
+                requestHash: Keccak256.hash(body(index)))
+            let signature = try voucher.sign(
+                with: payerKey, chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress)
+            headers.append(SignedVoucher(voucher: voucher, signature: signature).headerValue)
+        }
+        var freeTimes: [Double] = []
+        var paidTimes: [Double] = []
+        for index in 0..<requests {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let freeResponse = try freeClient.send(method: "POST", path: "/v1/chat/completions", body: body(index))
+            let middle = DispatchTime.now().uptimeNanoseconds
+            let paidResponse = try paidClient.send(
+                method: "POST", path: "/v1/chat/completions", headers: [(SignedVoucher.headerName, headers[index])],
+                body: body(index))
+            let end = DispatchTime.now().uptimeNanoseconds
+            guard freeResponse.status == 200, paidResponse.status == 200,
+                paidResponse.header(SignedReceipt.headerName) != nil
+            else {
+                throw CLIError.failure(
+                    "request \(index): free \(freeResponse.status), paid \(paidResponse.status): \(PayingClient.refusal(paidResponse.body).message)"
+                )
+            }
+            freeTimes.append(Double(middle - start) / 1e6)
+            paidTimes.append(Double(end - middle) / 1e6)
+        }
+        for (name, quantile) in [("p50", 0.5), ("p99", 0.99)] {
+            let freeValue = percentile(freeTimes, quantile)
+            let paidValue = percentile(paidTimes, quantile)
+            let reference = BenchFigure(
+                bench: "payments_request_latency_\(name)", unit: .milliseconds, value: freeValue, implementation: "free"
+            )
+            print(reference.jsonLine(references: []))
+            print(
+                BenchFigure(
+                    bench: "payments_request_latency_\(name)", unit: .milliseconds, value: paidValue,
+                    details: [
+                        "requests": "\(requests)", "added_ms": String(format: "%.3f", paidValue - freeValue),
+                        "target": name == "p50" ? "added < 1 ms" : "reported",
+                    ]
+                ).jsonLine(references: [reference]))
+        }
+    }
+
+    /// Calls `body` with 0, 1, 2 … for `seconds` (or until `limit` calls) and returns calls per second; a false
+    /// from `body` is a failure of the benchmark.
+    static func rate(seconds: Double, limit: Int = .max, _ body: (Int) -> Bool) -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let deadline = start + UInt64(seconds * 1e9)
+        var count = 0
+        var failed = 0
+        while count < limit && DispatchTime.now().uptimeNanoseconds < deadline {
+            for _ in 0..<64 where count < limit {
+                if !body(count) { failed += 1 }
+                count += 1
+            }
+        }
+        precondition(failed == 0, "\(failed) of \(count) benchmark operations failed")
+        return Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+
+    static func percentile(_ values: [Double], _ quantile: Double) -> Double {
+        let sorted = values.sorted()
+        return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * quantile).rounded()))]
+    }
+}
