@@ -6,7 +6,7 @@ enum Commands {
         subcommands: [
             DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
             InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, SimCommand.command,
-            ContentCommand.command,
+            ContentCommand.command, WalletCommand.command, ChannelCommand.command,
             bench,
         ]
     )
