@@ -40,6 +40,14 @@ public struct PayerChannel: Equatable, Sendable {
     }
 }
 
+/// A voucher the payer signed, and when.
+public struct PayerVoucher: Equatable, Sendable {
+    /// The voucher and its signature.
+    public var signed: SignedVoucher
+    /// The wall time it was signed at, to the millisecond.
+    public var signedAt: WallTime
+}
+
 /// The payer's channels and every voucher it signed, in SQLite (WAL) at `DataDirectory.payerStore`.
 ///
 /// A voucher's row is committed, with a full sync, before the voucher is handed out: after a crash the next voucher
@@ -190,22 +198,29 @@ public final class PayerStore: Sendable {
         try sql { database throws(SQLiteError) in try lastCumulative(database, channelID) }
     }
 
-    /// The last voucher signed on channel `channelID`, if any.
-    public func lastVoucher(channelID: [UInt8]) throws(NodeError) -> SignedVoucher? {
-        let row = try sql { database throws(SQLiteError) in
-            try database.first(
-                "SELECT cumulative, request_hash, signature FROM vouchers WHERE channel = ? ORDER BY cumulative DESC",
-                [.blob(channelID)])
+    /// Every voucher signed on channel `channelID`, lowest cumulative amount first, with when it was signed.
+    public func vouchers(channelID: [UInt8]) throws(NodeError) -> [PayerVoucher] {
+        let rows = try sql { database throws(SQLiteError) in
+            try database.query(
+                """
+                SELECT cumulative, request_hash, signature, signed_at_ms FROM vouchers WHERE channel = ?
+                ORDER BY cumulative
+                """, [.blob(channelID)])
         }
-        guard let row else { return nil }
-        guard let cumulative = UInt256(bigEndian: row[0].blob ?? []), let requestHash = row[1].blob,
-            let signature = row[2].blob
-        else {
-            throw .payerStoreFailed(path: path, reason: SQLiteError.corrupt("voucher row of \(Hex.encode(channelID))"))
+        return try rows.map { row throws(NodeError) in
+            guard row.count == 4, let amount = row[0].blob, amount.count == 32,
+                let cumulative = UInt256(bigEndian: amount), let requestHash = row[1].blob, requestHash.count == 32,
+                let signature = row[2].blob, let milliseconds = row[3].integer
+            else {
+                throw .payerStoreFailed(
+                    path: path, reason: SQLiteError.corrupt("a voucher row of \(Hex.encode(channelID)) does not decode")
+                )
+            }
+            let voucher = PaymentVoucher(channelID: channelID, cumulativeAmount: cumulative, requestHash: requestHash)
+            return PayerVoucher(
+                signed: SignedVoucher(voucher: voucher, signature: signature),
+                signedAt: WallTime(nanosecondsSinceEpoch: milliseconds &* 1_000_000))
         }
-        return SignedVoucher(
-            voucher: PaymentVoucher(channelID: channelID, cumulativeAmount: cumulative, requestHash: requestHash),
-            signature: signature)
     }
 
     private func lastCumulative(_ database: Database, _ channelID: [UInt8]) throws(SQLiteError) -> UInt256 {
