@@ -46,9 +46,22 @@ public struct PaymentVoucher: Hashable, Sendable {
 
     /// The digest the payer signs.
     public func digest(chainId: UInt64, verifyingContract: Address) -> [UInt8] {
+        digest(domainSeparator: Self.domainSeparator(chainId: chainId, verifyingContract: verifyingContract))
+    }
+
+    /// The digest the payer signs, under a domain separator computed once (`domainSeparator(chainId:…)`).
+    public func digest(domainSeparator: [UInt8]) -> [UInt8] {
         let structHash = Keccak256.hash(Self.typeHash + channelID + cumulativeAmount.bigEndianBytes + requestHash)
-        return Keccak256.hash(
-            [0x19, 0x01] + Self.domainSeparator(chainId: chainId, verifyingContract: verifyingContract) + structHash)
+        return Keccak256.hash([0x19, 0x01] + domainSeparator + structHash)
+    }
+
+    /// The address that signed `signature` under a domain separator computed once; nil when it does not recover.
+    public func signer(of signature: [UInt8], domainSeparator: [UInt8]) -> Address? {
+        guard
+            let recovered = try? RecoverableSignature(rsv: signature)
+                .recoverPublicKey(digest: digest(domainSeparator: domainSeparator))
+        else { return nil }
+        return try? Address(bytes: recovered.ethereumAddress)
     }
 
     /// The voucher as standard EIP-712 typed data (what a wallet's `eth_signTypedData_v4` signs).

@@ -46,7 +46,8 @@ public final class ChannelCache: Sendable {
     /// Entries kept at most; the least recently used go first.
     public let capacity: Int
     private let entries = Mutex<[[UInt8]: Entry]>([:])
-    private let stats = Mutex<(hits: Int, proofs: Int)>((0, 0))
+    private let hits = Atomic<Int>(0)
+    private let proofs = Atomic<Int>(0)
 
     /// A cache over `reader`, on `clock`.
     public init(reader: any ChannelReader, clock: any Clock, maximumAge: Double = 10, capacity: Int = 10_000) {
@@ -63,7 +64,7 @@ public final class ChannelCache: Sendable {
             guard var entry = entries[id], now.seconds(since: entry.provenAt) <= maximumAge else { return nil }
             entry.usedAt = now
             entries[id] = entry
-            stats.withLock { $0.hits += 1 }
+            hits.add(1, ordering: .relaxed)
             return entry
         }
     }
@@ -79,7 +80,7 @@ public final class ChannelCache: Sendable {
                 entries[oldest] = nil
             }
         }
-        stats.withLock { $0.proofs += 1 }
+        proofs.add(1, ordering: .relaxed)
         return entry
     }
 
@@ -95,5 +96,5 @@ public final class ChannelCache: Sendable {
     }
 
     /// Requests served from the cache, and proofs fetched.
-    public var counters: (hits: Int, proofs: Int) { stats.withLock { $0 } }
+    public var counters: (hits: Int, proofs: Int) { (hits.load(ordering: .relaxed), proofs.load(ordering: .relaxed)) }
 }

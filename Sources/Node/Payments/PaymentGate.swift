@@ -81,6 +81,8 @@ public final class PaymentGate: Sendable {
     public let channels: ChannelCache
     private let clock: any Clock
     private let credits: Mutex<[[UInt8]: ChannelCredit]>
+    /// The vouchers' EIP-712 domain separator on this chain, computed once.
+    private let voucherDomain: [UInt8]
 
     /// A gate charging by `terms`, signing with `key` (whose address must be `terms.payee`), keeping its books in
     /// `ledger` and reading channels through `channels`. Requests a previous run accepted but never answered get
@@ -92,6 +94,8 @@ public final class PaymentGate: Sendable {
             throw .keyMismatch("the key's address is not the payee \(terms.payee)")
         }
         self.terms = terms
+        voucherDomain = PaymentVoucher.domainSeparator(
+            chainId: terms.chainId, verifyingContract: PaymentChannels.defaultAddress)
         self.key = key
         self.ledger = ledger
         self.channels = channels
@@ -198,8 +202,7 @@ public final class PaymentGate: Sendable {
                         quote: quote(model: model, maximumCost: maximumCost, channel: id)))
             }
         }
-        let payer = try? signed.voucher.signer(
-            of: signed.signature, chainId: terms.chainId, verifyingContract: PaymentChannels.defaultAddress)
+        let payer = signed.voucher.signer(of: signed.signature, domainSeparator: voucherDomain)
         let now = Int64(clock.wallNow().secondsSinceEpoch)
         let outcome: Result<ChannelCredit.Acceptance, PaymentRefusal> = credits.withLock { credits in
             var credit = credits[id] ?? ChannelCredit()
