@@ -90,6 +90,7 @@ bench-deps:
 	.build/release/openledger bench inference --model $$(tail -n 1 $(BUILD)/model-path) --python $(PYTHON)
 	$(CC) -O2 -o $(BUILD)/bench/divsufsort_baseline tools/bench/divsufsort_baseline.c -ldivsufsort
 	.build/release/openledger bench attribution --reference $(BUILD)/bench/divsufsort_baseline
+	.build/release/openledger bench payments --model $$(tail -n 1 $(BUILD)/model-path)
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift

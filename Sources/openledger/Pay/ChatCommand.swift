@@ -114,6 +114,15 @@ enum ChatCommand {
                     output.line(
                         "tokens: \(receipt.receipt.promptTokens) prompt, \(receipt.receipt.completionTokens) completion; seed \(receipt.receipt.seed)"
                     )
+                    let body = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+                    if let payment = (body?["openledger"] as? [String: Any])?["payment"] as? [String: String],
+                        let spent = payment["spent"].flatMap({ UInt256(decimal: $0) }),
+                        let authorized = payment["authorized"].flatMap({ UInt256(decimal: $0) })
+                    {
+                        output.line(
+                            "the answer cost \(payment["cost"] ?? "?") wei; the channel spent \(spent) of \(authorized) wei authorized (\(authorized - spent) wei credit)"
+                        )
+                    }
                     for (name, passed) in check.checks { output.line("  \(passed ? "✓" : "✗") \(name)") }
                 }
             }
