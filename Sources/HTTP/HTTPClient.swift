@@ -142,9 +142,10 @@ public final class HTTPClient {
         return Response(status: result.status, headers: result.headers, body: Array(parts.joined()))
     }
 
-    /// Sends a request and hands the response's head to `onHead`, then each piece of its body to `onData` as it
-    /// arrives (Content-Length or chunked bodies); `onData` returning false stops reading and drops the
-    /// connection. Retries once, before any byte of a response arrived, on a connection the server had closed.
+    /// Sends a request and hands the response's head to `onHead`, then each piece of its body to `onData` as it arrives (Content-Length or chunked bodies).
+    ///
+    /// `onData` returning false stops reading and drops the connection. Retries once, before any byte of a response
+    /// arrived, on a connection the server had closed.
     public func stream(
         method: String, path: String, headers: [(name: String, value: String)] = [], body: [UInt8] = [],
         onHead: (Int, [(name: String, value: String)]) -> Void, onData: ([UInt8]) -> Bool

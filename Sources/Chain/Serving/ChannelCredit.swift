@@ -1,14 +1,13 @@
 import Codec
 
-/// The serving peer's account of one payment channel: what the payer authorized, what answers cost, what is in
-/// flight. Pure: the caller recovers the voucher's signer, reads the channel through its light client and persists
-/// the result.
+/// The serving peer's account of one payment channel.
 ///
-/// Vouchers are cumulative. A request's voucher must exceed every voucher accepted before (`authorized`) and cover
-/// what answered requests cost (`spent`), what running requests may still cost (`reserved`) and this request's
-/// maximum cost. The voucher's increment over `authorized` is the price its receipt carries, as `AttributionClaims`
-/// checks it; what a request leaves unused stays as credit, because the next voucher need only cover `spent`
-/// (docs/payments.md).
+/// It holds what the payer authorized, what answers cost, what is in flight. Pure: the caller recovers the voucher's signer,
+/// reads the channel through its light client and persists the result. Vouchers are cumulative. A request's voucher
+/// must exceed every voucher accepted before (`authorized`) and cover what answered requests cost (`spent`), what
+/// running requests may still cost (`reserved`) and this request's maximum cost. The voucher's increment over
+/// `authorized` is the price its receipt carries, as `AttributionClaims` checks it; what a request leaves unused
+/// stays as credit, because the next voucher need only cover `spent` (docs/payments.md).
 public struct ChannelCredit: Hashable, Sendable {
     /// The highest cumulative amount accepted on this channel.
     public var authorized: UInt256
@@ -44,9 +43,9 @@ public struct ChannelCredit: Hashable, Sendable {
         return max(needed.partialValue, floor.partialValue)
     }
 
-    /// Checks `voucher`, signed by `signer`, against `channel` (as the light client proved it, nil when the ledger
-    /// has none) for payee `payee` and a request of `maximumCost`; on success reserves the cost and returns the
-    /// acceptance. Refusals change nothing.
+    /// Checks `voucher`, signed by `signer`, against `channel` (as the light client proved it, nil when the ledger has none) for payee `payee` and a request of `maximumCost`.
+    ///
+    /// On success it reserves the cost and returns the acceptance. Refusals change nothing.
     public mutating func accept(
         _ voucher: PaymentVoucher, signer: Address?, channel: PaymentChannels.Channel?, payee: Address,
         maximumCost: UInt256

@@ -16,9 +16,9 @@ public enum PaidServingSetup {
         public let follower: HeadFollowService
     }
 
-    /// Builds paid serving on `directory` (its `wallet.key` and `serving.sqlite`) against the ledger at `rpcURL`,
-    /// verified with `configuration`'s trust root. Fails with the reason when the key is missing or the ledger
-    /// cannot be reached and verified.
+    /// Builds paid serving on `directory` (its `wallet.key` and `serving.sqlite`) against the ledger at `rpcURL`, verified with `configuration`'s trust root.
+    ///
+    /// Fails with the reason when the key is missing or the ledger cannot be reached and verified.
     public static func make(
         configuration: NodeConfiguration, rpcURL: String, directory: DataDirectory, defaultPrice: ServingPrice,
         prices: [String: ServingPrice], adapterIDs: [String: UInt256], logger: Logger, clock: any Clock = SystemClock()

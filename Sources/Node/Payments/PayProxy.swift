@@ -7,12 +7,12 @@ import HTTP
 import Runtime
 import Synchronization
 
-/// A local OpenAI-compatible endpoint that pays a remote serving peer: each completion request gets a voucher from
-/// the user's key and channel (`PayingClient`), is forwarded, and its answer — whole or streamed — comes back as the
-/// peer sent it, receipt included. A stock OpenAI client pointed at it pays unchanged.
+/// A local OpenAI-compatible endpoint that pays a remote serving peer.
 ///
-/// Each forwarded body gains an `openledger_nonce` field, so that a client repeating a request word for word still
-/// sends a new request hash (a peer serves a paid request hash once).
+/// Each completion request gets a voucher from the user's key and channel (`PayingClient`), is forwarded, and its
+/// answer — whole or streamed — comes back as the peer sent it, receipt included. A stock OpenAI client pointed at it
+/// pays unchanged. Each forwarded body gains an `openledger_nonce` field, so that a client repeating a request word
+/// for word still sends a new request hash (a peer serves a paid request hash once).
 public final class PayProxy: Service {
     /// "pay-proxy".
     public let name = "pay-proxy"

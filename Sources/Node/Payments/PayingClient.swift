@@ -5,9 +5,11 @@ import Foundation
 import HTTP
 import Runtime
 
-/// The payer's side of paid inference: finds or opens a channel to the serving peer, asks its quote, signs the
-/// voucher the quote requires (recorded before it is sent) and sends the request with it; `check` then verifies
-/// the receipt of the answer. `openledger chat` and `openledger pay-proxy` both pay through it.
+/// The payer's side of paid inference.
+///
+/// It finds or opens a channel to the serving peer, asks its quote, signs the voucher the quote requires (recorded
+/// before it is sent) and sends the request with it; `check` then verifies the receipt of the answer. `openledger
+/// chat` and `openledger pay-proxy` both pay through it.
 public final class PayingClient: Sendable {
     /// What the serving peer's /v1/models says about a model.
     public struct Offer: Sendable, Equatable {

@@ -84,9 +84,10 @@ public final class PaymentGate: Sendable {
     /// The vouchers' EIP-712 domain separator on this chain, computed once.
     private let voucherDomain: [UInt8]
 
-    /// A gate charging by `terms`, signing with `key` (whose address must be `terms.payee`), keeping its books in
-    /// `ledger` and reading channels through `channels`. Requests a previous run accepted but never answered get
-    /// receipts for an empty answer now, so every accepted voucher has one.
+    /// A gate charging by `terms`, signing with `key` (whose address must be `terms.payee`), keeping its books in `ledger` and reading channels through `channels`.
+    ///
+    /// Requests a previous run accepted but never answered get receipts for an empty answer now, so every accepted
+    /// voucher has one.
     public init(
         terms: Terms, key: Secp256k1PrivateKey, ledger: ServingLedger, channels: ChannelCache, clock: any Clock
     ) throws(PaymentSetupError) {
@@ -146,9 +147,11 @@ public final class PaymentGate: Sendable {
         return quote
     }
 
-    /// Checks and accepts the voucher of a request. `header` is the `X-OpenLedger-Voucher` value, `body` the exact
-    /// request bytes. With `mayProve` false a channel not proven recently returns nil (prove it off the server's
-    /// thread, then call again with true); otherwise the voucher is accepted or refused.
+    /// Checks and accepts the voucher of a request.
+    ///
+    /// `header` is the `X-OpenLedger-Voucher` value, `body` the exact request bytes. With `mayProve` false a channel
+    /// not proven recently returns nil (prove it off the server's thread, then call again with true); otherwise the
+    /// voucher is accepted or refused.
     public func authorize(
         header: String?, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int, channelHint: String?,
         mayProve: Bool
