@@ -112,7 +112,7 @@ let package = Package(
             name: "Node",
             dependencies: [
                 "Runtime", "FileIO", "Chain", "ChainNode", "LightClient", "P2P", "HTTP", "Codec", "Crypto", "Inference",
-                "Content",
+                "Content", "Attribution", "AttributionRules",
             ]),
 
         .executableTarget(

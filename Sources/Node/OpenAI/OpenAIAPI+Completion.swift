@@ -1,3 +1,4 @@
+import AttributionRules
 import Foundation
 import HTTP
 import Inference
@@ -79,12 +80,16 @@ extension OpenAIAPI {
         let promptCount = completion.generation.prompt.count
         let produced = Mutex<(text: String, tokens: Int)>(("", 0))
         /// Signs the receipt of a paid answer; nil for a free one (or when the ledger failed, logged).
-        @Sendable func settle(text: String, completionTokens: Int) -> PaymentGate.Settlement? {
+        let attribution = self.attribution
+        @Sendable func settle(text: String, completionTokens: Int, proof: AttributionProof? = nil)
+            -> PaymentGate.Settlement?
+        {
             guard let ticket, let payments else { return nil }
             do {
                 return try payments.finish(
                     ticket, response: text, promptTokens: promptCount, completionTokens: completionTokens,
-                    temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, seed: sampler.seed)
+                    temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, seed: sampler.seed,
+                    proof: proof?.encoded)
             } catch {
                 logger.error("receipt not stored", ["id": id, "error": "\(error)"])
                 return nil
@@ -100,6 +105,49 @@ extension OpenAIAPI {
                 writer.write(event(first))
             }
         }
+        /// Answers a finished generation: its receipt (paid) and attribution (when the model has a snapshot).
+        @Sendable func complete(_ result: Generation) {
+            let usage: [String: Any] = [
+                "prompt_tokens": result.promptTokens.count, "completion_tokens": result.tokens.count,
+                "total_tokens": result.promptTokens.count + result.tokens.count,
+            ]
+            let reason = result.finishReason == .length ? "length" : "stop"
+            let proof = attribution?.proof(for: Array(result.text.utf8), model: model)
+            let settlement = settle(text: result.text, completionTokens: result.tokens.count, proof: proof)
+            var fields: [String: Any] = settlement.map { Self.paymentFields($0) } ?? [:]
+            if let proof { fields["attribution"] = AnswerAttribution.summary(proof) }
+            logger.debug(
+                "completion finished",
+                [
+                    "id": id, "finish": result.finishReason.rawValue,
+                    "prompt_tokens": "\(result.promptTokens.count)",
+                    "completion_tokens": "\(result.tokens.count)",
+                ])
+            if stream {
+                var last = chunk(nil, finish: reason)
+                last["usage"] = usage
+                if !fields.isEmpty { last["openledger"] = fields }
+                writer.write(event(last))
+                writer.write(Array("data: [DONE]\n\n".utf8))
+                writer.finish()
+            } else {
+                var choice: [String: Any] = ["index": 0, "finish_reason": reason]
+                if chat {
+                    choice["message"] = ["role": "assistant", "content": result.text]
+                } else {
+                    choice["text"] = result.text
+                    choice["logprobs"] = NSNull()
+                }
+                var body: [String: Any] = [
+                    "id": id, "object": chat ? "chat.completion" : "text_completion",
+                    "created": created, "model": model, "choices": [choice], "usage": usage,
+                ]
+                var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+                if !fields.isEmpty { body["openledger"] = fields }
+                if let settlement { headers.append((SignedReceipt.headerName, settlement.receipt.headerValue)) }
+                writer.respond(HTTPResponse(status: 200, headers: headers, body: Self.json(body)))
+            }
+        }
         do {
             try engine.submit(completion.generation) { update in
                 withExtendedLifetime(leases) {}
@@ -109,44 +157,11 @@ extension OpenAIAPI {
                     guard stream else { return !writer.isClientGone }
                     return writer.write(event(chunk(delta, finish: nil)))
                 case .finished(let result):
-                    let usage: [String: Any] = [
-                        "prompt_tokens": result.promptTokens.count, "completion_tokens": result.tokens.count,
-                        "total_tokens": result.promptTokens.count + result.tokens.count,
-                    ]
-                    let reason = result.finishReason == .length ? "length" : "stop"
-                    let settlement = settle(text: result.text, completionTokens: result.tokens.count)
-                    logger.debug(
-                        "completion finished",
-                        [
-                            "id": id, "finish": result.finishReason.rawValue,
-                            "prompt_tokens": "\(result.promptTokens.count)",
-                            "completion_tokens": "\(result.tokens.count)",
-                        ])
-                    if stream {
-                        var last = chunk(nil, finish: reason)
-                        last["usage"] = usage
-                        if let settlement { last["openledger"] = Self.paymentFields(settlement) }
-                        writer.write(event(last))
-                        writer.write(Array("data: [DONE]\n\n".utf8))
-                        writer.finish()
+                    // Attribution searches the snapshot: off the engine's thread, which other generations share.
+                    if attribution != nil {
+                        DispatchQueue.global().async { complete(result) }
                     } else {
-                        var choice: [String: Any] = ["index": 0, "finish_reason": reason]
-                        if chat {
-                            choice["message"] = ["role": "assistant", "content": result.text]
-                        } else {
-                            choice["text"] = result.text
-                            choice["logprobs"] = NSNull()
-                        }
-                        var body: [String: Any] = [
-                            "id": id, "object": chat ? "chat.completion" : "text_completion",
-                            "created": created, "model": model, "choices": [choice], "usage": usage,
-                        ]
-                        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-                        if let settlement {
-                            body["openledger"] = Self.paymentFields(settlement)
-                            headers.append((SignedReceipt.headerName, settlement.receipt.headerValue))
-                        }
-                        writer.respond(HTTPResponse(status: 200, headers: headers, body: Self.json(body)))
+                        complete(result)
                     }
                     return true
                 case .failed(let error):

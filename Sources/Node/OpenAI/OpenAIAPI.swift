@@ -1,3 +1,5 @@
+import AttributionRules
+import Codec
 import Foundation
 import HTTP
 import Inference
@@ -21,13 +23,16 @@ public struct OpenAIAPI: Sendable {
     public let adapters: AdapterCache?
     /// The check of paid requests and the signer of their receipts; nil serves for free.
     public let payments: PaymentGate?
+    /// The snapshots answers are attributed against; nil attributes nothing.
+    public let attribution: AnswerAttribution?
 
     /// An API serving `engine`'s model under `modelName`, and the adapters of `adapters`; paid through `payments`
     /// when given.
     public init(
         engine: InferenceEngine, modelName: String, clock: any Clock, logger: Logger, adapters: AdapterCache? = nil,
-        payments: PaymentGate? = nil
+        payments: PaymentGate? = nil, attribution: AnswerAttribution? = nil
     ) {
+        self.attribution = attribution
         self.engine = engine
         self.modelName = modelName
         self.clock = clock
@@ -66,12 +71,35 @@ public struct OpenAIAPI: Sendable {
                 logger.debug("request refused", ["path": path, "status": "\(error.status)", "reason": error.message])
                 return .response(Self.error(error))
             }
+        case ("GET", _) where path.hasPrefix("/v1/attribution/"):
+            return .response(storedAttribution(String(path.dropFirst("/v1/attribution/".count))))
         case (_, "/v1/models"), (_, "/v1/chat/completions"), (_, "/v1/completions"):
             return .response(
                 Self.error(Failure(status: 405, message: "method \(request.method) not allowed on \(path)")))
         default:
             return .response(Self.error(Failure(status: 404, message: "no route \(request.method) \(path)")))
         }
+    }
+
+    /// GET /v1/attribution/<request hash>: the whole proof of a paid answer, with the response it attributes.
+    private func storedAttribution(_ text: String) -> HTTPResponse {
+        guard let hash = try? Hex.decode(text), hash.count == 32 else {
+            return Self.error(Failure(status: 400, message: "the request hash must be 32 bytes of 0x-hex"))
+        }
+        guard let payments, let encoded = payments.storedProof(hash),
+            let stored = payments.storedReceipt(hash)
+        else {
+            return Self.error(Failure(status: 404, message: "no attribution stored for request \(Hex.encode(hash))"))
+        }
+        guard let proof = try? AttributionProof(encoded: encoded) else {
+            return Self.error(Failure(status: 500, message: "the stored proof does not decode"))
+        }
+        return .init(
+            status: 200, headers: [("Content-Type", "application/json")],
+            body: Self.json([
+                "requestHash": Hex.encode(hash), "response": String(decoding: stored.response, as: UTF8.self),
+                "encoded": Hex.encode(encoded), "proof": proof.json,
+            ]))
     }
 
     /// A /v1/models entry, with its price and payee when serving is paid.

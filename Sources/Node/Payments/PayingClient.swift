@@ -1,8 +1,10 @@
+import AttributionRules
 import Chain
 import Codec
 import Crypto
 import Foundation
 import HTTP
+import LightClient
 import Runtime
 
 /// The payer's side of paid inference.
@@ -200,5 +202,53 @@ public final class PayingClient: Sendable {
                 receipt.receipt.price == payment.voucher.voucher.cumulativeAmount - payment.previous
             ),
         ])
+    }
+}
+
+extension PayingClient {
+    /// What the attribution of an answer proved: the checks, and the proof when the peer served one.
+    public struct AttributionCheck: Sendable {
+        /// The checks in order, with their outcome.
+        public var checks: [(name: String, passed: Bool)]
+        /// The proof the peer served.
+        public var proof: AttributionProof?
+    }
+
+    /// Fetches the whole proof of the answer to `requestHash` (GET /v1/attribution/…) and checks it: it proves
+    /// `response` (spans, Merkle paths, weights) under the network's L and K, against a snapshot root the ledger
+    /// committed, as `light` proves it.
+    public func checkAttribution(
+        requestHash: [UInt8], response: String, light: LightClient, parameters: AttributionParameters
+    ) -> AttributionCheck {
+        var checks: [(name: String, passed: Bool)] = []
+        guard
+            let fetched = try? connection(timeoutSeconds: 30).send(
+                method: "GET", path: "/v1/attribution/\(Hex.encode(requestHash))"),
+            fetched.status == 200,
+            let object = (try? JSONSerialization.jsonObject(with: Data(fetched.body))) as? [String: Any],
+            let encoded = (object["encoded"] as? String).flatMap({ try? Hex.decode($0) }),
+            let proof = try? AttributionProof(encoded: encoded)
+        else {
+            return AttributionCheck(checks: [("the peer serves the attribution proof", false)], proof: nil)
+        }
+        checks.append(("the peer serves the attribution proof", true))
+        let commitment = AttributionCommitment(
+            snapshotRoot: proof.snapshotRoot, recordCount: proof.recordCount, parameters: parameters)
+        let proves =
+            (try? AttributionVerifier.checkClaim(proof, response: Array(response.utf8), against: commitment)) != nil
+        checks.append(
+            (
+                "the proof attributes this answer (spans, Merkle paths, weights; L \(parameters.minSpan), K \(parameters.maxRecords))",
+                proves
+            ))
+        let committed = try? light.read(
+            DatanetRegistry.CommittedRootLayout.self, proof.snapshotRoot, at: try light.syncHead())
+        let datanet = committed?.value.map { " by Datanet \($0)" } ?? ""
+        checks.append(
+            (
+                "its snapshot root \(Hex.encode(proof.snapshotRoot)) is committed on the ledger\(datanet) (proven)",
+                committed?.value != nil
+            ))
+        return AttributionCheck(checks: checks, proof: proof)
     }
 }

@@ -234,7 +234,7 @@ public final class PaymentGate: Sendable {
     /// Prices the answer of `ticket`, signs its receipt and commits both; `response` is what the client received.
     public func finish(
         _ ticket: Ticket, response: String, promptTokens: Int, completionTokens: Int, temperature: Float, topP: Float,
-        topK: Int, seed: UInt64
+        topK: Int, seed: UInt64, proof: [UInt8]? = nil
     ) throws(PaymentSetupError) -> Settlement {
         let bytes = Array(response.utf8)
         let cost =
@@ -262,7 +262,7 @@ public final class PaymentGate: Sendable {
                 do {
                     try ledger.finish(
                         channelID: id, receipt: receipt, signature: signed.signature, response: bytes, credit: credit,
-                        at: now)
+                        proof: proof, at: now)
                 } catch {
                     throw SQLiteErrorBox(description: "\(error)")
                 }
@@ -273,6 +273,11 @@ public final class PaymentGate: Sendable {
             throw .ledger("storing the receipt: \(error.description)")
         }
         return Settlement(receipt: signed, cost: min(cost, ticket.acceptance.maximumCost), credit: credit)
+    }
+
+    /// The stored attribution proof of the answer to `requestHash`.
+    public func storedProof(_ requestHash: [UInt8]) -> [UInt8]? {
+        (try? ledger.proof(requestHash)) ?? nil
     }
 
     /// The stored receipt of `requestHash`.

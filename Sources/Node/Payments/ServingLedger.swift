@@ -2,8 +2,10 @@ import Chain
 import Codec
 import SQLite
 
-/// The serving peer's payment ledger in SQLite (`DIR/serving.sqlite`): each channel's account, every accepted
-/// voucher, and every signed receipt with its response.
+/// The serving peer's payment ledger in SQLite (`DIR/serving.sqlite`).
+///
+/// It holds each channel's account, every accepted voucher, and every signed receipt with its response and
+/// attribution proof.
 ///
 /// A voucher is committed before its answer starts and its receipt when the answer ends, each in one transaction,
 /// so a kill -9 loses neither. WAL with `synchronous=NORMAL`: a commit survives the process dying, which is what a
@@ -38,6 +40,7 @@ public final class ServingLedger: Sendable {
             CREATE TABLE IF NOT EXISTS receipts (request_hash BLOB PRIMARY KEY, receipt BLOB NOT NULL,
                 signature BLOB NOT NULL, response BLOB NOT NULL, created_at INTEGER NOT NULL,
                 claimed INTEGER NOT NULL DEFAULT 0);
+            CREATE TABLE IF NOT EXISTS proofs (request_hash BLOB PRIMARY KEY, proof BLOB NOT NULL);
             """)
     }
 
@@ -81,9 +84,14 @@ public final class ServingLedger: Sendable {
     /// Records the signed receipt of an answered (or interrupted) request and the channel's account after it.
     public func finish(
         channelID: [UInt8], receipt: ServingReceipt, signature: [UInt8], response: [UInt8], credit: ChannelCredit,
-        at seconds: Int64
+        proof: [UInt8]? = nil, at seconds: Int64
     ) throws(SQLiteError) {
         try database.transaction { () throws(SQLiteError) in
+            if let proof {
+                try database.query(
+                    "INSERT OR REPLACE INTO proofs (request_hash, proof) VALUES (?, ?)",
+                    [.blob(receipt.requestHash), .blob(proof)])
+            }
             try database.query(
                 "INSERT OR REPLACE INTO receipts (request_hash, receipt, signature, response, created_at) VALUES (?, ?, ?, ?, ?)",
                 [
@@ -135,6 +143,11 @@ public final class ServingLedger: Sendable {
             ORDER BY v.channel, v.cumulative LIMIT ?
             """, [.integer(Int64(limit))]
         ).map { row throws(SQLiteError) in try stored(row, requestHash: row[7].blob ?? []) }
+    }
+
+    /// The encoded attribution proof of the answer to `requestHash`, if it had one.
+    public func proof(_ requestHash: [UInt8]) throws(SQLiteError) -> [UInt8]? {
+        try database.first("SELECT proof FROM proofs WHERE request_hash = ?", [.blob(requestHash)])?[0].blob
     }
 
     /// The number of stored receipts.

@@ -13,6 +13,35 @@ enum PaidServing {
     /// The largest prices file read.
     static let maximumPricesFileBytes = 1 << 20
 
+    /// The `attribution` directories of the `--prices` file's entries, by model name.
+    static func attributionDirectories(_ arguments: ParsedArguments) throws(CLIError) -> [String: String] {
+        guard let path = arguments.string("prices") else { return [:] }
+        var result: [String: String] = [:]
+        for (name, entry) in try pricesFile(path) {
+            guard let raw = entry["attribution"] else { continue }
+            guard let directory = raw as? String else {
+                throw .failure("--prices \(path): '\(name).attribution' must be a directory path")
+            }
+            result[name] = directory
+        }
+        return result
+    }
+
+    /// The `--prices` file: an object of objects.
+    static func pricesFile(_ path: String) throws(CLIError) -> [String: [String: Any]] {
+        guard let data = FileManager.default.contents(atPath: path), data.count <= maximumPricesFileBytes,
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        else { throw .failure("--prices \(path): not a readable JSON object of at most 1 MiB") }
+        var entries: [String: [String: Any]] = [:]
+        for (name, value) in object {
+            guard let entry = value as? [String: Any] else {
+                throw .failure("--prices \(path): '\(name)' must be an object")
+            }
+            entries[name] = entry
+        }
+        return entries
+    }
+
     /// Builds the gate and its head follower from `--rpc`, `--config`, `--data-dir` and the price options.
     static func make(_ arguments: ParsedArguments, _ output: CommandOutput, logger: Logger) throws(CLIError)
         -> PaidServingSetup.Parts
@@ -30,13 +59,7 @@ enum PaidServing {
         var prices: [String: ServingPrice] = [:]
         var adapterIDs: [String: UInt256] = [:]
         if let path = arguments.string("prices") {
-            guard let data = FileManager.default.contents(atPath: path), data.count <= maximumPricesFileBytes,
-                let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-            else { throw .failure("--prices \(path): not a readable JSON object of at most 1 MiB") }
-            for (name, value) in object {
-                guard let entry = value as? [String: Any] else {
-                    throw .failure("--prices \(path): '\(name)' must be an object")
-                }
+            for (name, entry) in try pricesFile(path) {
                 func field(_ key: String, _ fallback: UInt256) throws(CLIError) -> UInt256 {
                     guard let raw = entry[key] else { return fallback }
                     let text = (raw as? String) ?? (raw as? NSNumber).map { $0.stringValue } ?? ""

@@ -30,6 +30,11 @@ enum ServeCommand {
                 defaultValue: "512"),
             OptionSpec(name: "free", help: "Serve without payment (no vouchers, no receipts, no ledger)."),
             OptionSpec(
+                name: "attribution", valueName: "DIR",
+                help:
+                    "Attribute every answer against this snapshot's indexes (`attribute index --out DIR`); --prices entries may name their own."
+            ),
+            OptionSpec(
                 name: "rpc", valueName: "URL",
                 help: "The ledger's JSON-RPC endpoint, followed through the light client.",
                 defaultValue: "http://127.0.0.1:8545"),
@@ -76,9 +81,10 @@ enum ServeCommand {
                 payments = paid.gate
                 services.append(paid.follower)
             }
+            let attribution = try attribution(arguments)
             let api = OpenAIAPI(
                 engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger, adapters: cache,
-                payments: payments)
+                payments: payments, attribution: attribution)
             let server = OpenAIServer(api: api, host: arguments.string("host") ?? "127.0.0.1", port: port)
             services.append(server)
             let signals = TerminationSignals()
@@ -90,6 +96,11 @@ enum ServeCommand {
                             "Model: \(api.modelName) (\(model.config.layers) layers, context \(engine.contextLength))")
                         if let cache {
                             output.line("Adapters: \(cache.known.count) in \(arguments.string("adapters") ?? "")")
+                        }
+                        if let attribution, let snapshot = attribution.snapshot(for: api.modelName) {
+                            output.line(
+                                "Attribution: snapshot \(Hex.encode(snapshot.root)) (\(snapshot.recordCount) records), L = \(attribution.minSpan), K = \(attribution.maxRecords)"
+                            )
                         }
                         if let payments {
                             let price = payments.terms.defaultPrice
@@ -104,6 +115,23 @@ enum ServeCommand {
                 throw NodeOptions.failure(error)
             }
         })
+
+    /// The snapshots of `--attribution DIR` and of the `attribution` entries of `--prices`, under the network
+    /// config's L and K; nil when none is named.
+    static func attribution(_ arguments: ParsedArguments) throws(CLIError) -> AnswerAttribution? {
+        var byModel: [String: AnswerAttribution.Snapshot] = [:]
+        for (name, directory) in try PaidServing.attributionDirectories(arguments) {
+            byModel[name] = AnswerAttribution.Snapshot(shards: try AttributeCommand.loadShards(directory))
+        }
+        let fallback = try arguments.string("attribution").map { directory throws(CLIError) in
+            AnswerAttribution.Snapshot(shards: try AttributeCommand.loadShards(directory))
+        }
+        guard fallback != nil || !byModel.isEmpty else { return nil }
+        let parameters = try NodeOptions.configuration(arguments).network.parameters
+        return AnswerAttribution(
+            fallback: fallback, byModel: byModel, minSpan: parameters.attributionMinSpan,
+            maxRecords: parameters.attributionMaxRecords)
+    }
 
     static func modelName(_ arguments: ParsedArguments) -> String {
         let path = arguments.string("model") ?? InferCommand.defaultModelPath()

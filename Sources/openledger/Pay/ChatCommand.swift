@@ -1,3 +1,4 @@
+import AttributionRules
 import Chain
 import Codec
 import Foundation
@@ -95,8 +96,22 @@ enum ChatCommand {
             guard let header = response.header(SignedReceipt.headerName),
                 let receipt = SignedReceipt(headerValue: header)
             else { throw .failure("the answer carries no receipt (\(SignedReceipt.headerName))") }
-            let check = PayingClient.check(
+            var check = PayingClient.check(
                 receipt, payment: payment, payee: offer.payee, chainId: offer.chainId, body: body, response: text)
+            let answered = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
+            var credited: [String] = []
+            if (answered?["openledger"] as? [String: Any])?["attribution"] != nil {
+                let parameters = try NodeOptions.configuration(arguments).network.parameters
+                let attribution = client.checkAttribution(
+                    requestHash: receipt.receipt.requestHash, response: text, light: channels.client,
+                    parameters: AttributionParameters(
+                        minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords))
+                check.checks += attribution.checks
+                for contributor in attribution.proof?.contributors ?? [] {
+                    let percent = Double(contributor.weight) / 1e16
+                    credited.append("\(contributor.address.checksummed) \(String(format: "%.2f", percent)) %")
+                }
+            }
             if arguments.flag("json") {
                 var object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any] ?? [:]
                 object["checks"] = check.checks.map { ["check": $0.name, "passed": $0.passed] }
@@ -104,6 +119,10 @@ enum ChatCommand {
                 output.line(String(decoding: data, as: UTF8.self))
             } else {
                 output.line(text)
+                if !credited.isEmpty {
+                    output.line("")
+                    output.line("credited: " + credited.joined(separator: ", "))
+                }
                 if arguments.flag("verbose") {
                     let cost = (payment.quote["maximumCost"]).map { " (at most \($0) wei)" } ?? ""
                     output.line("")
