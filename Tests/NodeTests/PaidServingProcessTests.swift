@@ -285,4 +285,82 @@ import Testing
         let receipts = try ServingLedger(path: parties.peer + "/serving.sqlite").receiptCount()
         #expect(receipts == 2)
     }
+
+    /// An answer carries its attribution against a snapshot the ledger committed; `chat` verifies the proof and the
+    /// commitment through the light client and names who was credited, and refuses a proof over a snapshot the ledger
+    /// never committed.
+    @Test(.integration, .timeLimit(.minutes(10))) func answersCarryAttributionThatChatVerifies() throws {
+        guard let model = Self.modelPath(), let python = Fixtures.python() else { return }
+        let parties = try Self.parties()
+        defer { try? FileManager.default.removeItem(atPath: parties.root) }
+        let keys = try HDWallet.ethereumKeys(mnemonic: Self.mnemonic, count: 5)
+        let credited = WalletKeyFile.address(of: keys[4])
+        let other = WalletKeyFile.address(of: keys[3])
+
+        // What the model answers (greedy), from a free server: the snapshot will hold it.
+        let (free, freePort) = try Self.serve(parties, model: model, extra: ["--free"])
+        let question = "Say hello."
+        let ask = Array(
+            #"{"messages":[{"role":"user","content":"Say hello."}],"max_tokens":16,"temperature":0}"#.utf8)
+        let freeAnswer = try #require(
+            ((Self.json(try Self.post(freePort, ask).body)["choices"] as? [[String: Any]])?.first?["message"]
+                as? [String: Any])?["content"] as? String)
+        free.stop()
+        #expect(freeAnswer.utf8.count >= 32, "\(freeAnswer)")
+
+        func records(_ lines: [(Address, String)], _ name: String) throws -> String {
+            let path = parties.root + "/\(name).jsonl"
+            let text = lines.map { line -> String in
+                let data = try! JSONSerialization.data(withJSONObject: [
+                    "contributor": line.0.checksummed, "text": line.1,
+                ])
+                return String(decoding: data, as: UTF8.self)
+            }.joined(separator: "\n")
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let indexed = try DevnetProcess.run([
+                "attribute", "index", "--records", path, "--out", parties.root + "/\(name)-index",
+            ])
+            #expect(indexed.status == 0, "\(indexed.stderr)")
+            return path
+        }
+        let committed = try records(
+            [
+                (other, "A record about rivers and the sea, long enough to be indexed."),
+                (credited, "The archive says: " + freeAnswer + " And more after it."),
+            ], "committed")
+        let setup = try ChildProcess(
+            python,
+            [
+                Fixtures.packageRoot.appendingPathComponent("tools/interop/datanet_devnet.py").path, "--rpc",
+                parties.rpc, "--records", committed,
+            ])
+        #expect(setup.wait(timeout: 120) == 0, "\(setup.output.suffix(1_000)) \(setup.errors.suffix(1_000))")
+        #expect(setup.output.contains("\"records\": 2"))
+
+        let (server, port) = try Self.serve(
+            parties, model: model, extra: ["--attribution", parties.root + "/committed-index"])
+        let chat = try DevnetProcess.run([
+            "chat", "--endpoint", "http://127.0.0.1:\(port)", "--rpc", parties.rpc, "--data-dir", parties.user,
+            "--max-tokens", "16", "--temperature", "0", "--verbose", question,
+        ])
+        server.stop()
+        #expect(chat.status == 0, "\(chat.stdout) \(chat.stderr)")
+        #expect(chat.stdout.contains("credited: \(credited.checksummed)"), "\(chat.stdout)")
+        #expect(!chat.stdout.contains(other.checksummed))
+        #expect(chat.stdout.contains("✓ the proof attributes this answer"))
+        #expect(chat.stdout.contains("is committed on the ledger by Datanet 1 (proven)"), "\(chat.stdout)")
+
+        // A peer attributing against a snapshot the ledger never committed: the proof checks, the commitment does not.
+        _ = try records([(credited, "Uncommitted: " + freeAnswer + " The end.")], "uncommitted")
+        let (liar, liarPort) = try Self.serve(
+            parties, model: model, extra: ["--attribution", parties.root + "/uncommitted-index"])
+        defer { liar.stop() }
+        let refused = try DevnetProcess.run([
+            "chat", "--endpoint", "http://127.0.0.1:\(liarPort)", "--rpc", parties.rpc, "--data-dir", parties.user,
+            "--max-tokens", "16", "--temperature", "0", "--verbose", question,
+        ])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("✗ its snapshot root"), "\(refused.stdout)")
+        #expect(refused.stderr.contains("committed on the ledger"), "\(refused.stderr)")
+    }
 }
