@@ -74,13 +74,27 @@ public struct AttributionProof: Equatable, Sendable {
         recordHash: (Int) -> [UInt8], minSpan: Int, maxRecords: Int
     ) {
         let tree = SnapshotMerkleTree(leaves: leaves)
-        snapshotRoot = tree.snapshotRoot
-        recordCount = UInt64(leaves.count)
+        let paths = SnapshotMerkleTree.proofs(leaves: leaves, indices: result.spans.flatMap { $0.records.map(\.index) })
+        self.init(
+            result: result, response: response, snapshotRoot: tree.snapshotRoot, recordCount: leaves.count,
+            path: { paths[$0]! }, contributor: contributor, recordHash: recordHash, minSpan: minSpan,
+            maxRecords: maxRecords)
+    }
+
+    /// The proof of `result` for `response` over a snapshot of `recordCount` records with root `snapshotRoot`, each
+    /// credited record's Merkle path, contributor and record hash looked up by index (`SnapshotMerkleLevels.path`
+    /// gives paths without hashing the tree again).
+    public init(
+        result: AttributionResult, response: [UInt8], snapshotRoot: [UInt8], recordCount: Int,
+        path: (Int) -> [[UInt8]], contributor: (Int) -> Address, recordHash: (Int) -> [UInt8], minSpan: Int,
+        maxRecords: Int
+    ) {
+        self.snapshotRoot = snapshotRoot
+        self.recordCount = UInt64(recordCount)
         self.minSpan = UInt64(minSpan)
         self.maxRecords = UInt64(maxRecords)
         responseHash = Keccak256.hash(response)
         responseLength = UInt64(response.count)
-        let paths = SnapshotMerkleTree.proofs(leaves: leaves, indices: result.spans.flatMap { $0.records.map(\.index) })
         spans = result.spans.map { span in
             Span(
                 start: UInt64(span.start), length: UInt64(span.length),
@@ -88,7 +102,7 @@ public struct AttributionProof: Equatable, Sendable {
                     CreditedRecord(
                         index: UInt64(record.index), offset: UInt64(record.offset),
                         contributor: contributor(record.index), recordHash: recordHash(record.index),
-                        path: paths[record.index]!)
+                        path: path(record.index))
                 })
         }
         contributors = AttributionCredit.contributorWeights(result, contributor: contributor).sorted { $0.key < $1.key }

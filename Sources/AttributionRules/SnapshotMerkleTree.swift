@@ -128,3 +128,47 @@ public struct SnapshotMerkleTree: Hashable, Sendable {
         return snapshotRoot(treeRoot: node, count: count) == expected
     }
 }
+
+/// Every level of a snapshot's Merkle tree, hashed once, so that many proofs over one snapshot (a serving peer's
+/// answers) take their paths without hashing the tree again.
+public struct SnapshotMerkleLevels: Sendable {
+    /// levels[0] are the leaves; levels[d] the nodes at height d, up to the single root below the zero-padded top.
+    private let levels: [[[UInt8]]]
+    /// The number of leaves.
+    public let count: Int
+    /// The snapshot root (the tree root bound to the count), as `SnapshotMerkleTree.snapshotRoot`.
+    public let snapshotRoot: [UInt8]
+
+    /// The levels of the tree of `leaves`.
+    public init(leaves: [[UInt8]]) {
+        var levels: [[[UInt8]]] = [leaves]
+        var level = leaves
+        var top = SnapshotMerkleTree.zeroHashes[0]
+        for depth in 0..<SnapshotMerkleTree.depth {
+            var next: [[UInt8]] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            for pair in stride(from: 0, to: level.count, by: 2) {
+                next.append(
+                    SnapshotMerkleTree.node(
+                        level[pair], pair + 1 < level.count ? level[pair + 1] : SnapshotMerkleTree.zeroHashes[depth]))
+            }
+            if next.isEmpty { next = [SnapshotMerkleTree.zeroHashes[depth + 1]] }
+            level = next
+            levels.append(level)
+            top = level[0]
+        }
+        self.levels = levels
+        count = leaves.count
+        snapshotRoot = SnapshotMerkleTree.snapshotRoot(treeRoot: top, count: UInt64(leaves.count))
+    }
+
+    /// The 32 sibling hashes from leaf `index` up to the root.
+    public func path(_ index: Int) -> [[UInt8]] {
+        precondition(index >= 0 && index < count)
+        return (0..<SnapshotMerkleTree.depth).map { depth in
+            let sibling = (index >> depth) ^ 1
+            let level = levels[depth]
+            return sibling < level.count ? level[sibling] : SnapshotMerkleTree.zeroHashes[depth]
+        }
+    }
+}

@@ -218,3 +218,41 @@ private final class FakeChannels: ChannelReader {
         #expect(ticket.acceptance.price == 1)
     }
 }
+
+/// The voucher header's fast reader agrees with the general one on everything it accepts.
+@Suite struct SignedVoucherHeaderTests {
+    let voucher = SignedVoucher(
+        voucher: PaymentVoucher(
+            channelID: [UInt8](repeating: 0xAB, count: 32),
+            cumulativeAmount: UInt256(decimal: "123456789012345678901")!,
+            requestHash: [UInt8](repeating: 0x05, count: 32)),
+        signature: [UInt8](repeating: 0x1C, count: 65))
+
+    @Test func readsWhatItWritesAndOtherForms() throws {
+        #expect(try SignedVoucher(headerValue: voucher.headerValue) == voucher)
+        #expect(SignedVoucher.wellFormed(voucher.headerValue) == voucher)
+        let spaced =
+            " { \"signature\" : \"\(Hex.encode(voucher.signature).uppercased().replacingOccurrences(of: "0X", with: "0x"))\","
+            + " \"requestHash\":\"\(Hex.encode(voucher.voucher.requestHash))\",\n\"cumulativeAmount\": \"123456789012345678901\","
+            + "\t\"channel\":\"\(Hex.encode(voucher.voucher.channelID))\" } "
+        #expect(try SignedVoucher(headerValue: spaced) == voucher)
+        // An escaped character takes the general reader, with the same result.
+        let escaped = voucher.headerValue.replacingOccurrences(of: "\"channel\"", with: "\"chann\\u0065l\"")
+        #expect(SignedVoucher.wellFormed(escaped) == nil)
+        #expect(try SignedVoucher(headerValue: escaped) == voucher)
+    }
+
+    @Test func mutatedHeadersReadTheSameBothWays() throws {
+        var random = SeededRandom(seed: 11)
+        let original = Array(voucher.headerValue.utf8)
+        for _ in 0..<3_000 {
+            let mutated = String(decoding: random.mutate(original), as: UTF8.self)
+            guard let fast = SignedVoucher.wellFormed(mutated) else { continue }
+            #expect((try? SignedVoucher.general(mutated)) == fast, "\(mutated)")
+        }
+        for broken in ["", "{}", "[]", "{\"channel\":1}", String(voucher.headerValue.dropLast()), "null"] {
+            #expect(SignedVoucher.wellFormed(broken) == nil)
+            #expect((try? SignedVoucher(headerValue: broken)) == nil, "\(broken)")
+        }
+    }
+}

@@ -10,13 +10,18 @@ public final class AnswerAttribution: Sendable {
     public struct Snapshot: Sendable {
         /// The shards (each an `AttributionIndex` over its records).
         public let shards: [AttributionIndex]
+        /// The snapshot's Merkle tree, hashed once for every answer's paths.
+        public let levels: SnapshotMerkleLevels
         /// The snapshot's Merkle root.
-        public var root: [UInt8] { shards.first?.snapshotRoot ?? [] }
+        public var root: [UInt8] { levels.snapshotRoot }
         /// The snapshot's number of records.
-        public var recordCount: Int { shards.first?.snapshotRecordCount ?? 0 }
+        public var recordCount: Int { levels.count }
 
-        /// A snapshot of `shards` (as `AttributionIndex.snapshot` checked them to fit together).
-        public init(shards: [AttributionIndex]) { self.shards = shards }
+        /// A snapshot of `shards` (as `AttributionIndex.snapshot` checked them to fit together); hashes its tree.
+        public init(shards: [AttributionIndex]) {
+            self.shards = shards
+            levels = SnapshotMerkleLevels(leaves: shards.flatMap(\.leaves))
+        }
     }
 
     private let byModel: [String: Snapshot]
@@ -43,7 +48,8 @@ public final class AnswerAttribution: Sendable {
         let result = Attribution.attribute(
             response, shards: snapshot.shards, minSpan: minSpan, maxRecords: maxRecords, threads: 1)
         return AttributionProof(
-            result: result, response: response, shards: snapshot.shards, minSpan: minSpan, maxRecords: maxRecords)
+            result: result, response: response, shards: snapshot.shards, levels: snapshot.levels, minSpan: minSpan,
+            maxRecords: maxRecords)
     }
 
     /// The summary an answer carries as `openledger.attribution`: the snapshot, the spans and the credited
