@@ -25,7 +25,8 @@ public final class ChannelClient: Sendable {
     /// How long to wait for a transaction to be in a verified block.
     public let inclusionTimeoutSeconds: Double
     /// The most a transaction pays per gas (the light client's default).
-    public static let maxFeePerGas: UInt256 = 50_000_000_000
+    public static let maxFeePerGas: UInt256 = ContractCaller.maxFeePerGas
+    private let caller: ContractCaller
 
     /// A client paying with `key` through `client`, recording channels in `store` when given.
     public init(
@@ -38,6 +39,10 @@ public final class ChannelClient: Sendable {
         self.store = store
         self.contract = contract
         self.inclusionTimeoutSeconds = inclusionTimeoutSeconds
+        caller = ContractCaller(
+            client: client, key: key, contract: contract,
+            signature: { PaymentChannels.method(named: $0)?.signature },
+            inclusionTimeoutSeconds: inclusionTimeoutSeconds)
     }
 
     /// Opens a channel to `payee` with `deposit` wei and `settleDelay` seconds; returns its id and the verified block
@@ -160,84 +165,18 @@ public final class ChannelClient: Sendable {
     private func submit(_ operation: String, value: UInt256, data: [UInt8]) throws(NodeError) -> (
         receipt: Receipt, header: VerifiedHeader
     ) {
-        let (balance, _) = try self.balance(of: account)
-        guard balance >= value else { throw .insufficientFunds(account: account, balance: balance, needed: value) }
-        let estimate = try dryRun(operation, value: value, data: data, block: "latest")
-        // Room above the estimate for state that changes before inclusion; only the gas used is paid.
-        let gasLimit = estimate + estimate / 2
-        let (gasCost, overflow) = UInt256(gasLimit).multipliedReportingOverflow(by: Self.maxFeePerGas)
-        let (needed, carry) = value.addingReportingOverflow(gasCost)
-        guard !overflow, !carry, balance >= needed else {
-            throw .insufficientFunds(account: account, balance: balance, needed: needed)
-        }
-        let (hash, receipt, header) = try ledger { () throws(LightClientError) in
-            let hash = try client.send(
-                from: key, to: contract, value: value, data: data, gasLimit: gasLimit, maxFeePerGas: Self.maxFeePerGas)
-            let included = try client.waitForInclusion(hash, timeoutSeconds: inclusionTimeoutSeconds)
-            return (hash, included.receipt, included.header)
-        }
-        guard receipt.succeeded else {
-            // The block's own reason is not in a receipt: the server's replay on the state before the block names it.
-            let reason: String?
-            do {
-                _ = try dryRun(operation, value: value, data: data, block: UInt256(header.number - 1).hexQuantity)
-                reason = nil
-            } catch .transactionReverted(_, _, _, let why) {
-                reason = why
-            } catch {
-                reason = nil
-            }
-            throw .transactionReverted(operation: operation, transaction: hash, block: header.number, reason: reason)
-        }
+        let (receipt, header, _) = try caller.submit(operation, value: value, data: data)
         return (receipt, header)
-    }
-
-    /// The gas the server says the call needs on `block`'s state; a call it says reverts is refused with its reason.
-    private func dryRun(_ operation: String, value: UInt256, data: [UInt8], block: String) throws(NodeError) -> UInt64 {
-        let call: [String: Any] = [
-            "from": account.lowercaseHex, "to": contract.lowercaseHex, "value": value.hexQuantity,
-            "data": Hex.encode(data),
-        ]
-        let answer: Any
-        do {
-            answer = try client.rpc.call("eth_estimateGas", [call, block])
-        } catch .rpc(let code, let message) where code == 3 {
-            let prefix = "execution reverted: "
-            let reason = message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message
-            throw .transactionReverted(operation: operation, transaction: nil, block: nil, reason: reason)
-        } catch {
-            throw .ledger(error)
-        }
-        guard let text = answer as? String, text.hasPrefix("0x"), let gas = UInt256(hex: text)?.uint64,
-            (21_000...10_000_000).contains(gas)
-        else { throw .ledger(.malformedResponse("eth_estimateGas answered \(answer)")) }
-        return gas
     }
 
     /// The calldata of the contract's function `name` with `arguments`.
     private func calldata(_ name: String, _ arguments: [ABIValue]) throws(NodeError) -> [UInt8] {
-        guard let method = PaymentChannels.method(named: name) else {
-            throw .ledger(.verificationFailed("PaymentChannels has no function \(name)"))
-        }
-        do {
-            return try method.signature.encodeCall(arguments)
-        } catch {
-            throw .ledger(.verificationFailed("encoding \(name): \(error)"))
-        }
+        try caller.calldata(name, arguments)
     }
 
     /// The first log of the contract's event `name` in a verified receipt.
     private func event(_ name: String, in receipt: Receipt) throws(NodeError) -> DecodedEvent? {
-        for log in receipt.logs where log.address == contract {
-            let decoded: DecodedEvent?
-            do {
-                decoded = try PredeployEvents.decode(log)
-            } catch {
-                throw .ledger(.verificationFailed("a \(name) log does not decode: \(error)"))
-            }
-            if let decoded, decoded.name == name { return decoded }
-        }
-        return nil
+        try caller.event(name, in: receipt)
     }
 
     /// Runs light-client work, its failure becoming the node's error.
