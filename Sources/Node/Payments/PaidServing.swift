@@ -14,6 +14,8 @@ public enum PaidServingSetup {
         public let gate: PaymentGate
         /// Follows the head and proves the cached channels again at each new one; start it before serving.
         public let follower: HeadFollowService
+        /// Claims the receipts (nil when claiming is off).
+        public let claims: ClaimService?
     }
 
     /// Builds paid serving on `directory` (its `wallet.key` and `serving.sqlite`) against the ledger at `rpcURL`, verified with `configuration`'s trust root.
@@ -21,7 +23,8 @@ public enum PaidServingSetup {
     /// Fails with the reason when the key is missing or the ledger cannot be reached and verified.
     public static func make(
         configuration: NodeConfiguration, rpcURL: String, directory: DataDirectory, defaultPrice: ServingPrice,
-        prices: [String: ServingPrice], adapterIDs: [String: UInt256], logger: Logger, clock: any Clock = SystemClock()
+        prices: [String: ServingPrice], adapterIDs: [String: UInt256], claimPolicy: ClaimService.Policy?,
+        logger: Logger, clock: any Clock = SystemClock()
     ) throws(NodeError) -> Parts {
         let key = try WalletKeyFile.load(at: directory.walletKey)
         let payee = WalletKeyFile.address(of: key)
@@ -53,6 +56,11 @@ public enum PaidServingSetup {
             let failed = cache.refresh()
             if failed > 0 { logger.warning("channels not proven again", ["failed": "\(failed)"]) }
         }
-        return Parts(gate: gate, follower: follower)
+        let claims = claimPolicy.map {
+            ClaimService(
+                ledger: ledger, light: client, key: key, policy: $0, logger: logger.with(["service": "claims"]),
+                clock: clock)
+        }
+        return Parts(gate: gate, follower: follower, claims: claims)
     }
 }

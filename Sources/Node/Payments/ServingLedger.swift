@@ -41,6 +41,9 @@ public final class ServingLedger: Sendable {
                 signature BLOB NOT NULL, response BLOB NOT NULL, created_at INTEGER NOT NULL,
                 claimed INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS proofs (request_hash BLOB PRIMARY KEY, proof BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS claims (local INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+                state TEXT NOT NULL, claim_id TEXT, transaction_hash BLOB, items INTEGER NOT NULL,
+                fees TEXT NOT NULL, created_at INTEGER NOT NULL, reason TEXT);
             """)
     }
 
@@ -148,6 +151,131 @@ public final class ServingLedger: Sendable {
     /// The encoded attribution proof of the answer to `requestHash`, if it had one.
     public func proof(_ requestHash: [UInt8]) throws(SQLiteError) -> [UInt8]? {
         try database.first("SELECT proof FROM proofs WHERE request_hash = ?", [.blob(requestHash)])?[0].blob
+    }
+
+    /// Where a claim (or a direct redemption) is in its life.
+    public enum ClaimState: String, Sendable {
+        /// Recorded with its receipts, about to be sent (or sent, and the process died before it learned more).
+        case submitting
+        /// In a verified block: a claim waiting for its window or quorum, or a redemption done.
+        case included
+        /// Finalized on the ledger: the rewards are credited.
+        case finalized
+        /// Voided by a challenge.
+        case voided
+        /// Refused by the ledger (the reason says why); its receipts stay with it.
+        case refused
+    }
+
+    /// What a claim row holds.
+    public struct ClaimRow: Sendable, Equatable {
+        /// The local number.
+        public var local: Int64
+        /// "claim" (`AttributionClaims.submitClaim`) or "redeem" (`PaymentChannels.redeem` of a channel's last voucher).
+        public var kind: String
+        /// Its state.
+        public var state: ClaimState
+        /// The ledger's claim id, once included.
+        public var claimID: UInt256?
+        /// The transaction, once sent.
+        public var transaction: [UInt8]?
+        /// The receipts it carries.
+        public var items: Int
+        /// The wei it carries.
+        public var fees: UInt256
+        /// When it was recorded, seconds since the epoch.
+        public var createdAt: Int64
+        /// Why the ledger refused it.
+        public var reason: String?
+    }
+
+    /// Records a claim (or redemption) of `requestHashes` in state `submitting` and attaches the receipts to it.
+    ///
+    /// One transaction: none of them can be put in another claim, also after a restart. Throws when one is already
+    /// attached.
+    public func beginClaim(kind: String, requestHashes: [[UInt8]], fees: UInt256, at seconds: Int64)
+        throws(SQLiteError) -> Int64
+    {
+        try database.transaction { () throws(SQLiteError) -> Int64 in
+            try database.query(
+                "INSERT INTO claims (kind, state, items, fees, created_at) VALUES (?, 'submitting', ?, ?, ?)",
+                [.text(kind), .integer(Int64(requestHashes.count)), .text(fees.description), .integer(seconds)])
+            guard let local = try database.first("SELECT last_insert_rowid()")?[0].integer else {
+                throw .corrupt("no claim row")
+            }
+            for hash in requestHashes {
+                try database.query(
+                    "UPDATE receipts SET claimed = ? WHERE request_hash = ? AND claimed = 0",
+                    [.integer(local), .blob(hash)])
+                guard try database.first("SELECT changes()")?[0].integer == 1 else {
+                    throw .corrupt("receipt \(Hex.encode(hash)) is not unclaimed")
+                }
+            }
+            return local
+        }
+    }
+
+    /// Moves claim `local` to `state`, with what was learned.
+    public func updateClaim(
+        _ local: Int64, state: ClaimState, claimID: UInt256? = nil, transaction: [UInt8]? = nil, reason: String? = nil
+    ) throws(SQLiteError) {
+        try database.query(
+            """
+            UPDATE claims SET state = ?, claim_id = COALESCE(?, claim_id),
+                transaction_hash = COALESCE(?, transaction_hash), reason = COALESCE(?, reason) WHERE local = ?
+            """,
+            [
+                .text(state.rawValue), claimID.map { .text($0.description) } ?? .null,
+                transaction.map { .blob($0) } ?? .null, reason.map { .text($0) } ?? .null, .integer(local),
+            ])
+    }
+
+    /// Every claim row, oldest first; only those in `states` when given.
+    public func claims(in states: Set<ClaimState>? = nil) throws(SQLiteError) -> [ClaimRow] {
+        var rows: [ClaimRow] = []
+        for row in try database.query(
+            "SELECT local, kind, state, claim_id, transaction_hash, items, fees, created_at, reason FROM claims ORDER BY local"
+        ) {
+            guard let local = row[0].integer, case .text(let kind) = row[1], case .text(let stateText) = row[2],
+                let state = ClaimState(rawValue: stateText), let items = row[5].integer,
+                let fees = Self.wei(row[6]), let created = row[7].integer
+            else { throw .corrupt("a claim row of the serving ledger does not decode") }
+            guard states?.contains(state) ?? true else { continue }
+            var claimID: UInt256?
+            if case .text(let text) = row[3] { claimID = UInt256(decimal: text) }
+            var reason: String?
+            if case .text(let text) = row[8] { reason = text }
+            rows.append(
+                ClaimRow(
+                    local: local, kind: kind, state: state, claimID: claimID, transaction: row[4].blob,
+                    items: Int(items), fees: fees, createdAt: created, reason: reason))
+        }
+        return rows
+    }
+
+    /// The receipts attached to claim `local`, by channel and cumulative amount.
+    public func receipts(ofClaim local: Int64) throws(SQLiteError) -> [StoredReceipt] {
+        try database.query(
+            """
+            SELECT r.receipt, r.signature, r.response, r.claimed, v.channel, v.cumulative, v.signature, r.request_hash
+            FROM receipts r JOIN vouchers v ON v.request_hash = r.request_hash WHERE r.claimed = ?
+            ORDER BY v.channel, v.cumulative
+            """, [.integer(local)]
+        ).map { row throws(SQLiteError) in try stored(row, requestHash: row[7].blob ?? []) }
+    }
+
+    /// The lowest cumulative amount of a voucher on `channel` still running (its receipt not signed yet): no receipt
+    /// above it can be claimed before it, since claims redeem in cumulative order.
+    public func runningFloor(channel: [UInt8]) throws(SQLiteError) -> UInt256? {
+        try database.first(
+            "SELECT MIN(cumulative) FROM vouchers WHERE channel = ? AND state = 'running'", [.blob(channel)])?[0].blob
+            .flatMap { UInt256(bigEndian: $0) }
+    }
+
+    /// The unclaimed receipts: how many, and when the oldest was signed.
+    public func unclaimedSummary() throws(SQLiteError) -> (count: Int, oldest: Int64?) {
+        let row = try database.first("SELECT COUNT(*), MIN(created_at) FROM receipts WHERE claimed = 0")
+        return (Int(row?[0].integer ?? 0), row?[1].integer)
     }
 
     /// The number of stored receipts.

@@ -13,6 +13,15 @@ enum PaidServing {
     /// The largest prices file read.
     static let maximumPricesFileBytes = 1 << 20
 
+    /// The claiming policy of `--claim-batch` and `--claim-age`; nil with `--no-claims`.
+    static func claimPolicy(_ arguments: ParsedArguments) throws(CLIError) -> ClaimService.Policy? {
+        guard !arguments.flag("no-claims") else { return nil }
+        var policy = ClaimService.Policy()
+        policy.batchCount = try arguments.int("claim-batch", in: 1...AttributionClaims.maxItems) ?? policy.batchCount
+        policy.batchAgeSeconds = try arguments.double("claim-age", in: 1...(30 * 86_400)) ?? policy.batchAgeSeconds
+        return policy
+    }
+
     /// The `attribution` directories of the `--prices` file's entries, by model name.
     static func attributionDirectories(_ arguments: ParsedArguments) throws(CLIError) -> [String: String] {
         guard let path = arguments.string("prices") else { return [:] }
@@ -81,11 +90,12 @@ enum PaidServing {
             }
         }
         let configuration = try NodeOptions.configuration(arguments)
+        let claimPolicy = try claimPolicy(arguments)
         do throws(NodeError) {
             return try PaidServingSetup.make(
                 configuration: configuration, rpcURL: arguments.string("rpc") ?? "http://127.0.0.1:8545",
                 directory: NodeOptions.dataDirectory(arguments), defaultPrice: defaultPrice, prices: prices,
-                adapterIDs: adapterIDs, logger: logger)
+                adapterIDs: adapterIDs, claimPolicy: claimPolicy, logger: logger)
         } catch {
             throw .failure("paid serving cannot start: \(error.description) (or serve with --free)")
         }

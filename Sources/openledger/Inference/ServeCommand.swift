@@ -50,6 +50,12 @@ enum ServeCommand {
                 help:
                     "JSON prices by model or adapter: {\"NAME\": {\"prompt\": AMOUNT, \"completion\": AMOUNT, \"adapterId\": N}}."
             ),
+            OptionSpec(
+                name: "claim-batch", valueName: "N", help: "Claim once this many receipts wait.", defaultValue: "100"),
+            OptionSpec(
+                name: "claim-age", valueName: "SECONDS", help: "Claim once the oldest waiting receipt is this old.",
+                defaultValue: "600"),
+            OptionSpec(name: "no-claims", help: "Keep receipts without claiming them (`openledger claims submit` later)."),
             NodeOptions.config,
             NodeOptions.dataDirectory("Holds the wallet key and the serving ledger (vouchers, receipts)."),
         ] + NodeOptions.logging,
@@ -80,6 +86,7 @@ enum ServeCommand {
                 let paid = try PaidServing.make(arguments, output, logger: logger)
                 payments = paid.gate
                 services.append(paid.follower)
+                if let claims = paid.claims { services.append(claims) }
             }
             let attribution = try attribution(arguments)
             let api = OpenAIAPI(
