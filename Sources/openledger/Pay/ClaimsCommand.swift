@@ -53,6 +53,23 @@ enum ClaimsCommand {
                     }
                 }),
             CommandSpec(
+                name: "attest", summary: "Attest a claim as a staked attester (after checking it yourself).",
+                arguments: [ArgumentSpec(name: "claim", help: "The ledger's claim id.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    guard let id = UInt256(decimal: arguments.positionals[0]) else {
+                        throw .usage("the claim id must be a decimal number", command: arguments.command)
+                    }
+                    let key = try WalletCommand.loadKey(arguments)
+                    let caller = ContractCaller(
+                        client: try LightCommand.makeClient(arguments), key: key,
+                        contract: AttributionClaims.defaultAddress,
+                        signature: { AttributionClaims.method(named: $0)?.signature })
+                    let (_, header, _) = try WalletCommand.node { () throws(NodeError) in
+                        try caller.submit("attest", data: try caller.calldata("attest", [.uint(id)]))
+                    }
+                    output.line("attested claim \(id) in block \(header.number)")
+                }),
+            CommandSpec(
                 name: "withdraw", summary: "Withdraw the rewards finalized claims credited to the wallet.",
                 options: common,
                 action: { arguments, output throws(CLIError) in
