@@ -3,6 +3,7 @@ import Codec
 import Crypto
 import Foundation
 import HTTP
+import SQLite
 import Synchronization
 import TestSupport
 import Testing
@@ -362,5 +363,92 @@ import Testing
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("✗ its snapshot root"), "\(refused.stdout)")
         #expect(refused.stderr.contains("committed on the ledger"), "\(refused.stderr)")
+    }
+
+    /// Receipts become a claim with the bond, an attester's attestation reaches the quorum, the service finalizes it and
+    /// the rewards are withdrawn; across a kill -9 of the server and a claim sent but not recorded, no receipt is lost
+    /// and none is claimed twice.
+    @Test(.integration, .timeLimit(.minutes(10))) func receiptsAreClaimedFinalizedAndWithdrawnAcrossRestarts() throws {
+        guard let model = Self.modelPath(), let python = Fixtures.python() else { return }
+        let parties = try Self.parties()
+        defer { try? FileManager.default.removeItem(atPath: parties.root) }
+        let attester = parties.root + "/attester"
+        let imported = try DevnetProcess.run([
+            "wallet", "import", "--mnemonic", Self.mnemonic, "--index", "5", "--data-dir", attester,
+        ])
+        #expect(imported.status == 0)
+        let contributor = WalletKeyFile.address(of: try HDWallet.ethereumKeys(mnemonic: Self.mnemonic, count: 5)[4])
+        let records = parties.root + "/records.jsonl"
+        try
+            (#"{"contributor": "\#(contributor.checksummed)", "text": "Colors of the sea and sky: blue, green, grey and silver in the morning light."}"#
+            + "\n").write(toFile: records, atomically: true, encoding: .utf8)
+        let setup = try ChildProcess(
+            python,
+            [
+                Fixtures.packageRoot.appendingPathComponent("tools/interop/datanet_devnet.py").path, "--rpc",
+                parties.rpc, "--records", records, "--adapter",
+            ])
+        #expect(setup.wait(timeout: 120) == 0, "\(setup.errors.suffix(1_000))")
+        #expect(setup.output.contains("\"adapter\": 1"), "\(setup.output.suffix(300))")
+        #expect(
+            try DevnetProcess.run(["attribute", "index", "--records", records, "--out", parties.root + "/index"]).status
+                == 0)
+        func run(_ arguments: [String], in directory: String) throws -> (status: Int32, stdout: String, stderr: String)
+        {
+            try DevnetProcess.run(arguments + ["--rpc", parties.rpc, "--data-dir", directory])
+        }
+        #expect(try run(["stake", "--amount", "1000 OPEN"], in: parties.peer).status == 0)
+        #expect(try run(["stake", "--role", "attester", "--amount", "1000 OPEN"], in: attester).status == 0)
+        let prices = parties.root + "/prices.json"
+        try #"{"SmolLM2-135M-Instruct.Q4_1": {"adapterId": 1}}"#.write(
+            toFile: prices, atomically: true, encoding: .utf8)
+        let serveArguments = [
+            "--attribution", parties.root + "/index", "--prices", prices, "--no-claims",
+        ]
+
+        // Two paid answers, then the server dies without warning.
+        let (server, port) = try Self.serve(parties, model: model, extra: serveArguments)
+        for (index, question) in ["Name a color.", "Say hello."].enumerated() {
+            let chat = try run(
+                [
+                    "chat", "--endpoint", "http://127.0.0.1:\(port)", "--max-tokens", "12", "--seed", "\(index)",
+                    question,
+                ], in: parties.user)
+            #expect(chat.status == 0, "\(chat.stderr)")
+        }
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        #expect(try run(["claims", "status"], in: parties.peer).stdout.hasPrefix("2 receipts waiting, 0 claims"))
+
+        // Claimed once.
+        let submitted = try run(["claims", "submit"], in: parties.peer)
+        #expect(submitted.stdout.hasPrefix("submitted 1 claims"), "\(submitted.stdout) \(submitted.stderr)")
+        // As if the process had died after sending the claim and before recording it: found on the ledger, not resent.
+        do {
+            let database = try SQLite.Database(path: parties.peer + "/serving.sqlite")
+            try database.execute("UPDATE claims SET state = 'submitting', claim_id = NULL")
+        }
+        let again = try run(["claims", "submit"], in: parties.peer)
+        #expect(again.stdout.hasPrefix("submitted 0 claims"), "\(again.stdout) \(again.stderr)")
+        let status = try run(["claims", "status"], in: parties.peer).stdout
+        #expect(status.contains("0 receipts waiting, 1 claims"), "\(status)")
+        #expect(status.contains("#1 claim claim 1 included, 2 receipts"), "\(status)")
+
+        // Attested to the quorum, finalized by the running service, withdrawn.
+        #expect(try run(["claims", "attest", "1"], in: attester).status == 0)
+        let (restarted, _) = try Self.serve(
+            parties, model: model, extra: ["--attribution", parties.root + "/index", "--prices", prices])
+        defer { restarted.stop() }
+        var finalized = false
+        for _ in 0..<150 where !finalized {
+            finalized = try run(["claims", "status"], in: parties.peer).stdout.contains("finalized")
+            if !finalized { usleep(100_000) }
+        }
+        #expect(finalized, "\(restarted.errors.suffix(1_000))")
+        let withdrawn = try run(["claims", "withdraw"], in: parties.peer)
+        #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
+        #expect(withdrawn.stdout.hasPrefix("withdrew "))
+        #expect(
+            try run(["claims", "status"], in: parties.peer).stdout.contains("rewards owed to \(parties.payee): 0 OPEN"))
     }
 }
