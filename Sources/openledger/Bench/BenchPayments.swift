@@ -224,6 +224,11 @@ enum BenchPayments {
             freeTimes.append(Double(middle - start) / 1e6)
             paidTimes.append(Double(end - middle) / 1e6)
         }
+        print(
+            try claim(
+                light: light, config: config, payerKey: payerKey, payeeKey: payeeKey, channel: channel,
+                directory: directory
+            ).jsonLine(references: []))
         for (name, quantile) in [("p50", 0.5), ("p99", 0.99)] {
             let freeValue = percentile(freeTimes, quantile)
             let paidValue = percentile(paidTimes, quantile)
@@ -240,6 +245,103 @@ enum BenchPayments {
                     ]
                 ).jsonLine(references: [reference]))
         }
+    }
+
+    /// A claim of 100 paid answers with their proofs over a committed snapshot, through `ClaimService` as `serve`
+    /// runs it: the Datanet, adapter and stake set up first, then one pass timed — building the claim from the serving
+    /// ledger, the dry run, the submission and the wait for its verified receipt.
+    static func claim(
+        light: LightClient, config: NetworkConfig, payerKey: Secp256k1PrivateKey, payeeKey: Secp256k1PrivateKey,
+        channel: [UInt8], directory: String
+    ) throws -> BenchFigure {
+        let payee = WalletKeyFile.address(of: payeeKey)
+        func caller(
+            _ key: Secp256k1PrivateKey, _ contract: Address, _ signature: @escaping @Sendable (String) -> ABISignature?
+        )
+            -> ContractCaller
+        {
+            ContractCaller(client: light, key: key, contract: contract, signature: signature)
+        }
+        // A snapshot of 64 records by the payee itself, committed; an adapter trained on it; the payee staked.
+        let records = (0..<64).map { index in
+            Record(
+                contributor: payee,
+                bytes: Array("record \(index): the quick brown fox jumps over the lazy dog, \(index * 7919)".utf8))
+        }
+        let datanets = caller(payeeKey, DatanetRegistry.defaultAddress) { DatanetRegistry.method(named: $0)?.signature }
+        _ = try datanets.submit(
+            "create",
+            data: try datanets.calldata("createDatanet", [.string("bench"), .bytes([]), .bool(false), .array([])]))
+        let hashes = records.map { Keccak256.hash($0.bytes) }
+        let leavesRoot = SnapshotMerkleTree(
+            leaves: hashes.map { SnapshotMerkleTree.leaf(contributor: payee, recordHash: $0) }
+        ).snapshotRoot
+        _ = try datanets.submit(
+            "contribute",
+            data: try datanets.calldata(
+                "contribute",
+                [
+                    .uint(1), .uint(UInt256(records.count)), .bytes([]), .fixedBytes(leavesRoot),
+                    .array(hashes.map { .fixedBytes($0) }),
+                ]))
+        let models = caller(payeeKey, ModelRegistry.defaultAddress) { ModelRegistry.method(named: $0)?.signature }
+        _ = try models.submit(
+            "register",
+            data: try models.calldata(
+                "registerBaseModel",
+                [.fixedBytes(Keccak256.hash([1])), .string("llama"), .fixedBytes(Keccak256.hash([2]))]))
+        _ = try models.submit(
+            "publish",
+            data: try models.calldata(
+                "publishAdapter", [.bytes(Array("bafy-bench".utf8)), .uint(1), .array([.fixedBytes(leavesRoot)]), .uint(1)]))
+        let staking = caller(payeeKey, Staking.defaultAddress) { Staking.method(named: $0)?.signature }
+        _ = try staking.submit(
+            "stake", value: UInt256(decimal: "1000000000000000000000")!, data: try staking.calldata("stake", [.uint(0)])
+        )
+
+        // 100 paid answers, each quoting a record, with receipts and proofs in a fresh serving ledger.
+        let ledger = try ServingLedger(path: directory + "/claims.sqlite")
+        let shards = try AttributionIndex.build(records: records, threads: 1)
+        let attribution = AnswerAttribution(
+            fallback: .init(shards: shards), minSpan: config.parameters.attributionMinSpan,
+            maxRecords: config.parameters.attributionMaxRecords)
+        let gate = try PaymentGate(
+            terms: .init(payee: payee, chainId: config.chainId, defaultPrice: price, adapterIDs: ["bench": 1]),
+            key: payeeKey, ledger: ledger, channels: ChannelCache(reader: light, clock: SystemClock()),
+            clock: SystemClock())
+        var previous = try light.read(PaymentChannels.ChannelLayout.self, channel).value?.redeemed ?? .zero
+        for index in 0..<100 {
+            let body = Array("{\"claim\":\(index)}".utf8)
+            previous += price.cost(promptTokens: 10, completionTokens: 20)!
+            let voucher = PaymentVoucher(
+                channelID: channel, cumulativeAmount: previous, requestHash: Keccak256.hash(body))
+            let signed = SignedVoucher(
+                voucher: voucher,
+                signature: try voucher.sign(
+                    with: payerKey, chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress))
+            guard
+                case .success(let ticket) = gate.authorize(
+                    header: signed.headerValue, body: body, model: "bench", promptTokens: 10, maxTokens: 20,
+                    channelHint: nil, mayProve: true)
+            else { throw CLIError.failure("answer \(index) refused") }
+            let response =
+                "As the archive says, " + String(decoding: records[index % records.count].bytes, as: UTF8.self)
+            let proof = attribution.proof(for: Array(response.utf8), model: "bench")
+            _ = try gate.finish(
+                ticket, response: response, promptTokens: 10, completionTokens: 20, temperature: 0, topP: 1, topK: 0,
+                seed: 0, proof: proof?.encoded)
+        }
+        let service = ClaimService(ledger: ledger, light: light, key: payeeKey, logger: .discarding)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let pass = service.pass(force: true)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let rows = try ledger.claims()
+        guard pass.submitted == 1, rows.first?.state == .included, rows.first?.items == 100 else {
+            throw CLIError.failure("the claim of 100 answers was not included: \(rows.first?.reason ?? "\(pass)")")
+        }
+        return BenchFigure(
+            bench: "payments_claim_100_answers", unit: .milliseconds, value: seconds * 1_000,
+            details: ["items": "100", "block_interval_ms": "50", "target": "reported"])
     }
 
     /// The attribution each paid answer gets: a 2 KB answer (half copied from the snapshot, half fresh) against a
