@@ -60,7 +60,8 @@ enum ServeCommand {
             NodeOptions.dataDirectory("Holds the wallet key and the serving ledger (vouchers, receipts)."),
         ] + NodeOptions.logging,
         action: { arguments, output throws(CLIError) in
-            let logger = try NodeOptions.logging(arguments, output).logger("openai")
+            let logging = try NodeOptions.logging(arguments, output)
+            let logger = logging.logger("openai")
             let model = try InferCommand.loadModel(arguments)
             let port = try arguments.int("port", in: 0...65_535) ?? 8_080
             let engine = InferenceEngine(
@@ -83,7 +84,7 @@ enum ServeCommand {
             var services: [any Service] = []
             var payments: PaymentGate?
             if !arguments.flag("free") {
-                let paid = try PaidServing.make(arguments, output, logger: logger)
+                let paid = try PaidServing.make(arguments, output, logger: logging.logger("payments"))
                 payments = paid.gate
                 services.append(paid.follower)
                 if let claims = paid.claims { services.append(claims) }
