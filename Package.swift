@@ -159,7 +159,7 @@ let package = Package(
             name: "NodeTests",
             dependencies: [
                 "Node", "Runtime", "FileIO", "Chain", "Codec", "Crypto", "LightClient", "P2P", "Inference", "HTTP",
-                "TestSupport",
+                "Attribution", "AttributionRules", "TestSupport",
             ]),
     ],
     swiftLanguageModes: [.v6]
