@@ -36,18 +36,13 @@ public enum ClaimWatch {
         AttributionClaims.method(named: "submitClaim")
     }
 
-    /// The items of a claim's bytes, decoded as strictly as the ledger does (1 … `AttributionClaims.maxItems` items,
-    /// each `ClaimItem(encoded:)`), or nil.
+    /// The items of a claim's bytes, decoded as the ledger decodes them (1 … `AttributionClaims.maxItems` items), or
+    /// nil.
     static func decodeClaim(_ bytes: [UInt8]) -> [ClaimItem]? {
-        guard case .list(let entries)? = try? RLP.decode(bytes), !entries.isEmpty,
-            entries.count <= AttributionClaims.maxItems
-        else { return nil }
-        var items: [ClaimItem] = []
-        for entry in entries {
-            guard let item = try? ClaimItem(encoded: RLP.encode(entry)) else { return nil }
-            items.append(item)
+        guard let items = try? ClaimItem.decodeClaim(bytes, maximum: AttributionClaims.maxItems), !items.isEmpty else {
+            return nil
         }
-        return items
+        return items.map(\.item)
     }
 
     /// The claim id, claimant and item count of the receipt's one `ClaimSubmitted` log, or nil.
