@@ -13,6 +13,7 @@ import Foundation
 ///       wallet.key             the account key (secp256k1, hex), mode 0600: pays vouchers, signs receipts
 ///       payer.sqlite           the payer's channels and the vouchers it signed
 ///       serving.sqlite         the serving peer's channel ledger, vouchers and signed receipts
+///       attester.sqlite        the attester's progress and decisions
 ///
 /// Every file of one node sits under one root, so `--data-dir DIR` moves all of them at once. Attribution
 /// indexes are not kept here: `attribute index --out DIR` names their directory. docs/node.md says the same.
@@ -78,6 +79,8 @@ public struct DataDirectory: Sendable, Equatable {
     public var payerStore: String { root + "/payer.sqlite" }
     /// The serving peer's channel ledger, accepted vouchers and signed receipts: root/serving.sqlite.
     public var servingStore: String { root + "/serving.sqlite" }
+    /// The attester's last judged block and its decisions: root/attester.sqlite.
+    public var attesterStore: String { root + "/attester.sqlite" }
 
     /// Creates the root (and its parents) if it does not exist.
     public func create() throws(NodeError) {

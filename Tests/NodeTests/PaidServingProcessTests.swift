@@ -434,8 +434,16 @@ import Testing
         #expect(status.contains("0 receipts waiting, 1 claims"), "\(status)")
         #expect(status.contains("#1 claim claim 1 included, 2 receipts"), "\(status)")
 
-        // Attested to the quorum, finalized by the running service, withdrawn.
-        #expect(try run(["claims", "attest", "1"], in: attester).status == 0)
+        // An attester judges the chain from genesis with its own copy of the snapshot: it attests the claim, whose
+        // attested stake reaches the quorum; the running service finalizes it; the rewards are withdrawn.
+        let watcher = try ChildProcess(
+            DevnetProcess.binary,
+            [
+                "claims", "watch", "--attribution", parties.root + "/index", "--from-block", "0", "--rpc", parties.rpc,
+                "--data-dir", attester,
+            ])
+        defer { watcher.stop() }
+        _ = try watcher.firstLine()
         let (restarted, _) = try Self.serve(
             parties, model: model, extra: ["--attribution", parties.root + "/index", "--prices", prices])
         defer { restarted.stop() }
@@ -444,7 +452,11 @@ import Testing
             finalized = try run(["claims", "status"], in: parties.peer).stdout.contains("finalized")
             if !finalized { usleep(100_000) }
         }
-        #expect(finalized, "\(restarted.errors.suffix(1_000))")
+        #expect(finalized, "\(restarted.errors.suffix(1_000)) \(watcher.errors.suffix(1_000))")
+        #expect(watcher.errors.contains("action=attested"), "\(watcher.errors.suffix(1_000))")
+        // A second attestation by hand is refused by the ledger, with its reason.
+        let twice = try run(["claims", "attest", "1"], in: attester)
+        #expect(twice.status == 1 && !twice.stderr.isEmpty)
         let withdrawn = try run(["claims", "withdraw"], in: parties.peer)
         #expect(withdrawn.status == 0, "\(withdrawn.stderr)")
         #expect(withdrawn.stdout.hasPrefix("withdrew "))

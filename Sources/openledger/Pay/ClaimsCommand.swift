@@ -1,3 +1,4 @@
+import AttributionRules
 import Chain
 import Codec
 import Crypto
@@ -50,6 +51,53 @@ enum ClaimsCommand {
                     )
                     for row in try sql({ () throws(SQLiteError) in try ledger.claims(in: [.refused]) }) {
                         output.line("  #\(row.local) refused: \(row.reason ?? "")")
+                    }
+                }),
+            CommandSpec(
+                name: "watch",
+                summary: "Attest: judge every claim the chain submits against these snapshots; attest or challenge.",
+                discussion:
+                    "Runs until Ctrl-C. Needs the wallet staked as an attester (`openledger stake --role attester`). Claims over a snapshot not given are logged and left alone.",
+                options: [
+                    OptionSpec(
+                        name: "attribution", valueName: "DIR", help: "A snapshot's indexes (repeatable).",
+                        repeatable: true),
+                    OptionSpec(
+                        name: "from-block", valueName: "N",
+                        help: "Judge from this block (default: where it stopped, else the head)."),
+                ] + common + NodeOptions.logging,
+                action: { arguments, output throws(CLIError) in
+                    let directories = arguments.strings("attribution")
+                    guard !directories.isEmpty else {
+                        throw .usage("claims watch needs --attribution DIR", command: arguments.command)
+                    }
+                    var snapshots: [AnswerAttribution.Snapshot] = []
+                    for directory in directories {
+                        snapshots.append(AnswerAttribution.Snapshot(shards: try AttributeCommand.loadShards(directory)))
+                    }
+                    let logger = try NodeOptions.logging(arguments, output).logger("attester")
+                    let key = try WalletCommand.loadKey(arguments)
+                    let parameters = try NodeOptions.configuration(arguments).network.parameters
+                    let directory = NodeOptions.dataDirectory(arguments)
+                    let first = try arguments.int("from-block", in: 0...Int(Int64.max)).map { UInt64($0) }
+                    let light = try LightCommand.makeClient(arguments)
+                    let attester = try sql { () throws(SQLiteError) in
+                        try ClaimAttester(
+                            light: light, key: key, snapshots: snapshots,
+                            parameters: AttributionParameters(
+                                minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords),
+                            path: directory.attesterStore, logger: logger)
+                    }
+                    if let first { attester.pass(fromBlock: first) }
+                    do throws(NodeError) {
+                        try ServiceGroup([attester], logger: logger).run(
+                            started: {
+                                output.line(
+                                    "attesting as \(WalletKeyFile.address(of: key)) over \(snapshots.count) snapshots: \(snapshots.map { Hex.encode($0.root) }.joined(separator: ", "))"
+                                )
+                            }, until: TerminationSignals())
+                    } catch {
+                        throw NodeOptions.failure(error)
                     }
                 }),
             CommandSpec(
