@@ -104,8 +104,9 @@ public struct ClaimItem: Equatable, Sendable {
     }
 
     /// The items of a claim's bytes, with each item's canonical encoding (what the ledger hashes).
-    public static func decodeClaim(_ bytes: [UInt8], maximum: Int) throws(ChainError) -> [(item: ClaimItem, encoded: [UInt8])]
-    {
+    public static func decodeClaim(_ bytes: [UInt8], maximum: Int) throws(ChainError) -> [(
+        item: ClaimItem, encoded: [UInt8]
+    )] {
         let root: RLPItem
         do {
             root = try RLP.decode(bytes)

@@ -97,8 +97,10 @@ public final class ClaimService: Service {
         finished.wait()
     }
 
-    /// One pass: resume what a previous run left `submitting`, claim when due (always when `force`), finalize what
-    /// can be. Failures are logged and retried on the next pass.
+    /// One pass over the ledger and the claims.
+    ///
+    /// It resumes what a previous run left `submitting`, claims when due (always when `force`) and finalizes what can
+    /// be. Failures are logged and retried on the next pass.
     @discardableResult
     public func pass(force: Bool = false) -> Pass {
         busy.withLock { _ in

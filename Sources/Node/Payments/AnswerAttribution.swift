@@ -42,7 +42,7 @@ public final class AnswerAttribution: Sendable {
     /// The snapshot answers of `model` are attributed against, if any.
     public func snapshot(for model: String) -> Snapshot? { byModel[model] ?? fallback }
 
-    /// The proof of `response` for `model`, nil when it has no snapshot. Runs on the caller's thread.
+    /// The proof of `response` for `model`, nil when it has no snapshot; it runs on the caller's thread.
     public func proof(for response: [UInt8], model: String) -> AttributionProof? {
         guard let snapshot = snapshot(for: model) else { return nil }
         let result = Attribution.attribute(

@@ -55,7 +55,8 @@ enum ServeCommand {
             OptionSpec(
                 name: "claim-age", valueName: "SECONDS", help: "Claim once the oldest waiting receipt is this old.",
                 defaultValue: "600"),
-            OptionSpec(name: "no-claims", help: "Keep receipts without claiming them (`openledger claims submit` later)."),
+            OptionSpec(
+                name: "no-claims", help: "Keep receipts without claiming them (`openledger claims submit` later)."),
             NodeOptions.config,
             NodeOptions.dataDirectory("Holds the wallet key and the serving ledger (vouchers, receipts)."),
         ] + NodeOptions.logging,
