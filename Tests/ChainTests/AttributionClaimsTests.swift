@@ -173,6 +173,13 @@ func expectedSplit(_ fee: UInt256, _ proof: AttributionProof, split: NetworkConf
         try f.chain.refusal(
             from: peer, to: claims, Call.submitClaim, submit([try f.item(response, receipt: unknownAdapter)]))
             == .unknownAdapter(99))
+    // A proof the receipt did not sign: the receipt names another attribution root.
+    f.cumulative = oneOpen
+    var otherRoot = f.receipt(for: response, price: oneOpen)
+    otherRoot.attributionRoot = Keccak256.hash(Array("another attribution".utf8))
+    #expect(
+        try f.chain.refusal(from: peer, to: claims, Call.submitClaim, submit([try f.item(response, receipt: otherRoot)]))
+            == .attributionMismatch(item: 0))
     // Garbage is a typed malformed claim.
     #expect(
         try f.chain.refusal(from: peer, to: claims, Call.submitClaim, [.bytes([0xC0])])

@@ -150,11 +150,16 @@ struct EconomyFixture {
     mutating func item(
         _ response: [UInt8], proof: AttributionProof? = nil, price: UInt256 = oneOpen, receipt: ServingReceipt? = nil
     ) throws -> ClaimItem {
-        let receipt = receipt ?? self.receipt(for: response, price: price)
+        var receipt = receipt ?? self.receipt(for: response, price: price)
+        let proof = try proof ?? honestProof(response)
+        // The peer's receipt signs the attribution it claims, unless a test gave it another root on purpose.
+        if receipt.attributionRoot == ServingReceipt.noAttribution {
+            receipt.attributionRoot = ServingReceipt.attributionRoot(of: proof)
+        }
         cumulative += receipt.price
         return try ClaimItem.signed(
             channelID: channelID, cumulativeAmount: cumulative, payer: chain.keys[Self.payer], receipt: receipt,
-            servingPeer: chain.keys[Self.servingPeer], response: response, proof: try proof ?? honestProof(response),
+            servingPeer: chain.keys[Self.servingPeer], response: response, proof: proof,
             chainId: chain.config.chainId)
     }
 

@@ -299,7 +299,8 @@ enum Tampering: String, CaseIterable, Sendable {
             let receipt = ServingReceipt(
                 requestHash: Keccak256.hash([request]), responseHash: Keccak256.hash(f.response), adapterID: 1,
                 promptTokens: 12, completionTokens: 40, price: NetworkConfig.weiPerOpen, temperatureMillis: 800,
-                topPMillis: 950, topK: 40, seed: UInt64(request))
+                topPMillis: 950, topK: 40, seed: UInt64(request),
+                attributionRoot: ServingReceipt.attributionRoot(of: proof))
             return try ClaimItem.signed(
                 channelID: channel, cumulativeAmount: cumulative, payer: ledger.keys[Ledger.payer],
                 receipt: receipt, servingPeer: ledger.keys[Ledger.servingPeer], response: f.response, proof: proof,
@@ -357,7 +358,7 @@ enum Tampering: String, CaseIterable, Sendable {
         let receipt = ServingReceipt(
             requestHash: Keccak256.hash([1]), responseHash: Keccak256.hash(f.response), adapterID: 1,
             promptTokens: 12, completionTokens: 40, price: NetworkConfig.weiPerOpen, temperatureMillis: 800,
-            topPMillis: 950, topK: 40, seed: 1)
+            topPMillis: 950, topK: 40, seed: 1, attributionRoot: ServingReceipt.attributionRoot(of: f.honest))
         let item = try ClaimItem.signed(
             channelID: channel, cumulativeAmount: NetworkConfig.weiPerOpen, payer: ledger.keys[Ledger.payer],
             receipt: receipt, servingPeer: ledger.keys[Ledger.servingPeer], response: f.response, proof: f.honest,

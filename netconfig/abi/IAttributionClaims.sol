@@ -7,8 +7,8 @@ pragma solidity ^0.8.20;
 /// the payer's PaymentChannels voucher, the peer's EIP-712 receipt over the domain
 /// {name: "OpenLedger AttributionClaims", version: "1", chainId, verifyingContract: this address} and the type
 /// Receipt(bytes32 requestHash,bytes32 responseHash,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,
-/// uint256 price,uint32 temperatureMillis,uint32 topPMillis,uint32 topK,uint64 seed), the response's bytes and the
-/// PoA-SA v1 proof. Submission escrows the vouchers' increments and locks the claim bond. Fraud kinds:
+/// uint256 price,uint32 temperatureMillis,uint32 topPMillis,uint32 topK,uint64 seed,bytes32 attributionRoot), the
+/// response's bytes and the PoA-SA v1 proof, whose compact bytes hash to the receipt's attributionRoot. Submission escrows the vouchers' increments and locks the claim bond. Fraud kinds:
 /// 0 bad span, 1 short or missing span, 2 wrong credit, 3 wrong arithmetic, 4 wrong response.
 /// Claim status: 0 none, 1 pending, 2 finalized, 3 voided.
 interface IAttributionClaims {

@@ -138,7 +138,8 @@ def sign_voucher(key, channel_id, cumulative, request_hash):
 
 RECEIPT_FIELDS = [("requestHash", "bytes32"), ("responseHash", "bytes32"), ("adapterId", "uint256"),
                   ("promptTokens", "uint64"), ("completionTokens", "uint64"), ("price", "uint256"),
-                  ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64")]
+                  ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64"),
+                  ("attributionRoot", "bytes32")]
 
 
 def sign_receipt(key, receipt):
@@ -149,7 +150,8 @@ def sign_receipt(key, receipt):
 
 def item(payer, peer, channel_id, cumulative, receipt, response, proof_bytes):
     """An item's RLP fields: [channelId, cumulativeAmount, voucher signature, receipt, receipt signature, response,
-    proof]."""
+    proof]. The receipt signs the proof it is claimed with: its attribution root is keccak256 of the proof bytes."""
+    receipt = dict(receipt, attributionRoot=keccak(proof_bytes))
     fields = [receipt[n] if t == "bytes32" else u(receipt[n]) for n, t in RECEIPT_FIELDS]
     return [channel_id, u(cumulative), sign_voucher(payer.key, channel_id, cumulative, receipt["requestHash"]), fields,
             sign_receipt(peer.key, receipt), response, proof_bytes]

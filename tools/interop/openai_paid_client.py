@@ -19,7 +19,7 @@ from eth_utils import keccak
 RECEIPT_FIELDS = [
     ("requestHash", "bytes32"), ("responseHash", "bytes32"), ("adapterId", "uint256"), ("promptTokens", "uint64"),
     ("completionTokens", "uint64"), ("price", "uint256"), ("temperatureMillis", "uint32"), ("topPMillis", "uint32"),
-    ("topK", "uint32"), ("seed", "uint64"),
+    ("topK", "uint32"), ("seed", "uint64"), ("attributionRoot", "bytes32"),
 ]
 
 

@@ -301,6 +301,9 @@ public struct AttributionClaims: Predeploy {
             guard Keccak256.hash(item.response) == receipt.responseHash else {
                 throw .refused(.responseMismatch(item: index))
             }
+            guard ServingReceipt.attributionRoot(of: item.proof) == receipt.attributionRoot else {
+                throw .refused(.attributionMismatch(item: index))
+            }
             guard let adapter = try ModelRegistry.AdapterLayout.read(receipt.adapterID, from: call.state) else {
                 throw .refused(.unknownAdapter(receipt.adapterID))
             }

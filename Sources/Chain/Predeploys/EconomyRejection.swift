@@ -32,6 +32,8 @@ public enum EconomyRejection: Error, Hashable, Sendable, CustomStringConvertible
     case voucherReceiptMismatch(item: Int)
     /// The response bytes do not hash to the receipt's response hash.
     case responseMismatch(item: Int)
+    /// The item's proof is not the attribution the receipt signed (its attribution root).
+    case attributionMismatch(item: Int)
     /// The receipt names no published adapter.
     case unknownAdapter(UInt256)
     /// The proof cites a snapshot root `DatanetRegistry` never committed.
@@ -117,6 +119,7 @@ public enum EconomyRejection: Error, Hashable, Sendable, CustomStringConvertible
         case .receiptAlreadyClaimed(let hash): "receipt for request \(Hex.encode(hash)) already claimed"
         case .voucherReceiptMismatch(let item): "item \(item): voucher and receipt disagree"
         case .responseMismatch(let item): "item \(item): response bytes do not match the receipt"
+        case .attributionMismatch(let item): "item \(item): the proof is not the attribution the receipt signed"
         case .unknownAdapter(let id): "no adapter \(id)"
         case .snapshotNotCommitted(let root): "snapshot root \(Hex.encode(root)) is not committed"
         case .invalidProof(let item, let reason): "item \(item): \(reason)"

@@ -1,3 +1,4 @@
+import AttributionRules
 import Codec
 import Crypto
 
@@ -26,12 +27,25 @@ public struct ServingReceipt: Hashable, Sendable {
     public var topK: UInt32
     /// The sampler's seed.
     public var seed: UInt64
+    /// keccak256 of the answer's attribution proof as a claim carries it (compact form), or 32 zero bytes for an
+    /// answer without attribution: the receipt binds the peer to one attribution.
+    public var attributionRoot: [UInt8]
+
+    /// The attribution root of an answer without attribution.
+    public static let noAttribution = [UInt8](repeating: 0, count: 32)
+
+    /// The attribution root of `proof`: keccak256 of its compact encoding (`ClaimItem`'s proof bytes).
+    public static func attributionRoot(of proof: AttributionProof) -> [UInt8] {
+        Keccak256.hash(ClaimCodec.compact(proof))
+    }
 
     /// A receipt from its fields.
     public init(
         requestHash: [UInt8], responseHash: [UInt8], adapterID: UInt256, promptTokens: UInt64, completionTokens: UInt64,
-        price: UInt256, temperatureMillis: UInt32, topPMillis: UInt32, topK: UInt32, seed: UInt64
+        price: UInt256, temperatureMillis: UInt32, topPMillis: UInt32, topK: UInt32, seed: UInt64,
+        attributionRoot: [UInt8] = ServingReceipt.noAttribution
     ) {
+        self.attributionRoot = attributionRoot
         self.requestHash = requestHash
         self.responseHash = responseHash
         self.adapterID = adapterID
@@ -46,7 +60,7 @@ public struct ServingReceipt: Hashable, Sendable {
 
     /// The EIP-712 type string.
     public static let typeString =
-        "Receipt(bytes32 requestHash,bytes32 responseHash,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 price,uint32 temperatureMillis,uint32 topPMillis,uint32 topK,uint64 seed)"
+        "Receipt(bytes32 requestHash,bytes32 responseHash,uint256 adapterId,uint64 promptTokens,uint64 completionTokens,uint256 price,uint32 temperatureMillis,uint32 topPMillis,uint32 topK,uint64 seed,bytes32 attributionRoot)"
     /// keccak256 of the type string.
     public static let typeHash = Keccak256.hash(Array(typeString.utf8))
     /// The domain name.
@@ -60,7 +74,7 @@ public struct ServingReceipt: Hashable, Sendable {
             Self.typeHash + requestHash + responseHash + adapterID.bigEndianBytes + UInt256(promptTokens).bigEndianBytes
                 + UInt256(completionTokens).bigEndianBytes + price.bigEndianBytes
                 + UInt256(temperatureMillis).bigEndianBytes + UInt256(topPMillis).bigEndianBytes
-                + UInt256(topK).bigEndianBytes + UInt256(seed).bigEndianBytes)
+                + UInt256(topK).bigEndianBytes + UInt256(seed).bigEndianBytes + attributionRoot)
         let domain = PaymentVoucher.domainSeparator(
             name: Self.domainName, version: Self.domainVersion, chainId: chainId, verifyingContract: verifyingContract)
         return Keccak256.hash([0x19, 0x01] + domain + structHash)
@@ -71,7 +85,7 @@ public struct ServingReceipt: Hashable, Sendable {
         let fields: [(String, String)] = [
             ("requestHash", "bytes32"), ("responseHash", "bytes32"), ("adapterId", "uint256"),
             ("promptTokens", "uint64"), ("completionTokens", "uint64"), ("price", "uint256"),
-            ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64"),
+            ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64"), ("attributionRoot", "bytes32"),
         ]
         return EIP712TypedData(
             types: [
@@ -92,6 +106,7 @@ public struct ServingReceipt: Hashable, Sendable {
                 "completionTokens": .number(String(completionTokens)), "price": .number(price.description),
                 "temperatureMillis": .number(String(temperatureMillis)), "topPMillis": .number(String(topPMillis)),
                 "topK": .number(String(topK)), "seed": .number(String(seed)),
+                "attributionRoot": .string(Hex.encode(attributionRoot)),
             ])
     }
 
@@ -115,7 +130,7 @@ public struct ServingReceipt: Hashable, Sendable {
         return try? Address(bytes: recovered.ethereumAddress)
     }
 
-    /// The receipt's RLP form: its ten fields in type order, integers minimal big-endian (as a claim item holds it).
+    /// The receipt's RLP form: its eleven fields in type order, integers minimal big-endian (as a claim item holds it).
     public var encoded: [UInt8] { RLP.encode(rlp) }
 
     /// Decodes a receipt's RLP form strictly.
@@ -130,7 +145,7 @@ public struct ServingReceipt: Hashable, Sendable {
     }
 
     /// RLP fields: [requestHash, responseHash, adapterId, promptTokens, completionTokens, price, temperatureMillis,
-    /// topPMillis, topK, seed].
+    /// topPMillis, topK, seed, attributionRoot].
     var rlp: RLPItem {
         .list([
             .bytes(requestHash), .bytes(responseHash), .bytes(adapterID.minimalBigEndianBytes),
@@ -138,13 +153,13 @@ public struct ServingReceipt: Hashable, Sendable {
             .bytes(UInt256(completionTokens).minimalBigEndianBytes),
             .bytes(price.minimalBigEndianBytes), .bytes(UInt256(temperatureMillis).minimalBigEndianBytes),
             .bytes(UInt256(topPMillis).minimalBigEndianBytes), .bytes(UInt256(topK).minimalBigEndianBytes),
-            .bytes(UInt256(seed).minimalBigEndianBytes),
+            .bytes(UInt256(seed).minimalBigEndianBytes), .bytes(attributionRoot),
         ])
     }
 
     /// The receipt of its RLP fields.
     init(rlp item: RLPItem) throws(ChainError) {
-        let fields = try ClaimCodec.list(item, count: 10, "receipt")
+        let fields = try ClaimCodec.list(item, count: 11, "receipt")
         requestHash = try ClaimCodec.bytes32(fields[0], "receipt requestHash")
         responseHash = try ClaimCodec.bytes32(fields[1], "receipt responseHash")
         adapterID = try ClaimCodec.uint(fields[2], "receipt adapterId")
@@ -155,5 +170,6 @@ public struct ServingReceipt: Hashable, Sendable {
         topPMillis = try ClaimCodec.uint32(fields[7], "receipt topPMillis")
         topK = try ClaimCodec.uint32(fields[8], "receipt topK")
         seed = try ClaimCodec.uint64(fields[9], "receipt seed")
+        attributionRoot = try ClaimCodec.bytes32(fields[10], "receipt attributionRoot")
     }
 }

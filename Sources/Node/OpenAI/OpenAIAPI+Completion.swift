@@ -89,7 +89,7 @@ extension OpenAIAPI {
                 return try payments.finish(
                     ticket, response: text, promptTokens: promptCount, completionTokens: completionTokens,
                     temperature: sampler.temperature, topP: sampler.topP, topK: sampler.topK, seed: sampler.seed,
-                    proof: proof?.encoded)
+                    proof: proof)
             } catch {
                 logger.error("receipt not stored", ["id": id, "error": "\(error)"])
                 return nil

@@ -218,7 +218,8 @@ extension PayingClient {
     /// `response` (spans, Merkle paths, weights) under the network's L and K, against a snapshot root the ledger
     /// committed, as `light` proves it.
     public func checkAttribution(
-        requestHash: [UInt8], response: String, light: LightClient, parameters: AttributionParameters
+        requestHash: [UInt8], response: String, light: LightClient, parameters: AttributionParameters,
+        receiptRoot: [UInt8]? = nil
     ) -> AttributionCheck {
         var checks: [(name: String, passed: Bool)] = []
         guard
@@ -232,6 +233,13 @@ extension PayingClient {
             return AttributionCheck(checks: [("the peer serves the attribution proof", false)], proof: nil)
         }
         checks.append(("the peer serves the attribution proof", true))
+        if let receiptRoot {
+            checks.append(
+                (
+                    "the receipt signs this proof (attribution root)",
+                    ServingReceipt.attributionRoot(of: proof) == receiptRoot
+                ))
+        }
         let commitment = AttributionCommitment(
             snapshotRoot: proof.snapshotRoot, recordCount: proof.recordCount, parameters: parameters)
         let proves =

@@ -1,3 +1,4 @@
+import AttributionRules
 import Chain
 import Codec
 import Crypto
@@ -234,7 +235,7 @@ public final class PaymentGate: Sendable {
     /// Prices the answer of `ticket`, signs its receipt and commits both; `response` is what the client received.
     public func finish(
         _ ticket: Ticket, response: String, promptTokens: Int, completionTokens: Int, temperature: Float, topP: Float,
-        topK: Int, seed: UInt64, proof: [UInt8]? = nil
+        topK: Int, seed: UInt64, proof: AttributionProof? = nil
     ) throws(PaymentSetupError) -> Settlement {
         let bytes = Array(response.utf8)
         let cost =
@@ -245,7 +246,8 @@ public final class PaymentGate: Sendable {
             adapterID: terms.adapterIDs[ticket.model] ?? .zero, promptTokens: UInt64(promptTokens),
             completionTokens: UInt64(completionTokens), price: ticket.acceptance.price,
             temperatureMillis: UInt32((max(0, temperature) * 1000).rounded()),
-            topPMillis: UInt32((max(0, topP) * 1000).rounded()), topK: UInt32(max(0, topK)), seed: seed)
+            topPMillis: UInt32((max(0, topP) * 1000).rounded()), topK: UInt32(max(0, topK)), seed: seed,
+            attributionRoot: proof.map { ServingReceipt.attributionRoot(of: $0) } ?? ServingReceipt.noAttribution)
         let signed: SignedReceipt
         do {
             signed = try SignedReceipt.sign(receipt, with: key, signer: terms.payee, chainId: terms.chainId)
@@ -262,7 +264,7 @@ public final class PaymentGate: Sendable {
                 do {
                     try ledger.finish(
                         channelID: id, receipt: receipt, signature: signed.signature, response: bytes, credit: credit,
-                        proof: proof, at: now)
+                        proof: proof?.encoded, at: now)
                 } catch {
                     throw SQLiteErrorBox(description: "\(error)")
                 }

@@ -60,6 +60,7 @@ public struct SignedReceipt: Hashable, Sendable {
             "temperatureMillis": receipt.temperatureMillis, "topPMillis": receipt.topPMillis, "topK": receipt.topK,
             "seed": String(receipt.seed), "signature": Hex.encode(signature), "signer": signer.checksummed,
             "chainId": String(chainId), "verifyingContract": verifyingContract.checksummed,
+            "attributionRoot": Hex.encode(receipt.attributionRoot),
         ]
     }
 
@@ -94,13 +95,13 @@ public struct SignedReceipt: Hashable, Sendable {
             signature.count == 65, let signerText = object["signer"] as? String,
             let signer = try? Address(hex: signerText), let chainId = integer("chainId", UInt64.self),
             let contractText = object["verifyingContract"] as? String,
-            let contract = try? Address(hex: contractText)
+            let contract = try? Address(hex: contractText), let root = bytes32("attributionRoot")
         else { return nil }
         self.init(
             receipt: ServingReceipt(
                 requestHash: request, responseHash: response, adapterID: adapter, promptTokens: prompt,
                 completionTokens: completion, price: price, temperatureMillis: temperature, topPMillis: topP,
-                topK: topK, seed: seed),
+                topK: topK, seed: seed, attributionRoot: root),
             signature: signature, signer: signer, chainId: chainId, verifyingContract: contract)
     }
 

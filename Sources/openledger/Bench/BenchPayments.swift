@@ -330,7 +330,7 @@ enum BenchPayments {
             let proof = attribution.proof(for: Array(response.utf8), model: "bench")
             _ = try gate.finish(
                 ticket, response: response, promptTokens: 10, completionTokens: 20, temperature: 0, topP: 1, topK: 0,
-                seed: 0, proof: proof?.encoded)
+                seed: 0, proof: proof)
         }
         let service = ClaimService(ledger: ledger, light: light, key: payeeKey, logger: .discarding)
         let start = DispatchTime.now().uptimeNanoseconds

@@ -105,7 +105,8 @@ enum ChatCommand {
                 let attribution = client.checkAttribution(
                     requestHash: receipt.receipt.requestHash, response: text, light: channels.client,
                     parameters: AttributionParameters(
-                        minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords))
+                        minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords),
+                    receiptRoot: receipt.receipt.attributionRoot)
                 check.checks += attribution.checks
                 for contributor in attribution.proof?.contributors ?? [] {
                     let percent = Double(contributor.weight) / 1e16
