@@ -178,7 +178,8 @@ func expectedSplit(_ fee: UInt256, _ proof: AttributionProof, split: NetworkConf
     var otherRoot = f.receipt(for: response, price: oneOpen)
     otherRoot.attributionRoot = Keccak256.hash(Array("another attribution".utf8))
     #expect(
-        try f.chain.refusal(from: peer, to: claims, Call.submitClaim, submit([try f.item(response, receipt: otherRoot)]))
+        try f.chain.refusal(
+            from: peer, to: claims, Call.submitClaim, submit([try f.item(response, receipt: otherRoot)]))
             == .attributionMismatch(item: 0))
     // Garbage is a typed malformed claim.
     #expect(
