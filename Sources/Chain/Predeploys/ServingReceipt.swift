@@ -85,7 +85,8 @@ public struct ServingReceipt: Hashable, Sendable {
         let fields: [(String, String)] = [
             ("requestHash", "bytes32"), ("responseHash", "bytes32"), ("adapterId", "uint256"),
             ("promptTokens", "uint64"), ("completionTokens", "uint64"), ("price", "uint256"),
-            ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64"), ("attributionRoot", "bytes32"),
+            ("temperatureMillis", "uint32"), ("topPMillis", "uint32"), ("topK", "uint32"), ("seed", "uint64"),
+            ("attributionRoot", "bytes32"),
         ]
         return EIP712TypedData(
             types: [
