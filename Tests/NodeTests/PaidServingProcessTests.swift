@@ -434,19 +434,21 @@ import Testing
         #expect(status.contains("0 receipts waiting, 1 claims"), "\(status)")
         #expect(status.contains("#1 claim claim 1 included, 2 receipts"), "\(status)")
 
-        // An attester judges the chain from genesis with its own copy of the snapshot: it attests the claim, whose
-        // attested stake reaches the quorum; the running service finalizes it; the rewards are withdrawn.
+        // The serving peer is back (it serves claimed requests to attesters). An attester judges the chain from genesis
+        // with its own copy of the snapshot and its own copy of the model: it recomputes the attribution, re-executes
+        // both answers from the requests the peer serves, and attests; the attested stake reaches the quorum, the
+        // service finalizes the claim, the rewards are withdrawn.
+        let (restarted, restartedPort) = try Self.serve(
+            parties, model: model, extra: ["--attribution", parties.root + "/index", "--prices", prices])
+        defer { restarted.stop() }
         let watcher = try ChildProcess(
             DevnetProcess.binary,
             [
-                "claims", "watch", "--attribution", parties.root + "/index", "--from-block", "0", "--rpc", parties.rpc,
-                "--data-dir", attester,
+                "claims", "watch", "--attribution", parties.root + "/index", "--from-block", "0", "--model", model,
+                "--serving-peer", "http://127.0.0.1:\(restartedPort)", "--rpc", parties.rpc, "--data-dir", attester,
             ])
         defer { watcher.stop() }
         _ = try watcher.firstLine()
-        let (restarted, _) = try Self.serve(
-            parties, model: model, extra: ["--attribution", parties.root + "/index", "--prices", prices])
-        defer { restarted.stop() }
         var finalized = false
         for _ in 0..<150 where !finalized {
             finalized = try run(["claims", "status"], in: parties.peer).stdout.contains("finalized")
@@ -454,6 +456,7 @@ import Testing
         }
         #expect(finalized, "\(restarted.errors.suffix(1_000)) \(watcher.errors.suffix(1_000))")
         #expect(watcher.errors.contains("action=attested"), "\(watcher.errors.suffix(1_000))")
+        #expect(watcher.errors.contains("re-executed 2 identical, 0 unavailable"), "\(watcher.errors.suffix(1_000))")
         // A second attestation by hand is refused by the ledger, with its reason.
         let twice = try run(["claims", "attest", "1"], in: attester)
         #expect(twice.status == 1 && !twice.stderr.isEmpty)

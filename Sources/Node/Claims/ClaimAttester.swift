@@ -35,6 +35,7 @@ public final class ClaimAttester: Service {
     private let logger: Logger
     private let pollSeconds: Double
     private let caller: ContractCaller
+    private let reexecution: Reexecution?
     private let stopping = Atomic<Bool>(false)
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -44,8 +45,10 @@ public final class ClaimAttester: Service {
     /// its state at `path`.
     public init(
         light: LightClient, key: Secp256k1PrivateKey, snapshots: [AnswerAttribution.Snapshot],
-        parameters: AttributionParameters, path: String, logger: Logger, pollSeconds: Double = 1
+        parameters: AttributionParameters, path: String, logger: Logger, pollSeconds: Double = 1,
+        reexecution: Reexecution? = nil
     ) throws(SQLiteError) {
+        self.reexecution = reexecution
         self.light = light
         self.key = key
         self.snapshots = Dictionary(snapshots.map { ($0.root, $0) }, uniquingKeysWith: { first, _ in first })
@@ -120,9 +123,39 @@ public final class ClaimAttester: Service {
             let decision: Decision
             switch ClaimVerifier.judge(claim: submitted.items, snapshots: snapshots, parameters: parameters) {
             case .attest:
-                decision = act(id, "attested", "every answer's attribution recomputed and equal") {
-                    () throws(NodeError) in
-                    _ = try caller.submit("attest", data: try caller.calldata("attest", [.uint(id)]))
+                var identical = 0
+                var unavailable = 0
+                var mismatch: Int?
+                if let reexecution {
+                    for (index, item) in submitted.items.enumerated() where mismatch == nil {
+                        switch reexecution.run(item, claimant: submitted.claimant) {
+                        case .identical: identical += 1
+                        case .unavailable(let why):
+                            unavailable += 1
+                            logger.debug("not re-executed", ["claim": "\(id)", "item": "\(index)", "reason": why])
+                        case .mismatch(let expected, let recomputed):
+                            mismatch = index
+                            logger.error(
+                                "inference mismatch",
+                                [
+                                    "claim": "\(id)", "item": "\(index)", "claimant": "\(submitted.claimant)",
+                                    "receipt_response_hash": Hex.encode(expected),
+                                    "recomputed_response_hash": Hex.encode(recomputed),
+                                ])
+                        }
+                    }
+                }
+                if let mismatch {
+                    decision = Decision(
+                        claimID: id, action: "mismatch",
+                        detail: "item \(mismatch): the re-executed answer differs from the receipt's")
+                } else {
+                    let replayed =
+                        reexecution == nil ? "" : "; re-executed \(identical) identical, \(unavailable) unavailable"
+                    decision = act(id, "attested", "every answer's attribution recomputed and equal\(replayed)") {
+                        () throws(NodeError) in
+                        _ = try caller.submit("attest", data: try caller.calldata("attest", [.uint(id)]))
+                    }
                 }
             case .challenge(let item, let kind, let evidence):
                 let itemData = submitted.items[item].encoded

@@ -12,12 +12,13 @@ extension OpenAIAPI {
         let header = request.header(SignedVoucher.headerName)
         let hint = request.header(Self.channelHeader)
         let body = request.body
+        let path = request.target.split(separator: "?").first.map(String.init) ?? request.target
         let model = prepared.model.isEmpty ? modelName : prepared.model
         let logger = self.logger
         @Sendable func authorize(mayProve: Bool) -> Result<PaymentGate.Ticket, PaymentGate.Refusal>? {
             payments.authorize(
                 header: header, body: body, model: model, promptTokens: prepared.generation.prompt.count,
-                maxTokens: prepared.generation.maxTokens, channelHint: hint, mayProve: mayProve)
+                maxTokens: prepared.generation.maxTokens, channelHint: hint, mayProve: mayProve, path: path)
         }
         @Sendable func outcome(_ result: Result<PaymentGate.Ticket, PaymentGate.Refusal>, writer: any OpenAIReplyWriter)
         {

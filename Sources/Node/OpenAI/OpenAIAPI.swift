@@ -71,6 +71,8 @@ public struct OpenAIAPI: Sendable {
                 logger.debug("request refused", ["path": path, "status": "\(error.status)", "reason": error.message])
                 return .response(Self.error(error))
             }
+        case ("GET", _) where path.hasPrefix("/v1/requests/"):
+            return .response(claimedRequest(String(path.dropFirst("/v1/requests/".count))))
         case ("GET", _) where path.hasPrefix("/v1/attribution/"):
             return .response(storedAttribution(String(path.dropFirst("/v1/attribution/".count))))
         case (_, "/v1/models"), (_, "/v1/chat/completions"), (_, "/v1/completions"):
@@ -99,6 +101,23 @@ public struct OpenAIAPI: Sendable {
             body: Self.json([
                 "requestHash": Hex.encode(hash), "response": String(decoding: stored.response, as: UTF8.self),
                 "encoded": Hex.encode(encoded), "proof": proof.json,
+            ]))
+    }
+
+    /// GET /v1/requests/<request hash>: the path and exact body of a request whose answer a claim carries, so that
+    /// attesters can re-execute it.
+    private func claimedRequest(_ text: String) -> HTTPResponse {
+        guard let hash = try? Hex.decode(text), hash.count == 32 else {
+            return Self.error(Failure(status: 400, message: "the request hash must be 32 bytes of 0x-hex"))
+        }
+        guard let payments, let request = payments.claimedRequest(hash) else {
+            return Self.error(Failure(status: 404, message: "no claimed request \(Hex.encode(hash))"))
+        }
+        return .init(
+            status: 200, headers: [("Content-Type", "application/json")],
+            body: Self.json([
+                "requestHash": Hex.encode(hash), "path": request.path,
+                "body": String(decoding: request.body, as: UTF8.self),
             ]))
     }
 

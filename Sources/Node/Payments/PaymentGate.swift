@@ -155,11 +155,11 @@ public final class PaymentGate: Sendable {
     /// voucher is accepted or refused.
     public func authorize(
         header: String?, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int, channelHint: String?,
-        mayProve: Bool
+        mayProve: Bool, path: String? = nil
     ) -> Result<Ticket, Refusal>? {
         check(
             header: header, body: body, model: model, promptTokens: promptTokens, maxTokens: maxTokens,
-            channelHint: channelHint, mayProve: mayProve, commit: true)
+            channelHint: channelHint, mayProve: mayProve, commit: true, path: path)
     }
 
     /// Runs every check `authorize` runs — header, request hash, signature, channel, replay, credit — and commits
@@ -169,12 +169,12 @@ public final class PaymentGate: Sendable {
     >? {
         check(
             header: header, body: body, model: model, promptTokens: promptTokens, maxTokens: maxTokens,
-            channelHint: nil, mayProve: false, commit: false)
+            channelHint: nil, mayProve: false, commit: false, path: nil)
     }
 
     private func check(
         header: String?, body: [UInt8], model: String, promptTokens: Int, maxTokens: Int, channelHint: String?,
-        mayProve: Bool, commit: Bool
+        mayProve: Bool, commit: Bool, path: String?
     ) -> Result<Ticket, Refusal>? {
         let price = terms.price(of: model)
         let maximumCost = price.cost(promptTokens: promptTokens, completionTokens: maxTokens)
@@ -216,7 +216,8 @@ public final class PaymentGate: Sendable {
                     signed.voucher, signer: payer, channel: entry?.channel, payee: terms.payee,
                     maximumCost: maximumCost)
                 guard commit else { return .success(acceptance) }
-                try ledger.accept(signed, acceptance: acceptance, credit: credit, at: now)
+                try ledger.accept(
+                    signed, acceptance: acceptance, credit: credit, request: path.map { ($0, body) }, at: now)
                 credits[id] = credit
                 return .success(acceptance)
             } catch let refusal as PaymentRefusal {
@@ -275,6 +276,11 @@ public final class PaymentGate: Sendable {
             throw .ledger("storing the receipt: \(error.description)")
         }
         return Settlement(receipt: signed, cost: min(cost, ticket.acceptance.maximumCost), credit: credit)
+    }
+
+    /// The request of a claimed answer, for attesters to re-execute.
+    public func claimedRequest(_ requestHash: [UInt8]) -> (path: String, body: [UInt8])? {
+        (try? ledger.claimedRequest(requestHash)) ?? nil
     }
 
     /// The stored attribution proof of the answer to `requestHash`.

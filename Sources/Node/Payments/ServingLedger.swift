@@ -41,6 +41,7 @@ public final class ServingLedger: Sendable {
                 signature BLOB NOT NULL, response BLOB NOT NULL, created_at INTEGER NOT NULL,
                 claimed INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS proofs (request_hash BLOB PRIMARY KEY, proof BLOB NOT NULL);
+            CREATE TABLE IF NOT EXISTS requests (request_hash BLOB PRIMARY KEY, path TEXT NOT NULL, body BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS claims (local INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
                 state TEXT NOT NULL, claim_id TEXT, transaction_hash BLOB, items INTEGER NOT NULL,
                 fees TEXT NOT NULL, created_at INTEGER NOT NULL, reason TEXT);
@@ -66,9 +67,15 @@ public final class ServingLedger: Sendable {
 
     /// Records an accepted voucher and the channel's account after it, in one transaction.
     public func accept(
-        _ voucher: SignedVoucher, acceptance: ChannelCredit.Acceptance, credit: ChannelCredit, at seconds: Int64
+        _ voucher: SignedVoucher, acceptance: ChannelCredit.Acceptance, credit: ChannelCredit,
+        request: (path: String, body: [UInt8])? = nil, at seconds: Int64
     ) throws(SQLiteError) {
         try database.transaction { () throws(SQLiteError) in
+            if let request {
+                try database.query(
+                    "INSERT OR REPLACE INTO requests (request_hash, path, body) VALUES (?, ?, ?)",
+                    [.blob(voucher.voucher.requestHash), .text(request.path), .blob(request.body)])
+            }
             try database.query(
                 """
                 INSERT INTO vouchers (request_hash, channel, cumulative, signature, price, maximum_cost, state,
@@ -146,6 +153,20 @@ public final class ServingLedger: Sendable {
             ORDER BY v.channel, v.cumulative LIMIT ?
             """, [.integer(Int64(limit))]
         ).map { row throws(SQLiteError) in try stored(row, requestHash: row[7].blob ?? []) }
+    }
+
+    /// The request a claimed answer answered (its path and exact body), for attesters to re-execute; nil for a
+    /// request no claim carries yet, whose prompt stays private until the peer claims it.
+    public func claimedRequest(_ requestHash: [UInt8]) throws(SQLiteError) -> (path: String, body: [UInt8])? {
+        guard
+            let row = try database.first(
+                """
+                SELECT q.path, q.body FROM requests q JOIN receipts r ON r.request_hash = q.request_hash
+                WHERE q.request_hash = ? AND r.claimed != 0
+                """, [.blob(requestHash)]),
+            case .text(let path) = row[0], let body = row[1].blob
+        else { return nil }
+        return (path, body)
     }
 
     /// The encoded attribution proof of the answer to `requestHash`, if it had one.

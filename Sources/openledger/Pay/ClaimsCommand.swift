@@ -2,6 +2,8 @@ import AttributionRules
 import Chain
 import Codec
 import Crypto
+import Foundation
+import Inference
 import LightClient
 import Node
 import Runtime
@@ -65,6 +67,14 @@ enum ClaimsCommand {
                     OptionSpec(
                         name: "from-block", valueName: "N",
                         help: "Judge from this block (default: where it stopped, else the head)."),
+                    OptionSpec(
+                        name: "model", valueName: "PATH",
+                        help: "Re-execute each answer on this model (with --serving-peer to fetch the requests)."),
+                    OptionSpec(
+                        name: "adapters", valueName: "DIR", help: "The adapters answers may name, for re-execution."),
+                    OptionSpec(
+                        name: "serving-peer", valueName: "URL",
+                        help: "Where claimed requests are fetched (GET /v1/requests/<hash>) for re-execution."),
                 ] + common + NodeOptions.logging,
                 action: { arguments, output throws(CLIError) in
                     let directories = arguments.strings("attribution")
@@ -81,12 +91,30 @@ enum ClaimsCommand {
                     let directory = NodeOptions.dataDirectory(arguments)
                     let first = try arguments.int("from-block", in: 0...Int(Int64.max)).map { UInt64($0) }
                     let light = try LightCommand.makeClient(arguments)
+                    var reexecution: Reexecution?
+                    if let path = arguments.string("model") {
+                        guard let peer = arguments.string("serving-peer") else {
+                            throw .usage("--model needs --serving-peer URL", command: arguments.command)
+                        }
+                        let model = try InferCommand.loadModel(arguments)
+                        let engine = InferenceEngine(model: model, slots: 2, contextLength: 2_048, threads: 2)
+                        var cache: AdapterCache?
+                        if let directory = arguments.string("adapters") {
+                            cache = AdapterCache(
+                                source: AdapterDirectory(path: directory), base: LoRABase(model: model),
+                                budget: 512 << 20)
+                        }
+                        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                        let api = OpenAIAPI(
+                            engine: engine, modelName: name, clock: SystemClock(), logger: .discarding, adapters: cache)
+                        reexecution = Reexecution(api: api, endpoint: { _ in peer })
+                    }
                     let attester = try sql { () throws(SQLiteError) in
                         try ClaimAttester(
                             light: light, key: key, snapshots: snapshots,
                             parameters: AttributionParameters(
                                 minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords),
-                            path: directory.attesterStore, logger: logger)
+                            path: directory.attesterStore, logger: logger, reexecution: reexecution)
                     }
                     if let first { attester.pass(fromBlock: first) }
                     do throws(NodeError) {
