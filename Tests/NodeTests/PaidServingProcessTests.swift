@@ -1,8 +1,12 @@
+import Attribution
+import AttributionRules
 import Chain
 import Codec
 import Crypto
 import Foundation
 import HTTP
+import Inference
+import Runtime
 import SQLite
 import Synchronization
 import TestSupport
@@ -465,5 +469,56 @@ import Testing
         #expect(withdrawn.stdout.hasPrefix("withdrew "))
         #expect(
             try run(["claims", "status"], in: parties.peer).stdout.contains("rewards owed to \(parties.payee): 0 OPEN"))
+    }
+}
+
+/// Re-execution against the real model: an answer the model produces is identical; one it does not is a mismatch;
+/// a request that does not hash to the receipt is not re-executed.
+@Test(.integration, .timeLimit(.minutes(5))) func reexecutionTellsTheModelsAnswerFromAnotherOne() throws {
+    guard let path = PaidServingProcessTests.modelPath() else { return }
+    let engine = InferenceEngine(model: try LlamaModel(path: path), slots: 1, contextLength: 512, threads: 2)
+    let api = OpenAIAPI(engine: engine, modelName: "m", clock: ManualClock(), logger: .discarding)
+    let body = Array(
+        #"{"messages":[{"role":"user","content":"Name a color."}],"max_tokens":12,"temperature":0.8,"seed":5,"stream":true}"#
+            .utf8)
+    let served = Mutex<[UInt8]>(body)
+    let server = try HTTPServer(port: 0) { request in
+        let text = String(decoding: served.withLock { $0 }, as: UTF8.self)
+        let object: [String: Any] = ["path": "/v1/chat/completions", "body": text]
+        return request.target.hasPrefix("/v1/requests/")
+            ? HTTPResponse(status: 200, body: Array(try! JSONSerialization.data(withJSONObject: object)))
+            : HTTPResponse(status: 404)
+    }
+    defer { server.stop() }
+    let reexecution = Reexecution(api: api, endpoint: { _ in "http://127.0.0.1:\(server.port)" })
+    func item(responseHash: [UInt8]) -> ClaimItem {
+        ClaimItem(
+            channelID: [UInt8](repeating: 1, count: 32), cumulativeAmount: 1,
+            voucherSignature: [UInt8](repeating: 0, count: 65),
+            receipt: ServingReceipt(
+                requestHash: Keccak256.hash(body), responseHash: responseHash, adapterID: 0, promptTokens: 1,
+                completionTokens: 1, price: 1, temperatureMillis: 800, topPMillis: 1_000, topK: 0, seed: 5),
+            receiptSignature: [UInt8](repeating: 0, count: 65), response: [],
+            proof: AttributionProof(
+                result: Attribution.attribute(
+                    [], index: try! AttributionIndex(records: []), minSpan: 32, maxRecords: 4),
+                response: [], records: [], minSpan: 32, maxRecords: 4))
+    }
+    let claimant = try Address(hex: "0x1111111111111111111111111111111111111111")
+    // What the model answers: learned from a mismatch against a hash nobody produces.
+    guard
+        case .mismatch(_, let recomputed) = reexecution.run(item(responseHash: Keccak256.hash([1])), claimant: claimant)
+    else {
+        Issue.record("a response hash the model does not produce was not a mismatch")
+        return
+    }
+    #expect(reexecution.run(item(responseHash: recomputed), claimant: claimant) == .identical)
+    // A second run gives the same bytes again (deterministic at temperature 0.8 with a seed).
+    #expect(reexecution.run(item(responseHash: recomputed), claimant: claimant) == .identical)
+    // A peer serving another body than the receipt's request: not re-executed.
+    served.withLock { $0 = Array(#"{"messages":[{"role":"user","content":"Other."}]}"#.utf8) }
+    if case .unavailable = reexecution.run(item(responseHash: recomputed), claimant: claimant) {
+    } else {
+        Issue.record("a request that does not hash to the receipt was re-executed")
     }
 }
