@@ -5,7 +5,9 @@ import Foundation
 import HTTP
 import Synchronization
 
-/// Re-execution of claimed answers: the attester fetches each request from the serving peer
+/// Re-execution of claimed answers, byte for byte.
+///
+/// The attester fetches each request from the serving peer
 /// (`GET /v1/requests/<request hash>`, served once the answer is claimed), checks it hashes to the receipt's request
 /// hash, runs it through its own OpenAI API on the same model and adapters, and compares the answer's bytes with the
 /// receipt's response hash. Generation is deterministic given the model, the adapter, the prompt, the sampling
