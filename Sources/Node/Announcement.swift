@@ -48,6 +48,31 @@ public enum Announcement: Codable, Equatable, Sendable {
         public var bytes: String
         /// A block that records it (0x, 32 bytes).
         public var block: String
+        /// What the announcing peer charges to serve it, if it serves it: wei per prompt token (decimal).
+        public var promptWeiPerToken: String?
+        /// Wei per completion token (decimal), with `promptWeiPerToken`.
+        public var completionWeiPerToken: String?
+        /// The account its vouchers must pay (0x address), with the prices.
+        public var payee: String?
+
+        /// An adapter announcement; the three serving fields go together or not at all.
+        public init(
+            adapterId: String, baseModelId: String, owner: String, cid: String, format: String, rank: Int,
+            bytes: String, block: String, promptWeiPerToken: String? = nil, completionWeiPerToken: String? = nil,
+            payee: String? = nil
+        ) {
+            self.adapterId = adapterId
+            self.baseModelId = baseModelId
+            self.owner = owner
+            self.cid = cid
+            self.format = format
+            self.rank = rank
+            self.bytes = bytes
+            self.block = block
+            self.promptWeiPerToken = promptWeiPerToken
+            self.completionWeiPerToken = completionWeiPerToken
+            self.payee = payee
+        }
     }
 
     /// A reward-claim announcement.
@@ -160,6 +185,14 @@ public enum Announcement: Codable, Equatable, Sendable {
             guard (1...4_096).contains(value.rank) else { throw .malformed("rank must be in 1...4096") }
             try decimal(value.bytes, "bytes")
             try hex(value.block, bytes: 32, "block")
+            switch (value.promptWeiPerToken, value.completionWeiPerToken, value.payee) {
+            case (nil, nil, nil): break
+            case (let prompt?, let completion?, let payee?):
+                try decimal(prompt, "promptWeiPerToken")
+                try decimal(completion, "completionWeiPerToken")
+                try hex(payee, bytes: 20, "payee")
+            default: throw .malformed("promptWeiPerToken, completionWeiPerToken and payee go together")
+            }
         case .rewardClaim(let value):
             try hex(value.claimId, bytes: 32, "claimId")
             try hex(value.claimant, bytes: 20, "claimant")

@@ -20,17 +20,27 @@ import Testing
             .init(
                 claimId: hash, claimant: address, answers: 100, fees: "123456789", challengeDeadline: "0x1f4",
                 block: hash)),
+        .adapter(
+            .init(
+                adapterId: "12", baseModelId: "1", owner: address, cid: cid, format: "peft", rank: 16,
+                bytes: "2048", block: hash, promptWeiPerToken: "1000000000000", completionWeiPerToken: "4000000000000",
+                payee: address)),
     ]
     for announcement in all {
         #expect(try Announcement.decode(announcement.encoded) == announcement)
     }
     #expect(String(decoding: all[1].encoded, as: UTF8.self).contains("\"kind\":\"adapter\""))
+    // An announcement without prices carries none of the serving fields.
+    #expect(!String(decoding: all[1].encoded, as: UTF8.self).contains("WeiPerToken"))
 
     let refused: [String] = [
         "not json", "[]", "{}", #"{"kind":"poem"}"#, #"{"kind":"adapter"}"#,
         String(decoding: all[0].encoded, as: UTF8.self).replacingOccurrences(of: hash, with: "0x12"),
         String(decoding: all[1].encoded, as: UTF8.self).replacingOccurrences(of: "gguf-lora", with: "onnx"),
         String(decoding: all[2].encoded, as: UTF8.self).replacingOccurrences(of: "123456789", with: "-5"),
+        String(decoding: all[3].encoded, as: UTF8.self).replacingOccurrences(of: "4000000000000", with: "4e12"),
+        String(decoding: all[3].encoded, as: UTF8.self).replacingOccurrences(
+            of: ",\"payee\":\"\(address)\"", with: ""),
     ]
     for text in refused {
         #expect(throws: Announcement.Refusal.self) { try Announcement.decode(Array(text.utf8)) }
