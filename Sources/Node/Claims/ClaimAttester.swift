@@ -36,9 +36,7 @@ public final class ClaimAttester: Service {
     private let pollSeconds: Double
     private let caller: ContractCaller
     private let reexecution: Reexecution?
-    private let stopping = Atomic<Bool>(false)
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let loop = Mutex<PeriodicThread?>(nil)
     private let busy = Mutex<Void>(())
 
     /// An attester signing with `key` (staked as an attester), judging against `snapshots` under `parameters`, with
@@ -70,22 +68,13 @@ public final class ClaimAttester: Service {
     /// Starts following the chain on a thread of its own, from the block after the last one judged (or from the
     /// current head on a first start).
     public func start() throws(NodeError) {
-        let thread = Thread { [self] in
-            while !stopping.load(ordering: .acquiring) {
-                _ = pass()
-                _ = wakeup.wait(timeout: .now() + .milliseconds(Int(pollSeconds * 1_000)))
-            }
-            finished.signal()
-        }
-        thread.name = "attester"
-        thread.start()
+        let thread = PeriodicThread(name: "attester", every: pollSeconds, immediately: true) { [self] in _ = pass() }
+        loop.withLock { $0 = thread }
     }
 
     /// Ends the thread after the block in progress.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        wakeup.signal()
-        finished.wait()
+        loop.withLock { $0 }?.stop()
     }
 
     /// Judges every verified block after the last one judged, up to the head; returns what it decided.
@@ -97,7 +86,7 @@ public final class ClaimAttester: Service {
                 let head = try light.syncHead()
                 let stored = try database.first("SELECT block FROM progress WHERE id = 1")?[0].integer.map(UInt64.init)
                 var number = first ?? stored.map { $0 + 1 } ?? head.number
-                while number <= head.number, !stopping.load(ordering: .acquiring) {
+                while number <= head.number, !(loop.withLock { $0 }?.isStopping ?? false) {
                     decisions += try judge(block: number)
                     try database.query(
                         "INSERT OR REPLACE INTO progress (id, block) VALUES (1, ?)", [.integer(Int64(number))])

@@ -52,9 +52,7 @@ public final class ClaimService: Service {
     private let clock: any Clock
     private let claims: ContractCaller
     private let channels: ContractCaller
-    private let stopping = Atomic<Bool>(false)
-    private let wakeup = DispatchSemaphore(value: 0)
-    private let finished = DispatchSemaphore(value: 0)
+    private let loop = Mutex<PeriodicThread?>(nil)
     private let busy = Mutex<Void>(())
 
     /// A service claiming the receipts of `ledger`, signed by `key` (the serving peer's), through `light`.
@@ -78,23 +76,15 @@ public final class ClaimService: Service {
 
     /// Starts the passes on a thread of its own.
     public func start() throws(NodeError) {
-        let thread = Thread { [self] in
-            while !stopping.load(ordering: .acquiring) {
-                _ = wakeup.wait(timeout: .now() + .milliseconds(Int(policy.pollSeconds * 1_000)))
-                guard !stopping.load(ordering: .acquiring) else { break }
-                _ = pass()
-            }
-            finished.signal()
+        let thread = PeriodicThread(name: "claims", every: policy.pollSeconds, immediately: false) { [self] in
+            _ = pass()
         }
-        thread.name = "claims"
-        thread.start()
+        loop.withLock { $0 = thread }
     }
 
     /// Ends the passes after the one in progress.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
-        wakeup.signal()
-        finished.wait()
+        loop.withLock { $0 }?.stop()
     }
 
     /// One pass over the ledger and the claims.

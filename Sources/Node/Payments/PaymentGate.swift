@@ -4,6 +4,7 @@ import Codec
 import Crypto
 import Foundation
 import Runtime
+import SQLite
 import Synchronization
 
 /// The serving peer's check of every paid request, before a token is generated, and its receipt after.
@@ -257,23 +258,23 @@ public final class PaymentGate: Sendable {
         }
         let id = ticket.voucher.voucher.channelID
         let now = Int64(clock.wallNow().secondsSinceEpoch)
-        let credit: ChannelCredit
-        do {
-            credit = try credits.withLock { credits throws(SQLiteErrorBox) -> ChannelCredit in
-                var credit = credits[id] ?? ChannelCredit()
-                credit.finish(ticket.acceptance, cost: cost)
-                do {
-                    try ledger.finish(
-                        channelID: id, receipt: receipt, signature: signed.signature, response: bytes, credit: credit,
-                        proof: proof?.encoded, at: now)
-                } catch {
-                    throw SQLiteErrorBox(description: "\(error)")
-                }
-                credits[id] = credit
-                return credit
+        let stored: Result<ChannelCredit, SQLiteError> = credits.withLock { credits in
+            var credit = credits[id] ?? ChannelCredit()
+            credit.finish(ticket.acceptance, cost: cost)
+            do throws(SQLiteError) {
+                try ledger.finish(
+                    channelID: id, receipt: receipt, signature: signed.signature, response: bytes, credit: credit,
+                    proof: proof?.encoded, at: now)
+            } catch {
+                return .failure(error)
             }
-        } catch {
-            throw .ledger("storing the receipt: \(error.description)")
+            credits[id] = credit
+            return .success(credit)
+        }
+        let credit: ChannelCredit
+        switch stored {
+        case .success(let value): credit = value
+        case .failure(let error): throw .ledger("storing the receipt: \(error)")
         }
         return Settlement(receipt: signed, cost: min(cost, ticket.acceptance.maximumCost), credit: credit)
     }
@@ -292,11 +293,6 @@ public final class PaymentGate: Sendable {
     public func storedReceipt(_ requestHash: [UInt8]) -> ServingLedger.StoredReceipt? {
         try? ledger.receipt(requestHash)
     }
-}
-
-/// A ledger failure carried out of a lock.
-struct SQLiteErrorBox: Error {
-    let description: String
 }
 
 /// Why paid serving cannot start or record.

@@ -105,7 +105,7 @@ public final class ServingLedger: Sendable {
             try database.query(
                 "INSERT OR REPLACE INTO receipts (request_hash, receipt, signature, response, created_at) VALUES (?, ?, ?, ?, ?)",
                 [
-                    .blob(receipt.requestHash), .blob(SignedReceipt.encode(receipt)), .blob(signature),
+                    .blob(receipt.requestHash), .blob(receipt.encoded), .blob(signature),
                     .blob(response), .integer(seconds),
                 ])
             try database.query(
@@ -305,7 +305,8 @@ public final class ServingLedger: Sendable {
     }
 
     private func stored(_ row: [SQLiteValue], requestHash: [UInt8]) throws(SQLiteError) -> StoredReceipt {
-        guard let encoded = row[0].blob, let receipt = SignedReceipt.decode(encoded), let signature = row[1].blob,
+        guard let encoded = row[0].blob, let receipt = try? ServingReceipt(encoded: encoded),
+            let signature = row[1].blob,
             let response = row[2].blob, let channel = row[4].blob,
             let cumulative = row[5].blob.flatMap({ UInt256(bigEndian: $0) }), let voucherSignature = row[6].blob
         else { throw .corrupt("a receipt row of the serving ledger does not decode") }

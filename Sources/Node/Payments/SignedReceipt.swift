@@ -112,10 +112,4 @@ public struct SignedReceipt: Hashable, Sendable {
         else { return nil }
         self.init(object: object)
     }
-
-    /// The receipt's RLP form, as the ledger stores it.
-    static func encode(_ receipt: ServingReceipt) -> [UInt8] { receipt.encoded }
-
-    /// A stored receipt, or nil when the bytes do not decode.
-    static func decode(_ bytes: [UInt8]) -> ServingReceipt? { try? ServingReceipt(encoded: bytes) }
 }

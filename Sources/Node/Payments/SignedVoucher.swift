@@ -48,15 +48,10 @@ public struct SignedVoucher: Hashable, Sendable {
 
     /// Reads any JSON form of the header (escapes, other key orders, extra fields), naming what is wrong.
     static func general(_ text: String) throws(PaymentRefusal) -> SignedVoucher {
-        let object: [String: String]
-        if let flat = Self.flatObject(text) {
-            object = flat
-        } else {
-            guard let parsed = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-                throw .malformedVoucher("the voucher header must be a JSON object")
-            }
-            object = parsed.compactMapValues { $0 as? String }
+        guard let parsed = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            throw .malformedVoucher("the voucher header must be a JSON object")
         }
+        let object = parsed.compactMapValues { $0 as? String }
         func string(_ key: String) throws(PaymentRefusal) -> String {
             guard let value = object[key] else {
                 throw .malformedVoucher("the voucher needs '\(key)' as a string")
@@ -172,40 +167,5 @@ public struct SignedVoucher: Hashable, Sendable {
                 voucher: PaymentVoucher(channelID: channel, cumulativeAmount: amount, requestHash: request),
                 signature: signature)
         }
-    }
-
-    /// A flat JSON object of string values without escapes (what every well-formed voucher is), parsed without
-    /// Foundation's JSON reader; nil for anything else, which the full reader then judges.
-    static func flatObject(_ text: String) -> [String: String]? {
-        var object: [String: String] = [:]
-        var utf8 = text.utf8[...]
-        func skipSpace() {
-            while let byte = utf8.first, byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D {
-                utf8.removeFirst()
-            }
-        }
-        func expect(_ byte: UInt8) -> Bool {
-            skipSpace()
-            guard utf8.first == byte else { return false }
-            utf8.removeFirst()
-            return true
-        }
-        func string() -> String? {
-            guard expect(0x22) else { return nil }
-            guard let end = utf8.firstIndex(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }), utf8[end] == 0x22
-            else { return nil }
-            let value = String(decoding: utf8[..<end], as: UTF8.self)
-            utf8 = utf8[utf8.index(after: end)...]
-            return value
-        }
-        guard expect(0x7B) else { return nil }
-        if expect(0x7D) { return object }
-        repeat {
-            guard let key = string(), expect(0x3A), let value = string(), object[key] == nil else { return nil }
-            object[key] = value
-        } while expect(0x2C)
-        guard expect(0x7D) else { return nil }
-        skipSpace()
-        return utf8.isEmpty ? object : nil
     }
 }

@@ -137,7 +137,7 @@ enum BenchPayments {
         let acceptor = try gate(directory + "/serving.sqlite")
         _ = try acceptor.channels.prove(channel)
         var accepted: [(String, [UInt8])] = []
-        for index in 0..<50_000 {
+        for index in 0...20_000 {
             let body = Array("{\"messages\":[{\"role\":\"user\",\"content\":\"accept \(index)\"}]}".utf8)
             let cumulative =
                 price.cost(promptTokens: prompt, completionTokens: 1)! * UInt256(index)
@@ -147,7 +147,6 @@ enum BenchPayments {
             let signature = try voucher.sign(
                 with: payerKey, chainId: config.chainId, verifyingContract: PaymentChannels.defaultAddress)
             accepted.append((SignedVoucher(voucher: voucher, signature: signature).headerValue, body))
-            if index >= 20_000 { break }
         }
         let acceptance = try rate(seconds: seconds, limit: accepted.count) { index in
             let (header, body) = accepted[index]

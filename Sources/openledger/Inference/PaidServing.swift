@@ -23,10 +23,11 @@ enum PaidServing {
     }
 
     /// The `attribution` directories of the `--prices` file's entries, by model name.
-    static func attributionDirectories(_ arguments: ParsedArguments) throws(CLIError) -> [String: String] {
-        guard let path = arguments.string("prices") else { return [:] }
+    static func attributionDirectories(_ entries: [String: [String: Any]], path: String) throws(CLIError)
+        -> [String: String]
+    {
         var result: [String: String] = [:]
-        for (name, entry) in try pricesFile(path) {
+        for (name, entry) in entries {
             guard let raw = entry["attribution"] else { continue }
             guard let directory = raw as? String else {
                 throw .failure("--prices \(path): '\(name).attribution' must be a directory path")
@@ -36,8 +37,9 @@ enum PaidServing {
         return result
     }
 
-    /// The `--prices` file: an object of objects.
-    static func pricesFile(_ path: String) throws(CLIError) -> [String: [String: Any]] {
+    /// The entries of the `--prices` file (an object of objects), none without the option; read once per start.
+    static func priceEntries(_ arguments: ParsedArguments) throws(CLIError) -> [String: [String: Any]] {
+        guard let path = arguments.string("prices") else { return [:] }
         guard let data = FileManager.default.contents(atPath: path), data.count <= maximumPricesFileBytes,
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
         else { throw .failure("--prices \(path): not a readable JSON object of at most 1 MiB") }
@@ -52,9 +54,9 @@ enum PaidServing {
     }
 
     /// Builds the gate and its head follower from `--rpc`, `--config`, `--data-dir` and the price options.
-    static func make(_ arguments: ParsedArguments, _ output: CommandOutput, logger: Logger) throws(CLIError)
-        -> PaidServingSetup.Parts
-    {
+    static func make(
+        _ arguments: ParsedArguments, _ output: CommandOutput, entries: [String: [String: Any]], logger: Logger
+    ) throws(CLIError) -> PaidServingSetup.Parts {
         func amount(_ text: String, _ what: String) throws(CLIError) -> UInt256 {
             guard let value = OpenAmount.parse(text) else {
                 throw .usage("\(what) expects wei or an OPEN amount, got '\(text)'", command: arguments.command)
@@ -68,7 +70,7 @@ enum PaidServing {
         var prices: [String: ServingPrice] = [:]
         var adapterIDs: [String: UInt256] = [:]
         if let path = arguments.string("prices") {
-            for (name, entry) in try pricesFile(path) {
+            for (name, entry) in entries {
                 func field(_ key: String, _ fallback: UInt256) throws(CLIError) -> UInt256 {
                     guard let raw = entry[key] else { return fallback }
                     let text = (raw as? String) ?? (raw as? NSNumber).map { $0.stringValue } ?? ""

@@ -82,15 +82,17 @@ enum ServeCommand {
                 cache = AdapterCache(
                     source: AdapterDirectory(path: directory), base: LoRABase(model: model), budget: megabytes << 20)
             }
+            let priceEntries = try PaidServing.priceEntries(arguments)
             var services: [any Service] = []
             var payments: PaymentGate?
             if !arguments.flag("free") {
-                let paid = try PaidServing.make(arguments, output, logger: logging.logger("payments"))
+                let paid = try PaidServing.make(
+                    arguments, output, entries: priceEntries, logger: logging.logger("payments"))
                 payments = paid.gate
                 services.append(paid.follower)
                 if let claims = paid.claims { services.append(claims) }
             }
-            let attribution = try attribution(arguments)
+            let attribution = try attribution(arguments, entries: priceEntries)
             let api = OpenAIAPI(
                 engine: engine, modelName: modelName(arguments), clock: SystemClock(), logger: logger, adapters: cache,
                 payments: payments, attribution: attribution)
@@ -127,9 +129,13 @@ enum ServeCommand {
 
     /// The snapshots of `--attribution DIR` and of the `attribution` entries of `--prices`, under the network
     /// config's L and K; nil when none is named.
-    static func attribution(_ arguments: ParsedArguments) throws(CLIError) -> AnswerAttribution? {
+    static func attribution(_ arguments: ParsedArguments, entries: [String: [String: Any]]) throws(CLIError)
+        -> AnswerAttribution?
+    {
         var byModel: [String: AnswerAttribution.Snapshot] = [:]
-        for (name, directory) in try PaidServing.attributionDirectories(arguments) {
+        for (name, directory) in try PaidServing.attributionDirectories(
+            entries, path: arguments.string("prices") ?? "")
+        {
             byModel[name] = AnswerAttribution.Snapshot(shards: try AttributeCommand.loadShards(directory))
         }
         let fallback = try arguments.string("attribution").map { directory throws(CLIError) in
