@@ -93,6 +93,14 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-O"])]),
         // Quantized dot products (AVX2 with a portable twin giving identical results).
         .target(name: "CInferenceKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // LoRA fine-tuning on the CPU: forward and backward through the frozen, quantized base model, AdamW,
+        // checkpoints, adapters written as GGUF-LoRA and PEFT, gradient attribution.
+        // Compiled optimized even in debug builds, so that tests train the real model in seconds.
+        .target(
+            name: "Training", dependencies: ["CTrainingKernels", "Inference", "Runtime", "FileIO", "Crypto"],
+            swiftSettings: [.unsafeFlags(["-O"])]),
+        // f32 and f64 matrix products for training, and products with quantized weight blocks (AVX-512 and portable).
+        .target(name: "CTrainingKernels", cSettings: [.unsafeFlags(["-O3"])]),
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
@@ -119,7 +127,7 @@ let package = Package(
             name: "openledger",
             dependencies: [
                 "Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient",
-                "Attribution", "P2P", "Inference", "Simulator", "Content",
+                "Attribution", "P2P", "Inference", "Simulator", "Content", "Training",
             ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.
@@ -151,6 +159,8 @@ let package = Package(
         .testTarget(
             name: "SimulatorTests", dependencies: ["Simulator", "P2PProtocols", "Codec", "Runtime", "TestSupport"]),
         .testTarget(name: "InferenceTests", dependencies: ["Inference", "CInferenceKernels", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "CTrainingKernels", "Inference", "TestSupport"]),
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "Runtime", "TestSupport"]),
         .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Runtime", "TestSupport"]),
         .testTarget(name: "ContentTests", dependencies: ["Content", "Codec", "SQLite", "Runtime", "TestSupport"]),

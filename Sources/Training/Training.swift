@@ -1,0 +1,2 @@
+/// LoRA fine-tuning of a llama-family GGUF model on the CPU.
+public enum Training {}
