@@ -69,6 +69,22 @@ public struct LoRABase: Sendable, Equatable {
     /// Whether the model has its own output matrix (false when it is tied to the embeddings).
     public var hasOutputMatrix: Bool
 
+    /// A base of the given shape.
+    public init(
+        architecture: String = "llama", layers: Int, embedding: Int, feedForward: Int, kvDimension: Int, heads: Int,
+        kvHeads: Int, vocabulary: Int, hasOutputMatrix: Bool
+    ) {
+        self.architecture = architecture
+        self.layers = layers
+        self.embedding = embedding
+        self.feedForward = feedForward
+        self.kvDimension = kvDimension
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.vocabulary = vocabulary
+        self.hasOutputMatrix = hasOutputMatrix
+    }
+
     /// The base of `model`.
     public init(model: LlamaModel) {
         let config = model.config
