@@ -97,7 +97,8 @@ let package = Package(
         // checkpoints, adapters written as GGUF-LoRA and PEFT, gradient attribution.
         // Compiled optimized even in debug builds, so that tests train the real model in seconds.
         .target(
-            name: "Training", dependencies: ["CTrainingKernels", "Inference", "Runtime", "FileIO", "Crypto"],
+            name: "Training",
+            dependencies: ["CTrainingKernels", "CInferenceKernels", "Inference", "Runtime", "FileIO", "Crypto"],
             swiftSettings: [.unsafeFlags(["-O"])]),
         // f32 and f64 matrix products for training, and products with quantized weight blocks (AVX-512 and portable).
         .target(name: "CTrainingKernels", cSettings: [.unsafeFlags(["-O3"])]),

@@ -1,0 +1,686 @@
+import CInferenceKernels
+import CTrainingKernels
+import Foundation
+import Inference
+
+// The forward and backward pass of a llama-family transformer for its LoRA matrices only.
+//
+// Everything generic lives in this one file, with the concrete entry points at its end: a debug build compiles the
+// module file by file, and only calls inside the same file are specialized.
+
+/// The scalar a pass computes in: `Float` for training, `Double` for exact checks.
+public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
+    /// C (+)= A · B (row-major, strides in elements).
+    static func gemmNN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Self>, _ ldc: Int, accumulate: Bool)
+    /// C (+)= A · Bᵀ, B given as n rows of k.
+    static func gemmNT(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Self>, _ ldc: Int, accumulate: Bool)
+    /// C (+)= Aᵀ · B, A given as k rows of m.
+    static func gemmTN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ lda: Int, _ b: UnsafePointer<Self>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Self>, _ ldc: Int, accumulate: Bool)
+    /// eˣ.
+    static func exponential(_ x: Self) -> Self
+    /// log(Σ exp(x[i])) over n values, summed in double precision.
+    static func logSumExp(_ x: UnsafePointer<Self>, _ n: Int) -> Double
+}
+
+extension Float: TrainingScalar {
+    /// C (+)= A · B.
+    public static func gemmNN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_sgemm_nn(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// C (+)= A · Bᵀ.
+    public static func gemmNT(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_sgemm_nt(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// C (+)= Aᵀ · B.
+    public static func gemmTN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Float>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_sgemm_tn(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// eˣ.
+    public static func exponential(_ x: Float) -> Float { expf(x) }
+    /// log Σ eˣ: ggml's vectorized exp with double partial sums.
+    public static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
+        var maximum = -Float.infinity
+        for i in 0..<n where x[i] > maximum { maximum = x[i] }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n)
+        defer { scratch.deallocate() }
+        let sum = olk_softmax(Int32(n), scratch, x, maximum)
+        return Double(maximum) + Foundation.log(sum)
+    }
+}
+
+extension Double: TrainingScalar {
+    /// C (+)= A · B.
+    public static func gemmNN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Double>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_dgemm_nn(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// C (+)= A · Bᵀ.
+    public static func gemmNT(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Double>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_dgemm_nt(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// C (+)= Aᵀ · B.
+    public static func gemmTN(
+        _ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ lda: Int, _ b: UnsafePointer<Double>, _ ldb: Int,
+        _ c: UnsafeMutablePointer<Double>, _ ldc: Int, accumulate: Bool
+    ) {
+        otk_dgemm_tn(Int32(m), Int32(n), Int32(k), a, lda, b, ldb, c, ldc, accumulate ? 1 : 0)
+    }
+    /// eˣ.
+    public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+    /// log Σ eˣ.
+    public static func logSumExp(_ x: UnsafePointer<Double>, _ n: Int) -> Double {
+        var maximum = -Double.infinity
+        for i in 0..<n where x[i] > maximum { maximum = x[i] }
+        var sum = 0.0
+        for i in 0..<n { sum += Foundation.exp(x[i] - maximum) }
+        return maximum + Foundation.log(sum)
+    }
+}
+
+/// The shape of a llama-family transformer, as a pass needs it.
+public struct TransformerShape: Sendable, Equatable {
+    /// Width of the hidden state.
+    public var embedding: Int
+    /// Width of the feed-forward layer.
+    public var feedForward: Int
+    /// Transformer blocks.
+    public var layers: Int
+    /// Query heads.
+    public var heads: Int
+    /// Key and value heads.
+    public var kvHeads: Int
+    /// Tokens in the vocabulary.
+    public var vocabulary: Int
+    /// The rotary embedding's frequency base.
+    public var ropeBase: Double
+    /// Rotated dimensions of each head.
+    public var ropeDimensions: Int
+    /// RMSNorm's epsilon.
+    public var rmsEpsilon: Double
+
+    /// Width of one head.
+    public var headDimension: Int { embedding / heads }
+    /// Width of the keys and values of one position.
+    public var kvDimension: Int { headDimension * kvHeads }
+
+    /// A shape from its parts.
+    public init(
+        embedding: Int, feedForward: Int, layers: Int, heads: Int, kvHeads: Int, vocabulary: Int, ropeBase: Double,
+        ropeDimensions: Int, rmsEpsilon: Double
+    ) {
+        self.embedding = embedding
+        self.feedForward = feedForward
+        self.layers = layers
+        self.heads = heads
+        self.kvHeads = kvHeads
+        self.vocabulary = vocabulary
+        self.ropeBase = ropeBase
+        self.ropeDimensions = ropeDimensions
+        self.rmsEpsilon = rmsEpsilon
+    }
+
+    /// The shape of a loaded model.
+    public init(_ config: LlamaConfig) {
+        self.init(
+            embedding: config.embedding, feedForward: config.feedForward, layers: config.layers, heads: config.heads,
+            kvHeads: config.kvHeads, vocabulary: config.vocabulary, ropeBase: Double(config.ropeBase),
+            ropeDimensions: config.ropeDimensions, rmsEpsilon: Double(config.rmsEpsilon))
+    }
+
+    /// The adapter base of this shape.
+    public var loraBase: LoRABase {
+        LoRABase(
+            layers: layers, embedding: embedding, feedForward: feedForward, kvDimension: kvDimension, heads: heads,
+            kvHeads: kvHeads, vocabulary: vocabulary, hasOutputMatrix: false)
+    }
+
+    /// Input and output widths of a target's matrix.
+    public func shape(of target: LoRATarget) -> (inputs: Int, outputs: Int) { loraBase.shape(of: target) }
+}
+
+/// Which RMSNorm weights.
+public enum NormSite: Sendable {
+    /// Before attention.
+    case attention
+    /// Before the feed-forward network.
+    case feedForward
+}
+
+/// The frozen base model a pass multiplies with.
+///
+/// Products are row-major over `count` token rows: `forward` writes y = x · Wᵀ, `backward` adds or writes dx = dy · W.
+public protocol FrozenModel: Sendable {
+    /// The scalar of the products.
+    associatedtype Scalar: TrainingScalar
+    /// The shape.
+    var shape: TransformerShape { get }
+    /// Writes token `token`'s embedding.
+    func embed(_ token: Int32, into out: UnsafeMutablePointer<Scalar>)
+    /// RMSNorm weights of block `layer` (`layer == shape.layers`: the final norm; `site` is then ignored).
+    func norm(layer: Int, _ site: NormSite) -> [Scalar]
+    /// y = x · Wᵀ for the target's weight of block `layer`.
+    func forward(
+        layer: Int, _ target: LoRATarget, _ x: UnsafePointer<Scalar>, count: Int, into y: UnsafeMutablePointer<Scalar>)
+    /// dx (+)= dy · W.
+    func backward(
+        layer: Int, _ target: LoRATarget, _ dy: UnsafePointer<Scalar>, count: Int,
+        into dx: UnsafeMutablePointer<Scalar>, accumulate: Bool)
+    /// logits = x · Eᵀ with the output matrix.
+    func outputForward(_ x: UnsafePointer<Scalar>, count: Int, into logits: UnsafeMutablePointer<Scalar>)
+    /// dx (+)= dlogits · E.
+    func outputBackward(
+        _ dlogits: UnsafePointer<Scalar>, count: Int, into dx: UnsafeMutablePointer<Scalar>, accumulate: Bool)
+}
+
+/// LoRA matrices (or their gradients) in the scalar of a pass, indexed by block and target.
+public struct LoRATensors<Scalar: TrainingScalar>: Sendable {
+    /// The rank.
+    public let rank: Int
+    /// The update's multiplier, alpha / rank.
+    public let scale: Scalar
+    /// A per pair (rank × inputs), in the order of `LoRAParameters.pairs`.
+    public var a: [[Scalar]]
+    /// B per pair (outputs × rank).
+    public var b: [[Scalar]]
+    /// `index[layer][target.rawValue]`: the pair, if the target is adapted.
+    public let index: [[Int?]]
+
+    /// The parameters converted.
+    public init(_ parameters: LoRAParameters, layers: Int) {
+        rank = parameters.rank
+        scale = Scalar(parameters.scale)
+        a = parameters.pairs.map { $0.a.map { Scalar($0) } }
+        b = parameters.pairs.map { $0.b.map { Scalar($0) } }
+        var index = [[Int?]](repeating: [Int?](repeating: nil, count: LoRATarget.allCases.count), count: layers)
+        for (position, pair) in parameters.pairs.enumerated() { index[pair.layer][pair.target.rawValue] = position }
+        self.index = index
+    }
+
+    /// Zeros of the same shapes.
+    public func zeros() -> LoRATensors {
+        var copy = self
+        copy.a = a.map { [Scalar](repeating: 0, count: $0.count) }
+        copy.b = b.map { [Scalar](repeating: 0, count: $0.count) }
+        return copy
+    }
+
+    /// Adds `other` (of the same shapes) in place.
+    public mutating func add(_ other: LoRATensors) {
+        for p in a.indices {
+            for i in a[p].indices { a[p][i] += other.a[p][i] }
+            for i in b[p].indices { b[p][i] += other.b[p][i] }
+        }
+    }
+}
+
+/// One training sequence: its tokens and which of them the loss predicts.
+public struct TrainingSequence: Sendable, Equatable {
+    /// The tokens.
+    public var tokens: [Int32]
+    /// `targets[t]`: token t is predicted from the tokens before it and counts in the loss (never token 0).
+    public var targets: [Bool]
+
+    /// A sequence; `targets` must have one entry per token.
+    public init(tokens: [Int32], targets: [Bool]) {
+        self.tokens = tokens
+        self.targets = targets
+    }
+
+    /// Tokens the loss counts.
+    public var targetCount: Int { targets.dropFirst().count { $0 } }
+}
+
+/// The loss and LoRA gradients of a batch.
+public struct BatchGradient<Scalar: TrainingScalar>: Sendable {
+    /// Mean cross-entropy over every target token of the batch.
+    public var loss: Double
+    /// Target tokens in the batch.
+    public var targets: Int
+    /// d loss / d LoRA matrices.
+    public var gradients: LoRATensors<Scalar>
+}
+
+/// Storage for one pass, freed with it.
+final class Scratch<S: TrainingScalar> {
+    private var blocks: [UnsafeMutablePointer<S>] = []
+
+    func take(_ count: Int) -> UnsafeMutablePointer<S> {
+        let pointer = UnsafeMutablePointer<S>.allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+        blocks.append(pointer)
+        return pointer
+    }
+
+    deinit { for block in blocks { block.deallocate() } }
+}
+
+/// What the backward pass needs from one block's forward pass.
+struct SavedBlock<S: TrainingScalar> {
+    var input: UnsafeMutablePointer<S>  // T × d, the residual stream entering the block
+    var inverseRMS1: UnsafeMutablePointer<S>  // T
+    var query: UnsafeMutablePointer<S>  // T × d, after RoPE
+    var key: UnsafeMutablePointer<S>  // T × kv, after RoPE
+    var value: UnsafeMutablePointer<S>  // T × kv
+    var logSumExp: UnsafeMutablePointer<S>  // heads × T, of the scaled, masked scores
+    var attention: UnsafeMutablePointer<S>  // T × d, attention's output before its projection
+    var middle: UnsafeMutablePointer<S>  // T × d, the residual stream after attention
+    var inverseRMS2: UnsafeMutablePointer<S>  // T
+    var gate: UnsafeMutablePointer<S>  // T × ff
+    var up: UnsafeMutablePointer<S>  // T × ff
+    var lowRank: [UnsafeMutablePointer<S>?]  // per target: T × rank, x · Aᵀ
+}
+
+/// The pass over one sequence.
+struct SequencePass<M: FrozenModel> {
+    typealias S = M.Scalar
+    let model: M
+    let lora: LoRATensors<S>
+    let shape: TransformerShape
+    let count: Int
+    let scratch = Scratch<S>()
+    var cosines: UnsafeMutablePointer<S>
+    var sines: UnsafeMutablePointer<S>
+
+    init(model: M, lora: LoRATensors<S>, count: Int) {
+        self.model = model
+        self.lora = lora
+        shape = model.shape
+        self.count = count
+        let half = shape.ropeDimensions / 2
+        cosines = scratch.take(count * half)
+        sines = scratch.take(count * half)
+        for t in 0..<count {
+            for i in 0..<half {
+                let theta = Double(t) * Foundation.pow(shape.ropeBase, -2 * Double(i) / Double(shape.ropeDimensions))
+                cosines[t * half + i] = S(Foundation.cos(theta))
+                sines[t * half + i] = S(Foundation.sin(theta))
+            }
+        }
+    }
+
+    // MARK: Pieces
+
+    /// out = x / rms(x) ⊙ g per row; writes 1 / rms per row.
+    func rmsNorm(
+        _ x: UnsafePointer<S>, _ g: [S], _ out: UnsafeMutablePointer<S>, _ inverse: UnsafeMutablePointer<S>
+    ) {
+        let d = shape.embedding
+        g.withUnsafeBufferPointer { g in
+            for t in 0..<count {
+                var sum = 0.0
+                for i in 0..<d {
+                    let v = Double(x[t * d + i])
+                    sum += v * v
+                }
+                let r = 1 / (sum / Double(d) + shape.rmsEpsilon).squareRoot()
+                inverse[t] = S(r)
+                let rs = S(r)
+                for i in 0..<d { out[t * d + i] = x[t * d + i] * rs * g[i] }
+            }
+        }
+    }
+
+    /// dx (+)= the gradient through out = x / rms(x) ⊙ g, given dout.
+    func rmsNormBackward(
+        _ x: UnsafePointer<S>, _ g: [S], _ inverse: UnsafePointer<S>, _ dout: UnsafePointer<S>,
+        _ dx: UnsafeMutablePointer<S>
+    ) {
+        let d = shape.embedding
+        g.withUnsafeBufferPointer { g in
+            for t in 0..<count {
+                let r = inverse[t]
+                var dot = 0.0
+                for i in 0..<d { dot += Double(dout[t * d + i] * g[i]) * Double(x[t * d + i] * r) }
+                let mean = S(dot / Double(d))
+                for i in 0..<d {
+                    let n = x[t * d + i] * r
+                    dx[t * d + i] += r * (dout[t * d + i] * g[i] - n * mean)
+                }
+            }
+        }
+    }
+
+    /// Rotates pairs (2i, 2i+1) of each head by the position's angles (by their negatives when `inverse`).
+    func rope(_ v: UnsafeMutablePointer<S>, width: Int, heads: Int, inverse: Bool) {
+        let hd = shape.headDimension
+        let half = shape.ropeDimensions / 2
+        for t in 0..<count {
+            for h in 0..<heads {
+                let base = v + t * width + h * hd
+                for i in 0..<half {
+                    let c = cosines[t * half + i]
+                    let s = inverse ? -sines[t * half + i] : sines[t * half + i]
+                    let x0 = base[2 * i]
+                    let x1 = base[2 * i + 1]
+                    base[2 * i] = x0 * c - x1 * s
+                    base[2 * i + 1] = x0 * s + x1 * c
+                }
+            }
+        }
+    }
+
+    /// y = x · Wᵀ + scale · (x · Aᵀ) · Bᵀ; keeps x · Aᵀ.
+    func linear(
+        layer: Int, _ target: LoRATarget, _ x: UnsafePointer<S>, _ y: UnsafeMutablePointer<S>
+    ) -> UnsafeMutablePointer<S>? {
+        model.forward(layer: layer, target, x, count: count, into: y)
+        guard let pair = lora.index[layer][target.rawValue] else { return nil }
+        let (inputs, outputs) = shape.shape(of: target)
+        let r = lora.rank
+        let u = scratch.take(count * r)
+        lora.a[pair].withUnsafeBufferPointer { a in
+            S.gemmNT(count, r, inputs, x, inputs, a.baseAddress!, inputs, u, r, accumulate: false)
+        }
+        let scaled = scratch.take(count * r)
+        for i in 0..<(count * r) { scaled[i] = u[i] * lora.scale }
+        lora.b[pair].withUnsafeBufferPointer { b in
+            S.gemmNT(count, outputs, r, scaled, r, b.baseAddress!, r, y, outputs, accumulate: true)
+        }
+        return u
+    }
+
+    /// Given dy for y = linear(x): adds the LoRA gradients and adds or writes dx.
+    func linearBackward(
+        layer: Int, _ target: LoRATarget, _ x: UnsafePointer<S>, _ u: UnsafePointer<S>?, _ dy: UnsafePointer<S>,
+        _ dx: UnsafeMutablePointer<S>, accumulate: Bool, _ gradients: inout LoRATensors<S>
+    ) {
+        model.backward(layer: layer, target, dy, count: count, into: dx, accumulate: accumulate)
+        guard let pair = lora.index[layer][target.rawValue], let u else { return }
+        let (inputs, outputs) = shape.shape(of: target)
+        let r = lora.rank
+        // dB += scale · dyᵀ · u; du = scale · dy · B; dA += duᵀ · x; dx += du · A.
+        let scaledU = scratch.take(count * r)
+        for i in 0..<(count * r) { scaledU[i] = u[i] * lora.scale }
+        gradients.b[pair].withUnsafeMutableBufferPointer { gb in
+            S.gemmTN(outputs, r, count, dy, outputs, scaledU, r, gb.baseAddress!, r, accumulate: true)
+        }
+        let du = scratch.take(count * r)
+        lora.b[pair].withUnsafeBufferPointer { b in
+            S.gemmNN(count, r, outputs, dy, outputs, b.baseAddress!, r, du, r, accumulate: false)
+        }
+        for i in 0..<(count * r) { du[i] *= lora.scale }
+        gradients.a[pair].withUnsafeMutableBufferPointer { ga in
+            S.gemmTN(r, inputs, count, du, r, x, inputs, ga.baseAddress!, inputs, accumulate: true)
+        }
+        lora.a[pair].withUnsafeBufferPointer { a in
+            S.gemmNN(count, inputs, r, du, r, a.baseAddress!, inputs, dx, inputs, accumulate: true)
+        }
+    }
+
+    /// Causal attention of every head; writes the output and each row's log-sum-exp.
+    func attend(_ saved: SavedBlock<S>) {
+        let T = count
+        let d = shape.embedding
+        let kv = shape.kvDimension
+        let hd = shape.headDimension
+        let group = shape.heads / shape.kvHeads
+        let scale = S(1 / Double(hd).squareRoot())
+        let scores = scratch.take(T * T)
+        for h in 0..<shape.heads {
+            let g = h / group
+            S.gemmNT(T, T, hd, saved.query + h * hd, d, saved.key + g * hd, kv, scores, T, accumulate: false)
+            for t in 0..<T {
+                let row = scores + t * T
+                for j in 0...t { row[j] *= scale }
+                let lse = S.logSumExp(row, t + 1)
+                saved.logSumExp[h * T + t] = S(lse)
+                for j in 0...t { row[j] = S.exponential(row[j] - S(lse)) }
+                for j in (t + 1)..<T { row[j] = 0 }
+            }
+            S.gemmNN(T, hd, T, scores, T, saved.value + g * hd, kv, saved.attention + h * hd, d, accumulate: false)
+        }
+    }
+
+    /// Given d(attention output): writes dq, dk, dv (before the inverse RoPE).
+    func attendBackward(
+        _ saved: SavedBlock<S>, _ dout: UnsafePointer<S>, _ dq: UnsafeMutablePointer<S>,
+        _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>
+    ) {
+        let T = count
+        let d = shape.embedding
+        let kv = shape.kvDimension
+        let hd = shape.headDimension
+        let group = shape.heads / shape.kvHeads
+        let scale = S(1 / Double(hd).squareRoot())
+        let p = scratch.take(T * T)
+        let dp = scratch.take(T * T)
+        for i in 0..<(T * kv) {
+            dk[i] = 0
+            dv[i] = 0
+        }
+        for h in 0..<shape.heads {
+            let g = h / group
+            S.gemmNT(T, T, hd, saved.query + h * hd, d, saved.key + g * hd, kv, p, T, accumulate: false)
+            for t in 0..<T {
+                let row = p + t * T
+                let lse = saved.logSumExp[h * T + t]
+                for j in 0...t { row[j] = S.exponential(row[j] * scale - lse) }
+                for j in (t + 1)..<T { row[j] = 0 }
+            }
+            // dV_g += Pᵀ · dO_h; dP = dO_h · V_gᵀ.
+            S.gemmTN(T, hd, T, p, T, dout + h * hd, d, dv + g * hd, kv, accumulate: true)
+            S.gemmNT(T, T, hd, dout + h * hd, d, saved.value + g * hd, kv, dp, T, accumulate: false)
+            // dS = P ⊙ (dP − Σ P·dP), times the score scale.
+            for t in 0..<T {
+                let row = p + t * T
+                let drow = dp + t * T
+                var dot = 0.0
+                for j in 0...t { dot += Double(row[j] * drow[j]) }
+                let sum = S(dot)
+                for j in 0...t { drow[j] = row[j] * (drow[j] - sum) * scale }
+                for j in (t + 1)..<T { drow[j] = 0 }
+            }
+            // dQ_h = dS · K_g; dK_g += dSᵀ · Q_h.
+            S.gemmNN(T, hd, T, dp, T, saved.key + g * hd, kv, dq + h * hd, d, accumulate: false)
+            S.gemmTN(T, hd, T, dp, T, saved.query + h * hd, d, dk + g * hd, kv, accumulate: true)
+        }
+    }
+
+    // MARK: The pass
+
+    /// Forward and backward over `sequence`, every target weighted by `weight`; adds to `gradients` and returns the
+    /// summed (unweighted) cross-entropy of the targets.
+    func run(_ sequence: TrainingSequence, weight: Double, _ gradients: inout LoRATensors<S>) -> Double {
+        let T = count
+        let d = shape.embedding
+        let kv = shape.kvDimension
+        let ff = shape.feedForward
+        let L = shape.layers
+        var x = scratch.take(T * d)
+        for t in 0..<T { model.embed(sequence.tokens[t], into: x + t * d) }
+        var saved: [SavedBlock<S>] = []
+        let normed = scratch.take(T * d)
+        for layer in 0..<L {
+            var block = SavedBlock<S>(
+                input: x, inverseRMS1: scratch.take(T), query: scratch.take(T * d), key: scratch.take(T * kv),
+                value: scratch.take(T * kv), logSumExp: scratch.take(shape.heads * T), attention: scratch.take(T * d),
+                middle: scratch.take(T * d), inverseRMS2: scratch.take(T), gate: scratch.take(T * ff),
+                up: scratch.take(T * ff), lowRank: [UnsafeMutablePointer<S>?](repeating: nil, count: 7))
+            rmsNorm(x, model.norm(layer: layer, .attention), normed, block.inverseRMS1)
+            block.lowRank[LoRATarget.query.rawValue] = linear(layer: layer, .query, normed, block.query)
+            block.lowRank[LoRATarget.key.rawValue] = linear(layer: layer, .key, normed, block.key)
+            block.lowRank[LoRATarget.value.rawValue] = linear(layer: layer, .value, normed, block.value)
+            rope(block.query, width: d, heads: shape.heads, inverse: false)
+            rope(block.key, width: kv, heads: shape.kvHeads, inverse: false)
+            attend(block)
+            let projected = scratch.take(T * d)
+            block.lowRank[LoRATarget.attentionOutput.rawValue] = linear(
+                layer: layer, .attentionOutput, block.attention, projected)
+            for i in 0..<(T * d) { block.middle[i] = x[i] + projected[i] }
+            rmsNorm(block.middle, model.norm(layer: layer, .feedForward), normed, block.inverseRMS2)
+            block.lowRank[LoRATarget.gate.rawValue] = linear(layer: layer, .gate, normed, block.gate)
+            block.lowRank[LoRATarget.up.rawValue] = linear(layer: layer, .up, normed, block.up)
+            let activation = scratch.take(T * ff)
+            for i in 0..<(T * ff) {
+                let g = block.gate[i]
+                activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
+            }
+            let down = scratch.take(T * d)
+            block.lowRank[LoRATarget.down.rawValue] = linear(layer: layer, .down, activation, down)
+            let next = scratch.take(T * d)
+            for i in 0..<(T * d) { next[i] = block.middle[i] + down[i] }
+            saved.append(block)
+            x = next
+        }
+
+        // The loss: logits only at the positions whose next token is a target.
+        let positions = (0..<(T - 1)).filter { sequence.targets[$0 + 1] }
+        let finalNorm = model.norm(layer: L, .attention)
+        let inverseFinal = scratch.take(T)
+        let final = scratch.take(T * d)
+        rmsNorm(x, finalNorm, final, inverseFinal)
+        let dFinal = scratch.take(T * d)
+        var lossSum = 0.0
+        let V = shape.vocabulary
+        let chunk = 32
+        let rows = scratch.take(chunk * d)
+        let logits = scratch.take(chunk * V)
+        let dRows = scratch.take(chunk * d)
+        var start = 0
+        while start < positions.count {
+            let part = Array(positions[start..<min(start + chunk, positions.count)])
+            for (r, t) in part.enumerated() { (rows + r * d).update(from: final + t * d, count: d) }
+            model.outputForward(rows, count: part.count, into: logits)
+            for (r, t) in part.enumerated() {
+                let row = logits + r * V
+                let lse = S.logSumExp(row, V)
+                let target = Int(sequence.tokens[t + 1])
+                lossSum += lse - Double(row[target])
+                for v in 0..<V { row[v] = S(Foundation.exp(Double(row[v]) - lse) * weight) }
+                row[target] -= S(weight)
+            }
+            model.outputBackward(logits, count: part.count, into: dRows, accumulate: false)
+            for (r, t) in part.enumerated() { (dFinal + t * d).update(from: dRows + r * d, count: d) }
+            start += chunk
+        }
+        let dx = scratch.take(T * d)
+        rmsNormBackward(x, finalNorm, inverseFinal, dFinal, dx)
+
+        // Backward through the blocks.
+        let dNormed = scratch.take(T * d)
+        let dGate = scratch.take(T * ff)
+        let dUp = scratch.take(T * ff)
+        let dActivation = scratch.take(T * ff)
+        let activation = scratch.take(T * ff)
+        let dAttention = scratch.take(T * d)
+        let dq = scratch.take(T * d)
+        let dk = scratch.take(T * kv)
+        let dv = scratch.take(T * kv)
+        for layer in stride(from: L - 1, through: 0, by: -1) {
+            let block = saved[layer]
+            // The feed-forward network: x_next = middle + down(silu(gate) ⊙ up).
+            for i in 0..<(T * ff) {
+                let g = block.gate[i]
+                activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
+            }
+            linearBackward(
+                layer: layer, .down, activation, block.lowRank[LoRATarget.down.rawValue], dx, dActivation,
+                accumulate: false, &gradients)
+            for i in 0..<(T * ff) {
+                let g = block.gate[i]
+                let sigmoid = 1 / (1 + S.exponential(-g))
+                let silu = g * sigmoid
+                dUp[i] = dActivation[i] * silu
+                dGate[i] = dActivation[i] * block.up[i] * sigmoid * (1 + g * (1 - sigmoid))
+            }
+            let ffNorm = model.norm(layer: layer, .feedForward)
+            // The normed input of gate and up, again.
+            for t in 0..<T {
+                let r = block.inverseRMS2[t]
+                ffNorm.withUnsafeBufferPointer { g in
+                    for i in 0..<d { normed[t * d + i] = block.middle[t * d + i] * r * g[i] }
+                }
+            }
+            linearBackward(
+                layer: layer, .gate, normed, block.lowRank[LoRATarget.gate.rawValue], dGate, dNormed,
+                accumulate: false, &gradients)
+            linearBackward(
+                layer: layer, .up, normed, block.lowRank[LoRATarget.up.rawValue], dUp, dNormed, accumulate: true,
+                &gradients)
+            // dx (the stream after attention) = dx_next + the norm's backward.
+            rmsNormBackward(block.middle, ffNorm, block.inverseRMS2, dNormed, dx)
+            // Attention: middle = input + o(attention).
+            linearBackward(
+                layer: layer, .attentionOutput, block.attention, block.lowRank[LoRATarget.attentionOutput.rawValue],
+                dx, dAttention, accumulate: false, &gradients)
+            attendBackward(block, dAttention, dq, dk, dv)
+            rope(dq, width: d, heads: shape.heads, inverse: true)
+            rope(dk, width: kv, heads: shape.kvHeads, inverse: true)
+            let attentionNorm = model.norm(layer: layer, .attention)
+            for t in 0..<T {
+                let r = block.inverseRMS1[t]
+                attentionNorm.withUnsafeBufferPointer { g in
+                    for i in 0..<d { normed[t * d + i] = block.input[t * d + i] * r * g[i] }
+                }
+            }
+            linearBackward(
+                layer: layer, .query, normed, block.lowRank[LoRATarget.query.rawValue], dq, dNormed,
+                accumulate: false, &gradients)
+            linearBackward(
+                layer: layer, .key, normed, block.lowRank[LoRATarget.key.rawValue], dk, dNormed, accumulate: true,
+                &gradients)
+            linearBackward(
+                layer: layer, .value, normed, block.lowRank[LoRATarget.value.rawValue], dv, dNormed, accumulate: true,
+                &gradients)
+            rmsNormBackward(block.input, attentionNorm, block.inverseRMS1, dNormed, dx)
+        }
+        return lossSum
+    }
+}
+
+/// The mean loss and the LoRA gradients of `batch`, one sequence at a time.
+func batchGradient<M: FrozenModel>(
+    model: M, lora: LoRATensors<M.Scalar>, batch: [TrainingSequence]
+) -> BatchGradient<M.Scalar> {
+    let targets = batch.reduce(0) { $0 + $1.targetCount }
+    var gradients = lora.zeros()
+    guard targets > 0 else { return BatchGradient(loss: 0, targets: 0, gradients: gradients) }
+    let weight = 1 / Double(targets)
+    var lossSum = 0.0
+    for sequence in batch where sequence.tokens.count >= 2 && sequence.targetCount > 0 {
+        let pass = SequencePass(model: model, lora: lora, count: sequence.tokens.count)
+        lossSum += pass.run(sequence, weight: weight, &gradients)
+    }
+    return BatchGradient(loss: lossSum / Double(targets), targets: targets, gradients: gradients)
+}
+
+/// The mean loss and LoRA gradients of a batch on the quantized model.
+public func lossAndGradients(
+    model: QuantizedModel, lora: LoRATensors<Float>, batch: [TrainingSequence]
+) -> BatchGradient<Float> {
+    batchGradient(model: model, lora: lora, batch: batch)
+}
+
+/// The same on a dense model in float64.
+public func lossAndGradients(
+    model: DenseModel<Double>, lora: LoRATensors<Double>, batch: [TrainingSequence]
+) -> BatchGradient<Double> {
+    batchGradient(model: model, lora: lora, batch: batch)
+}
+
+/// The same on a dense model in float32.
+public func lossAndGradients(
+    model: DenseModel<Float>, lora: LoRATensors<Float>, batch: [TrainingSequence]
+) -> BatchGradient<Float> {
+    batchGradient(model: model, lora: lora, batch: batch)
+}
