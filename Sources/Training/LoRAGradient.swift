@@ -500,7 +500,9 @@ struct SequencePass<M: FrozenModel> {
 
     /// Forward and backward over `sequence`, every target weighted by `weight`; adds to `gradients` and returns the
     /// summed (unweighted) cross-entropy of the targets.
-    func run(_ sequence: TrainingSequence, weight: Double, _ gradients: inout LoRATensors<S>) -> Double {
+    func run(
+        _ sequence: TrainingSequence, weight: Double, _ gradients: inout LoRATensors<S>, backward: Bool = true
+    ) -> Double {
         let T = count
         let d = shape.embedding
         let kv = shape.kvDimension
@@ -566,13 +568,16 @@ struct SequencePass<M: FrozenModel> {
                 let lse = S.logSumExp(row, V)
                 let target = Int(sequence.tokens[t + 1])
                 lossSum += lse - Double(row[target])
+                guard backward else { continue }
                 for v in 0..<V { row[v] = S(Foundation.exp(Double(row[v]) - lse) * weight) }
                 row[target] -= S(weight)
             }
+            start += chunk
+            guard backward else { continue }
             model.outputBackward(logits, count: part.count, into: dRows, accumulate: false)
             for (r, t) in part.enumerated() { (dFinal + t * d).update(from: dRows + r * d, count: d) }
-            start += chunk
         }
+        guard backward else { return lossSum }
         let dx = scratch.take(T * d)
         rmsNormBackward(x, finalNorm, inverseFinal, dFinal, dx)
 
@@ -648,6 +653,19 @@ struct SequencePass<M: FrozenModel> {
     }
 }
 
+/// The mean loss of `batch` without gradients, and its target count.
+func batchLoss<M: FrozenModel>(model: M, lora: LoRATensors<M.Scalar>, batch: [TrainingSequence]) -> (Double, Int) {
+    let targets = batch.reduce(0) { $0 + $1.targetCount }
+    guard targets > 0 else { return (0, 0) }
+    var unused = lora
+    var lossSum = 0.0
+    for sequence in batch where sequence.tokens.count >= 2 && sequence.targetCount > 0 {
+        let pass = SequencePass(model: model, lora: lora, count: sequence.tokens.count)
+        lossSum += pass.run(sequence, weight: 0, &unused, backward: false)
+    }
+    return (lossSum / Double(targets), targets)
+}
+
 /// The mean loss and the LoRA gradients of `batch`, one sequence at a time.
 func batchGradient<M: FrozenModel>(
     model: M, lora: LoRATensors<M.Scalar>, batch: [TrainingSequence]
@@ -683,4 +701,14 @@ public func lossAndGradients(
     model: DenseModel<Float>, lora: LoRATensors<Float>, batch: [TrainingSequence]
 ) -> BatchGradient<Float> {
     batchGradient(model: model, lora: lora, batch: batch)
+}
+
+/// The mean loss of a batch on the quantized model, and its target count (no gradients).
+public func loss(model: QuantizedModel, lora: LoRATensors<Float>, batch: [TrainingSequence]) -> (Double, Int) {
+    batchLoss(model: model, lora: lora, batch: batch)
+}
+
+/// The same on a dense model in float64.
+public func loss(model: DenseModel<Double>, lora: LoRATensors<Double>, batch: [TrainingSequence]) -> (Double, Int) {
+    batchLoss(model: model, lora: lora, batch: batch)
 }

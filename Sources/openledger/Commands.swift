@@ -7,7 +7,7 @@ enum Commands {
             DevnetCommand.command, LightCommand.command, AttributeCommand.command, P2PCommand.command,
             InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, SimCommand.command,
             ContentCommand.command, WalletCommand.command, ChannelCommand.command, ChatCommand.command,
-            PayProxyCommand.command, ClaimsCommand.command, ClaimsCommand.stake,
+            PayProxyCommand.command, ClaimsCommand.command, ClaimsCommand.stake, TrainCommand.command,
             bench,
         ]
     )
