@@ -276,18 +276,18 @@ final class Scratch<S: TrainingScalar> {
 
 /// What the backward pass needs from one block's forward pass.
 struct SavedBlock<S: TrainingScalar> {
-    var input: UnsafeMutablePointer<S>  // T × d, the residual stream entering the block
-    var inverseRMS1: UnsafeMutablePointer<S>  // T
-    var query: UnsafeMutablePointer<S>  // T × d, after RoPE
-    var key: UnsafeMutablePointer<S>  // T × kv, after RoPE
-    var value: UnsafeMutablePointer<S>  // T × kv
-    var logSumExp: UnsafeMutablePointer<S>  // heads × T, of the scaled, masked scores
-    var attention: UnsafeMutablePointer<S>  // T × d, attention's output before its projection
-    var middle: UnsafeMutablePointer<S>  // T × d, the residual stream after attention
-    var inverseRMS2: UnsafeMutablePointer<S>  // T
-    var gate: UnsafeMutablePointer<S>  // T × ff
-    var up: UnsafeMutablePointer<S>  // T × ff
-    var lowRank: [UnsafeMutablePointer<S>?]  // per target: T × rank, x · Aᵀ
+    var input: UnsafeMutablePointer<S>  // n × d, the residual stream entering the block
+    var inverseRMS1: UnsafeMutablePointer<S>  // n
+    var query: UnsafeMutablePointer<S>  // n × d, after RoPE
+    var key: UnsafeMutablePointer<S>  // n × kv, after RoPE
+    var value: UnsafeMutablePointer<S>  // n × kv
+    var logSumExp: UnsafeMutablePointer<S>  // heads × n, of the scaled, masked scores
+    var attention: UnsafeMutablePointer<S>  // n × d, attention's output before its projection
+    var middle: UnsafeMutablePointer<S>  // n × d, the residual stream after attention
+    var inverseRMS2: UnsafeMutablePointer<S>  // n
+    var gate: UnsafeMutablePointer<S>  // n × ff
+    var up: UnsafeMutablePointer<S>  // n × ff
+    var lowRank: [UnsafeMutablePointer<S>?]  // per target: n × rank, x · Aᵀ
 }
 
 /// The pass over one sequence.
@@ -429,25 +429,25 @@ struct SequencePass<M: FrozenModel> {
 
     /// Causal attention of every head; writes the output and each row's log-sum-exp.
     func attend(_ saved: SavedBlock<S>) {
-        let T = count
+        let n = count
         let d = shape.embedding
         let kv = shape.kvDimension
         let hd = shape.headDimension
         let group = shape.heads / shape.kvHeads
         let scale = S(1 / Double(hd).squareRoot())
-        let scores = scratch.take(T * T)
+        let scores = scratch.take(n * n)
         for h in 0..<shape.heads {
             let g = h / group
-            S.gemmNT(T, T, hd, saved.query + h * hd, d, saved.key + g * hd, kv, scores, T, accumulate: false)
-            for t in 0..<T {
-                let row = scores + t * T
+            S.gemmNT(n, n, hd, saved.query + h * hd, d, saved.key + g * hd, kv, scores, n, accumulate: false)
+            for t in 0..<n {
+                let row = scores + t * n
                 for j in 0...t { row[j] *= scale }
                 let lse = S.logSumExp(row, t + 1)
-                saved.logSumExp[h * T + t] = S(lse)
+                saved.logSumExp[h * n + t] = S(lse)
                 for j in 0...t { row[j] = S.exponential(row[j] - S(lse)) }
-                for j in (t + 1)..<T { row[j] = 0 }
+                for j in (t + 1)..<n { row[j] = 0 }
             }
-            S.gemmNN(T, hd, T, scores, T, saved.value + g * hd, kv, saved.attention + h * hd, d, accumulate: false)
+            S.gemmNN(n, hd, n, scores, n, saved.value + g * hd, kv, saved.attention + h * hd, d, accumulate: false)
         }
     }
 
@@ -456,43 +456,43 @@ struct SequencePass<M: FrozenModel> {
         _ saved: SavedBlock<S>, _ dout: UnsafePointer<S>, _ dq: UnsafeMutablePointer<S>,
         _ dk: UnsafeMutablePointer<S>, _ dv: UnsafeMutablePointer<S>
     ) {
-        let T = count
+        let n = count
         let d = shape.embedding
         let kv = shape.kvDimension
         let hd = shape.headDimension
         let group = shape.heads / shape.kvHeads
         let scale = S(1 / Double(hd).squareRoot())
-        let p = scratch.take(T * T)
-        let dp = scratch.take(T * T)
-        for i in 0..<(T * kv) {
+        let p = scratch.take(n * n)
+        let dp = scratch.take(n * n)
+        for i in 0..<(n * kv) {
             dk[i] = 0
             dv[i] = 0
         }
         for h in 0..<shape.heads {
             let g = h / group
-            S.gemmNT(T, T, hd, saved.query + h * hd, d, saved.key + g * hd, kv, p, T, accumulate: false)
-            for t in 0..<T {
-                let row = p + t * T
-                let lse = saved.logSumExp[h * T + t]
+            S.gemmNT(n, n, hd, saved.query + h * hd, d, saved.key + g * hd, kv, p, n, accumulate: false)
+            for t in 0..<n {
+                let row = p + t * n
+                let lse = saved.logSumExp[h * n + t]
                 for j in 0...t { row[j] = S.exponential(row[j] * scale - lse) }
-                for j in (t + 1)..<T { row[j] = 0 }
+                for j in (t + 1)..<n { row[j] = 0 }
             }
             // dV_g += Pᵀ · dO_h; dP = dO_h · V_gᵀ.
-            S.gemmTN(T, hd, T, p, T, dout + h * hd, d, dv + g * hd, kv, accumulate: true)
-            S.gemmNT(T, T, hd, dout + h * hd, d, saved.value + g * hd, kv, dp, T, accumulate: false)
+            S.gemmTN(n, hd, n, p, n, dout + h * hd, d, dv + g * hd, kv, accumulate: true)
+            S.gemmNT(n, n, hd, dout + h * hd, d, saved.value + g * hd, kv, dp, n, accumulate: false)
             // dS = P ⊙ (dP − Σ P·dP), times the score scale.
-            for t in 0..<T {
-                let row = p + t * T
-                let drow = dp + t * T
+            for t in 0..<n {
+                let row = p + t * n
+                let drow = dp + t * n
                 var dot = 0.0
                 for j in 0...t { dot += Double(row[j] * drow[j]) }
                 let sum = S(dot)
                 for j in 0...t { drow[j] = row[j] * (drow[j] - sum) * scale }
-                for j in (t + 1)..<T { drow[j] = 0 }
+                for j in (t + 1)..<n { drow[j] = 0 }
             }
             // dQ_h = dS · K_g; dK_g += dSᵀ · Q_h.
-            S.gemmNN(T, hd, T, dp, T, saved.key + g * hd, kv, dq + h * hd, d, accumulate: false)
-            S.gemmTN(T, hd, T, dp, T, saved.query + h * hd, d, dk + g * hd, kv, accumulate: true)
+            S.gemmNN(n, hd, n, dp, n, saved.key + g * hd, kv, dq + h * hd, d, accumulate: false)
+            S.gemmTN(n, hd, n, dp, n, saved.query + h * hd, d, dk + g * hd, kv, accumulate: true)
         }
     }
 
@@ -503,21 +503,21 @@ struct SequencePass<M: FrozenModel> {
     func run(
         _ sequence: TrainingSequence, weight: Double, _ gradients: inout LoRATensors<S>, backward: Bool = true
     ) -> Double {
-        let T = count
+        let n = count
         let d = shape.embedding
         let kv = shape.kvDimension
         let ff = shape.feedForward
-        let L = shape.layers
-        var x = scratch.take(T * d)
-        for t in 0..<T { model.embed(sequence.tokens[t], into: x + t * d) }
+        let blocks = shape.layers
+        var x = scratch.take(n * d)
+        for t in 0..<n { model.embed(sequence.tokens[t], into: x + t * d) }
         var saved: [SavedBlock<S>] = []
-        let normed = scratch.take(T * d)
-        for layer in 0..<L {
+        let normed = scratch.take(n * d)
+        for layer in 0..<blocks {
             var block = SavedBlock<S>(
-                input: x, inverseRMS1: scratch.take(T), query: scratch.take(T * d), key: scratch.take(T * kv),
-                value: scratch.take(T * kv), logSumExp: scratch.take(shape.heads * T), attention: scratch.take(T * d),
-                middle: scratch.take(T * d), inverseRMS2: scratch.take(T), gate: scratch.take(T * ff),
-                up: scratch.take(T * ff), lowRank: [UnsafeMutablePointer<S>?](repeating: nil, count: 7))
+                input: x, inverseRMS1: scratch.take(n), query: scratch.take(n * d), key: scratch.take(n * kv),
+                value: scratch.take(n * kv), logSumExp: scratch.take(shape.heads * n), attention: scratch.take(n * d),
+                middle: scratch.take(n * d), inverseRMS2: scratch.take(n), gate: scratch.take(n * ff),
+                up: scratch.take(n * ff), lowRank: [UnsafeMutablePointer<S>?](repeating: nil, count: 7))
             rmsNorm(x, model.norm(layer: layer, .attention), normed, block.inverseRMS1)
             block.lowRank[LoRATarget.query.rawValue] = linear(layer: layer, .query, normed, block.query)
             block.lowRank[LoRATarget.key.rawValue] = linear(layer: layer, .key, normed, block.key)
@@ -525,38 +525,38 @@ struct SequencePass<M: FrozenModel> {
             rope(block.query, width: d, heads: shape.heads, inverse: false)
             rope(block.key, width: kv, heads: shape.kvHeads, inverse: false)
             attend(block)
-            let projected = scratch.take(T * d)
+            let projected = scratch.take(n * d)
             block.lowRank[LoRATarget.attentionOutput.rawValue] = linear(
                 layer: layer, .attentionOutput, block.attention, projected)
-            for i in 0..<(T * d) { block.middle[i] = x[i] + projected[i] }
+            for i in 0..<(n * d) { block.middle[i] = x[i] + projected[i] }
             rmsNorm(block.middle, model.norm(layer: layer, .feedForward), normed, block.inverseRMS2)
             block.lowRank[LoRATarget.gate.rawValue] = linear(layer: layer, .gate, normed, block.gate)
             block.lowRank[LoRATarget.up.rawValue] = linear(layer: layer, .up, normed, block.up)
-            let activation = scratch.take(T * ff)
-            for i in 0..<(T * ff) {
+            let activation = scratch.take(n * ff)
+            for i in 0..<(n * ff) {
                 let g = block.gate[i]
                 activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
             }
-            let down = scratch.take(T * d)
+            let down = scratch.take(n * d)
             block.lowRank[LoRATarget.down.rawValue] = linear(layer: layer, .down, activation, down)
-            let next = scratch.take(T * d)
-            for i in 0..<(T * d) { next[i] = block.middle[i] + down[i] }
+            let next = scratch.take(n * d)
+            for i in 0..<(n * d) { next[i] = block.middle[i] + down[i] }
             saved.append(block)
             x = next
         }
 
         // The loss: logits only at the positions whose next token is a target.
-        let positions = (0..<(T - 1)).filter { sequence.targets[$0 + 1] }
-        let finalNorm = model.norm(layer: L, .attention)
-        let inverseFinal = scratch.take(T)
-        let final = scratch.take(T * d)
+        let positions = (0..<(n - 1)).filter { sequence.targets[$0 + 1] }
+        let finalNorm = model.norm(layer: blocks, .attention)
+        let inverseFinal = scratch.take(n)
+        let final = scratch.take(n * d)
         rmsNorm(x, finalNorm, final, inverseFinal)
-        let dFinal = scratch.take(T * d)
+        let dFinal = scratch.take(n * d)
         var lossSum = 0.0
-        let V = shape.vocabulary
+        let vocabulary = shape.vocabulary
         let chunk = 32
         let rows = scratch.take(chunk * d)
-        let logits = scratch.take(chunk * V)
+        let logits = scratch.take(chunk * vocabulary)
         let dRows = scratch.take(chunk * d)
         var start = 0
         while start < positions.count {
@@ -564,12 +564,12 @@ struct SequencePass<M: FrozenModel> {
             for (r, t) in part.enumerated() { (rows + r * d).update(from: final + t * d, count: d) }
             model.outputForward(rows, count: part.count, into: logits)
             for (r, t) in part.enumerated() {
-                let row = logits + r * V
-                let lse = S.logSumExp(row, V)
+                let row = logits + r * vocabulary
+                let lse = S.logSumExp(row, vocabulary)
                 let target = Int(sequence.tokens[t + 1])
                 lossSum += lse - Double(row[target])
                 guard backward else { continue }
-                for v in 0..<V { row[v] = S(Foundation.exp(Double(row[v]) - lse) * weight) }
+                for v in 0..<vocabulary { row[v] = S(Foundation.exp(Double(row[v]) - lse) * weight) }
                 row[target] -= S(weight)
             }
             start += chunk
@@ -578,30 +578,30 @@ struct SequencePass<M: FrozenModel> {
             for (r, t) in part.enumerated() { (dFinal + t * d).update(from: dRows + r * d, count: d) }
         }
         guard backward else { return lossSum }
-        let dx = scratch.take(T * d)
+        let dx = scratch.take(n * d)
         rmsNormBackward(x, finalNorm, inverseFinal, dFinal, dx)
 
         // Backward through the blocks.
-        let dNormed = scratch.take(T * d)
-        let dGate = scratch.take(T * ff)
-        let dUp = scratch.take(T * ff)
-        let dActivation = scratch.take(T * ff)
-        let activation = scratch.take(T * ff)
-        let dAttention = scratch.take(T * d)
-        let dq = scratch.take(T * d)
-        let dk = scratch.take(T * kv)
-        let dv = scratch.take(T * kv)
-        for layer in stride(from: L - 1, through: 0, by: -1) {
+        let dNormed = scratch.take(n * d)
+        let dGate = scratch.take(n * ff)
+        let dUp = scratch.take(n * ff)
+        let dActivation = scratch.take(n * ff)
+        let activation = scratch.take(n * ff)
+        let dAttention = scratch.take(n * d)
+        let dq = scratch.take(n * d)
+        let dk = scratch.take(n * kv)
+        let dv = scratch.take(n * kv)
+        for layer in stride(from: blocks - 1, through: 0, by: -1) {
             let block = saved[layer]
             // The feed-forward network: x_next = middle + down(silu(gate) ⊙ up).
-            for i in 0..<(T * ff) {
+            for i in 0..<(n * ff) {
                 let g = block.gate[i]
                 activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
             }
             linearBackward(
                 layer: layer, .down, activation, block.lowRank[LoRATarget.down.rawValue], dx, dActivation,
                 accumulate: false, &gradients)
-            for i in 0..<(T * ff) {
+            for i in 0..<(n * ff) {
                 let g = block.gate[i]
                 let sigmoid = 1 / (1 + S.exponential(-g))
                 let silu = g * sigmoid
@@ -610,7 +610,7 @@ struct SequencePass<M: FrozenModel> {
             }
             let ffNorm = model.norm(layer: layer, .feedForward)
             // The normed input of gate and up, again.
-            for t in 0..<T {
+            for t in 0..<n {
                 let r = block.inverseRMS2[t]
                 ffNorm.withUnsafeBufferPointer { g in
                     for i in 0..<d { normed[t * d + i] = block.middle[t * d + i] * r * g[i] }
@@ -632,7 +632,7 @@ struct SequencePass<M: FrozenModel> {
             rope(dq, width: d, heads: shape.heads, inverse: true)
             rope(dk, width: kv, heads: shape.kvHeads, inverse: true)
             let attentionNorm = model.norm(layer: layer, .attention)
-            for t in 0..<T {
+            for t in 0..<n {
                 let r = block.inverseRMS1[t]
                 attentionNorm.withUnsafeBufferPointer { g in
                     for i in 0..<d { normed[t * d + i] = block.input[t * d + i] * r * g[i] }
