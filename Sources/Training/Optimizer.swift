@@ -153,6 +153,7 @@ public struct AdamW: Sendable, Equatable {
     }
 
     /// One step: clips `gradients` to the configured norm, then updates `parameters` with learning rate `rate`.
+    ///
     /// Returns the gradient norm before clipping.
     @discardableResult
     public mutating func step(
