@@ -4,10 +4,34 @@
 #include <stdint.h>
 
 /* Matrix products for LoRA training in f32. Every matrix is row-major with the given row stride (in floats).
- * Each kernel is single-threaded; callers split the work across threads by disjoint output ranges. Results do not
- * depend on how the caller splits the work: every output element is summed in one fixed order (k ascending in
- * fixed-size lanes), so a run is bit-for-bit repeatable on one machine. An AVX-512 path is used when the CPU has
- * it (checked once at run time), with a portable twin otherwise. accumulate 0: C = product; 1: C += product. */
+ * Each kernel is single-threaded; callers split the work across threads by disjoint output ranges. An AVX-512
+ * path is used when the CPU has it (checked once at run time), with a portable twin otherwise.
+ * accumulate 0: C = product; 1: C += product.
+ *
+ * Summation order (every kernel, both paths). For each output element, with p the reduction index (k for the
+ * sgemms, `in` for the forward, `out` for the backward):
+ *     total = accumulate ? C : 0
+ *     for each tile [p0, p0 + OTK_K_TILE) of p, from p0 = 0 (the last tile may be shorter):
+ *         s = 0;  for p ascending in the tile: s = s + A(i,p)·B(p,j)     (one fused multiply-add on AVX-512)
+ *         total = total + s
+ *     C = total
+ * The order depends only on the reduction length, never on m, n, count, the output range or the thread, so
+ * splitting the outputs across calls gives bit-identical results, and a run is bit-for-bit repeatable on one
+ * machine. The tiles bound the rounding error by about (OTK_K_TILE + k / OTK_K_TILE)·ε instead of k·ε (the
+ * output projection's backward sums 49152 terms). The portable path may round the product before the add, so
+ * its results agree with the AVX-512 path's within rounding, not bit for bit.
+ *
+ * Bounds: a kernel reads A, B and W only inside the given shapes and writes only the m×n (count×range) outputs;
+ * tails of any size are handled with masked loads and stores. */
+
+/* The tile length of the reduction index in the summation order above. */
+#define OTK_K_TILE 128
+
+/* ggml type ids of the weight formats the weight products read. */
+#define OTK_F32 0
+#define OTK_Q4_0 2
+#define OTK_Q4_1 3
+#define OTK_Q8_0 8
 
 /* C[m×n] (+)= A[m×k] · B[k×n]. */
 void otk_sgemm_nn(int m, int n, int k, const float *a, size_t lda, const float *b, size_t ldb, float *c, size_t ldc,
@@ -20,8 +44,12 @@ void otk_sgemm_tn(int m, int n, int k, const float *a, size_t lda, const float *
                   int accumulate);
 
 /* Products with a frozen weight matrix W in its ggml block format, read from the blocks (never a whole f32 copy):
- * type is the ggml type id (0 F32, 2 Q4_0, 3 Q4_1, 8 Q8_0); W has rows of `in` values, each row row_bytes long.
- * scratch: at least otk_weight_scratch_floats(in) floats, private to the calling thread. */
+ * type is the ggml type id (0 F32, 2 Q4_0, 3 Q4_1, 8 Q8_0); W has rows of `in` values, each row row_bytes long
+ * (`in` a multiple of 32 for the block types). Blocks are dequantized as ggml does (Q4_1: q·d + m, rounded twice).
+ * scratch: at least otk_weight_scratch_floats(in) floats, private to the calling thread.
+ * Tiling on AVX-512: the forward packs 32 rows × OTK_K_TILE values of W, dequantized and transposed, into
+ * scratch and runs a 6 × 32 register-blocked FMA kernel over it for all tokens; the backward dequantizes
+ * OTK_K_TILE rows × 256 columns into scratch and runs the same kernel with dY broadcast. */
 size_t otk_weight_scratch_floats(int in);
 
 /* Forward, for output rows o in [o0, o1): Y[t][o − o0] (+)= Σ_i X[t][i]·W[o][i], t < count. */
@@ -34,7 +62,7 @@ void otk_weight_backward(int type, const void *w, size_t row_bytes, int in, int 
                          const float *dy, size_t lddy, int count, float *dx, size_t lddx, int accumulate,
                          float *scratch);
 
-/* The same products in float64 over an f64 weight matrix (rows of `in` doubles), for the exact reference path. */
+/* The same products in float64, for the exact reference path, in the same summation order. */
 void otk_dgemm_nn(int m, int n, int k, const double *a, size_t lda, const double *b, size_t ldb, double *c,
                   size_t ldc, int accumulate);
 void otk_dgemm_nt(int m, int n, int k, const double *a, size_t lda, const double *b, size_t ldb, double *c,
@@ -42,6 +70,10 @@ void otk_dgemm_nt(int m, int n, int k, const double *a, size_t lda, const double
 void otk_dgemm_tn(int m, int n, int k, const double *a, size_t lda, const double *b, size_t ldb, double *c,
                   size_t ldc, int accumulate);
 
-/* 1 when the AVX-512 path is in use. */
+/* 1 when the AVX-512 path is in use on the calling thread. */
 int otk_has_avx512(void);
+
+/* on = 1: the calling thread uses the portable path from now on (for tests comparing the two); 0: back to the
+ * fastest path the CPU has. Other threads are not affected. */
+void otk_use_portable_on_this_thread(int on);
 #endif
