@@ -425,39 +425,30 @@ func exportModelPath(sourceLocation: SourceLocation = #_sourceLocation) -> Strin
     return nil
 }
 
-/// llama.cpp's greedy tokens (tools/interop/lora_parity.py `reference`) for `prompts` with the adapters given as
-/// `FILE:SCALE`.
-func llamaCppGreedy(_ python: URL, model: String, prompts: [[Int32]], adapters: [String], tokens: Int) throws
-    -> [[Int]]
-{
+/// Runs tools/interop/lora_parity.py with `arguments` and `stdin`; its last output line parsed as JSON.
+func loraParity(_ python: URL, _ arguments: [String], stdin: Data = Data()) throws -> Any {
     let process = Process()
     process.executableURL = python
-    process.arguments =
-        [
-            Fixtures.packageRoot.appendingPathComponent("tools/interop/lora_parity.py").path, "reference", "--model",
-            model, "--max-tokens", "\(tokens)",
-        ] + adapters.flatMap { ["--lora", $0] }
+    process.arguments = [Fixtures.packageRoot.appendingPathComponent("tools/interop/lora_parity.py").path] + arguments
     let input = Pipe()
     let output = Pipe()
-    let errors = FileHandle.nullDevice
     process.standardInput = input
     process.standardOutput = output
-    process.standardError = errors
+    process.standardError = FileHandle.nullDevice
     try process.run()
-    input.fileHandleForWriting.write(try JSONSerialization.data(withJSONObject: prompts.map { $0.map(Int.init) }))
+    input.fileHandleForWriting.write(stdin)
     try input.fileHandleForWriting.close()
     let data = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "lora_parity.py reference failed (llama.cpp refused the adapter?)")
+    try #require(process.terminationStatus == 0, "lora_parity.py \(arguments.first ?? "") failed")
     let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-    let runs = try #require(try Fixtures.json(Data(last.utf8)) as? [[String: Any]])
-    return try runs.map { try #require($0["tokens"] as? [Int]) }
+    return try Fixtures.json(Data(last.utf8))
 }
 
 /// A seeded random adapter for the default model written by our GGUF writer loads in llama.cpp
 /// (llama-cpp-python 0.3.36), and llama.cpp's greedy tokens with it are our engine's, token for token; the adapter
-/// changes the output, so an ignored adapter would fail. The PEFT folder of the same adapter reads back to the
-/// same matrices.
+/// changes the output, so an ignored adapter would fail. The PEFT folder of the same adapter holds exactly what
+/// numpy's inverse permutation makes of the GGUF file.
 @Test(.integration, .timeLimit(.minutes(30))) func aWrittenAdapterGivesLlamaCppsTokensInOurEngine() throws {
     guard let modelPath = exportModelPath(), let python = Fixtures.python() else { return }
     let folder = try temporaryFolder("interop")
@@ -471,10 +462,20 @@ func llamaCppGreedy(_ python: URL, model: String, prompts: [[Int32]], adapters: 
     try parameters.writePEFT(to: peft, base: base, baseModelName: "HuggingFaceTB/SmolLM2-135M-Instruct")
 
     let adapter = try LoRAAdapter.load(path: path, base: base)
-    let fromPEFT = try LoRAAdapter.load(path: peft, base: base)
     #expect(adapter.weights.count == 7 * model.config.layers && adapter.ranks == [8])
-    for (one, other) in zip(adapter.weights, fromPEFT.weights) {
-        #expect(one.name == other.name && one.matrixA == other.matrixA && one.matrixB == other.matrixB)
+
+    // gguf's reader sees alpha as a FLOAT32, and numpy's unpermute of our GGUF's q and k rows is our PEFT file.
+    let converted = try #require(
+        try loraParity(python, ["peft", "--model", modelPath, "--lora", path, "--out", folder + "/numpy-peft"])
+            as? [String: Any])
+    #expect(converted["alpha_type"] as? String == "FLOAT32" && (converted["alpha"] as? NSNumber)?.floatValue == 16)
+    let numpyPEFT = try SafetensorsFile(path: try #require(converted["safetensors"] as? String))
+    let ourPEFT = try SafetensorsFile(path: peft + "/adapter_model.safetensors")
+    #expect(
+        Set(numpyPEFT.tensors.keys) == Set(ourPEFT.tensors.keys) && ourPEFT.tensors.count == 2 * 7 * model.config.layers
+    )
+    for name in ourPEFT.tensors.keys.sorted() {
+        #expect(try floats(ourPEFT, name) == floats(numpyPEFT, name), "\(name)")
     }
 
     let template = try ChatTemplate(template: model.chatTemplate)
@@ -484,7 +485,7 @@ func llamaCppGreedy(_ python: URL, model: String, prompts: [[Int32]], adapters: 
     ].map { model.tokenizer.encode(template.render([.init(role: "user", content: $0)])) }
     let tokens = 32
     let session = InferenceSession(model: model, capacity: 256, threads: 2)
-    func ours(_ uses: [LoRAUse]) throws -> [[Int]] {
+    func greedy(_ uses: [LoRAUse]) throws -> [[Int]] {
         try prompts.map { prompt in
             try session.generate(
                 GenerationRequest(
@@ -493,10 +494,14 @@ func llamaCppGreedy(_ python: URL, model: String, prompts: [[Int32]], adapters: 
             ).tokens.map(Int.init)
         }
     }
-    let plain = try ours([])
-    let adapted = try ours([LoRAUse(adapter)])
-    let reference = try llamaCppGreedy(
-        python, model: modelPath, prompts: prompts, adapters: [path + ":1.0"], tokens: tokens)
+    let plain = try greedy([])
+    let adapted = try greedy([LoRAUse(adapter)])
+    // llama.cpp refuses an adapter it cannot load (the script exits non-zero), so a run is a load.
+    let runs = try #require(
+        try loraParity(
+            python, ["reference", "--model", modelPath, "--max-tokens", "\(tokens)", "--lora", path + ":1.0"],
+            stdin: try JSONSerialization.data(withJSONObject: prompts.map { $0.map(Int.init) })) as? [[String: Any]])
+    let reference = try runs.map { try #require($0["tokens"] as? [Int]) }
     #expect(reference.count == prompts.count)
     for (index, (mine, theirs)) in zip(adapted, reference).enumerated() {
         #expect(mine == theirs, "prompt \(index): ours \(mine), llama.cpp \(theirs)")
