@@ -114,7 +114,10 @@ func entries(_ folder: String) -> [String] {
 
     @Test func theSameParametersGiveTheSameBytes() throws {
         let one = randomParameters(smallBase, rank: 2, alpha: 4, seed: 9)
-        let first = try one.ggufWriter(metadata: ["b": "2", "a": "1"]).bytes()
+        let writer = try one.ggufWriter(metadata: ["b": "2", "a": "1"])
+        #expect(
+            writer.keys == ["general.architecture", "general.type", "adapter.type", "adapter.lora.alpha", "a", "b"])
+        let first = writer.bytes()
         let second = try one.ggufWriter(metadata: ["a": "1", "b": "2"]).bytes()
         #expect(first == second)
         var other = one
@@ -234,21 +237,27 @@ func entries(_ folder: String) -> [String] {
 
         // A path under a regular file: the temporary cannot even be opened.
         let under = plain + "/adapter.gguf"
-        expectTrainingError({ if case .fileWrite(.open) = $0 { true } else { false } }) {
+        expectTrainingError {
             try parameters.writeGGUF(to: under)
+        } matching: {
+            if case .fileWrite(.open) = $0 { true } else { false }
         }
         // A path that is a folder: the finished temporary cannot be renamed over it, and is removed.
         let taken = folder + "/taken"
         try FileManager.default.createDirectory(atPath: taken, withIntermediateDirectories: false)
-        expectTrainingError({ if case .fileWrite(.rename) = $0 { true } else { false } }) {
+        expectTrainingError {
             try parameters.writeGGUF(to: taken)
+        } matching: {
+            if case .fileWrite(.rename) = $0 { true } else { false }
         }
         #expect(entries(folder) == ["plain", "taken"])
         #expect(entries(taken).isEmpty)
 
         // A PEFT folder where a file is.
-        expectTrainingError({ if case .directory = $0 { true } else { false } }) {
+        expectTrainingError {
             try parameters.writePEFT(to: plain, base: smallBase, baseModelName: "m")
+        } matching: {
+            if case .directory = $0 { true } else { false }
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data([1, 2, 3]))
         #expect(entries(folder) == ["plain", "taken"])
@@ -296,8 +305,10 @@ func entries(_ folder: String) -> [String] {
         let otherBase = LoRABase(
             layers: 2, embedding: 64, feedForward: 128, kvDimension: 32, heads: 4, kvHeads: 2, vocabulary: 100,
             hasOutputMatrix: false)
-        expectTrainingError({ if case .baseMismatch = $0 { true } else { false } }) {
+        expectTrainingError {
             try good.writePEFT(to: folder + "/peft", base: otherBase, baseModelName: "m")
+        } matching: {
+            if case .baseMismatch = $0 { true } else { false }
         }
         #expect(entries(folder).isEmpty)
     }
@@ -316,8 +327,10 @@ func entries(_ folder: String) -> [String] {
         var random = SeededRandom(seed: 10)
         for cut in [10, bytes.count / 2, bytes.count - 1] {
             try AtomicFile.write(Array(bytes.prefix(cut)), to: path)
-            expectTrainingError({ if case .adapterRead = $0 { true } else { false } }) {
+            expectTrainingError {
                 _ = try LoRAParameters(adapter: path, base: smallBase)
+            } matching: {
+                if case .adapterRead = $0 { true } else { false }
             }
         }
         for _ in 0..<50 {
@@ -408,7 +421,8 @@ func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: 
 
 /// Runs `body`, which must throw a `TrainingError` that `matches`.
 func expectTrainingError(
-    _ matches: (TrainingError) -> Bool, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void,
+    matching matches: (TrainingError) -> Bool
 ) {
     let error = #expect(throws: TrainingError.self, sourceLocation: sourceLocation) { try body() }
     if let error { #expect(matches(error), "\(error)", sourceLocation: sourceLocation) }
@@ -445,9 +459,11 @@ func loraParity(_ python: URL, _ arguments: [String], stdin: Data = Data()) thro
     return try Fixtures.json(Data(last.utf8))
 }
 
-/// A seeded random adapter for the default model written by our GGUF writer loads in llama.cpp
-/// (llama-cpp-python 0.3.36), and llama.cpp's greedy tokens with it are our engine's, token for token; the adapter
-/// changes the output, so an ignored adapter would fail. The PEFT folder of the same adapter holds exactly what
+/// A seeded random adapter for the default model, written by our GGUF writer, gives llama.cpp's greedy tokens in
+/// our engine.
+///
+/// It loads in llama.cpp (llama-cpp-python 0.3.36), and llama.cpp's greedy tokens with it are our engine's, token
+/// for token; the adapter changes the output, so an ignored adapter would fail. The PEFT folder of the same adapter holds exactly what
 /// numpy's inverse permutation makes of the GGUF file.
 @Test(.integration, .timeLimit(.minutes(30))) func aWrittenAdapterGivesLlamaCppsTokensInOurEngine() throws {
     guard let modelPath = exportModelPath(), let python = Fixtures.python() else { return }

@@ -145,8 +145,10 @@ extension LoRAParameters {
         self.pairs = pairs
     }
 
-    /// The rows of a q or k B (outputs × rank, GGUF order) in Hugging Face's order: the inverse of the converter's
-    /// `LlamaModel.permute`. Within each head, GGUF row 2i + j holds Hugging Face row j·hd/2 + i.
+    /// The rows of a q or k B (outputs × rank, GGUF order) in Hugging Face's order.
+    ///
+    /// The inverse of the converter's `LlamaModel.permute`: within each head, GGUF row 2i + j holds Hugging Face row
+    /// j·hd/2 + i.
     public static func huggingFaceRows(_ b: [Float], rank: Int, heads: Int) -> [Float] {
         reorderRows(b, rank: rank, heads: heads, toHuggingFace: true)
     }
