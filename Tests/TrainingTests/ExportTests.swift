@@ -1,4 +1,3 @@
-import FileIO
 import Foundation
 import TestSupport
 import Testing
@@ -233,7 +232,7 @@ func entries(_ folder: String) -> [String] {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let parameters = randomParameters(smallBase, rank: 2, alpha: 4, seed: 6)
         let plain = folder + "/plain"
-        try AtomicFile.write([1, 2, 3], to: plain)
+        try writeBytes([1, 2, 3], to: plain)
 
         // A path under a regular file: the temporary cannot even be opened.
         let under = plain + "/adapter.gguf"
@@ -326,7 +325,7 @@ func entries(_ folder: String) -> [String] {
         let bytes = try readBytes(path)
         var random = SeededRandom(seed: 10)
         for cut in [10, bytes.count / 2, bytes.count - 1] {
-            try AtomicFile.write(Array(bytes.prefix(cut)), to: path)
+            try writeBytes(Array(bytes.prefix(cut)), to: path)
             expectTrainingError {
                 _ = try LoRAParameters(adapter: path, base: smallBase)
             } matching: {
@@ -334,7 +333,7 @@ func entries(_ folder: String) -> [String] {
             }
         }
         for _ in 0..<50 {
-            try AtomicFile.write(random.mutate(bytes), to: path)
+            try writeBytes(random.mutate(bytes), to: path)
             // A mutated file reads, or fails with a typed error, never a crash; what it reads as can be written again.
             if let read = try? LoRAParameters(adapter: path, base: smallBase) {
                 #expect(throws: Never.self) { _ = try read.ggufWriter() }
@@ -415,6 +414,9 @@ func entries(_ folder: String) -> [String] {
         #expect(file.tensors["empty"]?.shape == [0, 4] && file.tensors["empty"]?.byteCount == 0)
     }
 }
+
+/// Writes `bytes` to `path`.
+func writeBytes(_ bytes: [UInt8], to path: String) throws { try Data(bytes).write(to: URL(fileURLWithPath: path)) }
 
 /// The bytes of the file at `path`.
 func readBytes(_ path: String) throws -> [UInt8] { [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))) }
