@@ -47,6 +47,14 @@ public enum TrainingOutputs {
                 withJSONObject: provenance, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         else { throw .io("provenance does not encode") }
         try save(Array(json) + [10], directory + "/provenance.json")
+        let metadata = [
+            "openledger.base_model.sha256": trainer.modelHash, "openledger.training_data.sha256": trainer.dataHash,
+            "openledger.training_log_root": "0x" + summary.logRoot, "openledger.steps": "\(summary.steps)",
+        ]
+        try summary.parameters.writeGGUF(to: directory + "/adapter.gguf", metadata: metadata)
+        try summary.parameters.writePEFT(
+            to: directory + "/peft", base: trainer.model.shape.loraBase,
+            baseModelName: (trainer.model.model.file.metadata["general.name"]?.string ?? "base"), metadata: metadata)
     }
 
     static func save(_ bytes: [UInt8], _ path: String) throws(TrainingError) {

@@ -16,6 +16,10 @@
       Prefill tok/s (512 tokens) and decode tok/s (128) of llama.cpp with the adapters, best of three.
   lora_parity.py dequantize --model PATH --out FILE
       Writes an F32 copy of the model (every tensor dequantized with gguf.quants).
+  lora_parity.py peft --model PATH --lora FILE --out DIR
+      Reads a GGUF-LoRA file with gguf's reader and writes its PEFT tensors, DIR/adapter_model.safetensors (F32):
+      A and B as they are, except lora_B of q_proj and k_proj through numpy's inverse of LlamaModel.permute with
+      the model's head counts. Prints {"safetensors": path, "alpha": value, "alpha_type": gguf's type name}.
 """
 import argparse
 import ctypes
@@ -216,6 +220,29 @@ def dequantize(args):
     print(json.dumps({"f32": args.out}))
 
 
+def peft(args):
+    import gguf
+    shape = model_shape(args.model)
+    reader = gguf.GGUFReader(args.lora)
+    field = reader.fields["adapter.lora.alpha"]
+    tensors = {}
+    for tensor in reader.tensors:
+        base, _, half = tensor.name.rpartition(".")
+        _, layer, target, _ = base.split(".")
+        w = np.asarray(tensor.data, dtype=np.float32).reshape([int(x) for x in reversed(tensor.shape)])
+        if half == "lora_b" and target == "attn_q":
+            w = unpermute(w, shape["heads"])
+        elif half == "lora_b" and target == "attn_k":
+            w = unpermute(w, shape["kv_heads"])
+        side = "A" if half == "lora_a" else "B"
+        tensors[f"base_model.model.model.layers.{layer}.{PEFT_MODULES[target]}.lora_{side}.weight"] = w
+    os.makedirs(args.out, exist_ok=True)
+    path = os.path.join(args.out, "adapter_model.safetensors")
+    write_safetensors(path, tensors)
+    print(json.dumps({"safetensors": path, "alpha": float(field.parts[field.data[0]][0]),
+                      "alpha_type": field.types[0].name}))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,8 +267,12 @@ def main():
     d = sub.add_parser("dequantize")
     d.add_argument("--model", required=True)
     d.add_argument("--out", required=True)
+    p = sub.add_parser("peft")
+    p.add_argument("--model", required=True)
+    p.add_argument("--lora", required=True)
+    p.add_argument("--out", required=True)
     args = parser.parse_args()
-    {"make": make, "reference": reference, "bench": bench, "dequantize": dequantize}[args.command](args)
+    {"make": make, "reference": reference, "bench": bench, "dequantize": dequantize, "peft": peft}[args.command](args)
 
 
 if __name__ == "__main__":
