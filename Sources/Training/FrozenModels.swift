@@ -25,6 +25,22 @@ public final class QuantizedModel: FrozenModel, @unchecked Sendable {
     private let output: WeightView
     private let embeddings: WeightView
 
+    /// The same base with products on `threads` threads (it shares the mapping and the norms).
+    public func withThreads(_ threads: Int) -> QuantizedModel {
+        threads == self.threads ? self : QuantizedModel(self, threads: threads)
+    }
+
+    private init(_ other: QuantizedModel, threads: Int) {
+        model = other.model
+        shape = other.shape
+        self.threads = max(1, threads)
+        norms = other.norms
+        weights = other.weights
+        finalNorm = other.finalNorm
+        output = other.output
+        embeddings = other.embeddings
+    }
+
     /// The base of `model`, computing with `threads` threads.
     public init(_ model: LlamaModel, threads: Int = 2) {
         self.model = model
@@ -132,6 +148,11 @@ public struct DenseModel<Scalar: TrainingScalar>: FrozenModel {
     public var norms: [[Scalar]]
     /// The final norm's weights.
     public var finalNorm: [Scalar]
+    /// Threads: one (the products of a dense model are single-threaded).
+    public var threads: Int { 1 }
+
+    /// The same model.
+    public func withThreads(_ threads: Int) -> DenseModel { self }
 
     /// A model of `shape` with seeded weights: uniform in ±1/√inputs, norms around 1.
     public init(shape: TransformerShape, seed: UInt64) {

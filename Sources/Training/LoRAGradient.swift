@@ -26,6 +26,13 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
     static func exponential(_ x: Self) -> Self
     /// log(Σ exp(x[i])) over n values, summed in double precision.
     static func logSumExp(_ x: UnsafePointer<Self>, _ n: Int) -> Double
+    /// y[i] = exp(x[i] − shift) for n values (y may be x); returns Σ y in double precision.
+    static func exponentials(
+        _ x: UnsafePointer<Self>, _ n: Int, minus shift: Self, into y: UnsafeMutablePointer<Self>
+    ) -> Double
+    /// y[i] = silu(gate[i]) · up[i].
+    static func swiglu(
+        _ gate: UnsafePointer<Self>, _ up: UnsafePointer<Self>, _ n: Int, into y: UnsafeMutablePointer<Self>)
 }
 
 extension Float: TrainingScalar {
@@ -61,6 +68,18 @@ extension Float: TrainingScalar {
         let sum = olk_softmax(Int32(n), scratch, x, maximum)
         return Double(maximum) + Foundation.log(sum)
     }
+    /// exp(x − shift), vectorized (ggml's exp), with its sum.
+    public static func exponentials(
+        _ x: UnsafePointer<Float>, _ n: Int, minus shift: Float, into y: UnsafeMutablePointer<Float>
+    ) -> Double {
+        olk_softmax(Int32(n), y, x, shift)
+    }
+    /// silu(gate) · up, vectorized.
+    public static func swiglu(
+        _ gate: UnsafePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int, into y: UnsafeMutablePointer<Float>
+    ) {
+        olk_swiglu(Int32(n), y, gate, up)
+    }
 }
 
 extension Double: TrainingScalar {
@@ -94,6 +113,23 @@ extension Double: TrainingScalar {
         var sum = 0.0
         for i in 0..<n { sum += Foundation.exp(x[i] - maximum) }
         return maximum + Foundation.log(sum)
+    }
+    /// exp(x − shift) with its sum.
+    public static func exponentials(
+        _ x: UnsafePointer<Double>, _ n: Int, minus shift: Double, into y: UnsafeMutablePointer<Double>
+    ) -> Double {
+        var sum = 0.0
+        for i in 0..<n {
+            y[i] = Foundation.exp(x[i] - shift)
+            sum += y[i]
+        }
+        return sum
+    }
+    /// silu(gate) · up.
+    public static func swiglu(
+        _ gate: UnsafePointer<Double>, _ up: UnsafePointer<Double>, _ n: Int, into y: UnsafeMutablePointer<Double>
+    ) {
+        for i in 0..<n { y[i] = gate[i] / (1 + Foundation.exp(-gate[i])) * up[i] }
     }
 }
 
@@ -174,6 +210,10 @@ public protocol FrozenModel: Sendable {
     associatedtype Scalar: TrainingScalar
     /// The shape.
     var shape: TransformerShape { get }
+    /// Threads the products spread over.
+    var threads: Int { get }
+    /// The same model with products on `threads` threads.
+    func withThreads(_ threads: Int) -> Self
     /// Writes token `token`'s embedding.
     func embed(_ token: Int32, into out: UnsafeMutablePointer<Scalar>)
     /// RMSNorm weights of block `layer` (`layer == shape.layers`: the final norm; `site` is then ignored).
@@ -441,10 +481,15 @@ struct SequencePass<M: FrozenModel> {
             S.gemmNT(n, n, hd, saved.query + h * hd, d, saved.key + g * hd, kv, scores, n, accumulate: false)
             for t in 0..<n {
                 let row = scores + t * n
-                for j in 0...t { row[j] *= scale }
-                let lse = S.logSumExp(row, t + 1)
-                saved.logSumExp[h * n + t] = S(lse)
-                for j in 0...t { row[j] = S.exponential(row[j] - S(lse)) }
+                var maximum = -S.infinity
+                for j in 0...t {
+                    row[j] *= scale
+                    if row[j] > maximum { maximum = row[j] }
+                }
+                let sum = S.exponentials(row, t + 1, minus: maximum, into: row)
+                saved.logSumExp[h * n + t] = S(Double(maximum) + Foundation.log(sum))
+                let inverse = S(1 / sum)
+                for j in 0...t { row[j] *= inverse }
                 for j in (t + 1)..<n { row[j] = 0 }
             }
             S.gemmNN(n, hd, n, scores, n, saved.value + g * hd, kv, saved.attention + h * hd, d, accumulate: false)
@@ -474,7 +519,8 @@ struct SequencePass<M: FrozenModel> {
             for t in 0..<n {
                 let row = p + t * n
                 let lse = saved.logSumExp[h * n + t]
-                for j in 0...t { row[j] = S.exponential(row[j] * scale - lse) }
+                for j in 0...t { row[j] *= scale }
+                _ = S.exponentials(row, t + 1, minus: lse, into: row)
                 for j in (t + 1)..<n { row[j] = 0 }
             }
             // dV_g += Pᵀ · dO_h; dP = dO_h · V_gᵀ.
@@ -533,10 +579,7 @@ struct SequencePass<M: FrozenModel> {
             block.lowRank[LoRATarget.gate.rawValue] = linear(layer: layer, .gate, normed, block.gate)
             block.lowRank[LoRATarget.up.rawValue] = linear(layer: layer, .up, normed, block.up)
             let activation = scratch.take(n * ff)
-            for i in 0..<(n * ff) {
-                let g = block.gate[i]
-                activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
-            }
+            S.swiglu(block.gate, block.up, n * ff, into: activation)
             let down = scratch.take(n * d)
             block.lowRank[LoRATarget.down.rawValue] = linear(layer: layer, .down, activation, down)
             let next = scratch.take(n * d)
@@ -565,11 +608,15 @@ struct SequencePass<M: FrozenModel> {
             model.outputForward(rows, count: part.count, into: logits)
             for (r, t) in part.enumerated() {
                 let row = logits + r * vocabulary
-                let lse = S.logSumExp(row, vocabulary)
+                var maximum = -S.infinity
+                for v in 0..<vocabulary where row[v] > maximum { maximum = row[v] }
                 let target = Int(sequence.tokens[t + 1])
-                lossSum += lse - Double(row[target])
+                let logit = Double(row[target])
+                let sum = S.exponentials(row, vocabulary, minus: maximum, into: row)
+                lossSum += Double(maximum) + Foundation.log(sum) - logit
                 guard backward else { continue }
-                for v in 0..<vocabulary { row[v] = S(Foundation.exp(Double(row[v]) - lse) * weight) }
+                let factor = S(weight / sum)
+                for v in 0..<vocabulary { row[v] *= factor }
                 row[target] -= S(weight)
             }
             start += chunk
@@ -594,10 +641,7 @@ struct SequencePass<M: FrozenModel> {
         for layer in stride(from: blocks - 1, through: 0, by: -1) {
             let block = saved[layer]
             // The feed-forward network: x_next = middle + down(silu(gate) ⊙ up).
-            for i in 0..<(n * ff) {
-                let g = block.gate[i]
-                activation[i] = g / (1 + S.exponential(-g)) * block.up[i]
-            }
+            S.swiglu(block.gate, block.up, n * ff, into: activation)
             linearBackward(
                 layer: layer, .down, activation, block.lowRank[LoRATarget.down.rawValue], dx, dActivation,
                 accumulate: false, &gradients)
@@ -653,20 +697,50 @@ struct SequencePass<M: FrozenModel> {
     }
 }
 
+/// Slots that concurrent workers fill, each slot by one worker.
+final class Slots<Value>: @unchecked Sendable {
+    var values: [Value?]
+    init(_ count: Int) { values = [Value?](repeating: nil, count: count) }
+}
+
+/// Runs `body(i)` for every sequence index: whole rounds of one sequence per worker in parallel, each worker's
+/// products on its own thread, then the rest one at a time with the products spread over the threads.
+func eachSequence<M: FrozenModel>(
+    _ count: Int, model: M, _ body: @escaping @Sendable (Int, M) -> Void
+) {
+    let workers = model.threads
+    let parallel = workers > 1 ? count / workers * workers : 0
+    if parallel > 0 {
+        let single = model.withThreads(1)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            var index = worker
+            while index < parallel {
+                body(index, single)
+                index += workers
+            }
+        }
+    }
+    for index in parallel..<count { body(index, model) }
+}
+
 /// The mean loss of `batch` without gradients, and its target count.
 func batchLoss<M: FrozenModel>(model: M, lora: LoRATensors<M.Scalar>, batch: [TrainingSequence]) -> (Double, Int) {
     let targets = batch.reduce(0) { $0 + $1.targetCount }
     guard targets > 0 else { return (0, 0) }
-    var unused = lora
-    var lossSum = 0.0
-    for sequence in batch where sequence.tokens.count >= 2 && sequence.targetCount > 0 {
-        let pass = SequencePass(model: model, lora: lora, count: sequence.tokens.count)
-        lossSum += pass.run(sequence, weight: 0, &unused, backward: false)
+    let used = batch.filter { $0.tokens.count >= 2 && $0.targetCount > 0 }
+    let losses = Slots<Double>(used.count)
+    eachSequence(used.count, model: model) { index, model in
+        var unused = lora
+        let pass = SequencePass(model: model, lora: lora, count: used[index].tokens.count)
+        losses.values[index] = pass.run(used[index], weight: 0, &unused, backward: false)
     }
-    return (lossSum / Double(targets), targets)
+    return (losses.values.reduce(0) { $0 + ($1 ?? 0) } / Double(targets), targets)
 }
 
-/// The mean loss and the LoRA gradients of `batch`, one sequence at a time.
+/// The mean loss and the LoRA gradients of `batch`.
+///
+/// Each sequence's gradient is computed on its own (sequences run in parallel, one per thread), then the
+/// gradients are added in the batch's order: the result does not depend on the thread count.
 func batchGradient<M: FrozenModel>(
     model: M, lora: LoRATensors<M.Scalar>, batch: [TrainingSequence]
 ) -> BatchGradient<M.Scalar> {
@@ -674,10 +748,18 @@ func batchGradient<M: FrozenModel>(
     var gradients = lora.zeros()
     guard targets > 0 else { return BatchGradient(loss: 0, targets: 0, gradients: gradients) }
     let weight = 1 / Double(targets)
+    let used = batch.filter { $0.tokens.count >= 2 && $0.targetCount > 0 }
+    let results = Slots<(Double, LoRATensors<M.Scalar>)>(used.count)
+    eachSequence(used.count, model: model) { index, model in
+        var own = lora.zeros()
+        let pass = SequencePass(model: model, lora: lora, count: used[index].tokens.count)
+        let loss = pass.run(used[index], weight: weight, &own)
+        results.values[index] = (loss, own)
+    }
     var lossSum = 0.0
-    for sequence in batch where sequence.tokens.count >= 2 && sequence.targetCount > 0 {
-        let pass = SequencePass(model: model, lora: lora, count: sequence.tokens.count)
-        lossSum += pass.run(sequence, weight: weight, &gradients)
+    for case (let loss, let own)? in results.values {
+        lossSum += loss
+        gradients.add(own)
     }
     return BatchGradient(loss: lossSum / Double(targets), targets: targets, gradients: gradients)
 }
