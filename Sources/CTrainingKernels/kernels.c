@@ -212,11 +212,26 @@ AVX512 static void gemm_direct_avx512(int m, int n, int k, const float *a, size_
             for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
+    // With enough rows to reuse it, a k-tile of a 32-column strip of B is copied into a contiguous panel first:
+    // B's own row stride would map the strip onto a few L1 sets.
+    float panel[OTK_K_TILE * 32];
+    const int pack = m >= 12;
     for (int j = 0; j < n; j += 32) {
         const int nr = min_int(32, n - j);
-        for (int p0 = 0; p0 < k; p0 += OTK_K_TILE)
-            strip_rows(m, min_int(OTK_K_TILE, k - p0), a + (size_t)p0 * acs, ars, acs, b + (size_t)p0 * ldb + j, ldb,
-                       c + j, ldc, accumulate || p0 > 0, nr);
+        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+        for (int p0 = 0; p0 < k; p0 += OTK_K_TILE) {
+            const int kt = min_int(OTK_K_TILE, k - p0);
+            const float *bt = b + (size_t)p0 * ldb + j;
+            if (pack) {
+                for (int p = 0; p < kt; p++) {
+                    _mm512_storeu_ps(panel + p * 32, _mm512_maskz_loadu_ps(m0, bt + (size_t)p * ldb));
+                    _mm512_storeu_ps(panel + p * 32 + 16, _mm512_maskz_loadu_ps(m1, bt + (size_t)p * ldb + 16));
+                }
+            }
+            strip_rows(m, kt, a + (size_t)p0 * acs, ars, acs, pack ? panel : bt, pack ? 32 : ldb, c + j, ldc,
+                       accumulate || p0 > 0, nr);
+        }
     }
 }
 
@@ -340,18 +355,21 @@ AVX512 static void backward_avx512(int type, const void *w, size_t row_bytes, in
             for (int t = 0; t < count; t++) memset(dx + (size_t)t * lddx, 0, sizeof(float) * (size_t)columns);
         return;
     }
+    // The panel is stored strip by strip, [column / 32][p][32], so that the kernel walks 128-byte rows in order
+    // (a 1 KiB row stride would map a strip onto a few L1 sets).
     for (int c0 = 0; c0 < columns; c0 += COLUMN_STRIP) {
         const int nc = min_int(COLUMN_STRIP, columns - c0);
         for (int p0 = 0; p0 < out; p0 += OTK_K_TILE) {
             const int kt = min_int(OTK_K_TILE, out - p0);
             for (int p = 0; p < kt; p++) {
                 const uint8_t *row = (const uint8_t *)w + (size_t)(p0 + p) * row_bytes;
-                for (int q = 0; q < nc; q += OTK_K_TILE)
-                    dequantize_span_avx512(type, row, i0 + c0 + q, min_int(OTK_K_TILE, nc - q),
-                                           scratch + (size_t)p * COLUMN_STRIP + q);
+                const size_t bb = block_bytes(type);
+                for (int q = 0; q < nc; q += 32)
+                    dequantize_block_avx512(type, row + (size_t)(i0 + c0 + q) / 32 * bb,
+                                            scratch + (size_t)q * OTK_K_TILE + (size_t)p * 32);
             }
             for (int j = 0; j < nc; j += 32)
-                strip_rows(count, kt, dy + p0, lddy, 1, scratch + j, COLUMN_STRIP, dx + c0 + j, lddx,
+                strip_rows(count, kt, dy + p0, lddy, 1, scratch + (size_t)j * OTK_K_TILE, 32, dx + c0 + j, lddx,
                            accumulate || p0 > 0, min_int(32, nc - j));
         }
     }
