@@ -181,13 +181,14 @@ AVX512 INLINE void micro_f32(const int MR, const int NV, int kt, const float *a,
                                   float *c, size_t ldc, int load_c, __mmask16 m0, __mmask16 m1) { \
         micro_f32(R, 1, kt, a, ars, acs, b, ldb, c, ldc, load_c, m0, m1); \
     }
-MICRO2(1) MICRO2(2) MICRO2(3) MICRO2(4) MICRO2(5) MICRO2(6)
+MICRO2(1) MICRO2(2) MICRO2(3) MICRO2(4) MICRO2(5) MICRO2(6) MICRO2(7) MICRO2(8)
 MICRO1(1) MICRO1(2) MICRO1(3) MICRO1(4) MICRO1(5) MICRO1(6) MICRO1(7) MICRO1(8) MICRO1(9) MICRO1(10) MICRO1(11)
 MICRO1(12)
 
 typedef void (*micro_fn)(int, const float *, size_t, size_t, const float *, size_t, float *, size_t, int, __mmask16,
                          __mmask16);
-static const micro_fn micro2_table[7] = {0, micro2_1, micro2_2, micro2_3, micro2_4, micro2_5, micro2_6};
+static const micro_fn micro2_table[9] = {0,        micro2_1, micro2_2, micro2_3, micro2_4,
+                                         micro2_5, micro2_6, micro2_7, micro2_8};
 static const micro_fn micro1_table[13] = {0,        micro1_1, micro1_2, micro1_3,  micro1_4,  micro1_5, micro1_6,
                                           micro1_7, micro1_8, micro1_9, micro1_10, micro1_11, micro1_12};
 
@@ -196,7 +197,7 @@ AVX512 static void strip_rows(int m, int kt, const float *a, size_t ars, size_t 
                               float *c, size_t ldc, int load_c, int nr) {
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
     const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
-    const int rows = nr > 16 ? 6 : 12;
+    const int rows = nr > 16 ? 8 : 12;
     const micro_fn *table = nr > 16 ? micro2_table : micro1_table;
     for (int i = 0; i < m; i += rows) {
         const int mr = min_int(rows, m - i);
@@ -301,6 +302,15 @@ AVX512 static void dequantize_span_avx512(int type, const uint8_t *row, int from
     for (int p = 0; p < n; p += 32) dequantize_block_avx512(type, row + (size_t)(from + p) / 32 * bb, o + p);
 }
 
+// Asks for bytes [from, to) of `rows` weight rows from row0 on into L2 while the current panel is computed: a
+// large weight (the output projection) streams from memory, and a panel is too short for the hardware prefetcher.
+AVX512 static void prefetch_rows(const void *w, size_t row_bytes, int row0, int rows, size_t from, size_t to) {
+    for (int r = 0; r < rows; r++) {
+        const char *row = (const char *)w + (size_t)(row0 + r) * row_bytes;
+        for (size_t b = from; b < to; b += 64) _mm_prefetch(row + b, _MM_HINT_T1);
+    }
+}
+
 // The transposed panel panel[p][r] = W[row0 + r][p0 + p] for p < kt, r < 32 (zero for r ≥ nr), through tmp.
 AVX512 static void pack_transposed(int type, const void *w, size_t row_bytes, int row0, int nr, int p0, int kt,
                                    float *panel, float *tmp) {
@@ -331,8 +341,10 @@ AVX512 static void gemm_packed_nt_avx512(int type, const void *w, size_t row_byt
             for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
+    const size_t span = type == OTK_F32 ? (size_t)k * sizeof(float) : (size_t)(k / 32) * block_bytes(type);
     for (int j = 0; j < n; j += 32) {
         const int nr = min_int(32, n - j);
+        prefetch_rows(w, row_bytes, row0 + j + 32, min_int(32, n - j - 32), 0, span);
         for (int p0 = 0; p0 < k; p0 += OTK_K_TILE) {
             const int kt = min_int(OTK_K_TILE, k - p0);
             pack_transposed(type, w, row_bytes, row0 + j, nr, p0, kt, panel, tmp);
@@ -359,11 +371,13 @@ AVX512 static void backward_avx512(int type, const void *w, size_t row_bytes, in
     // (a 1 KiB row stride would map a strip onto a few L1 sets).
     for (int c0 = 0; c0 < columns; c0 += COLUMN_STRIP) {
         const int nc = min_int(COLUMN_STRIP, columns - c0);
+        const size_t bb = block_bytes(type);
+        const size_t from = (size_t)(i0 + c0) / 32 * bb, to = from + (size_t)nc / 32 * bb;
         for (int p0 = 0; p0 < out; p0 += OTK_K_TILE) {
             const int kt = min_int(OTK_K_TILE, out - p0);
+            prefetch_rows(w, row_bytes, p0 + OTK_K_TILE, min_int(OTK_K_TILE, out - p0 - OTK_K_TILE), from, to);
             for (int p = 0; p < kt; p++) {
                 const uint8_t *row = (const uint8_t *)w + (size_t)(p0 + p) * row_bytes;
-                const size_t bb = block_bytes(type);
                 for (int q = 0; q < nc; q += 32)
                     dequantize_block_avx512(type, row + (size_t)(i0 + c0 + q) / 32 * bb,
                                             scratch + (size_t)q * OTK_K_TILE + (size_t)p * 32);
