@@ -312,23 +312,36 @@ AVX512 static void prefetch_rows(const void *w, size_t row_bytes, int row0, int 
 }
 
 // The transposed panel panel[p][r] = W[row0 + r][p0 + p] for p < kt, r < 32 (zero for r ≥ nr), through tmp.
+// Block rows are dequantized whole into tmp first (one scale conversion per block, rows read in order); F32 rows
+// go straight from memory into the transpose.
 AVX512 static void pack_transposed(int type, const void *w, size_t row_bytes, int row0, int nr, int p0, int kt,
                                    float *panel, float *tmp) {
     const int padded = (kt + 15) & ~15;
-    for (int r = 0; r < 32; r++) {
-        float *dst = tmp + (size_t)r * OTK_K_TILE;
-        if (r < nr)
-            dequantize_span_avx512(type, (const uint8_t *)w + (size_t)(row0 + r) * row_bytes, p0, kt, dst);
-        else
-            memset(dst, 0, sizeof(float) * (size_t)padded);
-    }
-    for (int rb = 0; rb < 32; rb += 16)
+    if (type != OTK_F32)
+        for (int r = 0; r < nr; r++)
+            dequantize_span_avx512(type, (const uint8_t *)w + (size_t)(row0 + r) * row_bytes, p0, kt,
+                                   tmp + (size_t)r * OTK_K_TILE);
+    for (int rb = 0; rb < 32; rb += 16) {
+        const int rows = min_int(16, nr - rb);
+        if (rows <= 0) {
+            for (int p = 0; p < padded; p++) _mm512_storeu_ps(panel + (size_t)p * 32 + rb, _mm512_setzero_ps());
+            continue;
+        }
         for (int pb = 0; pb < padded; pb += 16) {
             __m512 v[16];
-            for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(tmp + (size_t)(rb + i) * OTK_K_TILE + pb);
+            const int left = kt - pb;
+            const __mmask16 mask = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+            for (int i = 0; i < 16; i++)
+                v[i] = i >= rows ? _mm512_setzero_ps()
+                       : type == OTK_F32
+                           ? _mm512_maskz_loadu_ps(mask, (const float *)((const uint8_t *)w +
+                                                                         (size_t)(row0 + rb + i) * row_bytes) +
+                                                             p0 + pb)
+                           : _mm512_loadu_ps(tmp + (size_t)(rb + i) * OTK_K_TILE + pb);
             transpose16(v);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(panel + (size_t)(pb + i) * 32 + rb, v[i]);
         }
+    }
 }
 
 // C[m×n] (+)= A·Wᵀ over rows [row0, row0 + n) of W: a k-tile of 32 rows is packed, then all m rows run over it.
