@@ -529,9 +529,16 @@ size_t otk_weight_scratch_floats(int in) {
     return in > 0 && (size_t)in > tiled ? (size_t)in : tiled;
 }
 
+// A shape the block formats cannot have, or an unknown type: the kernels leave the output as it is.
+static int valid_weight(int type, int in) {
+    if (in < 0) return 0;
+    if (type == OTK_F32) return 1;
+    return (type == OTK_Q4_0 || type == OTK_Q4_1 || type == OTK_Q8_0) && in % 32 == 0;
+}
+
 void otk_weight_forward(int type, const void *w, size_t row_bytes, int in, int o0, int o1, const float *x,
                         size_t ldx, int count, float *y, size_t ldy, int accumulate, float *scratch) {
-    if (o1 <= o0 || count <= 0) return;
+    if (o1 <= o0 || o0 < 0 || count <= 0 || !valid_weight(type, in)) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
         gemm_packed_nt_avx512(type, w, row_bytes, o0, count, o1 - o0, in, x, ldx, y, ldy, accumulate, scratch,
@@ -545,7 +552,8 @@ void otk_weight_forward(int type, const void *w, size_t row_bytes, int in, int o
 void otk_weight_backward(int type, const void *w, size_t row_bytes, int in, int out, int i0, int i1,
                          const float *dy, size_t lddy, int count, float *dx, size_t lddx, int accumulate,
                          float *scratch) {
-    if (i1 <= i0 || count <= 0) return;
+    if (i1 <= i0 || i0 < 0 || i1 > in || count <= 0 || !valid_weight(type, in)) return;
+    if (type != OTK_F32 && i0 % 32 != 0) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
         backward_avx512(type, w, row_bytes, out, i0, i1, dy, lddy, count, dx, lddx, accumulate, scratch);

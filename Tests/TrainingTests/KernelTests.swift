@@ -102,6 +102,23 @@ import Testing
         #expect(relativeL2(fast.map(Double.init), slow.map(Double.init)) < 1e-6)
     }
 
+    @Test func shapesTheBlockFormatsCannotHaveLeaveTheOutputAsItIs() {
+        var random = SeededRandom(seed: 0x5EED_0006)
+        let weight = TestWeight(type: OTK_Q8_0, outputs: 4, inputs: 64, &random)
+        let x = randomFloats(2 * 64, &random)
+        var scratch = [Float](repeating: 0, count: otk_weight_scratch_floats(64))
+        let start = [Float](repeating: sentinel, count: 2 * 64)
+        var y = start
+        weight.bytes.withUnsafeBytes { w in
+            // 40 values a row: not whole blocks; type 99: no such format; a backward range starting mid-block.
+            otk_weight_forward(OTK_Q8_0, w.baseAddress, weight.rowBytes, 40, 0, 4, x, 64, 2, &y, 4, 0, &scratch)
+            otk_weight_forward(99, w.baseAddress, weight.rowBytes, 64, 0, 4, x, 64, 2, &y, 4, 0, &scratch)
+            otk_weight_backward(OTK_Q8_0, w.baseAddress, weight.rowBytes, 64, 4, 16, 64, x, 4, 2, &y, 64, 0, &scratch)
+            otk_weight_backward(OTK_Q8_0, w.baseAddress, weight.rowBytes, 64, 4, 0, 96, x, 4, 2, &y, 64, 0, &scratch)
+        }
+        #expect(y == start)
+    }
+
     @Test func portableProductIsTheSchoolbookSum() {
         let a: [Float] = [1, 2, 3, 4, 5, 6]
         let b: [Float] = [7, 8, 9, 10, 11, 12]
@@ -121,8 +138,9 @@ private func randomFloats(_ count: Int, _ random: inout SeededRandom) -> [Float]
 }
 
 /// A rows × columns matrix stored with a row stride of columns + pad, its padding NaN.
-private func paddedMatrix(rows: Int, columns: Int, pad: Int, _ random: inout SeededRandom) -> (values: [Float], stride: Int)
-{
+private func paddedMatrix(rows: Int, columns: Int, pad: Int, _ random: inout SeededRandom) -> (
+    values: [Float], stride: Int
+) {
     let stride = columns + pad
     var values = [Float](repeating: .nan, count: max(1, rows * stride))
     for r in 0..<rows {
@@ -132,8 +150,9 @@ private func paddedMatrix(rows: Int, columns: Int, pad: Int, _ random: inout See
 }
 
 /// Output storage: random starting values (for accumulate), sentinels in the padding.
-private func outputMatrix(rows: Int, columns: Int, pad: Int, _ random: inout SeededRandom) -> (values: [Float], stride: Int)
-{
+private func outputMatrix(rows: Int, columns: Int, pad: Int, _ random: inout SeededRandom) -> (
+    values: [Float], stride: Int
+) {
     var (values, stride) = paddedMatrix(rows: rows, columns: columns, pad: pad, &random)
     for r in 0..<rows {
         for c in columns..<stride { values[r * stride + c] = sentinel }
@@ -179,8 +198,12 @@ private func checkSgemm(
     let a = paddedMatrix(rows: aShape.0, columns: aShape.1, pad: 3, &random)
     let b = paddedMatrix(rows: bShape.0, columns: bShape.1, pad: 5, &random)
     let start = outputMatrix(rows: m, columns: n, pad: 2, &random)
-    func aAt(_ i: Int, _ p: Int) -> Double { Double(form == .tn ? a.values[p * a.stride + i] : a.values[i * a.stride + p]) }
-    func bAt(_ p: Int, _ j: Int) -> Double { Double(form == .nt ? b.values[j * b.stride + p] : b.values[p * b.stride + j]) }
+    func aAt(_ i: Int, _ p: Int) -> Double {
+        Double(form == .tn ? a.values[p * a.stride + i] : a.values[i * a.stride + p])
+    }
+    func bAt(_ p: Int, _ j: Int) -> Double {
+        Double(form == .nt ? b.values[j * b.stride + p] : b.values[p * b.stride + j])
+    }
     var exact = [Double](repeating: 0, count: m * n)
     var scale = exact
     for i in 0..<m {
@@ -205,9 +228,12 @@ private func checkSgemm(
                 let cp = cv.baseAddress! + r0 * start.stride
                 let (rows, acc) = (Int32(r1 - r0), Int32(accumulate ? 1 : 0))
                 switch form {
-                case .nn: otk_sgemm_nn(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
-                case .nt: otk_sgemm_nt(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
-                case .tn: otk_sgemm_tn(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
+                case .nn:
+                    otk_sgemm_nn(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
+                case .nt:
+                    otk_sgemm_nt(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
+                case .tn:
+                    otk_sgemm_tn(rows, Int32(n), Int32(k), ap, a.stride, b.values, b.stride, cp, start.stride, acc)
                 }
             }
         }
@@ -291,7 +317,9 @@ private struct TestWeight {
             if type == OTK_F32 {
                 for i in 0..<inputs {
                     let v = random.nextUnitFloat() * 2 - 1
-                    withUnsafeBytes(of: v.bitPattern.littleEndian) { for (j, byte) in $0.enumerated() { bytes[row + 4 * i + j] = byte } }
+                    withUnsafeBytes(of: v.bitPattern.littleEndian) {
+                        for (j, byte) in $0.enumerated() { bytes[row + 4 * i + j] = byte }
+                    }
                     values[o * inputs + i] = v
                 }
                 continue
