@@ -345,7 +345,7 @@ AVX512 static void pack_transposed(int type, const void *w, size_t row_bytes, in
 }
 
 // C[m×n] (+)= A·Wᵀ over rows [row0, row0 + n) of W: a k-tile of 32 rows is packed, then all m rows run over it.
-// panel holds OTK_K_TILE·32 floats, tmp 32·OTK_K_TILE.
+// panel holds OTK_K_TILE·32 floats, tmp 32·OTK_K_TILE (unused for F32).
 AVX512 static void gemm_packed_nt_avx512(int type, const void *w, size_t row_bytes, int row0, int m, int n, int k,
                                          const float *a, size_t lda, float *c, size_t ldc, int accumulate,
                                          float *panel, float *tmp) {
@@ -504,8 +504,8 @@ void otk_sgemm_nt(int m, int n, int k, const float *a, size_t lda, const float *
     if (m <= 0 || n <= 0) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
-        float panel[OTK_K_TILE * 32], tmp[32 * OTK_K_TILE];
-        gemm_packed_nt_avx512(OTK_F32, b, ldb * sizeof(float), 0, m, n, k, a, lda, c, ldc, accumulate, panel, tmp);
+        float panel[OTK_K_TILE * 32];  // F32 rows need no dequantization buffer
+        gemm_packed_nt_avx512(OTK_F32, b, ldb * sizeof(float), 0, m, n, k, a, lda, c, ldc, accumulate, panel, NULL);
         return;
     }
 #endif
