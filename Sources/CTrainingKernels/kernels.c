@@ -181,13 +181,14 @@ AVX512 INLINE void micro_f32(const int MR, const int NV, int kt, const float *a,
                                   float *c, size_t ldc, int load_c, __mmask16 m0, __mmask16 m1) { \
         micro_f32(R, 1, kt, a, ars, acs, b, ldb, c, ldc, load_c, m0, m1); \
     }
-MICRO2(1) MICRO2(2) MICRO2(3) MICRO2(4) MICRO2(5) MICRO2(6)
+MICRO2(1) MICRO2(2) MICRO2(3) MICRO2(4) MICRO2(5) MICRO2(6) MICRO2(7) MICRO2(8)
 MICRO1(1) MICRO1(2) MICRO1(3) MICRO1(4) MICRO1(5) MICRO1(6) MICRO1(7) MICRO1(8) MICRO1(9) MICRO1(10) MICRO1(11)
 MICRO1(12)
 
 typedef void (*micro_fn)(int, const float *, size_t, size_t, const float *, size_t, float *, size_t, int, __mmask16,
                          __mmask16);
-static const micro_fn micro2_table[7] = {0, micro2_1, micro2_2, micro2_3, micro2_4, micro2_5, micro2_6};
+static const micro_fn micro2_table[9] = {0,        micro2_1, micro2_2, micro2_3, micro2_4,
+                                         micro2_5, micro2_6, micro2_7, micro2_8};
 static const micro_fn micro1_table[13] = {0,        micro1_1, micro1_2, micro1_3,  micro1_4,  micro1_5, micro1_6,
                                           micro1_7, micro1_8, micro1_9, micro1_10, micro1_11, micro1_12};
 
@@ -196,7 +197,7 @@ AVX512 static void strip_rows(int m, int kt, const float *a, size_t ars, size_t 
                               float *c, size_t ldc, int load_c, int nr) {
     const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
     const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
-    const int rows = nr > 16 ? 6 : 12;
+    const int rows = nr > 16 ? 8 : 12;
     const micro_fn *table = nr > 16 ? micro2_table : micro1_table;
     for (int i = 0; i < m; i += rows) {
         const int mr = min_int(rows, m - i);
@@ -212,11 +213,26 @@ AVX512 static void gemm_direct_avx512(int m, int n, int k, const float *a, size_
             for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
+    // With enough rows to reuse it, a k-tile of a 32-column strip of B is copied into a contiguous panel first:
+    // B's own row stride would map the strip onto a few L1 sets.
+    float panel[OTK_K_TILE * 32];
+    const int pack = m >= 12;
     for (int j = 0; j < n; j += 32) {
         const int nr = min_int(32, n - j);
-        for (int p0 = 0; p0 < k; p0 += OTK_K_TILE)
-            strip_rows(m, min_int(OTK_K_TILE, k - p0), a + (size_t)p0 * acs, ars, acs, b + (size_t)p0 * ldb + j, ldb,
-                       c + j, ldc, accumulate || p0 > 0, nr);
+        const __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1);
+        const __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (1u << (nr - 16)) - 1);
+        for (int p0 = 0; p0 < k; p0 += OTK_K_TILE) {
+            const int kt = min_int(OTK_K_TILE, k - p0);
+            const float *bt = b + (size_t)p0 * ldb + j;
+            if (pack) {
+                for (int p = 0; p < kt; p++) {
+                    _mm512_storeu_ps(panel + p * 32, _mm512_maskz_loadu_ps(m0, bt + (size_t)p * ldb));
+                    _mm512_storeu_ps(panel + p * 32 + 16, _mm512_maskz_loadu_ps(m1, bt + (size_t)p * ldb + 16));
+                }
+            }
+            strip_rows(m, kt, a + (size_t)p0 * acs, ars, acs, pack ? panel : bt, pack ? 32 : ldb, c + j, ldc,
+                       accumulate || p0 > 0, nr);
+        }
     }
 }
 
@@ -286,28 +302,50 @@ AVX512 static void dequantize_span_avx512(int type, const uint8_t *row, int from
     for (int p = 0; p < n; p += 32) dequantize_block_avx512(type, row + (size_t)(from + p) / 32 * bb, o + p);
 }
 
+// Asks for bytes [from, to) of `rows` weight rows from row0 on into L2 while the current panel is computed: a
+// large weight (the output projection) streams from memory, and a panel is too short for the hardware prefetcher.
+AVX512 static void prefetch_rows(const void *w, size_t row_bytes, int row0, int rows, size_t from, size_t to) {
+    for (int r = 0; r < rows; r++) {
+        const char *row = (const char *)w + (size_t)(row0 + r) * row_bytes;
+        for (size_t b = from; b < to; b += 64) _mm_prefetch(row + b, _MM_HINT_T1);
+    }
+}
+
 // The transposed panel panel[p][r] = W[row0 + r][p0 + p] for p < kt, r < 32 (zero for r ≥ nr), through tmp.
+// Block rows are dequantized whole into tmp first (one scale conversion per block, rows read in order); F32 rows
+// go straight from memory into the transpose.
 AVX512 static void pack_transposed(int type, const void *w, size_t row_bytes, int row0, int nr, int p0, int kt,
                                    float *panel, float *tmp) {
     const int padded = (kt + 15) & ~15;
-    for (int r = 0; r < 32; r++) {
-        float *dst = tmp + (size_t)r * OTK_K_TILE;
-        if (r < nr)
-            dequantize_span_avx512(type, (const uint8_t *)w + (size_t)(row0 + r) * row_bytes, p0, kt, dst);
-        else
-            memset(dst, 0, sizeof(float) * (size_t)padded);
-    }
-    for (int rb = 0; rb < 32; rb += 16)
+    if (type != OTK_F32)
+        for (int r = 0; r < nr; r++)
+            dequantize_span_avx512(type, (const uint8_t *)w + (size_t)(row0 + r) * row_bytes, p0, kt,
+                                   tmp + (size_t)r * OTK_K_TILE);
+    for (int rb = 0; rb < 32; rb += 16) {
+        const int rows = min_int(16, nr - rb);
+        if (rows <= 0) {
+            for (int p = 0; p < padded; p++) _mm512_storeu_ps(panel + (size_t)p * 32 + rb, _mm512_setzero_ps());
+            continue;
+        }
         for (int pb = 0; pb < padded; pb += 16) {
             __m512 v[16];
-            for (int i = 0; i < 16; i++) v[i] = _mm512_loadu_ps(tmp + (size_t)(rb + i) * OTK_K_TILE + pb);
+            const int left = kt - pb;
+            const __mmask16 mask = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1);
+            for (int i = 0; i < 16; i++)
+                v[i] = i >= rows ? _mm512_setzero_ps()
+                       : type == OTK_F32
+                           ? _mm512_maskz_loadu_ps(mask, (const float *)((const uint8_t *)w +
+                                                                         (size_t)(row0 + rb + i) * row_bytes) +
+                                                             p0 + pb)
+                           : _mm512_loadu_ps(tmp + (size_t)(rb + i) * OTK_K_TILE + pb);
             transpose16(v);
             for (int i = 0; i < 16; i++) _mm512_storeu_ps(panel + (size_t)(pb + i) * 32 + rb, v[i]);
         }
+    }
 }
 
 // C[m×n] (+)= A·Wᵀ over rows [row0, row0 + n) of W: a k-tile of 32 rows is packed, then all m rows run over it.
-// panel holds OTK_K_TILE·32 floats, tmp 32·OTK_K_TILE.
+// panel holds OTK_K_TILE·32 floats, tmp 32·OTK_K_TILE (unused for F32).
 AVX512 static void gemm_packed_nt_avx512(int type, const void *w, size_t row_bytes, int row0, int m, int n, int k,
                                          const float *a, size_t lda, float *c, size_t ldc, int accumulate,
                                          float *panel, float *tmp) {
@@ -316,8 +354,10 @@ AVX512 static void gemm_packed_nt_avx512(int type, const void *w, size_t row_byt
             for (int i = 0; i < m; i++) memset(c + (size_t)i * ldc, 0, sizeof(float) * (size_t)n);
         return;
     }
+    const size_t span = type == OTK_F32 ? (size_t)k * sizeof(float) : (size_t)(k / 32) * block_bytes(type);
     for (int j = 0; j < n; j += 32) {
         const int nr = min_int(32, n - j);
+        prefetch_rows(w, row_bytes, row0 + j + 32, min_int(32, n - j - 32), 0, span);
         for (int p0 = 0; p0 < k; p0 += OTK_K_TILE) {
             const int kt = min_int(OTK_K_TILE, k - p0);
             pack_transposed(type, w, row_bytes, row0 + j, nr, p0, kt, panel, tmp);
@@ -340,18 +380,23 @@ AVX512 static void backward_avx512(int type, const void *w, size_t row_bytes, in
             for (int t = 0; t < count; t++) memset(dx + (size_t)t * lddx, 0, sizeof(float) * (size_t)columns);
         return;
     }
+    // The panel is stored strip by strip, [column / 32][p][32], so that the kernel walks 128-byte rows in order
+    // (a 1 KiB row stride would map a strip onto a few L1 sets).
     for (int c0 = 0; c0 < columns; c0 += COLUMN_STRIP) {
         const int nc = min_int(COLUMN_STRIP, columns - c0);
+        const size_t bb = block_bytes(type);
+        const size_t from = (size_t)(i0 + c0) / 32 * bb, to = from + (size_t)nc / 32 * bb;
         for (int p0 = 0; p0 < out; p0 += OTK_K_TILE) {
             const int kt = min_int(OTK_K_TILE, out - p0);
+            prefetch_rows(w, row_bytes, p0 + OTK_K_TILE, min_int(OTK_K_TILE, out - p0 - OTK_K_TILE), from, to);
             for (int p = 0; p < kt; p++) {
                 const uint8_t *row = (const uint8_t *)w + (size_t)(p0 + p) * row_bytes;
-                for (int q = 0; q < nc; q += OTK_K_TILE)
-                    dequantize_span_avx512(type, row, i0 + c0 + q, min_int(OTK_K_TILE, nc - q),
-                                           scratch + (size_t)p * COLUMN_STRIP + q);
+                for (int q = 0; q < nc; q += 32)
+                    dequantize_block_avx512(type, row + (size_t)(i0 + c0 + q) / 32 * bb,
+                                            scratch + (size_t)q * OTK_K_TILE + (size_t)p * 32);
             }
             for (int j = 0; j < nc; j += 32)
-                strip_rows(count, kt, dy + p0, lddy, 1, scratch + j, COLUMN_STRIP, dx + c0 + j, lddx,
+                strip_rows(count, kt, dy + p0, lddy, 1, scratch + (size_t)j * OTK_K_TILE, 32, dx + c0 + j, lddx,
                            accumulate || p0 > 0, min_int(32, nc - j));
         }
     }
@@ -459,8 +504,8 @@ void otk_sgemm_nt(int m, int n, int k, const float *a, size_t lda, const float *
     if (m <= 0 || n <= 0) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
-        float panel[OTK_K_TILE * 32], tmp[32 * OTK_K_TILE];
-        gemm_packed_nt_avx512(OTK_F32, b, ldb * sizeof(float), 0, m, n, k, a, lda, c, ldc, accumulate, panel, tmp);
+        float panel[OTK_K_TILE * 32];  // F32 rows need no dequantization buffer
+        gemm_packed_nt_avx512(OTK_F32, b, ldb * sizeof(float), 0, m, n, k, a, lda, c, ldc, accumulate, panel, NULL);
         return;
     }
 #endif
@@ -484,9 +529,16 @@ size_t otk_weight_scratch_floats(int in) {
     return in > 0 && (size_t)in > tiled ? (size_t)in : tiled;
 }
 
+// A shape the block formats cannot have, or an unknown type: the kernels leave the output as it is.
+static int valid_weight(int type, int in) {
+    if (in < 0) return 0;
+    if (type == OTK_F32) return 1;
+    return (type == OTK_Q4_0 || type == OTK_Q4_1 || type == OTK_Q8_0) && in % 32 == 0;
+}
+
 void otk_weight_forward(int type, const void *w, size_t row_bytes, int in, int o0, int o1, const float *x,
                         size_t ldx, int count, float *y, size_t ldy, int accumulate, float *scratch) {
-    if (o1 <= o0 || count <= 0) return;
+    if (o1 <= o0 || o0 < 0 || count <= 0 || !valid_weight(type, in)) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
         gemm_packed_nt_avx512(type, w, row_bytes, o0, count, o1 - o0, in, x, ldx, y, ldy, accumulate, scratch,
@@ -500,7 +552,8 @@ void otk_weight_forward(int type, const void *w, size_t row_bytes, int in, int o
 void otk_weight_backward(int type, const void *w, size_t row_bytes, int in, int out, int i0, int i1,
                          const float *dy, size_t lddy, int count, float *dx, size_t lddx, int accumulate,
                          float *scratch) {
-    if (i1 <= i0 || count <= 0) return;
+    if (i1 <= i0 || i0 < 0 || i1 > in || count <= 0 || !valid_weight(type, in)) return;
+    if (type != OTK_F32 && i0 % 32 != 0) return;
 #if defined(__x86_64__)
     if (use_avx512()) {
         backward_avx512(type, w, row_bytes, out, i0, i1, dy, lddy, count, dx, lddx, accumulate, scratch);

@@ -28,8 +28,7 @@ static float *randoms(size_t n) {
     return p;
 }
 
-__attribute__((target("avx512f"))) static double peak(void) {
-    const long n = 50000000;
+__attribute__((target("avx512f"))) static double peak(long n) {
     __m512 a[12];
     const __m512 x = _mm512_set1_ps(1.0000001f), y = _mm512_set1_ps(0.9999999f);
     for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
@@ -83,21 +82,25 @@ static double rel_err(const float *c, size_t ldc, const double *r, int m, int n)
     return sqrt(e / (s + 1e-300));
 }
 
+// The best of single calls over about 0.4 s, and the best of short peak loops in between: on a shared machine
+// the best window is the one nobody else used.
 #define TIME(label, flops, call)                                                                     \
     do {                                                                                             \
         call;                                                                                        \
-        double best = 1e9;                                                                           \
-        for (int rep = 0; rep < 5; rep++) {                                                          \
+        double best = 1e9, top = 0;                                                                  \
+        const double until = now() + 0.4;                                                            \
+        for (int rep = 0; rep < 10 || now() < until; rep++) {                                        \
+            if (rep % 8 == 0) {                                                                      \
+                const double p = peak(200000);                                                       \
+                if (p > top) top = p;                                                                \
+            }                                                                                        \
             double t = now();                                                                        \
-            int it = 0;                                                                              \
-            do {                                                                                     \
-                call;                                                                                \
-                it++;                                                                                \
-            } while (now() - t < 0.05);                                                              \
-            t = (now() - t) / it;                                                                    \
+            call;                                                                                    \
+            t = now() - t;                                                                           \
             if (t < best) best = t;                                                                  \
         }                                                                                            \
-        printf("%-44s %7.1f GFLOP/s", label, (flops) / best / 1e9);                                  \
+        printf("%-40s %6.1f GFLOP/s (%3.0f%% of %5.1f)", label, (flops) / best / 1e9,               \
+               100 * (flops) / best / 1e9 / top, top);                                               \
     } while (0)
 
 static void forward_case(int type, int count, int in, int out) {
@@ -185,7 +188,7 @@ static void dgemm_case(int m, int n, int k) {
 
 int main(int argc, char **argv) {
     if (argc > 1 && !strcmp(argv[1], "portable")) otk_use_portable_on_this_thread(1);
-    printf("avx512 %d; one core's FMA peak (12 chains of 16-lane FMAs): %.1f GFLOP/s\n", otk_has_avx512(), peak());
+    printf("avx512 %d; one core's FMA peak (12 chains of 16-lane FMAs): %.1f GFLOP/s\n", otk_has_avx512(), peak(50000000));
     forward_case(3, 256, 576, 576);
     forward_case(3, 256, 576, 192);
     forward_case(3, 256, 576, 1536);

@@ -46,9 +46,11 @@ void otk_sgemm_tn(int m, int n, int k, const float *a, size_t lda, const float *
 /* Products with a frozen weight matrix W in its ggml block format, read from the blocks (never a whole f32 copy):
  * type is the ggml type id (0 F32, 2 Q4_0, 3 Q4_1, 8 Q8_0); W has rows of `in` values, each row row_bytes long
  * (`in` a multiple of 32 for the block types). Blocks are dequantized as ggml does (Q4_1: q·d + m, rounded twice).
- * scratch: at least otk_weight_scratch_floats(in) floats, private to the calling thread.
+ * scratch: at least otk_weight_scratch_floats(in) floats, private to the calling thread. An unknown type, a block
+ * type with `in` not a multiple of 32, or a range outside [0, in) (backward: i0 not a multiple of 32 for a block
+ * type) leaves the output as it is.
  * Tiling on AVX-512: the forward packs 32 rows × OTK_K_TILE values of W, dequantized and transposed, into
- * scratch and runs a 6 × 32 register-blocked FMA kernel over it for all tokens; the backward dequantizes
+ * scratch and runs an 8 × 32 register-blocked FMA kernel over it for all tokens; the backward dequantizes
  * OTK_K_TILE rows × 256 columns into scratch and runs the same kernel with dY broadcast. */
 size_t otk_weight_scratch_floats(int in);
 
