@@ -597,7 +597,7 @@ struct SequencePass<M: FrozenModel> {
         let dFinal = scratch.take(n * d)
         var lossSum = 0.0
         let vocabulary = shape.vocabulary
-        let chunk = 32
+        let chunk = 128
         let rows = scratch.take(chunk * d)
         let logits = scratch.take(chunk * vocabulary)
         let dRows = scratch.take(chunk * d)
