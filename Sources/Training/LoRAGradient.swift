@@ -699,8 +699,26 @@ struct SequencePass<M: FrozenModel> {
 
 /// Slots that concurrent workers fill, each slot by one worker.
 final class Slots<Value>: @unchecked Sendable {
-    var values: [Value?]
-    init(_ count: Int) { values = [Value?](repeating: nil, count: count) }
+    private let storage: UnsafeMutableBufferPointer<Value?>
+
+    init(_ count: Int) {
+        storage = .allocate(capacity: max(1, count))
+        storage.initialize(repeating: nil)
+    }
+
+    deinit {
+        _ = storage.deinitialize()
+        storage.deallocate()
+    }
+
+    /// Slot `index`; each is written by one worker only, never resized.
+    subscript(index: Int) -> Value? {
+        get { storage[index] }
+        set { storage[index] = newValue }
+    }
+
+    /// Every slot, in order.
+    var values: [Value?] { Array(storage) }
 }
 
 /// Runs `body(i)` for every sequence index: whole rounds of one sequence per worker in parallel, each worker's
@@ -732,7 +750,7 @@ func batchLoss<M: FrozenModel>(model: M, lora: LoRATensors<M.Scalar>, batch: [Tr
     eachSequence(used.count, model: model) { index, model in
         var unused = lora
         let pass = SequencePass(model: model, lora: lora, count: used[index].tokens.count)
-        losses.values[index] = pass.run(used[index], weight: 0, &unused, backward: false)
+        losses[index] = pass.run(used[index], weight: 0, &unused, backward: false)
     }
     return (losses.values.reduce(0) { $0 + ($1 ?? 0) } / Double(targets), targets)
 }
@@ -754,7 +772,7 @@ func batchGradient<M: FrozenModel>(
         var own = lora.zeros()
         let pass = SequencePass(model: model, lora: lora, count: used[index].tokens.count)
         let loss = pass.run(used[index], weight: weight, &own)
-        results.values[index] = (loss, own)
+        results[index] = (loss, own)
     }
     var lossSum = 0.0
     for case (let loss, let own)? in results.values {

@@ -87,6 +87,9 @@ public final class LoRATrainer {
         fingerprint = hex(SHA256.hash(Array(modelHash.utf8) + [0] + Array(dataHash.utf8) + [0] + configBytes))
     }
 
+    /// The file name of the adapter kept at step `step`'s checkpoint, under `checkpoints/`.
+    public static func snapshotName(step: Int) -> String { String(format: "step-%07d.gguf", step) }
+
     /// Optimizer steps per epoch.
     public var stepsPerEpoch: Int {
         let perStep = config.batch * config.accumulation
@@ -134,6 +137,10 @@ public final class LoRATrainer {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch { throw .io("cannot create \(directory): \(error.localizedDescription)") }
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory + "/checkpoints", withIntermediateDirectories: true)
+        } catch { throw .io("cannot create \(directory)/checkpoints: \(error.localizedDescription)") }
         var state: TrainingCheckpoint
         if resume, FileManager.default.fileExists(atPath: directory + "/checkpoint.bin") {
             state = try TrainingCheckpoint.read(from: directory)
@@ -144,6 +151,10 @@ public final class LoRATrainer {
         } else {
             state = try initialCheckpoint()
         }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        guard let configJSON = try? encoder.encode(config) else { throw .io("configuration does not encode") }
+        try TrainingOutputs.save(Array(configJSON) + [10], directory + "/training-config.json")
         let initialValidation = state.step == 0 ? validationLoss(state.parameters) : nil
         var latestValidation = state.log.last { $0.validationLoss != nil }?.validationLoss ?? initialValidation
         let started = clock.now()
@@ -185,7 +196,13 @@ public final class LoRATrainer {
                 entry.checkpoint = state.stateHash
             }
             state.log.append(entry)
-            if checkpointNow { try state.write(to: directory) }
+            if checkpointNow {
+                // The adapter at this checkpoint, kept for gradient attribution, then the checkpoint itself.
+                try state.parameters.writeGGUF(
+                    to: directory + "/checkpoints/" + Self.snapshotName(step: state.step),
+                    metadata: ["openledger.step": "\(state.step)", "openledger.learning_rate": "\(rate)"])
+                try state.write(to: directory)
+            }
             let elapsed = max(1e-9, clock.now().seconds(since: started))
             let speed = Double(tokens) / elapsed
             let perStep = elapsed / Double(taken)

@@ -103,6 +103,7 @@ enum AttributeCommand {
                         )
                     }
                 }),
+            GradientAttributeCommand.command,
             CommandSpec(
                 name: "verify", summary: "Verify an attribution proof against the records it claims to cite.",
                 options: [
