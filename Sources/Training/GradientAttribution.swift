@@ -277,7 +277,9 @@ public final class TracInSession {
     }
 
     /// The training records' sketches at every checkpoint: read from `step-N.sketch` beside each snapshot, or
-    /// computed once and stored there. `progress(checkpoint, of)` reports each computed checkpoint.
+    /// computed once and stored there.
+    ///
+    /// `progress(checkpoint, of)` reports each computed checkpoint.
     public func recordSketches(progress: (Int, Int) -> Void = { _, _ in }) throws(TrainingError) -> [[[Float]]] {
         let training = trainer.split.training.map { trainer.sequences[$0] }
         var out: [[[Float]]] = []
