@@ -15,7 +15,9 @@ them), else the system's own docs (docs/*.md in name order) tokenized with the G
 A step is a full optimizer step: forward, backward and AdamW. The first --warmup steps are not timed (with
 --compile the first one compiles, about two minutes); the figure is the median of the --steps timed ones.
 Prints one JSON line: framework, compile, batch, length, tokens_per_second (batch·length per step),
-seconds_per_step, peak_rss_bytes (ru_maxrss of this process), torch (its version), then details.
+seconds_per_step, peak_rss_bytes (ru_maxrss of this process), torch (its version), then details: among them
+cpu_seconds_per_step (median process CPU time of the timed steps, all threads; on a shared machine it tells a
+slow step from a starved one) and load_average at the end.
 
 torch writes to the temporary directory even in eager mode, and inductor writes its cache and precompiled headers
 there: both are kept under build/torch-tmp (TMPDIR and TORCHINDUCTOR_CACHE_DIR), reused between runs, and removed
@@ -244,16 +246,18 @@ def main():
     input_ids = torch.tensor(rows, dtype=torch.long)
     labels = input_ids.clone()
 
-    times, losses = [], []
+    times, cpu_times, losses = [], [], []
     for _ in range(args.warmup + args.steps):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         optimizer.zero_grad(set_to_none=True)
         loss = step_model(input_ids=input_ids, labels=labels).loss
         loss.backward()
         optimizer.step()
         times.append(time.perf_counter() - started)
+        cpu_times.append(time.process_time() - cpu_started)
         losses.append(loss.item())
-        print(f"torch_lora: step {len(times)} {times[-1]:.2f} s loss {losses[-1]:.4f}", file=sys.stderr)
+        print(f"torch_lora: step {len(times)} {times[-1]:.2f} s (cpu {cpu_times[-1]:.2f} s) loss {losses[-1]:.4f}",
+              file=sys.stderr)
     timed = times[args.warmup:]
     seconds = statistics.median(timed)
     tokens = args.batch * args.length
@@ -264,7 +268,8 @@ def main():
         "torch": torch.__version__, "threads": args.threads, "rank": args.rank, "alpha": args.alpha,
         "trainable_parameters": trainable, "steps": args.steps, "warmup": args.warmup,
         "warmup_seconds": [round(t, 3) for t in times[:args.warmup]],
-        "step_seconds": [round(t, 3) for t in timed], "loss_first": round(losses[0], 6),
+        "step_seconds": [round(t, 3) for t in timed],
+        "cpu_seconds_per_step": round(statistics.median(cpu_times[args.warmup:]), 4), "loss_first": round(losses[0], 6),
         "loss_last": round(losses[-1], 6), "tokens_source": source,
         "load_average": [round(x, 2) for x in os.getloadavg()]}))
 
