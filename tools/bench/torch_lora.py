@@ -6,18 +6,19 @@
 
 The model is an F32 GGUF (`tools/interop/lora_parity.py dequantize` writes one from the quantized model). Its
 weights and metadata become a local Hugging Face directory (config.json and model.safetensors, with the q and k
-rows put back into Hugging Face order), written once by a child process (so its memory does not count in this
-process's peak RSS) and reused while the GGUF is unchanged; `LlamaForCausalLM.from_pretrained` reads it with the
-hub switched off. PEFT wraps it with LoRA (dropout 0, targets q, k, v, o, gate, up, down) and AdamW (lr 1e-4)
-trains it on real text tokens with labels = input_ids: from --tokens (a JSON array of token ids, or of rows of
-them), else the system's own docs (docs/*.md in name order) tokenized with the GGUF's byte-level BPE vocabulary.
+rows put back into Hugging Face order), written once and reused while the GGUF is unchanged;
+`LlamaForCausalLM.from_pretrained` reads it with the hub switched off. PEFT wraps it with LoRA (dropout 0, targets
+q, k, v, o, gate, up, down) and AdamW (lr 1e-4) trains it on real text tokens with labels = input_ids: from --tokens
+(a JSON array of token ids, or of rows of them), else the system's own docs (docs/*.md in name order) tokenized
+with the GGUF's byte-level BPE vocabulary (the same ids as llama.cpp's tokenizer). The conversion and the
+tokenizing run in child processes, so their memory stays out of this process's peak RSS.
 
 A step is a full optimizer step: forward, backward and AdamW. The first --warmup steps are not timed (with
---compile the first one compiles, about two minutes); the figure is the median of the --steps timed ones.
-Prints one JSON line: framework, compile, batch, length, tokens_per_second (batch·length per step),
-seconds_per_step, peak_rss_bytes (ru_maxrss of this process), torch (its version), then details: among them
-cpu_seconds_per_step (median process CPU time of the timed steps, all threads; on a shared machine it tells a
-slow step from a starved one) and load_average at the end.
+--compile the first one compiles, about two minutes, and the second is also slow); the figure is the median of
+the --steps timed ones. Prints one JSON line: framework, compile, batch, length, tokens_per_second (batch·length
+per step), seconds_per_step, peak_rss_bytes (ru_maxrss of this process), torch (its version), then details: among
+them cpu_seconds_per_step (median process CPU time of the timed steps, all threads; on a shared machine it tells
+a slow step from a starved one) and load_average at the end.
 
 torch writes to the temporary directory even in eager mode, and inductor writes its cache and precompiled headers
 there: both are kept under build/torch-tmp (TMPDIR and TORCHINDUCTOR_CACHE_DIR), reused between runs, and removed
@@ -177,6 +178,18 @@ def gguf_tokenizer(model_path):
     return tokenizer
 
 
+def docs_tokens(model_path, needed):
+    """The first `needed` tokens (or all, if fewer) of docs/*.md in name order, tokenized with the GGUF's vocabulary."""
+    tokenizer = gguf_tokenizer(model_path)
+    flat = []
+    for path in sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))):
+        with open(path, encoding="utf-8") as f:
+            flat.extend(tokenizer.encode(f.read()).ids)
+        if len(flat) >= needed:
+            break
+    return flat[:needed]
+
+
 def token_rows(args):
     """batch rows of length tokens of real text."""
     needed = args.batch * args.length
@@ -186,14 +199,11 @@ def token_rows(args):
         flat = [int(t) for row in data for t in (row if isinstance(row, list) else [row])]
         source = args.tokens
     else:
-        tokenizer = gguf_tokenizer(args.model)
-        flat = []
-        files = sorted(glob.glob(os.path.join(ROOT, "docs", "*.md")))
-        for path in files:
-            with open(path, encoding="utf-8") as f:
-                flat.extend(tokenizer.encode(f.read()).ids)
-            if len(flat) >= needed:
-                break
+        # A child process tokenizes: the GGUF's vocabulary and the tokenizer stay out of this process's peak RSS.
+        child = subprocess.run([sys.executable, os.path.abspath(__file__), "--tokenize-only", "--model", args.model,
+                                "--batch", str(args.batch), "--length", str(args.length)],
+                               check=True, stdout=subprocess.PIPE)
+        flat = json.loads(child.stdout)
         source = "docs/*.md"
     if len(flat) < needed:
         raise SystemExit(f"torch_lora: {source} has {len(flat)} tokens, {needed} needed")
@@ -214,6 +224,7 @@ def main():
     parser.add_argument("--tokens", help="JSON array of token ids (or of rows of them)")
     parser.add_argument("--hf-dir", help="where the Hugging Face directory goes (default: next to the GGUF)")
     parser.add_argument("--convert-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--tokenize-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.batch < 1 or args.length < 2 or args.steps < 1 or args.warmup < 0 or args.threads < 1:
         parser.error("batch >= 1, length >= 2, steps >= 1, warmup >= 0, threads >= 1")
@@ -224,6 +235,9 @@ def main():
     environment(args.threads)
     if args.convert_only:
         convert(args.model, hf_dir)
+        return
+    if args.tokenize_only:
+        print(json.dumps(docs_tokens(args.model, args.batch * args.length)))
         return
     hf_directory(args.model, hf_dir)
     rows, source = token_rows(args)
