@@ -149,8 +149,10 @@ def hf_directory(model_path, out_dir):
     except (OSError, ValueError):
         pass
     started = time.perf_counter()
-    subprocess.run([sys.executable, os.path.abspath(__file__), "--convert-only", "--model", model_path,
-                    "--hf-dir", out_dir], check=True)
+    child = subprocess.run([sys.executable, os.path.abspath(__file__), "--convert-only", "--model", model_path,
+                            "--hf-dir", out_dir])
+    if child.returncode != 0:
+        raise SystemExit(f"torch_lora: converting {model_path} failed")
     print(f"torch_lora: wrote {out_dir} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return out_dir
 
@@ -194,17 +196,26 @@ def token_rows(args):
     """batch rows of length tokens of real text."""
     needed = args.batch * args.length
     if args.tokens:
-        with open(args.tokens) as f:
-            data = json.load(f)
-        flat = [int(t) for row in data for t in (row if isinstance(row, list) else [row])]
+        try:
+            with open(args.tokens) as f:
+                data = json.load(f)
+            if not isinstance(data, list):
+                raise ValueError("not an array")
+            flat = [int(t) for row in data for t in (row if isinstance(row, list) else [row])]
+        except (OSError, ValueError, TypeError) as error:
+            raise SystemExit(f"torch_lora: {args.tokens} is not a JSON array of token ids ({error})")
         source = args.tokens
     else:
         # A child process tokenizes: the GGUF's vocabulary and the tokenizer stay out of this process's peak RSS.
         child = subprocess.run([sys.executable, os.path.abspath(__file__), "--tokenize-only", "--model", args.model,
                                 "--batch", str(args.batch), "--length", str(args.length)],
-                               check=True, stdout=subprocess.PIPE)
+                               stdout=subprocess.PIPE)
+        if child.returncode != 0:
+            raise SystemExit(f"torch_lora: tokenizing docs/*.md with {args.model}'s vocabulary failed")
         flat = json.loads(child.stdout)
         source = "docs/*.md"
+    if any(t < 0 or t >= args.vocab for t in flat):
+        raise SystemExit(f"torch_lora: {source} has token ids outside the vocabulary (0..<{args.vocab})")
     if len(flat) < needed:
         raise SystemExit(f"torch_lora: {source} has {len(flat)} tokens, {needed} needed")
     return [flat[i * args.length:(i + 1) * args.length] for i in range(args.batch)], source
@@ -240,6 +251,8 @@ def main():
         print(json.dumps(docs_tokens(args.model, args.batch * args.length)))
         return
     hf_directory(args.model, hf_dir)
+    with open(os.path.join(hf_dir, "config.json")) as f:
+        args.vocab = int(json.load(f)["vocab_size"])
     rows, source = token_rows(args)
 
     import torch
