@@ -201,7 +201,9 @@ def token_rows(args):
                 data = json.load(f)
             if not isinstance(data, list):
                 raise ValueError("not an array")
-            flat = [int(t) for row in data for t in (row if isinstance(row, list) else [row])]
+            flat = [t for row in data for t in (row if isinstance(row, list) else [row])]
+            if not all(type(t) is int for t in flat):
+                raise ValueError("an entry is not an integer")
         except (OSError, ValueError, TypeError) as error:
             raise SystemExit(f"torch_lora: {args.tokens} is not a JSON array of token ids ({error})")
         source = args.tokens
