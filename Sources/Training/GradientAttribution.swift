@@ -85,6 +85,13 @@ public struct TracedCheckpoint: Sendable {
     public var learningRate: Double
     /// The adapter.
     public var parameters: LoRAParameters
+
+    /// A checkpoint from its parts.
+    public init(step: Int, learningRate: Double, parameters: LoRAParameters) {
+        self.step = step
+        self.learningRate = learningRate
+        self.parameters = parameters
+    }
 }
 
 /// TracIn over the LoRA parameters: the influence of training record z on answer x is Σ over checkpoints of

@@ -67,13 +67,12 @@ enum BenchTrain {
         }
         let tokensPath = directory + "/tokens.json"
         let rows = (0..<most).map { Array(all[($0 * length)..<(($0 + 1) * length)]).map { Int($0) } }
-        let object: [String: Any] = [
-            "tokens": rows, "mask": rows.map { row in row.indices.map { $0 == 0 ? 0 : 1 } },
-        ]
-        guard let json = try? JSONSerialization.data(withJSONObject: object) else {
+        guard let json = try? JSONSerialization.data(withJSONObject: rows) else {
             throw .failure("cannot encode the tokens")
         }
-        FileManager.default.createFile(atPath: tokensPath, contents: json)
+        guard FileManager.default.createFile(atPath: tokensPath, contents: json) else {
+            throw .failure("cannot write \(tokensPath)")
+        }
 
         var f32Path: String?
         if let python = arguments.string("python"), arguments.string("torch-python") != nil {
@@ -158,7 +157,7 @@ enum BenchTrain {
         let answer = (0..<5).map { _ in (0..<2048).map { _ in next() } }
         start = DispatchTime.now().uptimeNanoseconds
         let influence = GradientAttribution.influences(
-            learningRates: checkpoints.map(\.learningRate), records: stored, answer: answer)
+            learningRates: checkpoints.map { $0.learningRate }, records: stored, answer: answer)
         let ranked = influence.indices.sorted { influence[$0] > influence[$1] }
         let query = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
         output.line(
@@ -198,8 +197,7 @@ enum BenchTrain {
         let warmup = try arguments.int("warmup", in: 0...100) ?? 2
         let threads = try arguments.int("threads", in: 1...64) ?? 2
         guard let path = arguments.string("tokens"), let data = FileManager.default.contents(atPath: path),
-            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let rows = object["tokens"] as? [[Int]], rows.count >= batch
+            let rows = try? JSONSerialization.jsonObject(with: data) as? [[Int]], rows.count >= batch
         else { throw .failure("--tokens FILE with at least \(batch) rows is required") }
         let sequences = rows.prefix(batch).map { row in
             TrainingSequence(
