@@ -91,6 +91,9 @@ bench-deps:
 	$(CC) -O2 -o $(BUILD)/bench/divsufsort_baseline tools/bench/divsufsort_baseline.c -ldivsufsort
 	.build/release/openledger bench attribution --reference $(BUILD)/bench/divsufsort_baseline
 	.build/release/openledger bench payments --model $$(tail -n 1 $(BUILD)/model-path)
+	@tools/bench/torch-venv.sh
+	.build/release/openledger bench train --model $$(tail -n 1 $(BUILD)/model-path) --python $(PYTHON) \
+		--torch-python $(BUILD)/bench-venv/bin/python
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift
