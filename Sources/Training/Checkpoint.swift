@@ -36,16 +36,15 @@ public enum TrainingLogTree {
     public static func root(_ entries: [TrainingLogEntry]) -> [UInt8] {
         var level = entries.map(leaf)
         guard !level.isEmpty else { return [UInt8](repeating: 0, count: 32) }
-        while level.count > 1 {
-            var next: [[UInt8]] = []
-            var i = 0
-            while i < level.count {
-                next.append(i + 1 < level.count ? Keccak256.hash([1] + level[i] + level[i + 1]) : level[i])
-                i += 2
-            }
-            level = next
-        }
+        while level.count > 1 { level = parents(level) }
         return level[0]
+    }
+
+    /// The level above `level`: each pair hashed, an odd last node carried up.
+    static func parents(_ level: [[UInt8]]) -> [[UInt8]] {
+        stride(from: 0, to: level.count, by: 2).map { i in
+            i + 1 < level.count ? Keccak256.hash([1] + level[i] + level[i + 1]) : level[i]
+        }
     }
 
     /// The sibling path proving entry `index`: (sibling, sibling-is-left) from the leaf up.
@@ -56,13 +55,7 @@ public enum TrainingLogTree {
         while level.count > 1 {
             let sibling = position ^ 1
             if sibling < level.count { path.append((level[sibling], sibling < position)) }
-            var next: [[UInt8]] = []
-            var i = 0
-            while i < level.count {
-                next.append(i + 1 < level.count ? Keccak256.hash([1] + level[i] + level[i + 1]) : level[i])
-                i += 2
-            }
-            level = next
+            level = parents(level)
             position /= 2
         }
         return path

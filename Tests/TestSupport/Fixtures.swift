@@ -52,6 +52,18 @@ public enum Fixtures {
         try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
     }
 
+    /// The default inference model (`OPENLEDGER_MODEL`, which `make test` sets), or nil after reporting it missing.
+    public static func modelPath(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        if let path = ProcessInfo.processInfo.environment["OPENLEDGER_MODEL"],
+            FileManager.default.fileExists(atPath: path)
+        {
+            return path
+        }
+        reportMissing(
+            "missing the default model (set OPENLEDGER_MODEL; `make test` fetches it)", sourceLocation: sourceLocation)
+        return nil
+    }
+
     /// A visible skip on a user's machine, a recorded failure under CI.
     public static func reportMissing(_ message: String, sourceLocation: SourceLocation) {
         if isCI {

@@ -432,13 +432,7 @@ func expectTrainingError(
 
 /// The default model file (`OPENLEDGER_MODEL`), or nil after reporting it missing.
 func exportModelPath(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    if let path = ProcessInfo.processInfo.environment["OPENLEDGER_MODEL"], FileManager.default.fileExists(atPath: path)
-    {
-        return path
-    }
-    Fixtures.reportMissing(
-        "missing the default model (set OPENLEDGER_MODEL; `make test` fetches it)", sourceLocation: sourceLocation)
-    return nil
+    Fixtures.modelPath(sourceLocation: sourceLocation)
 }
 
 /// Runs tools/interop/lora_parity.py with `arguments` and `stdin`; its last output line parsed as JSON.

@@ -4,15 +4,9 @@ import Testing
 
 @testable import Training
 
-/// The default model file, when the setup has fetched it (`OPENLEDGER_MODEL`).
+/// The default model file, when the setup has fetched it.
 func trainingModelPath(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
-    if let path = ProcessInfo.processInfo.environment["OPENLEDGER_MODEL"], FileManager.default.fileExists(atPath: path)
-    {
-        return path
-    }
-    Fixtures.reportMissing(
-        "missing the default model (set OPENLEDGER_MODEL; `make test` fetches it)", sourceLocation: sourceLocation)
-    return nil
+    Fixtures.modelPath(sourceLocation: sourceLocation)
 }
 
 /// Seeded instruction records: made-up code words, so the answers are new to the base model.

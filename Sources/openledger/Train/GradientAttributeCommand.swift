@@ -38,12 +38,7 @@ enum GradientAttributeCommand {
         let top = try arguments.int("top", in: 1...100_000) ?? 10
         let dimension = try arguments.int("dimension", in: 16...1 << 20) ?? 2048
         let threads = try arguments.int("threads", in: 1...256) ?? 2
-        guard let data = FileManager.default.contents(atPath: recordsPath) else {
-            throw .failure("cannot read \(recordsPath)")
-        }
-        let bytes = Array(data)
-        let records: [TrainingRecord]
-        do { records = try TrainingRecord.parse(jsonl: bytes) } catch { throw .failure("\(recordsPath): \(error)") }
+        let (records, bytes) = try TrainCommand.readRecords(recordsPath)
         let modelPath = arguments.string("model") ?? InferCommand.defaultModelPath()
         let model = try InferCommand.loadModel(arguments)
         let session: TracInSession

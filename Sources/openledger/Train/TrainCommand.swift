@@ -85,18 +85,7 @@ enum TrainCommand {
         let config = try config(arguments)
         let threads = try arguments.int("threads", in: 1...256) ?? 2
         let maxSteps = try arguments.int("max-steps", in: 1...10_000_000)
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: recordsPath),
-            let size = attributes[.size] as? Int
-        else { throw .failure("cannot read \(recordsPath)") }
-        guard size <= TrainingRecord.maximumFileBytes else {
-            throw .failure("\(recordsPath): \(size) bytes exceeds \(TrainingRecord.maximumFileBytes)")
-        }
-        guard let data = FileManager.default.contents(atPath: recordsPath) else {
-            throw .failure("cannot read \(recordsPath)")
-        }
-        let bytes = Array(data)
-        let records: [TrainingRecord]
-        do { records = try TrainingRecord.parse(jsonl: bytes) } catch { throw .failure("\(recordsPath): \(error)") }
+        let (records, bytes) = try readRecords(recordsPath)
         let modelPath = arguments.string("model") ?? InferCommand.defaultModelPath()
         let model = try InferCommand.loadModel(arguments)
         let modelHash: String
@@ -138,6 +127,19 @@ enum TrainCommand {
                 + "\(summary.finalValidationLoss.map { String(format: "%.4f", $0) } ?? "-")")
         output.line("log root 0x\(summary.logRoot)")
         output.line("wrote \(directory)/adapter.gguf, \(directory)/peft, \(directory)/loss.csv")
+    }
+
+    /// The records of a JSONL file and the file's bytes (refused past the records' size bound before reading).
+    static func readRecords(_ path: String) throws(CLIError) -> ([TrainingRecord], [UInt8]) {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+            let size = attributes[.size] as? Int
+        else { throw .failure("cannot read \(path)") }
+        guard size <= TrainingRecord.maximumFileBytes else {
+            throw .failure("\(path): \(size) bytes exceeds \(TrainingRecord.maximumFileBytes)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw .failure("cannot read \(path)") }
+        let bytes = Array(data)
+        do { return (try TrainingRecord.parse(jsonl: bytes), bytes) } catch { throw .failure("\(path): \(error)") }
     }
 
     static func duration(_ seconds: Double) -> String {
