@@ -558,6 +558,10 @@ struct SequencePass<M: FrozenModel> {
         for t in 0..<n { model.embed(sequence.tokens[t], into: x + t * d) }
         var saved: [SavedBlock<S>] = []
         let normed = scratch.take(n * d)
+        // Per-block temporaries, reused by every block (what the backward pass needs is in `saved`).
+        let projected = scratch.take(n * d)
+        let activation = scratch.take(n * ff)
+        let down = scratch.take(n * d)
         for layer in 0..<blocks {
             var block = SavedBlock<S>(
                 input: x, inverseRMS1: scratch.take(n), query: scratch.take(n * d), key: scratch.take(n * kv),
@@ -571,16 +575,13 @@ struct SequencePass<M: FrozenModel> {
             rope(block.query, width: d, heads: shape.heads, inverse: false)
             rope(block.key, width: kv, heads: shape.kvHeads, inverse: false)
             attend(block)
-            let projected = scratch.take(n * d)
             block.lowRank[LoRATarget.attentionOutput.rawValue] = linear(
                 layer: layer, .attentionOutput, block.attention, projected)
             for i in 0..<(n * d) { block.middle[i] = x[i] + projected[i] }
             rmsNorm(block.middle, model.norm(layer: layer, .feedForward), normed, block.inverseRMS2)
             block.lowRank[LoRATarget.gate.rawValue] = linear(layer: layer, .gate, normed, block.gate)
             block.lowRank[LoRATarget.up.rawValue] = linear(layer: layer, .up, normed, block.up)
-            let activation = scratch.take(n * ff)
             S.swiglu(block.gate, block.up, n * ff, into: activation)
-            let down = scratch.take(n * d)
             block.lowRank[LoRATarget.down.rawValue] = linear(layer: layer, .down, activation, down)
             let next = scratch.take(n * d)
             for i in 0..<(n * d) { next[i] = block.middle[i] + down[i] }
@@ -633,7 +634,6 @@ struct SequencePass<M: FrozenModel> {
         let dGate = scratch.take(n * ff)
         let dUp = scratch.take(n * ff)
         let dActivation = scratch.take(n * ff)
-        let activation = scratch.take(n * ff)
         let dAttention = scratch.take(n * d)
         let dq = scratch.take(n * d)
         let dk = scratch.take(n * kv)
