@@ -90,6 +90,15 @@ public final class LoRATrainer {
     /// The file name of the adapter kept at step `step`'s checkpoint, under `checkpoints/`.
     public static func snapshotName(step: Int) -> String { String(format: "step-%07d.gguf", step) }
 
+    /// Refuses a step whose loss or gradient is not finite: the run stops there, its last checkpoint intact.
+    public static func checkFinite(loss: Double, gradientNorm: Double, step: Int) throws(TrainingError) {
+        guard loss.isFinite, gradientNorm.isFinite else {
+            throw .configuration(
+                "the loss diverged at step \(step) (loss \(loss), gradient norm \(gradientNorm)): the run stopped "
+                    + "before that step with its last checkpoint kept; start again with a lower --learning-rate")
+        }
+    }
+
     /// Optimizer steps per epoch.
     public var stepsPerEpoch: Int {
         let perStep = config.batch * config.accumulation
@@ -181,6 +190,9 @@ public final class LoRATrainer {
             }
             tokens += microBatches(step: step).joined().reduce(0) { $0 + $1.tokens.count }
             let rate = config.learningRate(step: step, total: totalSteps)
+            try Self.checkFinite(
+                loss: targetSum > 0 ? lossSum / Double(targetSum) : 0, gradientNorm: AdamW.norm(gradients),
+                step: state.step + 1)
             let norm = state.optimizer.step(&state.parameters, gradients, rate: rate, config: config)
             state.step += 1
             taken += 1

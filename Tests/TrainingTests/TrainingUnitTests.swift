@@ -135,6 +135,13 @@ import Testing
         #expect(other != parameters)
     }
 
+    @Test func aDivergedStepIsRefused() throws {
+        try LoRATrainer.checkFinite(loss: 2.5, gradientNorm: 0.3, step: 4)
+        for (loss, norm) in [(Double.nan, 1.0), (2.0, .infinity), (.infinity, .nan)] {
+            #expect(throws: TrainingError.self) { try LoRATrainer.checkFinite(loss: loss, gradientNorm: norm, step: 7) }
+        }
+    }
+
     @Test func badConfigurationsAreRefused() {
         var config = TrainingConfig()
         config.targets = ["q", "lm_head"]
