@@ -175,10 +175,7 @@ public struct TrainingCheckpoint: Sendable, Equatable {
         guard (1...256).contains(header.rank), header.step >= 0, header.log.count == header.step else {
             throw .checkpoint("header values out of range")
         }
-        var parameters = LoRAParameters(
-            base: LoRABase(
-                layers: 0, embedding: 0, feedForward: 0, kvDimension: 0, heads: 1, kvHeads: 1, vocabulary: 0,
-                hasOutputMatrix: false), rank: header.rank, alpha: header.alpha, targets: [])
+        var parameters = LoRAParameters(rank: header.rank, alpha: header.alpha, pairs: [])
         var total = 0
         for entry in header.pairs {
             guard entry.count == 4, let target = LoRATarget(rawValue: entry[1]), entry[0] >= 0, entry[2] > 0,

@@ -104,14 +104,8 @@ public final class QuantizedModel: FrozenModel, @unchecked Sendable {
     }
 
     private func product(_ w: WeightView, _ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<Float>) {
-        let parts = min(threads, max(1, w.rows / 32))
         let pointers = Pointers(input: x, output: y)
-        let scratchCount = otk_weight_scratch_floats(Int32(w.columns))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let o0 = w.rows * part / parts / 32 * 32
-            let o1 = part == parts - 1 ? w.rows : w.rows * (part + 1) / parts / 32 * 32
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { scratch.deallocate() }
+        split(w.rows, w) { o0, o1, scratch in
             otk_weight_forward(
                 Int32(w.type.rawValue), w.data, w.rowBytes, Int32(w.columns), Int32(o0), Int32(o1), pointers.input,
                 w.columns, Int32(count), pointers.output + o0, w.rows, 0, scratch)
@@ -121,17 +115,27 @@ public final class QuantizedModel: FrozenModel, @unchecked Sendable {
     private func transposedProduct(
         _ w: WeightView, _ dy: UnsafePointer<Float>, count: Int, into dx: UnsafeMutablePointer<Float>, accumulate: Bool
     ) {
-        let parts = min(threads, max(1, w.columns / 32))
         let pointers = Pointers(input: dy, output: dx)
-        let scratchCount = otk_weight_scratch_floats(Int32(w.columns))
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
-            let i0 = w.columns * part / parts / 32 * 32
-            let i1 = part == parts - 1 ? w.columns : w.columns * (part + 1) / parts / 32 * 32
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            defer { scratch.deallocate() }
+        split(w.columns, w) { i0, i1, scratch in
             otk_weight_backward(
                 Int32(w.type.rawValue), w.data, w.rowBytes, Int32(w.columns), Int32(w.rows), Int32(i0), Int32(i1),
                 pointers.input, w.rows, Int32(count), pointers.output + i0, w.columns, accumulate ? 1 : 0, scratch)
+        }
+    }
+
+    /// Runs `body(start, end, scratch)` over disjoint ranges of `extent` outputs, one per thread, cut at multiples
+    /// of 32 (the blocks' width), each with a scratch of its own.
+    private func split(
+        _ extent: Int, _ w: WeightView, _ body: @escaping @Sendable (Int, Int, UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let parts = min(threads, max(1, extent / 32))
+        let scratchCount = otk_weight_scratch_floats(Int32(w.columns))
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let start = extent * part / parts / 32 * 32
+            let end = part == parts - 1 ? extent : extent * (part + 1) / parts / 32 * 32
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            defer { scratch.deallocate() }
+            body(start, end, scratch)
         }
     }
 }

@@ -24,8 +24,6 @@ public protocol TrainingScalar: BinaryFloatingPoint, Sendable {
         _ c: UnsafeMutablePointer<Self>, _ ldc: Int, accumulate: Bool)
     /// eˣ.
     static func exponential(_ x: Self) -> Self
-    /// log(Σ exp(x[i])) over n values, summed in double precision.
-    static func logSumExp(_ x: UnsafePointer<Self>, _ n: Int) -> Double
     /// y[i] = exp(x[i] − shift) for n values (y may be x); returns Σ y in double precision.
     static func exponentials(
         _ x: UnsafePointer<Self>, _ n: Int, minus shift: Self, into y: UnsafeMutablePointer<Self>
@@ -59,15 +57,6 @@ extension Float: TrainingScalar {
     }
     /// eˣ.
     public static func exponential(_ x: Float) -> Float { expf(x) }
-    /// log Σ eˣ: ggml's vectorized exp with double partial sums.
-    public static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Double {
-        var maximum = -Float.infinity
-        for i in 0..<n where x[i] > maximum { maximum = x[i] }
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n)
-        defer { scratch.deallocate() }
-        let sum = olk_softmax(Int32(n), scratch, x, maximum)
-        return Double(maximum) + Foundation.log(sum)
-    }
     /// exp(x − shift), vectorized (ggml's exp), with its sum.
     public static func exponentials(
         _ x: UnsafePointer<Float>, _ n: Int, minus shift: Float, into y: UnsafeMutablePointer<Float>
@@ -106,14 +95,6 @@ extension Double: TrainingScalar {
     }
     /// eˣ.
     public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
-    /// log Σ eˣ.
-    public static func logSumExp(_ x: UnsafePointer<Double>, _ n: Int) -> Double {
-        var maximum = -Double.infinity
-        for i in 0..<n where x[i] > maximum { maximum = x[i] }
-        var sum = 0.0
-        for i in 0..<n { sum += Foundation.exp(x[i] - maximum) }
-        return maximum + Foundation.log(sum)
-    }
     /// exp(x − shift) with its sum.
     public static func exponentials(
         _ x: UnsafePointer<Double>, _ n: Int, minus shift: Double, into y: UnsafeMutablePointer<Double>
@@ -269,6 +250,14 @@ public struct LoRATensors<Scalar: TrainingScalar>: Sendable {
         for p in a.indices {
             for i in a[p].indices { a[p][i] += other.a[p][i] }
             for i in b[p].indices { b[p][i] += other.b[p][i] }
+        }
+    }
+
+    /// Adds `other` times `weight` in place.
+    public mutating func add(_ other: LoRATensors, scaledBy weight: Scalar) {
+        for p in a.indices {
+            for i in a[p].indices { a[p][i] += other.a[p][i] * weight }
+            for i in b[p].indices { b[p][i] += other.b[p][i] * weight }
         }
     }
 }

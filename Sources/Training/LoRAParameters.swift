@@ -58,6 +58,21 @@ public struct LoRAParameters: Sendable, Equatable {
         self.pairs = pairs
     }
 
+    /// Parameters from their parts.
+    public init(rank: Int, alpha: Float, pairs: [LoRAPair]) {
+        self.rank = rank
+        self.alpha = alpha
+        self.pairs = pairs
+    }
+
+    /// Trainable values of rank `rank` on `targets` in every block of `base`, without building the pairs.
+    public static func parameterCount(base: LoRABase, rank: Int, targets: [LoRATarget]) -> Int {
+        Set(targets).reduce(0) { sum, target in
+            let shape = base.shape(of: target)
+            return sum + base.layers * rank * (shape.inputs + shape.outputs)
+        }
+    }
+
     /// The multiplier of B · A.
     public var scale: Float { alpha / Float(rank) }
 

@@ -172,23 +172,26 @@ public final class LoRATrainer {
         while state.step < totalSteps, taken < (maxSteps ?? Int.max) {
             let step = state.step
             let tensors = LoRATensors<Float>(state.parameters, layers: model.shape.layers)
-            var gradients = tensors.zeros()
             var lossSum = 0.0
             var targetSum = 0
-            let parts = microBatches(step: step).map { lossAndGradients(model: model, lora: tensors, batch: $0) }
+            let batches = microBatches(step: step)
+            let parts = batches.map { lossAndGradients(model: model, lora: tensors, batch: $0) }
             let allTargets = parts.reduce(0) { $0 + $1.targets }
-            for part in parts where part.targets > 0 {
-                let weight = Float(Double(part.targets) / Double(allTargets))
-                var scaled = part.gradients
-                for p in scaled.a.indices {
-                    for i in scaled.a[p].indices { scaled.a[p][i] *= weight }
-                    for i in scaled.b[p].indices { scaled.b[p][i] *= weight }
+            var gradients: LoRATensors<Float>
+            if parts.count == 1 {
+                // One micro-batch: its gradient is the step's (a weight of 1 would change no bit).
+                gradients = parts[0].gradients
+            } else {
+                gradients = tensors.zeros()
+                for part in parts where part.targets > 0 {
+                    gradients.add(part.gradients, scaledBy: Float(Double(part.targets) / Double(allTargets)))
                 }
-                gradients.add(scaled)
+            }
+            for part in parts {
                 lossSum += part.loss * Double(part.targets)
                 targetSum += part.targets
             }
-            tokens += microBatches(step: step).joined().reduce(0) { $0 + $1.tokens.count }
+            tokens += batches.joined().reduce(0) { $0 + $1.tokens.count }
             let rate = config.learningRate(step: step, total: totalSteps)
             try Self.checkFinite(
                 loss: targetSum > 0 ? lossSum / Double(targetSum) : 0, gradientNorm: AdamW.norm(gradients),

@@ -72,11 +72,7 @@ public struct GGUFWriter: Sendable {
         guard (1...Self.maxDimensions).contains(shape.count), shape.allSatisfy({ $0 >= 1 && $0 <= 1 << 32 }) else {
             throw .tensorShape(name, "shape \(shape)")
         }
-        let (count, overflow) = shape.reduce((1, false)) { partial, extent in
-            let (product, flag) = partial.0.multipliedReportingOverflow(by: extent)
-            return (product, partial.1 || flag)
-        }
-        guard !overflow, count == values.count else {
+        guard elementCount(shape) == values.count else {
             throw .tensorShape(name, "shape \(shape) for \(values.count) values")
         }
         var data: [UInt8] = []

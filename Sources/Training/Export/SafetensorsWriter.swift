@@ -34,11 +34,7 @@ public struct SafetensorsWriter: Sendable {
         guard shape.count <= 8, shape.allSatisfy({ $0 >= 0 && $0 <= 1 << 40 }) else {
             throw .tensorShape(name, "shape \(shape)")
         }
-        let (count, overflow) = shape.reduce((1, false)) { partial, extent in
-            let (product, flag) = partial.0.multipliedReportingOverflow(by: extent)
-            return (product, partial.1 || flag)
-        }
-        guard !overflow, count == values.count else {
+        guard elementCount(shape) == values.count else {
             throw .tensorShape(name, "shape \(shape) for \(values.count) values")
         }
         var data: [UInt8]
@@ -88,4 +84,15 @@ public struct SafetensorsWriter: Sendable {
             throw .fileWrite(error)
         }
     }
+}
+
+/// The values a tensor of `shape` holds, or nil when the product overflows.
+func elementCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for extent in shape {
+        let (product, overflow) = count.multipliedReportingOverflow(by: extent)
+        if overflow { return nil }
+        count = product
+    }
+    return count
 }

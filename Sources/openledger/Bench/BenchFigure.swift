@@ -75,6 +75,26 @@ struct BenchFigure: Sendable {
         return figures
     }
 
+    /// Runs a reference or worker process and parses the last line of its standard output as a JSON object; a
+    /// failure names `what`.
+    static func runForJSON(_ executable: String, _ arguments: [String], what: String) throws(CLIError)
+        -> [String: Any]
+    {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        do { try process.run() } catch { throw .failure("cannot run \(executable): \(error)") }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard process.terminationStatus == 0,
+            let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
+        else { throw .failure("\(what) failed (status \(process.terminationStatus))") }
+        return object
+    }
+
     private static func quoted(_ text: String) -> String {
         "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }

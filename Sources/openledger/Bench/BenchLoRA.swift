@@ -384,19 +384,7 @@ enum BenchLoRA {
             .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent(
                 "tools/interop/lora_parity.py")
         let path = FileManager.default.fileExists(atPath: script.path) ? script.path : "tools/interop/lora_parity.py"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [path] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { throw .failure("cannot run \(python): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard process.terminationStatus == 0,
-            let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
-        else { throw .failure("lora_parity.py \(arguments.first ?? "") failed (status \(process.terminationStatus))") }
-        return object
+        return try BenchFigure.runForJSON(python, [path] + arguments, what: "lora_parity.py \(arguments.first ?? "")")
     }
 
     static func numbers(_ object: [String: Any]) -> [String: Double] {

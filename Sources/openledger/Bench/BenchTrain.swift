@@ -83,13 +83,13 @@ enum BenchTrain {
         let executable = CommandLine.arguments[0]
         for batch in batches {
             let details = ["batch": "\(batch)", "length": "\(length)", "threads": "\(threads)", "rank": "8"]
-            let ours = try child(
+            let ours = try BenchFigure.runForJSON(
                 executable,
                 [
                     "bench", "train", "--worker", "--model", modelPath, "--tokens", tokensPath, "--batches",
                     "\(batch)", "--length", "\(length)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--threads",
                     "\(threads)",
-                ])
+                ], what: "the training worker at batch \(batch)")
             var references: [BenchFigure] = []
             var memory: [BenchFigure] = []
             if let torch = arguments.string("torch-python"), let f32Path {
@@ -100,7 +100,8 @@ enum BenchTrain {
                         "--tokens", tokensPath,
                     ]
                     if compile { script.append("--compile") }
-                    let result = try child(torch, script)
+                    let result = try BenchFigure.runForJSON(
+                        torch, script, what: "tools/bench/torch_lora.py at batch \(batch)")
                     let name = compile ? "torch+peft compile" : "torch+peft eager"
                     references.append(
                         BenchFigure(
@@ -165,27 +166,6 @@ enum BenchTrain {
                 bench: "train_influence_query", unit: .milliseconds, value: query,
                 details: ["records": "10000", "checkpoints": "5", "dimension": "2048", "top": "\(ranked[0])"]
             ).jsonLine(references: []))
-    }
-
-    /// Runs a process and parses the last line of its standard output as a JSON object.
-    static func child(_ executable: String, _ arguments: [String]) throws(CLIError) -> [String: Any] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        do { try process.run() } catch { throw .failure("cannot run \(executable): \(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let last = String(decoding: data, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard process.terminationStatus == 0,
-            let object = try? JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any]
-        else {
-            throw .failure(
-                "\(arguments.first ?? executable) \(arguments.dropFirst().prefix(3).joined(separator: " ")) failed "
-                    + "(status \(process.terminationStatus))")
-        }
-        return object
     }
 
     /// One configuration in this process: the median seconds per full step, and the peak resident set.

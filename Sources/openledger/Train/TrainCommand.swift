@@ -101,7 +101,7 @@ enum TrainCommand {
             "train: \(records.count) records (\(trainer.split.training.count) training, "
                 + "\(trainer.split.validation.count) validation), \(trainer.totalSteps) steps of "
                 + "\(config.batch * config.accumulation) sequences, rank \(config.rank), "
-                + "\(LoRAParameters(base: trainer.model.shape.loraBase, rank: config.rank, alpha: config.alpha, targets: (try? config.loraTargets()) ?? []).parameterCount) parameters"
+                + "\(LoRAParameters.parameterCount(base: trainer.model.shape.loraBase, rank: config.rank, targets: (try? config.loraTargets()) ?? [])) parameters"
         )
         let summary: TrainingSummary
         let sink = output
