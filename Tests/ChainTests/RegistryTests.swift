@@ -130,6 +130,49 @@ import Testing
     #expect(model[0] == .fixedBytes(gguf) && model[1] == .string("llama"))
 }
 
+/// An adapter's owner records its training provenance once; nobody else may, and the record reads back whole.
+@Test func modelRegistryRecordsProvenanceOnceByTheOwner() throws {
+    var chain = try TestChain()
+    let registry = chain.models.address
+    #expect(
+        try chain.send(
+            from: 0, to: registry, function: "registerBaseModel(bytes32,string,bytes32)",
+            [.fixedBytes(Keccak256.hash([1])), .string("llama"), .fixedBytes(Keccak256.hash([2]))]
+        ).succeeded)
+    #expect(
+        try chain.send(
+            from: 1, to: registry, function: "publishAdapter(bytes,uint256,bytes32[],uint256)",
+            [.bytes(Array("bafy-adapter".utf8)), .uint(1), .array([]), .uint(0)]
+        ).succeeded)
+    let record = "recordProvenance(uint256,bytes32,bytes32,bytes)"
+    let logRoot = Keccak256.hash([3])
+    let dataHash = Keccak256.hash([4])
+    let document = Array(#"{"rank":8,"finalTrainingLoss":"0.5","note":"\#(String(repeating: "x", count: 100))"}"#.utf8)
+    let arguments: [ABIValue] = [.uint(1), .fixedBytes(logRoot), .fixedBytes(dataHash), .bytes(document)]
+    #expect(try chain.models.provenance(1, state: chain.state) == nil)
+    #expect(try !chain.send(from: 0, to: registry, function: record, arguments).succeeded)
+    #expect(
+        try !chain.send(
+            from: 1, to: registry, function: record,
+            [.uint(2), .fixedBytes(logRoot), .fixedBytes(dataHash), .bytes([1])]
+        ).succeeded)
+    #expect(
+        try !chain.send(
+            from: 1, to: registry, function: record,
+            [.uint(1), .fixedBytes(logRoot), .fixedBytes(dataHash), .bytes([UInt8](repeating: 1, count: 8 * 1024 + 1))]
+        ).succeeded)
+    #expect(try chain.send(from: 1, to: registry, function: record, arguments).succeeded)
+    #expect(try !chain.send(from: 1, to: registry, function: record, arguments).succeeded)
+    let stored = try chain.models.provenance(1, state: chain.state)
+    #expect(
+        stored == ModelRegistry.Provenance(trainingLogRoot: logRoot, trainingDataHash: dataHash, document: document))
+    let view = try chain.view(
+        registry, "provenance(uint256)", [.uint(1)], returns: [.fixedBytes(32), .fixedBytes(32), .bytes])
+    #expect(view == [.fixedBytes(logRoot), .fixedBytes(dataHash), .bytes(document)])
+    // The adapter record itself is untouched by the provenance beside it.
+    #expect(try chain.models.adapter(1, state: chain.state)?.cid == Array("bafy-adapter".utf8))
+}
+
 /// Predeploy state lives in the module's storage trie, so an EIP-1186 proof proves it.
 @Test func predeployStorageIsProvable() throws {
     var chain = try TestChain()

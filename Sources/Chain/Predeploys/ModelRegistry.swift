@@ -1,12 +1,16 @@
 import Codec
 
 /// `ModelRegistry`: base models (content hash of the GGUF, architecture, tokenizer hash) and LoRA adapters
-/// published on them with their provenance (the Datanet snapshot roots they were trained on) and price.
+/// published on them with their provenance (the Datanet snapshot roots they were trained on, and once per adapter
+/// the training record: the training log's Merkle root, the training data hash and the provenance document) and
+/// price.
 public struct ModelRegistry: Predeploy {
     /// The address the contract is installed at on every network.
     public static let defaultAddress = try! Address(hex: "0x4200000000000000000000000000000000000102")
     /// The most Datanet snapshot roots one adapter may list.
     public static let maxDatanetRoots = 64
+    /// The most bytes an adapter's provenance document may take.
+    public static let maxProvenanceBytes = 8 * 1024
 
     /// A registered base model.
     public struct BaseModel: Equatable, Sendable {
@@ -99,6 +103,40 @@ public struct ModelRegistry: Predeploy {
         }
     }
 
+    /// How an adapter was trained, recorded once by its owner.
+    public struct Provenance: Equatable, Sendable {
+        /// The Merkle root of the training log (one leaf per step: its loss and checkpoint hash).
+        public var trainingLogRoot: [UInt8]
+        /// The SHA-256 of the training data.
+        public var trainingDataHash: [UInt8]
+        /// The provenance document (JSON: base model hash, Datanets and roots, hyper-parameters, final losses).
+        public var document: [UInt8]
+    }
+
+    /// Where an adapter's provenance is stored: fields 6 to 8 of its record in the mapping at slot 3 (log root, data
+    /// hash, document), after the fields `AdapterLayout` reads.
+    public enum ProvenanceLayout: StorageLayout {
+        /// The registry at its default address.
+        public static var contract: Address { ModelRegistry.defaultAddress }
+        static let trainingLogRoot = StorageField<Bytes32>(6)
+        static let trainingDataHash = StorageField<Bytes32>(7)
+        static let document = StorageBytesField(8, maxLength: ModelRegistry.maxProvenanceBytes)
+
+        /// `adapters[id]` of the mapping at slot 3.
+        public static func base(_ id: UInt256) -> UInt256 { AdapterLayout.base(id) }
+
+        /// The recorded provenance, or nil when none was recorded.
+        public static func read(_ record: StorageRecord, from reader: some StorageReader) throws(ChainError)
+            -> Provenance?
+        {
+            let document = try record.get(document, from: reader)
+            guard !document.isEmpty else { return nil }
+            return Provenance(
+                trainingLogRoot: try record.get(trainingLogRoot, from: reader).bytes,
+                trainingDataHash: try record.get(trainingDataHash, from: reader).bytes, document: document)
+        }
+    }
+
     /// The module's address.
     public let address: Address
 
@@ -114,13 +152,17 @@ public struct ModelRegistry: Predeploy {
             "publishAdapter(bytes cid, uint256 baseModelId, bytes32[] datanetRoots, uint256 pricePer1kTokens)",
             returns: "uint256", gas: 90_000, handler: publishAdapter),
         .init("deprecateAdapter(uint256 adapterId)", gas: 20_000, handler: deprecateAdapter),
+        .init(
+            "recordProvenance(uint256 adapterId, bytes32 trainingLogRoot, bytes32 trainingDataHash, bytes provenance)",
+            gas: 40_000, handler: recordProvenance),
         .init("baseModel(uint256 modelId)", returns: "bytes32,string,bytes32,address", .view, handler: baseModelView),
         .init(
             "adapter(uint256 adapterId)", returns: "bytes,uint256,address,uint256,bool,bytes32[]", .view,
             handler: adapterView),
+        .init("provenance(uint256 adapterId)", returns: "bytes32,bytes32,bytes", .view, handler: provenanceView),
     ]
     /// Every event.
-    public static let events = [registered, published, deprecated]
+    public static let events = [registered, published, deprecated, provenanceRecorded]
 
     /// Refuses OPEN in the contract's name (`ModelRegistry does not accept OPEN`): none of its functions takes it.
     public static func valueRefusal(function: String) -> ChainError { .contractNotPayable(contract: "ModelRegistry") }
@@ -132,6 +174,9 @@ public struct ModelRegistry: Predeploy {
         "AdapterPublished(uint256 indexed adapterId, uint256 indexed baseModelId, address indexed owner, bytes cid, uint256 pricePer1kTokens, bytes32[] datanetRoots)"
     )
     static let deprecated = PredeployEvent("AdapterDeprecated(uint256 indexed adapterId)")
+    static let provenanceRecorded = PredeployEvent(
+        "AdapterProvenanceRecorded(uint256 indexed adapterId, bytes32 trainingLogRoot, bytes32 trainingDataHash, bytes provenance)"
+    )
 
     /// The base model `id`, or nil.
     public func baseModel(_ id: UInt256, state: some StorageReader) throws(ChainError) -> BaseModel? {
@@ -141,6 +186,11 @@ public struct ModelRegistry: Predeploy {
     /// The adapter `id`, or nil.
     public func adapter(_ id: UInt256, state: some StorageReader) throws(ChainError) -> Adapter? {
         try AdapterLayout.read(id, in: address, from: state)
+    }
+
+    /// The provenance recorded for adapter `id`, or nil.
+    public func provenance(_ id: UInt256, state: some StorageReader) throws(ChainError) -> Provenance? {
+        try ProvenanceLayout.read(id, in: address, from: state)
     }
 
     private func registerBaseModel(
@@ -206,6 +256,37 @@ public struct ModelRegistry: Predeploy {
         AdapterLayout.record(id, in: address).set(AdapterLayout.deprecated, true, in: &call.state)
         call.logs = [Self.deprecated.log(address, [.uint(id)])]
         return []
+    }
+
+    private func recordProvenance(
+        _ call: inout PredeployInvocation, id: UInt256, logRoot: [UInt8], dataHash: [UInt8], document: [UInt8]
+    ) throws(ChainError) -> [ABIValue] {
+        guard let adapter = try adapter(id, state: call.state) else { throw .reverted("no adapter \(id)") }
+        guard adapter.owner == call.context.caller else { throw .reverted("only the owner records provenance") }
+        guard try provenance(id, state: call.state) == nil else {
+            throw .reverted("adapter \(id) already has its provenance")
+        }
+        guard !document.isEmpty, document.count <= Self.maxProvenanceBytes else {
+            throw .reverted("provenance must be 1 to \(Self.maxProvenanceBytes) bytes")
+        }
+        let record = ProvenanceLayout.record(id, in: address)
+        record.set(ProvenanceLayout.trainingLogRoot, Bytes32(logRoot), in: &call.state)
+        record.set(ProvenanceLayout.trainingDataHash, Bytes32(dataHash), in: &call.state)
+        record.set(ProvenanceLayout.document, document, in: &call.state)
+        call.gas += UInt64((document.count + 31) / 32) * 20_000
+        call.logs = [
+            Self.provenanceRecorded.log(
+                address, [.uint(id), .fixedBytes(logRoot), .fixedBytes(dataHash), .bytes(document)])
+        ]
+        return []
+    }
+
+    private func provenanceView(_ call: inout PredeployInvocation, id: UInt256) throws(ChainError) -> [ABIValue] {
+        let provenance = try provenance(id, state: call.state)
+        return [
+            .fixedBytes(provenance?.trainingLogRoot ?? WorldState.zeroWord),
+            .fixedBytes(provenance?.trainingDataHash ?? WorldState.zeroWord), .bytes(provenance?.document ?? []),
+        ]
     }
 
     private func baseModelView(_ call: inout PredeployInvocation, id: UInt256) throws(ChainError) -> [ABIValue] {
