@@ -1,3 +1,4 @@
+import Codec
 import Foundation
 
 /// The one data directory of a node, and the only place that knows where each of its files lives.
@@ -81,6 +82,12 @@ public struct DataDirectory: Sendable, Equatable {
     public var servingStore: String { root + "/serving.sqlite" }
     /// The attester's last judged block and its decisions: root/attester.sqlite.
     public var attesterStore: String { root + "/attester.sqlite" }
+    /// The attribution indexes of Datanet snapshots, one directory per snapshot root: root/attribution.
+    public var attributionIndexes: String { root + "/attribution" }
+    /// The attribution index of the snapshot with `root`: root/attribution/<root as hex>.
+    public func attributionIndex(root snapshotRoot: [UInt8]) -> String {
+        attributionIndexes + "/" + Hex.encode(snapshotRoot)
+    }
 
     /// Creates the root (and its parents) if it does not exist.
     public func create() throws(NodeError) {

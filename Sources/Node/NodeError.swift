@@ -65,6 +65,12 @@ public enum NodeError: Error, CustomStringConvertible {
     case transactionReverted(operation: String, transaction: [UInt8]?, block: UInt64?, reason: String?)
     /// The light client failed or refused an answer while reading or writing the ledger.
     case ledger(LightClientError)
+    /// A Datanet batch file is not one: `line` (1-based, nil for the whole file) says where.
+    case datanetBatchInvalid(line: Int?, reason: String)
+    /// A file to publish (an adapter, a base model, a provenance document) cannot be used.
+    case publishing(path: String, reason: String)
+    /// A Datanet's content read from the store does not match what the ledger records, or is not held.
+    case datanetContent(datanet: UInt256, reason: String)
 
     /// The message a user sees.
     public var description: String {
@@ -111,6 +117,10 @@ public enum NodeError: Error, CustomStringConvertible {
                 "\(operation) refused by a dry run, nothing sent" + (reason.map { ": \($0)" } ?? "")
             }
         case .ledger(let error): "\(error)"
+        case .datanetBatchInvalid(let line, let reason):
+            line.map { "line \($0): \(reason)" } ?? reason
+        case .datanetContent(let datanet, let reason): "Datanet \(datanet): \(reason)"
+        case .publishing(let path, let reason): "\(path): \(reason)"
         }
     }
 }

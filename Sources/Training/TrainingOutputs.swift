@@ -2,11 +2,30 @@ import FileIO
 import Foundation
 import Inference
 
+/// A Datanet snapshot a run trained on, as its provenance names it.
+public struct TrainingDatanet: Sendable, Equatable {
+    /// The Datanet's id (decimal).
+    public var id: String
+    /// The snapshot root trained on (0x, 32 bytes).
+    public var snapshotRoot: String
+    /// The snapshot's record count.
+    public var records: Int
+
+    /// A snapshot of Datanet `id`.
+    public init(id: String, snapshotRoot: String, records: Int) {
+        self.id = id
+        self.snapshotRoot = snapshotRoot
+        self.records = records
+    }
+}
+
 /// The files a run leaves in its output directory besides the checkpoint.
 public enum TrainingOutputs {
-    /// Writes loss.csv, training-log.jsonl, provenance.json and the adapter files, each atomically.
+    /// Writes loss.csv, training-log.jsonl, provenance.json and the adapter files, each atomically; `recordsPath` names
+    /// the records' file, or the Datanets they were read from (`datanets`).
     public static func write(
-        summary: TrainingSummary, trainer: LoRATrainer, modelPath: String, recordsPath: String
+        summary: TrainingSummary, trainer: LoRATrainer, modelPath: String, recordsPath: String,
+        datanets: [TrainingDatanet] = []
     ) throws(TrainingError) {
         let directory = trainer.directory
         var csv = "step,loss,learning_rate,gradient_norm,validation_loss\n"
@@ -20,7 +39,7 @@ public enum TrainingOutputs {
         for entry in summary.log { log += entry.leafBytes + [10] }
         try save(log, directory + "/training-log.jsonl")
         let config = trainer.config
-        let provenance: [String: Any] = [
+        var provenance: [String: Any] = [
             "base_model": ["file": (modelPath as NSString).lastPathComponent, "sha256": trainer.modelHash],
             "training_data": [
                 "file": (recordsPath as NSString).lastPathComponent, "sha256": trainer.dataHash,
@@ -42,15 +61,23 @@ public enum TrainingOutputs {
             "training_log_root": "0x" + summary.logRoot,
             "training_log_tree": "keccak256 leaves of 0x00 ‖ entry JSON, nodes of 0x01 ‖ left ‖ right",
         ]
+        if !datanets.isEmpty {
+            provenance["datanets"] = datanets.map {
+                ["id": $0.id, "snapshot_root": $0.snapshotRoot, "records": $0.records] as [String: Any]
+            }
+        }
         guard
             let json = try? JSONSerialization.data(
                 withJSONObject: provenance, options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         else { throw .io("provenance does not encode") }
         try save(Array(json) + [10], directory + "/provenance.json")
-        let metadata = [
+        var metadata = [
             "openledger.base_model.sha256": trainer.modelHash, "openledger.training_data.sha256": trainer.dataHash,
             "openledger.training_log_root": "0x" + summary.logRoot, "openledger.steps": "\(summary.steps)",
         ]
+        if !datanets.isEmpty {
+            metadata["openledger.datanets"] = datanets.map { "\($0.id):\($0.snapshotRoot)" }.joined(separator: ",")
+        }
         try summary.parameters.writeGGUF(to: directory + "/adapter.gguf", metadata: metadata)
         try summary.parameters.writePEFT(
             to: directory + "/peft", base: trainer.model.shape.loraBase,

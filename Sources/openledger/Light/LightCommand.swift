@@ -136,27 +136,46 @@ enum LightCommand {
                 action: { arguments, output throws(CLIError) in
                     let id = try parseNumber(arguments.positionals[0], arguments)
                     let client = try makeClient(arguments)
-                    let (adapter, head) = try run { () throws(LightClientError) in
-                        try client.read(ModelRegistry.AdapterLayout.self, id, at: try client.syncHead())
+                    let (adapter, provenance, head) = try run { () throws(LightClientError) in
+                        let head = try client.syncHead()
+                        return (
+                            try client.read(ModelRegistry.AdapterLayout.self, id, at: head).value,
+                            try client.read(ModelRegistry.ProvenanceLayout.self, id, at: head).value, head
+                        )
                     }
                     guard let adapter else {
                         throw .failure("no adapter \(id) at block \(head.number) (proven absent)")
                     }
                     let cid = String(validating: adapter.cid, as: UTF8.self) ?? Hex.encode(adapter.cid)
+                    var fields: [String: Any] = [
+                        "adapterId": id.description, "cid": cid, "baseModelId": adapter.baseModelID.description,
+                        "owner": adapter.owner.checksummed,
+                        "pricePer1kTokensWei": adapter.pricePer1kTokens.description,
+                        "deprecated": adapter.deprecated,
+                        "datanetRoots": adapter.datanetRoots.map { Hex.encode($0) },
+                    ]
+                    var lines = [
+                        "adapter \(id): \(cid) on base model \(adapter.baseModelID), owner \(adapter.owner)",
+                        "  price \(adapter.pricePer1kTokens) wei per 1,000 tokens\(adapter.deprecated ? ", deprecated" : "")",
+                        "  trained on \(adapter.datanetRoots.map { Hex.encode($0) }.joined(separator: ", "))",
+                    ]
+                    if let provenance {
+                        let document = String(decoding: provenance.document, as: UTF8.self)
+                        fields["provenance"] = [
+                            "trainingLogRoot": Hex.encode(provenance.trainingLogRoot),
+                            "trainingDataHash": Hex.encode(provenance.trainingDataHash), "document": document,
+                        ]
+                        lines += [
+                            "  training log root \(Hex.encode(provenance.trainingLogRoot)), training data \(Hex.encode(provenance.trainingDataHash))",
+                            "  provenance \(document)",
+                        ]
+                    } else {
+                        lines.append("  no training provenance recorded")
+                    }
                     report(
-                        arguments, output, head: head, client: client,
-                        fields: [
-                            "adapterId": id.description, "cid": cid, "baseModelId": adapter.baseModelID.description,
-                            "owner": adapter.owner.checksummed,
-                            "pricePer1kTokensWei": adapter.pricePer1kTokens.description,
-                            "deprecated": adapter.deprecated,
-                            "datanetRoots": adapter.datanetRoots.map { Hex.encode($0) },
-                        ],
-                        lines: [
-                            "adapter \(id): \(cid) on base model \(adapter.baseModelID), owner \(adapter.owner)",
-                            "  price \(adapter.pricePer1kTokens) wei per 1,000 tokens\(adapter.deprecated ? ", deprecated" : "")",
-                            "  trained on \(adapter.datanetRoots.map { Hex.encode($0) }.joined(separator: ", "))",
-                            "verified: storage proofs of ModelRegistry against state root \(Hex.encode(head.header.stateRoot))",
+                        arguments, output, head: head, client: client, fields: fields,
+                        lines: lines + [
+                            "verified: storage proofs of ModelRegistry against state root \(Hex.encode(head.header.stateRoot))"
                         ])
                 }),
         ])

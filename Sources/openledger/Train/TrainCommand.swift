@@ -1,6 +1,8 @@
+import Codec
 import Crypto
 import Foundation
 import Inference
+import Node
 import Training
 
 /// `openledger train`: LoRA fine-tuning of the base model on records, on the CPU.
@@ -18,6 +20,11 @@ enum TrainCommand {
         options: [
             InferCommand.modelOption,
             OptionSpec(name: "records", valueName: "FILE", help: "Records, one JSON object per line."),
+            OptionSpec(
+                name: "datanet", valueName: "ID",
+                help:
+                    "Train on a Datanet's committed snapshot (repeatable): its batches from DIR/content, checked against the ledger.",
+                repeatable: true),
             OptionSpec(name: "out", valueName: "DIR", help: "Output directory."),
             OptionSpec(name: "rank", valueName: "R", help: "Adapter rank.", defaultValue: "8"),
             OptionSpec(name: "alpha", valueName: "A", help: "Scale numerator (alpha / rank).", defaultValue: "16"),
@@ -45,7 +52,8 @@ enum TrainCommand {
             OptionSpec(name: "threads", valueName: "N", help: "Threads.", defaultValue: "2"),
             OptionSpec(name: "resume", help: "Continue from OUT/checkpoint.bin."),
             OptionSpec(name: "quiet", help: "No progress lines."),
-        ],
+            NodeOptions.dataDirectory("With --datanet: the content store holding the Datanet's batches is in DIR."),
+        ] + WalletCommand.ledger,
         action: { arguments, output throws(CLIError) in
             try run(arguments, &output)
         })
@@ -76,8 +84,9 @@ enum TrainCommand {
     }
 
     static func run(_ arguments: ParsedArguments, _ output: inout CommandOutput) throws(CLIError) {
-        guard let recordsPath = arguments.string("records") else {
-            throw .usage("--records FILE is required", command: arguments.command)
+        let datanetIDs = arguments.strings("datanet")
+        guard (arguments.string("records") == nil) != datanetIDs.isEmpty else {
+            throw .usage("give --records FILE or --datanet ID, one of the two", command: arguments.command)
         }
         guard let directory = arguments.string("out") else {
             throw .usage("--out DIR is required", command: arguments.command)
@@ -85,7 +94,17 @@ enum TrainCommand {
         let config = try config(arguments)
         let threads = try arguments.int("threads", in: 1...256) ?? 2
         let maxSteps = try arguments.int("max-steps", in: 1...10_000_000)
-        let (records, bytes) = try readRecords(recordsPath)
+        let records: [TrainingRecord]
+        let bytes: [UInt8]
+        let recordsPath: String
+        var datanets: [TrainingDatanet] = []
+        if let path = arguments.string("records") {
+            (records, bytes) = try readRecords(path)
+            recordsPath = path
+        } else {
+            (records, bytes, datanets) = try datanetRecords(datanetIDs, arguments, output)
+            recordsPath = "datanet " + datanets.map(\.id).joined(separator: ",")
+        }
         let modelPath = arguments.string("model") ?? InferCommand.defaultModelPath()
         let model = try InferCommand.loadModel(arguments)
         let modelHash: String
@@ -118,7 +137,8 @@ enum TrainCommand {
         } catch { throw .failure("\(error)") }
         do {
             try TrainingOutputs.write(
-                summary: summary, trainer: trainer, modelPath: modelPath, recordsPath: recordsPath)
+                summary: summary, trainer: trainer, modelPath: modelPath, recordsPath: recordsPath,
+                datanets: datanets)
         } catch { throw .failure("\(error)") }
         output.line(LossPlot.render(summary.log))
         output.line(
@@ -127,6 +147,40 @@ enum TrainCommand {
                 + "\(summary.finalValidationLoss.map { String(format: "%.4f", $0) } ?? "-")")
         output.line("log root 0x\(summary.logRoot)")
         output.line("wrote \(directory)/adapter.gguf, \(directory)/peft, \(directory)/loss.csv")
+    }
+
+    /// The records of Datanets' committed snapshots, read from the content store and checked against the ledger
+    /// through the light client; the bytes are the snapshots' batches in leaf order, Datanet after Datanet.
+    static func datanetRecords(_ ids: [String], _ arguments: ParsedArguments, _ output: CommandOutput) throws(CLIError)
+        -> ([TrainingRecord], [UInt8], [TrainingDatanet])
+    {
+        let light = try LightCommand.makeClient(arguments)
+        let store = try ContentCommand.open(arguments)
+        var records: [TrainingRecord] = []
+        var bytes: [UInt8] = []
+        var datanets: [TrainingDatanet] = []
+        for text in ids {
+            let id = try LightCommand.parseNumber(text, arguments)
+            let contents = try WalletCommand.node { () throws(NodeError) in
+                try DatanetContents.read(id, client: light, store: store)
+            }
+            guard !contents.batches.isEmpty else { throw .failure("Datanet \(id) has no approved records") }
+            let snapshot = contents.contents
+            do {
+                records += try TrainingRecord.parse(jsonl: snapshot)
+            } catch {
+                throw .failure("Datanet \(id): \(error)")
+            }
+            bytes += snapshot
+            datanets.append(
+                TrainingDatanet(
+                    id: id.description, snapshotRoot: Hex.encode(contents.snapshotRoot),
+                    records: contents.records.count))
+            output.errorLine(
+                "train: Datanet \(id) snapshot \(Hex.encode(contents.snapshotRoot)), \(contents.records.count) records in \(contents.batches.count) batches, checked against block \(contents.header.number)"
+            )
+        }
+        return (records, bytes, datanets)
     }
 
     /// The records of a JSONL file and the file's bytes (refused past the records' size bound before reading).
