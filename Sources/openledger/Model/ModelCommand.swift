@@ -5,12 +5,64 @@ import Foundation
 import Inference
 import LightClient
 import Node
+import Training
 
 /// `openledger model …`: base models and adapters on `ModelRegistry`, published with their provenance.
 enum ModelCommand {
     static let command = CommandSpec(
         name: "model", summary: "Publish LoRA adapters (and their base models) on ModelRegistry with provenance.",
-        subcommands: [publishAdapter])
+        subcommands: [publishAdapter, proveStep])
+
+    static let proveStep = CommandSpec(
+        name: "prove-step",
+        summary: "Prove one step of a training run's log against its Merkle root, the on-chain one with --adapter.",
+        options: [
+            OptionSpec(name: "run", valueName: "DIR", help: "The training run's output directory (`train --out`)."),
+            OptionSpec(name: "step", valueName: "K", help: "The step to prove (1-based)."),
+            OptionSpec(
+                name: "adapter", valueName: "ID", help: "Check against the root ModelRegistry records for this adapter."
+            ),
+        ] + DatanetCommand.common,
+        action: { arguments, output throws(CLIError) in
+            guard let directory = arguments.string("run") else {
+                throw .usage("missing option --run", command: arguments.command)
+            }
+            guard let step = try arguments.int("step", in: 1...100_000_000) else {
+                throw .usage("missing option --step", command: arguments.command)
+            }
+            let log: [TrainingLogEntry]
+            do {
+                log = try TrainingCheckpoint.read(from: directory).log
+            } catch {
+                throw .failure("\(directory): \(error)")
+            }
+            guard let index = log.firstIndex(where: { $0.step == step }) else {
+                throw .failure("the run's log has steps 1 to \(log.count), not \(step)")
+            }
+            let entry = log[index]
+            let path = TrainingLogTree.proof(log, index: index)
+            var root = TrainingLogTree.root(log)
+            var anchor = "the run's own log (\(log.count) steps)"
+            if let text = arguments.string("adapter") {
+                let id = try LightCommand.parseNumber(text, arguments)
+                let light = try LightCommand.makeClient(arguments)
+                let (provenance, head) = try LightCommand.run { () throws(LightClientError) in
+                    try light.read(ModelRegistry.ProvenanceLayout.self, id, at: try light.syncHead())
+                }
+                guard let provenance else {
+                    throw .failure("adapter \(id) has no provenance at block \(head.number) (proven absent)")
+                }
+                root = provenance.trainingLogRoot
+                anchor = "adapter \(id)'s training log root on ModelRegistry, proven at block \(head.number)"
+            }
+            output.line("entry \(String(decoding: entry.leafBytes, as: UTF8.self))")
+            output.line("leaf \(Hex.encode(TrainingLogTree.leaf(entry)))")
+            for (hash, left) in path { output.line("  \(left ? "left " : "right") \(Hex.encode(hash))") }
+            guard TrainingLogTree.verify(entry, path: path, root: root) else {
+                throw .failure("step \(step) does NOT verify against root \(Hex.encode(root)) (\(anchor))")
+            }
+            output.line("verified: step \(step) is under root \(Hex.encode(root)), \(anchor)")
+        })
 
     static let publishAdapter = CommandSpec(
         name: "publish-adapter",
