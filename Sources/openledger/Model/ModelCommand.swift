@@ -142,6 +142,8 @@ enum ModelCommand {
                 "the adapter was trained on base model \(Hex.encode(provenance.baseModelHash)), not \(Hex.encode(baseHash))"
             )
         }
+        // Everything is checked before the first transaction: a refused publication leaves nothing on-chain.
+        let roots = try datanetRoots(datanetIDs, provenance: provenance, light: light, arguments)
         var baseModelID = try WalletCommand.node { () throws(NodeError) in try publisher.baseModelID(ggufHash: baseHash)
         }
         if baseModelID == nil {
@@ -156,7 +158,6 @@ enum ModelCommand {
             output.line(
                 "registered base model \(baseModelID!) (\(identity.architecture), \(Hex.encode(identity.hash)))")
         }
-        let roots = try datanetRoots(datanetIDs, provenance: provenance, light: light, arguments)
         let store = try ContentCommand.open(arguments)
         let published = try WalletCommand.node { () throws(NodeError) in
             try publisher.publish(
