@@ -67,6 +67,10 @@ public enum NodeError: Error, CustomStringConvertible {
     case ledger(LightClientError)
     /// A Datanet batch file is not one: `line` (1-based, nil for the whole file) says where.
     case datanetBatchInvalid(line: Int?, reason: String)
+    /// An attribution index cannot be read, built or written.
+    case attributionIndex(path: String, reason: String)
+    /// Content could not be fetched from peers.
+    case contentFetch(cid: String, reason: String)
     /// A file to publish (an adapter, a base model, a provenance document) cannot be used.
     case publishing(path: String, reason: String)
     /// A Datanet's content read from the store does not match what the ledger records, or is not held.
@@ -121,6 +125,8 @@ public enum NodeError: Error, CustomStringConvertible {
             line.map { "line \($0): \(reason)" } ?? reason
         case .datanetContent(let datanet, let reason): "Datanet \(datanet): \(reason)"
         case .publishing(let path, let reason): "\(path): \(reason)"
+        case .contentFetch(let cid, let reason): "cannot fetch \(cid): \(reason)"
+        case .attributionIndex(let path, let reason): "attribution index \(path): \(reason)"
         }
     }
 }

@@ -7,6 +7,14 @@ public protocol AdapterSource: Sendable {
     func names() -> [String]
     /// Reads the adapter called `name` and checks it against `base`.
     func load(_ name: String, base: LoRABase) throws(LoRAError) -> LoRAAdapter
+    /// Whether a request may name `name` (it may still fail to load): a source that resolves names on demand
+    /// accepts names it does not list.
+    func accepts(_ name: String) -> Bool
+}
+
+extension AdapterSource {
+    /// The listed names.
+    public func accepts(_ name: String) -> Bool { names().contains(name) }
 }
 
 /// Every `*.gguf` GGUF-LoRA file and every PEFT folder (a folder holding `adapter_config.json`) of a directory,
@@ -171,6 +179,9 @@ public final class AdapterCache: @unchecked Sendable {
 
     /// The names the source knows.
     public var known: [String] { source.names() }
+
+    /// Whether a request may name `name` (listed, or resolvable by the source on demand).
+    public func accepts(_ name: String) -> Bool { source.accepts(name) }
 
     /// The names cached now, sorted.
     public var cached: [String] { condition.withLock { entries.keys.sorted() } }

@@ -15,6 +15,8 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
     case unknownAdapter(String)
     /// The adapter does not fit the cache's byte budget (name, its bytes, the budget).
     case tooLarge(String, Int, Int)
+    /// The adapter exists but cannot be had now: its file could not be fetched or its record read (name, why).
+    case unavailable(String, String)
 
     /// The message a user sees.
     public var description: String {
@@ -27,6 +29,7 @@ public enum LoRAError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownAdapter(let name): "unknown adapter \(name)"
         case .tooLarge(let name, let bytes, let budget):
             "adapter \(name) needs \(bytes) bytes, more than the cache's budget of \(budget)"
+        case .unavailable(let name, let why): "adapter \(name) is not available: \(why)"
         }
     }
 }

@@ -42,10 +42,28 @@ public struct DatanetContents: Sendable {
     /// The bytes of every batch in leaf order (a JSONL file of the whole snapshot).
     public var contents: [UInt8] { batches.flatMap(\.batch.contents) }
 
+    /// The records of the snapshot the Datanet had when its root was `root`: the batches in approval order up to
+    /// the one whose approval committed `root` (every approval commits the root after it); nil when no batch
+    /// boundary has that root.
+    public func records(atRoot root: [UInt8]) -> [Record]? {
+        var tree = SnapshotMerkleTree()
+        var records: [Record] = []
+        for batch in batches {
+            for record in batch.batch.records {
+                tree.append(SnapshotMerkleTree.leaf(contributor: record.contributor, record: record.bytes))
+                records.append(record)
+            }
+            if tree.snapshotRoot == root { return records }
+        }
+        return nil
+    }
+
     /// Reads Datanet `id` at `header` (the synced head when nil): its record, snapshot and batches proven through
-    /// `client`, each approved batch's content from `store`, all checked against the ledger.
+    /// `client`, each approved batch's content from `store` (fetched through `fetch` first when the store lacks it
+    /// and `fetch` is given), all checked against the ledger.
     public static func read(
-        _ id: UInt256, client: LightClient, store: ContentStore, at header: VerifiedHeader? = nil
+        _ id: UInt256, client: LightClient, store: ContentStore, at header: VerifiedHeader? = nil,
+        fetch: ((CID) throws(NodeError) -> Void)? = nil
     ) throws(NodeError) -> DatanetContents {
         let requested = header
         let (datanet, tree, header) = try ledger { () throws(LightClientError) in
@@ -76,6 +94,7 @@ public struct DatanetContents: Sendable {
                 continue
             }
             let cid = try cid(stored.cid, id: id, batch: batchID)
+            if let fetch, (try? store.missing(cid, limit: 1).isEmpty) != true { try fetch(cid) }
             let batch = try load(cid, store: store, id: id, batchID: batchID)
             guard batch.contributor == stored.contributor, UInt64(batch.records.count) == stored.count,
                 batch.leavesRoot == stored.leavesRoot

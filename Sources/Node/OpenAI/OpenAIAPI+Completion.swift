@@ -40,6 +40,9 @@ extension OpenAIAPI {
                         Failure(
                             status: 404, message: "The model or adapter '\(name)' does not exist", param: "model",
                             code: "model_not_found")
+                    case .unavailable: Failure(status: 503, message: "\(error)", code: "adapter_unavailable")
+                    case .baseMismatch:
+                        Failure(status: 400, message: "\(error)", param: "model", code: "adapter_mismatch")
                     default: Failure(status: 500, message: "\(error)")
                     }
                 logger.debug("adapter refused", ["id": completion.id, "reason": failure.message])

@@ -111,9 +111,8 @@ extension OpenAIAPI {
         model: String, adapters: [(name: String, scale: Float)]
     ) {
         var chosen: [(name: String, scale: Float)] = []
-        let known = Set(adapters?.known ?? [])
         func check(_ name: String, param: String) throws(Failure) {
-            guard known.contains(name) else {
+            guard adapters?.accepts(name) == true else {
                 throw Failure(
                     status: 404, message: "The model or adapter '\(name)' does not exist", param: param,
                     code: "model_not_found")

@@ -2,6 +2,7 @@ import Attribution
 import AttributionRules
 import Codec
 import Foundation
+import Synchronization
 
 /// The Datanet snapshots answers are attributed against, by model or adapter, with the network's L and K: every
 /// answer gets its PoA-SA v1 proof, computed locally from the snapshot's shard indexes.
@@ -24,7 +25,7 @@ public final class AnswerAttribution: Sendable {
         }
     }
 
-    private let byModel: [String: Snapshot]
+    private let byModel: Mutex<[String: Snapshot]>
     private let fallback: Snapshot?
     /// The minimum span L.
     public let minSpan: Int
@@ -34,13 +35,17 @@ public final class AnswerAttribution: Sendable {
     /// Attribution against `byModel[model]`, else `fallback`, under L = `minSpan` and K = `maxRecords`.
     public init(fallback: Snapshot?, byModel: [String: Snapshot] = [:], minSpan: Int, maxRecords: Int) {
         self.fallback = fallback
-        self.byModel = byModel
+        self.byModel = Mutex(byModel)
         self.minSpan = minSpan
         self.maxRecords = maxRecords
     }
 
     /// The snapshot answers of `model` are attributed against, if any.
-    public func snapshot(for model: String) -> Snapshot? { byModel[model] ?? fallback }
+    public func snapshot(for model: String) -> Snapshot? { byModel.withLock { $0[model] } ?? fallback }
+
+    /// Attributes `model`'s answers against `snapshot` from now on (an adapter loaded on demand brings the snapshot
+    /// it was trained on).
+    public func register(_ snapshot: Snapshot, for model: String) { byModel.withLock { $0[model] = snapshot } }
 
     /// The proof of `response` for `model`, nil when it has no snapshot; it runs on the caller's thread.
     public func proof(for response: [UInt8], model: String) -> AttributionProof? {

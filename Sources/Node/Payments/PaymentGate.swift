@@ -245,7 +245,8 @@ public final class PaymentGate: Sendable {
             ?? ticket.acceptance.maximumCost
         let receipt = ServingReceipt(
             requestHash: ticket.voucher.voucher.requestHash, responseHash: Keccak256.hash(bytes),
-            adapterID: terms.adapterIDs[ticket.model] ?? .zero, promptTokens: UInt64(promptTokens),
+            adapterID: terms.adapterIDs[ticket.model] ?? LedgerAdapterName.id(ticket.model) ?? .zero,
+            promptTokens: UInt64(promptTokens),
             completionTokens: UInt64(completionTokens), price: ticket.acceptance.price,
             temperatureMillis: UInt32((max(0, temperature) * 1000).rounded()),
             topPMillis: UInt32((max(0, topP) * 1000).rounded()), topK: UInt32(max(0, topK)), seed: seed,

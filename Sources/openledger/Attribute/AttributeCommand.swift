@@ -154,46 +154,20 @@ enum AttributeCommand {
 
     /// Every *.olai file of the directory, in name order: the shards of one snapshot, checked to fit together.
     static func loadShards(_ directory: String) throws(CLIError) -> [AttributionIndex] {
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter {
-            $0.hasSuffix(".olai")
-        }.sorted()
-        guard !names.isEmpty else { throw .failure("no *.olai index in \(directory)") }
-        var shards: [AttributionIndex] = []
-        for name in names {
-            let path = directory + "/" + name
-            do {
-                shards.append(try AttributionIndex(contentsOfFile: path))
-            } catch {
-                throw .failure("\(path): \(error)")
-            }
-        }
         do {
-            return try AttributionIndex.snapshot(shards)
+            return try SnapshotIndexFiles.load(directory)
         } catch {
-            throw .failure("\(directory): \(error)")
+            throw .failure("\(error)")
         }
     }
 
     /// Writes each shard atomically as shard-NNNN.olai, then removes *.olai files of an earlier index.
     static func writeShards(_ shards: [AttributionIndex], to directory: String) throws(CLIError) -> [String] {
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            return try SnapshotIndexFiles.write(shards, to: directory)
         } catch {
-            throw .failure("cannot create \(directory): \(error)")
+            throw .failure("\(error)")
         }
-        let names = shards.indices.map { String(format: "shard-%04d.olai", $0) }
-        for (shard, name) in zip(shards, names) {
-            do {
-                try shard.write(to: directory + "/" + name)
-            } catch {
-                throw .failure("\(error)")
-            }
-        }
-        for stale in ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-        where stale.hasSuffix(".olai") && !names.contains(stale) {
-            try? FileManager.default.removeItem(atPath: directory + "/" + stale)
-        }
-        return names
     }
 
     /// L and K: `--min-span` and `--max-records`, else the network config's.
