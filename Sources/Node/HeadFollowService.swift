@@ -19,13 +19,16 @@ public final class HeadFollowService: Service {
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let lastReported = Mutex<[UInt8]?>(nil)
+    private let requiresHeadAtStart: Bool
 
     /// A follower polling `client` every `intervalMilliseconds`, handing new verified heads to `onHead` and
-    /// logging failed polls to `logger`.
+    /// logging failed polls to `logger`; unless `requiresHeadAtStart`, a first poll that fails is logged and the
+    /// follower starts anyway (a peer that also takes heads from gossip keeps running without its server).
     public init(
-        client: LightClient, intervalMilliseconds: UInt64, logger: Logger,
+        client: LightClient, intervalMilliseconds: UInt64, logger: Logger, requiresHeadAtStart: Bool = true,
         onHead: @escaping @Sendable (VerifiedHeader) -> Void
     ) {
+        self.requiresHeadAtStart = requiresHeadAtStart
         self.client = client
         self.intervalMilliseconds = intervalMilliseconds
         self.logger = logger
@@ -38,7 +41,8 @@ public final class HeadFollowService: Service {
         do {
             report(try client.syncHead())
         } catch {
-            throw .serviceFailed(service: name, reason: error)
+            guard !requiresHeadAtStart else { throw .serviceFailed(service: name, reason: error) }
+            logger.warning("head not fetched at start", ["error": "\(error)"])
         }
         let thread = Thread { [self] in
             while !stopping.load(ordering: .acquiring) {

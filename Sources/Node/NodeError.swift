@@ -30,6 +30,11 @@ public enum NodeError: Error, CustomStringConvertible {
     case unknownCheckpoint([UInt8])
     /// A service failed to start; `reason` is its own error.
     case serviceFailed(service: String, reason: any Error)
+    /// The node configuration file at `path` could not be read, or is larger than the bound.
+    case nodeConfigUnreadable(path: String)
+    /// A node setting (from the node configuration file or its flag) is unknown or has a bad value: `key` names it,
+    /// `reason` says what is wrong.
+    case nodeConfigInvalid(key: String, reason: String)
 
     // The wallet: its key file, the payer's store, and channel operations on the ledger.
     /// There is no wallet key file at `path`.
@@ -92,6 +97,8 @@ public enum NodeError: Error, CustomStringConvertible {
         case .lightClientUnavailable(let reason): "\(reason)"
         case .unknownCheckpoint(let hash): "the server does not know checkpoint \(Hex.encode(hash))"
         case .serviceFailed(_, let reason): "\(reason)"
+        case .nodeConfigUnreadable(let path): "cannot read node config \(path) (a JSON object of at most 1 MiB)"
+        case .nodeConfigInvalid(let key, let reason): "node setting '\(key)': \(reason)"
         case .walletKeyMissing(let path):
             "no wallet key at \(path): create one with `openledger wallet new` or `openledger wallet import`"
         case .walletKeyExists(let path): "a wallet key already exists at \(path) (--force replaces it)"

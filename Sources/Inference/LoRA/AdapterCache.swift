@@ -100,6 +100,7 @@ public final class AdapterCache: @unchecked Sendable {
     private var loading: Set<String> = []
     private var clock: UInt64 = 0
     private var loadCount = 0
+    private var hitCount = 0
     private var heldBytes = 0
     private var waiting = 0
 
@@ -119,6 +120,7 @@ public final class AdapterCache: @unchecked Sendable {
                 entry.users += 1
                 entry.lastUse = clock
                 entries[name] = entry
+                hitCount += 1
                 condition.unlock()
                 return AdapterLease(adapter: entry.adapter, cache: self)
             }
@@ -191,6 +193,9 @@ public final class AdapterCache: @unchecked Sendable {
 
     /// Requests waiting for another request's load of the same adapter.
     var waiters: Int { condition.withLock { waiting } }
+
+    /// Requests answered from the cache without a load.
+    public var hits: Int { condition.withLock { hitCount } }
 
     /// Adapters loaded from the source so far (a cold load counts once, however many waited for it).
     public var loads: Int { condition.withLock { loadCount } }

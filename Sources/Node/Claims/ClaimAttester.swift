@@ -38,6 +38,10 @@ public final class ClaimAttester: Service {
     private let reexecution: Reexecution?
     private let loop = Mutex<PeriodicThread?>(nil)
     private let busy = Mutex<Void>(())
+    private let counts = Mutex<(attested: Int, challenged: Int)>((0, 0))
+
+    /// Claims attested and challenged since the attester was made.
+    public var decided: (attested: Int, challenged: Int) { counts.withLock { $0 } }
 
     /// An attester signing with `key` (staked as an attester), judging against `snapshots` under `parameters`, with
     /// its state at `path`.
@@ -164,6 +168,10 @@ public final class ClaimAttester: Service {
             try database.query(
                 "INSERT OR REPLACE INTO decisions (claim_id, action, detail, block) VALUES (?, ?, ?, ?)",
                 [.text(id.description), .text(decision.action), .text(decision.detail), .integer(Int64(number))])
+            counts.withLock {
+                if decision.action == "attested" { $0.attested += 1 }
+                if decision.action == "challenged" { $0.challenged += 1 }
+            }
             logger.info(
                 "claim judged", ["claim": "\(id)", "action": decision.action, "detail": decision.detail])
             decisions.append(decision)

@@ -54,6 +54,10 @@ public final class ClaimService: Service {
     private let channels: ContractCaller
     private let loop = Mutex<PeriodicThread?>(nil)
     private let busy = Mutex<Void>(())
+    private let submittedCount = Atomic<Int>(0)
+
+    /// Claims submitted to the ledger since the service was made.
+    public var submitted: Int { submittedCount.load(ordering: .relaxed) }
 
     /// A service claiming the receipts of `ledger`, signed by `key` (the serving peer's), through `light`.
     public init(
@@ -103,6 +107,7 @@ public final class ClaimService: Service {
             } catch {
                 logger.warning("claims pass failed", ["error": "\(error)"])
             }
+            submittedCount.add(result.submitted, ordering: .relaxed)
             return result
         }
     }

@@ -115,6 +115,7 @@ extension OpenAIAPI {
                 "total_tokens": result.promptTokens.count + result.tokens.count,
             ]
             let reason = result.finishReason == .length ? "length" : "stop"
+            counters.finished(tokens: result.tokens.count)
             let proof = attribution?.proof(for: Array(result.text.utf8), model: model)
             let settlement = settle(text: result.text, completionTokens: result.tokens.count, proof: proof)
             var fields: [String: Any] = settlement.map { Self.paymentFields($0) } ?? [:]

@@ -16,19 +16,29 @@ public enum PaidServingSetup {
         public let follower: HeadFollowService
         /// Claims the receipts (nil when claiming is off).
         public let claims: ClaimService?
+        /// The light client the gate, the follower and the claims read the ledger through.
+        public let light: LightClient
     }
 
     /// Builds paid serving on `directory` (its `wallet.key` and `serving.sqlite`) against the ledger at `rpcURL`, verified with `configuration`'s trust root.
     ///
-    /// Fails with the reason when the key is missing or the ledger cannot be reached and verified.
+    /// Fails with the reason when the key is missing or the ledger cannot be reached and verified. The ledger is read
+    /// through `light` when given (a node shares one light client), else through a new client of `rpcURL`; each new
+    /// head the follower verifies also goes to `onHead`.
     public static func make(
         configuration: NodeConfiguration, rpcURL: String, directory: DataDirectory, defaultPrice: ServingPrice,
         prices: [String: ServingPrice], adapterIDs: [String: UInt256], claimPolicy: ClaimService.Policy?,
-        logger: Logger, clock: any Clock = SystemClock()
+        logger: Logger, clock: any Clock = SystemClock(), light: LightClient? = nil,
+        onHead: @escaping @Sendable (VerifiedHeader) -> Void = { _ in }
     ) throws(NodeError) -> Parts {
         let key = try WalletKeyFile.load(at: directory.walletKey)
         let payee = WalletKeyFile.address(of: key)
-        let client = try LightClientFactory.client(configuration: configuration, rpcURL: rpcURL)
+        let client: LightClient
+        if let light {
+            client = light
+        } else {
+            client = try LightClientFactory.client(configuration: configuration, rpcURL: rpcURL)
+        }
         do {
             _ = try client.syncHead()
         } catch {
@@ -52,7 +62,8 @@ public enum PaidServingSetup {
         } catch {
             throw .serviceFailed(service: "payments", reason: error)
         }
-        let follower = HeadFollowService(client: client, intervalMilliseconds: 1_000, logger: logger) { _ in
+        let follower = HeadFollowService(client: client, intervalMilliseconds: 1_000, logger: logger) { head in
+            onHead(head)
             let failed = cache.refresh()
             if failed > 0 { logger.warning("channels not proven again", ["failed": "\(failed)"]) }
         }
@@ -61,6 +72,6 @@ public enum PaidServingSetup {
                 ledger: ledger, light: client, key: key, policy: $0, logger: logger.with(["service": "claims"]),
                 clock: clock)
         }
-        return Parts(gate: gate, follower: follower, claims: claims)
+        return Parts(gate: gate, follower: follower, claims: claims, light: client)
     }
 }

@@ -85,6 +85,10 @@ public final class PaymentGate: Sendable {
     private let credits: Mutex<[[UInt8]: ChannelCredit]>
     /// The vouchers' EIP-712 domain separator on this chain, computed once.
     private let voucherDomain: [UInt8]
+    private let acceptedCount = Atomic<Int>(0)
+
+    /// Vouchers accepted (and committed) since the gate was made.
+    public var accepted: Int { acceptedCount.load(ordering: .relaxed) }
 
     /// A gate charging by `terms`, signing with `key` (whose address must be `terms.payee`), keeping its books in `ledger` and reading channels through `channels`.
     ///
@@ -220,6 +224,7 @@ public final class PaymentGate: Sendable {
                 try ledger.accept(
                     signed, acceptance: acceptance, credit: credit, request: path.map { ($0, body) }, at: now)
                 credits[id] = credit
+                acceptedCount.add(1, ordering: .relaxed)
                 return .success(acceptance)
             } catch let refusal as PaymentRefusal {
                 return .failure(refusal)

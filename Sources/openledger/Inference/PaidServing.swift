@@ -57,6 +57,23 @@ enum PaidServing {
     static func make(
         _ arguments: ParsedArguments, _ output: CommandOutput, entries: [String: [String: Any]], logger: Logger
     ) throws(CLIError) -> PaidServingSetup.Parts {
+        let pricing = try pricing(arguments, entries: entries)
+        let configuration = try NodeOptions.configuration(arguments)
+        do throws(NodeError) {
+            return try PaidServingSetup.make(
+                configuration: configuration, rpcURL: arguments.string("rpc") ?? "http://127.0.0.1:8545",
+                directory: NodeOptions.dataDirectory(arguments), defaultPrice: pricing.defaultPrice,
+                prices: pricing.prices, adapterIDs: pricing.adapterIDs, claimPolicy: pricing.claimPolicy,
+                logger: logger)
+        } catch {
+            throw .failure("paid serving cannot start: \(error.description) (or serve with --free)")
+        }
+    }
+
+    /// The prices and the claiming policy of `--prompt-price`, `--completion-price`, `--prices` and the claim options.
+    static func pricing(_ arguments: ParsedArguments, entries: [String: [String: Any]]) throws(CLIError)
+        -> ServingPricing
+    {
         func amount(_ text: String, _ what: String) throws(CLIError) -> UInt256 {
             guard let value = OpenAmount.parse(text) else {
                 throw .usage("\(what) expects wei or an OPEN amount, got '\(text)'", command: arguments.command)
@@ -91,15 +108,7 @@ enum PaidServing {
                 }
             }
         }
-        let configuration = try NodeOptions.configuration(arguments)
-        let claimPolicy = try claimPolicy(arguments)
-        do throws(NodeError) {
-            return try PaidServingSetup.make(
-                configuration: configuration, rpcURL: arguments.string("rpc") ?? "http://127.0.0.1:8545",
-                directory: NodeOptions.dataDirectory(arguments), defaultPrice: defaultPrice, prices: prices,
-                adapterIDs: adapterIDs, claimPolicy: claimPolicy, logger: logger)
-        } catch {
-            throw .failure("paid serving cannot start: \(error.description) (or serve with --free)")
-        }
+        return ServingPricing(
+            defaultPrice: defaultPrice, prices: prices, adapterIDs: adapterIDs, claimPolicy: try claimPolicy(arguments))
     }
 }

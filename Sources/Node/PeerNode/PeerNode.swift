@@ -1,0 +1,247 @@
+import AttributionRules
+import Codec
+import Content
+import Crypto
+import Inference
+import LightClient
+import P2P
+import Runtime
+import Synchronization
+
+/// One peer, composed by role: the services `openledger node` runs, in start order, and the figures they report.
+///
+/// Every role runs the libp2p host, gossip on the blocks and announce topics (gossiped heads checked by the light
+/// client), the DHT, the content exchange over its store, the head follower, and the HTTP port of `/metrics` and
+/// `/status`. An inferencer adds the OpenAI API on that port (paid, with claims, unless free); a seeder adds the
+/// attester when the data directory holds a wallet key.
+public final class PeerNode: Sendable {
+    /// What an inferencer serves with: built by the caller from the model and the serving settings.
+    public struct Serving: Sendable {
+        /// The engine over the loaded model.
+        public var engine: InferenceEngine
+        /// The model's name in the API.
+        public var modelName: String
+        /// The adapters requests may name (their source is pluggable: a directory now).
+        public var adapters: AdapterCache?
+        /// The snapshots answers are attributed against.
+        public var attribution: AnswerAttribution?
+        /// What paid serving charges; nil serves for free.
+        public var pricing: ServingPricing?
+
+        /// Serving with these parts.
+        public init(
+            engine: InferenceEngine, modelName: String, adapters: AdapterCache?, attribution: AnswerAttribution?,
+            pricing: ServingPricing?
+        ) {
+            self.engine = engine
+            self.modelName = modelName
+            self.adapters = adapters
+            self.attribution = attribution
+            self.pricing = pricing
+        }
+    }
+
+    /// The configuration composed.
+    public let configuration: PeerNodeConfiguration
+    /// The services, in start order.
+    public let services: [any Service]
+    /// The libp2p host.
+    public let host: P2PHostService
+    /// The HTTP port.
+    public let http: PeerHTTPService
+    private let probe: PeerNodeProbe
+    private let logger: Logger
+
+    /// Composes the peer `configuration` describes on `directory` (its identity, content store, wallet and ledgers),
+    /// following the ledger of `network`; `bootstrap` are every peer to join through; an inferencer needs `serving`;
+    /// a seeder judges claims against `attesterSnapshots`.
+    public init(
+        configuration: PeerNodeConfiguration, network: NodeConfiguration, directory: DataDirectory,
+        identity: LibP2PIdentity, bootstrap: [Multiaddr], logging: NodeLogging, serving: Serving? = nil,
+        attesterSnapshots: [AnswerAttribution.Snapshot] = [], clock: any Clock = SystemClock()
+    ) throws(NodeError) {
+        self.configuration = configuration
+        let role = configuration.role
+        let logger = logging.logger("node").with(["role": role.rawValue])
+        self.logger = logger
+        try directory.create()
+        let chainId = network.network.chainId
+        let topics = [NetworkTopics.blocks(chainId: chainId), NetworkTopics.announce(chainId: chainId)]
+        let heads = HeadRelay(topic: topics[0], chainId: chainId)
+
+        let store: ContentStore
+        let pins: [CID]
+        do {
+            store = try ContentStore(
+                directory: directory.contentStore, options: ContentStore.Options(quota: configuration.quotaBytes))
+            pins = try store.pins().map(\.root)
+        } catch {
+            throw .serviceFailed(service: "content", reason: error)
+        }
+
+        let host = P2PHostService(
+            identity: identity, config: configuration.hostConfig, listen: configuration.listen,
+            logger: logging.logger("p2p"))
+        self.host = host
+        let peers = PeerWatch(host: host)
+
+        // One light client for everything the node reads from the ledger: heads by RPC and by gossip alike.
+        let light = try LightClientFactory.client(configuration: network, rpcURL: configuration.rpcURL)
+        var paid: PaidServingSetup.Parts?
+        if role == .inferencer, let pricing = serving?.pricing {
+            paid = try PaidServingSetup.make(
+                configuration: network, rpcURL: configuration.rpcURL, directory: directory,
+                defaultPrice: pricing.defaultPrice, prices: pricing.prices, adapterIDs: pricing.adapterIDs,
+                claimPolicy: pricing.claimPolicy, logger: logging.logger("payments"), clock: clock, light: light,
+                onHead: heads.fromRPC)
+        }
+
+        let gossipLogger = logging.logger("gossip")
+        let gossip = GossipService(
+            host: host, topics: topics,
+            validators: [topics[0]: HeadGossip.validator(client: light, logger: gossipLogger, onHead: heads.fromGossip)],
+            bootstrap: [], logger: gossipLogger, onDeliver: { _ in })
+        heads.attach(gossip)
+        var dhtConfig = KademliaConfig()
+        dhtConfig.mode = configuration.dhtMode
+        // The DHT dials the bootstrap peers (gossip meets them there), then provides the pins.
+        let dht = DHTService(
+            host: host, config: dhtConfig, bootstrap: bootstrap, provide: pins, logger: logging.logger("dht"))
+        let content = ContentService(host: host, store: store, logger: logging.logger("content"))
+
+        let follower =
+            paid?.follower
+            ?? HeadFollowService(
+                client: light, intervalMilliseconds: UInt64(configuration.headIntervalSeconds * 1_000),
+                logger: logging.logger("light"), requiresHeadAtStart: false, onHead: heads.fromRPC)
+
+        var attester: ClaimAttester?
+        if role == .seeder && configuration.attests {
+            attester = try Self.attester(
+                light: light, directory: directory, snapshots: attesterSnapshots, network: network,
+                logger: logging.logger("attester"), nodeLogger: logger)
+        }
+
+        var api: OpenAIAPI?
+        if let serving, role == .inferencer {
+            api = OpenAIAPI(
+                engine: serving.engine, modelName: serving.modelName, clock: clock, logger: logging.logger("openai"),
+                adapters: serving.adapters, payments: paid?.gate, attribution: serving.attribution)
+        }
+        let probe = PeerNodeProbe(
+            role: role, dhtMode: configuration.dhtMode, host: host, peers: peers, gossip: gossip, topics: topics,
+            dht: dht, store: store, content: content, light: light, heads: heads, api: api, paid: paid,
+            attester: attester, clock: clock)
+        self.probe = probe
+        let http = PeerHTTPService(
+            host: configuration.apiHost, port: configuration.apiPort, api: api, metrics: { probe.metrics() })
+        self.http = http
+        probe.attach(http)
+
+        var services: [any Service] = [host, peers, gossip, dht, content, follower]
+        if let claims = paid?.claims { services.append(claims) }
+        if let attester { services.append(attester) }
+        services.append(http)
+        self.services = services
+    }
+
+    /// The attester of a seeder: its wallet key, or none (logged) when the data directory holds no key.
+    private static func attester(
+        light: LightClient, directory: DataDirectory, snapshots: [AnswerAttribution.Snapshot],
+        network: NodeConfiguration, logger: Logger, nodeLogger: Logger
+    ) throws(NodeError) -> ClaimAttester? {
+        let key: Secp256k1PrivateKey
+        do {
+            key = try WalletKeyFile.load(at: directory.walletKey)
+        } catch {
+            if case .walletKeyMissing = error {
+                nodeLogger.info("no wallet key: not attesting", ["path": directory.walletKey])
+                return nil
+            }
+            throw error
+        }
+        let parameters = network.network.parameters
+        do {
+            return try ClaimAttester(
+                light: light, key: key, snapshots: snapshots,
+                parameters: AttributionParameters(
+                    minSpan: parameters.attributionMinSpan, maxRecords: parameters.attributionMaxRecords),
+                path: directory.attesterStore, logger: logger)
+        } catch {
+            throw .serviceFailed(service: "attester", reason: error)
+        }
+    }
+
+    /// The figures of the running node.
+    public func metrics() -> NodeMetrics { probe.metrics() }
+
+    /// What the node prints once it runs, one item a line: role, peer id, libp2p address, HTTP address.
+    public var startupLines: [String] {
+        [
+            "role: \(configuration.role.rawValue)",
+            "peer: \(host.host?.peerID.description ?? "")",
+            "p2p: \(host.listenAddress?.description ?? "")",
+            "api: \(http.baseURL)",
+        ]
+    }
+
+    /// Starts the services in order, calls `started`, and stops them in reverse once SIGINT or SIGTERM arrives.
+    public func run(until signals: TerminationSignals, started: () -> Void) throws(NodeError) {
+        try ServiceGroup(services, logger: logger).run(started: started, until: signals)
+    }
+}
+
+/// Where verified heads go: counted by route, and each head verified from JSON-RPC published on the blocks topic
+/// (heads accepted from gossip are forwarded by the router itself).
+final class HeadRelay: Sendable {
+    private let topic: String
+    private let chainId: UInt64
+    private let gossip = Mutex<GossipService?>(nil)
+    private let counts = Mutex<(rpc: Int, gossip: Int)>((0, 0))
+
+    init(topic: String, chainId: UInt64) {
+        self.topic = topic
+        self.chainId = chainId
+    }
+
+    func attach(_ service: GossipService) { gossip.withLock { $0 = service } }
+
+    /// Heads verified from JSON-RPC and from gossip.
+    var received: (rpc: Int, gossip: Int) { counts.withLock { $0 } }
+
+    @Sendable func fromRPC(_ head: VerifiedHeader) {
+        counts.withLock { $0.rpc += 1 }
+        let data = SignedHeadJSON.encode(rlp: head.header.encoded, signature: head.signature, chainId: chainId)
+        gossip.withLock { $0 }?.publish(topic: topic, data: data)
+    }
+
+    @Sendable func fromGossip(_ head: VerifiedHeader) { counts.withLock { $0.gossip += 1 } }
+}
+
+/// Keeps the set of connected peers from the host's peer events.
+final class PeerWatch: Service {
+    let name = "peer-watch"
+    private let hostService: P2PHostService
+    private let connected = Mutex<Set<PeerID>>([])
+
+    init(host: P2PHostService) { hostService = host }
+
+    /// Peers with an open connection.
+    var count: Int { connected.withLock { $0.count } }
+
+    func start() throws(NodeError) {
+        guard let host = hostService.host else {
+            throw .serviceFailed(service: name, reason: P2PError.connectionClosed("the libp2p host is not running"))
+        }
+        host.observePeers { [self] event in
+            connected.withLock {
+                switch event {
+                case .connected(let peer, _, _): $0.insert(peer)
+                case .disconnected(let peer): $0.remove(peer)
+                }
+            }
+        }
+    }
+
+    func stop() {}
+}
