@@ -8,7 +8,7 @@ enum Commands {
             InferCommand.infer, InferCommand.tokenize, ServeCommand.command, LoRACommand.command, SimCommand.command,
             ContentCommand.command, WalletCommand.command, ChannelCommand.command, ChatCommand.command,
             PayProxyCommand.command, ClaimsCommand.command, ClaimsCommand.stake, TrainCommand.command,
-            DatanetCommand.command, ModelCommand.command,
+            DatanetCommand.command, ModelCommand.command, NodeCommand.command,
             bench,
         ]
     )

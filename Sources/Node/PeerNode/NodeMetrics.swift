@@ -119,7 +119,7 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
                 "openledger_gossip_mesh_peers", .gauge, "Gossipsub mesh peers per topic.",
                 mesh.keys.sorted().map { .init(Double(mesh[$0] ?? 0), labels: [.init("topic", $0)]) }),
             M("openledger_dht_routing_table_peers", .gauge, "Peers in the Kademlia routing table.", value: Double(dhtTable)),
-            M("openledger_light_head_number", .gauge, "The newest verified head's block number.", value: head.map(Double.init)),
+            M("openledger_light_head_number", .gauge, "The newest verified head's block number.", value: head.map { Double($0) }),
             M(
                 "openledger_light_heads_total", .counter, "Heads verified, by where they came from.",
                 [
@@ -129,7 +129,7 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
             M("openledger_content_blocks", .gauge, "Blocks in the content store.", value: Double(content.blocks)),
             M("openledger_content_bytes", .gauge, "Bytes of the content store's blocks, uncompressed.", value: Double(content.bytes)),
             M("openledger_content_stored_bytes", .gauge, "Bytes the content store's blocks take on disk.", value: Double(content.storedBytes)),
-            M("openledger_content_quota_bytes", .gauge, "The content store's disk quota.", value: content.quotaBytes.map(Double.init)),
+            M("openledger_content_quota_bytes", .gauge, "The content store's disk quota.", value: content.quotaBytes.map { Double($0) }),
             M("openledger_content_pins", .gauge, "Pins in the content store.", value: Double(content.pins)),
             M("openledger_content_sent_bytes_total", .counter, "Bytes of blocks sent to peers over Bitswap.", value: Double(content.bytesSent)),
             M(

@@ -23,9 +23,11 @@ struct CommandLineInterface: Sendable {
         var spec = root
         var path = [root.name]
         var rest = arguments[...]
-        // Walk down the subcommands named by the leading words.
+        // Walk down the subcommands named by the leading words; a command with an action of its own runs it when
+        // no subcommand is named.
         while !spec.subcommands.isEmpty {
             guard let word = rest.first else {
+                if spec.action != nil { break }
                 throw .usage("missing subcommand", command: path)
             }
             if word == "--help" || word == "-h" {
@@ -37,6 +39,7 @@ struct CommandLineInterface: Sendable {
                 return
             }
             if word.hasPrefix("-") {
+                if spec.action != nil { break }
                 throw .usage("unknown option '\(word)'", command: path)
             }
             guard let next = spec.subcommands.first(where: { $0.name == word }) else {
@@ -123,7 +126,7 @@ struct CommandLineInterface: Sendable {
 
     static func usageLine(_ spec: CommandSpec, path: [String]) -> String {
         var words = ["usage:"] + path
-        if !spec.subcommands.isEmpty { words.append("<command>") }
+        if !spec.subcommands.isEmpty { words.append(spec.action == nil ? "<command>" : "[<command>]") }
         if !spec.options.isEmpty { words.append("[options]") }
         for argument in spec.arguments {
             words.append(argument.optional ? "[<\(argument.name)>]" : "<\(argument.name)>")

@@ -13,7 +13,7 @@ struct CommandSpec: Sendable {
     var arguments: [ArgumentSpec] = []
     /// Named options (`--name VALUE`) and flags (`--name`).
     var options: [OptionSpec] = []
-    /// Subcommands; a command has subcommands or an action, not both.
+    /// Subcommands; a command with both runs its action when no subcommand is named before its options.
     var subcommands: [CommandSpec] = []
     /// What the command does with its parsed arguments; writes to `output` and throws `CLIError` on failure.
     var action: (@Sendable (ParsedArguments, inout CommandOutput) throws(CLIError) -> Void)? = nil

@@ -184,18 +184,7 @@ enum ContentCommand {
     }
 
     /// Bytes from `1234`, `10K`, `5MiB`, `2G` (K, M, G are powers of 1,000; KiB, MiB, GiB of 1,024).
-    static func parseSize(_ text: String) -> UInt64? {
-        let units: [(String, UInt64)] = [
-            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40), ("K", 1_000), ("M", 1_000_000),
-            ("G", 1_000_000_000), ("T", 1_000_000_000_000), ("B", 1),
-        ]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            guard let number = UInt64(text.dropLast(suffix.count)) else { return nil }
-            let (value, overflow) = number.multipliedReportingOverflow(by: scale)
-            return overflow ? nil : value
-        }
-        return UInt64(text)
-    }
+    static func parseSize(_ text: String) -> UInt64? { ByteSize.parse(text) }
 
     static func cid(_ text: String, _ arguments: ParsedArguments) throws(CLIError) -> CID {
         do {
