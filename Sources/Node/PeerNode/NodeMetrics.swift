@@ -38,6 +38,32 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
     /// Attestations (a seeder with a wallet key).
     public var attester: Attester?
 
+    /// Figures with these values.
+    public init(
+        role: String, peerID: String, listen: String, api: String, uptimeSeconds: Double, connectedPeers: Int,
+        mesh: [String: Int], dhtTable: Int, dhtMode: String, head: UInt64? = nil, headsFromRPC: Int,
+        headsFromGossip: Int, content: Content, adapters: Adapters? = nil, inference: Inference? = nil,
+        payments: Payments? = nil, attester: Attester? = nil
+    ) {
+        self.role = role
+        self.peerID = peerID
+        self.listen = listen
+        self.api = api
+        self.uptimeSeconds = uptimeSeconds
+        self.connectedPeers = connectedPeers
+        self.mesh = mesh
+        self.dhtTable = dhtTable
+        self.dhtMode = dhtMode
+        self.head = head
+        self.headsFromRPC = headsFromRPC
+        self.headsFromGossip = headsFromGossip
+        self.content = content
+        self.adapters = adapters
+        self.inference = inference
+        self.payments = payments
+        self.attester = attester
+    }
+
     /// The content store and the Bitswap exchange over it.
     public struct Content: Sendable, Equatable, Codable {
         /// Blocks held.
@@ -58,6 +84,22 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
         public var blocksSent: Int
         /// Wanted blocks received.
         public var blocksReceived: Int
+
+        /// The content figures.
+        public init(
+            blocks: Int, bytes: UInt64, storedBytes: UInt64, quotaBytes: UInt64? = nil, pins: Int, bytesSent: Int,
+            bytesReceived: Int, blocksSent: Int, blocksReceived: Int
+        ) {
+            self.blocks = blocks
+            self.bytes = bytes
+            self.storedBytes = storedBytes
+            self.quotaBytes = quotaBytes
+            self.pins = pins
+            self.bytesSent = bytesSent
+            self.bytesReceived = bytesReceived
+            self.blocksSent = blocksSent
+            self.blocksReceived = blocksReceived
+        }
     }
 
     /// The adapter cache.
@@ -72,6 +114,15 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
         public var hits: Int
         /// Requests that loaded their adapter.
         public var misses: Int
+
+        /// The adapter cache's figures.
+        public init(known: Int, cached: Int, bytes: Int, hits: Int, misses: Int) {
+            self.known = known
+            self.cached = cached
+            self.bytes = bytes
+            self.hits = hits
+            self.misses = misses
+        }
     }
 
     /// The inference engine.
@@ -88,6 +139,16 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
         public var queued: Int
         /// Generations running.
         public var running: Int
+
+        /// The engine's figures.
+        public init(model: String, completions: Int, tokens: Int, tokensPerSecond: Double, queued: Int, running: Int) {
+            self.model = model
+            self.completions = completions
+            self.tokens = tokens
+            self.tokensPerSecond = tokensPerSecond
+            self.queued = queued
+            self.running = running
+        }
     }
 
     /// Paid serving and claims.
@@ -96,6 +157,12 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
         public var accepted: Int
         /// Claims submitted to the ledger.
         public var claimsSubmitted: Int
+
+        /// Paid serving's figures.
+        public init(accepted: Int, claimsSubmitted: Int) {
+            self.accepted = accepted
+            self.claimsSubmitted = claimsSubmitted
+        }
     }
 
     /// The attester.
@@ -104,6 +171,12 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
         public var attestations: Int
         /// Claims challenged.
         public var challenges: Int
+
+        /// The attester's figures.
+        public init(attestations: Int, challenges: Int) {
+            self.attestations = attestations
+            self.challenges = challenges
+        }
     }
 
     /// The metric families of the Prometheus text: every figure above under an `openledger_` name.
@@ -114,12 +187,18 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
                 "openledger_node_info", .gauge, "The node's role, peer id and DHT mode (value 1).",
                 [.init(1, labels: [.init("role", role), .init("peer_id", peerID), .init("dht_mode", dhtMode)])]),
             M("openledger_uptime_seconds", .gauge, "Seconds since the node started.", value: uptimeSeconds),
-            M("openledger_p2p_connected_peers", .gauge, "Peers with an open libp2p connection.", value: Double(connectedPeers)),
+            M(
+                "openledger_p2p_connected_peers", .gauge, "Peers with an open libp2p connection.",
+                value: Double(connectedPeers)),
             M(
                 "openledger_gossip_mesh_peers", .gauge, "Gossipsub mesh peers per topic.",
                 mesh.keys.sorted().map { .init(Double(mesh[$0] ?? 0), labels: [.init("topic", $0)]) }),
-            M("openledger_dht_routing_table_peers", .gauge, "Peers in the Kademlia routing table.", value: Double(dhtTable)),
-            M("openledger_light_head_number", .gauge, "The newest verified head's block number.", value: head.map { Double($0) }),
+            M(
+                "openledger_dht_routing_table_peers", .gauge, "Peers in the Kademlia routing table.",
+                value: Double(dhtTable)),
+            M(
+                "openledger_light_head_number", .gauge, "The newest verified head's block number.",
+                value: head.map { Double($0) }),
             M(
                 "openledger_light_heads_total", .counter, "Heads verified, by where they came from.",
                 [
@@ -127,49 +206,80 @@ public struct NodeMetrics: Sendable, Equatable, Codable {
                     .init(Double(headsFromGossip), labels: [.init("source", "gossip")]),
                 ]),
             M("openledger_content_blocks", .gauge, "Blocks in the content store.", value: Double(content.blocks)),
-            M("openledger_content_bytes", .gauge, "Bytes of the content store's blocks, uncompressed.", value: Double(content.bytes)),
-            M("openledger_content_stored_bytes", .gauge, "Bytes the content store's blocks take on disk.", value: Double(content.storedBytes)),
-            M("openledger_content_quota_bytes", .gauge, "The content store's disk quota.", value: content.quotaBytes.map { Double($0) }),
+            M(
+                "openledger_content_bytes", .gauge, "Bytes of the content store's blocks, uncompressed.",
+                value: Double(content.bytes)),
+            M(
+                "openledger_content_stored_bytes", .gauge, "Bytes the content store's blocks take on disk.",
+                value: Double(content.storedBytes)),
+            M(
+                "openledger_content_quota_bytes", .gauge, "The content store's disk quota.",
+                value: content.quotaBytes.map { Double($0) }),
             M("openledger_content_pins", .gauge, "Pins in the content store.", value: Double(content.pins)),
-            M("openledger_content_sent_bytes_total", .counter, "Bytes of blocks sent to peers over Bitswap.", value: Double(content.bytesSent)),
+            M(
+                "openledger_content_sent_bytes_total", .counter, "Bytes of blocks sent to peers over Bitswap.",
+                value: Double(content.bytesSent)),
             M(
                 "openledger_content_received_bytes_total", .counter, "Bytes of wanted blocks received over Bitswap.",
                 value: Double(content.bytesReceived)),
-            M("openledger_content_sent_blocks_total", .counter, "Blocks sent to peers over Bitswap.", value: Double(content.blocksSent)),
+            M(
+                "openledger_content_sent_blocks_total", .counter, "Blocks sent to peers over Bitswap.",
+                value: Double(content.blocksSent)),
             M(
                 "openledger_content_received_blocks_total", .counter, "Wanted blocks received over Bitswap.",
                 value: Double(content.blocksReceived)),
         ]
         if let adapters {
             list += [
-                M("openledger_adapters_known", .gauge, "Adapters the adapter source knows.", value: Double(adapters.known)),
+                M(
+                    "openledger_adapters_known", .gauge, "Adapters the adapter source knows.",
+                    value: Double(adapters.known)),
                 M("openledger_adapters_cached", .gauge, "Adapters loaded in memory.", value: Double(adapters.cached)),
-                M("openledger_adapters_cached_bytes", .gauge, "Bytes of the loaded adapters.", value: Double(adapters.bytes)),
-                M("openledger_adapter_cache_hits_total", .counter, "Requests answered from the adapter cache.", value: Double(adapters.hits)),
-                M("openledger_adapter_cache_misses_total", .counter, "Requests that loaded their adapter.", value: Double(adapters.misses)),
+                M(
+                    "openledger_adapters_cached_bytes", .gauge, "Bytes of the loaded adapters.",
+                    value: Double(adapters.bytes)),
+                M(
+                    "openledger_adapter_cache_hits_total", .counter, "Requests answered from the adapter cache.",
+                    value: Double(adapters.hits)),
+                M(
+                    "openledger_adapter_cache_misses_total", .counter, "Requests that loaded their adapter.",
+                    value: Double(adapters.misses)),
             ]
         }
         if let inference {
             list += [
-                M("openledger_inference_completions_total", .counter, "Generations finished.", value: Double(inference.completions)),
-                M("openledger_inference_tokens_total", .counter, "Completion tokens generated.", value: Double(inference.tokens)),
                 M(
-                    "openledger_inference_tokens_per_second", .gauge, "Completion tokens per second over the last interval.",
+                    "openledger_inference_completions_total", .counter, "Generations finished.",
+                    value: Double(inference.completions)),
+                M(
+                    "openledger_inference_tokens_total", .counter, "Completion tokens generated.",
+                    value: Double(inference.tokens)),
+                M(
+                    "openledger_inference_tokens_per_second", .gauge,
+                    "Completion tokens per second over the last interval.",
                     value: inference.tokensPerSecond),
-                M("openledger_inference_queue_depth", .gauge, "Requests waiting for a generation slot.", value: Double(inference.queued)),
+                M(
+                    "openledger_inference_queue_depth", .gauge, "Requests waiting for a generation slot.",
+                    value: Double(inference.queued)),
                 M("openledger_inference_running", .gauge, "Generations running.", value: Double(inference.running)),
             ]
         }
         if let payments {
             list += [
-                M("openledger_payments_accepted_total", .counter, "Vouchers accepted.", value: Double(payments.accepted)),
-                M("openledger_claims_submitted_total", .counter, "Reward claims submitted.", value: Double(payments.claimsSubmitted)),
+                M(
+                    "openledger_payments_accepted_total", .counter, "Vouchers accepted.",
+                    value: Double(payments.accepted)),
+                M(
+                    "openledger_claims_submitted_total", .counter, "Reward claims submitted.",
+                    value: Double(payments.claimsSubmitted)),
             ]
         }
         if let attester {
             list += [
                 M("openledger_attestations_total", .counter, "Claims attested.", value: Double(attester.attestations)),
-                M("openledger_challenges_total", .counter, "Claims challenged with a fraud proof.", value: Double(attester.challenges)),
+                M(
+                    "openledger_challenges_total", .counter, "Claims challenged with a fraud proof.",
+                    value: Double(attester.challenges)),
             ]
         }
         return list

@@ -31,7 +31,8 @@ public enum NodeRole: String, Sendable, CaseIterable {
         case .inferencer:
             Defaults(quotaBytes: 4 << 30, dhtMode: .client, maxConnections: 512, servesInference: true, attests: false)
         case .seeder:
-            Defaults(quotaBytes: 64 << 30, dhtMode: .server, maxConnections: 1_024, servesInference: false, attests: true)
+            Defaults(
+                quotaBytes: 64 << 30, dhtMode: .server, maxConnections: 1_024, servesInference: false, attests: true)
         }
     }
 }

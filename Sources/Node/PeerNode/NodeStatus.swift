@@ -37,7 +37,9 @@ public enum NodeStatus {
         lines.append("p2p:      \(metrics.listen)")
         lines.append("api:      \(metrics.api)")
         lines.append("head:     \(head)")
-        lines.append("peers:    \(metrics.connectedPeers) connected, DHT \(metrics.dhtMode) with \(metrics.dhtTable) in its table")
+        lines.append(
+            "peers:    \(metrics.connectedPeers) connected, DHT \(metrics.dhtMode) with \(metrics.dhtTable) in its table"
+        )
         lines.append("mesh:     \(topics.isEmpty ? "no topics" : topics.joined(separator: ", "))")
         lines.append("content:  \(stored)")
         if let adapters = metrics.adapters {

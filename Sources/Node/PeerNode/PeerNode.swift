@@ -99,7 +99,9 @@ public final class PeerNode: Sendable {
         let gossipLogger = logging.logger("gossip")
         let gossip = GossipService(
             host: host, topics: topics,
-            validators: [topics[0]: HeadGossip.validator(client: light, logger: gossipLogger, onHead: heads.fromGossip)],
+            validators: [
+                topics[0]: HeadGossip.validator(client: light, logger: gossipLogger, onHead: heads.fromGossip)
+            ],
             bootstrap: [], logger: gossipLogger, onDeliver: { _ in })
         heads.attach(gossip)
         var dhtConfig = KademliaConfig()

@@ -83,11 +83,16 @@ public struct PeerNodeConfiguration: Sendable {
         attribution = settings.list("attribution")
         free = settings.flag("free")
         attests = defaults.attests && !settings.flag("no-attester")
+        if role == .light && !attribution.isEmpty {
+            throw .nodeConfigInvalid(key: "attribution", reason: "a light peer attributes nothing (role is light)")
+        }
         if role == .inferencer && attribution.count > 1 {
             throw .nodeConfigInvalid(key: "attribution", reason: "an inferencer attributes against one snapshot")
         }
-        let inferenceOnly = ["model", "slots", "context", "threads", "queue", "adapters", "adapter-cache-mb",
-            "free", "prompt-price", "completion-price", "prices", "claim-batch", "claim-age", "no-claims"]
+        let inferenceOnly = [
+            "model", "slots", "context", "threads", "queue", "adapters", "adapter-cache-mb",
+            "free", "prompt-price", "completion-price", "prices", "claim-batch", "claim-age", "no-claims",
+        ]
         if !defaults.servesInference, let key = inferenceOnly.first(where: { settings.values[$0] != nil }) {
             throw .nodeConfigInvalid(key: key, reason: "only an inferencer serves inference (role is \(role.rawValue))")
         }

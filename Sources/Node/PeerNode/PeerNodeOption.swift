@@ -28,9 +28,12 @@ public struct PeerNodeOption: Sendable, Equatable {
         .init(
             "bootstrap", .list, "MULTIADDR",
             "A peer to join through (/…/p2p/<peer id>); the network config's list is used too."),
-        .init("api-host", .value, "ADDRESS", "HTTP address of /metrics, /status and the OpenAI API (default: 127.0.0.1)."),
+        .init(
+            "api-host", .value, "ADDRESS", "HTTP address of /metrics, /status and the OpenAI API (default: 127.0.0.1)."),
         .init("api-port", .value, "PORT", "HTTP port (0 picks one; default: 8080)."),
-        .init("rpc", .value, "URL", "The ledger's JSON-RPC endpoint, followed by the light client (default: http://127.0.0.1:8545)."),
+        .init(
+            "rpc", .value, "URL",
+            "The ledger's JSON-RPC endpoint, followed by the light client (default: http://127.0.0.1:8545)."),
         .init("head-interval", .value, "SECONDS", "How often the head is asked of --rpc (default: 1)."),
         .init("quota", .value, "SIZE", "Content store disk quota, e.g. 64MiB (default by role: 64MiB, 4GiB, 64GiB)."),
         .init("dht", .value, "MODE", "DHT mode: server or client (default by role: client, client, server)."),
@@ -38,8 +41,11 @@ public struct PeerNodeOption: Sendable, Equatable {
         .init("data-dir", .value, "DIR", "Node data directory (identity, content, wallet, ledgers)."),
         .init("config", .value, "FILE", "Network config (default: netconfig/devnet.json)."),
         .init("log-format", .value, "FORMAT", "Log lines on standard error: logfmt or json (default: logfmt)."),
-        .init("log-level", .value, "LEVEL", "Least severe level logged: trace, debug, info, warning, error (default: info)."),
-        .init("model", .value, "PATH", "inferencer: GGUF model (default: $OPENLEDGER_MODEL, else the one make fetches)."),
+        .init(
+            "log-level", .value, "LEVEL",
+            "Least severe level logged: trace, debug, info, warning, error (default: info)."),
+        .init(
+            "model", .value, "PATH", "inferencer: GGUF model (default: $OPENLEDGER_MODEL, else the one make fetches)."),
         .init("slots", .value, "N", "inferencer: generations running at once (default: 4)."),
         .init("context", .value, "N", "inferencer: context length per generation (default: 2048)."),
         .init("threads", .value, "N", "inferencer: threads for the matrix products (default: 2)."),
@@ -50,12 +56,16 @@ public struct PeerNodeOption: Sendable, Equatable {
         .init(
             "attribution", .list, "DIR",
             "Snapshot indexes: the inferencer attributes answers against one; the seeder attests claims over each."),
-        .init("prompt-price", .value, "AMOUNT", "inferencer: price per prompt token, wei or OPEN (default: 1000 gwei)."),
         .init(
-            "completion-price", .value, "AMOUNT", "inferencer: price per completion token, wei or OPEN (default: 4000 gwei)."),
+            "prompt-price", .value, "AMOUNT", "inferencer: price per prompt token, wei or OPEN (default: 1000 gwei)."),
+        .init(
+            "completion-price", .value, "AMOUNT",
+            "inferencer: price per completion token, wei or OPEN (default: 4000 gwei)."),
         .init("prices", .value, "FILE", "inferencer: JSON prices by model or adapter, as `serve --prices`."),
         .init("claim-batch", .value, "N", "inferencer: claim once this many receipts wait (default: 100)."),
-        .init("claim-age", .value, "SECONDS", "inferencer: claim once the oldest waiting receipt is this old (default: 600)."),
+        .init(
+            "claim-age", .value, "SECONDS",
+            "inferencer: claim once the oldest waiting receipt is this old (default: 600)."),
         .init("no-claims", .flag, "", "inferencer: keep receipts without claiming them."),
         .init("no-attester", .flag, "", "seeder: do not attest claims, even with a wallet key."),
     ]

@@ -77,7 +77,9 @@ public enum PrometheusText {
             for sample in metric.samples {
                 text += name
                 if !sample.labels.isEmpty {
-                    let pairs = sample.labels.map { "\(sanitize($0.name, colons: false))=\"\(escapeLabelValue($0.value))\"" }
+                    let pairs = sample.labels.map {
+                        "\(sanitize($0.name, colons: false))=\"\(escapeLabelValue($0.value))\""
+                    }
                     text += "{" + pairs.joined(separator: ",") + "}"
                 }
                 text += " " + format(sample.value) + "\n"

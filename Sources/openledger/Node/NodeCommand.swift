@@ -107,7 +107,9 @@ enum NodeCommand {
     }
 
     /// The inferencer's model, engine, adapter cache, attribution and prices, from the options `serve` has.
-    static func serving(_ arguments: ParsedArguments, _ configuration: PeerNodeConfiguration, _ directory: DataDirectory)
+    static func serving(
+        _ arguments: ParsedArguments, _ configuration: PeerNodeConfiguration, _ directory: DataDirectory
+    )
         throws(CLIError) -> PeerNode.Serving
     {
         let model = try InferCommand.loadModel(arguments)

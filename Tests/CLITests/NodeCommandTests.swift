@@ -1,0 +1,128 @@
+import Foundation
+import TestSupport
+import Testing
+
+private let networkConfig = Fixtures.packageRoot.appendingPathComponent("netconfig/devnet.json").path
+
+/// The value after `prefix` on the first line of `process`'s output that starts with it, waiting for it.
+private func printed(_ process: ChildProcess, _ prefix: String) throws -> String {
+    var value: String?
+    poll {
+        value = process.output.split(separator: "\n").first { $0.hasPrefix(prefix) }.map {
+            String($0.dropFirst(prefix.count))
+        }
+        return value != nil || !process.process.isRunning
+    }
+    guard let value else {
+        throw NSError(
+            domain: "node", code: 1,
+            userInfo: [NSLocalizedDescriptionKey: "no '\(prefix)' line in: \(process.output) \(process.errors)"])
+    }
+    return value
+}
+
+/// GET `path` of the HTTP server on 127.0.0.1:`port`: status and body text.
+private func get(_ port: Int, _ path: String) -> (status: Int, body: String)? {
+    guard let client = HTTPTestClient(port: port, timeoutSeconds: 10) else { return nil }
+    guard client.send(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)),
+        let response = client.readResponse()
+    else { return nil }
+    return (response.status, String(decoding: response.body, as: UTF8.self))
+}
+
+/// The value of the unlabelled sample `name` in a Prometheus text.
+private func sample(_ text: String, _ name: String) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+        return Double(line.dropFirst(name.count + 1))
+    }
+    return nil
+}
+
+private func port(ofURL url: String) -> Int { Int(url.split(separator: ":").last ?? "") ?? 0 }
+
+/// Peak resident memory of `pid` in kB (VmHWM).
+private func peakRSS(_ pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true)[1])
+    }
+    return nil
+}
+
+/// A light peer (settings from a node config file, a flag over one of them) and a seeder follow a devnet, meet over
+/// libp2p and report it at /metrics and through `node status`; SIGTERM stops both with exit 0; the light peer stays
+/// under 64 MB of peak RSS.
+@Test(.integration) func lightAndSeederNodesFollowTheDevnet() throws {
+    let devnet = try DevnetProcess(dataDirectory: DevnetProcess.temporaryDirectory("node-devnet"), blockTime: "100ms")
+    let rpc = "http://127.0.0.1:\(devnet.port)"
+    let common = ["--listen", "/ip4/127.0.0.1/tcp/0", "--api-port", "0", "--config", networkConfig]
+    let seeder = try ChildProcess(
+        DevnetProcess.binary,
+        [
+            "node", "--role", "seeder", "--data-dir", DevnetProcess.temporaryDirectory("node-seeder"), "--rpc", rpc,
+            "--head-interval", "0.2",
+        ] + common)
+    defer { seeder.stop() }
+    #expect(try printed(seeder, "role: ") == "seeder")
+    let seederAddress = try printed(seeder, "p2p: ")
+    let seederPeer = try printed(seeder, "peer: ")
+    #expect(seederAddress.hasPrefix("/ip4/127.0.0.1/tcp/") && seederAddress.hasSuffix("/p2p/" + seederPeer))
+    let seederAPI = try printed(seeder, "api: ")
+
+    let lightDirectory = DevnetProcess.temporaryDirectory("node-light")
+    let file = lightDirectory + "/node.json"
+    // The file's port 1 would fail to bind: the --api-port flag must win over it.
+    let settings: [String: Any] = [
+        "role": "light", "rpc": rpc, "bootstrap": [seederAddress], "api-port": 1, "head-interval": 0.2,
+    ]
+    try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: file))
+    let light = try ChildProcess(
+        DevnetProcess.binary, ["node", "--node-config", file, "--data-dir", lightDirectory] + common)
+    defer { light.stop() }
+    #expect(try printed(light, "role: ") == "light")
+    let lightAPI = try printed(light, "api: ")
+    let lightPort = port(ofURL: lightAPI)
+    #expect(lightPort > 1)
+
+    var metrics = ""
+    let met = poll {
+        metrics = get(lightPort, "/metrics")?.body ?? ""
+        return (sample(metrics, "openledger_p2p_connected_peers") ?? 0) >= 1
+            && (sample(metrics, "openledger_light_head_number") ?? 0) > 0
+            && (sample(metrics, "openledger_dht_routing_table_peers") ?? 0) >= 1
+    }
+    #expect(met, "\(metrics)\n\(light.errors)")
+    #expect(metrics.contains("# TYPE openledger_light_head_number gauge"))
+    #expect(metrics.contains(#"openledger_node_info{role="light""#))
+    #expect(metrics.contains(#"dht_mode="client""#))
+    #expect(sample(metrics, "openledger_content_quota_bytes") == Double(64 << 20))
+    let seederMetrics = get(port(ofURL: seederAPI), "/metrics")?.body ?? ""
+    #expect((sample(seederMetrics, "openledger_p2p_connected_peers") ?? 0) >= 1, "\(seederMetrics)")
+    #expect(seederMetrics.contains(#"dht_mode="server""#))
+    #expect(get(lightPort, "/v1/models")?.status == 404)
+
+    let status = try DevnetProcess.run(["node", "status", "--endpoint", lightAPI])
+    #expect(status.status == 0, "\(status.stderr)")
+    #expect(status.stdout.contains("role:     light"))
+    #expect(status.stdout.contains("head:     block "))
+    #expect(
+        status.stdout.contains("peers:    ") && !status.stdout.contains("peers:    0 connected"), "\(status.stdout)")
+
+    let peak = peakRSS(light.process.processIdentifier)
+    light.process.terminate()
+    #expect(light.wait(timeout: patientSeconds) == 0, "\(light.errors)")
+    seeder.process.terminate()
+    #expect(seeder.wait(timeout: patientSeconds) == 0, "\(seeder.errors)")
+    #expect(light.errors.contains(#"msg="shutting down""#))
+    let kilobytes = try #require(peak)
+    print("light node peak RSS: \(kilobytes) kB")
+    #expect(kilobytes < 64 * 1_024, "light node peak RSS \(kilobytes) kB")
+    #expect(devnet.interrupt() == 0)
+
+    let unreachable = try DevnetProcess.run(["node", "status", "--endpoint", "http://127.0.0.1:1"])
+    #expect(unreachable.status == 1 && unreachable.stderr.contains("cannot read the node's status"))
+    let badFile = lightDirectory + "/bad.json"
+    try Data(#"{"role": "light", "api-prot": 80}"#.utf8).write(to: URL(fileURLWithPath: badFile))
+    let refused = try DevnetProcess.run(["node", "--node-config", badFile, "--data-dir", lightDirectory])
+    #expect(refused.status == 1 && refused.stderr.contains("'api-prot'"), "\(refused.stderr)")
+}
