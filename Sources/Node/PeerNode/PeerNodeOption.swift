@@ -21,7 +21,8 @@ public struct PeerNodeOption: Sendable, Equatable {
     /// One line of help, saying the default.
     public let help: String
 
-    /// Every setting, in the order help lists them.
+    /// Every setting, in the order help lists them. The network config and logging settings have the help every command
+    /// gives them (logging defaults to logfmt at info).
     public static let all: [PeerNodeOption] = [
         .init("role", .value, "ROLE", "light, inferencer or seeder (default: inferencer)."),
         .init("listen", .value, "MULTIADDR", "libp2p listen address (default: /ip4/127.0.0.1/tcp/4001)."),
@@ -40,10 +41,10 @@ public struct PeerNodeOption: Sendable, Equatable {
         .init("max-connections", .value, "N", "libp2p connections at most (default by role: 64, 512, 1024)."),
         .init("data-dir", .value, "DIR", "Node data directory (identity, content, wallet, ledgers)."),
         .init("config", .value, "FILE", "Network config (default: netconfig/devnet.json)."),
-        .init("log-format", .value, "FORMAT", "Log lines on standard error: logfmt or json (default: logfmt)."),
+        .init("log-format", .value, "FORMAT", "Log lines on standard error: logfmt or json."),
         .init(
             "log-level", .value, "LEVEL",
-            "Least severe level logged: trace, debug, info, warning, error (default: info)."),
+            "Least severe level logged: trace, debug, info, warning, error."),
         .init(
             "model", .value, "PATH", "inferencer: GGUF model (default: $OPENLEDGER_MODEL, else the one make fetches)."),
         .init("slots", .value, "N", "inferencer: generations running at once (default: 4)."),
