@@ -109,9 +109,8 @@ public struct PeerNodeConfiguration: Sendable {
         config.connectionManager.lowWater = max(1, maxConnections * 5 / 8)
         if role == .light {
             // An edge device: small stream windows and receive budgets keep its memory small.
-            config.maxStreamWindow = 256 << 10
-            config.connectionReceiveBudget = 1 << 20
-            config.outputHighWater = 256 << 10
+            config.maxStreamWindow = 1 << 20
+            config.connectionReceiveBudget = 4 << 20
         }
         return config
     }
