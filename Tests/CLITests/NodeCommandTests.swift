@@ -71,9 +71,10 @@ private func peakRSS(_ pid: Int32) -> Int? {
 
     let lightDirectory = DevnetProcess.temporaryDirectory("node-light")
     let file = lightDirectory + "/node.json"
-    // The file's port 1 would fail to bind: the --api-port flag must win over it.
+    // The file's port 1 would fail to bind: the --api-port flag must win over it. The light peer asks its server
+    // for the head once, at start: every later head reaches it by gossip, from the seeder.
     let settings: [String: Any] = [
-        "role": "light", "rpc": rpc, "bootstrap": [seederAddress], "api-port": 1, "head-interval": 0.2,
+        "role": "light", "rpc": rpc, "bootstrap": [seederAddress], "api-port": 1, "head-interval": 3_600,
     ]
     try JSONSerialization.data(withJSONObject: settings).write(to: URL(fileURLWithPath: file))
     let light = try ChildProcess(
@@ -90,6 +91,8 @@ private func peakRSS(_ pid: Int32) -> Int? {
         return (sample(metrics, "openledger_p2p_connected_peers") ?? 0) >= 1
             && (sample(metrics, "openledger_light_head_number") ?? 0) > 0
             && (sample(metrics, "openledger_dht_routing_table_peers") ?? 0) >= 1
+            && metrics.contains(#"openledger_light_heads_total{source="gossip"} "#)
+            && !metrics.contains(#"openledger_light_heads_total{source="gossip"} 0"#)
     }
     #expect(met, "\(metrics)\n\(light.errors)")
     #expect(metrics.contains("# TYPE openledger_light_head_number gauge"))
