@@ -21,21 +21,28 @@ public final class PeerNode: Sendable {
         public var engine: InferenceEngine
         /// The model's name in the API.
         public var modelName: String
-        /// The adapters requests may name (their source is pluggable: a directory now).
-        public var adapters: AdapterCache?
-        /// The snapshots answers are attributed against.
+        /// The SHA-256 of the model's GGUF file, as `ModelRegistry` records base models.
+        public var baseModelHash: [UInt8]
+        /// Where adapters are kept: the directory's own, and the ledger's once fetched.
+        public var adapterDirectory: String
+        /// Memory for loaded adapters, in bytes.
+        public var adapterBudgetBytes: Int
+        /// The snapshots answers are attributed against (adapters fetched on demand add the ones they were trained
+        /// on); nil starts with none.
         public var attribution: AnswerAttribution?
         /// What paid serving charges; nil serves for free.
         public var pricing: ServingPricing?
 
         /// Serving with these parts.
         public init(
-            engine: InferenceEngine, modelName: String, adapters: AdapterCache?, attribution: AnswerAttribution?,
-            pricing: ServingPricing?
+            engine: InferenceEngine, modelName: String, baseModelHash: [UInt8], adapterDirectory: String,
+            adapterBudgetBytes: Int, attribution: AnswerAttribution?, pricing: ServingPricing?
         ) {
             self.engine = engine
             self.modelName = modelName
-            self.adapters = adapters
+            self.baseModelHash = baseModelHash
+            self.adapterDirectory = adapterDirectory
+            self.adapterBudgetBytes = adapterBudgetBytes
             self.attribution = attribution
             self.pricing = pricing
         }
@@ -126,9 +133,12 @@ public final class PeerNode: Sendable {
 
         var api: OpenAIAPI?
         if let serving, role == .inferencer {
+            let (adapters, attribution) = Self.adapters(
+                serving, light: light, host: host, dht: dht, content: content, store: store, directory: directory,
+                network: network, logging: logging)
             api = OpenAIAPI(
                 engine: serving.engine, modelName: serving.modelName, clock: clock, logger: logging.logger("openai"),
-                adapters: serving.adapters, payments: paid?.gate, attribution: serving.attribution)
+                adapters: adapters, payments: paid?.gate, attribution: attribution)
         }
         let probe = PeerNodeProbe(
             role: role, dhtMode: configuration.dhtMode, host: host, peers: peers, gossip: gossip, topics: topics,
@@ -146,6 +156,51 @@ public final class PeerNode: Sendable {
         services.append(http)
         self.services = services
     }
+
+    /// The adapter cache of an inferencer and the attribution it feeds. The cache's source is the ledger's
+    /// (`LedgerAdapterSource`): `adapter-<id>` is read from `ModelRegistry`, fetched by CID through this node's host,
+    /// checked and kept in the adapter directory, whose own adapters are served by name too; each ledger adapter loaded
+    /// brings the index of the snapshot it was trained on (`SnapshotIndexes`, kept in `DIR/attribution`).
+    private static func adapters(
+        _ serving: Serving, light: LightClient, host: P2PHostService, dht: DHTService, content: ContentService,
+        store: ContentStore, directory: DataDirectory, network: NodeConfiguration, logging: NodeLogging
+    ) -> (AdapterCache, AnswerAttribution) {
+        let parameters = network.network.parameters
+        let attribution =
+            serving.attribution
+            ?? AnswerAttribution(
+                fallback: nil, byModel: [:], minSpan: parameters.attributionMinSpan,
+                maxRecords: parameters.attributionMaxRecords)
+        let fetcher = ContentFetcher(
+            host: host, content: content, dht: dht, store: store, logger: logging.logger("content"))
+        let logger = logging.logger("adapters")
+        let indexes = SnapshotIndexes(
+            light: light, store: store, directory: directory, logger: logger,
+            fetch: { cid throws(NodeError) in
+                try fetcher.fetch(cid, reason: .datanetSnapshot, timeoutSeconds: Self.fetchTimeoutSeconds)
+            })
+        let source = LedgerAdapterSource(
+            light: light, store: store, fetcher: fetcher, baseModelHash: serving.baseModelHash,
+            directory: serving.adapterDirectory, timeoutSeconds: Self.fetchTimeoutSeconds, logger: logger
+        ) { id, adapter in
+            let name = LedgerAdapterName.name(id)
+            for root in adapter.datanetRoots {
+                do {
+                    attribution.register(try indexes.snapshot(root: root), for: name)
+                    return
+                } catch {
+                    logger.warning(
+                        "snapshot index unavailable", ["adapter": name, "root": Hex.encode(root), "error": "\(error)"])
+                }
+            }
+        }
+        let cache = AdapterCache(
+            source: source, base: LoRABase(model: serving.engine.model), budget: serving.adapterBudgetBytes)
+        return (cache, attribution)
+    }
+
+    /// How long a fetch by CID (an adapter, a snapshot's records) may take.
+    public static let fetchTimeoutSeconds = 60.0
 
     /// The attester of a seeder: its wallet key, or none (logged) when the data directory holds no key.
     private static func attester(

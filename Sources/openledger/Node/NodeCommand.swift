@@ -128,12 +128,18 @@ enum NodeCommand {
             throw .failure("--adapters \(adapterPath) is not a directory")
         }
         let megabytes = try arguments.int("adapter-cache-mb", in: 1...1_048_576) ?? 512
-        let adapters = AdapterCache(
-            source: AdapterDirectory(path: adapterPath), base: LoRABase(model: model), budget: megabytes << 20)
+        let modelPath = arguments.string("model") ?? InferCommand.defaultModelPath()
+        let baseModelHash: [UInt8]
+        do {
+            baseModelHash = try AdapterPublisher.fileHash(modelPath)
+        } catch {
+            throw NodeOptions.failure(error)
+        }
         let entries = try PaidServing.priceEntries(arguments)
         let pricing = configuration.free ? nil : try PaidServing.pricing(arguments, entries: entries)
         return PeerNode.Serving(
-            engine: engine, modelName: ServeCommand.modelName(arguments), adapters: adapters,
+            engine: engine, modelName: ServeCommand.modelName(arguments), baseModelHash: baseModelHash,
+            adapterDirectory: adapterPath, adapterBudgetBytes: megabytes << 20,
             attribution: try ServeCommand.attribution(arguments, entries: entries), pricing: pricing)
     }
 
