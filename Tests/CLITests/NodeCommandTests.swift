@@ -129,3 +129,47 @@ private func peakRSS(_ pid: Int32) -> Int? {
     let refused = try DevnetProcess.run(["node", "--node-config", badFile, "--data-dir", lightDirectory])
     #expect(refused.status == 1 && refused.stderr.contains("'api-prot'"), "\(refused.stderr)")
 }
+
+/// An inferencer node serves a paid answer on its HTTP port: the chat pays with a voucher, and /metrics and
+/// `node status` count the payment and the tokens; SIGTERM stops it with exit 0.
+@Test(.integration) func anInferencerNodeServesAPaidAnswer() throws {
+    guard let model = Fixtures.modelPath() else { return }
+    let root = DevnetProcess.temporaryDirectory("node-inferencer")
+    let devnet = try DevnetProcess(dataDirectory: root + "/chain")
+    let rpc = "http://127.0.0.1:\(devnet.port)"
+    let mnemonic = "test test test test test test test test test test test junk"
+    for (directory, index) in [("peer", 2), ("user", 1)] {
+        let imported = try DevnetProcess.run([
+            "wallet", "import", "--mnemonic", mnemonic, "--index", "\(index)", "--data-dir", root + "/" + directory,
+        ])
+        #expect(imported.status == 0, "\(imported.stderr)")
+    }
+    let node = try ChildProcess(
+        DevnetProcess.binary,
+        [
+            "node", "--model", model, "--context", "512", "--rpc", rpc, "--data-dir", root + "/peer", "--listen",
+            "/ip4/127.0.0.1/tcp/0", "--api-port", "0", "--config", networkConfig,
+        ])
+    defer { node.stop() }
+    #expect(try printed(node, "role: ") == "inferencer")
+    let api = try printed(node, "api: ")
+    let chat = try DevnetProcess.run([
+        "chat", "--endpoint", api, "--data-dir", root + "/user", "--rpc", rpc, "--config", networkConfig,
+        "--max-tokens", "4", "--seed", "1", "Say hello.",
+    ])
+    #expect(chat.status == 0, "\(chat.stderr) \(node.errors)")
+    let metrics = get(port(ofURL: api), "/metrics")?.body ?? ""
+    #expect(sample(metrics, "openledger_payments_accepted_total") == 1, "\(metrics)")
+    #expect((sample(metrics, "openledger_inference_tokens_total") ?? 0) >= 1)
+    #expect(sample(metrics, "openledger_inference_completions_total") == 1)
+    #expect(sample(metrics, "openledger_adapter_cache_misses_total") == 0)
+    #expect((sample(metrics, "openledger_light_head_number") ?? 0) > 0)
+    let status = try DevnetProcess.run(["node", "status", "--endpoint", api])
+    #expect(status.stdout.contains("payments: 1 accepted"), "\(status.stdout)")
+    #expect(status.stdout.contains("model:    "))
+    let peak = peakRSS(node.process.processIdentifier) ?? 0
+    print("inferencer node peak RSS: \(peak) kB")
+    node.process.terminate()
+    #expect(node.wait(timeout: patientSeconds) == 0, "\(node.errors)")
+    #expect(devnet.interrupt() == 0)
+}
