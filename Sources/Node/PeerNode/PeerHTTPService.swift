@@ -31,10 +31,19 @@ public final class PeerHTTPService: Service {
     /// Binds the port and starts answering.
     public func start() throws(NodeError) {
         let api = api
-        let metrics = metrics
+        let read = metrics
         do {
+            // The figures carry this server's own address (weak: the server holds the handler).
             let started = try HTTPServer(host: host, port: requestedPort, limits: OpenAIServer.defaultLimits) {
-                Self.reply($0, api: api, metrics: metrics)
+                [weak self] request in
+                let address = self?.baseURL ?? ""
+                return Self.reply(
+                    request, api: api,
+                    metrics: {
+                        var metrics = read()
+                        metrics.api = address
+                        return metrics
+                    })
             }
             server.withLock { $0 = started }
         } catch {

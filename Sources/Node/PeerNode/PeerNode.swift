@@ -148,7 +148,6 @@ public final class PeerNode: Sendable {
         let http = PeerHTTPService(
             host: configuration.apiHost, port: configuration.apiPort, api: api, metrics: { probe.metrics() })
         self.http = http
-        probe.attach(http)
 
         var services: [any Service] = [host, peers, gossip, dht, content, follower]
         if let claims = paid?.claims { services.append(claims) }
@@ -230,7 +229,11 @@ public final class PeerNode: Sendable {
     }
 
     /// The figures of the running node.
-    public func metrics() -> NodeMetrics { probe.metrics() }
+    public func metrics() -> NodeMetrics {
+        var metrics = probe.metrics()
+        metrics.api = http.baseURL
+        return metrics
+    }
 
     /// What the node prints once it runs, one item a line: role, peer id, libp2p address, HTTP address.
     public var startupLines: [String] {
@@ -253,7 +256,9 @@ public final class PeerNode: Sendable {
 final class HeadRelay: Sendable {
     private let topic: String
     private let chainId: UInt64
-    private let gossip = Mutex<GossipService?>(nil)
+    // Weak: the gossip service's validator holds this relay.
+    private struct WeakGossip: Sendable { weak var service: GossipService? }
+    private let gossip = Mutex(WeakGossip())
     private let counts = Mutex<(rpc: Int, gossip: Int)>((0, 0))
 
     init(topic: String, chainId: UInt64) {
@@ -261,7 +266,7 @@ final class HeadRelay: Sendable {
         self.chainId = chainId
     }
 
-    func attach(_ service: GossipService) { gossip.withLock { $0 = service } }
+    func attach(_ service: GossipService) { gossip.withLock { $0.service = service } }
 
     /// Heads verified from JSON-RPC and from gossip.
     var received: (rpc: Int, gossip: Int) { counts.withLock { $0 } }
@@ -269,7 +274,7 @@ final class HeadRelay: Sendable {
     @Sendable func fromRPC(_ head: VerifiedHeader) {
         counts.withLock { $0.rpc += 1 }
         let data = SignedHeadJSON.encode(rlp: head.header.encoded, signature: head.signature, chainId: chainId)
-        gossip.withLock { $0 }?.publish(topic: topic, data: data)
+        gossip.withLock { $0.service }?.publish(topic: topic, data: data)
     }
 
     @Sendable func fromGossip(_ head: VerifiedHeader) { counts.withLock { $0.gossip += 1 } }
@@ -290,8 +295,8 @@ final class PeerWatch: Service {
         guard let host = hostService.host else {
             throw .serviceFailed(service: name, reason: P2PError.connectionClosed("the libp2p host is not running"))
         }
-        host.observePeers { [self] event in
-            connected.withLock {
+        host.observePeers { [weak self] event in
+            self?.connected.withLock {
                 switch event {
                 case .connected(let peer, _, _): $0.insert(peer)
                 case .disconnected(let peer): $0.remove(peer)

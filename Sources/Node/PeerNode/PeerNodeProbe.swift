@@ -23,7 +23,6 @@ final class PeerNodeProbe: Sendable {
     private let attester: ClaimAttester?
     private let clock: any Clock
     private let started: Instant
-    private let http = Mutex<PeerHTTPService?>(nil)
     private let tokenRate = Mutex(RateMeter(interval: 1))
 
     init(
@@ -49,9 +48,7 @@ final class PeerNodeProbe: Sendable {
         started = clock.now()
     }
 
-    func attach(_ service: PeerHTTPService) { http.withLock { $0 = service } }
-
-    /// The figures now.
+    /// The figures now (the HTTP address is the caller's to fill in: the HTTP service holds this probe).
     func metrics() -> NodeMetrics {
         let router = gossip.gossip?.router
         var mesh: [String: Int] = [:]
@@ -61,7 +58,7 @@ final class PeerNodeProbe: Sendable {
         let (fromRPC, fromGossip) = heads.received
         var metrics = NodeMetrics(
             role: role.rawValue, peerID: host.host?.peerID.description ?? "",
-            listen: host.listenAddress?.description ?? "", api: http.withLock { $0 }?.baseURL ?? "",
+            listen: host.listenAddress?.description ?? "", api: "",
             uptimeSeconds: clock.now().seconds(since: started), connectedPeers: peers.count, mesh: mesh,
             dhtTable: dht.dht?.dht.table.count ?? 0, dhtMode: dhtMode == .server ? "server" : "client",
             head: (try? light.knownHead())??.number, headsFromRPC: fromRPC, headsFromGossip: fromGossip,
