@@ -173,3 +173,70 @@ private func peakRSS(_ pid: Int32) -> Int? {
     #expect(node.wait(timeout: patientSeconds) == 0, "\(node.errors)")
     #expect(devnet.interrupt() == 0)
 }
+
+/// Adapters on demand: a seeder holds an adapter published on the ledger; an inferencer that lacks it answers the
+/// first request naming `adapter-1` by reading its record, fetching it by CID from the seeder and loading it, and the
+/// next request from its cache.
+@Test(.integration) func anInferencerNodeFetchesAnAdapterFromASeeder() throws {
+    guard let model = Fixtures.modelPath() else { return }
+    let root = DevnetProcess.temporaryDirectory("node-adapter")
+    let devnet = try DevnetProcess(dataDirectory: root + "/chain")
+    let rpc = "http://127.0.0.1:\(devnet.port)"
+    let mnemonic = "test test test test test test test test test test test junk"
+    let records = (1...12).map {
+        #"{"contributor": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "text": "Record \#($0) greets the ledger."}"#
+    }
+    try (records.joined(separator: "\n") + "\n").write(
+        toFile: root + "/records.jsonl", atomically: true, encoding: .utf8)
+    let trained = try DevnetProcess.run([
+        "train", "--records", root + "/records.jsonl", "--model", model, "--out", root + "/run", "--rank", "2",
+        "--targets", "q,v", "--batch", "1", "--sequence-length", "16", "--max-steps", "1", "--quiet",
+    ])
+    #expect(trained.status == 0, "\(trained.stderr)")
+    let imported = try DevnetProcess.run([
+        "wallet", "import", "--mnemonic", mnemonic, "--index", "3", "--data-dir", root + "/seeder",
+    ])
+    #expect(imported.status == 0, "\(imported.stderr)")
+    let published = try DevnetProcess.run([
+        "model", "publish-adapter", root + "/run/adapter.gguf", "--base-model", model, "--no-provenance", "--data-dir",
+        root + "/seeder", "--rpc", rpc, "--config", networkConfig,
+    ])
+    #expect(published.status == 0 && published.stdout.contains("published adapter 1: "), "\(published.stderr)")
+
+    let common = ["--listen", "/ip4/127.0.0.1/tcp/0", "--api-port", "0", "--rpc", rpc, "--config", networkConfig]
+    let seeder = try ChildProcess(
+        DevnetProcess.binary, ["node", "--role", "seeder", "--data-dir", root + "/seeder"] + common)
+    defer { seeder.stop() }
+    let seederAddress = try printed(seeder, "p2p: ")
+    let seederAPI = try printed(seeder, "api: ")
+    let inferencer = try ChildProcess(
+        DevnetProcess.binary,
+        [
+            "node", "--free", "--model", model, "--context", "256", "--data-dir", root + "/inferencer",
+            "--bootstrap", seederAddress,
+        ] + common)
+    defer { inferencer.stop() }
+    let api = try printed(inferencer, "api: ")
+    let apiPort = port(ofURL: api)
+    #expect(poll { (sample(get(apiPort, "/metrics")?.body ?? "", "openledger_p2p_connected_peers") ?? 0) >= 1 })
+    let body = Array(#"{"model": "adapter-1", "prompt": "Hello", "max_tokens": 4}"#.utf8)
+    for _ in 0..<2 {
+        let client = try #require(HTTPTestClient(port: apiPort, timeoutSeconds: 120))
+        let response = try #require(client.post(body, path: "/v1/completions"))
+        let text = String(decoding: response.body, as: UTF8.self)
+        #expect(response.status == 200 && text.contains(#""model":"adapter-1""#), "\(text) \(inferencer.errors)")
+    }
+    let metrics = get(apiPort, "/metrics")?.body ?? ""
+    #expect(sample(metrics, "openledger_adapter_cache_misses_total") == 1, "\(metrics)")
+    #expect(sample(metrics, "openledger_adapter_cache_hits_total") == 1)
+    #expect((sample(metrics, "openledger_content_received_bytes_total") ?? 0) > 400_000)
+    #expect(FileManager.default.fileExists(atPath: root + "/inferencer/adapters/adapter-1.gguf"))
+    let served = get(port(ofURL: seederAPI), "/metrics")?.body ?? ""
+    #expect((sample(served, "openledger_content_sent_bytes_total") ?? 0) > 400_000, "\(served)")
+    #expect((sample(served, "openledger_content_pins") ?? 0) >= 1)
+    inferencer.process.terminate()
+    #expect(inferencer.wait(timeout: patientSeconds) == 0, "\(inferencer.errors)")
+    seeder.process.terminate()
+    #expect(seeder.wait(timeout: patientSeconds) == 0, "\(seeder.errors)")
+    #expect(devnet.interrupt() == 0)
+}
