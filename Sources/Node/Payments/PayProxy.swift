@@ -90,7 +90,7 @@ public final class PayProxy: Service {
                 return fetched
             }
             let model = object["model"] as? String
-            guard let offer = known.first(where: { $0.model == model }) ?? known.first else {
+            guard let offer = PayingClient.Offer.choose(model, in: known) ?? known.first else {
                 throw .endpoint("the peer offers no paid model")
             }
             let channel = try client.channel(to: offer.payee, chainId: offer.chainId)

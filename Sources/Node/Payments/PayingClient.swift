@@ -23,6 +23,17 @@ public final class PayingClient: Sendable {
         public var chainId: UInt64
         /// Its price.
         public var price: ServingPrice
+
+        /// The offer for `name` among `offers`: its own, or, for an adapter of the ledger (`adapter-<id>`) the peer
+        /// has not loaded yet and so does not list, the peer's terms for its base model (the first offer), which is
+        /// what it charges for an adapter it fetches on demand; the first offer when `name` is nil.
+        public static func choose(_ name: String?, in offers: [Offer]) -> Offer? {
+            guard let name else { return offers.first }
+            if let offer = offers.first(where: { $0.model == name }) { return offer }
+            guard LedgerAdapterName.id(name) != nil, var base = offers.first else { return nil }
+            base.model = name
+            return base
+        }
     }
 
     /// One paid exchange: the voucher sent and the body it paid for.

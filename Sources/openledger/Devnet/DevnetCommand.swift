@@ -1,6 +1,7 @@
 import Chain
 import ChainNode
 import Codec
+import Foundation
 import Node
 import Runtime
 
@@ -13,6 +14,10 @@ enum DevnetCommand {
             Starts the devnet of netconfig/devnet.json (chain id 16120033) and serves JSON-RPC on 127.0.0.1.
             Funded dev accounts are the standard test mnemonic's ("test test … junk"), as in anvil and Hardhat.
             Data survives restarts, including kill -9. Stop with Ctrl-C.
+
+            With --peers N it also starts the sample economy and N peers on loopback (`openledger node` processes: one
+            seeder, the rest inferencers), each with its data directory under DIR/peers, and prints the commands to
+            chat with them, paying per answer, and to see the rewards.
             """,
         options: [
             NodeOptions.dataDirectory("Where the chain is kept (default: ~/.local/share/openledger/node)."),
@@ -21,6 +26,11 @@ enum DevnetCommand {
             OptionSpec(
                 name: "block-time", valueName: "DURATION",
                 help: "Block interval, e.g. 250ms or 2s (default: the config's)."),
+            OptionSpec(
+                name: "peers", valueName: "N",
+                help: "Also start N peers (one seeder, N-1 inferencers) and the sample Datanet and adapter (0: none).",
+                defaultValue: "0"),
+            InferCommand.modelOption,
             NodeOptions.config,
         ] + NodeOptions.logging,
         action: { arguments, output throws(CLIError) in
@@ -41,17 +51,26 @@ enum DevnetCommand {
             if arguments.string("data-dir") == nil {
                 warnOfFormerChain(dataDirectory, former: DataDirectory(root: DataDirectory.formerDevnetRoot()), logger)
             }
+            let peers = try arguments.int("peers", in: 0...16) ?? 0
+            var modelPath: String?
+            if peers > 1 {
+                let path = arguments.string("model") ?? InferCommand.defaultModelPath()
+                guard FileManager.default.fileExists(atPath: path) else {
+                    throw .failure("no model at \(path) for the inferencers (run `make model`, or pass --model PATH)")
+                }
+                modelPath = path
+            }
             try run(
                 configuration: configuration, dataDirectory: dataDirectory, port: port, blockTime: blockTime,
-                logger: logger, output: output)
+                peers: peers, modelPath: modelPath, logging: logging, logger: logger, output: output)
         }
     )
 
     /// Opens the chain, starts JSON-RPC and block production, prints the banner, and runs until SIGINT or
     /// SIGTERM; then stops the services in reverse and returns (exit 0).
     static func run(
-        configuration: NodeConfiguration, dataDirectory: DataDirectory, port: Int, blockTime: UInt64, logger: Logger,
-        output: CommandOutput
+        configuration: NodeConfiguration, dataDirectory: DataDirectory, port: Int, blockTime: UInt64, peers: Int = 0,
+        modelPath: String? = nil, logging: NodeLogging? = nil, logger: Logger, output: CommandOutput
     ) throws(CLIError) {
         let signals = TerminationSignals()
         let devnet: DevnetServices
@@ -63,7 +82,14 @@ enum DevnetCommand {
             throw NodeOptions.failure(error)
         }
         let config = configuration.network
-        let group = ServiceGroup(devnet.services, logger: logger)
+        let rpc = devnet.rpc
+        let network =
+            peers > 0
+            ? DevnetPeers(
+                count: peers, root: dataDirectory, configuration: configuration,
+                modelPath: modelPath ?? InferCommand.defaultModelPath(), rpcURL: { "http://127.0.0.1:\(rpc.port)" },
+                logger: logging?.logger("peers") ?? logger, progress: { output.errorLine("devnet: \($0)") }) : nil
+        let group = ServiceGroup(devnet.services + (network.map { [$0] } ?? []), logger: logger)
         do {
             try group.run(
                 started: {
@@ -82,12 +108,44 @@ enum DevnetCommand {
                         )
                     }
                     output.line("")
+                    if let network { banner(network, rpcURL: "http://127.0.0.1:\(devnet.rpc.port)", output) }
                     output.line("Listening. Ctrl-C stops the node.")
                 }, until: signals)
         } catch {
             throw NodeOptions.failure(error)
         }
         logger.info("stopped", ["head": "\(devnet.node.read { $0.head.number })"])
+    }
+
+    /// The peers, the sample, and the commands to use them, each as it can be pasted.
+    static func banner(_ network: DevnetPeers, rpcURL: String, _ output: CommandOutput) {
+        let ledger = rpcURL == "http://127.0.0.1:8545" ? "" : " --rpc \(rpcURL)"
+        output.line("Peers:")
+        for peer in network.peers {
+            output.line("  \(peer.name.padding(toLength: 13, withPad: " ", startingAt: 0)) API \(peer.api)  \(peer.multiaddr)")
+            output.line("                account \(peer.account), data \(peer.directory)")
+        }
+        output.line("")
+        if let sample = network.sample {
+            output.line(
+                "Sample Datanet \(sample.datanetID): \(sample.records) records, snapshot \(Hex.encode(sample.snapshotRoot))")
+            output.line(
+                "Sample adapter: \(LedgerAdapterName.name(sample.adapterID)) (\(sample.adapterCID)), trained on that snapshot")
+        }
+        let user = network.userDirectory
+        output.line("User account: \(network.userAccount) (dev account \(DevnetPeers.userIndex)), wallet in \(user)")
+        output.line("")
+        if let inferencer = network.peers.first(where: { $0.role == "inferencer" }), let sample = network.sample {
+            output.line("Ask the sample adapter, paying per answer:")
+            output.line(
+                "  openledger chat --endpoint \(inferencer.api) --model \(LedgerAdapterName.name(sample.adapterID)) --data-dir \(user)\(ledger) \"What is a Datanet?\""
+            )
+            output.line("See the serving peer's claims and rewards, and a contributor's:")
+            output.line("  openledger claims status --data-dir \(inferencer.directory)\(ledger)")
+            output.line("  openledger node status --endpoint \(inferencer.api)")
+            output.line("  openledger light rewards 0x90F79bf6EB2c4f870365E785982E1f101E93b906\(ledger)")
+            output.line("")
+        }
     }
 
     /// Warns when the default data directory has no chain but the devnet's former default (`…/openledger/devnet`)

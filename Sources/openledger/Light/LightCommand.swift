@@ -131,6 +131,23 @@ enum LightCommand {
                         ])
                 }),
             CommandSpec(
+                name: "rewards", summary: "The rewards an account may withdraw, from proven AttributionClaims storage.",
+                arguments: [ArgumentSpec(name: "address", help: "0x-address.")], options: common,
+                action: { arguments, output throws(CLIError) in
+                    let address = try parseAddress(arguments.positionals[0], arguments)
+                    let client = try makeClient(arguments)
+                    let (owed, head) = try run { () throws(LightClientError) in
+                        try client.read(AttributionClaims.RewardLayout.self, address, at: try client.syncHead())
+                    }
+                    report(
+                        arguments, output, head: head, client: client,
+                        fields: ["address": address.checksummed, "rewardsWei": owed.description],
+                        lines: [
+                            "\(address.checksummed): \(openText(owed)) OPEN (\(owed) wei) of rewards to withdraw",
+                            "verified: storage proof of AttributionClaims against state root \(Hex.encode(head.header.stateRoot))",
+                        ])
+                }),
+            CommandSpec(
                 name: "adapter", summary: "An adapter record from proven ModelRegistry storage.",
                 arguments: [ArgumentSpec(name: "adapter-id", help: "Adapter number.")], options: common,
                 action: { arguments, output throws(CLIError) in

@@ -56,7 +56,7 @@ enum ChatCommand {
             }
             let offers = try paying { () throws(PayingClient.Failure) in try client.offers() }
             let requested = arguments.string("model")
-            guard let offer = requested.map({ name in offers.first { $0.model == name } }) ?? offers.first else {
+            guard let offer = PayingClient.Offer.choose(requested, in: offers) else {
                 throw .failure(
                     requested.map { "the peer offers no paid model '\($0)'" }
                         ?? "the peer at \(endpoint) offers no paid model (is it serving with --free?)")
