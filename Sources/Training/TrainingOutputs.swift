@@ -22,10 +22,11 @@ public struct TrainingDatanet: Sendable, Equatable {
 /// The files a run leaves in its output directory besides the checkpoint.
 public enum TrainingOutputs {
     /// Writes loss.csv, training-log.jsonl, provenance.json and the adapter files, each atomically; `recordsPath` names
-    /// the records' file, or the Datanets they were read from (`datanets`).
+    /// the records' file, or the Datanets they were read from (`datanets`); the GGUF-LoRA's tensors are
+    /// `adapterType` (F16 halves what a peer holds per cached adapter; PEFT stays F32).
     public static func write(
         summary: TrainingSummary, trainer: LoRATrainer, modelPath: String, recordsPath: String,
-        datanets: [TrainingDatanet] = []
+        datanets: [TrainingDatanet] = [], adapterType: GGUFWriter.TensorType = .f32
     ) throws(TrainingError) {
         let directory = trainer.directory
         var csv = "step,loss,learning_rate,gradient_norm,validation_loss\n"
@@ -78,7 +79,7 @@ public enum TrainingOutputs {
         if !datanets.isEmpty {
             metadata["openledger.datanets"] = datanets.map { "\($0.id):\($0.snapshotRoot)" }.joined(separator: ",")
         }
-        try summary.parameters.writeGGUF(to: directory + "/adapter.gguf", metadata: metadata)
+        try summary.parameters.writeGGUF(to: directory + "/adapter.gguf", metadata: metadata, type: adapterType)
         try summary.parameters.writePEFT(
             to: directory + "/peft", base: trainer.model.shape.loraBase,
             baseModelName: (trainer.model.model.file.metadata["general.name"]?.string ?? "base"), metadata: metadata)

@@ -19,7 +19,7 @@ enum Commands {
         subcommands: [
             BenchCrypto.command, BenchChain.command, BenchDevnet.command, BenchLight.command, BenchAttribution.command,
             BenchP2P.command, BenchInference.command, BenchLoRA.command, BenchGossip.command,
-            BenchContent.command, BenchPayments.command, BenchTrain.command,
+            BenchContent.command, BenchPayments.command, BenchTrain.command, BenchNode.command,
         ]
     )
 }

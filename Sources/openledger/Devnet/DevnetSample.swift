@@ -160,7 +160,7 @@ enum DevnetSample {
                 datanets: [
                     TrainingDatanet(
                         id: "1", snapshotRoot: Hex.encode(contents.snapshotRoot), records: contents.records.count)
-                ])
+                ], adapterType: .f16)
         } catch {
             throw .failure("training the sample adapter: \(error)")
         }

@@ -52,6 +52,10 @@ enum TrainCommand {
             OptionSpec(name: "threads", valueName: "N", help: "Threads.", defaultValue: "2"),
             OptionSpec(name: "resume", help: "Continue from OUT/checkpoint.bin."),
             OptionSpec(name: "quiet", help: "No progress lines."),
+            OptionSpec(
+                name: "adapter-type", valueName: "f32|f16",
+                help: "Tensor type of adapter.gguf (f16 halves a serving peer's memory per adapter).",
+                defaultValue: "f32"),
             NodeOptions.dataDirectory("With --datanet: the content store holding the Datanet's batches is in DIR."),
         ] + WalletCommand.ledger,
         action: { arguments, output throws(CLIError) in
@@ -138,7 +142,7 @@ enum TrainCommand {
         do {
             try TrainingOutputs.write(
                 summary: summary, trainer: trainer, modelPath: modelPath, recordsPath: recordsPath,
-                datanets: datanets)
+                datanets: datanets, adapterType: try adapterType(arguments))
         } catch { throw .failure("\(error)") }
         output.line(LossPlot.render(summary.log))
         output.line(
@@ -147,6 +151,16 @@ enum TrainCommand {
                 + "\(summary.finalValidationLoss.map { String(format: "%.4f", $0) } ?? "-")")
         output.line("log root 0x\(summary.logRoot)")
         output.line("wrote \(directory)/adapter.gguf, \(directory)/peft, \(directory)/loss.csv")
+    }
+
+    /// `--adapter-type`: f32 (default) or f16.
+    static func adapterType(_ arguments: ParsedArguments) throws(CLIError) -> GGUFWriter.TensorType {
+        switch arguments.string("adapter-type") ?? "f32" {
+        case "f32": return .f32
+        case "f16": return .f16
+        case let other:
+            throw .usage("option --adapter-type expects f32 or f16, got '\(other)'", command: arguments.command)
+        }
     }
 
     /// The records of Datanets' committed snapshots, read from the content store and checked against the ledger
