@@ -1,6 +1,7 @@
 import AttributionRules
 import Codec
 import Content
+import Foundation
 import Crypto
 import Inference
 import LightClient
@@ -104,12 +105,20 @@ public final class PeerNode: Sendable {
         }
 
         let gossipLogger = logging.logger("gossip")
+        // A seeder pins what the announce topic announces (checked against the ledger); set once the DHT exists.
+        let pinner = Mutex<AnnouncementPinner?>(nil)
+        let announceTopic = topics[1]
         let gossip = GossipService(
             host: host, topics: topics,
             validators: [
-                topics[0]: HeadGossip.validator(client: light, logger: gossipLogger, onHead: heads.fromGossip)
+                topics[0]: HeadGossip.validator(client: light, logger: gossipLogger, onHead: heads.fromGossip),
+                topics[1]: AnnouncementPinner.validator,
             ],
-            bootstrap: [], logger: gossipLogger, onDeliver: { _ in })
+            bootstrap: [], logger: gossipLogger,
+            onDeliver: { delivery in
+                guard delivery.message.topic == announceTopic else { return }
+                pinner.withLock { $0 }?.deliver(delivery.message.data)
+            })
         heads.attach(gossip)
         var dhtConfig = KademliaConfig()
         dhtConfig.mode = configuration.dhtMode
@@ -117,6 +126,13 @@ public final class PeerNode: Sendable {
         let dht = DHTService(
             host: host, config: dhtConfig, bootstrap: bootstrap, provide: pins, logger: logging.logger("dht"))
         let content = ContentService(host: host, store: store, logger: logging.logger("content"))
+        if role == .seeder {
+            let fetcher = ContentFetcher(
+                host: host, content: content, dht: dht, store: store, logger: logging.logger("content"))
+            let seeding = AnnouncementPinner(
+                light: light, store: store, fetcher: fetcher, dht: dht, logger: logging.logger("announce"))
+            pinner.withLock { $0 = seeding }
+        }
 
         let follower =
             paid?.follower
@@ -133,9 +149,20 @@ public final class PeerNode: Sendable {
 
         var api: OpenAIAPI?
         if let serving, role == .inferencer {
+            let terms = paid?.gate.terms
             let (adapters, attribution) = Self.adapters(
                 serving, light: light, host: host, dht: dht, content: content, store: store, directory: directory,
-                network: network, logging: logging)
+                network: network, logging: logging,
+                announce: { announcement in
+                    var announcement = announcement
+                    if case .adapter(var adapter) = announcement, let terms {
+                        adapter.promptWeiPerToken = terms.defaultPrice.promptWei.description
+                        adapter.completionWeiPerToken = terms.defaultPrice.completionWei.description
+                        adapter.payee = terms.payee.checksummed
+                        announcement = .adapter(adapter)
+                    }
+                    gossip.publish(topic: announceTopic, data: announcement.encoded)
+                })
             api = OpenAIAPI(
                 engine: serving.engine, modelName: serving.modelName, clock: clock, logger: logging.logger("openai"),
                 adapters: adapters, payments: paid?.gate, attribution: attribution)
@@ -162,7 +189,8 @@ public final class PeerNode: Sendable {
     /// brings the index of the snapshot it was trained on (`SnapshotIndexes`, kept in `DIR/attribution`).
     private static func adapters(
         _ serving: Serving, light: LightClient, host: P2PHostService, dht: DHTService, content: ContentService,
-        store: ContentStore, directory: DataDirectory, network: NodeConfiguration, logging: NodeLogging
+        store: ContentStore, directory: DataDirectory, network: NodeConfiguration, logging: NodeLogging,
+        announce: @escaping @Sendable (Announcement) -> Void
     ) -> (AdapterCache, AnswerAttribution) {
         let parameters = network.network.parameters
         let attribution =
@@ -183,6 +211,22 @@ public final class PeerNode: Sendable {
             directory: serving.adapterDirectory, timeoutSeconds: Self.fetchTimeoutSeconds, logger: logger
         ) { id, adapter in
             let name = LedgerAdapterName.name(id)
+            // The peer now holds the adapter: it provides it and announces that it serves it.
+            let text = String(decoding: adapter.cid, as: UTF8.self)
+            if let cid = try? CID(string: text), let running = dht.dht {
+                Task { _ = await running.provide(cid.multihash.bytes) }
+            }
+            let file = (serving.adapterDirectory as NSString).appendingPathComponent(name + ".gguf")
+            let size = ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0
+            let rank = (try? LoRAInspection.inspect(path: file))?.entries.first?.rank ?? 0
+            if let head = try? light.syncHead() {
+                announce(
+                    .adapter(
+                        .init(
+                            adapterId: id.description, baseModelId: adapter.baseModelID.description,
+                            owner: adapter.owner.checksummed, cid: text, format: "gguf-lora", rank: rank,
+                            bytes: "\(size)", block: Hex.encode(head.hash))))
+            }
             for root in adapter.datanetRoots {
                 do {
                     attribution.register(try indexes.snapshot(root: root), for: name)

@@ -6,6 +6,7 @@ import Content
 import Foundation
 import LightClient
 import Node
+import P2P
 
 /// `openledger datanet …`: create a Datanet, contribute records to it, decide on batches as a curator, check and
 /// publish its snapshot, and show it, every read proven through the light client (docs/datanets.md).
@@ -13,6 +14,36 @@ enum DatanetCommand {
     static let common =
         [NodeOptions.dataDirectory("The wallet key and the content store are in DIR.")] + WalletCommand.ledger
     static let datanetOption = OptionSpec(name: "datanet", valueName: "ID", help: "The Datanet's number.")
+    static let announceTo = OptionSpec(
+        name: "announce-to", valueName: "MULTIADDR",
+        help: "Publish the announcement to this peer (/…/p2p/<id>, repeatable) and serve it the content until taken.",
+        repeatable: true)
+
+    /// Sends `announcement` to the `--announce-to` peers and serves them the DAGs under `roots`; prints the outcome.
+    static func announce(
+        _ announcement: Announcement, roots: [CID], store: ContentStore, _ arguments: ParsedArguments,
+        _ output: CommandOutput
+    ) throws(CLIError) {
+        let texts = arguments.strings("announce-to")
+        guard !texts.isEmpty else { return }
+        var peers: [Multiaddr] = []
+        for text in texts {
+            let address = try P2PCommand.multiaddr(text, arguments)
+            guard address.peerID != nil else {
+                throw .usage("peer address '\(text)' must end in /p2p/<peer id>", command: arguments.command)
+            }
+            peers.append(address)
+        }
+        let chainId = try NodeOptions.configuration(arguments).network.chainId
+        let blocks = AnnouncementSender.blockCount(roots, store: store)
+        let outcome = try WalletCommand.node { () throws(NodeError) in
+            try AnnouncementSender.send(
+                announcement, chainId: chainId, to: peers, store: store, blocks: blocks, timeoutSeconds: 60,
+                logger: .discarding)
+        }
+        output.line(
+            "announced to \(outcome.subscribed) of \(outcome.peers) peers; served \(outcome.blocksSent) of \(blocks) blocks")
+    }
 
     static let command = CommandSpec(
         name: "datanet", summary: "Datanets: create, contribute records, approve batches, snapshot, show.",
@@ -90,7 +121,7 @@ enum DatanetCommand {
                     leaf order) as content, builds the attribution index in DIR/attribution/<root>, and prints the
                     announcement of the snapshot.
                     """,
-                options: [datanetOption] + common,
+                options: [datanetOption, announceTo] + common,
                 action: { arguments, output throws(CLIError) in
                     let id = try datanetID(arguments)
                     let light = try LightCommand.makeClient(arguments)
@@ -120,6 +151,9 @@ enum DatanetCommand {
                     output.line("shard list \(published.manifest)")
                     output.line("attribution index \(directory) (\(shards.count) shard\(shards.count == 1 ? "" : "s"))")
                     output.line("announcement \(published.announcementJSON)")
+                    try announce(
+                        published.announcement, roots: [published.manifest] + contents.batches.map(\.cid), store: store,
+                        arguments, output)
                 }),
             CommandSpec(
                 name: "show", summary: "A Datanet from proven registry storage: owner, batches, snapshot.",

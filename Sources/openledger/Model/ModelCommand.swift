@@ -85,6 +85,7 @@ enum ModelCommand {
                 name: "price", valueName: "AMOUNT", help: "Price per 1,000 tokens: wei, or OPEN.", defaultValue: "0"),
             OptionSpec(name: "provenance", valueName: "FILE", help: "The training provenance (JSON)."),
             OptionSpec(name: "no-provenance", help: "Publish without a training provenance."),
+            DatanetCommand.announceTo,
         ] + DatanetCommand.common,
         action: { arguments, output throws(CLIError) in try publish(arguments, output) })
 
@@ -186,6 +187,7 @@ enum ModelCommand {
                 rank: inspection.entries.first?.rank ?? 0, bytes: "\(published.bytes)",
                 block: Hex.encode(published.block)))
         output.line("announcement \(String(decoding: announcement.encoded, as: UTF8.self))")
+        try DatanetCommand.announce(announcement, roots: [published.cid], store: store, arguments, output)
     }
 
     /// The roots to publish, one per `--datanet` in order: the provenance's for that Datanet (checked as committed
