@@ -140,4 +140,33 @@ private func devMnemonic() throws -> String {
     #expect(
         try run(["model", "prove-step", "--run", out, "--step", "9"], as: "publisher", status: 1)
             .contains("not 9"))
+
+    // A seeder node pins what is announced to it, once the ledger confirms it: the snapshot's shard list and
+    // batches, and a second adapter, each served to it by the announcing command.
+    let seeder = try ChildProcess(
+        DevnetProcess.binary,
+        [
+            "node", "--role", "seeder", "--data-dir", directory + "/seeder", "--listen", "/ip4/127.0.0.1/tcp/0",
+            "--api-port", "0", "--rpc", url, "--config", config,
+        ])
+    defer { seeder.stop() }
+    #expect(poll { seeder.output.contains("api: ") || !seeder.process.isRunning }, "\(seeder.errors)")
+    let seederAddress = String(try #require(seeder.output.firstMatch(of: #/p2p: (\S+)/#)?.1, "\(seeder.output)"))
+    let announced = try run(["datanet", "snapshot", "--datanet", "1", "--announce-to", seederAddress], as: "owner")
+    #expect(announced.contains("announced to 1 of 1 peers"), "\(announced)")
+    let shardList = String(try #require(announced.firstMatch(of: #/shard list (\S+)/#)?.1))
+    let republished = try run(
+        [
+            "model", "publish-adapter", directory + "/publisher-run/adapter.gguf", "--base-model", model, "--datanet",
+            "1", "--announce-to", seederAddress,
+        ], as: "publisher")
+    let adapterCID = String(
+        try #require(republished.firstMatch(of: #/published adapter 2: (\S+)/#)?.1, "\(republished)"))
+    #expect(poll { seeder.errors.contains("pinned an announced adapter") }, "\(seeder.errors)")
+    #expect(poll { seeder.errors.contains("pinned an announced Datanet snapshot") }, "\(seeder.errors)")
+    seeder.stop()
+    let (_, pins, _) = try DevnetProcess.run(["content", "ls", "--data-dir", directory + "/seeder"])
+    for cid in [shardList, adapterCID] + batches.prefix(2).compactMap({ $0["cid"] as? String }) {
+        #expect(pins.contains(cid), "\(cid) not pinned by the seeder: \(pins)")
+    }
 }
