@@ -108,6 +108,7 @@ bench-deps:
 	@tools/bench/torch-venv.sh
 	.build/release/openledger bench train --model $$(tail -n 1 $(BUILD)/model-path) --python $(PYTHON) \
 		--torch-python $(BUILD)/bench-venv/bin/python
+	.build/release/openledger bench node --model $$(tail -n 1 $(BUILD)/model-path)
 
 format:
 	swift-format format --in-place --recursive Sources Tests Package.swift
