@@ -79,7 +79,7 @@ lint:
 
 # The main job: the embedded devnet (sequencer + JSON-RPC on 127.0.0.1:8545) with the sample Datanet and adapter and
 # three peers on loopback (one seeder, two inferencers), in DEVNET_DIR. Ctrl-C stops it all.
-DEVNET_DIR ?= $(CURDIR)/$(BUILD)/devnet
+DEVNET_DIR ?= $(BUILD)/devnet
 PEERS ?= 3
 run: release run-model
 	.build/release/openledger devnet --peers $(PEERS) --data-dir $(DEVNET_DIR) --model "$$(tail -n 1 $(BUILD)/model-path)"
