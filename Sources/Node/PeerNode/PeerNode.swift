@@ -1,8 +1,8 @@
 import AttributionRules
 import Codec
 import Content
-import Foundation
 import Crypto
+import Foundation
 import Inference
 import LightClient
 import P2P

@@ -42,7 +42,8 @@ enum DatanetCommand {
                 logger: .discarding)
         }
         output.line(
-            "announced to \(outcome.subscribed) of \(outcome.peers) peers; served \(outcome.blocksSent) of \(blocks) blocks")
+            "announced to \(outcome.subscribed) of \(outcome.peers) peers; served \(outcome.blocksSent) of \(blocks) blocks"
+        )
     }
 
     static let command = CommandSpec(
