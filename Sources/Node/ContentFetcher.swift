@@ -29,8 +29,10 @@ public final class ContentFetcher: Sendable {
     /// Whether the whole DAG under `root` is held.
     public func isHeld(_ root: CID) -> Bool { (try? store.missing(root, limit: 1).isEmpty) ?? false }
 
-    /// Fetches `root` (pinned for `reason` first, so collection keeps what arrives), waiting at most
-    /// `timeoutSeconds`; returns at once when the DAG is held. Blocks the calling thread: call it off event loops.
+    /// Fetches `root` (pinned for `reason` first, so collection keeps what arrives), waiting at most `timeoutSeconds`;
+    /// returns at once when the DAG is held.
+    ///
+    /// Blocks the calling thread: call it off event loops.
     public func fetch(_ root: CID, reason: PinReason, timeoutSeconds: Double) throws(NodeError) {
         do {
             _ = try store.pin(root, reason: reason)

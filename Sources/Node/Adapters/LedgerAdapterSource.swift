@@ -34,10 +34,11 @@ public protocol ContentFetching: Sendable {
 
 extension ContentFetcher: ContentFetching {}
 
-/// Adapters on demand: `adapter-<id>` is resolved through the ledger when a request first names it. Its
-/// `ModelRegistry` record is read through the light client (proven), its base model must be the one this node serves,
-/// its file is fetched by CID from whoever provides it (verified block by block), written beside the other cached
-/// adapters, loaded and checked against the base. Other names go to the directory source.
+/// Adapters on demand: `adapter-<id>` is resolved through the ledger when a request first names it.
+///
+/// Its `ModelRegistry` record is read through the light client (proven), its base model must be the one this node
+/// serves, its file is fetched by CID from whoever provides it (verified block by block), written beside the other
+/// cached adapters, loaded and checked against the base. Other names go to the directory source.
 public final class LedgerAdapterSource: AdapterSource {
     /// The largest adapter file taken from the network.
     public static let maximumAdapterBytes = 1 << 30

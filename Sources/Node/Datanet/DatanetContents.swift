@@ -128,8 +128,9 @@ public struct DatanetContents: Sendable {
             header: header)
     }
 
-    /// The approved batches in the order the registry appended them: the next batch is the one whose leaves turn
-    /// the snapshot so far into a root the registry committed for this Datanet (each approval commits its root).
+    /// The approved batches in the order the registry appended them: the next batch is the one whose leaves turn the
+    /// snapshot so far into a root the registry committed for this Datanet (each approval commits its root).
+    ///
     /// Batches are tried in id order, which is the approval order of an open Datanet.
     private static func approvalOrder(
         _ batches: [(UInt256, CID, DatanetBatch)], id: UInt256, client: LightClient, header: VerifiedHeader

@@ -8,10 +8,12 @@ import P2P
 import Runtime
 import Synchronization
 
-/// What a peer does with the announce topic: every announcement is checked for form by the topic's validator; a
-/// seeder then checks each Datanet snapshot or adapter it announces against the ledger, fetches its content by CID
-/// (from the announcer or any provider), pins it and provides it on the DHT, so that a community's host holds every
-/// Datanet and adapter its peers publish (docs/peer-node.md). A peer that loads a ledger adapter announces it.
+/// What a peer does with the announce topic: every announcement is checked for form by the topic's validator; a seeder
+/// then checks each Datanet snapshot or adapter it announces against the ledger, fetches its content by CID (from the
+/// announcer or any provider), pins it and provides it on the DHT, so that a community's host holds every Datanet and
+/// adapter its peers publish (docs/peer-node.md).
+///
+/// A peer that loads a ledger adapter announces it.
 public final class AnnouncementPinner: Sendable {
     /// Announcements waiting to be handled at most; past it, new ones are dropped with a log line.
     public static let maximumQueued = 64

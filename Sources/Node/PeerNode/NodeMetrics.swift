@@ -1,7 +1,8 @@
 import Runtime
 
-/// What a running peer reports at one moment: the figures behind `/metrics` and `/status`. Figures a role does not
-/// have (the model's on a light peer) are nil and left out.
+/// What a running peer reports at one moment: the figures behind `/metrics` and `/status`.
+///
+/// Figures a role does not have (the model's on a light peer) are nil and left out.
 public struct NodeMetrics: Sendable, Equatable, Codable {
     /// The role.
     public var role: String

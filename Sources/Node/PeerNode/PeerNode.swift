@@ -183,10 +183,12 @@ public final class PeerNode: Sendable {
         self.services = services
     }
 
-    /// The adapter cache of an inferencer and the attribution it feeds. The cache's source is the ledger's
-    /// (`LedgerAdapterSource`): `adapter-<id>` is read from `ModelRegistry`, fetched by CID through this node's host,
-    /// checked and kept in the adapter directory, whose own adapters are served by name too; each ledger adapter loaded
-    /// brings the index of the snapshot it was trained on (`SnapshotIndexes`, kept in `DIR/attribution`).
+    /// The adapter cache of an inferencer and the attribution it feeds.
+    ///
+    /// The cache's source is the ledger's (`LedgerAdapterSource`): `adapter-<id>` is read from `ModelRegistry`, fetched
+    /// by CID through this node's host, checked and kept in the adapter directory, whose own adapters are served by
+    /// name too; each ledger adapter loaded brings the index of the snapshot it was trained on (`SnapshotIndexes`, kept
+    /// in `DIR/attribution`).
     private static func adapters(
         _ serving: Serving, light: LightClient, host: P2PHostService, dht: DHTService, content: ContentService,
         store: ContentStore, directory: DataDirectory, network: NodeConfiguration, logging: NodeLogging,

@@ -2,10 +2,12 @@ import Codec
 import P2P
 
 /// What `openledger node` composes, read from its settings: the role and the role's defaults, overridden by the
-/// settings given. Every bad value is an error naming its key.
+/// settings given.
 ///
-/// The inferencer's model, serving and payment settings keep the meanings of `openledger serve`'s options and are
-/// read where those are; this type reads the settings every role has.
+/// Every bad value is an error naming its key.
+///
+/// The inferencer's model, serving and payment settings keep the meanings of `openledger serve`'s options and are read
+/// where those are; this type reads the settings every role has.
 public struct PeerNodeConfiguration: Sendable {
     /// The role.
     public var role: NodeRole

@@ -1,6 +1,8 @@
 /// One setting of `openledger node`: its key (the node config file's key and, with `--` before it, the flag's name),
-/// the shape of its value, and its help. The command line's options and the config file's keys are both this table,
-/// so every key is a flag and every flag a key.
+/// the shape of its value, and its help.
+///
+/// The command line's options and the config file's keys are both this table, so every key is a flag and every flag a
+/// key.
 public struct PeerNodeOption: Sendable, Equatable {
     /// The shape of a setting's value.
     public enum Kind: Sendable, Equatable {
@@ -21,8 +23,10 @@ public struct PeerNodeOption: Sendable, Equatable {
     /// One line of help, saying the default.
     public let help: String
 
-    /// Every setting, in the order help lists them. The network config and logging settings have the help every command
-    /// gives them (logging defaults to logfmt at info).
+    /// Every setting, in the order help lists them.
+    ///
+    /// The network config and logging settings have the help every command gives them (logging defaults to logfmt at
+    /// info).
     public static let all: [PeerNodeOption] = [
         .init("role", .value, "ROLE", "light, inferencer or seeder (default: inferencer)."),
         .init("listen", .value, "MULTIADDR", "libp2p listen address (default: /ip4/127.0.0.1/tcp/4001)."),

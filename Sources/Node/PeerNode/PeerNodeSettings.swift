@@ -1,7 +1,8 @@
 import Foundation
 
-/// The settings of `openledger node` as given: the node config file's keys and the command line's flags, each
-/// checked against `PeerNodeOption.all` (an unknown key, or a value of the wrong shape, is an error naming the key).
+/// The settings of `openledger node` as given: the node config file's keys and the command line's flags, each checked
+/// against `PeerNodeOption.all` (an unknown key, or a value of the wrong shape, is an error naming the key).
+///
 /// Values stay text here; `PeerNodeConfiguration` reads them.
 public struct PeerNodeSettings: Sendable, Equatable {
     /// A setting's value, in the shape its option has.

@@ -9,9 +9,10 @@ import Node
 import Runtime
 import Training
 
-/// The sample economy a devnet with peers starts from: the sample Datanet (netconfig/sample-datanet, each
-/// contributor's records sent as that account's batches and stored in the seeder's content store), its snapshot's
-/// shard list, an adapter trained on it for a few steps and published with its provenance, and the peers' stakes.
+/// The sample economy a devnet with peers starts from: the sample Datanet (netconfig/sample-datanet, each contributor's
+/// records sent as that account's batches and stored in the seeder's content store), its snapshot's shard list, an
+/// adapter trained on it for a few steps and published with its provenance, and the peers' stakes.
+///
 /// On a chain that already has them (a restarted devnet) nothing is sent again.
 enum DevnetSample {
     /// What the sample is, on the ledger.
