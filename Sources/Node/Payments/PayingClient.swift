@@ -152,6 +152,20 @@ public final class PayingClient: Sendable {
         }
     }
 
+    /// Sends the paid request: `body` to `path` with the voucher of `payment`; returns the peer's whole response.
+    public func send(path: String, body: [UInt8], payment: Payment) throws(Failure) -> HTTPClient.Response {
+        do {
+            return try connection().send(
+                method: "POST", path: path,
+                headers: [
+                    ("Content-Type", "application/json"), (SignedVoucher.headerName, payment.voucher.headerValue),
+                ],
+                body: body)
+        } catch {
+            throw .endpoint("\(error)")
+        }
+    }
+
     /// Asks the peer's quote for `body` on `channel` (a request without a voucher, which the peer refuses with 402
     /// and the quote), signs the voucher it requires and returns it; nil when the peer answered at once (it serves
     /// for free), with that response.

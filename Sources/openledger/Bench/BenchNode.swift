@@ -102,15 +102,8 @@ enum BenchNode {
                 try client.pay(path: "/v1/chat/completions", body: body, channel: channel)
             }
             guard let payment else { return false }
-            let response: HTTPClient.Response
-            do {
-                response = try client.connection().send(
-                    method: "POST", path: "/v1/chat/completions",
-                    headers: [
-                        ("Content-Type", "application/json"), (SignedVoucher.headerName, payment.voucher.headerValue),
-                    ], body: body)
-            } catch {
-                throw .failure("endpoint: \(error)")
+            let response = try paying { () throws(PayingClient.Failure) in
+                try client.send(path: "/v1/chat/completions", body: body, payment: payment)
             }
             return response.status == 200 && response.header(SignedReceipt.headerName) != nil
         }

@@ -77,15 +77,8 @@ enum ChatCommand {
                 output.line(answer(free?.body ?? []) ?? "")
                 return
             }
-            let response: HTTPClient.Response
-            do {
-                response = try client.connection().send(
-                    method: "POST", path: "/v1/chat/completions",
-                    headers: [
-                        ("Content-Type", "application/json"), (SignedVoucher.headerName, payment.voucher.headerValue),
-                    ], body: body)
-            } catch {
-                throw .failure("endpoint: \(error)")
+            let response = try paying { () throws(PayingClient.Failure) in
+                try client.send(path: "/v1/chat/completions", body: body, payment: payment)
             }
             guard response.status == 200 else {
                 throw .failure(
