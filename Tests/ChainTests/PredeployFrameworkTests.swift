@@ -51,7 +51,7 @@ private func refusesValue<P: Predeploy>(_ predeploy: P) throws -> Int {
 
 @Test func valueToANonPayableFunctionIsRefusedOnEveryPredeploy() throws {
     #expect(try refusesValue(DatanetRegistry()) == 4)
-    #expect(try refusesValue(ModelRegistry()) == 3)
+    #expect(try refusesValue(ModelRegistry()) == 4)
     #expect(try refusesValue(PaymentChannels(minimumSettleDelay: 0)) == 3)
     // The registries refuse in the contract's name, PaymentChannels in the function's, as eth_call shows it.
     #expect(
