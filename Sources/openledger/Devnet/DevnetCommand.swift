@@ -29,7 +29,7 @@ enum DevnetCommand {
                 help: "Block interval, e.g. 250ms or 2s (default: the config's)."),
             OptionSpec(
                 name: "peers", valueName: "N",
-                help: "Also start N peers (one seeder, N-1 inferencers) and the sample Datanet and adapter (0: none).",
+                help: "Also start N peers (seeders, then inferencers) and the sample Datanet and adapter (0: none).",
                 defaultValue: "0"),
             OptionSpec(
                 name: "seeders", valueName: "K",
@@ -119,7 +119,13 @@ enum DevnetCommand {
                         )
                     }
                     output.line("")
-                    if let network { banner(network, rpcURL: "http://127.0.0.1:\(devnet.rpc.port)", output) }
+                    if let network {
+                        // The commands name the config when it is not the one they would find by themselves.
+                        let standard = try? ConfigLoader.standard().load(nil).path
+                        banner(
+                            network, rpcURL: "http://127.0.0.1:\(devnet.rpc.port)",
+                            config: standard == configuration.path ? nil : configuration.path, output)
+                    }
                     output.line("Listening. Ctrl-C stops the node.")
                 }, until: signals)
         } catch {
@@ -129,8 +135,9 @@ enum DevnetCommand {
     }
 
     /// The peers, the sample, and the commands to use them, each as it can be pasted.
-    static func banner(_ network: DevnetPeers, rpcURL: String, _ output: CommandOutput) {
-        let ledger = rpcURL == "http://127.0.0.1:8545" ? "" : " --rpc \(rpcURL)"
+    static func banner(_ network: DevnetPeers, rpcURL: String, config: String? = nil, _ output: CommandOutput) {
+        let ledger =
+            (rpcURL == "http://127.0.0.1:8545" ? "" : " --rpc \(rpcURL)") + (config.map { " --config \($0)" } ?? "")
         output.line("Peers:")
         for peer in network.peers {
             output.line(
