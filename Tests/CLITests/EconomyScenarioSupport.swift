@@ -109,7 +109,8 @@ final class EconomyDevnet: @unchecked Sendable {
 
     /// A light client of this devnet, trusting its config's genesis.
     func lightClient() throws -> LightClient {
-        let configuration = try NodeConfiguration(path: config, contents: Data(contentsOf: URL(fileURLWithPath: config)))
+        let configuration = try NodeConfiguration(
+            path: config, contents: Data(contentsOf: URL(fileURLWithPath: config)))
         return try LightClientFactory.client(configuration: configuration, rpcURL: rpc)
     }
 

@@ -73,7 +73,9 @@ import Testing
         let cBlocks = c.directory + "/content/blocks"
         let files = try #require(FileManager.default.enumerator(atPath: cBlocks)?.allObjects as? [String])
             .map { cBlocks + "/" + $0 }.filter { !$0.hasSuffix("/") && FileManager.default.isReadableFile(atPath: $0) }
-            .filter { (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeRegular }
+            .filter {
+                (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeRegular
+            }
         for shard in shards { #expect(files.contains { $0.hasSuffix("/" + shard) }, "seeder C lacks shard \(shard)") }
         let cBlocksBefore = nodeMetric(c.port, "openledger_content_blocks")
         for file in files {
@@ -131,7 +133,8 @@ import Testing
                 #expect(chat.stdout.contains("✓ the proof attributes this answer"), "\(chat.stdout)")
                 #expect(
                     chat.stdout.contains(
-                        "✓ its snapshot root \(Hex.encode(snapshotRoot)) is committed on the ledger by Datanet 1 (proven)"),
+                        "✓ its snapshot root \(Hex.encode(snapshotRoot)) is committed on the ledger by Datanet 1 (proven)"
+                    ),
                     "\(chat.stdout)")
             }
         }
@@ -226,7 +229,8 @@ import Testing
         for address in Set(watched + Array(expected.keys)) {
             after[address] = try devnet.rewards(address)
             let rise = after[address]! - (before[address] ?? .zero)
-            #expect(rise == expected[address] ?? .zero, "\(address): rose by \(rise), expected \(expected[address] ?? 0)")
+            #expect(
+                rise == expected[address] ?? .zero, "\(address): rose by \(rise), expected \(expected[address] ?? 0)")
         }
         print("economy: fees \(items.reduce(UInt256.zero) { $0 + $1.receipt.price }) wei; shares \(expected)")
 
@@ -254,7 +258,8 @@ import Testing
             }
             cheat.append(
                 ClaimItem(
-                    channelID: stored.voucher.voucher.channelID, cumulativeAmount: stored.voucher.voucher.cumulativeAmount,
+                    channelID: stored.voucher.voucher.channelID,
+                    cumulativeAmount: stored.voucher.voucher.cumulativeAmount,
                     voucherSignature: stored.voucher.signature, receipt: receipt, receiptSignature: signature,
                     response: stored.response, proof: proof))
         }
@@ -279,12 +284,21 @@ import Testing
         }
         #expect(voided, "\(b.directory)/node.log and \(c.directory)/node.log hold the attesters' decisions")
         let stakeAfter = try dStake()
-        #expect(stakeAfter.staked == stakeBefore.staked - bond, "D's stake \(stakeBefore.staked) → \(stakeAfter.staked)")
+        #expect(
+            stakeAfter.staked == stakeBefore.staked - bond, "D's stake \(stakeBefore.staked) → \(stakeAfter.staked)")
         #expect(stakeAfter.locked == stakeBefore.locked)
         #expect(try devnet.rewards(sybil) == .zero)
         #expect(try devnet.rewards(dAddress) == .zero)
-        let challenges = (nodeMetric(b.port, "openledger_challenges_total"), nodeMetric(c.port, "openledger_challenges_total"))
+        let challenges = (
+            nodeMetric(b.port, "openledger_challenges_total"), nodeMetric(c.port, "openledger_challenges_total")
+        )
         #expect(challenges.0 + challenges.1 == 1, "challenges by B and C: \(challenges)")
+        // The challenge is the wrong-arithmetic fraud proof against the tampered answer, item 0.
+        let decisions = [b, c].compactMap { try? String(contentsOfFile: $0.directory + "/node.log", encoding: .utf8) }
+            .joined().split(separator: "\n").filter { $0.contains(#""claim":"\#(cheatID)""#) }
+        #expect(
+            decisions.contains { $0.contains(#""action":"challenged""#) && $0.contains("item 0: wrongArithmetic") },
+            "\(decisions)")
         print("economy: D's claim \(cheatID) voided; B challenged \(Int(challenges.0)), C \(Int(challenges.1))")
 
         // 5. The light peer followed the head from gossip alone since its server was cut, under 64 MB.
@@ -305,7 +319,8 @@ import Testing
         #expect(try light.account(AttributionClaims.defaultAddress, at: books).account.balance == owed)
         var stakes = UInt256.zero
         for (account, role) in [
-            (b.account, Staking.Role.attester), (c.account, .attester), (a.account, .servingPeer), (dAddress, .servingPeer),
+            (b.account, Staking.Role.attester), (c.account, .attester), (a.account, .servingPeer),
+            (dAddress, .servingPeer),
         ] {
             let stake = try light.read(Staking.StakeLayout.self, (account, role), at: books).value
             stakes += stake.staked + stake.unbonding
@@ -343,7 +358,8 @@ import Testing
         // A large adapter (rank 64, one step) published from a seeder of the test's own, on Datanet 1's snapshot.
         let trained = try DevnetProcess.run([
             "train", "--records",
-            Fixtures.packageRoot.appendingPathComponent("netconfig/sample-datanet/records.jsonl").path, "--model", model,
+            Fixtures.packageRoot.appendingPathComponent("netconfig/sample-datanet/records.jsonl").path, "--model",
+            model,
             "--out", root + "/large", "--rank", "64", "--batch", "1", "--sequence-length", "16", "--max-steps", "1",
             "--quiet",
         ])
@@ -363,7 +379,8 @@ import Testing
         let holder = try ChildProcess(
             DevnetProcess.binary,
             [
-                "node", "--role", "seeder", "--no-attester", "--data-dir", publisher, "--listen", "/ip4/127.0.0.1/tcp/0",
+                "node", "--role", "seeder", "--no-attester", "--data-dir", publisher, "--listen",
+                "/ip4/127.0.0.1/tcp/0",
                 "--api-port", "0", "--rpc", devnet.rpc, "--config", config, "--bootstrap", seeder.multiaddr,
             ])
         defer { holder.stop() }
@@ -371,7 +388,7 @@ import Testing
         let holderID = try printedLine(holder, "peer: ")
         let cid = try #require(
             published.stdout.split(separator: "\n").first { $0.hasPrefix("published adapter 2: ") }?
-                .split(separator: " ").last.map(String.init))
+                .split(separator: " ").dropFirst(3).first.map(String.init))
         // The inferencer looks for providers once per fetch: the holder's provider record must be on the DHT first.
         #expect(
             try poll {
@@ -415,7 +432,8 @@ import Testing
         let second = try ask()
         #expect(second.wait(timeout: patientSeconds) == 0, "\(second.output) \(second.errors)")
         let resumed = nodeMetric(inferencer.port, "openledger_content_received_bytes_total")
-        print("economy: killed at \(Int(atKill)) of \(Int(size)) bytes; kept \(Int(kept)); resumed with \(Int(resumed))")
+        print(
+            "economy: killed at \(Int(atKill)) of \(Int(size)) bytes; kept \(Int(kept)); resumed with \(Int(resumed))")
         #expect(resumed > 0 && resumed < size, "received \(resumed) bytes after the restart, for a \(size)-byte file")
         #expect(kept + resumed >= size)
         #expect(nodeMetric(inferencer.port, "openledger_adapter_cache_misses_total") == 1)
