@@ -96,20 +96,16 @@ func aSeededSoakOfKillsAndDroppedConnectionsLosesNoReceiptAndClaimsEachOnce() th
         #expect(try ledger.claims(in: [.refused, .voided, .submitting]).isEmpty, "\(peer.name): \(status)")
     }
 
-    // No receipt a client was given is lost: each is in its peer's books, carried by exactly one claim or redeemed.
+    // No receipt a client was given is lost: each is in its peer's books and carried by a claim.
     let light = try devnet.lightClient()
     let head = try light.syncHead()
     for (index, ledger) in ledgers.enumerated() {
         for hash in acknowledged[index] {
             let stored = try #require(try ledger.receipt(hash), "\(inferencers[index].name) lost \(Hex.encode(hash))")
             #expect(stored.claimed)
+            // An answer the client got is attributed, so a claim carries it (only interrupted ones are redeemed).
             let claim = try light.read(AttributionClaims.ReceiptClaimLayout.self, hash, at: head).value
-            if claim == .zero {
-                let channel = try #require(
-                    try light.read(PaymentChannels.ChannelLayout.self, stored.voucher.voucher.channelID, at: head).value
-                )
-                #expect(channel.redeemed >= stored.voucher.voucher.cumulativeAmount, "\(Hex.encode(hash)) unpaid")
-            }
+            #expect(claim != .zero, "\(inferencers[index].name): \(Hex.encode(hash)) is carried by no claim")
         }
     }
 
