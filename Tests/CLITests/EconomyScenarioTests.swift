@@ -139,6 +139,8 @@ import Testing
             }
         }
         print("economy: 20 paid answers in \(String(format: "%.1f", clock.now().seconds(since: started))) s")
+        // The first chat opened the user's channel to A; every later one paid on it.
+        #expect(try PayerStore(path: devnet.user + "/payer.sqlite").channels(payee: a.account).count == 1)
         #expect(nodeMetric(a.port, "openledger_adapter_cache_misses_total") == 1)
         #expect(nodeMetric(a.port, "openledger_adapter_cache_hits_total") == 19)
         #expect(nodeMetric(a.port, "openledger_payments_accepted_total") == 20)
