@@ -31,7 +31,7 @@ import Testing
         let config = try scenarioConfig(in: root)
         let devnet = try EconomyDevnet(root: root + "/devnet", config: config, peers: 3, seeders: 2, model: model)
         defer { _ = devnet.stop() }
-        let (b, c, a) = (try devnet.peer("seeder-1"), try devnet.peer("seeder-2"), try devnet.peer("inferencer-1"))
+        let (b, c, a) = (try devnet.peer("seeder"), try devnet.peer("seeder-2"), try devnet.peer("inferencer-1"))
         let light = try devnet.lightClient()
         let network = try devnet.network()
         let head = { () throws -> VerifiedHeader in try light.syncHead() }

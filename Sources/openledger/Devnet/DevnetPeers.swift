@@ -19,7 +19,7 @@ final class DevnetPeers: Service, @unchecked Sendable {
 
     /// One running peer.
     struct Peer {
-        /// `seeder` (or `seeder-K` when there are several) or `inferencer-K`.
+        /// `seeder`, `seeder-K` or `inferencer-K`.
         var name: String
         /// Its role.
         var role: String
@@ -79,11 +79,11 @@ final class DevnetPeers: Service, @unchecked Sendable {
     /// The dev account of the user: 1.
     static let userIndex = 1
 
-    /// The peers' names: `seeder` (`seeder-1` … `seeder-K` when there are several), then `inferencer-1` ….
+    /// The peers' names: `seeder` (whose store the sample is prepared in), `seeder-2` … `seeder-K`, then
+    /// `inferencer-1` ….
     static func names(count: Int, seeders: Int) -> [String] {
         (0..<count).map { index in
-            index < seeders
-                ? (seeders == 1 ? "seeder" : "seeder-\(index + 1)") : "inferencer-\(index - seeders + 1)"
+            index == 0 ? "seeder" : index < seeders ? "seeder-\(index + 1)" : "inferencer-\(index - seeders + 1)"
         }
     }
 
