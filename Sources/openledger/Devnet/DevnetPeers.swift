@@ -41,7 +41,7 @@ final class DevnetPeers: Service, @unchecked Sendable {
 
     /// What the peers serve, once started.
     private(set) var sample: DevnetSample.Sample?
-    private let state = Mutex<(peers: [Peer], stopping: Bool)>(([], false))
+    private let state = Mutex<(peers: [Peer], stopping: Bool, restarting: Int)>(([], false, 0))
     private let count: Int
     private let seeders: Int
     private let root: DataDirectory
@@ -255,6 +255,8 @@ final class DevnetPeers: Service, @unchecked Sendable {
     }
 
     private func restart(_ peer: Peer) {
+        state.withLock { $0.restarting += 1 }
+        defer { state.withLock { $0.restarting -= 1 } }
         for attempt in 1...5 {
             guard !state.withLock({ $0.stopping }) else { return }
             clock.sleep(seconds: 0.2 * Double(attempt))
@@ -389,7 +391,8 @@ final class DevnetPeers: Service, @unchecked Sendable {
             arguments: arguments, restarts: 0)
     }
 
-    /// Stops the peers in reverse (none is started again from then on): SIGTERM, then SIGKILL after 10 s.
+    /// Stops the peers in reverse (none is started again from then on): SIGTERM, then SIGKILL after 10 s. A restart
+    /// under way is waited for (at most 30 s): it stops the peer it started itself.
     func stop() {
         let running = state.withLock { state -> [Peer] in
             state.stopping = true
@@ -397,6 +400,8 @@ final class DevnetPeers: Service, @unchecked Sendable {
             return state.peers
         }
         for peer in running.reversed() { Self.terminate(peer.process) }
+        let deadline = clock.now().advanced(bySeconds: 30)
+        while state.withLock({ $0.restarting }) > 0, clock.now() < deadline { clock.sleep(seconds: 0.02) }
     }
 
     /// SIGTERM, then SIGKILL once `process` is still running 10 s later.
