@@ -102,7 +102,7 @@ public final class ClaimService: Service {
             do {
                 let head = try light.syncHead()
                 try resume(&result)
-                if try due(force: force, head: head) { try claimWaiting(&result) }
+                if try due(force: force, head: head) { try claimWaiting(&result, force: force) }
                 try finalize(&result, head: head)
             } catch {
                 logger.warning("claims pass failed", ["error": "\(error)"])
@@ -164,9 +164,19 @@ public final class ClaimService: Service {
         return false
     }
 
-    /// Groups the waiting receipts by channel, in cumulative order, up to each channel's lowest running voucher; claims
-    /// the channels whose every answer can be claimed, redeems the others.
-    private func claimWaiting(_ result: inout Pass) throws {
+    /// Claims the waiting receipts a run per channel (see `claimLeadingRuns`); when `force`, round after round until
+    /// none waits. A pass takes one round, so that its claims' bonds are unlocked by finalization before the next.
+    private func claimWaiting(_ result: inout Pass, force: Bool) throws {
+        while try claimLeadingRuns(&result), force {}
+    }
+
+    /// Groups the waiting receipts by channel, in cumulative order, up to each channel's lowest running voucher, and
+    /// takes each channel's leading run of answers alike: a run that can be claimed goes into a claim, a run that
+    /// cannot (answers of the base model, or interrupted ones) is redeemed directly. A channel's later runs wait for
+    /// the next round, once this one is on the ledger: vouchers are redeemed in cumulative order, so one answer that
+    /// cannot be claimed must not send its channel's other answers past the attribution split. False when nothing
+    /// was waiting.
+    private func claimLeadingRuns(_ result: inout Pass) throws -> Bool {
         var byChannel: [([UInt8], [ServingLedger.StoredReceipt])] = []
         for receipt in try ledger.unclaimedReceipts(limit: 10_000) {
             let id = receipt.voucher.voucher.channelID
@@ -177,26 +187,26 @@ public final class ClaimService: Service {
             }
         }
         var items: [ServingLedger.StoredReceipt] = []
+        var progressed = false
         for (channel, receipts) in byChannel {
             let floor = try ledger.runningFloor(channel: channel)
             let ready = receipts.filter { floor == nil || $0.voucher.voucher.cumulativeAmount < floor! }
-            guard !ready.isEmpty else { continue }
-            var claimable = true
+            guard let first = ready.first else { continue }
+            let claimable = try canClaim(first)
+            var run: [ServingLedger.StoredReceipt] = []
             for stored in ready {
-                let proof = try ledger.proof(stored.receipt.requestHash)
-                if stored.receipt.adapterID == .zero || proof == nil {
-                    claimable = false
-                    break
-                }
+                guard try canClaim(stored) == claimable else { break }
+                run.append(stored)
             }
+            progressed = true
             if claimable {
-                items += ready
+                items += run
             } else {
-                let fees = ready.reduce(UInt256.zero) { $0 + $1.receipt.price }
+                let fees = run.reduce(UInt256.zero) { $0 + $1.receipt.price }
                 let local = try ledger.beginClaim(
-                    kind: "redeem", requestHashes: ready.map(\.receipt.requestHash), fees: fees,
+                    kind: "redeem", requestHashes: run.map(\.receipt.requestHash), fees: fees,
                     at: Int64(clock.wallNow().secondsSinceEpoch))
-                try redeem(local, ready[ready.count - 1], &result)
+                try redeem(local, run[run.count - 1], &result)
             }
         }
         var start = 0
@@ -209,6 +219,13 @@ public final class ClaimService: Service {
                 at: Int64(clock.wallNow().secondsSinceEpoch))
             try submitClaim(local, batch, &result)
         }
+        return progressed
+    }
+
+    /// Whether a claim can carry the answer: it names a ledger adapter and has its attribution proof stored.
+    private func canClaim(_ stored: ServingLedger.StoredReceipt) throws -> Bool {
+        guard stored.receipt.adapterID != .zero else { return false }
+        return try ledger.proof(stored.receipt.requestHash) != nil
     }
 
     /// Sends claim `local` of `receipts` and records what the ledger did with it.

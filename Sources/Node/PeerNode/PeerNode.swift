@@ -75,7 +75,6 @@ public final class PeerNode: Sendable {
         try directory.create()
         let chainId = network.network.chainId
         let topics = [NetworkTopics.blocks(chainId: chainId), NetworkTopics.announce(chainId: chainId)]
-        let heads = HeadRelay(topic: topics[0], chainId: chainId)
 
         let store: ContentStore
         let pins: [CID]
@@ -95,6 +94,7 @@ public final class PeerNode: Sendable {
 
         // One light client for everything the node reads from the ledger: heads by RPC and by gossip alike.
         let light = try LightClientFactory.client(configuration: network, rpcURL: configuration.rpcURL)
+        let heads = HeadRelay(topic: topics[0], chainId: chainId, header: { try? light.header($0) })
         var paid: PaidServingSetup.Parts?
         if role == .inferencer, let pricing = serving?.pricing {
             paid = try PaidServingSetup.make(
@@ -298,18 +298,29 @@ public final class PeerNode: Sendable {
 }
 
 /// Where verified heads go: counted by route, and each head verified from JSON-RPC published on the blocks topic
-/// (heads accepted from gossip are forwarded by the router itself).
+/// with every verified header since the last one published, oldest first (heads accepted from gossip are forwarded
+/// by the router itself).
+///
+/// A peer without a server accepts a gossiped head only when it links to the one it verified last; a follower polling
+/// once a second sees heads several blocks apart, so publishing the heads alone would leave such a peer stuck.
 final class HeadRelay: Sendable {
+    /// The most headers published for one new head (the rest of a longer gap needs a server).
+    static let maximumSegment: UInt64 = 64
+
     private let topic: String
     private let chainId: UInt64
+    private let header: @Sendable (UInt64) -> VerifiedHeader?
     // Weak: the gossip service's validator holds this relay.
     private struct WeakGossip: Sendable { weak var service: GossipService? }
     private let gossip = Mutex(WeakGossip())
     private let counts = Mutex<(rpc: Int, gossip: Int)>((0, 0))
+    private let published = Mutex<UInt64?>(nil)
 
-    init(topic: String, chainId: UInt64) {
+    /// A relay on `topic` of chain `chainId`; `header` gives the verified header at a number (nil when unknown).
+    init(topic: String, chainId: UInt64, header: @escaping @Sendable (UInt64) -> VerifiedHeader? = { _ in nil }) {
         self.topic = topic
         self.chainId = chainId
+        self.header = header
     }
 
     func attach(_ service: GossipService) { gossip.withLock { $0.service = service } }
@@ -319,8 +330,24 @@ final class HeadRelay: Sendable {
 
     @Sendable func fromRPC(_ head: VerifiedHeader) {
         counts.withLock { $0.rpc += 1 }
-        let data = SignedHeadJSON.encode(rlp: head.header.encoded, signature: head.signature, chainId: chainId)
-        gossip.withLock { $0.service }?.publish(topic: topic, data: data)
+        let first = published.withLock { last -> UInt64 in
+            defer { last = max(last ?? 0, head.number) }
+            guard let last, last < head.number else { return head.number }
+            return max(last + 1, head.number - min(head.number, Self.maximumSegment - 1))
+        }
+        // The headers in between, as long as each links to the next: a reorg since may have replaced some.
+        var segment = [head]
+        var number = head.number
+        while number > first, let parent = header(number - 1), parent.hash == segment[0].header.parentHash {
+            segment.insert(parent, at: 0)
+            number -= 1
+        }
+        guard let service = gossip.withLock({ $0.service }) else { return }
+        for header in segment {
+            service.publish(
+                topic: topic,
+                data: SignedHeadJSON.encode(rlp: header.header.encoded, signature: header.signature, chainId: chainId))
+        }
     }
 
     @Sendable func fromGossip(_ head: VerifiedHeader) { counts.withLock { $0.gossip += 1 } }

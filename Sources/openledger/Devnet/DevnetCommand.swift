@@ -16,8 +16,9 @@ enum DevnetCommand {
             Data survives restarts, including kill -9. Stop with Ctrl-C.
 
             With --peers N it also starts the sample economy and N peers on loopback (`openledger node` processes: one
-            seeder, the rest inferencers), each with its data directory under DIR/peers, and prints the commands to
-            chat with them, paying per answer, and to see the rewards.
+            seeder, or --seeders K, the rest inferencers), each with its data directory under DIR/peers, and prints
+            the commands to chat with them, paying per answer, and to see the rewards. A peer that dies is started
+            again on the same ports (docs/devnet-peers.md).
             """,
         options: [
             NodeOptions.dataDirectory("Where the chain is kept (default: ~/.local/share/openledger/node)."),
@@ -28,8 +29,12 @@ enum DevnetCommand {
                 help: "Block interval, e.g. 250ms or 2s (default: the config's)."),
             OptionSpec(
                 name: "peers", valueName: "N",
-                help: "Also start N peers (one seeder, N-1 inferencers) and the sample Datanet and adapter (0: none).",
+                help: "Also start N peers (seeders, then inferencers) and the sample Datanet and adapter (0: none).",
                 defaultValue: "0"),
+            OptionSpec(
+                name: "seeders", valueName: "K",
+                help: "How many of the peers are seeders, each holding the sample and attesting claims.",
+                defaultValue: "1"),
             InferCommand.modelOption,
             NodeOptions.config,
         ] + NodeOptions.logging,
@@ -52,8 +57,14 @@ enum DevnetCommand {
                 warnOfFormerChain(dataDirectory, former: DataDirectory(root: DataDirectory.formerDevnetRoot()), logger)
             }
             let peers = try arguments.int("peers", in: 0...16) ?? 0
+            let seeders = try arguments.int("seeders", in: 1...16) ?? 1
+            if peers > 0, seeders > peers {
+                throw .usage(
+                    "option --seeders expects at most the --peers count (\(peers)), got \(seeders)",
+                    command: arguments.command)
+            }
             var modelPath: String?
-            if peers > 1 {
+            if peers > seeders {
                 let path = arguments.string("model") ?? InferCommand.defaultModelPath()
                 guard FileManager.default.fileExists(atPath: path) else {
                     throw .failure("no model at \(path) for the inferencers (run `make model`, or pass --model PATH)")
@@ -62,7 +73,7 @@ enum DevnetCommand {
             }
             try run(
                 configuration: configuration, dataDirectory: dataDirectory, port: port, blockTime: blockTime,
-                peers: peers, modelPath: modelPath, logging: logging, logger: logger, output: output)
+                peers: peers, seeders: seeders, modelPath: modelPath, logging: logging, logger: logger, output: output)
         }
     )
 
@@ -70,7 +81,7 @@ enum DevnetCommand {
     /// SIGTERM; then stops the services in reverse and returns (exit 0).
     static func run(
         configuration: NodeConfiguration, dataDirectory: DataDirectory, port: Int, blockTime: UInt64, peers: Int = 0,
-        modelPath: String? = nil, logging: NodeLogging? = nil, logger: Logger, output: CommandOutput
+        seeders: Int = 1, modelPath: String? = nil, logging: NodeLogging? = nil, logger: Logger, output: CommandOutput
     ) throws(CLIError) {
         let signals = TerminationSignals()
         let devnet: DevnetServices
@@ -86,7 +97,7 @@ enum DevnetCommand {
         let network =
             peers > 0
             ? DevnetPeers(
-                count: peers, root: dataDirectory, configuration: configuration,
+                count: peers, seeders: seeders, root: dataDirectory, configuration: configuration,
                 modelPath: modelPath ?? InferCommand.defaultModelPath(), rpcURL: { "http://127.0.0.1:\(rpc.port)" },
                 logger: logging?.logger("peers") ?? logger, progress: { output.errorLine("devnet: \($0)") }) : nil
         let group = ServiceGroup(devnet.services + (network.map { [$0] } ?? []), logger: logger)
@@ -108,7 +119,13 @@ enum DevnetCommand {
                         )
                     }
                     output.line("")
-                    if let network { banner(network, rpcURL: "http://127.0.0.1:\(devnet.rpc.port)", output) }
+                    if let network {
+                        // The commands name the config when it is not the one they would find by themselves.
+                        let standard = try? ConfigLoader.standard().load(nil).path
+                        banner(
+                            network, rpcURL: "http://127.0.0.1:\(devnet.rpc.port)",
+                            config: standard == configuration.path ? nil : configuration.path, output)
+                    }
                     output.line("Listening. Ctrl-C stops the node.")
                 }, until: signals)
         } catch {
@@ -118,19 +135,23 @@ enum DevnetCommand {
     }
 
     /// The peers, the sample, and the commands to use them, each as it can be pasted.
-    static func banner(_ network: DevnetPeers, rpcURL: String, _ output: CommandOutput) {
-        let ledger = rpcURL == "http://127.0.0.1:8545" ? "" : " --rpc \(rpcURL)"
+    static func banner(_ network: DevnetPeers, rpcURL: String, config: String? = nil, _ output: CommandOutput) {
+        let ledger =
+            (rpcURL == "http://127.0.0.1:8545" ? "" : " --rpc \(rpcURL)") + (config.map { " --config \($0)" } ?? "")
         output.line("Peers:")
         for peer in network.peers {
-            output.line("  \(peer.name.padding(toLength: 13, withPad: " ", startingAt: 0)) API \(peer.api)  \(peer.multiaddr)")
+            output.line(
+                "  \(peer.name.padding(toLength: 13, withPad: " ", startingAt: 0)) API \(peer.api)  \(peer.multiaddr)")
             output.line("                account \(peer.account), data \(peer.directory)")
         }
         output.line("")
         if let sample = network.sample {
             output.line(
-                "Sample Datanet \(sample.datanetID): \(sample.records) records, snapshot \(Hex.encode(sample.snapshotRoot))")
+                "Sample Datanet \(sample.datanetID): \(sample.records) records, snapshot \(Hex.encode(sample.snapshotRoot))"
+            )
             output.line(
-                "Sample adapter: \(LedgerAdapterName.name(sample.adapterID)) (\(sample.adapterCID)), trained on that snapshot")
+                "Sample adapter: \(LedgerAdapterName.name(sample.adapterID)) (\(sample.adapterCID)), trained on that snapshot"
+            )
         }
         let user = network.userDirectory
         output.line("User account: \(network.userAccount) (dev account \(DevnetPeers.userIndex)), wallet in \(user)")
