@@ -139,7 +139,7 @@ func aSeededSoakOfKillsAndDroppedConnectionsLosesNoReceiptAndClaimsEachOnce() th
     #expect(!carried.isEmpty)
 
     // The supply balances over the whole final state.
-    relays.forEach { $0.cut() }
+    for relay in relays { relay.cut() }
     #expect(devnet.stop() == 0)
     let supply = try supplyAtHead(chainStore: root + "/devnet/chain.sqlite")
     #expect(supply.balances + supply.burned == NetworkConfig.totalSupply)

@@ -165,17 +165,20 @@ public final class ClaimService: Service {
     }
 
     /// Claims the waiting receipts a run per channel (see `claimLeadingRuns`); when `force`, round after round until
-    /// none waits. A pass takes one round, so that its claims' bonds are unlocked by finalization before the next.
+    /// none waits.
+    ///
+    /// A pass takes one round, so that its claims' bonds are unlocked by finalization before the next.
     private func claimWaiting(_ result: inout Pass, force: Bool) throws {
         while try claimLeadingRuns(&result), force {}
     }
 
     /// Groups the waiting receipts by channel, in cumulative order, up to each channel's lowest running voucher, and
     /// takes each channel's leading run of answers alike: a run that can be claimed goes into a claim, a run that
-    /// cannot (answers of the base model, or interrupted ones) is redeemed directly. A channel's later runs wait for
-    /// the next round, once this one is on the ledger: vouchers are redeemed in cumulative order, so one answer that
-    /// cannot be claimed must not send its channel's other answers past the attribution split. False when nothing
-    /// was waiting.
+    /// cannot (answers of the base model, or interrupted ones) is redeemed directly.
+    ///
+    /// A channel's later runs wait for the next round, once this one is on the ledger: vouchers are redeemed in
+    /// cumulative order, so one answer that cannot be claimed must not send its channel's other answers past the
+    /// attribution split. False when nothing was waiting.
     private func claimLeadingRuns(_ result: inout Pass) throws -> Bool {
         var byChannel: [([UInt8], [ServingLedger.StoredReceipt])] = []
         for receipt in try ledger.unclaimedReceipts(limit: 10_000) {

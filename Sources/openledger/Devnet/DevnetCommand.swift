@@ -156,15 +156,17 @@ enum DevnetCommand {
         let user = network.userDirectory
         output.line("User account: \(network.userAccount) (dev account \(DevnetPeers.userIndex)), wallet in \(user)")
         output.line("")
+        // The program as it was started (`.build/release/openledger` under `make run`), so each line runs as pasted.
+        let program = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "openledger" } ?? "openledger"
         if let inferencer = network.peers.first(where: { $0.role == "inferencer" }), let sample = network.sample {
             output.line("Ask the sample adapter, paying per answer:")
             output.line(
-                "  openledger chat --endpoint \(inferencer.api) --model \(LedgerAdapterName.name(sample.adapterID)) --data-dir \(user)\(ledger) \"What is a Datanet?\""
+                "  \(program) chat --endpoint \(inferencer.api) --model \(LedgerAdapterName.name(sample.adapterID)) --data-dir \(user)\(ledger) \"What is a Datanet?\""
             )
             output.line("See the serving peer's claims and rewards, and a contributor's:")
-            output.line("  openledger claims status --data-dir \(inferencer.directory)\(ledger)")
-            output.line("  openledger node status --endpoint \(inferencer.api)")
-            output.line("  openledger light rewards 0x90F79bf6EB2c4f870365E785982E1f101E93b906\(ledger)")
+            output.line("  \(program) claims status --data-dir \(inferencer.directory)\(ledger)")
+            output.line("  \(program) node status --endpoint \(inferencer.api)")
+            output.line("  \(program) light rewards 0x90F79bf6EB2c4f870365E785982E1f101E93b906\(ledger)")
             output.line("")
         }
     }

@@ -391,8 +391,9 @@ final class DevnetPeers: Service, @unchecked Sendable {
             arguments: arguments, restarts: 0)
     }
 
-    /// Stops the peers in reverse (none is started again from then on): SIGTERM, then SIGKILL after 10 s. A restart
-    /// under way is waited for (at most 30 s): it stops the peer it started itself.
+    /// Stops the peers in reverse (none is started again from then on): SIGTERM, then SIGKILL after 10 s.
+    ///
+    /// A restart under way is waited for (at most 30 s): it stops the peer it started itself.
     func stop() {
         let running = state.withLock { state -> [Peer] in
             state.stopping = true
