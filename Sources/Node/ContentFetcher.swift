@@ -26,6 +26,25 @@ public final class ContentFetcher: Sendable {
         self.logger = logger
     }
 
+    /// Finds providers of `root` on `dht`, dials each as it is found and adds the first address that connects to
+    /// `bitswap`'s running fetches; `onAdded` hears of each provider added.
+    public static func addProviders(
+        of root: CID, dht: Kademlia, host: P2PHost, bitswap: Bitswap, onAdded: @escaping @Sendable () -> Void = {}
+    ) async {
+        _ = await dht.findProviders(root.multihash.bytes, count: 20) { provider in
+            Task {
+                for address in provider.addresses {
+                    let full = address.peerID == nil ? address.appending(peer: provider.id) : address
+                    if (try? await host.connect(full)) == provider.id {
+                        bitswap.addPeers([provider.id])
+                        onAdded()
+                        return
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether the whole DAG under `root` is held.
     public func isHeld(_ root: CID) -> Bool { (try? store.missing(root, limit: 1).isEmpty) ?? false }
 
@@ -50,19 +69,7 @@ public final class ContentFetcher: Sendable {
         let task = Task {
             let peers = await p2p.connectedPeers()
             let finder = dht.map { dht in
-                Task {
-                    _ = await dht.findProviders(root.multihash.bytes, count: 20) { provider in
-                        Task {
-                            for address in provider.addresses {
-                                let full = address.peerID == nil ? address.appending(peer: provider.id) : address
-                                if (try? await p2p.connect(full)) == provider.id {
-                                    bitswap.addPeers([provider.id])
-                                    return
-                                }
-                            }
-                        }
-                    }
-                }
+                Task { await Self.addProviders(of: root, dht: dht, host: p2p, bitswap: bitswap) }
             }
             defer { finder?.cancel() }
             let result = await bitswap.fetch([root], from: peers, expand: ContentDAG.links)

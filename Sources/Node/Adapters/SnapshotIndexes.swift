@@ -32,6 +32,22 @@ public enum SnapshotIndexFiles {
         }
     }
 
+    /// The index of `records` (shards of at most 64 MiB of text, built on every core), checked to have the committed
+    /// snapshot root `root`.
+    public static func build(_ records: [Record], root: [UInt8]) throws(NodeError) -> [AttributionIndex] {
+        let shards: [AttributionIndex]
+        do {
+            shards = try AttributionIndex.build(
+                records: records, maxShardBytes: 64 << 20, threads: ProcessInfo.processInfo.activeProcessorCount)
+        } catch {
+            throw .attributionIndex(path: Hex.encode(root), reason: "\(error)")
+        }
+        guard shards.first?.snapshotRoot == root else {
+            throw .attributionIndex(path: Hex.encode(root), reason: "the index's root differs from the committed root")
+        }
+        return shards
+    }
+
     /// Writes each shard atomically as shard-NNNN.olai, then removes the *.olai files of an earlier index; returns
     /// the names written.
     @discardableResult
@@ -116,16 +132,7 @@ public final class SnapshotIndexes: Sendable {
         guard let records = contents.records(atRoot: root) else {
             throw .datanetContent(datanet: datanet, reason: "no approved batch ends at snapshot \(Hex.encode(root))")
         }
-        let shards: [AttributionIndex]
-        do {
-            shards = try AttributionIndex.build(
-                records: records, maxShardBytes: 64 << 20, threads: ProcessInfo.processInfo.activeProcessorCount)
-        } catch {
-            throw .attributionIndex(path: path, reason: "\(error)")
-        }
-        guard shards.first?.snapshotRoot == root else {
-            throw .attributionIndex(path: path, reason: "the index's root differs from the committed root")
-        }
+        let shards = try SnapshotIndexFiles.build(records, root: root)
         try SnapshotIndexFiles.write(shards, to: path)
         logger.info(
             "attribution index built",

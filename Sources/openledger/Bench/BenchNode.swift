@@ -35,7 +35,7 @@ enum BenchNode {
         init(directory: String, model: String) throws(CLIError) {
             self.directory = directory
             process = Process()
-            process.executableURL = URL(fileURLWithPath: DevnetPeersExecutable.path)
+            process.executableURL = URL(fileURLWithPath: DevnetPeers.executable())
             process.arguments = [
                 "devnet", "--peers", "3", "--data-dir", directory, "--rpc-port", "0", "--model", model,
                 "--log-level", "warning",
@@ -154,7 +154,7 @@ enum BenchNode {
         let coldUser = try makeUser(
             key: try key(configuration.network.devAccounts[1].privateKey), endpoint: second, light: light,
             directory: root + "/user")
-        _ = try coldUser.ask(DevnetBase.modelName(model), tokens: 1, question: "Hello")  // opens the channel
+        _ = try coldUser.ask(ServeCommand.modelName(path: model), tokens: 1, question: "Hello")  // opens the channel
         var clock = Date()
         guard try coldUser.ask("adapter-1", tokens: 1, question: "What is a Datanet?") else {
             throw .failure("the cold adapter's answer failed")
@@ -173,7 +173,7 @@ enum BenchNode {
 
         // 3. Peak RSS per role: a light peer joining the devnet, the seeder, an inferencer with 16 adapters.
         let lightNode = Process()
-        lightNode.executableURL = URL(fileURLWithPath: DevnetPeersExecutable.path)
+        lightNode.executableURL = URL(fileURLWithPath: DevnetPeers.executable())
         lightNode.arguments = [
             "node", "--role", "light", "--data-dir", root + "/light", "--rpc", devnet.rpc, "--bootstrap", seeder,
             "--listen", "/ip4/127.0.0.1/tcp/0", "--api-port", "0", "--config", configuration.path,
@@ -255,7 +255,7 @@ enum BenchNode {
         configuration: NodeConfiguration, root: String
     ) throws(CLIError) -> Double {
         let node = Process()
-        node.executableURL = URL(fileURLWithPath: DevnetPeersExecutable.path)
+        node.executableURL = URL(fileURLWithPath: DevnetPeers.executable())
         node.arguments = [
             "node", "--role", "inferencer", "--free", "--data-dir", root + "/free", "--rpc", rpc, "--bootstrap",
             seeder, "--listen", "/ip4/127.0.0.1/tcp/0", "--api-port", "0", "--model", model, "--config",
@@ -401,21 +401,5 @@ enum BenchNode {
             let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }
         return kilobytes / 1024
-    }
-}
-
-/// This binary, for the child processes.
-enum DevnetPeersExecutable {
-    /// The path of the running executable.
-    static var path: String {
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-}
-
-/// The base model's name as the API serves it.
-enum DevnetBase {
-    /// The file name without `.gguf`.
-    static func modelName(_ path: String) -> String {
-        URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     }
 }

@@ -164,18 +164,7 @@ enum ContentNetwork {
         let dht = Kademlia(host: host, config: config, random: SeededRandom(seed: SecureRandom.seed()))
         defer { dht.close() }
         _ = await dht.join(DHTService.peerInfos(bootstrap))
-        _ = await dht.findProviders(root.multihash.bytes, count: 20) { provider in
-            Task {
-                for address in provider.addresses {
-                    let full = address.peerID == nil ? address.appending(peer: provider.id) : address
-                    if (try? await host.connect(full)) == provider.id {
-                        bitswap.addPeers([provider.id])
-                        progress.addPeer()
-                        return
-                    }
-                }
-            }
-        }
+        await ContentFetcher.addProviders(of: root, dht: dht, host: host, bitswap: bitswap) { progress.addPeer() }
     }
 
     /// The progress line on a terminal's standard error: bytes, rate, peers and ETA (the file's size is read from

@@ -1,4 +1,3 @@
-import Attribution
 import AttributionRules
 import Chain
 import Codec
@@ -134,18 +133,11 @@ enum DatanetCommand {
                         try DatanetPublication.publish(contents, store: store)
                     }
                     let directory = NodeOptions.dataDirectory(arguments).attributionIndex(root: contents.snapshotRoot)
-                    let shards: [AttributionIndex]
-                    do {
-                        shards = try AttributionIndex.build(
-                            records: contents.records, maxShardBytes: 64 << 20,
-                            threads: ProcessInfo.processInfo.activeProcessorCount)
-                    } catch {
-                        throw .failure("indexing the snapshot: \(error)")
+                    let shards = try WalletCommand.node { () throws(NodeError) in
+                        let shards = try SnapshotIndexFiles.build(contents.records, root: contents.snapshotRoot)
+                        try SnapshotIndexFiles.write(shards, to: directory)
+                        return shards
                     }
-                    guard shards.first?.snapshotRoot == contents.snapshotRoot else {
-                        throw .failure("the attribution index's root differs from the committed snapshot root")
-                    }
-                    _ = try AttributeCommand.writeShards(shards, to: directory)
                     output.line(
                         "Datanet \(id) snapshot \(Hex.encode(contents.snapshotRoot)): \(contents.records.count) records in \(contents.batches.count) batches, verified at block \(contents.header.number)"
                     )

@@ -1,5 +1,4 @@
 import Attribution
-import AttributionRules
 import Chain
 import Codec
 import Content
@@ -165,7 +164,9 @@ final class DevnetPeers: Service, @unchecked Sendable {
                     let contents = try WalletCommand.node { () throws(NodeError) in
                         try DatanetContents.read(sample.datanetID, client: light, store: store)
                     }
-                    shards = try AttributionIndexing.build(contents.records)
+                    shards = try WalletCommand.node { () throws(NodeError) in
+                        try SnapshotIndexFiles.build(contents.records, root: sample.snapshotRoot)
+                    }
                 }
                 _ = try WalletCommand.node { () throws(NodeError) in try SnapshotIndexFiles.write(shards!, to: index) }
             }
@@ -418,18 +419,5 @@ final class DevnetPeers: Service, @unchecked Sendable {
     /// This binary.
     static func executable() -> String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    }
-}
-
-/// Building a snapshot's attribution index on every core.
-enum AttributionIndexing {
-    /// The index of `records`.
-    static func build(_ records: [Record]) throws(CLIError) -> [AttributionIndex] {
-        do {
-            return try AttributionIndex.build(
-                records: records, maxShardBytes: 64 << 20, threads: ProcessInfo.processInfo.activeProcessorCount)
-        } catch {
-            throw .failure("indexing the snapshot: \(error)")
-        }
     }
 }

@@ -151,10 +151,10 @@ enum DevnetSample {
         let directory = work + "/sample-adapter"
         do {
             let records = try TrainingRecord.parse(jsonl: bytes)
-            let modelHash = Hex.encode(try AdapterPublisher.fileHash(modelPath)).dropFirst(2)
+            let modelHash = try TrainCommand.fileHash(modelPath)
             let trainer = try LoRATrainer(
-                model: model, modelHash: String(modelHash), records: records,
-                dataHash: String(Hex.encode(SHA256.hash(bytes)).dropFirst(2)), config: config, directory: directory)
+                model: model, modelHash: modelHash, records: records,
+                dataHash: TrainCommand.hexString(SHA256.hash(bytes)), config: config, directory: directory)
             let summary = try trainer.run(resume: false, maxSteps: 4)
             try TrainingOutputs.write(
                 summary: summary, trainer: trainer, modelPath: modelPath, recordsPath: "datanet 1",

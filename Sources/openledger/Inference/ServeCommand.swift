@@ -149,7 +149,11 @@ enum ServeCommand {
     }
 
     static func modelName(_ arguments: ParsedArguments) -> String {
-        let path = arguments.string("model") ?? InferCommand.defaultModelPath()
-        return URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        modelName(path: arguments.string("model") ?? InferCommand.defaultModelPath())
+    }
+
+    /// The name the API serves a model file under: its file name without `.gguf`.
+    static func modelName(path: String) -> String {
+        URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
     }
 }

@@ -104,7 +104,7 @@ enum ClaimsCommand {
                                 source: AdapterDirectory(path: directory), base: LoRABase(model: model),
                                 budget: 512 << 20)
                         }
-                        let name = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+                        let name = ServeCommand.modelName(path: path)
                         let api = OpenAIAPI(
                             engine: engine, modelName: name, clock: SystemClock(), logger: .discarding, adapters: cache)
                         reexecution = Reexecution(api: api, endpoint: { _ in peer })

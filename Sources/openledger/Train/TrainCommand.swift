@@ -216,16 +216,13 @@ enum TrainCommand {
         return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
 
+    /// The SHA-256 of the file at `path` as bare hex, as the training provenance names it.
     static func fileHash(_ path: String) throws(TrainingError) -> String {
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw .io("cannot read \(path)") }
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while true {
-            let chunk = handle.readData(ofLength: 1 << 22)
-            if chunk.isEmpty { break }
-            hasher.update(Array(chunk))
+        do {
+            return hexString(try AdapterPublisher.fileHash(path))
+        } catch {
+            throw .io("\(error)")
         }
-        return hexString(hasher.finalize())
     }
 
     static func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
