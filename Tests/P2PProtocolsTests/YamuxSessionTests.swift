@@ -87,3 +87,46 @@ private func pump(
             random.mutate(YamuxFrame(type: .data, flags: .syn, streamID: 1, length: 3).header + [1, 2, 3]))
     }
 }
+
+/// A data frame's payload is handed out as its pieces arrive, however the bytes are cut: the pieces add up to the
+/// payload, FIN takes effect only after its frame's last byte, and the payload of a frame for a stream the session
+/// does not know is skipped across calls without losing the frames after it.
+@Test(arguments: [1 as UInt64, 2, 3, 4])
+func yamuxHandsOutPayloadsPieceByPieceHoweverTheBytesAreCut(seed: UInt64) throws {
+    var client = YamuxSession(isClient: true)
+    var server = YamuxSession(isClient: false)
+    let (id, syn) = try client.openStream()
+    _ = try pump(&client, &server, toServer: syn)
+    let first = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+    let (data, sent) = try client.send(id, first)
+    #expect(sent == first.count)
+    // A frame for a stream nobody opened (its payload must be skipped), then FIN for the real one.
+    let stray = YamuxFrame(type: .data, streamID: 9, length: 3_000).header + [UInt8](repeating: 0xEE, count: 3_000)
+    let wire = data + stray + client.close(id)
+    var random = SeededRandom(seed: seed)
+    var received: [UInt8] = []
+    var events: [YamuxSession.Event] = []
+    var replies: [UInt8] = []
+    var offset = 0
+    while offset < wire.count {
+        let piece = min(wire.count - offset, 1 + Int(random.next() % 40_000))
+        let (saw, reply) = try server.receive(Array(wire[offset..<(offset + piece)]))
+        offset += piece
+        replies += reply
+        for event in saw {
+            if case .data(let stream, let bytes) = event {
+                #expect(stream == id)
+                #expect(!bytes.isEmpty)
+                received += bytes
+            } else {
+                events.append(event)
+            }
+            // The stream closes only after every byte of the payload was handed out.
+            if case .remoteClosed = event { #expect(received.count == first.count) }
+        }
+    }
+    #expect(received == first)
+    #expect(events == [.remoteClosed(id)])
+    // The stray frame was answered with a reset for its stream.
+    #expect(replies == YamuxFrame(type: .windowUpdate, flags: .rst, streamID: 9, length: 0).header)
+}

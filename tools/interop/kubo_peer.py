@@ -13,6 +13,8 @@
         add PATH                 {"cid": "Qm..."}   (kubo's defaults: CIDv0, dag-pb leaves)
         get CID DEST SECONDS     {"get": true|false, "seconds": S}
         peers                    {"peers": ["<addr>/p2p/<id>", ...]}
+        listen NAME PORT         {"listen": true|false}  (`ipfs p2p listen /x/NAME`: streams to 127.0.0.1:PORT)
+        forward NAME PORT PEER   {"forward": true|false} (`ipfs p2p forward`: 127.0.0.1:PORT to PEER's /x/NAME)
         quit
 
 kubo writes kubo.log in the working directory; the script moves to the repo's
@@ -128,6 +130,16 @@ def main() -> int:
             emit({"get": outcome.get("ok", False), "seconds": round(time.time() - start, 3)})
         elif words[0] == "peers":
             emit({"peers": list(node.peers.list_peers())})
+        elif words[0] in ("listen", "forward"):
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    if words[0] == "listen":
+                        node.tunnels.open_listener(words[1], int(words[2]))
+                    else:
+                        node.tunnels.open_sender(words[1], int(words[2]), words[3])
+                emit({words[0]: True})
+            except Exception as error:  # the wrapper raises a bare Exception
+                emit({words[0]: False, "error": str(error)})
         elif words[0] == "quit":
             break
     os._exit(0)

@@ -130,7 +130,7 @@ final class Connection: LoopHandler, @unchecked Sendable {
             perform(machine.on(.sent(count: sent), now: loop.now(), appendingTo: &output))
         }
         if pendingOutput == 0 {
-            output.removeAll(keepingCapacity: output.capacity <= 1 << 20)
+            output.removeAll(keepingCapacity: output.capacity <= bulkCapacity)
             outputOffset = 0
         } else if outputOffset >= 1 << 20 {
             output.removeFirst(outputOffset)
@@ -285,8 +285,14 @@ final class Connection: LoopHandler, @unchecked Sendable {
         updateInterest()
     }
 
+    /// The output capacity a bulk writer needs: the high-water mark and one more sealed write (256 KiB) with room
+    /// to spare. Reserved at a stream's first write and kept while output drains, so a busy connection does not
+    /// grow its buffer again (copying it) on every burst; anything larger is given back.
+    private var bulkCapacity: Int { host.config.outputHighWater + (1 << 19) }
+
     /// Queues the stream's pending write; the machine reports it complete once sealed within the window.
     func write(_ stream: P2PStream, _ bytes: [UInt8]) {
+        if bytes.count >= 1 << 16 && output.capacity < bulkCapacity { output.reserveCapacity(bulkCapacity) }
         handle(.write(stream: stream.id, bytes: bytes))
         updateInterest()
     }

@@ -15,8 +15,11 @@ public final class P2PStream: @unchecked Sendable {
     let connection: Connection
 
     // Loop-thread state.
-    private var inbound: [UInt8] = []
+    /// Received pieces not yet read, in order, from `inboundHead`; `inboundOffset` bytes of the first are read.
+    private var inbound: [[UInt8]] = []
+    private var inboundHead = 0
     private var inboundOffset = 0
+    private(set) var buffered = 0
     var remoteClosed = false
     var localClosed = false
     var failure: P2PError?
@@ -31,17 +34,11 @@ public final class P2PStream: @unchecked Sendable {
         self.protocolID = protocolID
     }
 
-    /// Bytes received and not yet read.
-    var buffered: Int { inbound.count - inboundOffset }
-
-    /// Buffers bytes the peer sent.
+    /// Buffers bytes the peer sent (kept as the piece they came in, not copied).
     func receive(_ bytes: [UInt8]) {
-        if buffered == 0 {
-            inbound = bytes
-            inboundOffset = 0
-        } else {
-            inbound += bytes
-        }
+        guard !bytes.isEmpty else { return }
+        inbound.append(bytes)
+        buffered += bytes.count
     }
 
     /// Both sides closed, and the application read everything: the connection may forget the stream.
@@ -77,23 +74,52 @@ public final class P2PStream: @unchecked Sendable {
         }
     }
 
-    /// Up to `max` buffered bytes (the whole buffer without a copy when it fits), or nil when none.
+    /// Up to `max` buffered bytes, or nil when none.
+    ///
+    /// A piece that is read whole is handed over as it came, without a copy; smaller pieces, or part of one, are
+    /// gathered into one array of at most `max` bytes.
     private func take(max: Int) -> [UInt8]? {
         guard buffered > 0 else { return nil }
-        let count = min(max, buffered)
+        let first = inbound[inboundHead]
         let chunk: [UInt8]
-        if inboundOffset == 0 && count == inbound.count {
-            chunk = inbound
-            inbound = []
+        if inboundOffset == 0 && first.count <= max && (first.count >= 1 << 16 || first.count == buffered) {
+            chunk = first
+            popFirst()
         } else {
-            chunk = Array(inbound[inboundOffset..<(inboundOffset + count)])
-            inboundOffset += count
-            if inboundOffset == inbound.count {
-                inbound = []
-                inboundOffset = 0
+            let count = min(max, buffered)
+            var gathered: [UInt8] = []
+            gathered.reserveCapacity(count)
+            var left = count
+            while left > 0 {
+                let piece = inbound[inboundHead]
+                let available = piece.count - inboundOffset
+                let take = min(left, available)
+                gathered += piece[inboundOffset..<(inboundOffset + take)]
+                left -= take
+                if take == available {
+                    popFirst()
+                } else {
+                    inboundOffset += take
+                }
             }
+            chunk = gathered
         }
+        buffered -= chunk.count
         return chunk
+    }
+
+    /// Drops the first buffered piece.
+    private func popFirst() {
+        inbound[inboundHead] = []
+        inboundHead += 1
+        inboundOffset = 0
+        if inboundHead == inbound.count {
+            inbound.removeAll(keepingCapacity: inbound.capacity <= 64)
+            inboundHead = 0
+        } else if inboundHead >= 32 {
+            inbound.removeFirst(inboundHead)
+            inboundHead = 0
+        }
     }
 
     /// Up to `maxBytes` of received data, waiting for some; nil once the peer has closed its side.

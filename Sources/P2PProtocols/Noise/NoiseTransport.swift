@@ -90,64 +90,81 @@ public struct NoiseTransport: Sendable {
     /// Decrypts every whole frame of `bytes` (after any frame begun in an earlier call).
     ///
     /// Frames that arrive whole are opened straight from `bytes`; only a frame split across calls is gathered in the
-    /// buffer first.
+    /// buffer first. The plaintext of all of them is written once, into an array sized for it up front.
     public mutating func open(_ bytes: ArraySlice<UInt8>) throws(NoiseError) -> [UInt8] {
-        guard receive.key != nil else { throw .outOfOrder("transport without keys") }
-        var out: [UInt8] = []
-        out.reserveCapacity(buffer.count + bytes.count)
+        guard let key = receive.key else { throw .outOfOrder("transport without keys") }
         var input = bytes
+        var pending = false
         if !buffer.isEmpty {
             // Complete the pending frame from the front of the new bytes.
             while buffer.count < 2, let byte = input.first {
                 buffer.append(byte)
                 input = input.dropFirst()
             }
-            guard buffer.count >= 2 else { return out }
+            guard buffer.count >= 2 else { return [] }
             let length = Int(buffer[0]) << 8 | Int(buffer[1])
+            guard length >= ChaCha20Poly1305.tagLength else { throw .decryptionFailed }
             let missing = 2 + length - buffer.count
             buffer += input.prefix(missing)
             input = input.dropFirst(missing)
-            guard buffer.count == 2 + length else { return out }
-            let pending = buffer
-            buffer = []
-            try pending.withUnsafeBytes { source in
-                openFrame(UnsafeRawBufferPointer(rebasing: source[2...]), into: &out)
-            }.get()
+            guard buffer.count == 2 + length else { return [] }
+            pending = true
         }
-        // Whole frames, straight from the new bytes.
-        var offset = 0
-        try input.withUnsafeBytes { source -> Result<Void, NoiseError> in
-            while source.count - offset >= 2 {
-                let length = Int(source[offset]) << 8 | Int(source[offset + 1])
-                guard source.count - offset >= 2 + length else { break }
-                let frame = UnsafeRawBufferPointer(rebasing: source[(offset + 2)..<(offset + 2 + length)])
-                if case .failure(let error) = openFrame(frame, into: &out) { return .failure(error) }
-                offset += 2 + length
+        // The whole frames of the new bytes, and the plaintext they hold.
+        var whole = 0
+        var plaintext = pending ? buffer.count - 2 - ChaCha20Poly1305.tagLength : 0
+        let short = input.withUnsafeBytes { source -> Bool in
+            while source.count - whole >= 2 {
+                let length = Int(source[whole]) << 8 | Int(source[whole + 1])
+                // A frame too short for its tag cannot be opened: refuse it rather than wait for it.
+                guard length >= ChaCha20Poly1305.tagLength else { return true }
+                guard source.count - whole >= 2 + length else { break }
+                plaintext += length - ChaCha20Poly1305.tagLength
+                whole += 2 + length
             }
-            return .success(())
-        }.get()
-        buffer += input.dropFirst(offset)
-        return out
-    }
-
-    /// Opens one frame's ciphertext (tag included) and appends the plaintext to `out`.
-    private mutating func openFrame(_ frame: UnsafeRawBufferPointer, into out: inout [UInt8]) -> Result<
-        Void, NoiseError
-    > {
-        guard let key = receive.key else { return .failure(.outOfOrder("transport without keys")) }
-        guard frame.count >= ChaCha20Poly1305.tagLength else { return .failure(.decryptionFailed) }
-        guard receive.nonce < UInt64.max else { return .failure(.nonceExhausted) }
-        let nonce = NoiseCipherState.nonceBytes(receive.nonce)
-        let start = out.count
-        let plain = frame.count - ChaCha20Poly1305.tagLength
-        out.append(contentsOf: repeatElement(0, count: plain))
-        let valid = out.withUnsafeMutableBytes { destination in
-            ChaCha20Poly1305.open(
-                frame, key: key, nonce: nonce,
-                into: UnsafeMutableRawBufferPointer(rebasing: destination[start..<(start + plain)]))
+            return false
         }
-        guard valid else { return .failure(.decryptionFailed) }
-        receive.nonce += 1
-        return .success(())
+        var failure: NoiseError? = short ? .decryptionFailed : nil
+        var nonce = receive.nonce
+        let opened = [UInt8](unsafeUninitializedCapacity: plaintext) { destination, initialized in
+            initialized = 0
+            let out = UnsafeMutableRawBufferPointer(destination)
+            func openFrame(_ frame: UnsafeRawBufferPointer) -> Bool {
+                let plain = frame.count - ChaCha20Poly1305.tagLength
+                guard nonce < UInt64.max else {
+                    failure = .nonceExhausted
+                    return false
+                }
+                let valid = ChaCha20Poly1305.open(
+                    frame, key: key, nonce: NoiseCipherState.nonceBytes(nonce),
+                    into: UnsafeMutableRawBufferPointer(rebasing: out[initialized..<(initialized + plain)]))
+                guard valid else {
+                    failure = .decryptionFailed
+                    return false
+                }
+                nonce += 1
+                initialized += plain
+                return true
+            }
+            if pending {
+                let opened = buffer.withUnsafeBytes { openFrame(UnsafeRawBufferPointer(rebasing: $0[2...])) }
+                guard opened else { return }
+            }
+            input.withUnsafeBytes { source in
+                var at = 0
+                while at < whole {
+                    let length = Int(source[at]) << 8 | Int(source[at + 1])
+                    guard openFrame(UnsafeRawBufferPointer(rebasing: source[(at + 2)..<(at + 2 + length)])) else {
+                        return
+                    }
+                    at += 2 + length
+                }
+            }
+        }
+        receive.nonce = nonce
+        if let failure { throw failure }
+        if pending { buffer.removeAll(keepingCapacity: true) }
+        buffer += input.dropFirst(whole)
+        return opened
     }
 }

@@ -26,6 +26,15 @@ public struct YamuxSession: Sendable {
         case closed
     }
 
+    /// A data frame's payload still to arrive: for which stream, how much, whether it goes to the application,
+    /// and whether the frame carried FIN.
+    struct Payload {
+        let stream: UInt32
+        var remaining: Int
+        let deliver: Bool
+        let fin: Bool
+    }
+
     struct Stream {
         var sendWindow: UInt32 = YamuxSession.initialWindow
         var receiveWindow: UInt32 = YamuxSession.initialWindow
@@ -47,8 +56,10 @@ public struct YamuxSession: Sendable {
     public let receiveBudget: Int
     private var streams: [UInt32: Stream] = [:]
     private var nextID: UInt32
-    private var buffer: [UInt8] = []
-    private var bufferOffset = 0
+    /// The start of a frame header split across calls (fewer than 12 bytes).
+    private var header: [UInt8] = []
+    /// The data frame whose payload is arriving.
+    private var current: Payload?
     private var refusedStreams = 0
     /// Whether either side has sent go-away; no new stream may then be opened.
     public private(set) var goneAway = false
@@ -159,102 +170,142 @@ public struct YamuxSession: Sendable {
 
     /// Feeds received bytes; returns the events and the bytes to send back (ACKs, pongs, resets).
     ///
-    /// A protocol violation throws; the shell then sends `goAway(code: 1)` and closes the connection.
+    /// A data frame's payload is handed out as its bytes arrive, without waiting for the whole frame: a frame's
+    /// header is checked (window, stream state) when it is read, its payload then goes to the stream piece by piece,
+    /// and its FIN takes effect after the last piece. So payloads are never gathered in a buffer of the session's,
+    /// only a header split across calls is. A protocol violation throws; the shell then sends `goAway(code: 1)` and
+    /// closes the connection.
     public mutating func receive(_ bytes: [UInt8]) throws(SessionError) -> (events: [Event], reply: [UInt8]) {
-        if bufferOffset == buffer.count {
-            buffer = bytes
-            bufferOffset = 0
-        } else {
-            buffer += bytes
-        }
-        defer {
-            if bufferOffset > 1 << 16 {
-                buffer.removeFirst(bufferOffset)
-                bufferOffset = 0
-            }
-        }
         var events: [Event] = []
         var reply: [UInt8] = []
-        while true {
-            let frame: YamuxFrame?
-            do {
-                frame = try YamuxFrame.parse(buffer[bufferOffset...])
-            } catch {
-                throw .protocolViolation("\(error)")
+        var input = bytes[...]
+        while !input.isEmpty {
+            if var payload = current {
+                let take = min(payload.remaining, input.count)
+                if payload.deliver && streams[payload.stream] != nil {
+                    events.append(.data(payload.stream, take == bytes.count ? bytes : Array(input.prefix(take))))
+                }
+                input = input.dropFirst(take)
+                payload.remaining -= take
+                current = payload
+                if payload.remaining == 0 {
+                    current = nil
+                    if payload.fin { remoteFinished(payload.stream, &events) }
+                }
+                continue
             }
-            guard let frame else { break }
-            let payloadLength = frame.type == .data ? Int(frame.length) : 0
-            // A data frame can never be larger than a window: refuse it before buffering it.
-            if payloadLength > Int(maxReceiveWindow) {
-                throw .protocolViolation("data frame of \(payloadLength) bytes exceeds the window")
+            let frame: YamuxFrame
+            if header.isEmpty && input.count >= YamuxFrame.headerLength {
+                frame = try Self.parse(input.prefix(YamuxFrame.headerLength))
+                input = input.dropFirst(YamuxFrame.headerLength)
+            } else {
+                let need = YamuxFrame.headerLength - header.count
+                header += input.prefix(need)
+                input = input.dropFirst(need)
+                guard header.count == YamuxFrame.headerLength else { break }
+                frame = try Self.parse(header[...])
+                header.removeAll(keepingCapacity: true)
             }
-            if payloadLength > 0, let state = streams[frame.streamID], payloadLength > Int(state.receiveWindow) {
-                throw .protocolViolation("stream \(frame.streamID) sent past its window")
-            }
-            let start = bufferOffset + YamuxFrame.headerLength
-            guard buffer.count >= start + payloadLength else { break }
-            let payload = Array(buffer[start..<(start + payloadLength)])
-            bufferOffset = start + payloadLength
-            switch frame.type {
-            case .ping:
-                if frame.flags.contains(.syn) {
-                    reply += YamuxFrame(type: .ping, flags: .ack, streamID: 0, length: frame.length).header
-                } else if frame.flags.contains(.ack) {
-                    events.append(.pong(frame.length))
-                }
-            case .goAway:
-                goneAway = true
-                events.append(.goAway(code: frame.length))
-            case .data, .windowUpdate:
-                let id = frame.streamID
-                guard id != 0 else { throw .protocolViolation("stream frame on stream 0") }
-                if frame.flags.contains(.syn) {
-                    guard streams[id] == nil else { throw .protocolViolation("SYN for open stream \(id)") }
-                    guard (id % 2 == 1) != isClient else { throw .protocolViolation("SYN with our parity on \(id)") }
-                    if streams.count >= maxStreams || goneAway {
-                        // Refused with a reset; a peer that keeps opening past the cap is flooding.
-                        refusedStreams += 1
-                        guard refusedStreams <= maxStreams else {
-                            throw .protocolViolation("stream flood: \(refusedStreams) streams refused")
-                        }
-                        reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
-                        continue
-                    }
-                    streams[id] = Stream()
-                    reply += YamuxFrame(type: .windowUpdate, flags: .ack, streamID: id, length: 0).header
-                    events.append(.streamOpened(id))
-                }
-                if frame.flags.contains(.rst) {
-                    if streams.removeValue(forKey: id) != nil { events.append(.streamReset(id)) }
-                    continue
-                }
-                guard var state = streams[id] else {
-                    // Data for a stream we reset or never had: tell the peer. Window updates for a stream that
-                    // just ended are normal (the peer credits what it read) and are dropped.
-                    if frame.type == .data && !frame.flags.contains(.fin) {
-                        reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
-                    }
-                    continue
-                }
-                if frame.type == .windowUpdate {
-                    let (window, overflow) = state.sendWindow.addingReportingOverflow(frame.length)
-                    guard !overflow else { throw .protocolViolation("window overflow on stream \(id)") }
-                    state.sendWindow = window
-                } else if !payload.isEmpty {
-                    guard UInt32(payload.count) <= state.receiveWindow else {
-                        throw .protocolViolation("stream \(id) sent past its window")
-                    }
-                    guard !state.remoteClosed else { throw .protocolViolation("data after FIN on stream \(id)") }
-                    state.receiveWindow -= UInt32(payload.count)
-                    events.append(.data(id, payload))
-                }
-                if frame.flags.contains(.fin) && !state.remoteClosed {
-                    state.remoteClosed = true
-                    events.append(.remoteClosed(id))
-                }
-                finish(id, state)
-            }
+            try receive(frame, &events, &reply)
         }
         return (events, reply)
+    }
+
+    private static func parse(_ bytes: ArraySlice<UInt8>) throws(SessionError) -> YamuxFrame {
+        let frame: YamuxFrame?
+        do {
+            frame = try YamuxFrame.parse(bytes)
+        } catch {
+            throw .protocolViolation("\(error)")
+        }
+        guard let frame else { throw .protocolViolation("short frame header") }
+        return frame
+    }
+
+    /// Acts on one frame's header; a data frame with a payload leaves `current` set to take its bytes.
+    private mutating func receive(_ frame: YamuxFrame, _ events: inout [Event], _ reply: inout [UInt8])
+        throws(SessionError)
+    {
+        let payloadLength = frame.type == .data ? Int(frame.length) : 0
+        // A data frame can never be larger than a window: refuse it before taking any of it.
+        if payloadLength > Int(maxReceiveWindow) {
+            throw .protocolViolation("data frame of \(payloadLength) bytes exceeds the window")
+        }
+        if payloadLength > 0, let state = streams[frame.streamID], payloadLength > Int(state.receiveWindow) {
+            throw .protocolViolation("stream \(frame.streamID) sent past its window")
+        }
+        // The payload of a frame that is refused or dropped is skipped as it arrives.
+        let skip = Payload(stream: frame.streamID, remaining: payloadLength, deliver: false, fin: false)
+        switch frame.type {
+        case .ping:
+            if frame.flags.contains(.syn) {
+                reply += YamuxFrame(type: .ping, flags: .ack, streamID: 0, length: frame.length).header
+            } else if frame.flags.contains(.ack) {
+                events.append(.pong(frame.length))
+            }
+        case .goAway:
+            goneAway = true
+            events.append(.goAway(code: frame.length))
+        case .data, .windowUpdate:
+            let id = frame.streamID
+            guard id != 0 else { throw .protocolViolation("stream frame on stream 0") }
+            if frame.flags.contains(.syn) {
+                guard streams[id] == nil else { throw .protocolViolation("SYN for open stream \(id)") }
+                guard (id % 2 == 1) != isClient else { throw .protocolViolation("SYN with our parity on \(id)") }
+                if streams.count >= maxStreams || goneAway {
+                    // Refused with a reset; a peer that keeps opening past the cap is flooding.
+                    refusedStreams += 1
+                    guard refusedStreams <= maxStreams else {
+                        throw .protocolViolation("stream flood: \(refusedStreams) streams refused")
+                    }
+                    reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
+                    if payloadLength > 0 { current = skip }
+                    return
+                }
+                streams[id] = Stream()
+                reply += YamuxFrame(type: .windowUpdate, flags: .ack, streamID: id, length: 0).header
+                events.append(.streamOpened(id))
+            }
+            if frame.flags.contains(.rst) {
+                if streams.removeValue(forKey: id) != nil { events.append(.streamReset(id)) }
+                if payloadLength > 0 { current = skip }
+                return
+            }
+            guard var state = streams[id] else {
+                // Data for a stream we reset or never had: tell the peer. Window updates for a stream that
+                // just ended are normal (the peer credits what it read) and are dropped.
+                if frame.type == .data && !frame.flags.contains(.fin) {
+                    reply += YamuxFrame(type: .windowUpdate, flags: .rst, streamID: id, length: 0).header
+                }
+                if payloadLength > 0 { current = skip }
+                return
+            }
+            if frame.type == .windowUpdate {
+                let (window, overflow) = state.sendWindow.addingReportingOverflow(frame.length)
+                guard !overflow else { throw .protocolViolation("window overflow on stream \(id)") }
+                state.sendWindow = window
+            } else if payloadLength > 0 {
+                guard UInt32(payloadLength) <= state.receiveWindow else {
+                    throw .protocolViolation("stream \(id) sent past its window")
+                }
+                guard !state.remoteClosed else { throw .protocolViolation("data after FIN on stream \(id)") }
+                state.receiveWindow -= UInt32(payloadLength)
+                streams[id] = state
+                current = Payload(
+                    stream: id, remaining: payloadLength, deliver: true, fin: frame.flags.contains(.fin))
+                return
+            }
+            streams[id] = state
+            if frame.flags.contains(.fin) { remoteFinished(id, &events) }
+            if let state = streams[id] { finish(id, state) }
+        }
+    }
+
+    /// The peer's FIN on `stream` took effect (after the last byte of its frame).
+    private mutating func remoteFinished(_ stream: UInt32, _ events: inout [Event]) {
+        guard var state = streams[stream], !state.remoteClosed else { return }
+        state.remoteClosed = true
+        events.append(.remoteClosed(stream))
+        finish(stream, state)
     }
 }

@@ -202,15 +202,7 @@ enum BenchContentFetch {
     /// Seconds kubo takes to fetch `bytes` from another kubo over loopback (two `tools/interop/kubo_peer.py`
     /// processes, Ed25519 identities, the file added by one and downloaded by the other).
     static func kuboToKubo(python: String, bytes: [UInt8], directory: String) throws -> Double {
-        // In the working directory (the package root, as `make bench` runs it), else beside the source tree the
-        // binary was built in (.build/<triple>/<configuration>/openledger).
-        var script = FileManager.default.currentDirectoryPath + "/tools/interop/kubo_peer.py"
-        if !FileManager.default.fileExists(atPath: script) {
-            let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-            script =
-                executable.deletingLastPathComponent().appendingPathComponent("../../../tools/interop/kubo_peer.py")
-                .standardized.path
-        }
+        let script = kuboScript()
         let file = directory + "/kubo-file"
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let a = try KuboProcess(python: python, script: script, repo: directory + "/kubo-a/repo")
@@ -227,6 +219,16 @@ enum BenchContentFetch {
             throw CLIError.failure("kubo reference: get failed")
         }
         return seconds
+    }
+
+    /// `tools/interop/kubo_peer.py`: in the working directory (the package root, as `make bench` runs it), else
+    /// beside the source tree the binary was built in (.build/<triple>/<configuration>/openledger).
+    static func kuboScript() -> String {
+        let script = FileManager.default.currentDirectoryPath + "/tools/interop/kubo_peer.py"
+        guard !FileManager.default.fileExists(atPath: script) else { return script }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        return executable.deletingLastPathComponent().appendingPathComponent("../../../tools/interop/kubo_peer.py")
+            .standardized.path
     }
 
     /// A `kubo_peer.py` process and its JSON-line answers.
