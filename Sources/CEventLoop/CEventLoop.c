@@ -109,3 +109,12 @@ int CEventLoop_address(int fd, int peer, uint8_t *bytes) {
     return ntohs(address.sin_port);
 }
 
+int CEventLoop_cap_send_buffer(int fd, int max_rtt_us, int bytes) {
+    struct tcp_info info;
+    socklen_t length = sizeof info;
+    memset(&info, 0, sizeof info);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) < 0) return -errno;
+    int rtt = (int)info.tcpi_rtt;
+    if (rtt < max_rtt_us) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+    return rtt;
+}

@@ -22,6 +22,8 @@ public struct ContentBlockSource: BitswapBlockStore {
 
     /// Stores a block verified on arrival (the store takes it as verified: no second hash).
     public func put(_ block: VerifiedBlock) throws { _ = try store.put([block]) }
+    /// Stores several verified blocks in one write of the store.
+    public func put(_ blocks: [VerifiedBlock]) throws { _ = try store.put(blocks) }
 }
 
 /// The links of a block of a UnixFS DAG: a dag-pb node's children; a raw block has none.

@@ -78,6 +78,23 @@ import Testing
     #expect(Socket.address(Int32(server), peer: false)?.port == port)
     #expect(Socket.address(Int32(server), peer: false)?.ip == [127, 0, 0, 1])
     #expect(Socket.address(client, peer: true)?.port == port)
+    // Loopback is a short path: both ends get the fixed 512 KiB send buffer (the kernel reports it doubled), which
+    // they did not have before (autotuning starts at `tcp_wmem`'s 16 KiB default).
+    for end in [client, Int32(server)] {
+        #expect(sendBuffer(end) != 2 * 512 * 1024)
+        let rtt = try #require(Socket.capSendBufferOnShortPath(end))
+        #expect(rtt < 1_000)
+        #expect(sendBuffer(end) == 2 * 512 * 1024)
+    }
+    // A descriptor that is not a TCP socket has no round trip to read.
+    #expect(Socket.capSendBufferOnShortPath(listener + 10_000) == nil)
+}
+
+private func sendBuffer(_ fd: Int32) -> Int32 {
+    var size: Int32 = 0
+    var length = socklen_t(MemoryLayout<Int32>.size)
+    getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, &length)
+    return size
 }
 
 /// A nonblocking Unix stream socket pair.

@@ -42,6 +42,11 @@ int CEventLoop_eventfd(void);
 int CEventLoop_connect_tcp4(const char *host, int port);
 /* The pending error of a socket (SO_ERROR): 0 when a connect succeeded. */
 int CEventLoop_socket_error(int fd);
+
+/* When the connection's smoothed round trip (TCP_INFO) is below max_rtt_us, fixes its send buffer at bytes
+ * (SO_SNDBUF, which the kernel doubles and which ends its autotuning). Returns the round trip in microseconds, or
+ * -errno when TCP_INFO cannot be read. */
+int CEventLoop_cap_send_buffer(int fd, int max_rtt_us, int bytes);
 /* The remote (peer != 0) or local IPv4 address of a socket: writes 4 address bytes, returns the port or -1. */
 int CEventLoop_address(int fd, int peer, uint8_t *address);
 #endif

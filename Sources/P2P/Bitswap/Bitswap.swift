@@ -13,6 +13,15 @@ public protocol BitswapBlockStore: Sendable {
     func block(_ cid: CID) -> [UInt8]?
     /// Stores a block the exchange has verified (its CID computed from its bytes on arrival).
     func put(_ block: VerifiedBlock) throws
+    /// Stores several verified blocks at once (a store with transactions writes them in one).
+    func put(_ blocks: [VerifiedBlock]) throws
+}
+
+extension BitswapBlockStore {
+    /// Stores the blocks one by one.
+    public func put(_ blocks: [VerifiedBlock]) throws {
+        for block in blocks { try put(block) }
+    }
 }
 
 /// Bitswap 1.2 (also answering 1.1.0 and 1.0.0) on a `P2PHost`: the IO shell around `BitswapEngine`.
@@ -63,8 +72,18 @@ public final class Bitswap: @unchecked Sendable {
         }
     }
 
+    /// A received block waiting to be stored, with the peer it came from and the sessions that wanted it.
+    private struct Arrival {
+        let block: VerifiedBlock
+        let peer: PeerID
+        let sessions: [BitswapSessionID]
+    }
+
     private struct State {
         var engine: BitswapEngine
+        /// Received blocks not stored yet, and whether a task is storing them.
+        var arrivals: [Arrival] = []
+        var storing = false
         var writers: [PeerID: Writer] = [:]
         var fetches: [BitswapSessionID: Fetch] = [:]
         var nextSession: UInt64 = 1
@@ -232,7 +251,12 @@ public final class Bitswap: @unchecked Sendable {
                 self?.handle(.lookedUp(id, answers))
             }
         case .received(let block, let peer, let sessions):
-            Task.detached { [weak self] in self?.stored(block, from: peer, sessions: sessions) }
+            let start = state.withLock { state -> Bool in
+                state.arrivals.append(Arrival(block: block, peer: peer, sessions: sessions))
+                defer { state.storing = true }
+                return !state.storing
+            }
+            if start { Task.detached { [weak self] in self?.storeArrivals() } }
         case .punish(let peer, let reason):
             logger.warning("bitswap: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
             let host = host
@@ -243,16 +267,46 @@ public final class Bitswap: @unchecked Sendable {
         }
     }
 
-    /// A verified block: stored, announced, and walked for the fetches that wanted it.
+    /// Stores received blocks until none wait: whatever arrived meanwhile goes into the store together (at most
+    /// 32 at a time, in one transaction of a store that has them), then each is announced and walked.
+    ///
+    /// The engine bounds what is in flight (its wants per peer), so what waits here is bounded by it too.
+    private func storeArrivals() {
+        while true {
+            let batch = state.withLock { state -> [Arrival] in
+                guard !state.arrivals.isEmpty else {
+                    state.storing = false
+                    return []
+                }
+                let count = min(32, state.arrivals.count)
+                defer { state.arrivals.removeFirst(count) }
+                return Array(state.arrivals.prefix(count))
+            }
+            guard !batch.isEmpty else { return }
+            var stored = batch
+            do {
+                try store.put(batch.map(\.block))
+            } catch {
+                // One bad write must not lose the others: each is tried alone.
+                stored = batch.filter { arrival in
+                    do {
+                        try store.put(arrival.block)
+                        return true
+                    } catch {
+                        logger.error(
+                            "bitswap: storing a block failed", ["cid": "\(arrival.block.cid)", "reason": "\(error)"])
+                        return false
+                    }
+                }
+            }
+            for arrival in stored { self.stored(arrival.block, from: arrival.peer, sessions: arrival.sessions) }
+        }
+    }
+
+    /// A stored block: announced, and walked for the fetches that wanted it.
     private func stored(_ block: VerifiedBlock, from peer: PeerID, sessions: [BitswapSessionID]) {
         let cid = block.cid
         let data = block.bytes
-        do {
-            try store.put(block)
-        } catch {
-            logger.error("bitswap: storing a block failed", ["cid": "\(cid)", "reason": "\(error)"])
-            return
-        }
         handle(.blockAdded(cid))
         for id in sessions {
             guard let fetch = state.withLock({ $0.fetches[id] }) else { continue }

@@ -58,7 +58,10 @@ final class Connection: LoopHandler, @unchecked Sendable {
     }
 
     /// Starts the upgrade once the socket is connected (a listener at once).
-    func start() { handle(.connected) }
+    func start() {
+        Socket.capSendBufferOnShortPath(fd)
+        handle(.connected)
+    }
 
     // MARK: Socket events
 
