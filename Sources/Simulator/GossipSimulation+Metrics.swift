@@ -48,6 +48,7 @@ extension GossipSimulation {
         measured.reserveCapacity(config.messages * count)
         bounds.reserveCapacity(config.messages * count)
         var duplicates = 0
+        var floor = 0
         var targetDelivered = 0
         var byMessage = Array(repeating: [Double](), count: config.messages)
         let expectedPairs = forEachExpectedPair { message, node, latency, bound in
@@ -56,6 +57,7 @@ extension GossipSimulation {
             measured.append(Double(latency) / 1e6)
             bounds.append(Double(bound) / 1e6)
             duplicates += max(0, Int(copies[message * count + node]) - 1)
+            floor += Int(unsuppressible[message * count + node])
         }
         var strictExpected = 0
         var strictDelivered = 0
@@ -85,6 +87,7 @@ extension GossipSimulation {
             expectedDeliveries: expectedPairs, deliveries: measured.count, latency: LatencyPercentiles(measured),
             lowerBound: LatencyPercentiles(bounds), latencyByMessage: byMessage.map { LatencyPercentiles($0) },
             duplicatesPerDelivery: measured.isEmpty ? 0 : Double(duplicates) / Double(measured.count),
+            unsuppressibleDuplicatesPerDelivery: measured.isEmpty ? 0 : Double(floor) / Double(measured.count),
             bytesPerNodePerMessage: Double(honestBytes) / Double(honest) / Double(config.messages),
             rpcsSent: rpcsSent, rpcsLost: rpcsLost, simulatedSeconds: Double(now) / 1e9, events: trace.events,
             traceHash: trace, invalidDelivered: invalidDelivered, invalidRejected: invalidRejected,

@@ -52,6 +52,7 @@ extension GossipSimulation {
         }
         slots.append(rpc)
         slotPeer.append(destination)
+        slotStart.append(0)
         return Int32(slots.count - 1)
     }
 
@@ -101,7 +102,8 @@ extension GossipSimulation {
         let size = RPCSize.rpc(slots[Int(slot)]!)
         rpcsSent += 1
         if role[Int(node)] == .honest { honestBytes += UInt64(size) }
-        let finish = max(now, uplinkFree[Int(node)]) + UInt64(Double(size) * nanosecondsPerByte)
+        slotStart[Int(slot)] = max(now, uplinkFree[Int(node)])
+        let finish = slotStart[Int(slot)] + UInt64(Double(size) * nanosecondsPerByte)
         uplinkFree[Int(node)] = finish
         let partitioned =
             now >= partitionStart && now < partitionEnd && cutOff[Int(node)] != cutOff[Int(destination)]

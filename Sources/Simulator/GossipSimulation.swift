@@ -63,6 +63,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var urgentQueue: [SendQueue]
     var bulkQueue: [SendQueue]
     var slotPeer: [Int32] = []
+    /// When the RPC in each slot started on its sender's uplink.
+    var slotStart: [UInt64] = []
     var dontWant: Set<UInt64> = []
     var idNumber: [GossipsubMessageID: Int32] = [:]
     var publishing: Int32 = -1
@@ -100,6 +102,10 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var publishedAt: [UInt64]
     var deliveredAt: [UInt64]
     var copies: [UInt16]
+    /// When each node's first copy of each message arrived (`.max` before), and how many of its later copies left
+    /// their sender before an IDONTWANT sent at that arrival could have reached it.
+    var firstCopyAt: [UInt64]
+    var unsuppressible: [UInt16]
     var honestBytes: UInt64 = 0
     var rpcsSent = 0
     var rpcsLost = 0
@@ -156,6 +162,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         publishedAt = Array(repeating: .max, count: config.messages)
         deliveredAt = Array(repeating: .max, count: config.messages * n)
         copies = Array(repeating: 0, count: config.messages * n)
+        firstCopyAt = Array(repeating: .max, count: config.messages * n)
+        unsuppressible = Array(repeating: 0, count: config.messages * n)
         queue = EventQueue(capacity: n * 8)
         nanosecondsPerByte = 8e9 / (config.bandwidthMbps * 1e6)
         latencyLow = UInt64(config.latencyMilliseconds.lowerBound * 1e6)
@@ -348,7 +356,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             let rpc = slots[Int(event.slot)].take()!
             freeSlots.append(event.slot)
             guard online[Int(node)], links[Int(node)].contains(event.peer) else { return }
-            countCopies(node, rpc)
+            countCopies(node, rpc, from: event.peer, started: slotStart[Int(event.slot)])
             if config.cancelQueuedOnIDontWant, let idontwant = rpc.control?.idontwant, !idontwant.isEmpty {
                 noteDontWant(node, event.peer, idontwant)
             }
@@ -550,11 +558,19 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         if node != publisherOf[number] { remaining -= 1 }
     }
 
+    /// Counts the copies `node` receives from `peer`; a later copy whose sender started it (`started`) before the
+    /// receiver's IDONTWANT, sent when its first copy arrived, could reach that sender over their link is one no
+    /// IDONTWANT can stop, however fast it is sent.
     @inline(__always)
-    private func countCopies(_ node: Int32, _ rpc: GossipsubRPC) {
+    private func countCopies(_ node: Int32, _ rpc: GossipsubRPC, from peer: Int32, started: UInt64) {
         for message in rpc.messages {
             guard let number = Self.number(message.data), number < config.messages else { continue }
             let index = number * count + Int(node)
+            if copies[index] == 0 {
+                firstCopyAt[index] = now
+            } else if started < firstCopyAt[index] + latency(node, peer), unsuppressible[index] < .max {
+                unsuppressible[index] += 1
+            }
             if copies[index] < .max { copies[index] += 1 }
         }
     }

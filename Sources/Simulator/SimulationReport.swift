@@ -48,6 +48,10 @@ public struct SimulationReport: Sendable {
     public var latencyByMessage: [LatencyPercentiles]
     /// Copies received beyond the first, per delivered pair.
     public var duplicatesPerDelivery: Double
+    /// Of `duplicatesPerDelivery`, the copies that left their sender before the receiver's IDONTWANT, sent the moment
+    /// its first copy arrived and travelling with no queueing, could have reached that sender: the floor under any
+    /// IDONTWANT on this run's schedule.
+    public var unsuppressibleDuplicatesPerDelivery: Double
     /// Bytes sent by honest nodes (every RPC: messages, control, subscriptions), per honest node per message.
     public var bytesPerNodePerMessage: Double
     /// RPCs sent and lost (loss or partition).

@@ -55,6 +55,13 @@ extension RouterSimulationTests {
         #expect(keeping.queuedCopiesDropped == 0)
         #expect(cancelling.duplicatesPerDelivery < keeping.duplicatesPerDelivery)
         #expect(cancelling.deliveryRatio == 1 && keeping.deliveryRatio == 1)
+        // The floor no IDONTWANT can go under is a part of the duplicates.
+        #expect(cancelling.unsuppressibleDuplicatesPerDelivery > 0)
+        #expect(cancelling.unsuppressibleDuplicatesPerDelivery <= cancelling.duplicatesPerDelivery)
+        #expect(keeping.unsuppressibleDuplicatesPerDelivery <= keeping.duplicatesPerDelivery)
+        // Copies queued long behind others start after the receiver's IDONTWANT could have arrived: without
+        // cancelling, some duplicates are above the floor.
+        #expect(keeping.unsuppressibleDuplicatesPerDelivery < keeping.duplicatesPerDelivery)
     }
 
     @Test func sybilsThatCensorCostHonestDeliveryLittle() throws {

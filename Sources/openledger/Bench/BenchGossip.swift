@@ -73,6 +73,7 @@ enum BenchGossip {
             "bound_p50_ms": String(format: "%.1f", r.lowerBound.p50),
             "bound_p99_ms": String(format: "%.1f", r.lowerBound.p99),
             "duplicates_per_delivery": String(format: "%.3f", r.duplicatesPerDelivery),
+            "unsuppressible_duplicates_per_delivery": String(format: "%.3f", r.unsuppressibleDuplicatesPerDelivery),
             "bytes_per_node_per_message": String(format: "%.0f", r.bytesPerNodePerMessage),
             "simulated_s": String(format: "%.2f", r.simulatedSeconds),
             "wall_s": String(format: "%.2f", run.wallSeconds),

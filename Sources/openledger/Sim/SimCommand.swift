@@ -324,6 +324,7 @@ enum SimCommand {
                 ("latency_p99_ms", number(r.latency.p99)), ("bound_p50_ms", number(r.lowerBound.p50)),
                 ("bound_p90_ms", number(r.lowerBound.p90)), ("bound_p99_ms", number(r.lowerBound.p99)),
                 ("duplicates_per_delivery", number(r.duplicatesPerDelivery)),
+                ("unsuppressible_duplicates_per_delivery", number(r.unsuppressibleDuplicatesPerDelivery)),
                 ("bytes_per_node_per_message", number(r.bytesPerNodePerMessage)),
                 ("rpcs_sent", "\(r.rpcsSent)"), ("rpcs_lost", "\(r.rpcsLost)"),
                 ("queued_copies_dropped", "\(r.queuedCopiesDropped)"), ("disconnects", "\(r.disconnects)"),
