@@ -100,7 +100,7 @@ bench-deps:
 	.build/release/openledger bench chain
 	.build/release/openledger bench devnet
 	.build/release/openledger bench light
-	.build/release/openledger bench p2p
+	.build/release/openledger bench p2p --python $(PYTHON)
 	.build/release/openledger bench inference --model $$(tail -n 1 $(BUILD)/model-path) --python $(PYTHON)
 	$(CC) -O2 -o $(BUILD)/bench/divsufsort_baseline tools/bench/divsufsort_baseline.c -ldivsufsort
 	.build/release/openledger bench attribution --reference $(BUILD)/bench/divsufsort_baseline
