@@ -288,9 +288,11 @@ final class Connection: LoopHandler, @unchecked Sendable {
         updateInterest()
     }
 
-    /// The output capacity a bulk writer needs: the high-water mark and one more sealed write (256 KiB) with room
-    /// to spare. Reserved at a stream's first write and kept while output drains, so a busy connection does not
-    /// grow its buffer again (copying it) on every burst; anything larger is given back.
+    /// The output capacity a bulk writer needs: the high-water mark and 512 KiB more.
+    ///
+    /// That holds one more sealed write (256 KiB) with room to spare. It is reserved at a stream's first bulk write
+    /// and kept while output drains, so a busy connection does not grow its buffer again (copying it) on every
+    /// burst; anything larger is given back.
     private var bulkCapacity: Int { host.config.outputHighWater + (1 << 19) }
 
     /// Queues the stream's pending write; the machine reports it complete once sealed within the window.
