@@ -120,6 +120,20 @@ enum BenchContentFetch {
                 details: ["peers": "4", "mib": "\(megabytes)"]
             ).jsonLine(references: [oneAsReference]))
 
+        // What a fetch cannot beat: the stream's work plus one SHA-256 of every byte on each side (the server's
+        // verified read, the client's check on arrival), each side's hash on its own core.
+        let hashSeconds = (0..<3).map { _ in BenchContent.sha256(bytes) }.min()!
+        let ceiling = BenchFigure(
+            bench: "content_fetch_vs_hash_ceiling", unit: .megabytesPerSecond,
+            value: 1 / (1 / mbs(streamSeconds.min()!) + 1 / mbs(hashSeconds)), implementation: "stream-plus-sha256",
+            details: ["sha256_mb_s": String(format: "%.1f", mbs(hashSeconds))])
+        emit(ceiling.jsonLine(references: []))
+        emit(
+            BenchFigure(
+                bench: "content_fetch_vs_hash_ceiling", unit: .megabytesPerSecond, value: mbs(oneSeconds.min()!),
+                details: ["peers": "1", "mib": "\(megabytes)"]
+            ).jsonLine(references: [ceiling]))
+
         // Time to a first block on an open connection: 200 blocks of 1 KiB, each fetched alone.
         var small: [CID] = []
         for _ in 0..<200 {
