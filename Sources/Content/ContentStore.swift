@@ -57,8 +57,6 @@ public final class ContentStore: Sendable {
     struct State {
         var storedBytes: UInt64 = 0
         var quota: UInt64?
-        /// Blocks of adds in progress, which collection must not remove before their root is pinned.
-        var protected: [[UInt8]: Int] = [:]
         /// The end of the active pack, where appends go (only a writer holding `state` moves it).
         var active = PackCursor(pack: 1, end: 0)
     }
@@ -76,6 +74,9 @@ public final class ContentStore: Sendable {
     let options: Options
     let clock: any Clock
     let state: Mutex<State>
+    /// Blocks of adds in progress, which collection must not remove before their root is pinned. Apart from
+    /// `state`, so an add protecting its next batch never waits for the writer storing the previous one.
+    let protected = Mutex<[[UInt8]: Int]>([:])
     private let accesses = Mutex<(last: Int64, pending: [[UInt8]: Int64])>((0, [:]))
     private let lockDescriptor: Int32
 
@@ -385,6 +386,8 @@ public final class ContentStore: Sendable {
                                     .integer(block.encoded.compressed ? 1 : 0), .integer(now),
                                     .integer(Int64(location.pack)), .integer(Int64(location.offset)),
                                 ])
+                            // Links follow from the bytes: a block without any (every raw leaf) never had rows.
+                            guard !block.children.isEmpty else { continue }
                             try database.query("DELETE FROM links WHERE parent = ?", [.blob(block.key)])
                             for (position, child) in block.children.enumerated() {
                                 try database.query(
@@ -401,10 +404,21 @@ public final class ContentStore: Sendable {
                 throw error
             }
             try flushAccesses()
+            // The batch's rows are the `writing` rows of the ranges it was just given, one range per pack.
+            var ranges: [Int: Range<Int>] = [:]
+            for location in locations {
+                let range = ranges[location.pack] ?? location.offset..<location.end
+                ranges[location.pack] = min(range.lowerBound, location.offset)..<max(range.upperBound, location.end)
+            }
             try Self.indexed { () throws(SQLiteError) in
                 try database.transaction { () throws(SQLiteError) in
-                    for block in fresh {
-                        try database.query("UPDATE blocks SET state = 1 WHERE cid = ?", [.blob(block.key)])
+                    for (pack, range) in ranges {
+                        try database.query(
+                            "UPDATE blocks SET state = 1 WHERE pack = ? AND offset >= ? AND offset < ? AND state = 0",
+                            [
+                                .integer(Int64(pack)), .integer(Int64(range.lowerBound)),
+                                .integer(Int64(range.upperBound)),
+                            ])
                     }
                 }
             }
@@ -453,17 +467,17 @@ public final class ContentStore: Sendable {
 
     /// Keeps blocks from collection until `release` (an add protects its blocks until its root is pinned).
     func protect(_ keys: some Sequence<[UInt8]>) {
-        state.withLock { state in
-            for key in keys { state.protected[key, default: 0] += 1 }
+        protected.withLock { protected in
+            for key in keys { protected[key, default: 0] += 1 }
         }
     }
 
     /// Lets go of blocks `protect` kept.
     func release(_ keys: some Sequence<[UInt8]>) {
-        state.withLock { state in
+        protected.withLock { protected in
             for key in keys {
-                guard let count = state.protected[key] else { continue }
-                state.protected[key] = count > 1 ? count - 1 : nil
+                guard let count = protected[key] else { continue }
+                protected[key] = count > 1 ? count - 1 : nil
             }
         }
     }
