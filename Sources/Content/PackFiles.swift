@@ -127,10 +127,14 @@ final class PackFiles: Sendable {
         _ = fallocate(handle.descriptor, Self.punchHole | Self.keepSize, off_t(location.offset), off_t(location.length))
     }
 
-    /// Unlinks pack `number` (readers already holding it finish their reads).
+    /// Unlinks pack `number` (readers already holding it finish their reads). Under the cache's lock, so no reader
+    /// opens it again between the two and keeps its space alive.
     func remove(_ number: Int) {
-        _ = handles.withLock { $0.removeValue(forKey: number) }
-        unlink(path(number))
+        let path = path(number)
+        handles.withLock { cache in
+            cache[number] = nil
+            unlink(path)
+        }
     }
 
     /// `fallocate(2)`, which Glibc's module does not export (it is a GNU extension), looked up once.
