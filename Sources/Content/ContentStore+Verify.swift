@@ -14,8 +14,9 @@ extension ContentStore {
         while true {
             let rows = try Self.indexed { () throws(SQLiteError) in
                 try database.query(
-                    "SELECT cid, pack, offset, stored, compressed FROM blocks WHERE state = 1 AND (pack, offset) > (?, ?) "
-                        + "ORDER BY pack, offset LIMIT 256", [.integer(after.pack), .integer(after.offset)])
+                    "SELECT cid, pack, offset, stored, compressed FROM blocks "
+                        + "WHERE state = 1 AND (pack, offset) > (?, ?) ORDER BY pack, offset LIMIT 256",
+                    [.integer(after.pack), .integer(after.offset)])
             }
             guard let last = rows.last, last.count == 5, let pack = last[1].integer, let offset = last[2].integer
             else { break }
