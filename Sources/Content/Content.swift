@@ -28,7 +28,7 @@ public struct ContentStats: Hashable, Sendable {
     public let blocks: Int
     /// Their bytes, uncompressed.
     public let bytes: UInt64
-    /// Bytes their files take on disk (after LZ4 where it paid).
+    /// Bytes their records take in the packs (after LZ4 where it paid).
     public let storedBytes: UInt64
     /// Blocks kept LZ4-compressed.
     public let compressedBlocks: Int
@@ -50,10 +50,21 @@ public struct GarbageCollection: Hashable, Sendable {
 public struct VerifyReport: Hashable, Sendable {
     /// Blocks re-read and re-hashed.
     public var checked = 0
-    /// Blocks whose file is missing, unreadable or does not hash to the CID.
+    /// Blocks whose record is missing, unreadable or does not hash to the CID.
     public var corrupt: [CID] = []
-    /// Files under the block directory that the index does not know.
+    /// Files the index does not reference: packs no row points into (but the active one), other files among the
+    /// packs, and files left of the older one-file-per-block layout.
     public var strayFiles: [String] = []
     /// Whether the corrupt blocks and stray files were removed.
     public var repaired = false
+}
+
+/// Where a held block's record lies on disk: a pack file, an offset in it and the record's length.
+public struct BlockLocation: Hashable, Sendable {
+    /// The pack file's path.
+    public let path: String
+    /// The record's first byte in the pack.
+    public let offset: Int
+    /// The record's length in bytes (its kind header included).
+    public let length: Int
 }

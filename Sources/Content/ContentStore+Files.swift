@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// The work is spread over the cores: eight full chunks at a time are hashed in parallel, and a writer thread
 /// compresses and stores the previous batch meanwhile (at most two batches wait, so memory stays bounded at a few
-/// batches plus the builder's open nodes). Used from one thread at a time. Blocks already in the store are not written again, so adding a file
-/// again after a kill goes on from the blocks already stored.
+/// batches plus the builder's open nodes; the chunk buffers of written batches are reused for the next chunks).
+/// Used from one thread at a time. Blocks already in the store are not written again, so adding a file again after a
+/// kill goes on from the blocks already stored.
 public final class ContentAdder {
     /// What the writer thread reports back.
     private final class Pipeline: Sendable {
@@ -17,7 +18,15 @@ public final class ContentAdder {
         let newBlocks = Mutex(0)
         let slots = DispatchSemaphore(value: 2)
         let queue = DispatchQueue(label: "content-add")
+        /// Chunk buffers of written batches, handed back for the next chunks: memory already touched, where a fresh
+        /// allocation of every chunk costs a page fault per 4 KiB.
+        let spareBuffers = Mutex<[[UInt8]]>([])
+        /// A batch on its way to the writer, taken out there so its buffers can be let go of.
+        let batches = Mutex<[[VerifiedBlock]]>([])
     }
+
+    /// Spare buffers kept: what the two batches in flight hold, at most.
+    private static let spareLimit = 64
 
     /// Full chunks hashed together, spread over the cores.
     private static let chunksPerRound = 8
@@ -60,7 +69,8 @@ public final class ContentAdder {
             offset += take
             guard chunk.count == parameters.chunkSize else { continue }
             fullChunks.append(chunk)
-            chunk = []
+            chunk = pipeline.spareBuffers.withLock { $0.popLast() } ?? []
+            chunk.removeAll(keepingCapacity: true)
             chunk.reserveCapacity(parameters.chunkSize)
             if fullChunks.count == Self.chunksPerRound { try buildLeaves() }
         }
@@ -121,18 +131,27 @@ public final class ContentAdder {
         guard !batch.isEmpty else { return }
         let keys = batch.map { ContentStore.key($0.cid) }.filter { protected.insert($0).inserted }
         store.protect(keys)
-        let blocks = batch
+        pipeline.batches.withLock { $0.append(batch) }
         batch.removeAll(keepingCapacity: true)
-        let (store, pipeline) = (self.store, self.pipeline)
+        let (store, pipeline, chunkSize) = (self.store, self.pipeline, parameters.chunkSize)
         pipeline.slots.wait()
         pipeline.queue.async {
             defer { pipeline.slots.signal() }
-            guard pipeline.failure.withLock({ $0 }) == nil else { return }
-            do throws(ContentError) {
-                let count = try store.store(blocks)
-                pipeline.newBlocks.withLock { $0 += count }
-            } catch {
-                pipeline.failure.withLock { $0 = error }
+            var buffers: [[UInt8]] = []
+            do {
+                let blocks = pipeline.batches.withLock { $0.removeFirst() }
+                guard pipeline.failure.withLock({ $0 }) == nil else { return }
+                do throws(ContentError) {
+                    let count = try store.store(blocks)
+                    pipeline.newBlocks.withLock { $0 += count }
+                } catch {
+                    pipeline.failure.withLock { $0 = error }
+                }
+                buffers = blocks.map(\.bytes).filter { $0.capacity >= chunkSize }
+            }
+            // The batch is gone: each buffer is referenced here alone, and the next chunk can reuse it.
+            pipeline.spareBuffers.withLock { spare in
+                spare.append(contentsOf: buffers.prefix(max(0, Self.spareLimit - spare.count)))
             }
         }
     }

@@ -112,10 +112,13 @@ extension ContentStore {
             let rows = try Self.indexed { () throws(SQLiteError) in
                 try database.query(Self.unpinnedByAge, [.integer(4_096)])
             }
+            let keep = protected.withLock { protected in
+                Set(rows.compactMap { $0.first?.blob }.filter { protected[$0] != nil })
+            }
             var victims: [[UInt8]] = []
             var freed: UInt64 = 0
             for row in rows {
-                guard let key = row[0].blob, state.protected[key] == nil else { continue }
+                guard let key = row[0].blob, !keep.contains(key) else { continue }
                 if target > 0 && state.storedBytes - min(freed, state.storedBytes) <= target { break }
                 victims.append(key)
                 freed += UInt64(row[1].integer ?? 0)

@@ -7,6 +7,7 @@ import Foundation
 import LightClient
 import Node
 import Runtime
+import SQLite
 import TestSupport
 import Testing
 
@@ -69,20 +70,23 @@ import Testing
         let rpcHeadsAfterCut = nodeMetric(lightPort, fromRPC)
         let lightHeadAtCut = nodeMetric(lightPort, "openledger_light_head_number")
 
-        // Seeder C's disk goes bad: every block file of its store is corrupted in place while it runs.
-        let cBlocks = c.directory + "/content/blocks"
-        let files = try #require(FileManager.default.enumerator(atPath: cBlocks)?.allObjects as? [String])
-            .map { cBlocks + "/" + $0 }.filter { !$0.hasSuffix("/") && FileManager.default.isReadableFile(atPath: $0) }
-            .filter {
-                (try? FileManager.default.attributesOfItem(atPath: $0)[.type] as? FileAttributeType) == .typeRegular
-            }
-        for shard in shards { #expect(files.contains { $0.hasSuffix("/" + shard) }, "seeder C lacks shard \(shard)") }
+        // Seeder C's disk goes bad: every block record of its store is corrupted in place while it runs (found
+        // through its index: a pack, an offset and a length per block).
+        let cIndex = try Database(path: c.directory + "/content/index.sqlite")
+        let presentBlock = "SELECT 1 FROM blocks WHERE cid = ? AND state = 1"
+        let shardKeys = try shards.map { try CID(string: $0).normalized.bytes }
+        for (shard, key) in zip(shards, shardKeys) {
+            #expect(try cIndex.first(presentBlock, [.blob(key)]) != nil, "seeder C lacks shard \(shard)")
+        }
         let cBlocksBefore = nodeMetric(c.port, "openledger_content_blocks")
-        for file in files {
-            var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
-            bytes[bytes.count / 2] ^= 0xFF
-            let handle = try #require(FileHandle(forWritingAtPath: file))
-            try handle.write(contentsOf: Data(bytes))
+        for record in try cIndex.query("SELECT pack, offset, stored FROM blocks WHERE state = 1") {
+            let (pack, offset, length) = (record[0].integer ?? 0, record[1].integer ?? 0, record[2].integer ?? 0)
+            let handle = try #require(
+                FileHandle(forUpdatingAtPath: c.directory + "/content/packs/" + String(format: "%08d.pack", pack)))
+            try handle.seek(toOffset: UInt64(offset + length / 2))
+            let byte = try #require(try handle.read(upToCount: 1)?.first)
+            try handle.seek(toOffset: UInt64(offset + length / 2))
+            try handle.write(contentsOf: Data([byte ^ 0xFF]))
             try handle.close()
         }
 
@@ -154,12 +158,10 @@ import Testing
         #expect(nodeMetric(c.port, "openledger_content_sent_bytes_total") == 0)
         let cBlocksAfter = nodeMetric(c.port, "openledger_content_blocks")
         #expect(cBlocksAfter <= cBlocksBefore - Double(shards.count), "C: \(cBlocksBefore) → \(cBlocksAfter) blocks")
-        for shard in shards {
-            let name = "/" + shard
-            #expect(!files.contains { $0.hasSuffix(name) && FileManager.default.fileExists(atPath: $0) })
-            let held = FileManager.default.enumerator(atPath: a.directory + "/content/blocks")?.allObjects
-                .compactMap { $0 as? String }.contains { $0.hasSuffix(name) }
-            #expect(held == true, "A lacks shard \(shard)")
+        let aIndex = try Database(path: a.directory + "/content/index.sqlite")
+        for (shard, key) in zip(shards, shardKeys) {
+            #expect(try cIndex.first(presentBlock, [.blob(key)]) == nil, "seeder C still holds shard \(shard)")
+            #expect(try aIndex.first(presentBlock, [.blob(key)]) != nil, "A lacks shard \(shard)")
         }
         let index = try SnapshotIndexFiles.load(DataDirectory(root: a.directory).attributionIndex(root: snapshotRoot))
         #expect(index.first?.snapshotRoot == snapshotRoot)

@@ -9,13 +9,16 @@ private func openledger(_ arguments: [String]) throws -> (status: Int32, stdout:
     try DevnetProcess.run(arguments)
 }
 
-/// The files under a store's shard directories.
-private func blockFileCount(_ store: String) -> Int {
-    let shards = (try? FileManager.default.contentsOfDirectory(atPath: store + "/blocks")) ?? []
-    return shards.reduce(0) {
-        $0 + ((try? FileManager.default.contentsOfDirectory(atPath: store + "/blocks/" + $1))?.count ?? 0)
+/// The bytes of a store's pack files.
+private func packBytes(_ store: String) -> Int {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: store + "/packs")) ?? []
+    return names.reduce(0) {
+        $0 + ((try? FileManager.default.attributesOfItem(atPath: store + "/packs/" + $1)[.size] as? Int) ?? 0)
     }
 }
+
+/// About how many leaves a store's packs hold: raw 256 KiB leaves take 262,145 bytes each, interior nodes little.
+private func leavesInPacks(_ store: String) -> Int { packBytes(store) / 262_145 }
 
 /// The vector file's bytes of `size` (SHA-256 counter mode over the seed, as the vector file describes).
 private func vectorBytes(seed: String, size: Int) -> [UInt8] {
@@ -76,15 +79,11 @@ private func vectorBytes(seed: String, size: Int) -> [UInt8] {
     #expect(try openledger(["content", "unpin", cid, "--reason", "adapter", "--data-dir", directory]).status == 0)
     let unpinnedAgain = try openledger(["content", "unpin", cid, "--data-dir", directory])
     #expect(unpinnedAgain.status == 1 && unpinnedAgain.stderr.contains("is not pinned"))
-    // Corrupt a block file: verify reports it and exits 1; --repair removes it; cat then says what is missing.
-    var victims: [String] = []
-    for shard in try FileManager.default.contentsOfDirectory(atPath: directory + "/content/blocks") {
-        let folder = directory + "/content/blocks/" + shard
-        for name in try FileManager.default.contentsOfDirectory(atPath: folder) { victims.append(folder + "/" + name) }
-    }
+    // Corrupt a block's record: verify reports it and exits 1; --repair removes it; cat then says what is missing.
+    let victims = try indexedRecords(directory + "/content")
     #expect(victims.count == 6)
     let victim = try #require(victims.first)
-    try Data([0, 1, 2, 3]).write(to: URL(fileURLWithPath: victim))
+    try overwrite(victim.path, at: victim.offset, with: [0, 1, 2, 3])
     let report = try openledger(["content", "verify", "--data-dir", directory])
     #expect(report.status == 1 && report.stdout.contains("1 corrupt"))
     let repaired = try openledger(["content", "verify", "--repair", "--data-dir", directory])
@@ -126,7 +125,7 @@ private func vectorBytes(seed: String, size: Int) -> [UInt8] {
     var killed = 0
     for threshold in [20, 90, 160] {
         let child = try ChildProcess(DevnetProcess.binary, ["content", "add", path, "--data-dir", directory])
-        let reached = poll { blockFileCount(store) >= threshold || !child.process.isRunning }
+        let reached = poll { leavesInPacks(store) >= threshold || !child.process.isRunning }
         #expect(reached)
         kill(child.process.processIdentifier, SIGKILL)
         child.process.waitUntilExit()
@@ -135,7 +134,8 @@ private func vectorBytes(seed: String, size: Int) -> [UInt8] {
         let report = try opened.verify(repair: false)
         #expect(report.corrupt.isEmpty, "kill at \(threshold): \(report.corrupt)")
         #expect(report.strayFiles.isEmpty, "kill at \(threshold): \(report.strayFiles)")
-        #expect(try opened.stats().blocks == blockFileCount(store))
+        // The packs hold the indexed records and nothing else: no record without a row, no torn tail.
+        #expect(try opened.stats().storedBytes == UInt64(packBytes(store)), "kill at \(threshold)")
     }
     #expect(killed >= 1)
     let opened = try ContentStore(directory: store)

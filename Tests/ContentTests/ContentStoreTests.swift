@@ -15,6 +15,42 @@ func makeStore(
         directory: DevnetProcess.temporaryDirectory("content-\(name)") + "/content", options: options, clock: clock)
 }
 
+/// The record of every present block of the store in `directory`, read from its index: the block's key (CIDv1
+/// bytes), its pack file, offset and length.
+func indexedRecords(_ directory: String) throws -> [(cid: [UInt8], path: String, offset: Int, length: Int)] {
+    let index = try Database(path: directory + "/index.sqlite")
+    return try index.query("SELECT cid, pack, offset, stored FROM blocks WHERE state = 1 ORDER BY pack, offset")
+        .map { row in
+            (
+                row[0].blob ?? [], directory + "/packs/" + String(format: "%08d.pack", Int(row[1].integer ?? -1)),
+                Int(row[2].integer ?? -1), Int(row[3].integer ?? -1)
+            )
+        }
+}
+
+/// Writes `bytes` over a file's bytes from `offset` on, in place.
+func overwrite(_ path: String, at offset: Int, with bytes: [UInt8]) throws {
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: Data(bytes))
+}
+
+/// Flips the bits of one byte of a file, in place.
+func flipByte(_ path: String, at offset: Int) throws {
+    let handle = try #require(FileHandle(forUpdatingAtPath: path))
+    defer { try? handle.close() }
+    try handle.seek(toOffset: UInt64(offset))
+    let byte = try #require(try handle.read(upToCount: 1)?.first)
+    try handle.seek(toOffset: UInt64(offset))
+    try handle.write(contentsOf: Data([~byte]))
+}
+
+/// A file's size in bytes.
+func fileSize(_ path: String) throws -> Int {
+    try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+}
+
 /// Bytes LZ4 shrinks a lot but whose chunks all differ (a counter in text).
 func compressibleBytes(_ count: Int) -> [UInt8] {
     var out: [UInt8] = []
@@ -198,25 +234,26 @@ func addedFilesReadBackAndMatchTheBuilder(parameters: UnixFSFileBuilder.Paramete
     let root = try store.add(bytes, parameters: .kuboCIDv1)
     let (_, blocks) = UnixFSFileBuilder.build(bytes)
     let victim = blocks[1]
-    let name = victim.cid.description
-    let path = store.directory + "/blocks/" + String(name.dropLast().suffix(2)) + "/" + name
-    var file = try Data(contentsOf: URL(fileURLWithPath: path))
-    file[file.count / 2] ^= 0x40
-    try file.write(to: URL(fileURLWithPath: path))
-    let stray = store.directory + "/blocks/zz/not-a-block"
+    let location = try #require(try store.location(of: victim.cid))
+    try flipByte(location.path, at: location.offset + location.length / 2)
+    // Stray: a pack no row points into, a file among the packs that is no pack, and a file of the older layout.
+    let unreferencedPack = store.directory + "/packs/00000099.pack"
+    let notAPack = store.directory + "/packs/not-a-pack"
+    let oldLayout = store.directory + "/blocks/zz/not-a-block"
     try FileManager.default.createDirectory(atPath: store.directory + "/blocks/zz", withIntermediateDirectories: true)
-    try Data([1, 2, 3]).write(to: URL(fileURLWithPath: stray))
+    for path in [unreferencedPack, notAPack, oldLayout] { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path)) }
 
     let report = try store.verify(repair: false)
     #expect(report.checked == blocks.count)
     #expect(report.corrupt == [victim.cid])
-    #expect(report.strayFiles == [stray])
+    #expect(report.strayFiles == [unreferencedPack, notAPack, oldLayout])
     #expect(try store.has(victim.cid))  // only reported
 
     let repaired = try store.verify(repair: true)
     #expect(repaired.corrupt == [victim.cid] && repaired.repaired)
     #expect(try !store.has(victim.cid))
-    #expect(!FileManager.default.fileExists(atPath: stray))
+    for path in [unreferencedPack, notAPack, oldLayout] { #expect(!FileManager.default.fileExists(atPath: path)) }
+    #expect(!FileManager.default.fileExists(atPath: store.directory + "/blocks"))
     #expect(try store.missing(root) == [victim.cid])
     #expect(throws: ContentError.missingBlock(cid: victim.cid.description)) { try store.readFile(root) }
     try store.put([victim])
@@ -230,9 +267,9 @@ func addedFilesReadBackAndMatchTheBuilder(parameters: UnixFSFileBuilder.Paramete
     let bytes = compressibleBytes(100_000)
     let cid = CID.raw(sha256Of: bytes)
     try store.put(cid, bytes)
-    let name = cid.description
-    let path = store.directory + "/blocks/" + String(name.dropLast().suffix(2)) + "/" + name
-    try Data([1, 0, 0, 0, 0, 9, 9]).write(to: URL(fileURLWithPath: path))
+    let location = try #require(try store.location(of: cid))
+    #expect(location.length < bytes.count)  // kept LZ4-compressed
+    try overwrite(location.path, at: location.offset, with: [1, 0, 0, 0, 0, 9, 9])
     #expect(throws: ContentError.corruptBlock(cid: cid.description)) { try store.get(cid) }
     #expect(try !store.has(cid))
     #expect(try store.get(cid) == nil)
@@ -250,27 +287,32 @@ func addedFilesReadBackAndMatchTheBuilder(parameters: UnixFSFileBuilder.Paramete
         try store.put(.raw(sha256Of: torn), torn)
         try store.put(.raw(sha256Of: removing), removing)
     }
-    // What a kill leaves: a row still `writing` whose file was renamed in (whole), one whose file is torn, one
-    // `removing` whose file is still there, and a temporary.
+    // What a kill leaves: a row still `writing` whose record was written whole, one whose record is torn, one
+    // `removing` whose record is still there, and bytes a writer appended past the last record.
+    let records = try indexedRecords(directory)
+    let tornRecord = try #require(records.first { $0.cid == CID.raw(sha256Of: torn).bytes })
+    let pack = tornRecord.path
     let index = try Database(path: directory + "/index.sqlite")
     try index.query(
         "UPDATE blocks SET state = 0 WHERE cid IN (?, ?)",
         [.blob(CID.raw(sha256Of: whole).bytes), .blob(CID.raw(sha256Of: torn).bytes)])
     try index.query("UPDATE blocks SET state = 2 WHERE cid = ?", [.blob(CID.raw(sha256Of: removing).bytes)])
-    let tornName = CID.raw(sha256Of: torn).description
-    let tornPath = directory + "/blocks/" + String(tornName.dropLast().suffix(2)) + "/" + tornName
-    try Data([0, 1, 2]).write(to: URL(fileURLWithPath: tornPath))
-    try Data([0, 1]).write(to: URL(fileURLWithPath: directory + "/tmp/123-4"))
+    try overwrite(pack, at: tornRecord.offset + 10, with: [0, 1, 2])
+    let handle = try #require(FileHandle(forWritingAtPath: pack))
+    try handle.seekToEnd()
+    try handle.write(contentsOf: Data(repeating: 0xEE, count: 5_000))
+    try handle.close()
 
     let store = try ContentStore(directory: directory)
     #expect(try store.get(.raw(sha256Of: whole))?.bytes == whole)
     #expect(try !store.has(.raw(sha256Of: torn)))
     #expect(try !store.has(.raw(sha256Of: removing)))
-    #expect(!FileManager.default.fileExists(atPath: tornPath))
-    #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/tmp").isEmpty)
     let report = try store.verify(repair: false)
     #expect(report.checked == 1 && report.corrupt.isEmpty && report.strayFiles.isEmpty)
     #expect(try store.stats().storedBytes == 1_001)
+    // The pack ends with the last record the index knows.
+    let kept = try #require(try store.location(of: .raw(sha256Of: whole)))
+    #expect(try fileSize(pack) == kept.offset + kept.length)
 }
 
 @Test func oneProcessHoldsTheStore() throws {

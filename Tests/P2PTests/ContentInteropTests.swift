@@ -192,10 +192,13 @@ func kuboAndOursAgreeOnCIDsAndFetchFilesFromEachOther(identity: String) throws {
     defer { server.stop() }
 
     let fetcher = DevnetProcess.temporaryDirectory("content-resume")
-    let blocksDirectory = fetcher + "/content/blocks"
+    let packsDirectory = fetcher + "/content/packs"
+    // About the leaves stored: raw 256 KiB leaves take 262,145 bytes each in the packs, interior nodes little.
     func storedBlocks() -> Int {
-        let names = (try? FileManager.default.subpathsOfDirectory(atPath: blocksDirectory)) ?? []
-        return names.filter { $0.contains("/") }.count
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: packsDirectory)) ?? []
+        return names.reduce(0) {
+            $0 + ((try? FileManager.default.attributesOfItem(atPath: packsDirectory + "/" + $1)[.size] as? Int) ?? 0)
+        } / 262_145
     }
     let first = try ChildProcess(
         DevnetProcess.binary,
