@@ -74,8 +74,9 @@ public final class ContentStore: Sendable {
     let options: Options
     let clock: any Clock
     let state: Mutex<State>
-    /// Blocks of adds in progress, which collection must not remove before their root is pinned. Apart from
-    /// `state`, so an add protecting its next batch never waits for the writer storing the previous one.
+    /// Blocks of adds in progress, which collection must not remove before their root is pinned.
+    ///
+    /// Apart from `state`, so an add protecting its next batch never waits for the writer storing the previous one.
     let protected = Mutex<[[UInt8]: Int]>([:])
     private let accesses = Mutex<(last: Int64, pending: [[UInt8]: Int64])>((0, [:]))
     private let lockDescriptor: Int32
@@ -99,7 +100,7 @@ public final class ContentStore: Sendable {
         self.lockDescriptor = descriptor
         self.options = options
         self.clock = clock
-        packs = PackFiles(root: directory)
+        packs = PackFiles(root: directory, packSize: options.packSize)
         state = Mutex(State())
         do {
             database = try Database(path: directory + "/index.sqlite")
@@ -138,6 +139,9 @@ public final class ContentStore: Sendable {
 
     deinit {
         try? flushAccesses()
+        // Gives back what the active pack allocated ahead of its writes.
+        let active = state.withLock { $0.active }
+        if active.end > 0 { try? packs.truncate(active.pack, to: active.end) }
         close(lockDescriptor)
     }
 

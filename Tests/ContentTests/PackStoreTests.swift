@@ -249,3 +249,31 @@ private func allocatedBytes(_ path: String) -> Int {
     #expect(report.checked == 2 && report.corrupt.isEmpty && report.strayFiles.isEmpty)
     #expect(try store.stats().storedBytes == UInt64(try fileSize(first.path)))
 }
+
+/// The active pack's disk blocks are allocated ahead of its writes without changing its size, and the store gives
+/// back what lies past its last record when it closes; a hole punched under a removed record stays a hole.
+@Test func theActivePackAllocatesAheadAndGivesItBackOnClose() throws {
+    var path = ""
+    var size = 0
+    do {
+        let store = try makeStore("ahead", options: .init(compression: .none))
+        var random = SeededRandom(seed: 34)
+        let blocks = try (0..<3).map { _ in
+            let bytes = random.bytes(262_144)
+            return try VerifiedBlock(cid: .raw(sha256Of: bytes), bytes: bytes)
+        }
+        for block in blocks { try store.put([block]) }
+        path = try #require(try store.location(of: blocks[0].cid)).path
+        size = try fileSize(path)
+        #expect(size == 3 * 262_145)
+        // Allocated ahead: well past the three records (16 MiB at a time), the size unchanged.
+        #expect(allocatedBytes(path) >= 8 << 20, "\(allocatedBytes(path)) bytes allocated")
+        for block in blocks { #expect(try store.get(block.cid) == block) }
+        try store.pin(blocks[0].cid, reason: .user)
+        try store.pin(blocks[2].cid, reason: .user)
+        #expect(try store.collectGarbage().blocks == 1)
+    }
+    // Closed: what lay past the last record is given back; the punched record stays unallocated.
+    #expect(try fileSize(path) == size)
+    #expect(allocatedBytes(path) <= 2 * 262_145 + 8_192, "\(allocatedBytes(path)) bytes allocated")
+}
