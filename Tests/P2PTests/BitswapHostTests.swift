@@ -125,3 +125,55 @@ private func bitswapHost(_ store: MemoryStore) throws -> (P2PHost, Bitswap, Mult
     let dropped = try await onOwnThread { poll { !attacker.connectedPeersBlocking().contains(server.peerID) } }
     #expect(dropped)
 }
+
+/// A store that takes its first block (a DAG's root) and then holds every write until it is opened: a disk slower
+/// than the network.
+private final class GatedStore: BitswapBlockStore {
+    let inner = MemoryStore()
+    let open = DispatchSemaphore(value: 0)
+    /// Writes taken so far; past the first, writes wait for `open`.
+    let taken = Mutex(0)
+    func size(of cid: CID) -> Int? { inner.size(of: cid) }
+    func block(_ cid: CID) -> [UInt8]? { inner.block(cid) }
+    func put(_ block: VerifiedBlock) throws {
+        if taken.withLock({ $0 }) == 1 {
+            open.wait()
+            open.signal()
+        }
+        taken.withLock { $0 += 1 }
+        try inner.put(block)
+    }
+}
+
+/// While the store cannot keep up, received blocks wait for it only up to `maxArrivals`: then the fetcher stops
+/// reading its streams (the senders are held back by the windows), and once the store catches up the fetch ends
+/// whole.
+@Test(.timeLimit(.minutes(2))) func aSlowStoreHoldsTheSendersBackInsteadOfBuffering() async throws {
+    let (root, content) = dag(count: 300, size: 64 * 1024, seed: 7)
+    let (seederHost, seeder, address) = try bitswapHost(MemoryStore(content))
+    let store = GatedStore()
+    let host = try P2PHost(identity: .ed25519(.generate()))
+    let fetcher = Bitswap(host: host, store: store)
+    defer {
+        fetcher.close()
+        host.close()
+        seeder.close()
+        seederHost.close()
+    }
+    let peer = try await host.connect(address)
+    let fetch = Task { await fetcher.fetch([root], from: [peer], expand: expand) }
+    // The root is stored, then the gate holds the leaves: wait for the readers to block on the full queue.
+    var waiting = fetcher.waiting
+    let deadline = ContinuousClock.now + .seconds(60)
+    while waiting.readers == 0 && ContinuousClock.now < deadline {
+        await Task.yield()
+        waiting = fetcher.waiting
+    }
+    #expect(waiting.readers > 0)
+    #expect(waiting.arrivals <= Bitswap.maxArrivals)
+    store.open.signal()
+    let result = await fetch.value
+    #expect(result.complete)
+    #expect(store.inner.count == content.count)
+    #expect(fetcher.waiting.arrivals == 0 && fetcher.waiting.readers == 0)
+}

@@ -84,6 +84,8 @@ public final class Bitswap: @unchecked Sendable {
         /// Received blocks not stored yet, and whether a task is storing them.
         var arrivals: [Arrival] = []
         var storing = false
+        /// Readers waiting for the arrivals to fall under `maxArrivals` before they read on.
+        var arrivalWaiters: [CheckedContinuation<Void, Never>] = []
         var writers: [PeerID: Writer] = [:]
         var fetches: [BitswapSessionID: Fetch] = [:]
         var nextSession: UInt64 = 1
@@ -107,6 +109,10 @@ public final class Bitswap: @unchecked Sendable {
     private let state: Mutex<State>
     private let ticker = Mutex<TimerHandle?>(nil)
     private let streams = Mutex<[PeerID: P2PStream]>([:])
+
+    /// Received blocks waiting to be stored at most before the streams stop being read (8 MiB of 256 KiB blocks):
+    /// a store slower than the network holds the senders back through the streams' windows instead of buffering.
+    public static let maxArrivals = 32
 
     /// Bytes queued for one peer at most; past it, messages to the peer are dropped with a log line.
     public static let maxQueuedBytesPerPeer = 32 * 1024 * 1024
@@ -135,17 +141,24 @@ public final class Bitswap: @unchecked Sendable {
         ticker.withLock { $0 = timer }
     }
 
+    /// Received blocks waiting for the store, and readers waiting for them to fall under `maxArrivals`.
+    var waiting: (arrivals: Int, readers: Int) { state.withLock { ($0.arrivals.count, $0.arrivalWaiters.count) } }
+
     /// What the engine has counted.
     public var counters: BitswapEngine.Counters { state.withLock { $0.engine.counters } }
 
     /// Stops the ticks; running fetches end incomplete.
     public func close() {
         if let timer = ticker.withLock({ $0 }) { host.loop.cancel(timer) }
-        let fetches = state.withLock { state -> [Fetch] in
+        let (fetches, waiters) = state.withLock { state -> ([Fetch], [CheckedContinuation<Void, Never>]) in
             state.closed = true
-            defer { state.fetches = [:] }
-            return Array(state.fetches.values)
+            defer {
+                state.fetches = [:]
+                state.arrivalWaiters = []
+            }
+            return (Array(state.fetches.values), state.arrivalWaiters)
         }
+        for waiter in waiters { waiter.resume() }
         for fetch in fetches { finish(fetch) }
         for stream in streams.withLock({ Array($0.values) }) { stream.reset() }
     }
@@ -273,15 +286,20 @@ public final class Bitswap: @unchecked Sendable {
     /// The engine bounds what is in flight (its wants per peer), so what waits here is bounded by it too.
     private func storeArrivals() {
         while true {
-            let batch = state.withLock { state -> [Arrival] in
+            let (batch, waiters) = state.withLock { state -> ([Arrival], [CheckedContinuation<Void, Never>]) in
+                var waiters: [CheckedContinuation<Void, Never>] = []
+                if state.arrivals.count < Self.maxArrivals {
+                    swap(&waiters, &state.arrivalWaiters)
+                }
                 guard !state.arrivals.isEmpty else {
                     state.storing = false
-                    return []
+                    return ([], waiters)
                 }
                 let count = min(32, state.arrivals.count)
                 defer { state.arrivals.removeFirst(count) }
-                return Array(state.arrivals.prefix(count))
+                return (Array(state.arrivals.prefix(count)), waiters)
             }
+            for waiter in waiters { waiter.resume() }
             guard !batch.isEmpty else { return }
             var stored = batch
             do {
@@ -374,8 +392,22 @@ public final class Bitswap: @unchecked Sendable {
         return stream
     }
 
-    /// Reads framed messages from a stream until it ends; one that does not decode costs the peer its
-    /// connection.
+    /// Returns once fewer than `maxArrivals` received blocks wait for the store (at once when the exchange is
+    /// closed).
+    private func waitForStoreRoom() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { state -> Bool in
+                guard !state.closed, state.arrivals.count >= Self.maxArrivals else { return false }
+                state.arrivalWaiters.append(continuation)
+                return true
+            }
+            if !wait { continuation.resume() }
+        }
+    }
+
+    /// Reads framed messages from a stream until it ends; one that does not decode costs the peer its connection.
+    ///
+    /// Before each read it waits for room in the store's queue.
     private func readMessages(_ stream: P2PStream) async {
         let peer = stream.remotePeer
         var buffer: [UInt8] = []
@@ -390,6 +422,7 @@ public final class Bitswap: @unchecked Sendable {
                 perform(.punish(peer, error))
                 return
             }
+            await waitForStoreRoom()
             guard let chunk = try? await stream.read(maxBytes: 256 * 1024), !chunk.isEmpty else { return }
             buffer += chunk
         }
