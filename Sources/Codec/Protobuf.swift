@@ -68,6 +68,12 @@ public struct ProtobufField: Hashable, Sendable {
     /// The field's payload.
     public var value: Value
 
+    /// Field `number` holding `value`.
+    public init(number: Int, value: Value) {
+        self.number = number
+        self.value = value
+    }
+
     /// The value of a varint field, or nil.
     public var varint: UInt64? {
         if case .varint(let value) = value { return value }
@@ -81,6 +87,29 @@ public struct ProtobufField: Hashable, Sendable {
     }
 }
 
+/// One field as `ProtobufReader.nextSpan` reads it: a scalar value, or where a length-delimited one lies.
+public struct ProtobufSpan: Hashable, Sendable {
+    /// The field number.
+    public var number: Int
+    /// The value of a varint or fixed-width field; nil for a length-delimited one.
+    public var scalar: ProtobufField.Value?
+    /// Where a length-delimited value lies in the reader's buffer; nil for the others.
+    public var range: Range<Int>?
+
+    /// A span of these values.
+    public init(number: Int, scalar: ProtobufField.Value?, range: Range<Int>?) {
+        self.number = number
+        self.scalar = scalar
+        self.range = range
+    }
+
+    /// The value of a varint field, or nil.
+    public var varint: UInt64? {
+        if case .varint(let value) = scalar { return value }
+        return nil
+    }
+}
+
 /// Reads the fields of a protobuf message with strict bounds: truncation, unknown or group wire types, field
 /// number 0 or above 2^29−1 and lengths past the end are errors.
 public struct ProtobufReader: Sendable {
@@ -88,17 +117,41 @@ public struct ProtobufReader: Sendable {
     public static let maxFieldNumber = (1 << 29) - 1
 
     private let data: [UInt8]
-    private var position = 0
+    private var position: Int
+    private let end: Int
 
     /// A reader at the start of the message `data`.
-    public init(_ data: [UInt8]) { self.data = data }
+    public init(_ data: [UInt8]) {
+        self.data = data
+        position = 0
+        end = data.count
+    }
+
+    /// A reader of the message that lies at `range` in `data` (an embedded message, or one message of a buffer),
+    /// without copying it.
+    public init(_ data: [UInt8], range: Range<Int>) {
+        precondition(range.lowerBound >= 0 && range.upperBound <= data.count, "protobuf range out of its buffer")
+        self.data = data
+        position = range.lowerBound
+        end = range.upperBound
+    }
+
+    /// The buffer the message lies in: a span's range indexes it.
+    public var buffer: [UInt8] { data }
 
     /// Whether every field has been read.
-    public var isAtEnd: Bool { position == data.count }
+    public var isAtEnd: Bool { position == end }
 
     /// The next field, or nil at the end of the message.
     public mutating func next() throws(CodecError) -> ProtobufField? {
-        guard position < data.count else { return nil }
+        guard let span = try nextSpan() else { return nil }
+        if let range = span.range { return ProtobufField(number: span.number, value: .bytes(Array(data[range]))) }
+        return ProtobufField(number: span.number, value: span.scalar!)
+    }
+
+    /// The next field without copying a length-delimited value: its bytes are `buffer[range]`; nil at the end.
+    public mutating func nextSpan() throws(CodecError) -> ProtobufSpan? {
+        guard position < end else { return nil }
         let key = try readVarint()
         let number = key >> 3
         guard number >= 1, number <= UInt64(Self.maxFieldNumber) else {
@@ -107,23 +160,23 @@ public struct ProtobufReader: Sendable {
         guard let type = ProtobufWireType(rawValue: UInt8(key & 7)) else {
             throw .invalidProtobuf("wire type \(key & 7) of field \(number) is not supported")
         }
-        let value: ProtobufField.Value
         switch type {
         case .varint:
-            value = .varint(try readVarint())
+            return ProtobufSpan(number: Int(number), scalar: .varint(try readVarint()), range: nil)
         case .fixed64:
-            value = .fixed64(try readFixed(8))
+            return ProtobufSpan(number: Int(number), scalar: .fixed64(try readFixed(8)), range: nil)
         case .fixed32:
-            value = .fixed32(UInt32(truncatingIfNeeded: try readFixed(4)))
+            return ProtobufSpan(
+                number: Int(number), scalar: .fixed32(UInt32(truncatingIfNeeded: try readFixed(4))), range: nil)
         case .lengthDelimited:
             let length = try readVarint()
-            guard length <= UInt64(data.count - position) else {
-                throw .invalidProtobuf("field \(number) claims \(length) bytes, \(data.count - position) left")
+            guard length <= UInt64(end - position) else {
+                throw .invalidProtobuf("field \(number) claims \(length) bytes, \(end - position) left")
             }
-            value = .bytes(Array(data[position..<position + Int(length)]))
+            let range = position..<(position + Int(length))
             position += Int(length)
+            return ProtobufSpan(number: Int(number), scalar: nil, range: range)
         }
-        return ProtobufField(number: Int(number), value: value)
     }
 
     /// Every remaining field.
@@ -136,14 +189,14 @@ public struct ProtobufReader: Sendable {
     private mutating func readVarint() throws(CodecError) -> UInt64 {
         do {
             // Protobuf varints may use the full 64 bits (10 bytes).
-            return try Varint.read(data, at: &position, maxBytes: 10)
+            return try Varint.read(data[..<end], at: &position, maxBytes: 10)
         } catch {
             throw .invalidProtobuf("\(error)")
         }
     }
 
     private mutating func readFixed(_ count: Int) throws(CodecError) -> UInt64 {
-        guard count <= data.count - position else { throw .invalidProtobuf("truncated fixed\(count * 8) value") }
+        guard count <= end - position else { throw .invalidProtobuf("truncated fixed\(count * 8) value") }
         var value: UInt64 = 0
         for index in 0..<count { value |= UInt64(data[position + index]) << UInt64(8 * index) }
         position += count

@@ -355,3 +355,60 @@ private struct Network {
     #expect(first.count == 100)
     #expect(trace() == first)
 }
+
+/// The framing written in one sized array is byte for byte the length prefix and the protobuf `encoded()` gives,
+/// and a message decoded where it lies in a buffer of several equals the one decoded from its own copy, for
+/// seeded messages of every part; a block whose length runs past its embedded message is refused.
+@Test(arguments: [1 as UInt64, 2, 3, 4, 5])
+func bitswapFramesInOneArrayAndDecodesInPlace(seed: UInt64) throws {
+    var random = SeededRandom(seed: seed)
+    var messages: [BitswapMessage] = []
+    for _ in 0..<4 {
+        var message = BitswapMessage()
+        for (cid, _) in blocks(Int(random.next() % 4), size: 8, seed: random.next()) {
+            message.wants.append(
+                BitswapMessage.Entry(
+                    cid: cid, priority: Int32(random.next() % 100), cancel: random.next() % 2 == 0,
+                    wantType: random.next() % 2 == 0 ? .have : .block, sendDontHave: random.next() % 2 == 0))
+        }
+        message.full = random.next() % 2 == 0
+        for (cid, data) in blocks(Int(random.next() % 3), size: Int(random.next() % 300_000), seed: random.next()) {
+            message.blocks.append(BitswapMessage.Block(cid: cid, data: data))
+        }
+        for (cid, _) in blocks(Int(random.next() % 3), size: 4, seed: random.next()) {
+            message.presences.append(
+                BitswapMessage.Presence(cid: cid, kind: random.next() % 2 == 0 ? .have : .dontHave))
+        }
+        message.pendingBytes = Int32(random.next() % 1_000)
+        messages.append(message)
+    }
+    var stream: [UInt8] = []
+    for message in messages {
+        let body = message.encoded()
+        let framed = BitswapFraming.frame(message)
+        #expect(framed == Varint.encode(UInt64(body.count)) + body)
+        stream += framed
+    }
+    var offset = 0
+    for message in messages {
+        let parsed = try #require(try BitswapFraming.parse(stream, from: offset))
+        #expect(parsed.message == message)
+        #expect(try BitswapFraming.parse(Array(stream[offset..<(offset + parsed.consumed)]))?.message == message)
+        offset += parsed.consumed
+    }
+    #expect(offset == stream.count)
+    #expect(try BitswapFraming.parse(stream, from: offset) == nil)
+    // Cut short: nothing is decoded until the whole message is there.
+    #expect(try BitswapFraming.parse(Array(stream.prefix(stream.count - 1)), from: offset - 1) == nil)
+
+    // An embedded block whose data length runs past the block message: refused, not read past.
+    var inner = ProtobufWriter()
+    inner.bytes(1, CIDPrefix.v0.bytes)
+    var lying = inner.bytes + [2 << 3 | 2, 0x7F] + [UInt8](repeating: 1, count: 10)
+    var outer = ProtobufWriter()
+    outer.bytes(3, lying)
+    lying = outer.bytes + [UInt8](repeating: 9, count: 200)
+    #expect(throws: BitswapError.self) {
+        _ = try BitswapMessage(decoding: lying, range: 0..<outer.bytes.count)
+    }
+}

@@ -114,6 +114,9 @@ public final class Bitswap: @unchecked Sendable {
     /// a store slower than the network holds the senders back through the streams' windows instead of buffering.
     public static let maxArrivals = 32
 
+    /// The most a stream's reader reserves ahead for a message whose start has arrived.
+    static let reservedMessageBytes = 2 * 1024 * 1024 + 64 * 1024
+
     /// Bytes queued for one peer at most; past it, messages to the peer are dropped with a log line.
     public static let maxQueuedBytesPerPeer = 32 * 1024 * 1024
 
@@ -410,12 +413,29 @@ public final class Bitswap: @unchecked Sendable {
     /// Before each read it waits for room in the store's queue.
     private func readMessages(_ stream: P2PStream) async {
         let peer = stream.remotePeer
+        // Messages are decoded where they lie in `buffer` (from `offset`); only a message cut by a read's end is kept,
+        // in a buffer sized for it once its length is known.
         var buffer: [UInt8] = []
+        var offset = 0
         while true {
             do throws(BitswapError) {
-                while let parsed = try BitswapFraming.parse(buffer, limits: config.limits) {
-                    buffer.removeFirst(parsed.consumed)
+                while let parsed = try BitswapFraming.parse(buffer, from: offset, limits: config.limits) {
+                    offset += parsed.consumed
                     handle(.message(from: peer, parsed.message))
+                }
+                if offset == buffer.count {
+                    buffer = []
+                    offset = 0
+                } else if let (body, prefix) = try BitswapFraming.length(buffer, from: offset, limits: config.limits),
+                    buffer.capacity < prefix + body || offset > 0
+                {
+                    // Sized ahead up to the largest message an honest peer sends (2 MiB of blocks), so a length
+                    // prefix alone cannot make this side reserve more.
+                    var rest: [UInt8] = []
+                    rest.reserveCapacity(min(prefix + body, Self.reservedMessageBytes))
+                    rest += buffer[offset...]
+                    buffer = rest
+                    offset = 0
                 }
             } catch {
                 stream.reset()
@@ -424,7 +444,7 @@ public final class Bitswap: @unchecked Sendable {
             }
             await waitForStoreRoom()
             guard let chunk = try? await stream.read(maxBytes: 256 * 1024), !chunk.isEmpty else { return }
-            buffer += chunk
+            if buffer.isEmpty { buffer = chunk } else { buffer += chunk }
         }
     }
 }

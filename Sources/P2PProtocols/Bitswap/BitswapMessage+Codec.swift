@@ -64,10 +64,46 @@ extension BitswapMessage {
     ///
     /// Unknown fields are skipped; a 1.0.0 bare block (field 2) is read as the CIDv0 block of its bytes.
     public init(decoding bytes: some Collection<UInt8>, limits: Limits = Limits()) throws(BitswapError) {
-        guard bytes.count <= limits.maxSize else { throw .messageTooLarge(size: bytes.count, limit: limits.maxSize) }
+        let message = Array(bytes)
+        try self.init(decoding: message, range: 0..<message.count, limits: limits)
+    }
+
+    /// Decodes the message at `range` of `buffer` within `limits`, copying each block's bytes once (out of the
+    /// buffer) and nothing else of size.
+    public init(decoding buffer: [UInt8], range: Range<Int>, limits: Limits = Limits()) throws(BitswapError) {
+        guard range.count <= limits.maxSize else { throw .messageTooLarge(size: range.count, limit: limits.maxSize) }
         self.init()
-        var reader = ProtobufReader(Array(bytes))
-        while let field = try Self.next(&reader) {
+        var reader = ProtobufReader(buffer, range: range)
+        while let span = try Self.nextSpan(&reader) {
+            if span.number == 3 {
+                guard let range = span.range else { throw .wrongWireType(field: "Message.payload") }
+                var item = ProtobufReader(buffer, range: range)
+                var prefix: CIDPrefix?
+                var data: [UInt8] = []
+                while let part = try Self.nextSpan(&item) {
+                    switch part.number {
+                    case 1:
+                        guard let range = part.range else { throw .wrongWireType(field: "Block.prefix") }
+                        // py-libp2p sends CIDv0 blocks with an empty prefix: read as 00 70 12 20.
+                        prefix = range.isEmpty ? .v0 : try CIDPrefix(bytes: Array(buffer[range]))
+                    case 2:
+                        guard let range = part.range else { throw .wrongWireType(field: "Block.data") }
+                        try Self.countBlock(&blocks, range.count, limits)
+                        data = Array(buffer[range])
+                    default: continue
+                    }
+                }
+                guard let prefix else { throw .malformedProtobuf("a block without its CID prefix field") }
+                try Self.countBlock(&blocks, data.count, limits)
+                blocks.append(Block(prefix: prefix, data: data))
+                continue
+            }
+            let field =
+                if let range = span.range {
+                    ProtobufField(number: span.number, value: .bytes(Array(buffer[range])))
+                } else {
+                    ProtobufField(number: span.number, value: span.scalar!)
+                }
             switch field.number {
             case 1:
                 var list = ProtobufReader(try Self.payload(field, "Message.wantlist"))
@@ -87,23 +123,6 @@ extension BitswapMessage {
                 try Self.countBlock(&blocks, data.count, limits)
                 blocks.append(
                     Block(prefix: CIDPrefix(version: 0, codec: 0x70, hashFunction: 0x12, digestLength: 32), data: data))
-            case 3:
-                var item = ProtobufReader(try Self.payload(field, "Message.payload"))
-                var prefix: CIDPrefix?
-                var data: [UInt8] = []
-                while let part = try Self.next(&item) {
-                    switch part.number {
-                    case 1:
-                        let bytes = try Self.payload(part, "Block.prefix")
-                        // py-libp2p sends CIDv0 blocks with an empty prefix: read as 00 70 12 20.
-                        prefix = bytes.isEmpty ? .v0 : try CIDPrefix(bytes: bytes)
-                    case 2: data = try Self.payload(part, "Block.data")
-                    default: continue
-                    }
-                }
-                guard let prefix else { throw .malformedProtobuf("a block without its CID prefix field") }
-                try Self.countBlock(&blocks, data.count, limits)
-                blocks.append(Block(prefix: prefix, data: data))
             case 4:
                 guard presences.count < limits.maxPresences else {
                     throw .tooMany(what: "block presences", limit: limits.maxPresences)
@@ -171,6 +190,14 @@ extension BitswapMessage {
         }
     }
 
+    private static func nextSpan(_ reader: inout ProtobufReader) throws(BitswapError) -> ProtobufSpan? {
+        do {
+            return try reader.nextSpan()
+        } catch {
+            throw .malformedProtobuf("\(error)")
+        }
+    }
+
     private static func next(_ reader: inout ProtobufReader) throws(BitswapError) -> ProtobufField? {
         do {
             return try reader.next()
@@ -192,10 +219,43 @@ extension BitswapMessage {
 
 /// The length-prefixed framing of Bitswap messages on a stream (an unsigned varint, then the message).
 public enum BitswapFraming {
-    /// `message` with its length prefix.
+    /// `message` with its length prefix, written into one array sized for it: each block's bytes are copied once.
+    ///
+    /// The bytes are those of `Varint.encode(body.count) + message.encoded()`: the wantlist, then every block as an
+    /// embedded `Block{prefix, data}` message, then the presences and `pendingBytes`.
     public static func frame(_ message: BitswapMessage) -> [UInt8] {
-        let body = message.encoded()
-        return Varint.encode(UInt64(body.count)) + body
+        let headBytes = BitswapMessage(wants: message.wants, full: message.full).encoded()
+        let tailBytes = BitswapMessage(presences: message.presences, pendingBytes: message.pendingBytes).encoded()
+        func varintSize(_ value: Int) -> Int {
+            var size = 1
+            var rest = UInt64(value) >> 7
+            while rest != 0 {
+                size += 1
+                rest >>= 7
+            }
+            return size
+        }
+        let inner = message.blocks.map { block in
+            1 + varintSize(block.prefix.bytes.count) + block.prefix.bytes.count + 1 + varintSize(block.data.count)
+                + block.data.count
+        }
+        let body = headBytes.count + tailBytes.count + inner.reduce(0) { $0 + 1 + varintSize($1) + $1 }
+        var out: [UInt8] = []
+        out.reserveCapacity(varintSize(body) + body)
+        Varint.append(UInt64(body), to: &out)
+        out += headBytes
+        for (block, size) in zip(message.blocks, inner) {
+            out.append(3 << 3 | 2)
+            Varint.append(UInt64(size), to: &out)
+            out.append(1 << 3 | 2)
+            Varint.append(UInt64(block.prefix.bytes.count), to: &out)
+            out += block.prefix.bytes
+            out.append(2 << 3 | 2)
+            Varint.append(UInt64(block.data.count), to: &out)
+            out += block.data
+        }
+        out += tailBytes
+        return out
     }
 
     /// The first message in `buffer` and the bytes it took, nil when incomplete; a length over the bound is
@@ -203,14 +263,23 @@ public enum BitswapFraming {
     public static func parse(
         _ buffer: some Collection<UInt8>, limits: BitswapMessage.Limits = .init()
     ) throws(BitswapError) -> (message: BitswapMessage, consumed: Int)? {
+        let bytes = Array(buffer)
+        return try parse(bytes, from: 0, limits: limits)
+    }
+
+    /// The length a message at `offset` of `buffer` declares, with the prefix's own size, nil while the prefix is
+    /// incomplete; a length over the bound is refused before the body is buffered.
+    public static func length(
+        _ buffer: [UInt8], from offset: Int, limits: BitswapMessage.Limits = .init()
+    ) throws(BitswapError) -> (body: Int, prefix: Int)? {
         var length: UInt64 = 0
         var shift: UInt64 = 0
-        var index = buffer.startIndex
+        var index = offset
         var headerLength = 0
         while true {
-            guard index != buffer.endIndex else { return nil }
+            guard index < buffer.count else { return nil }
             let byte = buffer[index]
-            index = buffer.index(after: index)
+            index += 1
             headerLength += 1
             guard headerLength <= 9 else { throw .malformedProtobuf("length prefix over 9 bytes") }
             length |= UInt64(byte & 0x7F) << shift
@@ -218,9 +287,17 @@ public enum BitswapFraming {
             shift += 7
         }
         guard length <= UInt64(limits.maxSize) else { throw .frameTooLarge(length: length, limit: limits.maxSize) }
-        let total = headerLength + Int(length)
-        guard buffer.count >= total else { return nil }
-        let body = buffer.dropFirst(headerLength).prefix(Int(length))
-        return (try BitswapMessage(decoding: body, limits: limits), total)
+        return (Int(length), headerLength)
+    }
+
+    /// The message at `offset` of `buffer` and the bytes it took, nil when incomplete; decoded in place (only the
+    /// blocks' bytes are copied out).
+    public static func parse(
+        _ buffer: [UInt8], from offset: Int, limits: BitswapMessage.Limits = .init()
+    ) throws(BitswapError) -> (message: BitswapMessage, consumed: Int)? {
+        guard let (body, prefix) = try length(buffer, from: offset, limits: limits) else { return nil }
+        let start = offset + prefix
+        guard buffer.count - start >= body else { return nil }
+        return (try BitswapMessage(decoding: buffer, range: start..<(start + body), limits: limits), prefix + body)
     }
 }
