@@ -1,4 +1,5 @@
 import Codec
+import Dispatch
 import EventLoop
 import Runtime
 import Synchronization
@@ -108,6 +109,9 @@ public final class Bitswap: @unchecked Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let ticker = Mutex<TimerHandle?>(nil)
+    /// Where received blocks are written to the store: a thread of its own, since a store's writes block on the disk
+    /// and must not hold up the tasks of everything else.
+    private let storeQueue = DispatchQueue(label: "bitswap-store")
     private let streams = Mutex<[PeerID: P2PStream]>([:])
 
     /// Received blocks waiting to be stored at most before the streams stop being read (8 MiB of 256 KiB blocks):
@@ -272,7 +276,7 @@ public final class Bitswap: @unchecked Sendable {
                 defer { state.storing = true }
                 return !state.storing
             }
-            if start { Task.detached { [weak self] in self?.storeArrivals() } }
+            if start { storeQueue.async { [weak self] in self?.storeArrivals() } }
         case .punish(let peer, let reason):
             logger.warning("bitswap: closing a hostile peer's connection", ["peer": "\(peer)", "reason": "\(reason)"])
             let host = host
@@ -283,10 +287,9 @@ public final class Bitswap: @unchecked Sendable {
         }
     }
 
-    /// Stores received blocks until none wait: whatever arrived meanwhile goes into the store together (at most
-    /// 32 at a time, in one transaction of a store that has them), then each is announced and walked.
-    ///
-    /// The engine bounds what is in flight (its wants per peer), so what waits here is bounded by it too.
+    /// Stores received blocks until none wait, on `storeQueue`: whatever arrived meanwhile goes into the store
+    /// together (at most 32 at a time, in one transaction of a store that has them), then each is announced and
+    /// walked; readers waiting for room are let go once fewer than `maxArrivals` wait.
     private func storeArrivals() {
         while true {
             let (batch, waiters) = state.withLock { state -> ([Arrival], [CheckedContinuation<Void, Never>]) in
