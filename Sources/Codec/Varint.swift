@@ -10,6 +10,18 @@ public enum Varint {
         return out
     }
 
+    /// The bytes the encoding of `value` takes.
+    @inlinable
+    public static func size(_ value: UInt64) -> Int {
+        var value = value
+        var count = 1
+        while value >= 0x80 {
+            value >>= 7
+            count += 1
+        }
+        return count
+    }
+
     /// Appends the encoding of `value` to `out`.
     public static func append(_ value: UInt64, to out: inout [UInt8]) {
         var value = value

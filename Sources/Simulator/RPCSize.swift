@@ -1,3 +1,4 @@
+import Codec
 import P2PProtocols
 
 /// The bytes an RPC takes on the wire: the router's `encodedSize` plus the frame's varint length prefix; what the
@@ -5,15 +6,7 @@ import P2PProtocols
 public enum RPCSize {
     /// Bytes of a varint.
     @inline(__always)
-    static func varint(_ value: Int) -> Int {
-        var length = 1
-        var rest = UInt64(value) >> 7
-        while rest != 0 {
-            length += 1
-            rest >>= 7
-        }
-        return length
-    }
+    static func varint(_ value: Int) -> Int { Varint.size(UInt64(value)) }
 
     /// The RPC protobuf's size plus its varint length prefix.
     @inline(__always)

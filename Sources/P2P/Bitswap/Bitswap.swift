@@ -114,8 +114,11 @@ public final class Bitswap: @unchecked Sendable {
     private let storeQueue = DispatchQueue(label: "bitswap-store")
     private let streams = Mutex<[PeerID: P2PStream]>([:])
 
-    /// Received blocks waiting to be stored at most before the streams stop being read (8 MiB of 256 KiB blocks):
-    /// a store slower than the network holds the senders back through the streams' windows instead of buffering.
+    /// Received blocks waiting to be stored before the streams stop being read: 8 MiB of 256 KiB blocks.
+    ///
+    /// A store slower than the network then holds the senders back through the streams' windows instead of
+    /// buffering. A reader checks before each message with blocks, so what waits stays under this plus one message
+    /// per stream.
     public static let maxArrivals = 32
 
     /// The most a stream's reader reserves ahead for a message whose start has arrived.
@@ -413,7 +416,7 @@ public final class Bitswap: @unchecked Sendable {
 
     /// Reads framed messages from a stream until it ends; one that does not decode costs the peer its connection.
     ///
-    /// Before each read it waits for room in the store's queue.
+    /// Before each message that carries blocks, and before each read, it waits for room in the store's queue.
     private func readMessages(_ stream: P2PStream) async {
         let peer = stream.remotePeer
         // Messages are decoded where they lie in `buffer` (from `offset`); only a message cut by a read's end is kept,
@@ -424,6 +427,7 @@ public final class Bitswap: @unchecked Sendable {
             do throws(BitswapError) {
                 while let parsed = try BitswapFraming.parse(buffer, from: offset, limits: config.limits) {
                     offset += parsed.consumed
+                    if !parsed.message.blocks.isEmpty { await waitForStoreRoom() }
                     handle(.message(from: peer, parsed.message))
                 }
                 if offset == buffer.count {

@@ -226,15 +226,7 @@ public enum BitswapFraming {
     public static func frame(_ message: BitswapMessage) -> [UInt8] {
         let headBytes = BitswapMessage(wants: message.wants, full: message.full).encoded()
         let tailBytes = BitswapMessage(presences: message.presences, pendingBytes: message.pendingBytes).encoded()
-        func varintSize(_ value: Int) -> Int {
-            var size = 1
-            var rest = UInt64(value) >> 7
-            while rest != 0 {
-                size += 1
-                rest >>= 7
-            }
-            return size
-        }
+        func varintSize(_ value: Int) -> Int { Varint.size(UInt64(value)) }
         let inner = message.blocks.map { block in
             1 + varintSize(block.prefix.bytes.count) + block.prefix.bytes.count + 1 + varintSize(block.data.count)
                 + block.data.count

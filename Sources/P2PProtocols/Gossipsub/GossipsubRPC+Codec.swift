@@ -372,15 +372,7 @@ extension GossipsubMessage {
 /// Sizes of protobuf wire encodings, for `encodedSize` (field numbers here are all below 16: one key byte).
 enum ProtobufSize {
     /// Bytes of the varint encoding of `value`.
-    static func varint(_ value: UInt64) -> Int {
-        var value = value
-        var count = 1
-        while value >= 0x80 {
-            value >>= 7
-            count += 1
-        }
-        return count
-    }
+    static func varint(_ value: UInt64) -> Int { Varint.size(value) }
 
     /// A length-delimited field of `length` payload bytes.
     static func field(_ length: Int) -> Int { 1 + varint(UInt64(length)) + length }
