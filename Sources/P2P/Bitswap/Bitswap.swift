@@ -434,12 +434,13 @@ public final class Bitswap: @unchecked Sendable {
                     buffer = []
                     offset = 0
                 } else if let (body, prefix) = try BitswapFraming.length(buffer, from: offset, limits: config.limits),
-                    buffer.capacity < prefix + body || offset > 0
+                    offset > 0 || buffer.capacity < min(prefix + body, Self.reservedMessageBytes)
                 {
                     // Sized ahead up to the largest message an honest peer sends (2 MiB of blocks), so a length
-                    // prefix alone cannot make this side reserve more.
+                    // prefix alone cannot make this side reserve more; a buffer already that large just grows.
+                    let reserve = min(prefix + body, Self.reservedMessageBytes)
                     var rest: [UInt8] = []
-                    rest.reserveCapacity(min(prefix + body, Self.reservedMessageBytes))
+                    rest.reserveCapacity(reserve)
                     rest += buffer[offset...]
                     buffer = rest
                     offset = 0
