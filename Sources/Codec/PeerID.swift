@@ -61,6 +61,21 @@ public struct LibP2PPublicKey: Hashable, Sendable {
 public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// The multihash of the public key protobuf that this peer id is.
     public let multihash: Multihash
+    /// The multihash's `Fingerprint`: tables hash it instead of the bytes, and comparisons start with it.
+    private let fingerprint: UInt64
+
+    /// Two peer ids are equal when their multihashes are (the fingerprints, a function of them, are compared
+    /// first).
+    public static func == (lhs: PeerID, rhs: PeerID) -> Bool {
+        lhs.fingerprint == rhs.fingerprint && lhs.multihash == rhs.multihash
+    }
+
+    /// Feeds the fingerprint alone.
+    public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+
+    private static func fingerprint(of multihash: Multihash) -> UInt64 {
+        Fingerprint.of(multihash.digest, salt: multihash.code)
+    }
 
     /// The peer id of a public key protobuf.
     public init(publicKeyProtobuf: [UInt8]) {
@@ -68,6 +83,7 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
             publicKeyProtobuf.count <= 42
             ? Multihash(code: Multihash.Function.identity.rawValue, digest: publicKeyProtobuf)
             : .sha256(publicKeyProtobuf)
+        fingerprint = Self.fingerprint(of: multihash)
     }
 
     /// The peer id of a public key.
@@ -87,6 +103,7 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
         default: throw .invalidPeerID("multihash is neither identity (≤ 42 bytes) nor a full sha2-256")
         }
         self.multihash = multihash
+        fingerprint = Self.fingerprint(of: multihash)
     }
 
     /// Parses base58btc (`12D3Koo…`, `16Uiu2…`, `Qm…`) or a CIDv1 with the libp2p-key codec (`bafz…`).

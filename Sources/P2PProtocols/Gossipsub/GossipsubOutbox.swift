@@ -21,6 +21,32 @@ extension GossipsubRouter {
         private var sends: [Pending] = []
         private var index: [PeerID: Int] = [:]
 
+        /// Up to this many pending RPCs are found by a scan (comparing fingerprints first); the index tables are
+        /// filled only past it, as when a subscription goes to every peer.
+        private static let scanLimit = 16
+
+        /// The last pending RPC to `peer` in `list`.
+        private static func find(_ peer: PeerID, in list: [Pending], index: [PeerID: Int]) -> Int? {
+            guard list.count <= scanLimit else { return index[peer] }
+            var position = list.count - 1
+            while position >= 0 {
+                if list[position].peer == peer { return position }
+                position -= 1
+            }
+            return nil
+        }
+
+        /// Records that the last pending RPC in `list` is `peer`'s, once the list is past the scan limit.
+        private static func noteLast(_ peer: PeerID, in list: [Pending], index: inout [PeerID: Int]) {
+            guard list.count > scanLimit else { return }
+            if list.count == scanLimit + 1 {
+                // Crossing the limit: index what the scans found so far (later entries win, as in `find`).
+                for position in list.indices { index[list[position].peer] = position }
+            } else {
+                index[peer] = list.count - 1
+            }
+        }
+
         /// Everything collected, in order: actions, IDONTWANT, other sends (to peers still connected), disconnects.
         mutating func drain(connected: [PeerID: PeerState]) -> [Action] {
             if urgent.isEmpty && sends.isEmpty && closing.isEmpty {
@@ -41,19 +67,19 @@ extension GossipsubRouter {
             result += closing
             actions = []
             closing = []
-            urgent = []
-            urgentIndex = [:]
-            sends = []
-            index = [:]
+            urgent.removeAll(keepingCapacity: true)
+            sends.removeAll(keepingCapacity: true)
+            if !urgentIndex.isEmpty { urgentIndex = [:] }
+            if !index.isEmpty { index = [:] }
             return result
         }
 
         private mutating func slot(_ peer: PeerID, adding size: Int) -> Int {
-            if let position = index[peer] {
+            if let position = Self.find(peer, in: sends, index: index) {
                 if sends[position].size + size <= budget || sends[position].size == 0 { return position }
             }
             sends.append(Pending(peer: peer, rpc: GossipsubRPC(), size: 0))
-            index[peer] = sends.count - 1
+            Self.noteLast(peer, in: sends, index: &index)
             return sends.count - 1
         }
 
@@ -99,14 +125,14 @@ extension GossipsubRouter {
 
         mutating func idontwant(_ id: GossipsubMessageID, to peer: PeerID) {
             let position: Int
-            if let existing = urgentIndex[peer] {
+            if let existing = Self.find(peer, in: urgent, index: urgentIndex) {
                 position = existing
             } else {
                 var control = GossipsubRPC.Control()
                 control.idontwant = [[]]
                 urgent.append(Pending(peer: peer, rpc: GossipsubRPC(control: control), size: 0))
                 position = urgent.count - 1
-                urgentIndex[peer] = position
+                Self.noteLast(peer, in: urgent, index: &urgentIndex)
             }
             var control = urgent[position].rpc.control!
             urgent[position].rpc.control = nil

@@ -259,21 +259,22 @@ public struct GossipsubPeerScore: Sendable {
     /// The peer's score at `now`.
     public func score(_ peer: PeerID, now: Instant) -> Double {
         guard let slot = knownSlot(peer) else { return 0 }
-        let counters = peers[slot]
-        if !counters.connected && counters.expire < now { return 0 }
+        // Fields are read in place: a copy of the record would retain its peer id and topic array.
+        if !peers[slot].connected && peers[slot].expire < now { return 0 }
         var topicScore = 0.0
-        for topic in counters.topics {
-            let parameters = topicParameters[topic.topic]
-            topicScore += topic.score(parameters, now: now) * parameters.topicWeight
+        for index in peers[slot].topics.indices {
+            let parameters = topicParameters[peers[slot].topics[index].topic]
+            topicScore += peers[slot].topics[index].score(parameters, now: now) * parameters.topicWeight
         }
         var score = parameters.topicScoreCap > 0 ? min(topicScore, parameters.topicScoreCap) : topicScore
-        if parameters.appSpecificWeight != 0 { score += counters.applicationScore * parameters.appSpecificWeight }
-        if parameters.ipColocationFactorWeight != 0, let ip = counters.ipSlot {
+        if parameters.appSpecificWeight != 0 { score += peers[slot].applicationScore * parameters.appSpecificWeight }
+        if parameters.ipColocationFactorWeight != 0, let ip = peers[slot].ipSlot {
             let surplus = Double(peersAtIP[ip]) - Double(parameters.ipColocationFactorThreshold)
             if surplus > 0 { score += surplus * surplus * parameters.ipColocationFactorWeight }
         }
-        if parameters.behaviourPenaltyWeight != 0, counters.behaviourPenalty > parameters.behaviourPenaltyThreshold {
-            let excess = counters.behaviourPenalty - parameters.behaviourPenaltyThreshold
+        let penalty = peers[slot].behaviourPenalty
+        if parameters.behaviourPenaltyWeight != 0, penalty > parameters.behaviourPenaltyThreshold {
+            let excess = penalty - parameters.behaviourPenaltyThreshold
             score += excess * excess * parameters.behaviourPenaltyWeight
         }
         return score

@@ -99,10 +99,10 @@ extension GossipsubRouter {
             }
             guard let state = peers[peer] else { return }
             if mesh[topic]!.contains(peer) { continue }
-            if !state.topics.contains(topic) {
+            if peerTopics[peer]?.contains(topic) != true {
                 // A GRAFT implies the subscription (some peers send it first).
                 guard applySubscription(.init(subscribe: true, topic: topic), from: peer, now: now) else { return }
-                guard peers[peer]?.topics.contains(topic) == true else { continue }
+                guard peerTopics[peer]?.contains(topic) == true else { continue }
             }
             if let expiry = backoff[topic]?[peer], now < expiry {
                 // GRAFT during our backoff: a penalty, a second one when it comes within the flood threshold.

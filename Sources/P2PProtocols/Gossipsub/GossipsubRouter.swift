@@ -138,6 +138,10 @@ public struct GossipsubRouter: Sendable {
     var sequenceNumber: UInt64
 
     var peers: [PeerID: PeerState] = [:]
+    /// The topics each connected peer subscribes to (peers with none are absent).
+    var peerTopics: [PeerID: Set<String>] = [:]
+    /// The signed peer records connected peers offered, for PX (at most 4 KiB each; the shell gives them).
+    var peerRecords: [PeerID: [UInt8]] = [:]
     /// v1.2: what peers said they do not want (only peers that said so).
     var dontWant: [PeerID: DontWantTable] = [:]
     var peerOrder = IndexedSet<PeerID>()
@@ -216,7 +220,7 @@ public struct GossipsubRouter: Sendable {
         case .heartbeat:
             heartbeat(now: now)
         case .peerRecord(let peer, let record):
-            if isConnected(peer) { peers[peer]?.signedRecord = record.flatMap { $0.count <= 4_096 ? $0 : nil } }
+            if isConnected(peer) { peerRecords[peer] = record.flatMap { $0.count <= 4_096 ? $0 : nil } }
         }
         return outbox.drain(connected: peers)
     }
@@ -272,10 +276,11 @@ public struct GossipsubRouter: Sendable {
 
     /// Forgets a peer that left or that we dropped; its score is retained by the score keeper.
     mutating func removePeer(_ peer: PeerID, now: Instant) {
-        guard let state = peers.removeValue(forKey: peer) else { return }
+        guard peers.removeValue(forKey: peer) != nil else { return }
         peerOrder.remove(peer)
         dontWant[peer] = nil
-        for topic in state.topics {
+        peerRecords[peer] = nil
+        for topic in peerTopics.removeValue(forKey: peer) ?? [] {
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
             mesh[topic]?.remove(peer)
@@ -357,21 +362,23 @@ public struct GossipsubRouter: Sendable {
 
     /// Records a peer's subscription change; false when the peer was dropped for it.
     mutating func applySubscription(_ change: GossipsubRPC.Subscription, from peer: PeerID, now: Instant) -> Bool {
-        guard let state = peers[peer] else { return false }
+        guard isConnected(peer) else { return false }
         let topic = change.topic
         if change.subscribe {
-            guard !state.topics.contains(topic) else { return true }
-            guard state.topics.count < config.maxTopics else {
+            let topics = peerTopics[peer]?.count ?? 0
+            guard topics == 0 || !peerTopics[peer]!.contains(topic) else { return true }
+            guard topics < config.maxTopics else {
                 disconnect(peer, reason: "subscribed to more than \(config.maxTopics) topics", now: now)
                 return false
             }
             // The router's own table is bounded too: a topic nobody else knows is not tracked once it is full.
             guard topicPeers[topic] != nil || subscribed.contains(topic) || topicPeers.count < config.maxTopics
             else { return true }
-            peers[peer]?.topics.insert(topic)
+            peerTopics[peer, default: []].insert(topic)
             topicPeers[topic, default: IndexedSet()].insert(peer)
         } else {
-            guard peers[peer]?.topics.remove(topic) != nil else { return true }
+            guard peerTopics[peer]?.remove(topic) != nil else { return true }
+            if peerTopics[peer]?.isEmpty == true { peerTopics[peer] = nil }
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
             if mesh[topic]?.remove(peer) == true { score?.prune(peer, topic: topic, now: now) }
@@ -420,7 +427,7 @@ public struct GossipsubRouter: Sendable {
                 other != peer && router.peerScore(other, now) >= 0
             }
             exchange = offered.map {
-                GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: peers[$0]?.signedRecord)
+                GossipsubRPC.PeerInfo(peerID: $0.multihash.bytes, signedRecord: peerRecords[$0])
             }
         }
         return GossipsubRPC.Prune(topic: topic, peers: exchange, backoff: UInt64(max(0, seconds.rounded(.up))))
@@ -430,13 +437,11 @@ public struct GossipsubRouter: Sendable {
 // MARK: - Per-peer and bookkeeping records
 
 extension GossipsubRouter {
-    /// What the router keeps per connected peer.
+    /// What the router keeps per connected peer: plain values, so that reading one field copies no references (its
+    /// topics and signed record are tables of their own).
     struct PeerState: Sendable {
         let version: GossipsubVersion
         let outbound: Bool
-        var topics: Set<String> = []
-        /// Its signed peer record, for PX (at most 4 KiB; the shell gives it).
-        var signedRecord: [UInt8]?
         /// The heartbeat the per-heartbeat counters below belong to.
         var counterTick: UInt64 = 0
         /// IHAVE RPCs received this heartbeat.
@@ -484,11 +489,7 @@ extension GossipsubRouter {
         var entries: [Int: Instant] = [:]
         var order = FIFOQueue<Entry>()
 
-        static func key(_ id: GossipsubMessageID) -> Int {
-            var hasher = Hasher()
-            id.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
-            return hasher.finalize()
-        }
+        static func key(_ id: GossipsubMessageID) -> Int { Int(truncatingIfNeeded: id.fingerprint) }
 
         mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
             while let oldest = order.first, oldest.until <= now {

@@ -24,16 +24,24 @@ public enum GossipsubVersion: String, Sendable, CaseIterable, Comparable {
 /// A message id, as the topic's message-id function computes it.
 public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
     /// The id's bytes.
-    public var bytes: [UInt8]
+    public let bytes: [UInt8]
+    /// The bytes' `Fingerprint`, computed once: tables hash it, and comparisons start with it.
+    public let fingerprint: UInt64
 
     /// An id of `bytes`.
-    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    public init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        fingerprint = Fingerprint.of(bytes)
+    }
 
     /// The id in hex.
     public var description: String { Hex.encode(bytes) }
 
-    /// Hashes the bytes in one pass (the synthesized hash feeds them one by one).
-    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    /// Two ids are equal when their bytes are.
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.fingerprint == rhs.fingerprint && lhs.bytes == rhs.bytes }
+
+    /// Feeds the fingerprint alone.
+    public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 }
 
 /// A pubsub message as the `Message` protobuf carries it (fields 1 from, 2 data, 3 seqno, 4 topic, 5 signature,
