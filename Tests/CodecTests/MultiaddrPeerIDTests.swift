@@ -120,3 +120,34 @@ func multiaddrKnownForms(text: String, hex: String) throws {
     }
     #expect(protobufReads > 0)
 }
+
+@Test func fingerprintsFollowEveryByteAndTheLength() {
+    let base = Array(0..<40).map { UInt8($0) }
+    let fingerprint = Fingerprint.of(base)
+    #expect(Fingerprint.of(base) == fingerprint)
+    for index in base.indices {
+        var changed = base
+        changed[index] ^= 1
+        #expect(Fingerprint.of(changed) != fingerprint, "byte \(index)")
+    }
+    #expect(Fingerprint.of([0]) != Fingerprint.of([0, 0]))
+    #expect(Fingerprint.of([]) != Fingerprint.of([0]))
+    #expect(Fingerprint.of(base, salt: 1) != fingerprint)
+}
+
+@Test func peerIDsHashAndCompareByTheirMultihash() throws {
+    let a = PeerID(publicKeyProtobuf: [8, 1, 18, 32] + Array(repeating: 1, count: 32))
+    let same = try PeerID(multihashBytes: a.multihash.bytes)
+    let other = PeerID(publicKeyProtobuf: [8, 1, 18, 32] + Array(repeating: 2, count: 32))
+    #expect(a == same)
+    #expect(a.hashValue == same.hashValue)
+    #expect(a != other)
+    // The same digest under another hash function is another peer id.
+    let sha = PeerID(publicKeyProtobuf: Array(repeating: 3, count: 64))
+    #expect(sha.multihash.code == Multihash.Function.sha2x256.rawValue)
+    #expect(try PeerID(multihashBytes: sha.multihash.bytes) == sha)
+    var table: [PeerID: Int] = [a: 1, other: 2, sha: 3]
+    table[same] = 4
+    #expect(table.count == 3)
+    #expect(table[a] == 4)
+}

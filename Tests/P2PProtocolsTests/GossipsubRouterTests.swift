@@ -818,7 +818,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     }
     #expect(router.topicPeers.count <= config.maxTopics + 1)
     #expect(router.dontWant.values.allSatisfy { $0.entries.count <= config.maxIDontWantMessages })
-    #expect(router.peers.values.allSatisfy { $0.topics.count <= config.maxTopics })
+    #expect(router.peerTopics.values.allSatisfy { $0.count <= config.maxTopics })
     // Promises are one per IWANT, and they expire.
     #expect(router.promises.count <= hostile.count)
     now = now.advanced(bySeconds: config.iwantFollowupTime + 1)

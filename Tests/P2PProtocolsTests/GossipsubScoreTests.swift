@@ -462,15 +462,18 @@ private func invalidParameters() -> GossipsubScoreParameters {
 
 @Test func messageAndPeerKeysCompareWholeIds() {
     let long = GossipsubMessageID(Array(repeating: 7, count: 30) + [1, 2, 3, 4, 5, 6, 7, 8])
-    var sameTail = long
-    sameTail.bytes[0] = 9
+    let sameTail = GossipsubMessageID([9] + long.bytes.dropFirst())
     let short = GossipsubMessageID([1, 2, 3])
     #expect(GossipsubScoreMessageKey(long) == GossipsubScoreMessageKey(GossipsubMessageID(long.bytes)))
-    #expect(GossipsubScoreMessageKey(long).hashValue == GossipsubScoreMessageKey(sameTail).hashValue)
+    #expect(GossipsubScoreMessageKey(long).hashValue == GossipsubScoreMessageKey(GossipsubMessageID(long.bytes)).hashValue)
+    #expect(long.fingerprint == GossipsubMessageID(long.bytes).fingerprint)
     #expect(GossipsubScoreMessageKey(long) != GossipsubScoreMessageKey(sameTail))
+    #expect(long.fingerprint != sameTail.fingerprint)
     #expect(GossipsubScoreMessageKey(short) != GossipsubScoreMessageKey(GossipsubMessageID([0, 1, 2, 3])))
+    #expect(GossipsubMessageID([0]) != GossipsubMessageID([0, 0]))
     #expect(GossipsubScoreMessageKey(GossipsubMessageID([])) == GossipsubScoreMessageKey(GossipsubMessageID([])))
     #expect(GossipsubScorePeerKey(peer(1)) == GossipsubScorePeerKey(peer(1)))
+    #expect(GossipsubScorePeerKey(peer(1)).hashValue == GossipsubScorePeerKey(peer(1)).hashValue)
     #expect(GossipsubScorePeerKey(peer(1)) != GossipsubScorePeerKey(peer(2)))
 }
 

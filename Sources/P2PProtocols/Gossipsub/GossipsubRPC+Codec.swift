@@ -336,14 +336,6 @@ extension GossipsubMessage {
         return size
     }
 
-    /// The length of `encoded()`, computed without encoding.
-    public var encodedSize: Int {
-        var size = unsignedEncodedSize
-        if let signature { size += ProtobufSize.field(signature.count) }
-        if let key { size += ProtobufSize.field(key.count) }
-        return size
-    }
-
     /// Decodes a `Message` protobuf within `limits` (the topic is required).
     public init(decoding bytes: [UInt8], limits: GossipsubRPC.Limits) throws(GossipsubError) {
         var reader = ProtobufReader(bytes)
