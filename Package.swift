@@ -110,7 +110,8 @@ let package = Package(
         // Compiled optimized even in debug builds: its tests run hundreds of routers.
         .target(
             name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto"],
-            swiftSettings: [.unsafeFlags(["-O"])]),
+            // One thread owns a simulation: the engine's class state needs no dynamic exclusivity checks.
+            swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
 
         // The content store: UnixFS blobs as verified blocks (LZ4 where it pays) indexed in SQLite, pins, quota, GC.
         .target(name: "Content", dependencies: ["Codec", "Crypto", "SQLite", "FileIO", "Runtime", "CLZ4"]),

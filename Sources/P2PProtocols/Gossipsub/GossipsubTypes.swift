@@ -47,108 +47,90 @@ public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
 /// A pubsub message as the `Message` protobuf carries it (fields 1 from, 2 data, 3 seqno, 4 topic, 5 signature,
 /// 6 key).
 ///
-/// A value with copy-on-write storage: a message is forwarded to a whole mesh and kept in caches, so a copy costs
+/// A value over shared immutable storage: a message is forwarded to a whole mesh and kept in caches, so a copy costs
 /// one reference, not one per field. Its encoded size is kept with the fields and recomputed when one changes.
 public struct GossipsubMessage: Hashable, Sendable {
-    /// The fields, shared between copies until one of them changes a field.
-    private final class Storage: @unchecked Sendable {
-        // Written only while uniquely referenced (`GossipsubMessage.writable`): shared storage is immutable.
+    /// The protobuf's fields.
+    private struct Fields: Hashable {
         var from: [UInt8]?
         var data: [UInt8]
         var seqno: [UInt8]?
         var topic: String
         var signature: [UInt8]?
         var key: [UInt8]?
-        var encodedSize = 0
+    }
 
-        init(
-            from: [UInt8]?, data: [UInt8], seqno: [UInt8]?, topic: String, signature: [UInt8]?, key: [UInt8]?
-        ) {
-            self.from = from
-            self.data = data
-            self.seqno = seqno
-            self.topic = topic
-            self.signature = signature
-            self.key = key
-            resize()
-        }
+    /// The fields, immutable and shared between copies: setting a field makes new storage (messages are built once
+    /// and then only read, so a read needs no check and a copy costs one reference).
+    private final class Storage: Sendable {
+        let fields: Fields
+        let encodedSize: Int
 
-        func copy() -> Storage {
-            Storage(from: from, data: data, seqno: seqno, topic: topic, signature: signature, key: key)
-        }
-
-        func resize() {
-            var size = ProtobufSize.field(data.count) + ProtobufSize.field(topic.utf8.count)
-            if let from { size += ProtobufSize.field(from.count) }
-            if let seqno { size += ProtobufSize.field(seqno.count) }
-            if let signature { size += ProtobufSize.field(signature.count) }
-            if let key { size += ProtobufSize.field(key.count) }
+        init(_ fields: Fields) {
+            self.fields = fields
+            var size = ProtobufSize.field(fields.data.count) + ProtobufSize.field(fields.topic.utf8.count)
+            if let from = fields.from { size += ProtobufSize.field(from.count) }
+            if let seqno = fields.seqno { size += ProtobufSize.field(seqno.count) }
+            if let signature = fields.signature { size += ProtobufSize.field(signature.count) }
+            if let key = fields.key { size += ProtobufSize.field(key.count) }
             encodedSize = size
         }
     }
 
     private var storage: Storage
 
-    /// The storage, copied first when another message shares it.
-    private var writable: Storage {
-        mutating get {
-            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-            return storage
-        }
-    }
-
     /// The author's peer id bytes (the multihash).
     public var from: [UInt8]? {
-        get { storage.from }
+        get { storage.fields.from }
         set {
-            let storage = writable
-            storage.from = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.from = newValue
+            storage = Storage(fields)
         }
     }
     /// The payload.
     public var data: [UInt8] {
-        get { storage.data }
+        get { storage.fields.data }
         set {
-            let storage = writable
-            storage.data = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.data = newValue
+            storage = Storage(fields)
         }
     }
     /// The author's sequence number: 8 bytes, big-endian.
     public var seqno: [UInt8]? {
-        get { storage.seqno }
+        get { storage.fields.seqno }
         set {
-            let storage = writable
-            storage.seqno = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.seqno = newValue
+            storage = Storage(fields)
         }
     }
     /// The topic.
     public var topic: String {
-        get { storage.topic }
+        get { storage.fields.topic }
         set {
-            let storage = writable
-            storage.topic = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.topic = newValue
+            storage = Storage(fields)
         }
     }
     /// The author's signature over `"libp2p-pubsub:"` ‖ the message protobuf without `signature` and `key`.
     public var signature: [UInt8]? {
-        get { storage.signature }
+        get { storage.fields.signature }
         set {
-            let storage = writable
-            storage.signature = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.signature = newValue
+            storage = Storage(fields)
         }
     }
     /// The author's public key protobuf, when the peer id does not embed it.
     public var key: [UInt8]? {
-        get { storage.key }
+        get { storage.fields.key }
         set {
-            let storage = writable
-            storage.key = newValue
-            storage.resize()
+            var fields = storage.fields
+            fields.key = newValue
+            storage = Storage(fields)
         }
     }
 
@@ -160,28 +142,16 @@ public struct GossipsubMessage: Hashable, Sendable {
         from: [UInt8]?, data: [UInt8], seqno: [UInt8]?, topic: String, signature: [UInt8]? = nil,
         key: [UInt8]? = nil
     ) {
-        storage = Storage(from: from, data: data, seqno: seqno, topic: topic, signature: signature, key: key)
+        storage = Storage(Fields(from: from, data: data, seqno: seqno, topic: topic, signature: signature, key: key))
     }
 
     /// Two messages are equal when every field is.
     public static func == (lhs: Self, rhs: Self) -> Bool {
-        if lhs.storage === rhs.storage { return true }
-        let a = lhs.storage
-        let b = rhs.storage
-        return a.data == b.data && a.from == b.from && a.seqno == b.seqno && a.topic == b.topic
-            && a.signature == b.signature && a.key == b.key
+        lhs.storage === rhs.storage || lhs.storage.fields == rhs.storage.fields
     }
 
     /// Hashes every field.
-    public func hash(into hasher: inout Hasher) {
-        let fields = storage
-        hasher.combine(fields.from)
-        hasher.combine(fields.data)
-        hasher.combine(fields.seqno)
-        hasher.combine(fields.topic)
-        hasher.combine(fields.signature)
-        hasher.combine(fields.key)
-    }
+    public func hash(into hasher: inout Hasher) { hasher.combine(storage.fields) }
 }
 
 /// The application's verdict on a message (libp2p's validation results).
