@@ -25,6 +25,9 @@ extension GossipsubRouter {
         /// filled only past it, as when a subscription goes to every peer.
         private static let scanLimit = 16
 
+        /// Pending RPCs whose room is kept between events.
+        private static let keptCapacity = 12
+
         /// The last pending RPC to `peer` in `list`.
         private static func find(_ peer: PeerID, in list: [Pending], index: [PeerID: Int]) -> Int? {
             guard list.count <= scanLimit else { return index[peer] }
@@ -67,8 +70,9 @@ extension GossipsubRouter {
             result += closing
             actions = []
             closing = []
-            urgent.removeAll(keepingCapacity: true)
-            sends.removeAll(keepingCapacity: true)
+            // A mesh's worth of capacity is kept for the next event; a burst (a subscription to every peer) is not.
+            urgent.removeAll(keepingCapacity: urgent.count <= Self.keptCapacity)
+            sends.removeAll(keepingCapacity: sends.count <= Self.keptCapacity)
             if !urgentIndex.isEmpty { urgentIndex = [:] }
             if !index.isEmpty { index = [:] }
             return result

@@ -28,12 +28,18 @@ extension GossipsubRouter {
         }
         guard state.asked < config.maxIHaveLength else { return }
         var wanted: [GossipsubMessageID] = []
+        // Repeated ids are dropped by a scan while few are wanted, by a set past that.
         var chosen = Set<GossipsubMessageID>()
         var oversized = false
         for entry in entries where mesh[entry.topic] != nil {
             if entry.messageIDs.count > config.maxIHaveLength { oversized = true }
-            for id in entry.messageIDs.prefix(config.maxIHaveLength)
-            where !isSeen(id, now: now) && pending[id] == nil && chosen.insert(id).inserted {
+            for id in entry.messageIDs.prefix(config.maxIHaveLength) where !isSeen(id, now: now) && pending[id] == nil {
+                if wanted.count < 16 {
+                    guard !wanted.contains(id) else { continue }
+                } else {
+                    if chosen.isEmpty { chosen = Set(wanted) }
+                    guard chosen.insert(id).inserted else { continue }
+                }
                 wanted.append(id)
             }
         }

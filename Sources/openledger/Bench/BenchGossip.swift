@@ -158,6 +158,8 @@ enum BenchGossip {
                 details["memory_per_node_kb"] = String(format: "%.1f", run.bytesPerNode / 1e3)
                 details["peak_memory_mb"] = String(format: "%.1f", Double(run.peakBytes) / 1e6)
                 details["events_per_wall_s"] = String(format: "%.0f", Double(run.report.events) / run.wallSeconds)
+                details["events_per_cpu_s"] = String(format: "%.0f", Double(run.report.events) / run.cpuSeconds)
+                details["cpu_us_per_event"] = String(format: "%.2f", 1e6 * run.cpuSeconds / Double(run.report.events))
                 return [
                     BenchFigure(
                         bench: "gossip_sim_speed", unit: .simulatedSecondsPerSecond, value: run.simulatedPerWall,
