@@ -79,7 +79,7 @@ extension GossipSimulation {
                 let before = rpc.messages.count
                 rpc.messages.removeAll { message in
                     guard let number = Self.number(message.data), number < config.messages else { return false }
-                    return dontWant.contains(Self.dontWantKey(node, destination, number))
+                    return dontWant[number].contains(Self.dontWantKey(node, destination))
                 }
                 if rpc.messages.count != before {
                     queuedSuppressed += before - rpc.messages.count
@@ -123,22 +123,26 @@ extension GossipSimulation {
     }
 
     @inline(__always)
-    static func dontWantKey(_ sender: Int32, _ receiver: Int32, _ number: Int) -> UInt64 {
-        UInt64(UInt32(bitPattern: sender)) << 42 | UInt64(UInt32(bitPattern: receiver)) << 21 | UInt64(number)
+    static func dontWantKey(_ sender: Int32, _ receiver: Int32) -> UInt64 {
+        UInt64(UInt32(bitPattern: sender)) << 32 | UInt64(UInt32(bitPattern: receiver))
     }
 
     /// `node` learned that `peer` does not want these messages (v1.2 IDONTWANT).
     func noteDontWant(_ node: Int32, _ peer: Int32, _ lists: [[GossipsubMessageID]]) {
         for list in lists {
             for id in list {
-                if let number = idNumber[id] { dontWant.insert(Self.dontWantKey(node, peer, Int(number))) }
+                if let number = idNumber[id] { dontWant[Int(number)].insert(Self.dontWantKey(node, peer)) }
             }
         }
     }
 
-    /// Forgets IDONTWANTs of messages older than `number` (their copies are long sent).
-    func forgetDontWants(before number: Int) {
-        guard number > 0, dontWant.count > 1 << 20 else { return }
-        dontWant = dontWant.filter { Int($0 & 0x1F_FFFF) >= number }
+    /// Forgets the IDONTWANTs of messages published more than a minute ago: their copies are long sent.
+    func forgetDontWants() {
+        while dontWantForgotten < publishedCount, dontWantForgotten < dontWant.count {
+            let published = publishedAt[dontWantForgotten]
+            guard published == .max || now - published > 60_000_000_000 else { return }
+            dontWant[dontWantForgotten] = []
+            dontWantForgotten += 1
+        }
     }
 }

@@ -65,7 +65,10 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var slotPeer: [Int32] = []
     /// When the RPC in each slot started on its sender's uplink.
     var slotStart: [UInt64] = []
-    var dontWant: Set<UInt64> = []
+    /// Per message number, the (sender, receiver) pairs whose receiver said IDONTWANT for it.
+    var dontWant: [Set<UInt64>]
+    /// Messages below this number have had their IDONTWANTs forgotten.
+    var dontWantForgotten = 0
     var idNumber: [GossipsubMessageID: Int32] = [:]
     var publishing: Int32 = -1
     var queuedSuppressed = 0
@@ -164,6 +167,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         copies = Array(repeating: 0, count: config.messages * n)
         firstCopyAt = Array(repeating: .max, count: config.messages * n)
         unsuppressible = Array(repeating: 0, count: config.messages * n)
+        dontWant = Array(repeating: [], count: config.messages)
         queue = EventQueue(capacity: n * 8)
         nanosecondsPerByte = 8e9 / (config.bandwidthMbps * 1e6)
         latencyLow = UInt64(config.latencyMilliseconds.lowerBound * 1e6)
@@ -373,7 +377,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             publishedCount += 1
             guard online[Int(node)] else { return }
             publishedAt[message] = now
-            forgetDontWants(before: message - 16)
+            forgetDontWants()
             let data = payload(message: UInt32(message), validity: .valid)
             publishing = Int32(message)
             perform(node, routers[Int(node)].on(.publish(topic: config.topic, data: data), now: instant))
