@@ -38,7 +38,9 @@ public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
     public var description: String { Hex.encode(bytes) }
 
     /// Two ids are equal when their bytes are.
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.fingerprint == rhs.fingerprint && lhs.bytes == rhs.bytes }
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.fingerprint == rhs.fingerprint && lhs.bytes == rhs.bytes
+    }
 
     /// Feeds the fingerprint alone.
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
