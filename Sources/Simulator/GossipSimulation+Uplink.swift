@@ -136,11 +136,12 @@ extension GossipSimulation {
         }
     }
 
-    /// Forgets the IDONTWANTs of messages published more than a minute ago: their copies are long sent.
+    /// Forgets the IDONTWANTs of messages published more than 20 s ago (the router honours one for
+    /// `idontwantTTL`, 3 s by default): their copies are long sent.
     func forgetDontWants() {
         while dontWantForgotten < publishedCount, dontWantForgotten < dontWant.count {
             let published = publishedAt[dontWantForgotten]
-            guard published == .max || now - published > 60_000_000_000 else { return }
+            guard published == .max || now - published > 20_000_000_000 else { return }
             dontWant[dontWantForgotten] = []
             dontWantForgotten += 1
         }
