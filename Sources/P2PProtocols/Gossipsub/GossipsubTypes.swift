@@ -81,59 +81,42 @@ public struct GossipsubMessage: Hashable, Sendable {
 
     private var storage: Storage
 
+    /// Sets one field: new storage with the others as they were.
+    private mutating func update<Value>(_ field: WritableKeyPath<Fields, Value>, _ value: Value) {
+        var fields = storage.fields
+        fields[keyPath: field] = value
+        storage = Storage(fields)
+    }
+
     /// The author's peer id bytes (the multihash).
     public var from: [UInt8]? {
         get { storage.fields.from }
-        set {
-            var fields = storage.fields
-            fields.from = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.from, newValue) }
     }
     /// The payload.
     public var data: [UInt8] {
         get { storage.fields.data }
-        set {
-            var fields = storage.fields
-            fields.data = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.data, newValue) }
     }
     /// The author's sequence number: 8 bytes, big-endian.
     public var seqno: [UInt8]? {
         get { storage.fields.seqno }
-        set {
-            var fields = storage.fields
-            fields.seqno = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.seqno, newValue) }
     }
     /// The topic.
     public var topic: String {
         get { storage.fields.topic }
-        set {
-            var fields = storage.fields
-            fields.topic = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.topic, newValue) }
     }
     /// The author's signature over `"libp2p-pubsub:"` ‖ the message protobuf without `signature` and `key`.
     public var signature: [UInt8]? {
         get { storage.fields.signature }
-        set {
-            var fields = storage.fields
-            fields.signature = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.signature, newValue) }
     }
     /// The author's public key protobuf, when the peer id does not embed it.
     public var key: [UInt8]? {
         get { storage.fields.key }
-        set {
-            var fields = storage.fields
-            fields.key = newValue
-            storage = Storage(fields)
-        }
+        set { update(\.key, newValue) }
     }
 
     /// The length of `encoded()`, kept with the fields.
