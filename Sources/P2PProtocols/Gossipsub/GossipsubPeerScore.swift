@@ -32,7 +32,7 @@ public struct GossipsubPeerScore: Sendable {
     /// A peer's slot and its generation, packed: what delivery records hold instead of peer ids.
     typealias PeerRef = UInt64
 
-    private var slotOfPeer: [GossipsubScorePeerKey: Int] = [:]
+    private var slotOfPeer: [PeerID: Int] = [:]
     private var peers: [GossipsubPeerCounters] = []
     private var freeSlots: [Int] = []
 
@@ -90,11 +90,11 @@ public struct GossipsubPeerScore: Sendable {
             let generation = peers[slot].generation
             peers[slot] = GossipsubPeerCounters(peer: peer)
             peers[slot].generation = generation
-            slotOfPeer[GossipsubScorePeerKey(peer)] = slot
+            slotOfPeer[peer] = slot
         } else {
             slot = peers.count
             peers.append(GossipsubPeerCounters(peer: peer))
-            slotOfPeer[GossipsubScorePeerKey(peer)] = slot
+            slotOfPeer[peer] = slot
         }
         if let address, Self.countsForColocation(address) { peers[slot].ipSlot = holdIP(address) }
     }
@@ -305,7 +305,7 @@ public struct GossipsubPeerScore: Sendable {
         return slot
     }
 
-    private func knownSlot(_ peer: PeerID) -> Int? { slotOfPeer[GossipsubScorePeerKey(peer)] }
+    private func knownSlot(_ peer: PeerID) -> Int? { slotOfPeer[peer] }
 
     private func connectedSlot(_ peer: PeerID) -> Int? {
         guard let slot = knownSlot(peer), peers[slot].connected else { return nil }
@@ -402,7 +402,7 @@ public struct GossipsubPeerScore: Sendable {
 
     private mutating func forget(_ slot: Int) {
         releaseIP(slot)
-        slotOfPeer[GossipsubScorePeerKey(peers[slot].peer)] = nil
+        slotOfPeer[peers[slot].peer] = nil
         peers[slot].generation &+= 1
         peers[slot].connected = false
         peers[slot].topics = []

@@ -329,10 +329,11 @@ extension GossipsubMessage {
         return writer
     }
 
+    /// `encodedSize` without the `signature` and `key` fields.
     private var unsignedEncodedSize: Int {
-        var size = ProtobufSize.field(data.count) + ProtobufSize.field(topic.utf8.count)
-        if let from { size += ProtobufSize.field(from.count) }
-        if let seqno { size += ProtobufSize.field(seqno.count) }
+        var size = encodedSize
+        if let signature { size -= ProtobufSize.field(signature.count) }
+        if let key { size -= ProtobufSize.field(key.count) }
         return size
     }
 

@@ -365,9 +365,9 @@ public struct GossipsubRouter: Sendable {
         guard isConnected(peer) else { return false }
         let topic = change.topic
         if change.subscribe {
-            let topics = peerTopics[peer]?.count ?? 0
-            guard topics == 0 || !peerTopics[peer]!.contains(topic) else { return true }
-            guard topics < config.maxTopics else {
+            let topics = peerTopics[peer]
+            guard topics?.contains(topic) != true else { return true }
+            guard (topics?.count ?? 0) < config.maxTopics else {
                 disconnect(peer, reason: "subscribed to more than \(config.maxTopics) topics", now: now)
                 return false
             }

@@ -44,8 +44,8 @@ struct GossipsubScoreDeliveries: Sendable {
     /// Peers tracked per record at most: more than a mesh and its gossip ever deliver honestly.
     static let maxPeersPerRecord = 64
 
-    private var records: [GossipsubScoreMessageKey: Record] = [:]
-    private var expiry = GossipsubScoreQueue<(id: GossipsubScoreMessageKey, expire: Instant)>()
+    private var records: [GossipsubMessageID: Record] = [:]
+    private var expiry = GossipsubScoreQueue<(id: GossipsubMessageID, expire: Instant)>()
     private let ttl: Double
     private let capacity: Int
 
@@ -113,8 +113,8 @@ struct GossipsubScoreDeliveries: Sendable {
     }
 
     /// The index of `id`'s record, made (first seen at `now`) when missing; the oldest records make room.
-    private mutating func index(_ id: GossipsubMessageID, now: Instant) -> [GossipsubScoreMessageKey: Record].Index {
-        let key = GossipsubScoreMessageKey(id)
+    private mutating func index(_ id: GossipsubMessageID, now: Instant) -> [GossipsubMessageID: Record].Index {
+        let key = id
         if let index = records.index(forKey: key) { return index }
         while records.count >= capacity, let oldest = expiry.removeFirst() { records[oldest.id] = nil }
         records[key] = Record()
