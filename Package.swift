@@ -129,7 +129,7 @@ let package = Package(
             name: "openledger",
             dependencies: [
                 "Node", "Runtime", "FileIO", "Crypto", "Codec", "Chain", "ChainNode", "HTTP", "LightClient",
-                "Attribution", "P2P", "Inference", "Simulator", "Content", "Training",
+                "Attribution", "P2P", "Inference", "Simulator", "Content", "Training", "EventLoop",
             ]),
 
         // Locates shared vectors and interop fixtures; used by tests only.

@@ -2,6 +2,7 @@
 #include "CEventLoop.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -117,4 +118,11 @@ int CEventLoop_cap_send_buffer(int fd, int max_rtt_us, int bytes) {
     int rtt = (int)info.tcpi_rtt;
     if (rtt < max_rtt_us) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
     return rtt;
+}
+
+int CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes) {
+    int ok = mallopt(M_TRIM_THRESHOLD, trim_bytes);
+    ok &= mallopt(M_TOP_PAD, pad_bytes);
+    ok &= mallopt(M_MMAP_THRESHOLD, mmap_bytes);
+    return ok == 1 ? 0 : -1;
 }

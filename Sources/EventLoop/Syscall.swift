@@ -24,6 +24,15 @@ public enum IOResult: Equatable, Sendable {
 /// The one place socket and epoll calls are made from Swift: `EINTR` is retried, `EAGAIN`/`EWOULDBLOCK` becomes
 /// `.wouldBlock`, every other failure `.failed(errno:)`.
 public enum Syscall {
+    /// Makes the C allocator keep what a process frees.
+    ///
+    /// The heap's top is trimmed only past `trimBytes` free, each growth takes `padBytes` more, and only blocks of
+    /// `mmapBytes` and up are mapped on their own. For short-lived processes that free and reallocate hundreds of
+    /// megabytes (the simulator). A setting glibc refuses leaves its default in place.
+    public static func keepHeap(trimBytes: Int32, padBytes: Int32, mmapBytes: Int32) {
+        _ = CEventLoop_keep_heap(trimBytes, padBytes, mmapBytes)
+    }
+
     /// Runs `call` (a system call returning -1 and setting `errno` on failure) until a signal does not
     /// interrupt it, and classifies the outcome.
     public static func retrying<Result: BinaryInteger>(_ call: () -> Result) -> IOResult {

@@ -49,4 +49,9 @@ int CEventLoop_socket_error(int fd);
 int CEventLoop_cap_send_buffer(int fd, int max_rtt_us, int bytes);
 /* The remote (peer != 0) or local IPv4 address of a socket: writes 4 address bytes, returns the port or -1. */
 int CEventLoop_address(int fd, int peer, uint8_t *address);
+
+/* Makes glibc's malloc keep freed memory (mallopt, which Glibc's Swift module does not export): the top of the heap
+ * is trimmed only past trim_bytes free, each growth takes pad_bytes extra, and blocks go to mmap only from
+ * mmap_bytes up. Returns 0 when every setting took, -1 otherwise. */
+int CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes);
 #endif
