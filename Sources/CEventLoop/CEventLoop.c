@@ -120,9 +120,8 @@ int CEventLoop_cap_send_buffer(int fd, int max_rtt_us, int bytes) {
     return rtt;
 }
 
-int CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes) {
-    int ok = mallopt(M_TRIM_THRESHOLD, trim_bytes);
-    ok &= mallopt(M_TOP_PAD, pad_bytes);
-    ok &= mallopt(M_MMAP_THRESHOLD, mmap_bytes);
-    return ok == 1 ? 0 : -1;
+void CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes) {
+    mallopt(M_TRIM_THRESHOLD, trim_bytes);
+    mallopt(M_TOP_PAD, pad_bytes);
+    mallopt(M_MMAP_THRESHOLD, mmap_bytes);
 }

@@ -21,8 +21,8 @@ public enum IOResult: Equatable, Sendable {
     }
 }
 
-/// The one place socket and epoll calls are made from Swift: `EINTR` is retried, `EAGAIN`/`EWOULDBLOCK` becomes
-/// `.wouldBlock`, every other failure `.failed(errno:)`.
+/// The one place socket, epoll and allocator calls are made from Swift: `EINTR` is retried, `EAGAIN`/`EWOULDBLOCK`
+/// becomes `.wouldBlock`, every other failure `.failed(errno:)`.
 public enum Syscall {
     /// Makes the C allocator keep what a process frees.
     ///
@@ -30,7 +30,7 @@ public enum Syscall {
     /// `mmapBytes` and up are mapped on their own. For short-lived processes that free and reallocate hundreds of
     /// megabytes (the simulator). A setting glibc refuses leaves its default in place.
     public static func keepHeap(trimBytes: Int32, padBytes: Int32, mmapBytes: Int32) {
-        _ = CEventLoop_keep_heap(trimBytes, padBytes, mmapBytes)
+        CEventLoop_keep_heap(trimBytes, padBytes, mmapBytes)
     }
 
     /// Runs `call` (a system call returning -1 and setting `errno` on failure) until a signal does not

@@ -52,6 +52,6 @@ int CEventLoop_address(int fd, int peer, uint8_t *address);
 
 /* Makes glibc's malloc keep freed memory (mallopt, which Glibc's Swift module does not export): the top of the heap
  * is trimmed only past trim_bytes free, each growth takes pad_bytes extra, and blocks go to mmap only from
- * mmap_bytes up. Returns 0 when every setting took, -1 otherwise. */
-int CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes);
+ * mmap_bytes up. */
+void CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes);
 #endif

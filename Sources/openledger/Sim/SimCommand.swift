@@ -359,25 +359,20 @@ enum SimCommand {
     }
 
     /// Runs `config` and measures the wall time and the process's peak memory (VmHWM) around it.
+    ///
+    /// The process first keeps the memory a simulation frees instead of handing it back to the kernel. A run
+    /// allocates and frees millions of small blocks (RPCs, action lists, cache entries) while its heap grows to
+    /// hundreds of megabytes; by default glibc trims the top of the heap whenever 128 KiB of it is free, so the same
+    /// pages are faulted in and zeroed again, over and over. So: no trimming below 1 GiB free, 64 MiB of slack on
+    /// each growth, mmap only for blocks of 32 MiB and more (idempotent, so each measured setting may set it). See
+    /// docs/simulator.md.
     static func measure(_ config: SimulationConfig) throws(CLIError) -> Measured {
-        keepHeap()
+        Syscall.keepHeap(trimBytes: 1 << 30, padBytes: 64 << 20, mmapBytes: 32 << 20)
         let baseline = BenchAttribution.memory("VmRSS")
         let run = try timed { () throws(SimulatorError) in try GossipSimulator.run(config) }
         return Measured(
             config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak,
             bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes))
-    }
-
-    /// Tells the C allocator to keep the memory a simulation frees instead of handing it back to the kernel.
-    ///
-    /// A run allocates and frees millions of small blocks (RPCs, action lists, cache entries) while its heap
-    /// grows to hundreds of megabytes. By default glibc trims the top of the heap whenever 128 KiB of it is free
-    /// and serves blocks over a sliding threshold by mmap, so the same pages go back to the kernel and are faulted
-    /// in and zeroed again, over and over. A run is short-lived and its peak is reported anyway, so the process keeps
-    /// its heap: no trimming below 1 GiB free, 64 MiB of slack on each growth, and mmap only for blocks of 32 MiB
-    /// and more. See docs/simulator.md.
-    static func keepHeap() {
-        Syscall.keepHeap(trimBytes: 1 << 30, padBytes: 64 << 20, mmapBytes: 32 << 20)
     }
 
     /// The CPU time this process has used (all threads; the simulator runs on one).
