@@ -2,8 +2,9 @@
 ///
 /// Computed once, when the key is made, eight bytes at a time (a multiply-xorshift mix per word). Tables then hash
 /// the fingerprint instead of every byte, and a comparison of two keys usually ends at the fingerprints. It is not
-/// a cryptographic hash, and it is not seeded: the tables that use it still go through Swift's seeded `Hasher`, so
-/// their layout differs per process, and two keys with one fingerprint are still told apart by their bytes.
+/// a cryptographic hash, and it is not seeded: the tables that use it mix it with their own per-table seed
+/// (`tableHash`), so their layout differs per table and per process, and two keys with one fingerprint are still told
+/// apart by their bytes.
 public enum Fingerprint {
     /// The fingerprint of `bytes`, which also depends on their count and on `salt`.
     @inlinable
@@ -31,6 +32,16 @@ public enum Fingerprint {
     @inlinable
     public static func of(_ bytes: [UInt8], salt: UInt64 = 0) -> UInt64 {
         bytes.withUnsafeBytes { of($0, salt: salt) }
+    }
+
+    /// A hash table's hash of a key with this `fingerprint`, under the table's `seed`: one mix instead of a whole
+    /// SipHash round, for the keys' `_rawHashValue(seed:)`.
+    ///
+    /// Tables seed their hashes per instance, so a layout still differs from table to table and from process to
+    /// process; keys with one fingerprint share a bucket under every seed, as they do through `Hasher`.
+    @inlinable
+    public static func tableHash(_ fingerprint: UInt64, seed: Int) -> Int {
+        Int(truncatingIfNeeded: mix(fingerprint ^ UInt64(truncatingIfNeeded: seed) &* 0xD6E8_FEB8_6659_FD93))
     }
 
     @inlinable

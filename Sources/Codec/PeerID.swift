@@ -73,6 +73,9 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// Feeds the fingerprint alone.
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
+    /// A table's hash: the fingerprint mixed with the table's seed (`Fingerprint.tableHash`), without `Hasher`.
+    public func _rawHashValue(seed: Int) -> Int { Fingerprint.tableHash(fingerprint, seed: seed) }
+
     private static func fingerprint(of multihash: Multihash) -> UInt64 {
         Fingerprint.of(multihash.digest, salt: multihash.code)
     }

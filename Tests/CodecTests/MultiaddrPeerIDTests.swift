@@ -135,12 +135,24 @@ func multiaddrKnownForms(text: String, hex: String) throws {
     #expect(Fingerprint.of(base, salt: 1) != fingerprint)
 }
 
+@Test func tableHashesDependOnTheSeedAndSpreadConsecutiveFingerprints() {
+    #expect(Fingerprint.tableHash(7, seed: 1) == Fingerprint.tableHash(7, seed: 1))
+    #expect(Fingerprint.tableHash(7, seed: 1) != Fingerprint.tableHash(7, seed: 2))
+    #expect(Fingerprint.tableHash(7, seed: 1) != Fingerprint.tableHash(8, seed: 1))
+    // Consecutive fingerprints under one seed fill a 1,024-bucket table's low bits about evenly.
+    var buckets = [Int](repeating: 0, count: 1_024)
+    for value in UInt64(0)..<16_384 { buckets[Fingerprint.tableHash(value, seed: 12_345) & 1_023] += 1 }
+    #expect(buckets.max()! < 48, "fullest bucket \(buckets.max()!) of an expected 16")
+    #expect(buckets.min()! > 0)
+}
+
 @Test func peerIDsHashAndCompareByTheirMultihash() throws {
     let a = PeerID(publicKeyProtobuf: [8, 1, 18, 32] + Array(repeating: 1, count: 32))
     let same = try PeerID(multihashBytes: a.multihash.bytes)
     let other = PeerID(publicKeyProtobuf: [8, 1, 18, 32] + Array(repeating: 2, count: 32))
     #expect(a == same)
     #expect(a.hashValue == same.hashValue)
+    #expect(a._rawHashValue(seed: 99) == same._rawHashValue(seed: 99))
     #expect(a != other)
     // The same digest under another hash function is another peer id.
     let sha = PeerID(publicKeyProtobuf: Array(repeating: 3, count: 64))

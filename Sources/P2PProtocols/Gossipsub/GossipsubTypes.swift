@@ -44,6 +44,9 @@ public struct GossipsubMessageID: Hashable, Sendable, CustomStringConvertible {
 
     /// Feeds the fingerprint alone.
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
+
+    /// A table's hash: the fingerprint mixed with the table's seed (`Fingerprint.tableHash`), without `Hasher`.
+    public func _rawHashValue(seed: Int) -> Int { Fingerprint.tableHash(fingerprint, seed: seed) }
 }
 
 /// A pubsub message as the `Message` protobuf carries it (fields 1 from, 2 data, 3 seqno, 4 topic, 5 signature,
