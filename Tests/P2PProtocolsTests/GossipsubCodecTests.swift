@@ -151,3 +151,12 @@ func gossipSampleRPC(_ random: inout SeededRandom) -> GossipsubRPC {
     #expect(message.signingBytes == Array("libp2p-pubsub:".utf8) + writer.bytes)
     #expect(message.encodedSize == message.encoded().count)
 }
+
+@Test func theKeptDefaultIDFollowsTheAuthorAndSequenceNumber() {
+    var message = GossipsubMessage(from: [1, 2], data: [3], seqno: [0, 0, 0, 0, 0, 0, 0, 9], topic: "t")
+    #expect(message.fromAndSeqnoID == GossipsubMessageID([1, 2, 0, 0, 0, 0, 0, 0, 0, 9]))
+    message.seqno = [0, 0, 0, 0, 0, 0, 0, 10]
+    #expect(message.fromAndSeqnoID == GossipsubMessageID([1, 2, 0, 0, 0, 0, 0, 0, 0, 10]))
+    message.from = nil
+    #expect(message.fromAndSeqnoID == GossipsubMessageID([0, 0, 0, 0, 0, 0, 0, 10]))
+}

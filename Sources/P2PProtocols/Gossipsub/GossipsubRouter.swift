@@ -253,8 +253,11 @@ public struct GossipsubRouter: Sendable {
 
     /// The message id of `message` under this router's per-topic id functions.
     public func messageID(of message: GossipsubMessage) -> GossipsubMessageID {
-        switch config.messageID[message.topic] ?? config.defaultMessageID {
-        case .fromAndSeqno: GossipsubMessageID((message.from ?? []) + (message.seqno ?? []))
+        let function =
+            config.messageID.isEmpty
+            ? config.defaultMessageID : config.messageID[message.topic] ?? config.defaultMessageID
+        return switch function {
+        case .fromAndSeqno: message.fromAndSeqnoID
         case .sha256OfData: GossipsubMessageID(SHA256.hash(message.data))
         case .seqnoAndFrom: GossipsubMessageID((message.seqno ?? []) + (message.from ?? []))
         }

@@ -70,9 +70,13 @@ public struct GossipsubMessage: Hashable, Sendable {
     private final class Storage: Sendable {
         let fields: Fields
         let encodedSize: Int
+        /// The id under the default function (`from` ‖ `seqno`), made once: every router that receives a copy of
+        /// the message asks for it, and in the simulator they share this storage.
+        let fromAndSeqnoID: GossipsubMessageID
 
         init(_ fields: Fields) {
             self.fields = fields
+            fromAndSeqnoID = GossipsubMessageID((fields.from ?? []) + (fields.seqno ?? []))
             var size = ProtobufSize.field(fields.data.count) + ProtobufSize.field(fields.topic.utf8.count)
             if let from = fields.from { size += ProtobufSize.field(from.count) }
             if let seqno = fields.seqno { size += ProtobufSize.field(seqno.count) }
@@ -124,6 +128,9 @@ public struct GossipsubMessage: Hashable, Sendable {
 
     /// The length of `encoded()`, kept with the fields.
     public var encodedSize: Int { storage.encodedSize }
+
+    /// The message id `from` ‖ `seqno` (`GossipsubMessageIDFunction.fromAndSeqno`), kept with the fields.
+    public var fromAndSeqnoID: GossipsubMessageID { storage.fromAndSeqnoID }
 
     /// A message of its fields.
     public init(
