@@ -259,6 +259,15 @@ public struct GossipsubPeerScore: Sendable {
     /// The peer's score at `now`.
     public func score(_ peer: PeerID, now: Instant) -> Double {
         guard let slot = knownSlot(peer) else { return 0 }
+        return score(slot: slot, now: now)
+    }
+
+    /// The slot of a connected peer's counters: it stays the peer's until the peer disconnects, so the router
+    /// keeps it with the connection and scores by it without a look-up (`score(slot:now:)`).
+    func slot(of peer: PeerID) -> Int? { connectedSlot(peer) }
+
+    /// The score of the peer whose counters are at `slot` (`slot(of:)`, taken while it is connected).
+    func score(slot: Int, now: Instant) -> Double {
         // Fields are read in place: a copy of the record would retain its peer id and topic array.
         if !peers[slot].connected && peers[slot].expire < now { return 0 }
         var topicScore = 0.0

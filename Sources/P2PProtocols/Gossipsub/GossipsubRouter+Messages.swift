@@ -31,7 +31,7 @@ extension GossipsubRouter {
     }
 
     mutating func receive(_ rpc: GossipsubRPC, from peer: PeerID, size: Int, now: Instant) {
-        guard isConnected(peer) else {
+        guard let state = peers[peer] else {
             counters.rpcsFromUnknownPeers += 1
             return
         }
@@ -52,7 +52,7 @@ extension GossipsubRouter {
         }
         for change in rpc.subscriptions where !applySubscription(change, from: peer, now: now) { return }
         // Below the graylist threshold nothing but subscriptions is read (go-libp2p-pubsub's AcceptFrom).
-        if peerScore(peer, now) < thresholds.graylist {
+        if peerScore(state, now) < thresholds.graylist {
             counters.graylistedRPCs += 1
             return
         }

@@ -272,6 +272,7 @@ public struct GossipsubRouter: Sendable {
         peers[peer] = PeerState(version: version, outbound: outbound)
         peerOrder.insert(peer)
         score?.addPeer(peer, address: address, now: now)
+        if let slot = score?.slot(of: peer) { peers[peer]?.scoreSlot = Int32(slot) }
         if !subscribed.isEmpty {
             for topic in subscribed { outbox.subscription(.init(subscribe: true, topic: topic), to: peer) }
         }
@@ -325,6 +326,12 @@ public struct GossipsubRouter: Sendable {
     }
 
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
+
+    /// A connected peer's score by the slot its state keeps (what `peerScore` gives, without the look-up).
+    func peerScore(_ state: PeerState, _ now: Instant) -> Double {
+        guard let score, state.scoreSlot >= 0 else { return 0 }
+        return score.score(slot: Int(state.scoreSlot), now: now)
+    }
 
     // MARK: Subscriptions
 
@@ -455,6 +462,8 @@ extension GossipsubRouter {
         var requested = 0
         var violations = 0
         var violationTick: UInt64 = 0
+        /// The peer's slot in the score keeper while it is connected (-1 without scoring).
+        var scoreSlot: Int32 = -1
 
         init(version: GossipsubVersion, outbound: Bool) {
             self.version = version
