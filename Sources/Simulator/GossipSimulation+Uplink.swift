@@ -27,8 +27,9 @@ struct SendQueue {
 /// of nim-libp2p and go-libp2p do.
 extension GossipSimulation {
     /// Queues `rpc` from `node` to `destination` on `node`'s uplink; it starts at once when the uplink is idle.
-    func transmit(from node: Int32, to destination: Int32, _ rpc: GossipsubRPC) {
+    func transmit(from node: Int32, to destination: Int32, _ rpc: consuming GossipsubRPC) {
         guard links[Int(node)].contains(destination) else { return }
+        let controlOnly = rpc.messages.isEmpty
         let slot = store(rpc, to: destination)
         let idle =
             uplinkFree[Int(node)] <= now && urgentQueue[Int(node)].isEmpty && bulkQueue[Int(node)].isEmpty
@@ -36,7 +37,7 @@ extension GossipSimulation {
             start(node, slot)
             return
         }
-        if rpc.messages.isEmpty {
+        if controlOnly {
             urgentQueue[Int(node)].push(slot)
         } else {
             bulkQueue[Int(node)].push(slot)
@@ -44,15 +45,18 @@ extension GossipSimulation {
         wake(node)
     }
 
-    private func store(_ rpc: GossipsubRPC, to destination: Int32) -> Int32 {
+    private func store(_ rpc: consuming GossipsubRPC, to destination: Int32) -> Int32 {
+        let size = Int32(clamping: RPCSize.rpc(rpc))
         if let free = freeSlots.popLast() {
-            slots[Int(free)] = rpc
+            slots[Int(free)] = consume rpc
             slotPeer[Int(free)] = destination
+            slotSize[Int(free)] = size
             return free
         }
-        slots.append(rpc)
+        slots.append(consume rpc)
         slotPeer.append(destination)
         slotStart.append(0)
+        slotSize.append(size)
         return Int32(slots.count - 1)
     }
 
@@ -75,20 +79,24 @@ extension GossipSimulation {
                 release(slot)
                 continue
             }
-            if config.cancelQueuedOnIDontWant, var rpc = slots[Int(slot)], !rpc.messages.isEmpty {
+            let key = Self.dontWantKey(node, destination)
+            func unwanted(_ message: GossipsubMessage) -> Bool {
+                guard let number = Self.number(message.data), number < config.messages else { return false }
+                return dontWant[number].contains(key)
+            }
+            // The RPC is taken out of its slot only when it has a copy to drop (a copy of it would retain every
+            // array it holds).
+            if config.cancelQueuedOnIDontWant, slots[Int(slot)]!.messages.contains(where: unwanted) {
+                var rpc = slots[Int(slot)].take()!
                 let before = rpc.messages.count
-                rpc.messages.removeAll { message in
-                    guard let number = Self.number(message.data), number < config.messages else { return false }
-                    return dontWant[number].contains(Self.dontWantKey(node, destination))
+                rpc.messages.removeAll(where: unwanted)
+                queuedSuppressed += before - rpc.messages.count
+                if rpc.messages.isEmpty && rpc.control == nil && rpc.subscriptions.isEmpty {
+                    release(slot)
+                    continue
                 }
-                if rpc.messages.count != before {
-                    queuedSuppressed += before - rpc.messages.count
-                    if rpc.messages.isEmpty && rpc.control == nil && rpc.subscriptions.isEmpty {
-                        release(slot)
-                        continue
-                    }
-                    slots[Int(slot)] = rpc
-                }
+                slotSize[Int(slot)] = Int32(clamping: RPCSize.rpc(rpc))
+                slots[Int(slot)] = consume rpc
             }
             start(node, slot)
             if !urgentQueue[Int(node)].isEmpty || !bulkQueue[Int(node)].isEmpty { wake(node) }
@@ -99,7 +107,7 @@ extension GossipSimulation {
     /// Puts the RPC in `slot` on the wire now: it takes its bytes over the bandwidth, then the link's latency.
     private func start(_ node: Int32, _ slot: Int32) {
         let destination = slotPeer[Int(slot)]
-        let size = RPCSize.rpc(slots[Int(slot)]!)
+        let size = Int(slotSize[Int(slot)])
         rpcsSent += 1
         if role[Int(node)] == .honest { honestBytes += UInt64(size) }
         slotStart[Int(slot)] = max(now, uplinkFree[Int(node)])
@@ -114,7 +122,7 @@ extension GossipSimulation {
         }
         queue.push(
             time: finish + latency(node, destination), kind: .deliver, node: destination, peer: node, slot: slot,
-            size: Int32(clamping: size))
+            size: Int32(size))
     }
 
     /// A node going offline loses what waits on its uplink.

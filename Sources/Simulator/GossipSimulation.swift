@@ -65,6 +65,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     var slotPeer: [Int32] = []
     /// When the RPC in each slot started on its sender's uplink.
     var slotStart: [UInt64] = []
+    /// Each RPC slot's wire size (`RPCSize.rpc`), taken when it is stored and again when queued copies are dropped.
+    var slotSize: [Int32] = []
     /// Per message number, the (sender, receiver) pairs whose receiver said IDONTWANT for it.
     var dontWant: [Set<UInt64>]
     /// Messages below this number have had their IDONTWANTs forgotten.
@@ -419,10 +421,14 @@ public final class GossipSimulation<Router: SimulatedRouter> {
 
     /// Carries out a router's actions; validations are answered at once by the simulated application, and the
     /// actions of those answers are carried out in turn, in order.
-    func perform(_ node: Int32, _ actions: [GossipsubRouter.Action]) {
+    func perform(_ node: Int32, _ actions: consuming [GossipsubRouter.Action]) {
         guard !actions.isEmpty else { return }
+        // Actions are moved out one by one (reversed, then popped from the end), not copied: an action holds an RPC's
+        // arrays and peer ids, and a copy would retain each of them and then release them again.
+        actions.reverse()
         var later: [GossipsubRouter.Action] = []
-        for action in actions { carryOut(node, action, answers: &later) }
+        while let action = actions.popLast() { carryOut(node, action, answers: &later) }
+        guard !later.isEmpty else { return }
         var index = 0
         while index < later.count {
             carryOut(node, later[index], answers: &later)
@@ -431,8 +437,10 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     }
 
     @inline(__always)
-    private func carryOut(_ node: Int32, _ action: GossipsubRouter.Action, answers: inout [GossipsubRouter.Action]) {
-        switch action {
+    private func carryOut(
+        _ node: Int32, _ action: consuming GossipsubRouter.Action, answers: inout [GossipsubRouter.Action]
+    ) {
+        switch consume action {
         case .send(let peer, let rpc):
             if let destination = peerIndex.find(peer, in: peerIDs) { send(from: node, to: destination, rpc) }
         case .deliver(let message, let id, _):
@@ -459,7 +467,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     }
 
     /// Sends `rpc` from `node` to `destination`, through a byzantine sender's filter.
-    private func send(from node: Int32, to destination: Int32, _ rpc: GossipsubRPC) {
+    private func send(from node: Int32, to destination: Int32, _ rpc: consuming GossipsubRPC) {
         switch role[Int(node)] {
         case .honest, .spammer, .iwantFlooder:
             transmit(from: node, to: destination, rpc)
