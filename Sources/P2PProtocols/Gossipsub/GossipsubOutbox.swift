@@ -61,21 +61,33 @@ extension GossipsubRouter {
             result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
             // Only a disconnect in this call can have removed a peer addressed in it.
             let checks = !closing.isEmpty
-            for pending in urgent where !checks || connected.index(forKey: pending.peer) != nil {
-                result.append(.send(to: pending.peer, rpc: pending.rpc))
-            }
-            for pending in sends where !checks || connected.index(forKey: pending.peer) != nil {
-                result.append(.send(to: pending.peer, rpc: pending.rpc))
-            }
+            Self.move(&urgent, into: &result, checks ? connected : nil)
+            Self.move(&sends, into: &result, checks ? connected : nil)
             result += closing
             actions = []
             closing = []
-            // A mesh's worth of capacity is kept for the next event; a burst (a subscription to every peer) is not.
-            urgent.removeAll(keepingCapacity: urgent.count <= Self.keptCapacity)
-            sends.removeAll(keepingCapacity: sends.count <= Self.keptCapacity)
             if !urgentIndex.isEmpty { urgentIndex = [:] }
             if !index.isEmpty { index = [:] }
             return result
+        }
+
+        /// Appends a send action per pending RPC in `list`, in order, to peers still in `connected` (all of them
+        /// when nil), and empties the list.
+        ///
+        /// The RPCs are moved out (the list reversed, then popped from its end), not copied: a copy would retain every
+        /// array an RPC holds, and emptying the list would release them again. A mesh's worth of capacity is kept for
+        /// the next event; a burst (a subscription to every peer) is not.
+        private static func move(
+            _ list: inout [Pending], into result: inout [Action], _ connected: [PeerID: PeerState]?
+        ) {
+            guard !list.isEmpty else { return }
+            let keep = list.count <= keptCapacity
+            list.reverse()
+            while let pending = list.popLast() {
+                if let connected, connected.index(forKey: pending.peer) == nil { continue }
+                result.append(.send(to: pending.peer, rpc: pending.rpc))
+            }
+            if !keep { list = [] }
         }
 
         private mutating func slot(_ peer: PeerID, adding size: Int) -> Int {

@@ -12,7 +12,7 @@ extension GossipsubRouter {
         expirePendingValidations(now: now)
         expireSeen(now: now)
 
-        var scores: [PeerID: Double] = [:]
+        var scores = HeartbeatScores()
         for topic in subscribed.elements { maintainMesh(topic, now: now, scores: &scores) }
         maintainFanout(now: now, scores: &scores)
         cache.shift()
@@ -53,15 +53,33 @@ extension GossipsubRouter {
         }
     }
 
-    private func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout [PeerID: Double]) -> Double {
-        guard score != nil else { return 0 }
-        if let value = scores[peer] { return value }
-        let value = peerScore(peer, now)
-        scores[peer] = value
+    /// The scores one heartbeat has computed: each peer is scored once per heartbeat, when first asked.
+    struct HeartbeatScores {
+        /// By the score slot of a connected peer (NaN: not yet asked).
+        var bySlot: [Double] = []
+        /// Peers without a slot in the router's state.
+        var others: [PeerID: Double] = [:]
+    }
+
+    private func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout HeartbeatScores) -> Double {
+        guard let score else { return 0 }
+        guard let slot = peers[peer]?.scoreSlot, slot >= 0 else {
+            if let value = scores.others[peer] { return value }
+            let value = peerScore(peer, now)
+            scores.others[peer] = value
+            return value
+        }
+        let index = Int(slot)
+        if index < scores.bySlot.count, !scores.bySlot[index].isNaN { return scores.bySlot[index] }
+        let value = score.score(slot: index, now: now)
+        if index >= scores.bySlot.count {
+            scores.bySlot += repeatElement(.nan, count: max(index + 1, 16) - scores.bySlot.count)
+        }
+        scores.bySlot[index] = value
         return value
     }
 
-    private mutating func maintainMesh(_ topic: String, now: Instant, scores: inout [PeerID: Double]) {
+    private mutating func maintainMesh(_ topic: String, now: Instant, scores: inout HeartbeatScores) {
         guard var members = mesh.removeValue(forKey: topic) else { return }
         var grafted: [PeerID] = []
         var pruned: [(peer: PeerID, px: Bool)] = []
@@ -180,7 +198,7 @@ extension GossipsubRouter {
         }
     }
 
-    private mutating func maintainFanout(now: Instant, scores: inout [PeerID: Double]) {
+    private mutating func maintainFanout(now: Instant, scores: inout HeartbeatScores) {
         for topic in Array(lastPublished.keys) {
             guard let last = lastPublished[topic], last.advanced(bySeconds: config.fanoutTTL) < now else { continue }
             lastPublished[topic] = nil
@@ -206,7 +224,7 @@ extension GossipsubRouter {
 
     /// IHAVE of the gossip windows' ids to max(D_lazy, gossipFactor × eligible) peers outside the mesh or fanout.
     private mutating func emitGossip(
-        _ topic: String, excluding members: IndexedSet<PeerID>, now: Instant, scores: inout [PeerID: Double]
+        _ topic: String, excluding members: IndexedSet<PeerID>, now: Instant, scores: inout HeartbeatScores
     ) {
         guard cache.hasGossip(topic: topic), let subscribers = topicPeers[topic] else { return }
         var eligible: [PeerID] = []
