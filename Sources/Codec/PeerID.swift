@@ -59,15 +59,24 @@ public struct LibP2PPublicKey: Hashable, Sendable {
 /// A libp2p peer id: the multihash of the peer's public key protobuf (identity when it is at most 42 bytes,
 /// sha2-256 otherwise), written in base58btc or as a CIDv1 with the libp2p-key codec.
 public struct PeerID: Hashable, Sendable, CustomStringConvertible {
-    /// The multihash of the public key protobuf that this peer id is.
-    public let multihash: Multihash
+    /// The multihash, in storage every copy of this id shares: two copies compare equal without reading a byte.
+    private final class Storage: Sendable {
+        let multihash: Multihash
+        init(_ multihash: Multihash) { self.multihash = multihash }
+    }
+
+    private let storage: Storage
     /// The multihash's `Fingerprint`: tables hash it instead of the bytes, and comparisons start with it.
     private let fingerprint: UInt64
 
+    /// The multihash of the public key protobuf that this peer id is.
+    public var multihash: Multihash { storage.multihash }
+
     /// Two peer ids are equal when their multihashes are (the fingerprints, a function of them, are compared
-    /// first).
+    /// first, then whether they share storage).
     public static func == (lhs: PeerID, rhs: PeerID) -> Bool {
-        lhs.fingerprint == rhs.fingerprint && lhs.multihash == rhs.multihash
+        lhs.fingerprint == rhs.fingerprint
+            && (lhs.storage === rhs.storage || lhs.storage.multihash == rhs.storage.multihash)
     }
 
     /// Feeds the fingerprint alone.
@@ -82,10 +91,11 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
 
     /// The peer id of a public key protobuf.
     public init(publicKeyProtobuf: [UInt8]) {
-        multihash =
+        let multihash =
             publicKeyProtobuf.count <= 42
             ? Multihash(code: Multihash.Function.identity.rawValue, digest: publicKeyProtobuf)
             : .sha256(publicKeyProtobuf)
+        storage = Storage(multihash)
         fingerprint = Self.fingerprint(of: multihash)
     }
 
@@ -105,7 +115,7 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
         case .sha2x256 where multihash.digest.count == 32: break
         default: throw .invalidPeerID("multihash is neither identity (≤ 42 bytes) nor a full sha2-256")
         }
-        self.multihash = multihash
+        storage = Storage(multihash)
         fingerprint = Self.fingerprint(of: multihash)
     }
 

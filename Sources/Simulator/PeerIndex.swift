@@ -1,7 +1,7 @@
 import Codec
 
-/// Peer id → node number, an open-addressing table keyed by the last 8 bytes of the peer id's digest (random bytes
-/// of a public key), checked against the full id on a hit: the lookup of every `.send` action.
+/// Peer id → node number, an open-addressing table keyed by the peer id's fingerprint (through its table hash),
+/// checked against the full id on a hit: the lookup of every `.send` action.
 struct PeerIndex {
     private var table: [Int32]
     private let mask: Int
@@ -19,14 +19,9 @@ struct PeerIndex {
         }
     }
 
+    /// The peer id's table hash under a fixed seed: a mix of the fingerprint it carries, reading none of its bytes.
     @inline(__always)
-    private static func fingerprint(_ peer: PeerID) -> Int {
-        let word = peer.multihash.digest.withUnsafeBytes { bytes -> UInt64 in
-            guard bytes.count >= 8 else { return bytes.reduce(0) { $0 << 8 | UInt64($1) } }
-            return bytes.loadUnaligned(fromByteOffset: bytes.count - 8, as: UInt64.self)
-        }
-        return Int(truncatingIfNeeded: (word &* 0x9E37_79B9_7F4A_7C15) >> 20)
-    }
+    private static func fingerprint(_ peer: PeerID) -> Int { peer._rawHashValue(seed: 0) }
 
     /// The node whose peer id is `peer`, if any.
     @inline(__always)
