@@ -28,8 +28,8 @@ extension GossipSimulation {
             for node in 0..<count where expected(message: message, node: node, window: config.presenceWindow) {
                 expectedPairs += 1
                 let index = message * count + node
-                guard deliveredAt[index] != .max else { continue }
-                visit(message, node, deliveredAt[index] - publishedAt[message], bound[node])
+                guard arrivals[index].deliveredAt != .max else { continue }
+                visit(message, node, arrivals[index].deliveredAt - publishedAt[message], bound[node])
             }
         }
         return expectedPairs
@@ -56,15 +56,15 @@ extension GossipSimulation {
             if node == Int(eclipseTarget) { targetDelivered += 1 }
             measured.append(Double(latency) / 1e6)
             bounds.append(Double(bound) / 1e6)
-            duplicates += max(0, Int(copies[message * count + node]) - 1)
-            floor += Int(unsuppressible[message * count + node])
+            duplicates += max(0, Int(arrivals[message * count + node].copies) - 1)
+            floor += Int(arrivals[message * count + node].unsuppressible)
         }
         var strictExpected = 0
         var strictDelivered = 0
         for message in 0..<config.messages {
             for node in 0..<count where expected(message: message, node: node, window: 0) {
                 strictExpected += 1
-                if deliveredAt[message * count + node] != .max { strictDelivered += 1 }
+                if arrivals[message * count + node].deliveredAt != .max { strictDelivered += 1 }
             }
         }
         var counterNames: [String] = []

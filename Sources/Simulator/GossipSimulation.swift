@@ -105,12 +105,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     // Messages and metrics.
     var publisherOf: [Int32] = []
     var publishedAt: [UInt64]
-    var deliveredAt: [UInt64]
-    var copies: [UInt16]
-    /// When each node's first copy of each message arrived (`.max` before), and how many of its later copies left
-    /// their sender before an IDONTWANT sent at that arrival could have reached it.
-    var firstCopyAt: [UInt64]
-    var unsuppressible: [UInt16]
+    /// Per (message, node), at `message * count + node`: one record, so that a copy's arrival touches one place.
+    var arrivals: [Arrival]
     var honestBytes: UInt64 = 0
     var rpcsSent = 0
     var rpcsLost = 0
@@ -165,10 +161,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         leftAt = Array(repeating: .max, count: n)
         joinedAt = Array(repeating: 0, count: n)
         publishedAt = Array(repeating: .max, count: config.messages)
-        deliveredAt = Array(repeating: .max, count: config.messages * n)
-        copies = Array(repeating: 0, count: config.messages * n)
-        firstCopyAt = Array(repeating: .max, count: config.messages * n)
-        unsuppressible = Array(repeating: 0, count: config.messages * n)
+        arrivals = Array(repeating: Arrival(), count: config.messages * n)
         dontWant = Array(repeating: [], count: config.messages)
         queue = EventQueue(capacity: n * 8)
         nanosecondsPerByte = 8e9 / (config.bandwidthMbps * 1e6)
@@ -565,8 +558,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             return
         }
         let index = number * count + Int(node)
-        guard deliveredAt[index] == .max else { return }
-        deliveredAt[index] = now
+        guard arrivals[index].deliveredAt == .max else { return }
+        arrivals[index].deliveredAt = now
         if node != publisherOf[number] { remaining -= 1 }
     }
 
@@ -578,15 +571,28 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         for message in rpc.messages {
             guard let number = Self.number(message.data), number < config.messages else { continue }
             let index = number * count + Int(node)
-            if copies[index] == 0 {
-                firstCopyAt[index] = now
-            } else if started < firstCopyAt[index] + latency(node, peer), unsuppressible[index] < .max {
-                unsuppressible[index] += 1
+            if arrivals[index].copies == 0 {
+                arrivals[index].firstCopyAt = now
+            } else if started < arrivals[index].firstCopyAt + latency(node, peer), arrivals[index].unsuppressible < .max
+            {
+                arrivals[index].unsuppressible += 1
             }
-            if copies[index] < .max { copies[index] += 1 }
+            if arrivals[index].copies < .max { arrivals[index].copies += 1 }
         }
     }
 
+}
+
+/// What one node received of one message.
+struct Arrival {
+    /// When the application got it (`.max` before).
+    var deliveredAt = UInt64.max
+    /// When its first copy arrived (`.max` before).
+    var firstCopyAt = UInt64.max
+    /// Copies received.
+    var copies: UInt16 = 0
+    /// Later copies that left their sender before an IDONTWANT sent at the first arrival could have reached it.
+    var unsuppressible: UInt16 = 0
 }
 
 extension SeededRandom {
