@@ -329,8 +329,9 @@ public struct GossipsubRouter: Sendable {
 
     /// A connected peer's score by the slot its state keeps (what `peerScore` gives, without the look-up).
     func peerScore(_ state: PeerState, _ now: Instant) -> Double {
-        guard let score, state.scoreSlot >= 0 else { return 0 }
-        return score.score(slot: Int(state.scoreSlot), now: now)
+        // Through the optional in place: binding the keeper to a local would copy its tables' references.
+        guard state.scoreSlot >= 0 else { return 0 }
+        return score?.score(slot: Int(state.scoreSlot), now: now) ?? 0
     }
 
     // MARK: Subscriptions
