@@ -13,7 +13,7 @@ struct PeerIndex {
         mask = capacity - 1
         table = Array(repeating: -1, count: capacity)
         for (node, peer) in peers.enumerated() {
-            var bucket = Self.fingerprint(peer) & mask
+            var bucket = Self.hash(peer) & mask
             while table[bucket] >= 0 { bucket = (bucket + 1) & mask }
             table[bucket] = Int32(node)
         }
@@ -21,12 +21,12 @@ struct PeerIndex {
 
     /// The peer id's table hash under a fixed seed: a mix of the fingerprint it carries, reading none of its bytes.
     @inline(__always)
-    private static func fingerprint(_ peer: PeerID) -> Int { peer._rawHashValue(seed: 0) }
+    private static func hash(_ peer: PeerID) -> Int { peer._rawHashValue(seed: 0) }
 
     /// The node whose peer id is `peer`, if any.
     @inline(__always)
     func find(_ peer: PeerID, in peers: [PeerID]) -> Int32? {
-        var bucket = Self.fingerprint(peer) & mask
+        var bucket = Self.hash(peer) & mask
         while true {
             let node = table[bucket]
             guard node >= 0 else { return nil }
