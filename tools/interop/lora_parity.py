@@ -118,9 +118,24 @@ def make(args):
     print(json.dumps({"gguf": path, "peft": folder}))
 
 
+def plain_cpu_buffers(llama_cpp):
+    """Loads weights into plain CPU buffers: on CPUs with AMX, llama.cpp repacks them into an AMX buffer type that
+    its LoRA path cannot use (it warns "cannot use buft 'AMX'", falls back, and then crashes in decode). The bench
+    loads both its runs, with and without adapters, this way, so they compare like with like."""
+    default = llama_cpp.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    llama_cpp.llama_model_default_params = params
+
+
 def reference(args):
     import llama_cpp
     from llama_cpp import Llama
+    plain_cpu_buffers(llama_cpp.llama_cpp)
     prompts = json.load(sys.stdin)
     llm = Llama(model_path=args.model, n_ctx=512, seed=0, verbose=False, logits_all=True, n_threads=args.threads,
                 n_threads_batch=args.threads)
@@ -161,6 +176,7 @@ def bench(args, prompt_len=512, decode_len=128, repeats=3):
     import time
     import llama_cpp
     from llama_cpp import Llama
+    plain_cpu_buffers(llama_cpp.llama_cpp)
     llm = Llama(model_path=args.model, n_ctx=2048, seed=0, verbose=False, n_threads=args.threads,
                 n_threads_batch=args.threads, n_batch=prompt_len, n_ubatch=prompt_len, logits_all=False)
     adapters, scales = [], []
