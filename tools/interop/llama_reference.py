@@ -80,6 +80,22 @@ def read_gguf_array_lengths(path):
     return lengths
 
 
+def plain_cpu_buffers():
+    """Loads weights into plain CPU buffers: on CPUs with AMX, llama.cpp otherwise repacks them into its AMX buffer
+    type, and then crashes in decode (exit -11) on this model."""
+    default = llama_cpp.llama_cpp.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    llama_cpp.llama_cpp.llama_model_default_params = params
+
+
+plain_cpu_buffers()
+
+
 def load(model, **kwargs):
     return Llama(model_path=model, n_ctx=N_CTX, seed=SEED, verbose=False, **kwargs)
 

@@ -453,6 +453,15 @@ def llama_cpp_logits(model, tokens, threads):
     """llama.cpp's logits [T, vocab] at every position of one row (F32 KV cache, no flash attention)."""
     import llama_cpp
     from llama_cpp import Llama
+    # Plain CPU buffers: on CPUs with AMX, llama.cpp's AMX buffer type crashes in decode on this model.
+    default = llama_cpp.llama_cpp.llama_model_default_params
+
+    def params():
+        value = default()
+        value.use_extra_bufts = False
+        return value
+
+    llama_cpp.llama_cpp.llama_model_default_params = params
     n = len(tokens)
     llm = Llama(model_path=model, n_ctx=max(n, 64), n_batch=max(n, 64), n_ubatch=max(n, 64), seed=0, verbose=False,
                 logits_all=True, n_threads=threads, n_threads_batch=threads, flash_attn=False,
