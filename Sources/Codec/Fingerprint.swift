@@ -1,31 +1,21 @@
 /// A 64-bit fingerprint of a byte string, for keys hashed and compared often (peer ids, message ids).
 ///
-/// Computed once, when the key is made, eight bytes at a time (a multiply-xorshift mix per word). Tables then hash
-/// the fingerprint instead of every byte, and a comparison of two keys usually ends at the fingerprints. It is not
-/// a cryptographic hash, and it is not seeded: the tables that use it mix it with their own per-table seed
-/// (`tableHash`), so their layout differs per table and per process, and two keys with one fingerprint are still told
-/// apart by their bytes.
+/// Computed once, when the key is made, by the toolchain's `Hasher` (SipHash-1-3 under a key drawn at random for
+/// each process). Tables then hash the fingerprint instead of every byte, and a comparison of two keys usually ends
+/// at the fingerprints. The key is what makes it safe to hash remote input by: peers choose message ids (a
+/// publisher picks its sequence numbers) and the peer ids they advertise, and an unkeyed function can be ground
+/// until many ids share one fingerprint, which would share a bucket in every table whatever its seed. Two keys
+/// with one fingerprint are still told apart by their bytes. A fingerprint means nothing outside its process: it
+/// is never stored or sent, and nothing ordered or counted depends on its value.
 public enum Fingerprint {
-    /// The fingerprint of `bytes`, which also depends on their count and on `salt`.
+    /// The fingerprint of `bytes`, which also depends on their count, on `salt`, and on the process's key.
     @inlinable
     public static func of(_ bytes: UnsafeRawBufferPointer, salt: UInt64 = 0) -> UInt64 {
-        var state = 0x9E37_79B9_7F4A_7C15 &+ UInt64(bytes.count) &* 0xD6E8_FEB8_6659_FD93 ^ salt
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            state = mix(state ^ bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            offset += 8
-        }
-        if offset < bytes.count {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while offset < bytes.count {
-                tail |= UInt64(bytes[offset]) << shift
-                shift += 8
-                offset += 1
-            }
-            state = mix(state ^ tail)
-        }
-        return mix(state)
+        var hasher = Hasher()
+        hasher.combine(salt)
+        hasher.combine(bytes.count)
+        hasher.combine(bytes: bytes)
+        return UInt64(UInt(bitPattern: hasher.finalize()))
     }
 
     /// The fingerprint of `bytes`.

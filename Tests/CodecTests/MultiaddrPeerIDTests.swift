@@ -135,6 +135,51 @@ func multiaddrKnownForms(text: String, hex: String) throws {
     #expect(Fingerprint.of(base, salt: 1) != fingerprint)
 }
 
+/// An unkeyed word-at-a-time fingerprint of 16 bytes, `state = mix(state ^ word)`, and keys that all collide under
+/// it: the second word of each cancels what its first word did to the state, as anyone who knows the function can
+/// arrange.
+private enum UnkeyedMix {
+    static let start: UInt64 = 0x9E37_79B9_7F4A_7C15 &+ 16 &* 0xD6E8_FEB8_6659_FD93
+
+    static func mix(_ value: UInt64) -> UInt64 {
+        var z = value &* 0xBF58_476D_1CE4_E5B9
+        z ^= z >> 31
+        z = z &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 29)
+    }
+
+    static func fingerprint(_ key: [UInt8]) -> UInt64 {
+        let words = key.withUnsafeBytes { raw in
+            [0, 8].map { raw.loadUnaligned(fromByteOffset: $0, as: UInt64.self) }
+        }
+        return mix(words.reduce(start) { mix($0 ^ $1) })
+    }
+
+    static func collidingKeys(_ count: Int) -> [[UInt8]] {
+        func bytes(_ words: [UInt64]) -> [UInt8] {
+            words.flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
+        }
+        let target = mix(start)  // the state after the first word of the key (0, 0), less its second word
+        return (0..<count).map { index in
+            let first = UInt64(index) &* 0x0123_4567_89AB_CDEF
+            return bytes([first, mix(start ^ first) ^ target])
+        }
+    }
+}
+
+@Test func fingerprintsOfGroundCollisionsSpreadOverATable() {
+    let keys = UnkeyedMix.collidingKeys(4_096)
+    #expect(Set(keys).count == keys.count)
+    #expect(Set(keys.map(UnkeyedMix.fingerprint)).count == 1)
+    // Under the unkeyed mix every one of these has one fingerprint; the keyed fingerprint tells them all apart and
+    // spreads them over a table as it spreads any keys.
+    let fingerprints = keys.map { Fingerprint.of($0) }
+    #expect(Set(fingerprints).count == keys.count)
+    var buckets = [Int](repeating: 0, count: 256)
+    for fingerprint in fingerprints { buckets[Fingerprint.tableHash(fingerprint, seed: 99) & 255] += 1 }
+    #expect(buckets.max()! < 40, "fullest bucket \(buckets.max()!) of an expected 16")
+}
+
 @Test func tableHashesDependOnTheSeedAndSpreadConsecutiveFingerprints() {
     #expect(Fingerprint.tableHash(7, seed: 1) == Fingerprint.tableHash(7, seed: 1))
     #expect(Fingerprint.tableHash(7, seed: 1) != Fingerprint.tableHash(7, seed: 2))
