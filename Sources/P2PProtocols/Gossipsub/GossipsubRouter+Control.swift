@@ -17,10 +17,13 @@ extension GossipsubRouter {
     // MARK: IHAVE
 
     private mutating func handleIHave(_ entries: [GossipsubRPC.IHave], from peer: PeerID, now: Instant) {
-        guard peerScore(peer, now) >= thresholds.gossip, var state = peers[peer] else { return }
-        state.roll(tick: heartbeatTicks)
-        state.ihaveRPCs += 1
-        peers[peer] = state
+        // One look-up: the state is counted in place through its index, and scored by the slot it keeps.
+        guard let index = peers.index(forKey: peer), peerScore(peers.values[index], now) >= thresholds.gossip else {
+            return
+        }
+        peers.values[index].roll(tick: heartbeatTicks)
+        peers.values[index].ihaveRPCs += 1
+        let state = peers.values[index]
         guard state.ihaveRPCs <= config.maxIHaveMessages else {
             score?.addPenalty(peer, count: 1)
             violation(peer, "IHAVE flood (\(state.ihaveRPCs) IHAVE RPCs in one heartbeat)", now: now)
@@ -47,11 +50,13 @@ extension GossipsubRouter {
             score?.addPenalty(peer, count: 1)
             violation(peer, "IHAVE of more than \(config.maxIHaveLength) ids", now: now)
         }
-        guard !wanted.isEmpty, isConnected(peer) else { return }
+        guard !wanted.isEmpty else { return }
+        // A violation above may have closed the connection, and a removal moves the table's entries.
+        guard let slot = oversized ? peers.index(forKey: peer) : index else { return }
         let ask = min(wanted.count, config.maxIHaveLength - state.asked)
         randomSource.choose(ask, from: &wanted)
         wanted.removeLast(wanted.count - ask)
-        peers[peer]?.asked += ask
+        peers.values[slot].asked += ask
         // One promise per IWANT, on an id chosen at random (go-libp2p-pubsub's gossip tracer).
         let promised = wanted[randomSource.below(wanted.count)]
         if promises[promised]?[peer] == nil {

@@ -149,9 +149,11 @@ extension GossipsubRouter {
         guard let members = mesh[topic] else { return }
         let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
         for peer in members where peer != sender {
-            guard let version = peers[peer]?.version, version >= .v12, !doesNotWant(peer, key, now: now) else {
-                continue
+            // Mesh members are connected peers; their versions matter only while some peer is older than v1.2.
+            if peersBelowV12 > 0 {
+                guard let version = peers[peer]?.version, version >= .v12 else { continue }
             }
+            guard !doesNotWant(peer, key, now: now) else { continue }
             outbox.idontwant(id, to: peer)
             counters.idontwantSent += 1
         }

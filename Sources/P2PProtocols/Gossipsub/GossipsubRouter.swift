@@ -138,6 +138,8 @@ public struct GossipsubRouter: Sendable {
     var sequenceNumber: UInt64
 
     var peers: [PeerID: PeerState] = [:]
+    /// Connected peers that speak v1.1 or v1.0 (no IDONTWANT): while there are none, nobody's version is looked up.
+    var peersBelowV12 = 0
     /// The topics each connected peer subscribes to (peers with none are absent).
     var peerTopics: [PeerID: Set<String>] = [:]
     /// The signed peer records connected peers offered, for PX (at most 4 KiB each; the shell gives them).
@@ -270,6 +272,7 @@ public struct GossipsubRouter: Sendable {
     ) {
         guard peer != local, !isConnected(peer) else { return }
         peers[peer] = PeerState(version: version, outbound: outbound)
+        if version < .v12 { peersBelowV12 += 1 }
         peerOrder.insert(peer)
         score?.addPeer(peer, address: address, now: now)
         if let slot = score?.slot(of: peer) { peers[peer]?.scoreSlot = Int32(slot) }
@@ -280,7 +283,8 @@ public struct GossipsubRouter: Sendable {
 
     /// Forgets a peer that left or that we dropped; its score is retained by the score keeper.
     mutating func removePeer(_ peer: PeerID, now: Instant) {
-        guard peers.removeValue(forKey: peer) != nil else { return }
+        guard let state = peers.removeValue(forKey: peer) else { return }
+        if state.version < .v12 { peersBelowV12 -= 1 }
         peerOrder.remove(peer)
         dontWant[peer] = nil
         peerRecords[peer] = nil
