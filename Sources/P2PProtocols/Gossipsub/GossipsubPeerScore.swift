@@ -262,6 +262,13 @@ public struct GossipsubPeerScore: Sendable {
         return score(slot: slot, now: now)
     }
 
+    /// `score(slot:now:)`, for a keeper held in an optional (`keeper?.scoreInPlace(…)`).
+    ///
+    /// Through an optional, a call that is not `mutating` first copies the whole keeper (its parameters inline, a
+    /// retain of every table), while a `mutating` one reads it where it is. It changes nothing.
+    @inline(__always)
+    mutating func scoreInPlace(slot: Int, now: Instant) -> Double { score(slot: slot, now: now) }
+
     /// The slot of a connected peer's counters: it stays the peer's until the peer disconnects, so the router
     /// keeps it with the connection and scores by it without a look-up (`score(slot:now:)`).
     func slot(of peer: PeerID) -> Int? { connectedSlot(peer) }

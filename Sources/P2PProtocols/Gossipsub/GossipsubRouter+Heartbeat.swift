@@ -61,7 +61,7 @@ extension GossipsubRouter {
         var others: [PeerID: Double] = [:]
     }
 
-    private func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout HeartbeatScores) -> Double {
+    private mutating func cachedScore(_ peer: PeerID, _ now: Instant, _ scores: inout HeartbeatScores) -> Double {
         guard score != nil else { return 0 }
         guard let slot = peers[peer]?.scoreSlot, slot >= 0 else {
             if let value = scores.others[peer] { return value }
@@ -71,7 +71,7 @@ extension GossipsubRouter {
         }
         let index = Int(slot)
         if index < scores.bySlot.count, !scores.bySlot[index].isNaN { return scores.bySlot[index] }
-        let value = score?.score(slot: index, now: now) ?? 0
+        let value = score?.scoreInPlace(slot: index, now: now) ?? 0
         if index >= scores.bySlot.count {
             scores.bySlot += repeatElement(.nan, count: max(index + 1, 16) - scores.bySlot.count)
         }

@@ -332,10 +332,10 @@ public struct GossipsubRouter: Sendable {
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
 
     /// A connected peer's score by the slot its state keeps (what `peerScore` gives, without the look-up).
-    func peerScore(_ state: PeerState, _ now: Instant) -> Double {
-        // Through the optional in place: binding the keeper to a local would copy its tables' references.
+    mutating func peerScore(_ state: PeerState, _ now: Instant) -> Double {
+        // In place through the optional (`scoreInPlace`): a plain call there would copy the whole keeper first.
         guard state.scoreSlot >= 0 else { return 0 }
-        return score?.score(slot: Int(state.scoreSlot), now: now) ?? 0
+        return score?.scoreInPlace(slot: Int(state.scoreSlot), now: now) ?? 0
     }
 
     // MARK: Subscriptions
