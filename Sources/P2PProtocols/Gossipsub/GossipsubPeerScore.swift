@@ -257,6 +257,7 @@ public struct GossipsubPeerScore: Sendable {
     // MARK: - The score
 
     /// The peer's score at `now`.
+    @inline(__always)
     public func score(_ peer: PeerID, now: Instant) -> Double {
         guard let slot = knownSlot(peer) else { return 0 }
         return score(slot: slot, now: now)
@@ -274,6 +275,7 @@ public struct GossipsubPeerScore: Sendable {
     func slot(of peer: PeerID) -> Int? { connectedSlot(peer) }
 
     /// The score of the peer whose counters are at `slot` (`slot(of:)`, taken while it is connected).
+    @inline(__always)
     func score(slot: Int, now: Instant) -> Double {
         // Fields are read in place: a copy of the record would retain its peer id and topic array.
         if !peers[slot].connected && peers[slot].expire < now { return 0 }

@@ -20,6 +20,7 @@ extension GossipsubRouter {
     }
 
     /// The RPC bound for an RPC carrying `rpc`'s messages: the default, or a larger one of a topic it carries.
+    @inline(__always)
     func rpcLimit(for rpc: GossipsubRPC) -> Int {
         var limit = config.maxRPCSize
         if !config.topicMaxRPCSize.isEmpty {
@@ -206,6 +207,7 @@ extension GossipsubRouter {
 
     // MARK: Seen cache
 
+    @inline(__always)
     func isSeen(_ id: GossipsubMessageID, now: Instant) -> Bool {
         guard let until = seen[id] else { return false }
         return now < until

@@ -254,6 +254,7 @@ public struct GossipsubRouter: Sendable {
     public func hasSeen(_ id: GossipsubMessageID, now: Instant) -> Bool { isSeen(id, now: now) }
 
     /// The message id of `message` under this router's per-topic id functions.
+    @inline(__always)
     public func messageID(of message: GossipsubMessage) -> GossipsubMessageID {
         let function =
             config.messageID.isEmpty
@@ -318,17 +319,21 @@ public struct GossipsubRouter: Sendable {
     }
 
     /// Whether the peer is connected (without copying its state out of the table).
+    @inline(__always)
     func isConnected(_ peer: PeerID) -> Bool { peers.index(forKey: peer) != nil }
 
     /// Whether the peer is still connected, checked only when a disconnect happened since `drops` was read.
+    @inline(__always)
     func stillConnected(_ peer: PeerID, _ drops: Int) -> Bool { counters.disconnects == drops || isConnected(peer) }
 
     /// Whether the peer said IDONTWANT for the id of `key` (`DontWantTable.key`), and that still holds at `now`.
+    @inline(__always)
     func doesNotWant(_ peer: PeerID, _ key: Int, now: Instant) -> Bool {
         guard !dontWant.isEmpty, let until = dontWant[peer]?.entries[key] else { return false }
         return now < until
     }
 
+    @inline(__always)
     func peerScore(_ peer: PeerID, _ now: Instant) -> Double { score?.score(peer, now: now) ?? 0 }
 
     /// A connected peer's score by the slot its state keeps (what `peerScore` gives, without the look-up).
@@ -404,6 +409,7 @@ public struct GossipsubRouter: Sendable {
 
     // MARK: Backoff and peer selection
 
+    @inline(__always)
     func isBackingOff(_ peer: PeerID, _ topic: String, _ now: Instant) -> Bool {
         guard let expiry = backoff[topic]?[peer] else { return false }
         return now < expiry
