@@ -5,6 +5,8 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -124,4 +126,35 @@ void CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes) {
     mallopt(M_TRIM_THRESHOLD, trim_bytes);
     mallopt(M_TOP_PAD, pad_bytes);
     mallopt(M_MMAP_THRESHOLD, mmap_bytes);
+}
+
+int CEventLoop_reexec_with_huge_pages(char *const argv[]) {
+    static const char tunable[] = "glibc.malloc.hugetlb=1";
+    // The marker keeps a process from starting again in a loop should its C library drop the tunable.
+    if (getenv("OPENLEDGER_HUGE_PAGES_TRIED") != NULL) return 0;
+    const char *found = getenv("GLIBC_TUNABLES");
+    if (found != NULL && strstr(found, "glibc.malloc.hugetlb") != NULL) return 0;
+    char saved[2048];
+    if (found != NULL && strlen(found) >= sizeof saved) return 0;
+    const char *current = found != NULL ? strcpy(saved, found) : NULL;
+    char mode[64] = {0};
+    FILE *file = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (file == NULL) return 0;
+    size_t length = fread(mode, 1, sizeof mode - 1, file);
+    fclose(file);
+    mode[length] = 0;
+    if (strstr(mode, "[never]") != NULL) return 0;
+    char value[4096];
+    int written = current != NULL && current[0] != 0
+        ? snprintf(value, sizeof value, "%s:%s", current, tunable)
+        : snprintf(value, sizeof value, "%s", tunable);
+    if (written < 0 || (size_t)written >= sizeof value) return 0;
+    if (setenv("GLIBC_TUNABLES", value, 1) != 0) return -errno;
+    setenv("OPENLEDGER_HUGE_PAGES_TRIED", "1", 1);
+    execv("/proc/self/exe", argv);
+    int code = errno;
+    // Not started again: leave the environment as it was, so children see what this process saw.
+    if (current != NULL) setenv("GLIBC_TUNABLES", current, 1); else unsetenv("GLIBC_TUNABLES");
+    unsetenv("OPENLEDGER_HUGE_PAGES_TRIED");
+    return -code;
 }

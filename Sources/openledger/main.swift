@@ -1,3 +1,4 @@
+import EventLoop
 import Foundation
 
 /// The version printed by `openledger --version`.
@@ -8,7 +9,9 @@ var output = CommandOutput(
     writeError: { FileHandle.standardError.write(Data($0.utf8)) }
 )
 let cli = CommandLineInterface(root: Commands.root, version: openledgerVersion)
-let status = cli.run(Array(CommandLine.arguments.dropFirst()), output: &output)
+let arguments = Array(CommandLine.arguments.dropFirst())
+if SimCommand.runsSimulation(arguments) { Syscall.restartWithHugePages() }
+let status = cli.run(arguments, output: &output)
 // Benchmarks measure a command's own peak memory this way (VmHWM), free of the parent's image.
 if ProcessInfo.processInfo.environment["OPENLEDGER_REPORT_PEAK_RSS"] != nil,
     let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

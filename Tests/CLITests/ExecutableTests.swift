@@ -79,3 +79,17 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
     #expect(refused.status == 1 && refused.stdout.isEmpty)
     #expect(refused.stderr.contains(unreadable + "/identity.key is not a regular file"))
 }
+
+@Test(.integration) func simulationsRestartWithHugePagesWhenTheKernelOffersThem() throws {
+    let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? ""
+    let result = try Executable.run(["sim", "gossip", "--nodes", "3000", "--messages", "1", "--seed", "1", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    let hugeMegabytes = try #require((object["huge_pages_mb"] as? NSNumber)?.doubleValue)
+    if mode.isEmpty || mode.contains("[never]") {
+        #expect(hugeMegabytes == 0)
+    } else {
+        #expect(hugeMegabytes > 0, "transparent huge pages: \(mode)")
+    }
+}

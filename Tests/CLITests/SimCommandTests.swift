@@ -91,3 +91,13 @@ func simDHTRefusesBadOptionsByName(_ options: [String], _ named: String) {
     let bad = runSim(["sim", "content", "--latency-ms", "9-1"])
     #expect(bad.status == 64 && bad.stderr.contains("--latency-ms"))
 }
+
+@Test func onlySimulationsAskForHugePages() {
+    #expect(SimCommand.runsSimulation(["sim", "gossip", "--nodes", "10"]))
+    #expect(SimCommand.runsSimulation(["sim", "dht"]))
+    #expect(SimCommand.runsSimulation(["bench", "gossip", "--only", "speed"]))
+    #expect(!SimCommand.runsSimulation(["bench", "crypto"]))
+    #expect(!SimCommand.runsSimulation(["bench"]))
+    #expect(!SimCommand.runsSimulation(["p2p", "listen", "sim"]))
+    #expect(!SimCommand.runsSimulation([]))
+}

@@ -54,4 +54,10 @@ int CEventLoop_address(int fd, int peer, uint8_t *address);
  * is trimmed only past trim_bytes free, each growth takes pad_bytes extra, and blocks go to mmap only from
  * mmap_bytes up. */
 void CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes);
+
+/// Starts this program again (`/proc/self/exe` with `argv`) with `glibc.malloc.hugetlb=1` added to
+/// `GLIBC_TUNABLES`, so that glibc's allocator asks for transparent huge pages for its heap. Returns 0 without
+/// starting again when the tunable is already set or the kernel has transparent huge pages off ("[never]"), and
+/// -errno when the exec fails; on success it does not return.
+int CEventLoop_reexec_with_huge_pages(char *const argv[]);
 #endif

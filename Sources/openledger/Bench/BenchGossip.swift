@@ -60,6 +60,29 @@ enum BenchGossip {
         let figures: (SimCommand.Measured) -> [BenchFigure]
     }
 
+    /// Simulated seconds per CPU second of `MemoryFloor` replaying `run`'s shape with records of `bytesPerNode`.
+    ///
+    /// The shape: as many nodes, the run's RPC arrivals and its nodes' heartbeats (the events no engine can do without: the
+    /// uplink's turns, one event per queued RPC in the simulator, are left out), and as many events waiting as RPCs
+    /// in flight (their rate times the mean link latency) plus one heartbeat per node. 0 when the shape is out of
+    /// its bounds.
+    static func floorSimulatedPerCPU(_ run: SimCommand.Measured, bytesPerNode: Int) -> Double {
+        let report = run.report
+        let deliveries = max(0, report.rpcsSent - report.rpcsLost)
+        let heartbeats = Double(report.nodes) * report.simulatedSeconds / run.config.router.heartbeatInterval
+        let latency = run.config.latencyMilliseconds
+        let meanLatency = (latency.lowerBound + latency.upperBound) / 2e3
+        let inFlight = report.simulatedSeconds > 0 ? Double(deliveries) / report.simulatedSeconds * meanLatency : 0
+        let shape = MemoryFloor.Shape(
+            nodes: report.nodes, bytesPerNode: bytesPerNode, deliveries: deliveries,
+            otherEvents: Int(heartbeats.rounded()), pending: max(1, Int(inFlight) + report.nodes),
+            seed: run.config.seed)
+        let start = SimCommand.processCPUSeconds()
+        guard MemoryFloor.replay(shape) != nil else { return 0 }
+        let seconds = SimCommand.processCPUSeconds() - start
+        return seconds > 0 ? report.simulatedSeconds / seconds : 0
+    }
+
     /// The run's common details: size, seed, wall time, the trace hash.
     static func details(_ run: SimCommand.Measured) -> [String: String] {
         let r = run.report
@@ -157,9 +180,17 @@ enum BenchGossip {
                 details["sim_s_per_cpu_s"] = String(format: "%.2f", run.simulatedPerCPU)
                 details["memory_per_node_kb"] = String(format: "%.1f", run.bytesPerNode / 1e3)
                 details["peak_memory_mb"] = String(format: "%.1f", Double(run.peakBytes) / 1e6)
+                details["huge_pages_mb"] = String(format: "%.1f", Double(run.hugePageBytes) / 1e6)
                 details["events_per_wall_s"] = String(format: "%.0f", Double(run.report.events) / run.wallSeconds)
                 details["events_per_cpu_s"] = String(format: "%.0f", Double(run.report.events) / run.cpuSeconds)
                 details["cpu_us_per_event"] = String(format: "%.2f", 1e6 * run.cpuSeconds / Double(run.report.events))
+                // The same run's shape with routers that only write what no router can skip (MemoryFloor), at
+                // the run's memory per node and at one page per node.
+                let floor = floorSimulatedPerCPU(run, bytesPerNode: Int(run.bytesPerNode))
+                let smallFloor = floorSimulatedPerCPU(run, bytesPerNode: 4_096)
+                details["floor_sim_s_per_cpu_s"] = String(format: "%.2f", floor)
+                details["floor_4kib_per_node_sim_s_per_cpu_s"] = String(format: "%.2f", smallFloor)
+                details["of_floor"] = String(format: "%.3f", floor > 0 ? run.simulatedPerCPU / floor : 0)
                 return [
                     BenchFigure(
                         bench: "gossip_sim_speed", unit: .simulatedSecondsPerSecond, value: run.simulatedPerWall,

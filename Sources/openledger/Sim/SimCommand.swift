@@ -9,6 +9,14 @@ import Simulator
 /// `openledger sim gossip`, `sim dht` and `sim content`: thousands of real gossipsub routers, Kademlia DHTs or
 /// Bitswap engines in the deterministic simulator.
 enum SimCommand {
+    /// Whether `arguments` (the command line after the program's name) run a simulation, whose process then
+    /// starts again with huge pages for its heap (`Syscall.restartWithHugePages`, docs/simulator.md): `sim …` and
+    /// `bench gossip`.
+    static func runsSimulation(_ arguments: [String]) -> Bool {
+        guard let first = arguments.first else { return false }
+        return first == "sim" || (first == "bench" && arguments.dropFirst().first == "gossip")
+    }
+
     static let command = CommandSpec(
         name: "sim",
         summary: "Deterministic simulations of the network's protocols on a simulated network.",
@@ -306,6 +314,8 @@ enum SimCommand {
         let cpuSeconds: Double
         let peakBytes: Int
         let bytesPerNode: Double
+        /// The process's memory in transparent huge pages at the end of the run (`AnonHugePages`).
+        let hugePageBytes: Int
 
         var simulatedPerWall: Double { wallSeconds > 0 ? report.simulatedSeconds / wallSeconds : 0 }
         /// Simulated seconds per second of this process's CPU time: the speed on one core when the machine is shared.
@@ -342,6 +352,7 @@ enum SimCommand {
                 ("cpu_seconds", number(cpuSeconds)), ("simulated_seconds_per_cpu_second", number(simulatedPerCPU)),
                 ("peak_memory_mb", number(Double(peakBytes) / 1e6)),
                 ("memory_per_node_kb", number(bytesPerNode / 1e3)),
+                ("huge_pages_mb", number(Double(hugePageBytes) / 1e6)),
                 ("signature_checks", "\(r.signatureChecks.asked)"),
                 ("signature_verifications", "\(r.signatureChecks.verified)"),
                 ("trace_hash", "\"\(r.traceHash.hex)\""),
@@ -372,7 +383,17 @@ enum SimCommand {
         let run = try timed { () throws(SimulatorError) in try GossipSimulator.run(config) }
         return Measured(
             config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak,
-            bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes))
+            bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes), hugePageBytes: hugePageBytes())
+    }
+
+    /// This process's anonymous memory in transparent huge pages (`AnonHugePages` of /proc/self/smaps_rollup); 0
+    /// when the kernel does not say.
+    static func hugePageBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("AnonHugePages:") }),
+            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kilobytes * 1024
     }
 
     /// The CPU time this process has used (all threads; the simulator runs on one).
