@@ -101,3 +101,27 @@ func simDHTRefusesBadOptionsByName(_ options: [String], _ named: String) {
     #expect(!SimCommand.runsSimulation(["p2p", "listen", "sim"]))
     #expect(!SimCommand.runsSimulation([]))
 }
+
+@Test func simFloorReportsTheLinesItWrote() throws {
+    let result = runSim([
+        "sim", "floor", "--nodes", "50", "--bytes-per-node", "1024", "--deliveries", "3000", "--other-events", "500",
+        "--pending", "40", "--lines", "3", "--json",
+    ])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    #expect((object["lines_written"] as? NSNumber)?.intValue == 3000 * 3 + 500)
+    #expect(((object["checksum"] as? NSNumber)?.intValue ?? 0) >= 9500)
+    #expect(((object["cpu_seconds"] as? NSNumber)?.doubleValue ?? -1) >= 0)
+}
+
+@Test(arguments: [
+    (["--nodes", "0"], "--nodes"), (["--bytes-per-node", "32"], "--bytes-per-node"),
+    (["--lines", "65"], "--lines"), (["--pending", "0"], "--pending"), (["--deliveries", "-5"], "--deliveries"),
+    (["--seed", "x"], "--seed"), (["--nodes", "10000000", "--bytes-per-node", "67108864"], "--bytes-per-node"),
+])
+func simFloorRefusesBadOptionsByName(_ options: [String], _ named: String) {
+    let result = runSim(["sim", "floor"] + options)
+    #expect(result.status == 64, "\(options)")
+    #expect(result.stderr.contains(named), "\(result.stderr)")
+}

@@ -34,7 +34,7 @@ enum BenchGossip {
             for setting in settings(quick: quick, seed: seed)
             where arguments.string("only").map({ $0 == setting.name }) ?? true {
                 let run = try SimCommand.measure(setting.config)
-                for figure in setting.figures(run) { output.line(figure.jsonLine(references: [])) }
+                for figure in try setting.figures(run) { output.line(figure.jsonLine(references: [])) }
             }
             if arguments.string("only").map({ $0 == "sockets" }) ?? true {
                 let messages = quick ? 300 : 1_000
@@ -57,29 +57,40 @@ enum BenchGossip {
     struct Setting {
         let name: String
         let config: SimulationConfig
-        let figures: (SimCommand.Measured) -> [BenchFigure]
+        let figures: (SimCommand.Measured) throws(CLIError) -> [BenchFigure]
     }
 
-    /// Simulated seconds per CPU second of `MemoryFloor` replaying `run`'s shape with records of `bytesPerNode`.
+    /// Simulated seconds per CPU second of `MemoryFloor` replaying `run`'s shape with records of `bytesPerNode`,
+    /// in a process of its own (`sim floor`), so that the memory the run leaves behind does not weigh on it.
     ///
-    /// The shape: as many nodes, the run's RPC arrivals and its nodes' heartbeats (the events no engine can do without: the
-    /// uplink's turns, one event per queued RPC in the simulator, are left out), and as many events waiting as RPCs
-    /// in flight (their rate times the mean link latency) plus one heartbeat per node. 0 when the shape is out of
-    /// its bounds.
-    static func floorSimulatedPerCPU(_ run: SimCommand.Measured, bytesPerNode: Int) -> Double {
+    /// The shape: as many nodes, the run's RPC arrivals and its nodes' heartbeats (the events no engine can do
+    /// without: the uplink's turns, one event per queued RPC in the simulator, are left out), and as many events
+    /// waiting as RPCs in flight (their rate times the mean link latency) plus one heartbeat per node.
+    static func floorSimulatedPerCPU(_ run: SimCommand.Measured, bytesPerNode: Int) throws(CLIError) -> Double {
         let report = run.report
         let deliveries = max(0, report.rpcsSent - report.rpcsLost)
         let heartbeats = Double(report.nodes) * report.simulatedSeconds / run.config.router.heartbeatInterval
         let latency = run.config.latencyMilliseconds
         let meanLatency = (latency.lowerBound + latency.upperBound) / 2e3
         let inFlight = report.simulatedSeconds > 0 ? Double(deliveries) / report.simulatedSeconds * meanLatency : 0
-        let shape = MemoryFloor.Shape(
-            nodes: report.nodes, bytesPerNode: bytesPerNode, deliveries: deliveries,
-            otherEvents: Int(heartbeats.rounded()), pending: max(1, Int(inFlight) + report.nodes),
-            seed: run.config.seed)
-        let start = SimCommand.processCPUSeconds()
-        guard MemoryFloor.replay(shape) != nil else { return 0 }
-        let seconds = SimCommand.processCPUSeconds() - start
+        let arguments = [
+            "sim", "floor", "--nodes", "\(report.nodes)", "--bytes-per-node", "\(max(64, bytesPerNode))",
+            "--deliveries", "\(deliveries)", "--other-events", "\(Int(heartbeats.rounded()))",
+            "--pending", "\(max(1, Int(inFlight) + report.nodes))", "--seed", "\(run.config.seed)", "--json",
+        ]
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        child.arguments = arguments
+        let out = Pipe()
+        child.standardOutput = out
+        child.standardError = FileHandle.standardError
+        do { try child.run() } catch { throw .failure("cannot start sim floor: \(error)") }
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        guard child.terminationStatus == 0,
+            let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let seconds = (object["cpu_seconds"] as? NSNumber)?.doubleValue
+        else { throw .failure("sim floor \(arguments.dropFirst(2).joined(separator: " ")) failed: \(text)") }
         return seconds > 0 ? report.simulatedSeconds / seconds : 0
     }
 
@@ -174,7 +185,7 @@ enum BenchGossip {
                         implementation: "openledger-sim", details: details)
                 ]
             },
-            Setting(name: "speed", config: speed) { run in
+            Setting(name: "speed", config: speed) { run throws(CLIError) in
                 var details = details(run)
                 details["target"] = ">= 10 on one core"
                 details["sim_s_per_cpu_s"] = String(format: "%.2f", run.simulatedPerCPU)
@@ -186,8 +197,8 @@ enum BenchGossip {
                 details["cpu_us_per_event"] = String(format: "%.2f", 1e6 * run.cpuSeconds / Double(run.report.events))
                 // The same run's shape with routers that only write what no router can skip (MemoryFloor), at
                 // the run's memory per node and at one page per node.
-                let floor = floorSimulatedPerCPU(run, bytesPerNode: Int(run.bytesPerNode))
-                let smallFloor = floorSimulatedPerCPU(run, bytesPerNode: 4_096)
+                let floor = try floorSimulatedPerCPU(run, bytesPerNode: Int(run.bytesPerNode))
+                let smallFloor = try floorSimulatedPerCPU(run, bytesPerNode: 4_096)
                 details["floor_sim_s_per_cpu_s"] = String(format: "%.2f", floor)
                 details["floor_4kib_per_node_sim_s_per_cpu_s"] = String(format: "%.2f", smallFloor)
                 details["of_floor"] = String(format: "%.3f", floor > 0 ? run.simulatedPerCPU / floor : 0)

@@ -7,7 +7,8 @@ import Simulator
 #endif
 
 /// `openledger sim gossip`, `sim dht` and `sim content`: thousands of real gossipsub routers, Kademlia DHTs or
-/// Bitswap engines in the deterministic simulator.
+/// Bitswap engines in the deterministic simulator; `sim floor`: the memory floor a simulation's speed is measured
+/// against.
 enum SimCommand {
     /// Whether `arguments` (the command line after the program's name) run a simulation, whose process then
     /// starts again with huge pages for its heap (`Syscall.restartWithHugePages`, docs/simulator.md): `sim …` and
@@ -20,7 +21,7 @@ enum SimCommand {
     static let command = CommandSpec(
         name: "sim",
         summary: "Deterministic simulations of the network's protocols on a simulated network.",
-        subcommands: [gossip, dht, content]
+        subcommands: [gossip, dht, content, floor]
     )
 
     static let gossip = CommandSpec(
@@ -76,6 +77,73 @@ enum SimCommand {
             }
         }
     )
+
+    static let floor = CommandSpec(
+        name: "floor",
+        summary: "The memory floor of a simulation's shape: its events with nothing done but cache-line writes.",
+        discussion: """
+            Replays a run's shape with no protocol (Simulator.MemoryFloor): the events given, through the
+            simulator's event queue with --pending waiting, over --nodes records of --bytes-per-node; each RPC
+            arrival writes --lines cache lines at random in its node's record, every other event one, and each
+            event schedules one more 20-150 ms later at a random node. Prints the CPU time it took.
+            `bench gossip --only speed` runs it in a process of its own after the speed run, with that run's shape.
+            """,
+        options: [
+            OptionSpec(name: "nodes", valueName: "N", help: "Nodes, one record each.", defaultValue: "10000"),
+            OptionSpec(name: "bytes-per-node", valueName: "B", help: "Bytes of each record.", defaultValue: "4096"),
+            OptionSpec(name: "deliveries", valueName: "D", help: "RPC arrivals.", defaultValue: "1000000"),
+            OptionSpec(name: "other-events", valueName: "O", help: "Other events (heartbeats).", defaultValue: "0"),
+            OptionSpec(name: "pending", valueName: "P", help: "Events waiting in the queue.", defaultValue: "30000"),
+            OptionSpec(name: "lines", valueName: "L", help: "Cache lines an arrival writes.", defaultValue: "2"),
+            OptionSpec(name: "seed", valueName: "S", help: "The seed of every random choice.", defaultValue: "1"),
+            OptionSpec(name: "json", help: "Print one JSON object instead of text."),
+        ],
+        action: { arguments, output throws(CLIError) in
+            let shape = try floorShape(arguments)
+            guard shape.bytesPerNode <= MemoryFloor.maximumBytes / shape.nodes else {
+                throw .usage(
+                    "--nodes × --bytes-per-node must be at most \(MemoryFloor.maximumBytes) bytes",
+                    command: arguments.command)
+            }
+            let start = processCPUSeconds()
+            guard let outcome = MemoryFloor.replay(shape) else {
+                throw .usage("the shape is out of the floor's bounds", command: arguments.command)
+            }
+            let seconds = processCPUSeconds() - start
+            let events = shape.deliveries + shape.otherEvents
+            let perEvent = events > 0 ? 1e9 * seconds / Double(events) : 0
+            if arguments.flag("json") {
+                output.line(
+                    "{\"nodes\":\(shape.nodes),\"bytes_per_node\":\(shape.bytesPerNode),"
+                        + "\"deliveries\":\(shape.deliveries),\"other_events\":\(shape.otherEvents),"
+                        + "\"pending\":\(shape.pending),\"lines\":\(shape.linesPerDelivery),"
+                        + "\"lines_written\":\(outcome.linesWritten),\"checksum\":\(outcome.checksum),"
+                        + "\"cpu_seconds\":\(String(format: "%.3f", seconds)),"
+                        + "\"ns_per_event\":\(String(format: "%.1f", perEvent))}")
+            } else {
+                output.line("events: \(events) over \(shape.nodes) records of \(shape.bytesPerNode) bytes")
+                output.line("lines written: \(outcome.linesWritten)")
+                output.line(
+                    "cpu seconds: \(String(format: "%.3f", seconds)) (\(String(format: "%.1f", perEvent)) ns per event)"
+                )
+            }
+        }
+    )
+
+    /// The floor's shape the options describe.
+    static func floorShape(_ arguments: ParsedArguments) throws(CLIError) -> MemoryFloor.Shape {
+        guard let seed = UInt64(arguments.string("seed") ?? "1") else {
+            throw .usage("option --seed expects an unsigned 64-bit integer", command: arguments.command)
+        }
+        let limit = MemoryFloor.maximumEvents
+        return MemoryFloor.Shape(
+            nodes: try arguments.int("nodes", in: 1...10_000_000) ?? 10_000,
+            bytesPerNode: try arguments.int("bytes-per-node", in: 64...(64 << 20)) ?? 4_096,
+            deliveries: try arguments.int("deliveries", in: 0...limit) ?? 1_000_000,
+            otherEvents: try arguments.int("other-events", in: 0...limit) ?? 0,
+            pending: try arguments.int("pending", in: 1...limit) ?? 30_000,
+            linesPerDelivery: try arguments.int("lines", in: 1...64) ?? 2, seed: seed)
+    }
 
     static let dht = CommandSpec(
         name: "dht",
