@@ -824,3 +824,106 @@ func validationNamesTheBrokenParameter(_ broken: BrokenScoreParameter) {
     let sticky = (score.score(peer(1), now: at(200)) - score.score(peer(2), now: at(200))) / blocks.topicWeight
     #expect(close(sticky, -cap, tolerance: 1e-6))
 }
+
+// MARK: - The graylist bound
+
+/// Every term on: P1, P2, P3 (active after 2 s), P3b, P4, P5, P6 (threshold 2), P7 (threshold 1).
+private func everyTerm() -> GossipsubScoreParameters {
+    scoring(
+        { topic in
+            topic.topicWeight = 0.7
+            topic.timeInMeshWeight = 0.1
+            topic.timeInMeshQuantum = 1
+            topic.timeInMeshCap = 30
+            topic.firstMessageDeliveriesWeight = 1
+            topic.firstMessageDeliveriesCap = 20
+            topic.firstMessageDeliveriesDecay = 0.9
+            topic.meshMessageDeliveriesWeight = -0.5
+            topic.meshMessageDeliveriesThreshold = 4
+            topic.meshMessageDeliveriesCap = 10
+            topic.meshMessageDeliveriesActivation = 2
+            topic.meshMessageDeliveriesWindow = 0.5
+            topic.meshMessageDeliveriesDecay = 0.8
+            topic.meshFailurePenaltyWeight = -0.5
+            topic.meshFailurePenaltyDecay = 0.6
+            topic.invalidMessageDeliveriesWeight = -3
+            topic.invalidMessageDeliveriesDecay = 0.5
+        },
+        global: {
+            $0.topicScoreCap = 15
+            $0.appSpecificWeight = 1
+            $0.ipColocationFactorWeight = -2
+            $0.ipColocationFactorThreshold = 2
+            $0.behaviourPenaltyWeight = -1
+            $0.behaviourPenaltyThreshold = 1
+            $0.behaviourPenaltyDecay = 0.7
+        })
+}
+
+@Test func graylistBoundAgreesWithTheScoreThroughRandomHistories() throws {
+    let thresholds = [-1e9, -80, -20, -5.6, -5.6 - 1e-12, -2, -0.5, 0, 0.5, 3, 1e9]
+    var below = 0
+    var above = 0
+    for seed in UInt64(1)...6 {
+        var random = SeededRandom(seed: seed)
+        var score = GossipsubPeerScore(parameters: everyTerm())
+        let peers = (0..<80).map(peer)  // past the 64 slots kept as bits
+        var connected = Set<Int>()
+        var time = 0.0
+        var nextMessage = 0
+        for _ in 0..<3_000 {
+            time += Double(random.next() % 400) / 1_000
+            let now = at(time)
+            let index = Int(random.next() % UInt64(peers.count))
+            let who = peers[index]
+            switch random.next() % 12 {
+            case 0:
+                // Four addresses for 80 peers: some crowd past the P6 threshold, some do not.
+                score.addPeer(who, address: "10.0.0.\(random.next() % 4 + (index < 40 ? 0 : 100))", now: now)
+                connected.insert(index)
+            case 1:
+                score.removePeer(who, now: now)
+                connected.remove(index)
+            case 2: score.graft(who, topic: topic, now: now)
+            case 3: score.prune(who, topic: topic, now: now)
+            case 4, 5:
+                let id = message(nextMessage)
+                nextMessage += 1
+                score.validateMessage(from: who, id: id, topic: topic, now: now)
+                if random.next() % 5 == 0 {
+                    score.rejectMessage(from: who, id: id, topic: topic, reason: .validationFailed, now: now)
+                } else {
+                    score.deliverMessage(from: who, id: id, topic: topic, now: now)
+                }
+            case 6: score.duplicateMessage(from: who, id: message(max(0, nextMessage - 1)), topic: topic, now: now)
+            case 7: score.addPenalty(who, count: Int(random.next() % 3))
+            case 8: score.setApplicationScore(who, Double(Int(random.next() % 7)) - 3)
+            case 9: score.rejectMessage(from: who, id: nil, topic: topic, reason: .invalidSignature, now: now)
+            default: score.refresh(now: now)
+            }
+            for probe in [index, Int(random.next() % UInt64(peers.count))] {
+                let exact = score.score(peers[probe], now: now)
+                for threshold in thresholds {
+                    let bound = score.scoreIsBelow(threshold, peer: peers[probe], now: now)
+                    #expect(bound == (exact < threshold), "seed \(seed) peer \(probe) t \(threshold): score \(exact)")
+                    if exact < threshold { below += 1 } else { above += 1 }
+                }
+            }
+        }
+        #expect(!connected.isEmpty)
+    }
+    #expect(below > 1_000 && above > 1_000)
+}
+
+@Test func graylistBoundStandsAsideWhenWeightsHaveTheWrongSign() {
+    var parameters = everyTerm()
+    #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == 0.7 * 16 * -0.5)
+    parameters.topics[topic]!.firstMessageDeliveriesWeight = -1
+    #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == -.infinity)
+    parameters = everyTerm()
+    parameters.behaviourPenaltyThreshold = -1
+    #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == -.infinity)
+    parameters = everyTerm()
+    parameters.topics[topic]!.meshMessageDeliveriesCap = -1
+    #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == -.infinity)
+}

@@ -48,6 +48,15 @@ public struct GossipsubPeerScore: Sendable {
     private var slotOfIP: [String: Int] = [:]
     private var addressOfIP: [String] = []
     private var peersAtIP: [Int] = []
+    /// IP slots with more connected peers than the P6 threshold (0 when P6 is off).
+    private var crowdedIPs = 0
+    /// The `penalized` flags of slots 0–63, one bit each, kept with the keeper: the graylist check of a peer in
+    /// them reads no counters at all.
+    private var penalizedSlots: UInt64 = 0
+    /// The lowest score a connected peer whose counters are not `penalized` can have while no IP is crowded: the
+    /// sum over scored topics of the worst P3 (P1 and P2 only add); -∞ when the parameters' signs do not allow the
+    /// bound (`cleanFloor(_:_:)`).
+    private var cleanFloor = 0.0
     private var freeIPSlots: [Int] = []
 
     /// Disconnected peers in the order they left, with the instant their counters expire.
@@ -221,6 +230,7 @@ public struct GossipsubPeerScore: Sendable {
     public mutating func addPenalty(_ peer: PeerID, count: Int) {
         guard count > 0, let slot = knownSlot(peer) else { return }
         peers[slot].behaviourPenalty += Double(count)
+        setPenalized(slot, true)
     }
 
     /// Sets the application-specific score (P5).
@@ -229,6 +239,7 @@ public struct GossipsubPeerScore: Sendable {
     public mutating func setApplicationScore(_ peer: PeerID, _ value: Double) {
         guard value.isFinite, let slot = knownSlot(peer) else { return }
         peers[slot].applicationScore = value
+        if value < 0 { setPenalized(slot, true) }
     }
 
     // MARK: - Time
@@ -269,6 +280,57 @@ public struct GossipsubPeerScore: Sendable {
     /// retain of every table), while a `mutating` one reads it where it is. It changes nothing.
     @inline(__always)
     mutating func scoreInPlace(slot: Int, now: Instant) -> Double { score(slot: slot, now: now) }
+
+    /// Whether the score of the peer at `slot` is below `threshold` at `now`: `score(slot:now:) < threshold`.
+    ///
+    /// It reads none of the peer's counters when the bound settles it: a connected peer with nothing `penalized`, no
+    /// crowded IP, and a `cleanFloor` above the threshold. `mutating` only to read the keeper in place (see
+    /// `scoreInPlace`); it changes nothing.
+    ///
+    /// `connected` says the caller holds the slot of a connected peer (as the router does, by its connection).
+    @inline(__always)
+    mutating func scoreIsBelow(_ threshold: Double, slot: Int, connected: Bool, now: Instant) -> Bool {
+        if crowdedIPs == 0, cleanFloor - 1e-9 * max(1, abs(threshold)) > threshold,
+            slot < 64 ? penalizedSlots & (UInt64(1) << UInt64(slot)) == 0 : !peers[slot].penalized,
+            connected || peers[slot].connected
+        {
+            return false
+        }
+        return score(slot: slot, now: now) < threshold
+    }
+
+    /// `scoreIsBelow(_:slot:connected:now:)` by peer id (a peer the keeper does not know scores 0).
+    public mutating func scoreIsBelow(_ threshold: Double, peer: PeerID, now: Instant) -> Bool {
+        guard let slot = knownSlot(peer) else { return 0 < threshold }
+        return scoreIsBelow(threshold, slot: slot, connected: false, now: now)
+    }
+
+    /// The lowest score a connected peer can have with no penalty counter set and no crowded IP.
+    ///
+    /// Under `parameters` with the topics `topics` interned: each topic's P3 at its full deficit, weighted (P1 and P2 are never
+    /// negative, P3b, P4, P5 below 0, P6 and P7 are then 0, and a cap only lowers a positive sum). -∞ when a weight
+    /// has the sign the bound needs the other way (validated parameters never do).
+    static func cleanFloor(_ parameters: GossipsubScoreParameters, _ topics: [GossipsubTopicScoreParameters]) -> Double
+    {
+        guard parameters.appSpecificWeight >= 0, parameters.behaviourPenaltyWeight <= 0,
+            parameters.behaviourPenaltyWeight == 0 || parameters.behaviourPenaltyThreshold >= 0
+        else { return -.infinity }
+        var floor = 0.0
+        for topic in topics {
+            guard topic.topicWeight >= 0, topic.firstMessageDeliveriesWeight >= 0,
+                topic.meshMessageDeliveriesWeight <= 0, topic.timeInMeshWeight >= 0,
+                topic.timeInMeshWeight == 0 || (topic.timeInMeshQuantum > 0 && topic.timeInMeshCap >= 0),
+                // Counters stay within [0, cap] only with caps and decays that are not negative.
+                topic.firstMessageDeliveriesCap >= 0, topic.firstMessageDeliveriesDecay >= 0,
+                topic.meshMessageDeliveriesCap >= 0, topic.meshMessageDeliveriesDecay >= 0
+            else { return -.infinity }
+            if topic.meshMessageDeliveriesWeight != 0 {
+                let worst = max(0, topic.meshMessageDeliveriesThreshold)
+                floor += topic.topicWeight * (worst * worst * topic.meshMessageDeliveriesWeight)
+            }
+        }
+        return floor.isFinite ? floor : -.infinity
+    }
 
     /// The slot of a connected peer's counters: it stays the peer's until the peer disconnects, so the router
     /// keeps it with the connection and scores by it without a look-up (`score(slot:now:)`).
@@ -349,6 +411,7 @@ public struct GossipsubPeerScore: Sendable {
         topicOfName[name] = topicParameters.count
         topicParameters.append(parameters)
         topicDecayFactors.append(GossipsubTopicDecayFactors(parameters, intervals: 1))
+        cleanFloor = Self.cleanFloor(self.parameters, topicParameters)
         return topicParameters.count - 1
     }
 
@@ -360,6 +423,7 @@ public struct GossipsubPeerScore: Sendable {
     private mutating func addInvalidDelivery(_ slot: Int, topic: Int) {
         let index = peers[slot].topicIndex(topic)
         peers[slot].topics[index].invalidMessageDeliveries += 1
+        setPenalized(slot, true)
     }
 
     /// Takes the peer out of the topic's mesh, adding the squared delivery deficit to P3b when P3 was active.
@@ -368,6 +432,7 @@ public struct GossipsubPeerScore: Sendable {
         let parameters = topicParameters[peers[slot].topics[index].topic]
         let deficit = peers[slot].topics[index].meshDeliveryDeficit(parameters, now: now)
         peers[slot].topics[index].meshFailurePenalty += deficit * deficit
+        if deficit != 0 { setPenalized(slot, true) }
         peers[slot].topics[index].inMesh = false
     }
 
@@ -383,6 +448,7 @@ public struct GossipsubPeerScore: Sendable {
             }
             let penalty = peers[slot].behaviourPenalty * behaviourDecay
             peers[slot].behaviourPenalty = penalty < decayToZero ? 0 : penalty
+            if peers[slot].penalized { setPenalized(slot, peers[slot].hasPenalties) }
         }
     }
 
@@ -424,7 +490,16 @@ public struct GossipsubPeerScore: Sendable {
         peers[slot].generation &+= 1
         peers[slot].connected = false
         peers[slot].topics = []
+        setPenalized(slot, false)
         freeSlots.append(slot)
+    }
+
+    /// Sets the peer's `penalized` flag, and its bit in `penalizedSlots` for the first 64 slots.
+    private mutating func setPenalized(_ slot: Int, _ value: Bool) {
+        peers[slot].penalized = value
+        guard slot < 64 else { return }
+        let bit = UInt64(1) << UInt64(slot)
+        if value { penalizedSlots |= bit } else { penalizedSlots &= ~bit }
     }
 
     private mutating func holdIP(_ address: String) -> Int {
@@ -441,18 +516,28 @@ public struct GossipsubPeerScore: Sendable {
             addressOfIP.append(address)
             slotOfIP[address] = ip
         }
+        let wasCrowded = crowded(ip)
         peersAtIP[ip] += 1
+        if !wasCrowded && crowded(ip) { crowdedIPs += 1 }
         return ip
     }
 
     private mutating func releaseIP(_ slot: Int) {
         guard let ip = peers[slot].ipSlot else { return }
         peers[slot].ipSlot = nil
+        let wasCrowded = crowded(ip)
         peersAtIP[ip] -= 1
+        if wasCrowded && !crowded(ip) { crowdedIPs -= 1 }
         guard peersAtIP[ip] == 0 else { return }
         slotOfIP[addressOfIP[ip]] = nil
         addressOfIP[ip] = ""
         freeIPSlots.append(ip)
+    }
+
+    /// Whether the IP slot has a P6 surplus (more connected peers than the threshold, P6 on).
+    private func crowded(_ ip: Int) -> Bool {
+        parameters.ipColocationFactorWeight != 0
+            && Double(peersAtIP[ip]) - Double(parameters.ipColocationFactorThreshold) > 0
     }
 
     /// Whether connections from `address` count for P6: loopback does not (local tests and tools run many peers on

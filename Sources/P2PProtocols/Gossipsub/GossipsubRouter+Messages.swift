@@ -53,7 +53,7 @@ extension GossipsubRouter {
         }
         for change in rpc.subscriptions where !applySubscription(change, from: peer, now: now) { return }
         // Below the graylist threshold nothing but subscriptions is read (go-libp2p-pubsub's AcceptFrom).
-        if peerScore(state, now) < thresholds.graylist {
+        if isGraylisted(state, now) {
             counters.graylistedRPCs += 1
             return
         }

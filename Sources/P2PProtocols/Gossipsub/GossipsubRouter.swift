@@ -343,6 +343,15 @@ public struct GossipsubRouter: Sendable {
         return score?.scoreInPlace(slot: Int(state.scoreSlot), now: now) ?? 0
     }
 
+    /// Whether a connected peer's score is below the graylist threshold (`peerScore(_ state:_:)` compared, with the
+    /// keeper's bound sparing the read of the peer's topic counters when it settles the answer).
+    @inline(__always)
+    mutating func isGraylisted(_ state: PeerState, _ now: Instant) -> Bool {
+        let threshold = thresholds.graylist
+        guard state.scoreSlot >= 0 else { return 0 < threshold }
+        return score?.scoreIsBelow(threshold, slot: Int(state.scoreSlot), connected: true, now: now) ?? (0 < threshold)
+    }
+
     // MARK: Subscriptions
 
     private mutating func join(_ topic: String, now: Instant) {

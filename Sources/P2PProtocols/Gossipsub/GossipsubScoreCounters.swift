@@ -106,6 +106,18 @@ struct GossipsubPeerCounters: Sendable {
     var behaviourPenalty = 0.0
     /// Counters per scored topic the peer has had anything to do with.
     var topics: [GossipsubTopicCounters] = []
+    /// Whether a counter that only lowers the score may be set.
+    ///
+    /// The counters: P3b or P4 in a topic, P5 below 0, P7 above 0. Set
+    /// when one is touched, cleared by a decay that finds them all back at 0; while it is false the score is at
+    /// least the keeper's `cleanFloor` (`scoreIsBelow`).
+    var penalized = false
+
+    /// Whether any of the counters `penalized` stands for is set (what a decay clears it by).
+    var hasPenalties: Bool {
+        behaviourPenalty != 0 || applicationScore < 0
+            || topics.contains { $0.meshFailurePenalty != 0 || $0.invalidMessageDeliveries != 0 }
+    }
 
     init(peer: PeerID) { self.peer = peer }
 
