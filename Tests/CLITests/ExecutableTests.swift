@@ -93,3 +93,20 @@ func binaryRejectsUnknownCommandsAndFlagsWith64(arguments: [String]) throws {
         #expect(hugeMegabytes > 0, "transparent huge pages: \(mode)")
     }
 }
+
+@Test(.integration) func benchGossipSpeedReportsItsMemoryFloorFromAProcessOfItsOwn() throws {
+    let result = try Executable.run(["bench", "gossip", "--quick", "--only", "speed"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try #require(
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stdout)")
+    #expect(object["bench"] as? String == "gossip_sim_speed")
+    func number(_ key: String) -> Double {
+        (object[key] as? NSNumber)?.doubleValue ?? Double(object[key] as? String ?? "") ?? -1
+    }
+    let speed = number("sim_s_per_cpu_s")
+    let floor = number("floor_sim_s_per_cpu_s")
+    #expect(speed > 0 && floor > 0 && number("floor_4kib_per_node_sim_s_per_cpu_s") > 0)
+    // The floor does strictly less than the run it replays, on the same shape.
+    #expect(floor > speed, "run \(speed), floor \(floor)")
+    #expect(abs(number("of_floor") - speed / floor) < 0.01)
+}
