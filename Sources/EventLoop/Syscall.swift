@@ -35,10 +35,11 @@ public enum Syscall {
 
     /// Starts this program again with glibc's allocator asking for transparent huge pages.
     ///
-    /// The setting is `glibc.malloc.hugetlb=1` in `GLIBC_TUNABLES`, which glibc reads only when a process starts. For processes whose heap is a
-    /// gigabyte of small blocks read in random order (the simulator), where a miss in the page-table cache costs as
-    /// much as the cache miss itself. Returns only when it does not start again: the tunable is already set, the
-    /// kernel has huge pages off, or the exec failed (the process then goes on as it is).
+    /// The setting is `glibc.malloc.hugetlb=1` in `GLIBC_TUNABLES`, which glibc reads only when a process starts.
+    /// It is for processes whose heap is a gigabyte of small blocks read in random order (the simulator), where a
+    /// miss in the page-table cache costs as much as the cache miss itself. Returns only when it does not start
+    /// again: the tunable or the restart marker is already set, the kernel has huge pages off, or the exec failed
+    /// (the process then goes on as it is).
     public static func restartWithHugePages() {
         let arguments = CommandLine.unsafeArgv
         _ = CEventLoop_reexec_with_huge_pages(UnsafePointer(arguments))

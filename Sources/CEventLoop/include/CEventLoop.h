@@ -56,8 +56,9 @@ int CEventLoop_address(int fd, int peer, uint8_t *address);
 void CEventLoop_keep_heap(int trim_bytes, int pad_bytes, int mmap_bytes);
 
 /// Starts this program again (`/proc/self/exe` with `argv`) with `glibc.malloc.hugetlb=1` added to
-/// `GLIBC_TUNABLES`, so that glibc's allocator asks for transparent huge pages for its heap. Returns 0 without
-/// starting again when the tunable is already set or the kernel has transparent huge pages off ("[never]"), and
-/// -errno when the exec fails; on success it does not return.
+/// `GLIBC_TUNABLES`, so that glibc's allocator asks for transparent huge pages for its heap; the restarted process
+/// carries OPENLEDGER_HUGE_PAGES_TRIED=1 so that it never restarts again. Returns 0 without starting again when the
+/// tunable or the marker is already set or the kernel has transparent huge pages off ("[never]"), and -errno when
+/// the exec fails (the environment is then put back as it was); on success it does not return.
 int CEventLoop_reexec_with_huge_pages(char *const argv[]);
 #endif

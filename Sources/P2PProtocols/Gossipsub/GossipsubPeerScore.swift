@@ -307,9 +307,9 @@ public struct GossipsubPeerScore: Sendable {
 
     /// The lowest score a connected peer can have with no penalty counter set and no crowded IP.
     ///
-    /// Under `parameters` with the topics `topics` interned: each topic's P3 at its full deficit, weighted (P1 and P2 are never
-    /// negative, P3b, P4, P5 below 0, P6 and P7 are then 0, and a cap only lowers a positive sum). -∞ when a weight
-    /// has the sign the bound needs the other way (validated parameters never do).
+    /// Under `parameters` with the topics `topics` interned: each topic's P3 at its full deficit, weighted (P1 and
+    /// P2 are never negative, P3b, P4, P5 below 0, P6 and P7 are then 0, and a cap only lowers a positive sum). -∞
+    /// when a weight has the sign the bound needs the other way (validated parameters never do).
     static func cleanFloor(_ parameters: GossipsubScoreParameters, _ topics: [GossipsubTopicScoreParameters]) -> Double
     {
         guard parameters.appSpecificWeight >= 0, parameters.behaviourPenaltyWeight <= 0,

@@ -108,9 +108,8 @@ struct GossipsubPeerCounters: Sendable {
     var topics: [GossipsubTopicCounters] = []
     /// Whether a counter that only lowers the score may be set.
     ///
-    /// The counters: P3b or P4 in a topic, P5 below 0, P7 above 0. Set
-    /// when one is touched, cleared by a decay that finds them all back at 0; while it is false the score is at
-    /// least the keeper's `cleanFloor` (`scoreIsBelow`).
+    /// The counters: P3b or P4 in a topic, P5 below 0, P7 above 0. Set when one is touched, cleared by a decay that
+    /// finds them all back at 0; while it is false the score is at least the keeper's `cleanFloor` (`scoreIsBelow`).
     var penalized = false
 
     /// Whether any of the counters `penalized` stands for is set (what a decay clears it by).

@@ -125,9 +125,9 @@ enum BenchAttribution {
         ]
     }
 
-    /// A field of /proc/self/status in bytes.
-    static func memory(_ field: String) -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+    /// A field of /proc/self/status (or another /proc file of `Field:  N kB` lines) in bytes; 0 when it is missing.
+    static func memory(_ field: String, in path: String = "/proc/self/status") -> Int {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
             let line = text.split(separator: "\n").first(where: { $0.hasPrefix(field + ":") }),
             let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { return 0 }

@@ -451,17 +451,8 @@ enum SimCommand {
         let run = try timed { () throws(SimulatorError) in try GossipSimulator.run(config) }
         return Measured(
             config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak,
-            bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes), hugePageBytes: hugePageBytes())
-    }
-
-    /// This process's anonymous memory in transparent huge pages (`AnonHugePages` of /proc/self/smaps_rollup); 0
-    /// when the kernel does not say.
-    static func hugePageBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/smaps_rollup", encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("AnonHugePages:") }),
-            let kilobytes = Int(line.split(separator: " ").dropFirst().first ?? "")
-        else { return 0 }
-        return kilobytes * 1024
+            bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes),
+            hugePageBytes: BenchAttribution.memory("AnonHugePages", in: "/proc/self/smaps_rollup"))
     }
 
     /// The CPU time this process has used (all threads; the simulator runs on one).
