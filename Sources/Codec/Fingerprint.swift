@@ -34,6 +34,24 @@ public enum Fingerprint {
         Int(truncatingIfNeeded: mix(fingerprint ^ UInt64(truncatingIfNeeded: seed) &* 0xD6E8_FEB8_6659_FD93))
     }
 
+    /// A fingerprint as a table key: hashed by `tableHash`, not by a SipHash round of its bits.
+    public struct Key: Hashable, Sendable {
+        /// The fingerprint.
+        public let value: UInt64
+
+        /// The key of `value` (a fingerprint made by `of`, so that remote input cannot choose it).
+        @inlinable
+        public init(_ value: UInt64) { self.value = value }
+
+        /// Feeds the fingerprint.
+        @inlinable
+        public func hash(into hasher: inout Hasher) { hasher.combine(value) }
+
+        /// One mix of the fingerprint with the table's seed.
+        @inlinable
+        public func _rawHashValue(seed: Int) -> Int { Fingerprint.tableHash(value, seed: seed) }
+    }
+
     @inlinable
     static func mix(_ value: UInt64) -> UInt64 {
         var z = value &* 0xBF58_476D_1CE4_E5B9

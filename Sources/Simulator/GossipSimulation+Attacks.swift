@@ -19,7 +19,7 @@ extension GossipSimulation {
     func spam(_ node: Int32) {
         perform(
             node,
-            routers[Int(node)].on(
+            routers[Int(node)].onLastFirst(
                 .publish(topic: config.topic, data: payload(message: .max, validity: .invalid)), now: instant))
         spamSequence += 1
         var seqno = [UInt8](repeating: 0, count: 8)

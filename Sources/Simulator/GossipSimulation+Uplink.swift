@@ -1,3 +1,4 @@
+import Codec
 import P2PProtocols
 
 /// A first-in first-out queue of RPC slots waiting for a node's uplink.
@@ -131,8 +132,9 @@ extension GossipSimulation {
     }
 
     @inline(__always)
-    static func dontWantKey(_ sender: Int32, _ receiver: Int32) -> UInt64 {
-        UInt64(UInt32(bitPattern: sender)) << 32 | UInt64(UInt32(bitPattern: receiver))
+    static func dontWantKey(_ sender: Int32, _ receiver: Int32) -> Fingerprint.Key {
+        // A (sender, receiver) pair, hashed by one mix as a fingerprint is: the simulator's own numbers, not input.
+        Fingerprint.Key(UInt64(UInt32(bitPattern: sender)) << 32 | UInt64(UInt32(bitPattern: receiver)))
     }
 
     /// `node` learned that `peer` does not want these messages (v1.2 IDONTWANT).

@@ -11,11 +11,18 @@ public protocol SimulatedRouter {
         verifier: GossipsubRouter.SignatureVerifier?)
     /// Handles one event at `now` and returns what to do, in order.
     mutating func on(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action]
+    /// Handles one event as `on(_:now:)` does and returns its actions last first.
+    mutating func onLastFirst(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action]
     /// Named counters, summed over the honest nodes into the report.
     var simulationCounters: [(String, Int)] { get }
 }
 
 extension SimulatedRouter {
+    /// `on(_:now:)`'s actions, reversed.
+    public mutating func onLastFirst(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action] {
+        on(event, now: now).reversed()
+    }
+
     /// Named counters summed over the honest nodes in the report; none by default.
     public var simulationCounters: [(String, Int)] { [] }
 }
@@ -68,7 +75,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     /// Each RPC slot's wire size (`RPCSize.rpc`), taken when it is stored and again when queued copies are dropped.
     var slotSize: [Int32] = []
     /// Per message number, the (sender, receiver) pairs whose receiver said IDONTWANT for it.
-    var dontWant: [Set<UInt64>]
+    var dontWant: [Set<Fingerprint.Key>]
     /// Messages below this number have had their IDONTWANTs forgotten.
     var dontWantForgotten = 0
     var idNumber: [GossipsubMessageID: Int32] = [:]
@@ -236,7 +243,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         routers.reserveCapacity(n)
         for node in 0..<n { routers.append(makeRouter(node)) }
         for node in 0..<n {
-            let actions = routers[node].on(.subscribe(config.topic), now: Instant(nanoseconds: 0))
+            let actions = routers[node].onLastFirst(.subscribe(config.topic), now: Instant(nanoseconds: 0))
             perform(Int32(node), actions)
         }
         for node in 0..<n {
@@ -359,13 +366,13 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             if config.cancelQueuedOnIDontWant, let idontwant = rpc.control?.idontwant, !idontwant.isEmpty {
                 noteDontWant(node, event.peer, idontwant)
             }
-            let actions = routers[Int(node)].on(
+            let actions = routers[Int(node)].onLastFirst(
                 .receivedRPC(from: peerIDs[Int(event.peer)], rpc: rpc, size: Int(event.size)), now: instant)
             perform(node, actions)
         case .heartbeat:
             queue.push(time: now + heartbeat, kind: .heartbeat, node: node)
             guard online[Int(node)] else { return }
-            perform(node, routers[Int(node)].on(.heartbeat, now: instant))
+            perform(node, routers[Int(node)].onLastFirst(.heartbeat, now: instant))
             if role[Int(node)] == .sybil { graftStorm(node) }
         case .publish:
             let message = Int(event.slot)
@@ -375,7 +382,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             forgetDontWants()
             let data = payload(message: UInt32(message), validity: .valid)
             publishing = Int32(message)
-            perform(node, routers[Int(node)].on(.publish(topic: config.topic, data: data), now: instant))
+            perform(node, routers[Int(node)].onLastFirst(.publish(topic: config.topic, data: data), now: instant))
             publishing = -1
         case .connect:
             guard online[Int(node)], online[Int(event.peer)], !links[Int(node)].contains(event.peer) else { return }
@@ -401,37 +408,38 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         let start = instant
         perform(
             dialer,
-            routers[Int(dialer)].on(
+            routers[Int(dialer)].onLastFirst(
                 .peerConnected(
                     peerIDs[Int(listener)], version: .v12, outbound: true, address: addresses[Int(listener)]),
                 now: start))
         perform(
             listener,
-            routers[Int(listener)].on(
+            routers[Int(listener)].onLastFirst(
                 .peerConnected(peerIDs[Int(dialer)], version: .v12, outbound: false, address: addresses[Int(dialer)]),
                 now: start))
     }
 
-    /// Carries out a router's actions; validations are answered at once by the simulated application, and the
-    /// actions of those answers are carried out in turn, in order.
+    /// Carries out a router's actions, given last first (`onLastFirst`); validations are answered at once by the
+    /// simulated application, and the actions of those answers are carried out in turn, in order.
     func perform(_ node: Int32, _ actions: consuming [GossipsubRouter.Action]) {
         guard !actions.isEmpty else { return }
-        // Actions are moved out one by one (reversed, then popped from the end), not copied: an action holds an RPC's
-        // arrays and peer ids, and a copy would retain each of them and then release them again.
-        actions.reverse()
-        var later: [GossipsubRouter.Action] = []
+        // Actions are moved out from the end, not copied: an action holds an RPC's arrays and peer ids, and a copy
+        // would retain each of them and then release them again. Each answer's actions are a batch of their own,
+        // carried out after everything before it.
+        var later: [[GossipsubRouter.Action]] = []
         while let action = actions.popLast() { carryOut(node, action, answers: &later) }
-        guard !later.isEmpty else { return }
         var index = 0
         while index < later.count {
-            carryOut(node, later[index], answers: &later)
+            var batch = later[index]
+            later[index] = []
+            while let action = batch.popLast() { carryOut(node, action, answers: &later) }
             index += 1
         }
     }
 
     @inline(__always)
     private func carryOut(
-        _ node: Int32, _ action: consuming GossipsubRouter.Action, answers: inout [GossipsubRouter.Action]
+        _ node: Int32, _ action: consuming GossipsubRouter.Action, answers: inout [[GossipsubRouter.Action]]
     ) {
         switch consume action {
         case .send(let peer, let rpc):
@@ -442,7 +450,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         case .validate(let message, let id, _):
             learn(node, id)
             let verdict = validate(node, message)
-            answers += routers[Int(node)].on(.validated(id, verdict), now: instant)
+            let answer = routers[Int(node)].onLastFirst(.validated(id, verdict), now: instant)
+            if !answer.isEmpty { answers.append(answer) }
         case .disconnect(let peer, _):
             if let other = peerIndex.find(peer, in: peerIDs) {
                 disconnects += 1
@@ -493,7 +502,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         links[Int(a)].remove(at: position)
         links[Int(b)].removeAll { $0 == a }
         for (side, other) in [(a, b), (b, a)] where online[Int(side)] {
-            perform(side, routers[Int(side)].on(.peerDisconnected(peerIDs[Int(other)]), now: instant))
+            perform(side, routers[Int(side)].onLastFirst(.peerDisconnected(peerIDs[Int(other)]), now: instant))
         }
     }
 
@@ -512,7 +521,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         joinedAt[Int(node)] = now
         uplinkFree[Int(node)] = now
         routers[Int(node)] = makeRouter(Int(node))
-        perform(node, routers[Int(node)].on(.subscribe(config.topic), now: instant))
+        perform(node, routers[Int(node)].onLastFirst(.subscribe(config.topic), now: instant))
         for peer in initialLinks[Int(node)] where online[Int(peer)] {
             queue.push(time: now + 2 * latency(node, peer), kind: .connect, node: node, peer: peer)
         }

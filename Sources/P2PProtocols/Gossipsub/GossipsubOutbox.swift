@@ -71,6 +71,40 @@ extension GossipsubRouter {
             return result
         }
 
+        /// What `drain(connected:)` gives, last first: each list is moved out from its end, so nothing is reversed
+        /// or copied, and a caller that pops the result from its end gets the actions in order.
+        mutating func drainLastFirst(connected: [PeerID: PeerState]) -> [Action] {
+            var result: [Action] = []
+            result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
+            let checks = !closing.isEmpty
+            while let action = closing.popLast() { result.append(action) }
+            Self.moveLastFirst(&sends, into: &result, checks ? connected : nil)
+            Self.moveLastFirst(&urgent, into: &result, checks ? connected : nil)
+            while let action = actions.popLast() { result.append(action) }
+            if !urgentIndex.isEmpty { urgentIndex = [:] }
+            if !index.isEmpty { index = [:] }
+            return result
+        }
+
+        /// Appends a send action per pending RPC in `list`, last first, to peers still in `connected` (all of them
+        /// when nil), and empties the list (keeping a mesh's worth of room, as `move` does).
+        private static func moveLastFirst(
+            _ list: inout [Pending], into result: inout [Action], _ connected: [PeerID: PeerState]?
+        ) {
+            guard !list.isEmpty else { return }
+            let keep = list.count <= keptCapacity
+            while !list.isEmpty {
+                // The RPC is swapped out of the list before the entry goes: taking it from a popped entry would copy
+                // it (a retain per list it holds) and then destroy the entry's (a release each).
+                var rpc = GossipsubRPC()
+                swap(&rpc, &list[list.count - 1].rpc)
+                let peer = list.removeLast().peer
+                if let connected, connected.index(forKey: peer) == nil { continue }
+                result.append(.send(to: peer, rpc: rpc))
+            }
+            if !keep { list = [] }
+        }
+
         /// Appends a send action per pending RPC in `list`, in order, to peers still in `connected` (all of them
         /// when nil), and empties the list.
         ///
@@ -111,14 +145,14 @@ extension GossipsubRouter {
             sends[position].size += change.topic.utf8.count + 4
         }
 
+        /// Adds control entries to `peer`'s pending RPC in place (a copy of the control part, to edit and put back,
+        /// would retain and release each of its lists).
         private mutating func control(
             to peer: PeerID, size: Int, _ edit: (inout GossipsubRPC.Control) -> Void
         ) {
             let position = slot(peer, adding: size)
-            var control = sends[position].rpc.control ?? GossipsubRPC.Control()
-            sends[position].rpc.control = nil
-            edit(&control)
-            sends[position].rpc.control = control
+            if sends[position].rpc.control == nil { sends[position].rpc.control = GossipsubRPC.Control() }
+            edit(&sends[position].rpc.control!)
             sends[position].size += size
         }
 
@@ -140,20 +174,14 @@ extension GossipsubRouter {
         }
 
         mutating func idontwant(_ id: GossipsubMessageID, to peer: PeerID) {
-            let position: Int
-            if let existing = Self.find(peer, in: urgent, index: urgentIndex) {
-                position = existing
-            } else {
-                var control = GossipsubRPC.Control()
-                control.idontwant = [[]]
-                urgent.append(Pending(peer: peer, rpc: GossipsubRPC(control: control), size: 0))
-                position = urgent.count - 1
-                Self.noteLast(peer, in: urgent, index: &urgentIndex)
+            if let position = Self.find(peer, in: urgent, index: urgentIndex) {
+                urgent[position].rpc.control!.idontwant[0].append(id)
+                return
             }
-            var control = urgent[position].rpc.control!
-            urgent[position].rpc.control = nil
-            control.idontwant[0].append(id)
-            urgent[position].rpc.control = control
+            var rpc = GossipsubRPC(control: GossipsubRPC.Control())
+            rpc.control!.idontwant = [[id]]
+            urgent.append(Pending(peer: peer, rpc: rpc, size: 0))
+            Self.noteLast(peer, in: urgent, index: &urgentIndex)
         }
     }
 }

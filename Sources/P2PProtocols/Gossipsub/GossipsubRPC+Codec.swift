@@ -309,8 +309,8 @@ extension GossipsubMessage {
         return writer.bytes
     }
 
-    /// The bytes StrictSign signs: `"libp2p-pubsub:"` ‖ the protobuf without `signature` and `key`.
-    public var signingBytes: [UInt8] {
+    /// `signingBytes`, made anew.
+    func makeSigningBytes() -> [UInt8] {
         var bytes = Self.signPrefix
         bytes.reserveCapacity(Self.signPrefix.count + unsignedEncodedSize)
         bytes += signedFields().bytes

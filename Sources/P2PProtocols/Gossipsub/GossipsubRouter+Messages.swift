@@ -148,7 +148,7 @@ extension GossipsubRouter {
     /// v1.2: tells the v1.2 mesh peers (but the sender) not to send a large message we now have.
     private mutating func sendIDontWant(_ id: GossipsubMessageID, topic: String, except sender: PeerID, now: Instant) {
         guard let members = mesh[topic] else { return }
-        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
+        let key = dontWant.isEmpty ? Fingerprint.Key(0) : DontWantTable.key(id)
         for peer in members where peer != sender {
             // Mesh members are connected peers; their versions matter only while some peer is older than v1.2.
             if peersBelowV12 > 0 {
@@ -176,7 +176,7 @@ extension GossipsubRouter {
     ) {
         guard let members = mesh[message.topic] else { return }
         let size = ProtobufSize.field(message.encodedSize)
-        let key = dontWant.isEmpty ? 0 : DontWantTable.key(id)
+        let key = dontWant.isEmpty ? Fingerprint.Key(0) : DontWantTable.key(id)
         for peer in members where peer != source && peer != author {
             if doesNotWant(peer, key, now: now) {
                 counters.idontwantSuppressed += 1

@@ -11,7 +11,8 @@ import Runtime
 /// come out as actions. Randomness is the seeded source given at init; it reads no clock and touches no socket.
 ///
 /// API CONTRACT (stable; the simulator and the host are written against it): `init(local:config:random:verifier:)`,
-/// `on(_:now:) -> [Action]`, `Event`, `Action`. New cases may be added; none is removed or renamed.
+/// `on(_:now:) -> [Action]` (and `onLastFirst(_:now:)`, its actions last first), `Event`, `Action`. New cases may
+/// be added; none is removed or renamed.
 public struct GossipsubRouter: Sendable {
     /// What the shell reports.
     public enum Event: Sendable {
@@ -198,6 +199,18 @@ public struct GossipsubRouter: Sendable {
 
     /// Handles one event at `now` and returns what to do, in order.
     public mutating func on(_ event: Event, now: Instant) -> [Action] {
+        handle(event, now: now)
+        return outbox.drain(connected: peers)
+    }
+
+    /// Handles one event as `on(_:now:)` does and returns the same actions last first: a shell that takes them with
+    /// `popLast()` carries them out in order and moves each one out, copying none (the simulator's way).
+    public mutating func onLastFirst(_ event: Event, now: Instant) -> [Action] {
+        handle(event, now: now)
+        return outbox.drainLastFirst(connected: peers)
+    }
+
+    private mutating func handle(_ event: Event, now: Instant) {
         switch event {
         case .peerConnected(let peer, let version, let outbound, let address):
             addPeer(peer, version: version, outbound: outbound, address: address, now: now)
@@ -224,7 +237,6 @@ public struct GossipsubRouter: Sendable {
         case .peerRecord(let peer, let record):
             if isConnected(peer) { peerRecords[peer] = record.flatMap { $0.count <= 4_096 ? $0 : nil } }
         }
-        return outbox.drain(connected: peers)
     }
 
     // MARK: Inspection (for the shell, tests and the simulator)
@@ -328,7 +340,7 @@ public struct GossipsubRouter: Sendable {
 
     /// Whether the peer said IDONTWANT for the id of `key` (`DontWantTable.key`), and that still holds at `now`.
     @inline(__always)
-    func doesNotWant(_ peer: PeerID, _ key: Int, now: Instant) -> Bool {
+    func doesNotWant(_ peer: PeerID, _ key: Fingerprint.Key, now: Instant) -> Bool {
         guard !dontWant.isEmpty, let until = dontWant[peer]?.entries[key] else { return false }
         return now < until
     }
@@ -514,14 +526,14 @@ extension GossipsubRouter {
     /// table, and a hostile peer can do that with the real id anyway; it bounds the memory to a few words per id.
     struct DontWantTable: Sendable {
         struct Entry: Sendable {
-            let key: Int
+            let key: Fingerprint.Key
             let until: Instant
         }
 
-        var entries: [Int: Instant] = [:]
+        var entries: [Fingerprint.Key: Instant] = [:]
         var order = FIFOQueue<Entry>()
 
-        static func key(_ id: GossipsubMessageID) -> Int { Int(truncatingIfNeeded: id.fingerprint) }
+        static func key(_ id: GossipsubMessageID) -> Fingerprint.Key { Fingerprint.Key(id.fingerprint) }
 
         mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
             while let oldest = order.first, oldest.until <= now {

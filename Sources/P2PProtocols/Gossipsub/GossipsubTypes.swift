@@ -1,4 +1,5 @@
 import Codec
+import Synchronization
 
 /// The gossipsub protocol ids, newest first (the order a dialer offers them in).
 public enum GossipsubVersion: String, Sendable, CaseIterable, Comparable {
@@ -73,6 +74,9 @@ public struct GossipsubMessage: Hashable, Sendable {
         /// The id under the default function (`from` ‖ `seqno`), made once: every router that receives a copy of
         /// the message asks for it, and in the simulator they share this storage.
         let fromAndSeqnoID: GossipsubMessageID
+        /// The signed bytes, made when first asked for: every router that verifies a copy of the message asks, and
+        /// in the simulator they share this storage.
+        let signed = Mutex<[UInt8]?>(nil)
 
         init(_ fields: Fields) {
             self.fields = fields
@@ -131,6 +135,18 @@ public struct GossipsubMessage: Hashable, Sendable {
 
     /// The message id `from` ‖ `seqno` (`GossipsubMessageIDFunction.fromAndSeqno`), kept with the fields.
     public var fromAndSeqnoID: GossipsubMessageID { storage.fromAndSeqnoID }
+
+    /// The bytes StrictSign signs: `"libp2p-pubsub:"` ‖ the protobuf without `signature` and `key` (made once per
+    /// message and kept with its fields).
+    public var signingBytes: [UInt8] {
+        if let made = storage.signed.withLock({ $0 }) { return made }
+        let made = makeSigningBytes()
+        return storage.signed.withLock { kept in
+            if let kept { return kept }
+            kept = made
+            return made
+        }
+    }
 
     /// A message of its fields.
     public init(
