@@ -826,3 +826,45 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
     #expect(router.promises.isEmpty)
     #expect(router.counters.brokenPromises == hostile.count)
 }
+
+// MARK: - Actions last first
+
+@Test func actionsLastFirstAreTheActionsInReverse() {
+    // Two identical routers fed one script: one through `on`, the other through `onLastFirst`.
+    var forward = Bench(fakes: 5)
+    var lastFirst = Bench(fakes: 5)
+    let author = gossipIdentity(77)
+    var script: [GossipsubRouter.Event] = [.subscribe(gossipTopic)]
+    for index in 0..<5 {
+        script.append(
+            .receivedRPC(
+                from: forward.peer(index),
+                rpc: GossipsubRPC(subscriptions: [.init(subscribe: true, topic: gossipTopic)]), size: 30))
+    }
+    script.append(.heartbeat)
+    for seqno in 1...4 {
+        // Large enough for IDONTWANT: urgent RPCs, then the forwards.
+        let data = Array(repeating: UInt8(seqno), count: 2_000)
+        let rpc = GossipsubRPC(messages: [signedMessage(author, data: data, seqno: UInt64(seqno))])
+        script.append(.receivedRPC(from: forward.peer(seqno % 5), rpc: rpc, size: rpc.encodedSize))
+    }
+    script.append(.publish(topic: gossipTopic, data: [1, 2, 3]))
+    script.append(.heartbeat)
+    // A disconnect: the closing list.
+    script.append(.malformed(from: forward.peer(2), reason: "test"))
+    script.append(.heartbeat)
+
+    var sawMany = false
+    var sawDisconnect = false
+    for event in script {
+        let expected = forward.router.on(event, now: forward.now).map { String(describing: $0) }
+        let got = lastFirst.router.onLastFirst(event, now: lastFirst.now).reversed().map { String(describing: $0) }
+        #expect(got == expected)
+        if expected.count >= 4 { sawMany = true }
+        if expected.contains(where: { $0.hasPrefix("disconnect") }) { sawDisconnect = true }
+        forward.advance(0.5)
+        lastFirst.advance(0.5)
+    }
+    #expect(sawMany)
+    #expect(sawDisconnect)
+}

@@ -178,9 +178,9 @@ extension GossipsubRouter {
                 urgent[position].rpc.control!.idontwant[0].append(id)
                 return
             }
-            var rpc = GossipsubRPC(control: GossipsubRPC.Control())
-            rpc.control!.idontwant = [[id]]
-            urgent.append(Pending(peer: peer, rpc: rpc, size: 0))
+            urgent.append(Pending(peer: peer, rpc: GossipsubRPC(), size: 0))
+            urgent[urgent.count - 1].rpc.control = GossipsubRPC.Control()
+            urgent[urgent.count - 1].rpc.control!.idontwant.append([id])
             Self.noteLast(peer, in: urgent, index: &urgentIndex)
         }
     }
