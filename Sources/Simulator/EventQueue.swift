@@ -64,6 +64,11 @@ struct EventQueue {
     private var buckets: [[ScheduledEvent]]
     /// Events in the calendar's buckets.
     private var inBuckets = 0
+    /// Emptied buffers, handed to buckets that start filling: a bucket holds memory only while it holds events (were
+    /// each to keep its room, every one of the 2,048 would end up with the largest any ever needed).
+    private var spare: [[ScheduledEvent]] = []
+    /// At most this many emptied buffers are kept.
+    private static let spareLimit = 32
     /// Events at or past currentBucket + bucketCount when they were pushed.
     private var later = FourAryHeap()
     private var counter: UInt64 = 0
@@ -92,7 +97,9 @@ struct EventQueue {
         if bucket <= currentBucket {
             Self.siftUp(event, in: &current)
         } else if bucket - currentBucket < UInt64(Self.bucketCount) {
-            buckets[Int(bucket & UInt64(Self.bucketCount - 1))].append(event)
+            let index = Int(bucket & UInt64(Self.bucketCount - 1))
+            if buckets[index].capacity == 0, let buffer = spare.popLast() { buckets[index] = buffer }
+            buckets[index].append(event)
             inBuckets += 1
         } else {
             later.push(event)
@@ -127,8 +134,10 @@ struct EventQueue {
         currentBucket = next
         let index = Int(next & UInt64(Self.bucketCount - 1))
         if !buckets[index].isEmpty && buckets[index][0].time >> Self.bucketShift == next {
-            // The emptied heap's room goes back to the calendar.
-            swap(&current, &buckets[index])
+            var emptied: [ScheduledEvent] = []
+            swap(&emptied, &buckets[index])
+            swap(&current, &emptied)
+            if spare.count < Self.spareLimit && emptied.capacity > 0 { spare.append(emptied) }
             inBuckets -= current.count
             Self.heapify(&current)
         }

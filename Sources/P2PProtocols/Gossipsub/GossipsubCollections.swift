@@ -9,7 +9,14 @@ struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
     var count: Int { elements.count }
     var isEmpty: Bool { elements.isEmpty }
 
-    func contains(_ element: Element) -> Bool { positions[element] != nil }
+    /// Up to this many elements are searched by comparison instead of by hash (a router's topics are a few strings,
+    /// and comparing one costs less than hashing it).
+    private static var scanLimit: Int { 4 }
+
+    func contains(_ element: Element) -> Bool {
+        if elements.count <= Self.scanLimit { return elements.contains(element) }
+        return positions[element] != nil
+    }
 
     /// Inserts `element`; false when it was there.
     @discardableResult
