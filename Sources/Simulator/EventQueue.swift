@@ -160,17 +160,7 @@ struct EventQueue {
 
     @inline(__always)
     private static func siftUp(_ event: ScheduledEvent, in heap: inout [ScheduledEvent]) {
-        heap.append(event)
-        heap.withUnsafeMutableBufferPointer { buffer in
-            var child = buffer.count - 1
-            while child > 0 {
-                let parent = (child - 1) >> 1
-                guard ScheduledEvent.precedes(event, buffer[parent]) else { break }
-                buffer[child] = buffer[parent]
-                child = parent
-            }
-            buffer[child] = event
-        }
+        heapPush(event, into: &heap, arityLog2: 1)
     }
 
     @inline(__always)
@@ -211,6 +201,22 @@ struct EventQueue {
     }
 }
 
+/// Appends `event` to a min-heap of 2^`arityLog2` children per node and sifts it up to its place.
+@inline(__always)
+private func heapPush(_ event: ScheduledEvent, into heap: inout [ScheduledEvent], arityLog2: Int) {
+    heap.append(event)
+    heap.withUnsafeMutableBufferPointer { buffer in
+        var child = buffer.count - 1
+        while child > 0 {
+            let parent = (child - 1) >> arityLog2
+            guard ScheduledEvent.precedes(event, buffer[parent]) else { break }
+            buffer[child] = buffer[parent]
+            child = parent
+        }
+        buffer[child] = event
+    }
+}
+
 /// A 4-ary min-heap keyed by (time, sequence) over a flat array of plain structs: the events more than the
 /// calendar's span ahead.
 private struct FourAryHeap {
@@ -219,19 +225,7 @@ private struct FourAryHeap {
     var count: Int { heap.count }
     var first: ScheduledEvent? { heap.first }
 
-    mutating func push(_ event: ScheduledEvent) {
-        heap.append(event)
-        var child = heap.count - 1
-        heap.withUnsafeMutableBufferPointer { buffer in
-            while child > 0 {
-                let parent = (child - 1) >> 2
-                guard ScheduledEvent.precedes(event, buffer[parent]) else { break }
-                buffer[child] = buffer[parent]
-                child = parent
-            }
-            buffer[child] = event
-        }
-    }
+    mutating func push(_ event: ScheduledEvent) { heapPush(event, into: &heap, arityLog2: 2) }
 
     mutating func popMin() -> ScheduledEvent? {
         guard let last = heap.popLast() else { return nil }
