@@ -133,7 +133,8 @@ struct EventQueue {
         guard next != .max else { return false }
         currentBucket = next
         let index = Int(next & UInt64(Self.bucketCount - 1))
-        if !buckets[index].isEmpty && buckets[index][0].time >> Self.bucketShift == next {
+        // The slot holds bucket `next`'s events only: every bucket in the calendar is less than bucketCount past it.
+        if !buckets[index].isEmpty {
             var emptied: [ScheduledEvent] = []
             swap(&emptied, &buckets[index])
             swap(&current, &emptied)

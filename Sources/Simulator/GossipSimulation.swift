@@ -430,8 +430,8 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         while let action = actions.popLast() { carryOut(node, action, answers: &later) }
         var index = 0
         while index < later.count {
-            var batch = later[index]
-            later[index] = []
+            var batch: [GossipsubRouter.Action] = []
+            swap(&batch, &later[index])
             while let action = batch.popLast() { carryOut(node, action, answers: &later) }
             index += 1
         }

@@ -52,30 +52,23 @@ extension GossipsubRouter {
 
         /// Everything collected, in order: actions, IDONTWANT, other sends (to peers still connected), disconnects.
         mutating func drain(connected: [PeerID: PeerState]) -> [Action] {
-            if urgent.isEmpty && sends.isEmpty && closing.isEmpty {
-                let result = actions
-                actions = []
-                return result
-            }
-            var result = actions
-            result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
-            // Only a disconnect in this call can have removed a peer addressed in it.
-            let checks = !closing.isEmpty
-            Self.move(&urgent, into: &result, checks ? connected : nil)
-            Self.move(&sends, into: &result, checks ? connected : nil)
-            result += closing
-            actions = []
-            closing = []
-            if !urgentIndex.isEmpty { urgentIndex = [:] }
-            if !index.isEmpty { index = [:] }
+            var result = drainLastFirst(connected: connected)
+            // In place: the actions are swapped, not copied.
+            result.reverse()
             return result
         }
 
         /// What `drain(connected:)` gives, last first: each list is moved out from its end, so nothing is reversed
         /// or copied, and a caller that pops the result from its end gets the actions in order.
         mutating func drainLastFirst(connected: [PeerID: PeerState]) -> [Action] {
+            if urgent.isEmpty && sends.isEmpty && closing.isEmpty && actions.count <= 1 {
+                var result: [Action] = []
+                swap(&result, &actions)
+                return result
+            }
             var result: [Action] = []
             result.reserveCapacity(actions.count + urgent.count + sends.count + closing.count)
+            // Only a disconnect in this call can have removed a peer addressed in it.
             let checks = !closing.isEmpty
             while let action = closing.popLast() { result.append(action) }
             Self.moveLastFirst(&sends, into: &result, checks ? connected : nil)
@@ -87,7 +80,9 @@ extension GossipsubRouter {
         }
 
         /// Appends a send action per pending RPC in `list`, last first, to peers still in `connected` (all of them
-        /// when nil), and empties the list (keeping a mesh's worth of room, as `move` does).
+        /// when nil), and empties the list.
+        ///
+        /// A mesh's worth of capacity is kept for the next event; a burst (a subscription to every peer) is not.
         private static func moveLastFirst(
             _ list: inout [Pending], into result: inout [Action], _ connected: [PeerID: PeerState]?
         ) {
@@ -101,25 +96,6 @@ extension GossipsubRouter {
                 let peer = list.removeLast().peer
                 if let connected, connected.index(forKey: peer) == nil { continue }
                 result.append(.send(to: peer, rpc: rpc))
-            }
-            if !keep { list = [] }
-        }
-
-        /// Appends a send action per pending RPC in `list`, in order, to peers still in `connected` (all of them
-        /// when nil), and empties the list.
-        ///
-        /// The RPCs are moved out (the list reversed, then popped from its end), not copied: a copy would retain every
-        /// array an RPC holds, and emptying the list would release them again. A mesh's worth of capacity is kept for
-        /// the next event; a burst (a subscription to every peer) is not.
-        private static func move(
-            _ list: inout [Pending], into result: inout [Action], _ connected: [PeerID: PeerState]?
-        ) {
-            guard !list.isEmpty else { return }
-            let keep = list.count <= keptCapacity
-            list.reverse()
-            while let pending = list.popLast() {
-                if let connected, connected.index(forKey: pending.peer) == nil { continue }
-                result.append(.send(to: pending.peer, rpc: pending.rpc))
             }
             if !keep { list = [] }
         }
