@@ -107,9 +107,11 @@ let package = Package(
 
         // The deterministic discrete-event simulator: thousands of real gossipsub routers on a seeded simulated
         // network (latency, bandwidth, loss, partitions, churn, byzantine peers). Pure: no clocks, threads or IO.
+        // The simulator's one C helper: a cache prefetch hint.
+        .target(name: "CSimulatorKernels"),
         // Compiled optimized even in debug builds: its tests run hundreds of routers.
         .target(
-            name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto"],
+            name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto", "CSimulatorKernels"],
             // One thread owns a simulation: the engine's class state needs no dynamic exclusivity checks.
             swiftSettings: [.unsafeFlags(["-O", "-enforce-exclusivity=unchecked"])]),
 

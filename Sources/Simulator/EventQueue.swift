@@ -106,6 +106,11 @@ struct EventQueue {
         }
     }
 
+    /// The earliest event of the current bucket, left in the queue: the next `pop()` gives it unless an earlier event
+    /// is pushed first; nil when the current bucket is empty.
+    @inline(__always)
+    var next: ScheduledEvent? { current.first }
+
     /// The earliest event and its kind, removed from the queue; nil when empty.
     @inline(__always)
     mutating func pop() -> (ScheduledEvent, EventKind)? {

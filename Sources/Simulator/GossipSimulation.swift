@@ -2,12 +2,17 @@ import Codec
 import Crypto
 import P2PProtocols
 import Runtime
+import CSimulatorKernels
 
 /// A router the simulator can run: the gossipsub router, or a stand-in speaking the same events and actions.
 public protocol SimulatedRouter {
     /// A router for `local`.
     init(
         local: LibP2PIdentity, config: GossipsubConfig, random: SeededRandom,
+        verifier: GossipsubRouter.SignatureVerifier?)
+    /// A router for `local` whose configuration is `settings`, which the run's routers share.
+    init(
+        local: LibP2PIdentity, settings: GossipsubRouter.Settings, random: SeededRandom,
         verifier: GossipsubRouter.SignatureVerifier?)
     /// Handles one event at `now` and returns what to do, in order.
     mutating func on(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action]
@@ -18,6 +23,14 @@ public protocol SimulatedRouter {
 }
 
 extension SimulatedRouter {
+    /// A router of `settings.config`; a router that shares nothing needs no more.
+    public init(
+        local: LibP2PIdentity, settings: GossipsubRouter.Settings, random: SeededRandom,
+        verifier: GossipsubRouter.SignatureVerifier?
+    ) {
+        self.init(local: local, config: settings.config, random: random, verifier: verifier)
+    }
+
     /// `on(_:now:)`'s actions, reversed.
     public mutating func onLastFirst(_ event: GossipsubRouter.Event, now: Instant) -> [GossipsubRouter.Action] {
         on(event, now: now).reversed()
@@ -55,6 +68,8 @@ enum NodeRole: UInt8 {
 public final class GossipSimulation<Router: SimulatedRouter> {
     let config: SimulationConfig
     let routerConfig: GossipsubConfig
+    /// `routerConfig`, held once for every router of the run.
+    let routerSettings: GossipsubRouter.Settings
     let count: Int
 
     // Per node, struct of arrays.
@@ -144,6 +159,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
         try config.validate()
         self.config = config
         routerConfig = config.effectiveRouter
+        routerSettings = GossipsubRouter.Settings(routerConfig)
         count = config.nodes
         var root = SeededRandom(seed: config.seed)
         var keyRandom = root.split(label: 1)
@@ -266,7 +282,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
 
     func makeRouter(_ node: Int) -> Router {
         Router(
-            local: identities[node], config: routerConfig, random: routerRandom.split(label: UInt64(node)),
+            local: identities[node], settings: routerSettings, random: routerRandom.split(label: UInt64(node)),
             verifier: memo.verifier)
     }
 
@@ -343,6 +359,7 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     /// Runs to the end (everything delivered, or the drain's end) and returns what was measured.
     public func run() -> SimulationReport {
         while let (event, kind) = queue.pop() {
+            if let next = queue.next { prefetch(next) }
             guard event.time <= endTime else { break }
             now = event.time
             trace.add(time: now, kind: kind.rawValue, node: event.node, peer: event.peer, size: event.size)
@@ -350,6 +367,35 @@ public final class GossipSimulation<Router: SimulatedRouter> {
             if stopsWhenDelivered && remaining == 0 && publishedCount == config.messages { break }
         }
         return report()
+    }
+
+    /// Asks the cache for what the handling of `event` reads first: its router, its links, and its RPC's slot.
+    ///
+    /// At 10,000 nodes the state of one node is rarely still in cache when its next event comes, and the heap's
+    /// earliest event is known while the current one is handled. A hint only: what is read and done is the same.
+    @inline(__always)
+    private func prefetch(_ event: ScheduledEvent) {
+        let node = Int(event.node)
+        routers.withUnsafeBufferPointer { buffer in
+            let start = UnsafeRawPointer(buffer.baseAddress! + node)
+            var offset = 0
+            while offset < MemoryLayout<Router>.size {
+                CSimulatorKernels_prefetch(start + offset)
+                offset += 64
+            }
+        }
+        if EventQueue.rawKind(of: event) == EventKind.deliver.rawValue {
+            slots.withUnsafeBufferPointer { buffer in
+                let start = UnsafeRawPointer(buffer.baseAddress! + Int(event.slot))
+                CSimulatorKernels_prefetch(start)
+                CSimulatorKernels_prefetch(start + MemoryLayout<GossipsubRPC?>.size - 1)
+            }
+        }
+        links.withUnsafeBufferPointer { buffer in
+            // An array is one reference to its storage, whose elements follow a 32-byte header.
+            let storage = UnsafeRawPointer(buffer.baseAddress! + node).load(as: UnsafeRawPointer.self)
+            CSimulatorKernels_prefetch(storage + 32)
+        }
     }
 
     @inline(__always)

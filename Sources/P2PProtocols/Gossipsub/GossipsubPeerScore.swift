@@ -27,7 +27,15 @@ public struct GossipsubPeerScore: Sendable {
     }
 
     /// The parameters.
-    public let parameters: GossipsubScoreParameters
+    public var parameters: GossipsubScoreParameters { shared.parameters }
+
+    /// Parameters held once by reference, for score keepers that share them (`GossipsubRouter.Settings`).
+    final class SharedParameters: Sendable {
+        let parameters: GossipsubScoreParameters
+        init(_ parameters: GossipsubScoreParameters) { self.parameters = parameters }
+    }
+
+    private let shared: SharedParameters
 
     /// A peer's slot and its generation, packed: what delivery records hold instead of peer ids.
     typealias PeerRef = UInt64
@@ -68,8 +76,12 @@ public struct GossipsubPeerScore: Sendable {
     private var lastDecay: Instant?
 
     /// A score keeper with `parameters`.
-    public init(parameters: GossipsubScoreParameters) {
-        self.parameters = parameters
+    public init(parameters: GossipsubScoreParameters) { self.init(shared: SharedParameters(parameters)) }
+
+    /// A score keeper with `shared` parameters.
+    init(shared: SharedParameters) {
+        self.shared = shared
+        let parameters = shared.parameters
         deliveries = GossipsubScoreDeliveries(
             ttl: parameters.deliveryRecordTTL, capacity: parameters.maxDeliveryRecords)
         for name in parameters.topics.keys.sorted() {

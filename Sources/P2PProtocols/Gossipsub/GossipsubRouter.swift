@@ -114,7 +114,40 @@ public struct GossipsubRouter: Sendable {
     /// The local peer.
     public let local: PeerID
     /// The configuration.
-    public let config: GossipsubConfig
+    public var config: GossipsubConfig { settings.config }
+
+    /// A configuration and what a router derives from it (thresholds, decoding limits, score parameters), held
+    /// once by reference.
+    ///
+    /// Routers built from one `Settings` share it: the thousands of routers of a simulation then read one copy,
+    /// which stays in cache, where each would otherwise carry its own (about 1 KB per router, read on every event).
+    public final class Settings: Sendable {
+        /// The configuration.
+        public let config: GossipsubConfig
+        let thresholds: GossipsubThresholds
+        let limits: GossipsubRPC.Limits
+        let scoreParameters: GossipsubPeerScore.SharedParameters?
+
+        /// The settings of `config`.
+        public init(_ config: GossipsubConfig) {
+            self.config = config
+            scoreParameters = config.score.map { GossipsubPeerScore.SharedParameters($0) }
+            if let parameters = config.score {
+                thresholds = parameters.thresholds
+            } else {
+                // Without scoring every score is 0: nothing falls below a threshold, PX is accepted, and
+                // opportunistic grafting never finds a better peer.
+                var open = GossipsubThresholds()
+                open.gossip = -.infinity
+                open.publish = -.infinity
+                open.graylist = -.infinity
+                open.acceptPX = 0
+                open.opportunisticGraft = 0
+                thresholds = open
+            }
+            limits = GossipsubRPC.Limits(config: config)
+        }
+    }
 
     /// Checks one message signature: (author's key, signature, signed bytes) -> valid.
     ///
@@ -127,10 +160,11 @@ public struct GossipsubRouter: Sendable {
 
     // MARK: State (internal: the router's extensions in other files share it)
 
+    let settings: Settings
+    var thresholds: GossipsubThresholds { settings.thresholds }
+    var limits: GossipsubRPC.Limits { settings.limits }
     let identity: LibP2PIdentity
     let verifier: SignatureVerifier
-    let thresholds: GossipsubThresholds
-    let limits: GossipsubRPC.Limits
     let localPeerIDBytes: [UInt8]
     /// The author key field of own messages: only when the peer id does not embed the key.
     let localKeyField: [UInt8]?
@@ -169,25 +203,19 @@ public struct GossipsubRouter: Sendable {
     public init(
         local: LibP2PIdentity, config: GossipsubConfig, random: SeededRandom, verifier: SignatureVerifier? = nil
     ) {
+        self.init(local: local, settings: Settings(config), random: random, verifier: verifier)
+    }
+
+    /// A router with shared `settings` (`Settings`); otherwise as `init(local:config:random:verifier:)`.
+    public init(
+        local: LibP2PIdentity, settings: Settings, random: SeededRandom, verifier: SignatureVerifier? = nil
+    ) {
         self.local = local.peerID
-        self.config = config
+        self.settings = settings
+        let config = settings.config
         identity = local
         self.verifier = verifier ?? { key, signature, bytes in key.isValidSignature(signature, for: bytes) }
-        score = config.score.map { GossipsubPeerScore(parameters: $0) }
-        if let parameters = config.score {
-            thresholds = parameters.thresholds
-        } else {
-            // Without scoring every score is 0: nothing falls below a threshold, PX is accepted, and opportunistic
-            // grafting never finds a better peer.
-            var open = GossipsubThresholds()
-            open.gossip = -.infinity
-            open.publish = -.infinity
-            open.graylist = -.infinity
-            open.acceptPX = 0
-            open.opportunisticGraft = 0
-            thresholds = open
-        }
-        limits = GossipsubRPC.Limits(config: config)
+        score = settings.scoreParameters.map { GossipsubPeerScore(shared: $0) }
         localPeerIDBytes = local.peerID.multihash.bytes
         localKeyField = local.peerID.publicKey == nil ? local.publicKey.protobuf : nil
         var source = random
