@@ -376,26 +376,27 @@ public final class GossipSimulation<Router: SimulatedRouter> {
     @inline(__always)
     private func prefetch(_ event: ScheduledEvent) {
         let node = Int(event.node)
-        routers.withUnsafeBufferPointer { buffer in
-            let start = UnsafeRawPointer(buffer.baseAddress! + node)
-            var offset = 0
-            while offset < MemoryLayout<Router>.size {
-                CSimulatorKernels_prefetch(start + offset)
-                offset += 64
-            }
+        // An array is one reference to its storage, whose elements follow a 32-byte header; the addresses are read
+        // without retaining the storage (nothing here can release it).
+        let router = Self.elements(of: routers) + node * MemoryLayout<Router>.stride
+        var offset = 0
+        while offset < MemoryLayout<Router>.size {
+            CSimulatorKernels_prefetch(router + offset)
+            offset += 64
         }
         if EventQueue.rawKind(of: event) == EventKind.deliver.rawValue {
-            slots.withUnsafeBufferPointer { buffer in
-                let start = UnsafeRawPointer(buffer.baseAddress! + Int(event.slot))
-                CSimulatorKernels_prefetch(start)
-                CSimulatorKernels_prefetch(start + MemoryLayout<GossipsubRPC?>.size - 1)
-            }
+            let slot = Self.elements(of: slots) + Int(event.slot) * MemoryLayout<GossipsubRPC?>.stride
+            CSimulatorKernels_prefetch(slot)
+            CSimulatorKernels_prefetch(slot + MemoryLayout<GossipsubRPC?>.size - 1)
         }
-        links.withUnsafeBufferPointer { buffer in
-            // An array is one reference to its storage, whose elements follow a 32-byte header.
-            let storage = UnsafeRawPointer(buffer.baseAddress! + node).load(as: UnsafeRawPointer.self)
-            CSimulatorKernels_prefetch(storage + 32)
-        }
+        let linkStorage = (Self.elements(of: links) + node * 8).load(as: UnsafeRawPointer.self)
+        CSimulatorKernels_prefetch(linkStorage + 32)
+    }
+
+    /// The address of an array's first element.
+    @inline(__always)
+    private static func elements<Element>(of array: [Element]) -> UnsafeRawPointer {
+        unsafeBitCast(array, to: UnsafeRawPointer.self) + 32
     }
 
     @inline(__always)

@@ -86,3 +86,102 @@ extension SeededRandom {
     /// Shuffles `array` in place.
     mutating func shuffle<T>(_ array: inout [T]) { choose(array.count, from: &array) }
 }
+
+/// A table keyed by topic name, iterated in an order fixed by its history (insertion, swap-removal).
+///
+/// A router has a handful of topics and looks one up on nearly every event: up to `scanLimit` entries a name is
+/// found by comparison (an equal name from the same storage compares at once; hashing one costs a SipHash round),
+/// and past that by a hash index, so that a peer announcing many topics costs no more than a dictionary would.
+struct TopicTable<Value: Sendable>: Sendable {
+    /// The topics, in the table's order.
+    private(set) var keys: [String] = []
+    /// Each topic's value, at its topic's position (nil only while a value is moved out to be modified).
+    private var entries: [Value?] = []
+    /// Positions by topic, kept only while there are more than `scanLimit` topics.
+    private var positions: [String: Int] = [:]
+
+    private static var scanLimit: Int { 8 }
+
+    var count: Int { keys.count }
+    var isEmpty: Bool { keys.isEmpty }
+    /// The values, in the table's order.
+    var values: [Value] { entries.compactMap { $0 } }
+
+    @inline(__always)
+    private func position(of key: String) -> Int? {
+        if keys.count > Self.scanLimit { return positions[key] }
+        var index = 0
+        while index < keys.count {
+            if keys[index] == key { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    private mutating func append(_ key: String, _ value: Value) -> Int {
+        keys.append(key)
+        entries.append(value)
+        let position = keys.count - 1
+        if keys.count == Self.scanLimit + 1 {
+            for (index, name) in keys.enumerated() { positions[name] = index }
+        } else if keys.count > Self.scanLimit {
+            positions[key] = position
+        }
+        return position
+    }
+
+    private mutating func remove(at position: Int) {
+        let lastKey = keys.removeLast()
+        let lastEntry = entries.removeLast()
+        if position < keys.count {
+            positions[keys[position]] = nil
+            keys[position] = lastKey
+            entries[position] = lastEntry
+            if !positions.isEmpty { positions[lastKey] = position }
+        } else {
+            positions[lastKey] = nil
+        }
+        if keys.count <= Self.scanLimit { positions = [:] }
+    }
+
+    /// Whether `key` has an entry.
+    func contains(_ key: String) -> Bool { position(of: key) != nil }
+
+    /// The value of `key`; setting nil removes it. Modified in place (an entry is moved out, not copied).
+    subscript(key: String) -> Value? {
+        get { position(of: key).flatMap { entries[$0] } }
+        _modify {
+            if let index = position(of: key) {
+                var value = entries[index].take()
+                defer {
+                    if let value { entries[index] = value } else { remove(at: index) }
+                }
+                yield &value
+            } else {
+                var value: Value? = nil
+                defer { if let value { _ = append(key, value) } }
+                yield &value
+            }
+        }
+    }
+
+    /// The value of `key`, made from `defaultValue` when missing; modified in place.
+    subscript(key: String, default defaultValue: @autoclosure () -> Value) -> Value {
+        get { self[key] ?? defaultValue() }
+        _modify {
+            let index = position(of: key) ?? append(key, defaultValue())
+            var value = entries[index].take()!
+            defer { entries[index] = value }
+            yield &value
+        }
+    }
+
+    /// Removes `key`'s entry (the last entry takes its place) and returns its value.
+    @discardableResult
+    mutating func removeValue(forKey key: String) -> Value? {
+        guard let index = position(of: key) else { return nil }
+        let value = entries[index]
+        remove(at: index)
+        return value
+    }
+}

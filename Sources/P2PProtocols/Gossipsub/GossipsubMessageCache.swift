@@ -11,11 +11,11 @@ struct GossipsubMessageCache: Sendable {
 
     private var entries: [GossipsubMessageID: Entry] = [:]
     /// Windows, newest first: per topic, the ids in arrival order.
-    private var windows: [[String: [GossipsubMessageID]]]
+    private var windows: [TopicTable<[GossipsubMessageID]>]
     private let gossipWindows: Int
 
     init(historyLength: Int, historyGossip: Int) {
-        windows = Array(repeating: [:], count: max(historyLength, 1))
+        windows = Array(repeating: TopicTable(), count: max(historyLength, 1))
         gossipWindows = min(max(historyGossip, 0), windows.count)
     }
 
@@ -43,15 +43,18 @@ struct GossipsubMessageCache: Sendable {
     /// The ids of `topic` in the gossip windows, oldest window first.
     func gossipIDs(topic: String) -> [GossipsubMessageID] {
         var ids: [GossipsubMessageID] = []
-        for window in windows.prefix(gossipWindows).reversed() {
-            if let topicIDs = window[topic] { ids += topicIDs }
+        var window = gossipWindows
+        while window > 0 {
+            window -= 1
+            if let topicIDs = windows[window][topic] { ids += topicIDs }
         }
         return ids
     }
 
     /// Whether any gossip window holds an id of `topic`.
     func hasGossip(topic: String) -> Bool {
-        windows.prefix(gossipWindows).contains { $0[topic] != nil }
+        for window in 0..<gossipWindows where windows[window].contains(topic) { return true }
+        return false
     }
 
     /// Ends the newest window: the oldest is forgotten.
@@ -60,6 +63,6 @@ struct GossipsubMessageCache: Sendable {
         for ids in oldest.values {
             for id in ids { entries[id] = nil }
         }
-        windows.insert([:], at: 0)
+        windows.insert(TopicTable(), at: 0)
     }
 }

@@ -34,7 +34,7 @@ extension GossipsubRouter {
         // Repeated ids are dropped by a scan while few are wanted, by a set past that.
         var chosen = Set<GossipsubMessageID>()
         var oversized = false
-        for entry in entries where mesh[entry.topic] != nil {
+        for entry in entries where mesh.contains(entry.topic) {
             if entry.messageIDs.count > config.maxIHaveLength { oversized = true }
             for id in entry.messageIDs.prefix(config.maxIHaveLength) where !isSeen(id, now: now) && pending[id] == nil {
                 if wanted.count < 16 {
@@ -103,7 +103,7 @@ extension GossipsubRouter {
         var refused: [String] = []
         let peerScore = peerScore(peer, now)
         for topic in topics {
-            guard subscribed.contains(topic), mesh[topic] != nil else {
+            guard subscribed.contains(topic), mesh.contains(topic) else {
                 // Unknown topic: ignored, and no PX that would leak our peers.
                 doPX = false
                 continue
@@ -154,7 +154,7 @@ extension GossipsubRouter {
         let peerScore = peerScore(peer, now)
         for prune in prunes {
             let topic = prune.topic
-            guard mesh[topic] != nil else { continue }
+            guard mesh.contains(topic) else { continue }
             if mesh[topic]!.remove(peer) { score?.prune(peer, topic: topic, now: now) }
             // Obey the peer's backoff (bounded to a day), or apply ours.
             if let seconds = prune.backoff, seconds > 0 {

@@ -69,7 +69,7 @@ extension GossipsubRouter {
             guard stillConnected(peer, drops) else { return }
             let topic = message.topic
             guard subscribed.contains(topic) else {
-                if topicPeers[topic] == nil {
+                if !topicPeers.contains(topic) {
                     counters.unknownTopicMessages += 1
                     unknownTopics += 1
                     violation(peer, "message on unknown topic \(topic.prefix(64))", now: now)

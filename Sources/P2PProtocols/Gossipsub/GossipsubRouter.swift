@@ -176,19 +176,19 @@ public struct GossipsubRouter: Sendable {
     /// Connected peers that speak v1.1 or v1.0 (no IDONTWANT): while there are none, nobody's version is looked up.
     var peersBelowV12 = 0
     /// The topics each connected peer subscribes to (peers with none are absent).
-    var peerTopics: [PeerID: Set<String>] = [:]
+    var peerTopics: [PeerID: IndexedSet<String>] = [:]
     /// The signed peer records connected peers offered, for PX (at most 4 KiB each; the shell gives them).
     var peerRecords: [PeerID: [UInt8]] = [:]
     /// v1.2: what peers said they do not want (only peers that said so).
     var dontWant: [PeerID: DontWantTable] = [:]
     var peerOrder = IndexedSet<PeerID>()
-    var topicPeers: [String: IndexedSet<PeerID>] = [:]
+    var topicPeers = TopicTable<IndexedSet<PeerID>>()
     var subscribed = IndexedSet<String>()
-    var mesh: [String: IndexedSet<PeerID>] = [:]
-    var fanout: [String: IndexedSet<PeerID>] = [:]
+    var mesh = TopicTable<IndexedSet<PeerID>>()
+    var fanout = TopicTable<IndexedSet<PeerID>>()
     var fanoutTopics = IndexedSet<String>()
-    var lastPublished: [String: Instant] = [:]
-    var backoff: [String: [PeerID: Instant]] = [:]
+    var lastPublished = TopicTable<Instant>()
+    var backoff = TopicTable<[PeerID: Instant]>()
     var cache: GossipsubMessageCache
     var seen: [GossipsubMessageID: Instant] = [:]
     var seenOrder = FIFOQueue<Expiry>()
@@ -329,7 +329,7 @@ public struct GossipsubRouter: Sendable {
         peerOrder.remove(peer)
         dontWant[peer] = nil
         peerRecords[peer] = nil
-        for topic in peerTopics.removeValue(forKey: peer) ?? [] {
+        for topic in peerTopics.removeValue(forKey: peer) ?? IndexedSet() {
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
             mesh[topic]?.remove(peer)
@@ -441,12 +441,12 @@ public struct GossipsubRouter: Sendable {
                 return false
             }
             // The router's own table is bounded too: a topic nobody else knows is not tracked once it is full.
-            guard topicPeers[topic] != nil || subscribed.contains(topic) || topicPeers.count < config.maxTopics
+            guard topicPeers.contains(topic) || subscribed.contains(topic) || topicPeers.count < config.maxTopics
             else { return true }
-            peerTopics[peer, default: []].insert(topic)
+            peerTopics[peer, default: IndexedSet()].insert(topic)
             topicPeers[topic, default: IndexedSet()].insert(peer)
         } else {
-            guard peerTopics[peer]?.remove(topic) != nil else { return true }
+            guard peerTopics[peer]?.remove(topic) == true else { return true }
             if peerTopics[peer]?.isEmpty == true { peerTopics[peer] = nil }
             topicPeers[topic]?.remove(peer)
             if topicPeers[topic]?.isEmpty == true { topicPeers[topic] = nil }
