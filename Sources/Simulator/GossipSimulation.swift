@@ -1,8 +1,8 @@
+import CSimulatorKernels
 import Codec
 import Crypto
 import P2PProtocols
 import Runtime
-import CSimulatorKernels
 
 /// A router the simulator can run: the gossipsub router, or a stand-in speaking the same events and actions.
 public protocol SimulatedRouter {

@@ -147,7 +147,9 @@ struct TopicTable<Value: Sendable>: Sendable {
     /// Whether `key` has an entry.
     func contains(_ key: String) -> Bool { position(of: key) != nil }
 
-    /// The value of `key`; setting nil removes it. Modified in place (an entry is moved out, not copied).
+    /// The value of `key`; setting nil removes it.
+    ///
+    /// Modified in place: an entry is moved out, not copied.
     subscript(key: String) -> Value? {
         get { position(of: key).flatMap { entries[$0] } }
         _modify {
