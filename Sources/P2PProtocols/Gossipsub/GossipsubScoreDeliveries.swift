@@ -71,7 +71,7 @@ struct GossipsubScoreDeliveries: Sendable {
         records.values[index].validated = now
         if !pending.contains(first) {
             if pending.count >= Self.maxPeersPerRecord { records.values[index].peers.removeLast() }
-            records.values[index].peers.append(first)
+            Self.append(first, to: &records.values[index].peers)
         }
         return pending
     }
@@ -99,9 +99,20 @@ struct GossipsubScoreDeliveries: Sendable {
             guard !records.values[index].peers.contains(peer),
                 records.values[index].peers.count < Self.maxPeersPerRecord
             else { return .nothing }
-            records.values[index].peers.append(peer)
+            Self.append(peer, to: &records.values[index].peers)
             return status == .pending ? .pending : .valid(validated: records.values[index].validated)
         }
+    }
+
+    /// Room a record's peer list gets at its first peer: a mesh of D = 8 delivers most messages about that often, so
+    /// the list is allocated once instead of grown three times from one element (measured: fewer instructions and
+    /// less memory than 12, whose room most records leave empty).
+    static let initialPeerRoom = 8
+
+    @inline(__always)
+    private static func append(_ peer: UInt64, to peers: inout [UInt64]) {
+        if peers.capacity == 0 { peers.reserveCapacity(initialPeerRoom) }
+        peers.append(peer)
     }
 
     /// Drops the records whose time has passed at `now`.
