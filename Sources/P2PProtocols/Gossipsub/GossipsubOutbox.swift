@@ -115,6 +115,18 @@ extension GossipsubRouter {
             sends[position].size += size
         }
 
+        /// Queues `alone`'s one message for `peer`: an RPC that carries no message yet takes `alone` itself (the
+        /// list every mesh peer's RPC then shares, where each made its own; a later append copies it).
+        mutating func message(alone: [GossipsubMessage], size: Int, to peer: PeerID) {
+            let position = slot(peer, adding: size)
+            if sends[position].rpc.messages.isEmpty {
+                sends[position].rpc.messages = alone
+            } else {
+                sends[position].rpc.messages.append(alone[0])
+            }
+            sends[position].size += size
+        }
+
         mutating func subscription(_ change: GossipsubRPC.Subscription, to peer: PeerID) {
             let position = slot(peer, adding: change.topic.utf8.count + 4)
             sends[position].rpc.subscriptions.append(change)
@@ -149,14 +161,16 @@ extension GossipsubRouter {
             control(to: peer, size: ProtobufSize.idList(ids) + 4) { $0.iwant.append(ids) }
         }
 
-        mutating func idontwant(_ id: GossipsubMessageID, to peer: PeerID) {
+        /// Queues IDONTWANT `id` for `peer`: into its pending control RPC when there is one, else as a new RPC whose
+        /// control is `fresh` (one `[[id]]` that every mesh peer's new RPC shares, where each made its own two
+        /// arrays; a later edit of one copies it).
+        mutating func idontwant(_ id: GossipsubMessageID, to peer: PeerID, fresh: GossipsubRPC.Control) {
             if let position = Self.find(peer, in: urgent, index: urgentIndex) {
                 urgent[position].rpc.control!.idontwant[0].append(id)
                 return
             }
             urgent.append(Pending(peer: peer, rpc: GossipsubRPC(), size: 0))
-            urgent[urgent.count - 1].rpc.control = GossipsubRPC.Control()
-            urgent[urgent.count - 1].rpc.control!.idontwant.append([id])
+            urgent[urgent.count - 1].rpc.control = fresh
             Self.noteLast(peer, in: urgent, index: &urgentIndex)
         }
     }

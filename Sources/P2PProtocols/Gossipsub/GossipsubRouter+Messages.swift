@@ -149,13 +149,15 @@ extension GossipsubRouter {
     private mutating func sendIDontWant(_ id: GossipsubMessageID, topic: String, except sender: PeerID, now: Instant) {
         guard let members = mesh[topic] else { return }
         let key = dontWant.isEmpty ? Fingerprint.Key(0) : DontWantTable.key(id)
+        var fresh = GossipsubRPC.Control()
+        fresh.idontwant = [[id]]
         for peer in members where peer != sender {
             // Mesh members are connected peers; their versions matter only while some peer is older than v1.2.
             if peersBelowV12 > 0 {
                 guard let version = peers[peer]?.version, version >= .v12 else { continue }
             }
             guard !doesNotWant(peer, key, now: now) else { continue }
-            outbox.idontwant(id, to: peer)
+            outbox.idontwant(id, to: peer, fresh: fresh)
             counters.idontwantSent += 1
         }
     }
@@ -177,12 +179,13 @@ extension GossipsubRouter {
         guard let members = mesh[message.topic] else { return }
         let size = ProtobufSize.field(message.encodedSize)
         let key = dontWant.isEmpty ? Fingerprint.Key(0) : DontWantTable.key(id)
+        let alone = [message]
         for peer in members where peer != source && peer != author {
             if doesNotWant(peer, key, now: now) {
                 counters.idontwantSuppressed += 1
                 continue
             }
-            outbox.message(message, size: size, to: peer)
+            outbox.message(alone: alone, size: size, to: peer)
             counters.forwarded += 1
         }
     }
