@@ -105,10 +105,10 @@ let package = Package(
         // A light client of the L2: verified heads, proofs, receipts; never trusts the server.
         .target(name: "LightClient", dependencies: ["Chain", "Codec", "Crypto", "HTTP", "SQLite", "Runtime"]),
 
-        // The deterministic discrete-event simulator: thousands of real gossipsub routers on a seeded simulated
-        // network (latency, bandwidth, loss, partitions, churn, byzantine peers). Pure: no clocks, threads or IO.
         // The simulator's one C helper: a cache prefetch hint.
         .target(name: "CSimulatorKernels"),
+        // The deterministic discrete-event simulator: thousands of real gossipsub routers on a seeded simulated
+        // network (latency, bandwidth, loss, partitions, churn, byzantine peers). Pure: no clocks, threads or IO.
         // Compiled optimized even in debug builds: its tests run hundreds of routers.
         .target(
             name: "Simulator", dependencies: ["P2PProtocols", "Runtime", "Codec", "Crypto", "CSimulatorKernels"],

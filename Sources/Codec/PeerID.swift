@@ -60,29 +60,35 @@ public struct LibP2PPublicKey: Hashable, Sendable {
 /// sha2-256 otherwise), written in base58btc or as a CIDv1 with the libp2p-key codec.
 public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// The multihash, in storage every copy of this id shares: two copies compare equal without reading a byte.
-    private final class Storage: Sendable {
-        let multihash: Multihash
+    @usableFromInline
+    final class Storage: Sendable {
+        @usableFromInline let multihash: Multihash
         init(_ multihash: Multihash) { self.multihash = multihash }
     }
 
-    private let storage: Storage
+    // Reachable from the inlinable comparison and hashes: tables in other modules compare and hash peer ids on
+    // every look-up, and a call for each cost more than the comparison itself.
+    @usableFromInline let storage: Storage
     /// The multihash's `Fingerprint`: tables hash it instead of the bytes, and comparisons start with it.
-    private let fingerprint: UInt64
+    @usableFromInline let fingerprint: UInt64
 
     /// The multihash of the public key protobuf that this peer id is.
     public var multihash: Multihash { storage.multihash }
 
     /// Two peer ids are equal when their multihashes are (the fingerprints, a function of them, are compared
     /// first, then whether they share storage).
+    @inlinable
     public static func == (lhs: PeerID, rhs: PeerID) -> Bool {
         lhs.fingerprint == rhs.fingerprint
             && (lhs.storage === rhs.storage || lhs.storage.multihash == rhs.storage.multihash)
     }
 
     /// Feeds the fingerprint alone.
+    @inlinable
     public func hash(into hasher: inout Hasher) { hasher.combine(fingerprint) }
 
     /// A table's hash: the fingerprint mixed with the table's seed (`Fingerprint.tableHash`), without `Hasher`.
+    @inlinable
     public func _rawHashValue(seed: Int) -> Int { Fingerprint.tableHash(fingerprint, seed: seed) }
 
     private static func fingerprint(of multihash: Multihash) -> UInt64 {

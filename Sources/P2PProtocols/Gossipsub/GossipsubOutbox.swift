@@ -157,6 +157,15 @@ extension GossipsubRouter {
             control(to: peer, size: size) { $0.ihave.append(ihave) }
         }
 
+        /// Queues `alone`'s one IHAVE for `peer`: a control part with no IHAVE yet takes `alone` itself (the list
+        /// every gossip peer's RPC then shares; a later append copies it).
+        mutating func ihave(alone: [GossipsubRPC.IHave], to peer: PeerID) {
+            let size = alone[0].topic.utf8.count + 4 + ProtobufSize.idList(alone[0].messageIDs)
+            control(to: peer, size: size) { control in
+                if control.ihave.isEmpty { control.ihave = alone } else { control.ihave.append(alone[0]) }
+            }
+        }
+
         mutating func iwant(_ ids: [GossipsubMessageID], to peer: PeerID) {
             control(to: peer, size: ProtobufSize.idList(ids) + 4) { $0.iwant.append(ids) }
         }

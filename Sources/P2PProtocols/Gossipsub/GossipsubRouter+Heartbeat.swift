@@ -238,13 +238,17 @@ extension GossipsubRouter {
         let target = min(max(config.dLazy, Int(config.gossipFactor * Double(eligible.count))), eligible.count)
         randomSource.choose(target, from: &eligible)
         randomSource.shuffle(&ids)
+        // Untruncated, every peer is sent the same IHAVE: one list of it, which their RPCs share.
+        let whole = ids.count > config.maxIHaveLength ? [] : [GossipsubRPC.IHave(topic: topic, messageIDs: ids)]
         for peer in eligible.prefix(target) {
-            var advertised = ids
-            if ids.count > config.maxIHaveLength {
-                // A different subset per peer spreads coverage when the list is truncated.
-                randomSource.choose(config.maxIHaveLength, from: &ids)
-                advertised = Array(ids.prefix(config.maxIHaveLength))
+            guard whole.isEmpty else {
+                counters.ihaveSent += ids.count
+                outbox.ihave(alone: whole, to: peer)
+                continue
             }
+            // A different subset per peer spreads coverage when the list is truncated.
+            randomSource.choose(config.maxIHaveLength, from: &ids)
+            let advertised = Array(ids.prefix(config.maxIHaveLength))
             counters.ihaveSent += advertised.count
             outbox.ihave(GossipsubRPC.IHave(topic: topic, messageIDs: advertised), to: peer)
         }

@@ -1,0 +1,67 @@
+import Runtime
+import Testing
+
+@testable import P2PProtocols
+
+/// `TopicTable` against a dictionary, through seeded random operations that cross the size where its hash index
+/// starts and stops (8 topics): the same values after every step, and an order fixed by its history.
+@Test func topicTableAgreesWithADictionary() {
+    var random = SeededRandom(seed: 14)
+    var table = TopicTable<[Int]>()
+    var model: [String: [Int]] = [:]
+    var order: [String] = []
+    let names = (0..<24).map { "/openledger/1/topic-\($0)/1" }
+    for step in 0..<5_000 {
+        let name = names[random.below(random.below(4) == 0 ? names.count : 12)]
+        switch random.below(5) {
+        case 0:
+            table[name] = [step]
+            if model[name] == nil { order.append(name) }
+            model[name] = [step]
+        case 1:
+            table[name, default: []].append(step)
+            if model[name] == nil { order.append(name) }
+            model[name, default: []].append(step)
+        case 2:
+            table[name]?.append(step)
+            model[name]?.append(step)
+        case 3:
+            let removed = table.removeValue(forKey: name)
+            #expect(removed == model.removeValue(forKey: name))
+            if let position = order.firstIndex(of: name) {
+                // Swap-removal: the last topic takes the removed one's place.
+                let last = order.removeLast()
+                if position < order.count { order[position] = last }
+            }
+        default:
+            table[name] = nil
+            model[name] = nil
+            if let position = order.firstIndex(of: name) {
+                let last = order.removeLast()
+                if position < order.count { order[position] = last }
+            }
+        }
+        #expect(table.count == model.count)
+        #expect(table.keys == order)
+        for probe in names {
+            #expect(table[probe] == model[probe])
+            #expect(table.contains(probe) == (model[probe] != nil))
+        }
+        if step % 1_000 == 0 { #expect(table.values == order.map { model[$0]! }) }
+    }
+    #expect(table.isEmpty == model.isEmpty)
+}
+
+/// A topic named by another string with the same bytes is found, whichever way the table looks it up.
+@Test func topicTableFindsEqualNamesFromOtherStorage() {
+    var table = TopicTable<Int>()
+    for count in [1, 8, 9, 30] {
+        table = TopicTable()
+        for index in 0..<count { table["topic-\(index)"] = index }
+        for index in 0..<count {
+            let name = String(decoding: Array("topic-\(index)".utf8), as: UTF8.self)
+            #expect(table[name] == index)
+        }
+        #expect(table["topic-\(count)"] == nil)
+    }
+}
