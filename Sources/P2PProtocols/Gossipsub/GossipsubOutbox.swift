@@ -109,20 +109,16 @@ extension GossipsubRouter {
             return sends.count - 1
         }
 
-        mutating func message(_ message: GossipsubMessage, size: Int, to peer: PeerID) {
-            let position = slot(peer, adding: size)
-            sends[position].rpc.messages.append(message)
-            sends[position].size += size
-        }
-
-        /// Queues `alone`'s one message for `peer`: an RPC that carries no message yet takes `alone` itself (the
-        /// list every mesh peer's RPC then shares, where each made its own; a later append copies it).
-        mutating func message(alone: [GossipsubMessage], size: Int, to peer: PeerID) {
+        /// Queues the one message of `one` for `peer`.
+        ///
+        /// An RPC that carries no message yet takes `one` itself: a message forwarded or published to many peers is
+        /// one list their RPCs share, where each made its own (a later append copies it).
+        mutating func message(_ one: [GossipsubMessage], size: Int, to peer: PeerID) {
             let position = slot(peer, adding: size)
             if sends[position].rpc.messages.isEmpty {
-                sends[position].rpc.messages = alone
+                sends[position].rpc.messages = one
             } else {
-                sends[position].rpc.messages.append(alone[0])
+                sends[position].rpc.messages.append(one[0])
             }
             sends[position].size += size
         }
@@ -152,17 +148,14 @@ extension GossipsubRouter {
             control(to: peer, size: prune.topic.utf8.count + 16 + prune.peers.count * 48) { $0.prune.append(prune) }
         }
 
-        mutating func ihave(_ ihave: GossipsubRPC.IHave, to peer: PeerID) {
-            let size = ihave.topic.utf8.count + 4 + ProtobufSize.idList(ihave.messageIDs)
-            control(to: peer, size: size) { $0.ihave.append(ihave) }
-        }
-
-        /// Queues `alone`'s one IHAVE for `peer`: a control part with no IHAVE yet takes `alone` itself (the list
-        /// every gossip peer's RPC then shares; a later append copies it).
-        mutating func ihave(alone: [GossipsubRPC.IHave], to peer: PeerID) {
-            let size = alone[0].topic.utf8.count + 4 + ProtobufSize.idList(alone[0].messageIDs)
+        /// Queues the one IHAVE of `one` for `peer`.
+        ///
+        /// A control part with no IHAVE yet takes `one` itself: an IHAVE sent unchanged to every gossip peer is one
+        /// list their RPCs share (a later append copies it).
+        mutating func ihave(_ one: [GossipsubRPC.IHave], to peer: PeerID) {
+            let size = one[0].topic.utf8.count + 4 + ProtobufSize.idList(one[0].messageIDs)
             control(to: peer, size: size) { control in
-                if control.ihave.isEmpty { control.ihave = alone } else { control.ihave.append(alone[0]) }
+                if control.ihave.isEmpty { control.ihave = one } else { control.ihave.append(one[0]) }
             }
         }
 

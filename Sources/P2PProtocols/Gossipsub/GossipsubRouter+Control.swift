@@ -86,7 +86,7 @@ extension GossipsubRouter {
                 guard !doesNotWant(peer, DontWantTable.key(id), now: now), sent.insert(id).inserted,
                     let message = cache.messageForRequest(id, from: peer, limit: config.gossipRetransmission)
                 else { continue }
-                outbox.message(message, size: ProtobufSize.field(message.encodedSize), to: peer)
+                outbox.message([message], size: ProtobufSize.field(message.encodedSize), to: peer)
                 counters.iwantServed += 1
             }
         }

@@ -243,14 +243,14 @@ extension GossipsubRouter {
         for peer in eligible.prefix(target) {
             guard whole.isEmpty else {
                 counters.ihaveSent += ids.count
-                outbox.ihave(alone: whole, to: peer)
+                outbox.ihave(whole, to: peer)
                 continue
             }
             // A different subset per peer spreads coverage when the list is truncated.
             randomSource.choose(config.maxIHaveLength, from: &ids)
             let advertised = Array(ids.prefix(config.maxIHaveLength))
             counters.ihaveSent += advertised.count
-            outbox.ihave(GossipsubRPC.IHave(topic: topic, messageIDs: advertised), to: peer)
+            outbox.ihave([GossipsubRPC.IHave(topic: topic, messageIDs: advertised)], to: peer)
         }
     }
 }

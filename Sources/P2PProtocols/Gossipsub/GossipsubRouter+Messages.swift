@@ -185,7 +185,7 @@ extension GossipsubRouter {
                 counters.idontwantSuppressed += 1
                 continue
             }
-            outbox.message(alone: alone, size: size, to: peer)
+            outbox.message(alone, size: size, to: peer)
             counters.forwarded += 1
         }
     }
@@ -279,8 +279,9 @@ extension GossipsubRouter {
         cache.put(message, id: id)
         counters.published += 1
         outbox.actions.append(.published(id))
+        let alone = [message]
         for peer in publishTargets(topic, now: now) where peer != local {
-            outbox.message(message, size: size, to: peer)
+            outbox.message(alone, size: size, to: peer)
         }
     }
 
