@@ -65,3 +65,34 @@ import Testing
         #expect(table["topic-\(count)"] == nil)
     }
 }
+
+/// The IDONTWANT table against a model (a list of (id, until), oldest first), through seeded random adds at
+/// advancing times that cross the size where its hash index starts and stops: the same entries and answers after
+/// every step, expired ones dropped, and never more than the limit.
+@Test func dontWantTableAgreesWithAModel() {
+    var random = SeededRandom(seed: 15)
+    let ids = (0..<60).map { GossipsubMessageID(Array("message-\($0)".utf8)) }
+    for limit in [0, 5, 40] {
+        var table = GossipsubRouter.DontWantTable()
+        var model: [(id: GossipsubMessageID, until: Instant)] = []
+        var now = Instant(nanoseconds: 1)
+        for _ in 0..<4_000 {
+            // Now and then a pause that expires most entries, so the index is dropped and built again.
+            now = now.advanced(bySeconds: random.below(60) == 0 ? 2.6 : Double(random.below(4)) * 0.05)
+            let id = ids[random.below(random.below(3) == 0 ? ids.count : 25)]
+            let until = now.advanced(bySeconds: 3)
+            table.add(id, until: until, now: now, limit: limit)
+            model.removeAll { $0.until <= now }
+            if limit > 0, !model.contains(where: { $0.id == id }) {
+                if model.count >= limit { model.removeFirst(model.count - limit + 1) }
+                model.append((id, until))
+            }
+            #expect(table.count == model.count)
+            #expect(table.count <= limit)
+            for probe in ids {
+                let expected = model.first { $0.id == probe }?.until
+                #expect(table.until(GossipsubRouter.DontWantTable.key(probe)) == expected)
+            }
+        }
+    }
+}

@@ -499,7 +499,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
         #expect(
             disconnectReasons(bench.rpc(from: 0, control { $0.idontwant = [Array(ids[chunk..<chunk + 500])] })).isEmpty)
     }
-    #expect(bench.router.dontWant[bench.peer(0)]!.entries.count <= limit)
+    #expect(bench.router.dontWant[bench.peer(0)]!.count <= limit)
     // IDONTWANT back to the sender of the message, and replays of recent messages: no harm, no second delivery.
     let message = signedMessage(bench.fakes[1], data: Array(repeating: 3, count: 5_000), seqno: 1)
     let id = bench.router.messageID(of: message)
@@ -817,7 +817,7 @@ func publishReachesARandomGraphExactlyOnce(floodPublish: Bool) {
         }
     }
     #expect(router.topicPeers.count <= config.maxTopics + 1)
-    #expect(router.dontWant.values.allSatisfy { $0.entries.count <= config.maxIDontWantMessages })
+    #expect(router.dontWant.values.allSatisfy { $0.count <= config.maxIDontWantMessages })
     #expect(router.peerTopics.values.allSatisfy { $0.count <= config.maxTopics })
     // Promises are one per IWANT, and they expire.
     #expect(router.promises.count <= hostile.count)

@@ -53,6 +53,20 @@ struct FIFOQueue<Element: Sendable>: Sendable {
 
     mutating func push(_ element: Element) { storage.append(element) }
 
+    /// The first (oldest) element that satisfies `predicate`.
+    @inline(__always)
+    func first(where predicate: (Element) -> Bool) -> Element? {
+        var position = head
+        while position < storage.count {
+            if predicate(storage[position]) { return storage[position] }
+            position += 1
+        }
+        return nil
+    }
+
+    /// The elements, oldest first.
+    var elements: ArraySlice<Element> { storage[head...] }
+
     @discardableResult
     mutating func popFirst() -> Element? {
         guard head < storage.count else { return nil }

@@ -369,7 +369,7 @@ public struct GossipsubRouter: Sendable {
     /// Whether the peer said IDONTWANT for the id of `key` (`DontWantTable.key`), and that still holds at `now`.
     @inline(__always)
     func doesNotWant(_ peer: PeerID, _ key: Fingerprint.Key, now: Instant) -> Bool {
-        guard !dontWant.isEmpty, let until = dontWant[peer]?.entries[key] else { return false }
+        guard !dontWant.isEmpty, let until = dontWant[peer]?.until(key) else { return false }
         return now < until
     }
 
@@ -552,29 +552,55 @@ extension GossipsubRouter {
     ///
     /// Kept as 64-bit hashes, not ids: a collision could only withhold a message from the peer that filled the
     /// table, and a hostile peer can do that with the real id anyway; it bounds the memory to a few words per id.
+    /// An entry lasts `idontwantTTL` (3 s), so an honest peer's table holds a few entries: up to `scanLimit` of them
+    /// are searched by comparison in their first-in first-out list, and a hash index is built only past that (a
+    /// peer that sends many).
     struct DontWantTable: Sendable {
         struct Entry: Sendable {
             let key: Fingerprint.Key
             let until: Instant
         }
 
-        var entries: [Fingerprint.Key: Instant] = [:]
-        var order = FIFOQueue<Entry>()
+        /// Oldest first; `until` never decreases along it (each is the time of its IDONTWANT plus one TTL).
+        private(set) var order = FIFOQueue<Entry>()
+        /// Every entry of `order` by key, while it holds more than `scanLimit` of them.
+        private var index: [Fingerprint.Key: Instant]?
+
+        static var scanLimit: Int { 16 }
 
         static func key(_ id: GossipsubMessageID) -> Fingerprint.Key { Fingerprint.Key(id.fingerprint) }
 
+        /// Entries held, expired ones included until the next `add`.
+        var count: Int { order.count }
+
+        /// Until when the peer does not want the id of `key`, if it said so.
+        @inline(__always)
+        func until(_ key: Fingerprint.Key) -> Instant? {
+            if let index { return index[key] }
+            return order.first { $0.key == key }?.until
+        }
+
         mutating func add(_ id: GossipsubMessageID, until: Instant, now: Instant, limit: Int) {
-            while let oldest = order.first, oldest.until <= now {
-                order.popFirst()
-                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
-            }
+            while let oldest = order.first, oldest.until <= now { dropOldest() }
             let key = Self.key(id)
-            guard entries[key] == nil, limit > 0 else { return }
-            while entries.count >= limit, let oldest = order.popFirst() {
-                if entries[oldest.key] == oldest.until { entries[oldest.key] = nil }
-            }
-            entries[key] = until
+            guard limit > 0, self.until(key) == nil else { return }
+            while order.count >= limit { dropOldest() }
             order.push(Entry(key: key, until: until))
+            if index != nil {
+                index?[key] = until
+            } else if order.count > Self.scanLimit {
+                var built: [Fingerprint.Key: Instant] = [:]
+                built.reserveCapacity(order.count * 2)
+                for entry in order.elements { built[entry.key] = entry.until }
+                index = built
+            }
+        }
+
+        private mutating func dropOldest() {
+            guard let oldest = order.popFirst() else { return }
+            guard index != nil else { return }
+            index?[oldest.key] = nil
+            if order.count <= Self.scanLimit / 2 { index = nil }
         }
     }
 
