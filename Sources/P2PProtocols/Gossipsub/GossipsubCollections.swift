@@ -43,6 +43,10 @@ struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
 }
 
 /// A first-in first-out queue with amortized O(1) push and pop (expiry lists ordered by time).
+///
+/// The storage is compacted once the popped prefix is 8 or more and outweighs what is left (each pop moves at most
+/// one element, amortized): a queue that never empties, such as an expiry list with a steady flow through it, holds
+/// about twice its live elements rather than all it held since it was last empty.
 struct FIFOQueue<Element: Sendable>: Sendable {
     private var storage: [Element] = []
     private var head = 0
@@ -75,7 +79,7 @@ struct FIFOQueue<Element: Sendable>: Sendable {
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
             head = 0
-        } else if head >= 1_024 && head * 2 >= storage.count {
+        } else if head >= 8 && head * 2 >= storage.count {
             storage.removeFirst(head)
             head = 0
         }

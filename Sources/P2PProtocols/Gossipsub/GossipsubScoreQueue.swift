@@ -1,5 +1,5 @@
 /// A first-in first-out queue over an array: O(1) amortized push and pop, the storage compacted once the popped
-/// prefix outweighs what is left.
+/// prefix is 8 or more and outweighs what is left (so a queue that never empties holds about twice its live elements).
 ///
 /// The score keeper's expiry lists (delivery records, retained peers) are pushed in time order, so the head is
 /// always the next to expire.
@@ -28,7 +28,7 @@ struct GossipsubScoreQueue<Element: Sendable>: Sendable {
         if head == storage.count {
             storage.removeAll(keepingCapacity: storage.count <= 4_096)
             head = 0
-        } else if head >= 1_024 && head * 2 >= storage.count {
+        } else if head >= 8 && head * 2 >= storage.count {
             storage.removeFirst(head)
             head = 0
         }
