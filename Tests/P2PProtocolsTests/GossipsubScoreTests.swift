@@ -179,11 +179,14 @@ private func meshDeliveryParameters() -> GossipsubScoreParameters {
     score.duplicateMessage(from: peer(2), id: message(0), topic: topic, now: at(t + 0.5))
     score.deliverMessage(from: peer(1), id: message(0), topic: topic, now: at(t + 1))
     score.duplicateMessage(from: peer(3), id: message(0), topic: topic, now: at(t + 1.04))
+    // Repeats inside the window count once per peer and message.
+    score.duplicateMessage(from: peer(1), id: message(0), topic: topic, now: at(t + 1.045))
+    score.duplicateMessage(from: peer(2), id: message(0), topic: topic, now: at(t + 1.045))
+    score.duplicateMessage(from: peer(3), id: message(0), topic: topic, now: at(t + 1.045))
     score.duplicateMessage(from: peer(4), id: message(0), topic: topic, now: at(t + 1.06))
-    // Repeats count once per peer and message.
-    score.duplicateMessage(from: peer(1), id: message(0), topic: topic, now: at(t + 1.01))
-    score.duplicateMessage(from: peer(2), id: message(0), topic: topic, now: at(t + 1.01))
-    score.duplicateMessage(from: peer(3), id: message(0), topic: topic, now: at(t + 1.01))
+    // Past the window nothing counts, a first copy or a repeat.
+    score.duplicateMessage(from: peer(4), id: message(0), topic: topic, now: at(t + 1.5))
+    score.duplicateMessage(from: peer(3), id: message(0), topic: topic, now: at(t + 1.5))
     let threshold = p.meshMessageDeliveriesThreshold
     let oneDelivery = (threshold - 1) * (threshold - 1) * p.meshMessageDeliveriesWeight
     let none = threshold * threshold * p.meshMessageDeliveriesWeight

@@ -222,16 +222,16 @@ public struct GossipsubPeerScore: Sendable {
     /// against it each time; an ignored one changes nothing.
     public mutating func duplicateMessage(from peer: PeerID, id: GossipsubMessageID, topic: String, now: Instant) {
         guard let slot = knownSlot(peer), let topic = scoredTopic(topic) else { return }
-        switch deliveries.duplicate(id, peer: ref(slot), now: now) {
+        let window = topicParameters[topic].meshMessageDeliveriesWindow
+        switch deliveries.duplicate(id, peer: ref(slot), now: now, window: window) {
         case .nothing, .pending:
             return
         case .invalid:
             addInvalidDelivery(slot, topic: topic)
-        case .valid(let validated):
+        case .valid:
+            // Within the window of validation (`duplicate` answers nothing past it).
             let index = peers[slot].topicIndex(topic)
-            guard peers[slot].topics[index].inMesh,
-                now.seconds(since: validated) <= topicParameters[topic].meshMessageDeliveriesWindow
-            else { return }
+            guard peers[slot].topics[index].inMesh else { return }
             addMeshDelivery(slot, index)
         }
     }

@@ -31,12 +31,13 @@ struct GossipsubScoreDeliveries: Sendable {
 
     /// What a duplicate delivery means for the peer that made it.
     enum Duplicate: Equatable, Sendable {
-        /// Nothing: the peer already delivered it, the record is full, or the message was ignored.
+        /// Nothing: the peer already delivered it, the record is full, the message was ignored, or it was valid and
+        /// the window has passed.
         case nothing
         /// Tracked until the verdict.
         case pending
-        /// A valid message, validated at that instant (P3 credit when inside the window).
-        case valid(validated: Instant)
+        /// A valid message, within the window of its validation (P3 credit).
+        case valid
         /// An invalid message (P4).
         case invalid
     }
@@ -87,20 +88,27 @@ struct GossipsubScoreDeliveries: Sendable {
         return pending
     }
 
-    /// Records a duplicate of `id` from `peer` and says what it means.
-    mutating func duplicate(_ id: GossipsubMessageID, peer: UInt64, now: Instant) -> Duplicate {
+    /// Records a duplicate of `id` from `peer` and says what it means; a duplicate of a valid message counts only
+    /// within `window` seconds of its validation (P3's window).
+    ///
+    /// Past the window the valid record's peer list has done its work (no later duplicate counts, whoever sends it),
+    /// so it is let go: a record then keeps a few words instead of a list for every message of the last `ttl`.
+    mutating func duplicate(_ id: GossipsubMessageID, peer: UInt64, now: Instant, window: Double) -> Duplicate {
         let index = index(id, now: now)
         // Read in place: a copy of the record would share its peer list and make the append copy it.
         let status = records.values[index].status
         switch status {
         case .ignored: return .nothing
         case .invalid: return .invalid
+        case .valid where now.seconds(since: records.values[index].validated) > window:
+            if records.values[index].peers.capacity > 0 { records.values[index].peers = [] }
+            return .nothing
         case .pending, .valid:
             guard !records.values[index].peers.contains(peer),
                 records.values[index].peers.count < Self.maxPeersPerRecord
             else { return .nothing }
             Self.append(peer, to: &records.values[index].peers)
-            return status == .pending ? .pending : .valid(validated: records.values[index].validated)
+            return status == .pending ? .pending : .valid
         }
     }
 
