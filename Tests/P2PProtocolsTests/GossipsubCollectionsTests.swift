@@ -96,3 +96,41 @@ import Testing
         }
     }
 }
+
+/// The indexed set against a model list with the same swap-removal, through seeded random inserts and removes that
+/// grow it past the size where its hash index is built and shrink it below the size where the index is dropped: the
+/// same elements in the same order, and the same answers, after every step.
+@Test func indexedSetAgreesWithAModelAcrossItsIndex() {
+    var random = SeededRandom(seed: 16)
+    var set = IndexedSet<Int>()
+    var model: [Int] = []
+    var crossings = 0
+    var wasIndexed = false
+    for step in 0..<6_000 {
+        // Phases of growth and shrinkage, so the count crosses the index limit both ways many times.
+        let growing = (step / 300) % 2 == 0
+        let value = random.below(60)
+        if random.below(10) < (growing ? 7 : 3) {
+            let inserted = set.insert(value)
+            #expect(inserted == !model.contains(value))
+            if inserted { model.append(value) }
+        } else {
+            let removed = set.remove(value)
+            if let position = model.firstIndex(of: value) {
+                #expect(removed)
+                let last = model.removeLast()
+                if position < model.count { model[position] = last }
+            } else {
+                #expect(!removed)
+            }
+        }
+        #expect(set.elements == model)
+        #expect(set.count == model.count)
+        let probe = random.below(60)
+        #expect(set.contains(probe) == model.contains(probe))
+        let indexed = model.count > IndexedSet<Int>.indexLimit
+        if indexed != wasIndexed { crossings += 1 }
+        wasIndexed = indexed
+    }
+    #expect(crossings >= 4)
+}

@@ -2,40 +2,61 @@ import Runtime
 
 /// A set that iterates in an order fixed by its history (insertion, swap-removal), never by hash seeds: the router's
 /// choices and its output order must replay from the seed alone.
+///
+/// A router holds many small ones (each connected peer's topics, each topic's peers and mesh), so up to
+/// `indexLimit` elements are found by comparison in the list alone; a hash index of positions is built past that,
+/// and dropped again at half of it. The order is the list's either way.
 struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
     private(set) var elements: [Element] = []
-    private var positions: [Element: Int] = [:]
+    /// Every element's position in `elements`, while there are more than `indexLimit` of them.
+    private var positions: [Element: Int]?
 
     var count: Int { elements.count }
     var isEmpty: Bool { elements.isEmpty }
 
-    /// Up to this many elements are searched by comparison instead of by hash (a router's topics are a few strings,
-    /// and comparing one costs less than hashing it).
-    private static var scanLimit: Int { 4 }
+    /// Past this many elements the set keeps a hash index (comparing a few peer ids or topics costs less than hashing
+    /// one, and an index costs a table's memory).
+    static var indexLimit: Int { 16 }
 
+    @inline(__always)
     func contains(_ element: Element) -> Bool {
-        if elements.count <= Self.scanLimit { return elements.contains(element) }
-        return positions[element] != nil
+        if let positions { return positions[element] != nil }
+        return elements.contains(element)
+    }
+
+    @inline(__always)
+    private func position(of element: Element) -> Int? {
+        if let positions { return positions[element] }
+        return elements.firstIndex(of: element)
     }
 
     /// Inserts `element`; false when it was there.
     @discardableResult
     mutating func insert(_ element: Element) -> Bool {
-        guard positions[element] == nil else { return false }
-        positions[element] = elements.count
+        guard !contains(element) else { return false }
         elements.append(element)
+        if positions != nil {
+            positions![element] = elements.count - 1
+        } else if elements.count > Self.indexLimit {
+            var index: [Element: Int] = [:]
+            index.reserveCapacity(elements.count * 2)
+            for (position, member) in elements.enumerated() { index[member] = position }
+            positions = index
+        }
         return true
     }
 
     /// Removes `element` (the last element takes its place); false when it was not there.
     @discardableResult
     mutating func remove(_ element: Element) -> Bool {
-        guard let position = positions.removeValue(forKey: element) else { return false }
+        guard let position = position(of: element) else { return false }
         let last = elements.removeLast()
-        if position < elements.count {
-            elements[position] = last
-            positions[last] = position
+        if positions != nil {
+            positions![element] = nil
+            if position < elements.count { positions![last] = position }
+            if elements.count <= Self.indexLimit / 2 { positions = nil }
         }
+        if position < elements.count { elements[position] = last }
         return true
     }
 
