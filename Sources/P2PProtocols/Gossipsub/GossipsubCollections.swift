@@ -16,7 +16,7 @@ struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
 
     /// Past this many elements the set keeps a hash index (comparing a few peer ids or topics costs less than hashing
     /// one, and an index costs a table's memory).
-    static var indexLimit: Int { 16 }
+    static var indexLimit: Int { 32 }
 
     @inline(__always)
     func contains(_ element: Element) -> Bool {
@@ -39,7 +39,7 @@ struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
             positions![element] = elements.count - 1
         } else if elements.count > Self.indexLimit {
             var index: [Element: Int] = [:]
-            index.reserveCapacity(elements.count * 2)
+            index.reserveCapacity(elements.count)
             for (position, member) in elements.enumerated() { index[member] = position }
             positions = index
         }
@@ -65,7 +65,7 @@ struct IndexedSet<Element: Hashable & Sendable>: Sendable, Sequence {
 
 /// A first-in first-out queue with amortized O(1) push and pop (expiry lists ordered by time).
 ///
-/// The storage is compacted once the popped prefix is 8 or more and outweighs what is left (each pop moves at most
+/// The storage is compacted once the popped prefix is 4 or more and outweighs what is left (each pop moves at most
 /// one element, amortized): a queue that never empties, such as an expiry list with a steady flow through it, holds
 /// about twice its live elements rather than all it held since it was last empty.
 struct FIFOQueue<Element: Sendable>: Sendable {
@@ -100,7 +100,7 @@ struct FIFOQueue<Element: Sendable>: Sendable {
         if head == storage.count {
             storage.removeAll(keepingCapacity: true)
             head = 0
-        } else if head >= 8 && head * 2 >= storage.count {
+        } else if head >= 4 && head * 2 >= storage.count {
             storage.removeFirst(head)
             head = 0
         }
