@@ -109,8 +109,8 @@ import Testing
     for step in 0..<6_000 {
         // Phases of growth and shrinkage, so the count crosses the index limit both ways many times.
         let growing = (step / 300) % 2 == 0
-        let value = random.below(60)
-        if random.below(10) < (growing ? 7 : 3) {
+        let value = random.below(80)
+        if random.below(10) < (growing ? 8 : 2) {
             let inserted = set.insert(value)
             #expect(inserted == !model.contains(value))
             if inserted { model.append(value) }
@@ -126,11 +126,16 @@ import Testing
         }
         #expect(set.elements == model)
         #expect(set.count == model.count)
-        let probe = random.below(60)
+        let probe = random.below(80)
         #expect(set.contains(probe) == model.contains(probe))
         let indexed = model.count > IndexedSet<Int>.indexLimit
         if indexed != wasIndexed { crossings += 1 }
         wasIndexed = indexed
     }
     #expect(crossings >= 4)
+}
+
+/// A connected peer's record stays at 32 bytes (one is kept for each connection, in a table of twice as many slots).
+@Test func aPeerStateIsThirtyTwoBytes() {
+    #expect(MemoryLayout<GossipsubRouter.PeerState>.stride == 32)
 }

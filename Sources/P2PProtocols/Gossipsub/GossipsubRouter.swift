@@ -509,21 +509,43 @@ public struct GossipsubRouter: Sendable {
 extension GossipsubRouter {
     /// What the router keeps per connected peer: plain values, so that reading one field copies no references (its
     /// topics and signed record are tables of their own).
+    ///
+    /// 32 bytes: the per-heartbeat counters are kept in 32 bits (saturating; each limit they are held to is far
+    /// below), and the heartbeat numbers in their low 32 bits (136 years of heartbeats of a second before they wrap).
     struct PeerState: Sendable {
         let version: GossipsubVersion
         let outbound: Bool
-        /// The heartbeat the per-heartbeat counters below belong to.
-        var counterTick: UInt64 = 0
-        /// IHAVE RPCs received this heartbeat.
-        var ihaveRPCs = 0
-        /// Ids we asked the peer for by IWANT this heartbeat.
-        var asked = 0
-        /// Ids the peer asked us for by IWANT this heartbeat.
-        var requested = 0
-        var violations = 0
-        var violationTick: UInt64 = 0
+        /// The heartbeat the per-heartbeat counters below belong to (low 32 bits).
+        private var counterTick: UInt32 = 0
+        private var storedIHaveRPCs: Int32 = 0
+        private var storedAsked: Int32 = 0
+        private var storedRequested: Int32 = 0
+        private var storedViolations: Int32 = 0
+        /// The heartbeat the last violation was counted at (low 32 bits).
+        private var violationTick: UInt32 = 0
         /// The peer's slot in the score keeper while it is connected (-1 without scoring).
         var scoreSlot: Int32 = -1
+
+        /// IHAVE RPCs received this heartbeat.
+        var ihaveRPCs: Int {
+            get { Int(storedIHaveRPCs) }
+            set { storedIHaveRPCs = Int32(clamping: newValue) }
+        }
+        /// Ids we asked the peer for by IWANT this heartbeat.
+        var asked: Int {
+            get { Int(storedAsked) }
+            set { storedAsked = Int32(clamping: newValue) }
+        }
+        /// Ids the peer asked us for by IWANT this heartbeat.
+        var requested: Int {
+            get { Int(storedRequested) }
+            set { storedRequested = Int32(clamping: newValue) }
+        }
+        /// Violations counted, less one forgiven per heartbeat since.
+        var violations: Int {
+            get { Int(storedViolations) }
+            set { storedViolations = Int32(clamping: newValue) }
+        }
 
         init(version: GossipsubVersion, outbound: Bool) {
             self.version = version
@@ -532,20 +554,21 @@ extension GossipsubRouter {
 
         /// Resets the per-heartbeat counters when a heartbeat has passed since they were last touched.
         mutating func roll(tick: UInt64) {
+            let tick = UInt32(truncatingIfNeeded: tick)
             guard counterTick != tick else { return }
             counterTick = tick
-            ihaveRPCs = 0
-            asked = 0
-            requested = 0
+            storedIHaveRPCs = 0
+            storedAsked = 0
+            storedRequested = 0
         }
 
         /// Forgives one violation per heartbeat passed since the last one was counted.
         mutating func forgive(tick: UInt64) {
+            let tick = UInt32(truncatingIfNeeded: tick)
             let passed = tick &- violationTick
-            violations = passed >= UInt64(violations) ? 0 : violations - Int(passed)
+            storedViolations = passed >= UInt32(storedViolations) ? 0 : storedViolations - Int32(passed)
             violationTick = tick
         }
-
     }
 
     /// v1.2: the ids one peer said it does not want, until when, at most `limit` of them (the oldest go first).
