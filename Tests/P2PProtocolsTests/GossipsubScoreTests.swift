@@ -863,13 +863,20 @@ private func everyTerm() -> GossipsubScoreParameters {
         })
 }
 
-@Test func graylistBoundAgreesWithTheScoreThroughRandomHistories() throws {
-    let thresholds = [-1e9, -80, -20, -5.6, -5.6 - 1e-12, -2, -0.5, 0, 0.5, 3, 1e9]
+/// The bound against the score, with P3 weighted (a negative floor, settled with a margin) and without (a clean
+/// score is then at least 0 exactly, which settles thresholds of 0 and below).
+@Test(arguments: [true, false])
+func graylistBoundAgreesWithTheScoreThroughRandomHistories(meshDeliveries: Bool) throws {
+    let thresholds = [-1e9, -80, -20, -5.6, -5.6 - 1e-12, -2, -0.5, -0.0, 0, 0.5, 3, 1e9]
+    var parameters = everyTerm()
+    if !meshDeliveries { parameters.topics[topic]!.meshMessageDeliveriesWeight = 0 }
+    let topics = Array(parameters.topics.values)
+    #expect(GossipsubPeerScore.cleanScoresAreNonNegative(parameters, topics) == !meshDeliveries)
     var below = 0
     var above = 0
     for seed in UInt64(1)...6 {
         var random = SeededRandom(seed: seed)
-        var score = GossipsubPeerScore(parameters: everyTerm())
+        var score = GossipsubPeerScore(parameters: parameters)
         let peers = (0..<80).map(peer)  // past the 64 slots kept as bits
         var connected = Set<Int>()
         var time = 0.0
@@ -921,8 +928,14 @@ private func everyTerm() -> GossipsubScoreParameters {
 @Test func graylistBoundStandsAsideWhenWeightsHaveTheWrongSign() {
     var parameters = everyTerm()
     #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == 0.7 * 16 * -0.5)
+    // The network's preset weighs no P3 deficit on its topics: clean scores are at least 0 exactly.
+    let network = GossipsubScoreParameters.openLedger(chainID: 1_337)
+    #expect(GossipsubPeerScore.cleanScoresAreNonNegative(network, Array(network.topics.values)))
+    let withDeliveries = GossipsubScoreParameters.openLedger(chainID: 1_337, meshDeliveries: true)
+    #expect(!GossipsubPeerScore.cleanScoresAreNonNegative(withDeliveries, Array(withDeliveries.topics.values)))
     parameters.topics[topic]!.firstMessageDeliveriesWeight = -1
     #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == -.infinity)
+    #expect(!GossipsubPeerScore.cleanScoresAreNonNegative(parameters, Array(parameters.topics.values)))
     parameters = everyTerm()
     parameters.behaviourPenaltyThreshold = -1
     #expect(GossipsubPeerScore.cleanFloor(parameters, Array(parameters.topics.values)) == -.infinity)

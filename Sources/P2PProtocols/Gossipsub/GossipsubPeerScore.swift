@@ -65,6 +65,10 @@ public struct GossipsubPeerScore: Sendable {
     /// sum over scored topics of the worst P3 (P1 and P2 only add); -∞ when the parameters' signs do not allow the
     /// bound (`cleanFloor(_:_:)`).
     private var cleanFloor = 0.0
+    /// Whether every term of such a peer's score is a product of factors that are not negative (no scored topic
+    /// weighs a P3 deficit), so that its score is at least 0 exactly, with no rounding to allow for
+    /// (`cleanScoresAreNonNegative(_:_:)`).
+    private var cleanNonNegative = true
     private var freeIPSlots: [Int] = []
 
     /// Disconnected peers in the order they left, with the instant their counters expire.
@@ -302,13 +306,23 @@ public struct GossipsubPeerScore: Sendable {
     /// `connected` says the caller holds the slot of a connected peer (as the router does, by its connection).
     @inline(__always)
     mutating func scoreIsBelow(_ threshold: Double, slot: Int, connected: Bool, now: Instant) -> Bool {
-        if crowdedIPs == 0, cleanFloor - 1e-9 * max(1, abs(threshold)) > threshold,
-            slot < 64 ? penalizedSlots & (UInt64(1) << UInt64(slot)) == 0 : !peers[slot].penalized,
-            connected || peers[slot].connected
-        {
-            return false
-        }
+        if scoreIsSurelyNotBelow(threshold, slot: slot, connected: connected) { return false }
         return score(slot: slot, now: now) < threshold
+    }
+
+    /// Whether the bound alone says the score of the peer at `slot` is not below `threshold`.
+    ///
+    /// It does for a peer with nothing `penalized`, no crowded IP, and a `cleanFloor` above the threshold (or, when
+    /// no topic weighs a P3 deficit, a threshold of 0 or less: the score is then a sum of terms that are not
+    /// negative). Reads none of the peer's counters; false says nothing. `mutating` only to read the keeper in
+    /// place; it changes nothing.
+    @inline(__always)
+    mutating func scoreIsSurelyNotBelow(_ threshold: Double, slot: Int, connected: Bool) -> Bool {
+        guard crowdedIPs == 0,
+            cleanNonNegative && threshold <= 0 || cleanFloor - 1e-9 * max(1, abs(threshold)) > threshold
+        else { return false }
+        return (slot < 64 ? penalizedSlots & (UInt64(1) << UInt64(slot)) == 0 : !peers[slot].penalized)
+            && (connected || peers[slot].connected)
     }
 
     /// `scoreIsBelow(_:slot:connected:now:)` by peer id (a peer the keeper does not know scores 0).
@@ -342,6 +356,20 @@ public struct GossipsubPeerScore: Sendable {
             }
         }
         return floor.isFinite ? floor : -.infinity
+    }
+
+    /// Whether a clean peer's score (as `cleanFloor` defines clean) is a sum of terms that are not negative.
+    ///
+    /// It is when the floor's conditions hold and no scored topic weighs a P3 deficit (its weight, its topic's
+    /// weight or its threshold is 0). Then P1 and P2 are products of factors that are not negative and every other
+    /// term is 0, so the score is at least 0 exactly, where `cleanFloor` needs a margin for rounding.
+    static func cleanScoresAreNonNegative(
+        _ parameters: GossipsubScoreParameters, _ topics: [GossipsubTopicScoreParameters]
+    ) -> Bool {
+        guard cleanFloor(parameters, topics) != -.infinity else { return false }
+        return topics.allSatisfy {
+            $0.meshMessageDeliveriesWeight == 0 || $0.topicWeight == 0 || $0.meshMessageDeliveriesThreshold <= 0
+        }
     }
 
     /// The slot of a connected peer's counters: it stays the peer's until the peer disconnects, so the router
@@ -424,6 +452,7 @@ public struct GossipsubPeerScore: Sendable {
         topicParameters.append(parameters)
         topicDecayFactors.append(GossipsubTopicDecayFactors(parameters, intervals: 1))
         cleanFloor = Self.cleanFloor(self.parameters, topicParameters)
+        cleanNonNegative = Self.cleanScoresAreNonNegative(self.parameters, topicParameters)
         return topicParameters.count - 1
     }
 

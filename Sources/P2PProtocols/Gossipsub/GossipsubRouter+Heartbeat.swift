@@ -79,13 +79,32 @@ extension GossipsubRouter {
         return value
     }
 
+    /// Whether a peer's score is below `threshold` this heartbeat.
+    ///
+    /// By its cached score when it has one, else by the keeper's bound when that settles it (reading none of the
+    /// peer's counters, and caching nothing), else by its score, computed and cached. The answer is
+    /// `cachedScore(_:_:_:) < threshold`: a peer whose score the bound
+    /// settled has a score no graft or prune of another peer changes, and a peer pruned this heartbeat was scored
+    /// (and cached) before its prune, by the check that pruned it or the ranking.
+    private mutating func cachedScoreIsBelow(
+        _ peer: PeerID, _ threshold: Double, _ now: Instant, _ scores: inout HeartbeatScores
+    ) -> Bool {
+        guard score != nil else { return 0 < threshold }
+        if let slot = peers[peer]?.scoreSlot, slot >= 0 {
+            let index = Int(slot)
+            if index < scores.bySlot.count, !scores.bySlot[index].isNaN { return scores.bySlot[index] < threshold }
+            if score?.scoreIsSurelyNotBelow(threshold, slot: index, connected: true) == true { return false }
+        }
+        return cachedScore(peer, now, &scores) < threshold
+    }
+
     private mutating func maintainMesh(_ topic: String, now: Instant, scores: inout HeartbeatScores) {
         guard var members = mesh.removeValue(forKey: topic) else { return }
         var grafted: [PeerID] = []
         var pruned: [(peer: PeerID, px: Bool)] = []
 
         // Negative scores leave the mesh, without PX.
-        for peer in members.elements where cachedScore(peer, now, &scores) < 0 {
+        for peer in members.elements where cachedScoreIsBelow(peer, 0, now, &scores) {
             members.remove(peer)
             pruned.append((peer, false))
         }
@@ -209,7 +228,9 @@ extension GossipsubRouter {
             guard var members = fanout.removeValue(forKey: topic) else { continue }
             for peer in members.elements {
                 let subscribedPeer = topicPeers[topic]?.contains(peer) == true
-                if !subscribedPeer || cachedScore(peer, now, &scores) < thresholds.publish { members.remove(peer) }
+                if !subscribedPeer || cachedScoreIsBelow(peer, thresholds.publish, now, &scores) {
+                    members.remove(peer)
+                }
             }
             if members.count < config.d {
                 let more = candidates(topic, count: config.d - members.count) { router, peer in
@@ -229,7 +250,7 @@ extension GossipsubRouter {
         guard cache.hasGossip(topic: topic), let subscribers = topicPeers[topic] else { return }
         var eligible: [PeerID] = []
         for peer in subscribers.elements
-        where !members.contains(peer) && cachedScore(peer, now, &scores) >= thresholds.gossip {
+        where !members.contains(peer) && !cachedScoreIsBelow(peer, thresholds.gossip, now, &scores) {
             eligible.append(peer)
         }
         guard !eligible.isEmpty else { return }
