@@ -11,6 +11,7 @@ var output = CommandOutput(
 let cli = CommandLineInterface(root: Commands.root, version: openledgerVersion)
 let arguments = Array(CommandLine.arguments.dropFirst())
 if SimCommand.runsSimulation(arguments) { Syscall.restartWithHugePages() }
+SimCommand.processExitsAfterCommand = true
 let status = cli.run(arguments, output: &output)
 // Benchmarks measure a command's own peak memory this way (VmHWM), free of the parent's image.
 if ProcessInfo.processInfo.environment["OPENLEDGER_REPORT_PEAK_RSS"] != nil,

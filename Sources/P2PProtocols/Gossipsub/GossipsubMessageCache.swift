@@ -42,12 +42,22 @@ struct GossipsubMessageCache: Sendable {
 
     /// The ids of `topic` in the gossip windows, oldest window first.
     func gossipIDs(topic: String) -> [GossipsubMessageID] {
-        var ids: [GossipsubMessageID] = []
+        // The windows' lists of the topic, found once; the result allocated once at its size.
+        var lists: [[GossipsubMessageID]] = []
+        lists.reserveCapacity(gossipWindows)
+        var total = 0
         var window = gossipWindows
         while window > 0 {
             window -= 1
-            if let topicIDs = windows[window][topic] { ids += topicIDs }
+            if let topicIDs = windows[window][topic] {
+                lists.append(topicIDs)
+                total += topicIDs.count
+            }
         }
+        if lists.count == 1 { return lists[0] }
+        var ids: [GossipsubMessageID] = []
+        ids.reserveCapacity(total)
+        for list in lists { ids += list }
         return ids
     }
 

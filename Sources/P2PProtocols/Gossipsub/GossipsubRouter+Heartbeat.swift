@@ -249,6 +249,7 @@ extension GossipsubRouter {
     ) {
         guard cache.hasGossip(topic: topic), let subscribers = topicPeers[topic] else { return }
         var eligible: [PeerID] = []
+        eligible.reserveCapacity(subscribers.count)
         for peer in subscribers.elements
         where !members.contains(peer) && !cachedScoreIsBelow(peer, thresholds.gossip, now, &scores) {
             eligible.append(peer)

@@ -31,9 +31,12 @@ enum BenchGossip {
                     "option --only expects one of \(names.joined(separator: ", ")), got '\(only)'",
                     command: arguments.command)
             }
-            for setting in settings(quick: quick, seed: seed)
-            where arguments.string("only").map({ $0 == setting.name }) ?? true {
-                let run = try SimCommand.measure(setting.config)
+            let only = arguments.string("only")
+            let chosen = settings(quick: quick, seed: seed).filter { setting in
+                only.map { $0 == setting.name } ?? true
+            }
+            for (index, setting) in chosen.enumerated() {
+                let run = try SimCommand.measure(setting.config, last: index == chosen.count - 1)
                 for figure in try setting.figures(run) { output.line(figure.jsonLine(references: [])) }
             }
             if arguments.string("only").map({ $0 == "sockets" }) ?? true {

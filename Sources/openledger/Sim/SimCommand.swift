@@ -18,6 +18,10 @@ enum SimCommand {
         return first == "sim" || (first == "bench" && arguments.dropFirst().first == "gossip")
     }
 
+    /// Whether the process exits once the command is done (the executable sets it; a test that runs commands in its
+    /// own process does not): the last simulation's state is then left for the exit to return (`measure`).
+    nonisolated(unsafe) static var processExitsAfterCommand = false
+
     static let command = CommandSpec(
         name: "sim",
         summary: "Deterministic simulations of the network's protocols on a simulated network.",
@@ -62,7 +66,7 @@ enum SimCommand {
         ],
         action: { arguments, output throws(CLIError) in
             let config = try configuration(arguments)
-            let run = try measure(config)
+            let run = try measure(config, last: true)
             if arguments.flag("json") {
                 output.line(run.json)
             } else {
@@ -445,10 +449,17 @@ enum SimCommand {
     /// pages are faulted in and zeroed again, over and over. So: no trimming below 1 GiB free, 64 MiB of slack on
     /// each growth, mmap only for blocks of 32 MiB and more (idempotent, so each measured setting may set it). See
     /// docs/simulator.md.
-    static func measure(_ config: SimulationConfig) throws(CLIError) -> Measured {
+    ///
+    /// `last` says no other simulation runs in this command after this one: when the process then exits
+    /// (`processExitsAfterCommand`), its state is never freed (the exit returns it); an earlier one is freed for the
+    /// next to reuse.
+    static func measure(_ config: SimulationConfig, last: Bool) throws(CLIError) -> Measured {
         Syscall.keepHeap(trimBytes: 1 << 30, padBytes: 64 << 20, mmapBytes: 32 << 20)
         let baseline = BenchAttribution.memory("VmRSS")
-        let run = try timed { () throws(SimulatorError) in try GossipSimulator.run(config) }
+        let run = try timed { () throws(SimulatorError) in
+            last && processExitsAfterCommand
+                ? try GossipSimulator.runLeavingStateForExit(config) : try GossipSimulator.run(config)
+        }
         return Measured(
             config: config, report: run.result, wallSeconds: run.wall, cpuSeconds: run.cpu, peakBytes: run.peak,
             bytesPerNode: Double(max(0, run.peak - baseline)) / Double(config.nodes),
