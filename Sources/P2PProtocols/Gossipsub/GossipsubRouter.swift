@@ -517,35 +517,18 @@ extension GossipsubRouter {
         let outbound: Bool
         /// The heartbeat the per-heartbeat counters below belong to (low 32 bits).
         private var counterTick: UInt32 = 0
-        private var storedIHaveRPCs: Int32 = 0
-        private var storedAsked: Int32 = 0
-        private var storedRequested: Int32 = 0
-        private var storedViolations: Int32 = 0
+        /// IHAVE RPCs received this heartbeat.
+        @Counter32 var ihaveRPCs: Int
+        /// Ids we asked the peer for by IWANT this heartbeat.
+        @Counter32 var asked: Int
+        /// Ids the peer asked us for by IWANT this heartbeat.
+        @Counter32 var requested: Int
+        /// Violations counted, less one forgiven per heartbeat since.
+        @Counter32 var violations: Int
         /// The heartbeat the last violation was counted at (low 32 bits).
         private var violationTick: UInt32 = 0
         /// The peer's slot in the score keeper while it is connected (-1 without scoring).
         var scoreSlot: Int32 = -1
-
-        /// IHAVE RPCs received this heartbeat.
-        var ihaveRPCs: Int {
-            get { Int(storedIHaveRPCs) }
-            set { storedIHaveRPCs = Int32(clamping: newValue) }
-        }
-        /// Ids we asked the peer for by IWANT this heartbeat.
-        var asked: Int {
-            get { Int(storedAsked) }
-            set { storedAsked = Int32(clamping: newValue) }
-        }
-        /// Ids the peer asked us for by IWANT this heartbeat.
-        var requested: Int {
-            get { Int(storedRequested) }
-            set { storedRequested = Int32(clamping: newValue) }
-        }
-        /// Violations counted, less one forgiven per heartbeat since.
-        var violations: Int {
-            get { Int(storedViolations) }
-            set { storedViolations = Int32(clamping: newValue) }
-        }
 
         init(version: GossipsubVersion, outbound: Bool) {
             self.version = version
@@ -557,17 +540,30 @@ extension GossipsubRouter {
             let tick = UInt32(truncatingIfNeeded: tick)
             guard counterTick != tick else { return }
             counterTick = tick
-            storedIHaveRPCs = 0
-            storedAsked = 0
-            storedRequested = 0
+            ihaveRPCs = 0
+            asked = 0
+            requested = 0
         }
 
         /// Forgives one violation per heartbeat passed since the last one was counted.
         mutating func forgive(tick: UInt64) {
             let tick = UInt32(truncatingIfNeeded: tick)
-            let passed = tick &- violationTick
-            storedViolations = passed >= UInt32(storedViolations) ? 0 : storedViolations - Int32(passed)
+            let passed = Int(tick &- violationTick)
+            violations = passed >= violations ? 0 : violations - passed
             violationTick = tick
+        }
+    }
+
+    /// A count kept in 32 bits, read and written as an `Int`: a write past the range stores its end.
+    @propertyWrapper
+    struct Counter32: Sendable {
+        private var stored: Int32 = 0
+
+        init() {}
+
+        var wrappedValue: Int {
+            get { Int(stored) }
+            set { stored = Int32(clamping: newValue) }
         }
     }
 
