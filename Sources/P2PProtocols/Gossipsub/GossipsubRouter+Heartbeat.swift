@@ -83,9 +83,9 @@ extension GossipsubRouter {
     ///
     /// By its cached score when it has one, else by the keeper's bound when that settles it (reading none of the
     /// peer's counters, and caching nothing), else by its score, computed and cached. The answer is
-    /// `cachedScore(_:_:_:) < threshold`: a peer whose score the bound
-    /// settled has a score no graft or prune of another peer changes, and a peer pruned this heartbeat was scored
-    /// (and cached) before its prune, by the check that pruned it or the ranking.
+    /// `cachedScore(_:_:_:) < threshold`: a peer whose score the bound settled has a score no graft or prune of
+    /// another peer changes, and a peer pruned this heartbeat was scored (and cached) before its prune, by the check
+    /// that pruned it or the ranking.
     private mutating func cachedScoreIsBelow(
         _ peer: PeerID, _ threshold: Double, _ now: Instant, _ scores: inout HeartbeatScores
     ) -> Bool {
