@@ -42,22 +42,16 @@ struct GossipsubMessageCache: Sendable {
 
     /// The ids of `topic` in the gossip windows, oldest window first.
     func gossipIDs(topic: String) -> [GossipsubMessageID] {
-        // The windows' lists of the topic, found once; the result allocated once at its size.
-        var lists: [[GossipsubMessageID]] = []
-        lists.reserveCapacity(gossipWindows)
+        // Counted first, so the result is allocated once at its size.
         var total = 0
+        for window in 0..<gossipWindows { total += windows[window][topic]?.count ?? 0 }
+        var ids: [GossipsubMessageID] = []
+        ids.reserveCapacity(total)
         var window = gossipWindows
         while window > 0 {
             window -= 1
-            if let topicIDs = windows[window][topic] {
-                lists.append(topicIDs)
-                total += topicIDs.count
-            }
+            if let topicIDs = windows[window][topic] { ids += topicIDs }
         }
-        if lists.count == 1 { return lists[0] }
-        var ids: [GossipsubMessageID] = []
-        ids.reserveCapacity(total)
-        for list in lists { ids += list }
         return ids
     }
 

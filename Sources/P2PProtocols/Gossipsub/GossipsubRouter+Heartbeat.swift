@@ -69,7 +69,11 @@ extension GossipsubRouter {
             scores.others[peer] = value
             return value
         }
-        let index = Int(slot)
+        return cachedScore(slot: Int(slot), now, &scores)
+    }
+
+    /// The score of the connected peer at score slot `index`, computed at the first ask of the heartbeat.
+    private mutating func cachedScore(slot index: Int, _ now: Instant, _ scores: inout HeartbeatScores) -> Double {
         if index < scores.bySlot.count, !scores.bySlot[index].isNaN { return scores.bySlot[index] }
         let value = score?.scoreInPlace(slot: index, now: now) ?? 0
         if index >= scores.bySlot.count {
@@ -90,12 +94,11 @@ extension GossipsubRouter {
         _ peer: PeerID, _ threshold: Double, _ now: Instant, _ scores: inout HeartbeatScores
     ) -> Bool {
         guard score != nil else { return 0 < threshold }
-        if let slot = peers[peer]?.scoreSlot, slot >= 0 {
-            let index = Int(slot)
-            if index < scores.bySlot.count, !scores.bySlot[index].isNaN { return scores.bySlot[index] < threshold }
-            if score?.scoreIsSurelyNotBelow(threshold, slot: index, connected: true) == true { return false }
-        }
-        return cachedScore(peer, now, &scores) < threshold
+        guard let slot = peers[peer]?.scoreSlot, slot >= 0 else { return cachedScore(peer, now, &scores) < threshold }
+        let index = Int(slot)
+        let cached = index < scores.bySlot.count && !scores.bySlot[index].isNaN
+        if !cached, score?.scoreIsSurelyNotBelow(threshold, slot: index, connected: true) == true { return false }
+        return cachedScore(slot: index, now, &scores) < threshold
     }
 
     private mutating func maintainMesh(_ topic: String, now: Instant, scores: inout HeartbeatScores) {
